@@ -1,0 +1,50 @@
+"""Settings from the environment, so that CLI, Python API and tests agree on one source."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pydantic import BaseModel, Field, SecretStr, field_validator
+
+
+def _env(*names: str, default: str | None = None) -> str | None:
+    for name in names:
+        value = os.environ.get(name)
+        if value:
+            return value
+    return default
+
+
+class Settings(BaseModel):
+    """Where the knowledge base lives and which store serves it.
+
+    `graph_uri` empty or `embedded` selects the embedded FalkorDB server owned by intentkb in
+    `data_dir`; `bolt://`, `neo4j://` (and their `+s` forms) select a Neo4j server.
+    """
+
+    data_dir: Path = Field(default_factory=lambda: Path(_env("INTENTKB_HOME", default="~/.intentkb")).expanduser())
+    graph_uri: str = Field(default_factory=lambda: _env("INTENTKB_GRAPH_URI", default="embedded") or "embedded")
+    graph_name: str = Field(default_factory=lambda: _env("INTENTKB_GRAPH", default="intentkb") or "intentkb")
+    neo4j_user: str = Field(default_factory=lambda: _env("INTENTKB_NEO4J_USER", "NEO4J_USER", "NEO4J_USERNAME", default="neo4j") or "neo4j")
+    neo4j_password: SecretStr = Field(default_factory=lambda: SecretStr(_env("INTENTKB_NEO4J_PASSWORD", "NEO4J_PASSWORD", default="") or ""))
+    neo4j_database: str | None = Field(default_factory=lambda: _env("INTENTKB_NEO4J_DATABASE", "NEO4J_DATABASE"))
+    batch_size: int = Field(default=5000, ge=1, le=100_000)
+
+    @field_validator("graph_name")
+    @classmethod
+    def _graph_name_is_plain(cls, v: str) -> str:
+        if not v.replace("_", "").replace("-", "").isalnum():
+            raise ValueError("graph name must be letters, digits, '-' or '_'")
+        return v
+
+    @property
+    def embedded(self) -> bool:
+        return self.graph_uri in ("", "embedded") or self.graph_uri.startswith("embedded:")
+
+    @property
+    def rejects_dir(self) -> Path:
+        return self.data_dir / "rejects"
+
+    def with_data_dir(self, data_dir: Path | str) -> "Settings":
+        return self.model_copy(update={"data_dir": Path(data_dir).expanduser()})

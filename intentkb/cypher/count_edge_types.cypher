@@ -1,0 +1,3 @@
+// Edges per type (intentkb stats).
+MATCH ()-[e]->()
+RETURN type(e) AS type, count(e) AS count

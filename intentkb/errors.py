@@ -1,0 +1,17 @@
+"""Errors that the CLI turns into a one-line reason and a non-zero exit."""
+
+
+class IntentKBError(Exception):
+    """A failure the user can act on; its message is the whole explanation."""
+
+
+class FormatError(IntentKBError):
+    """The input file is unreadable or not in the format asked for; nothing was written."""
+
+
+class StoreError(IntentKBError):
+    """The graph store could not be reached, started or queried."""
+
+
+class ReadOnlyViolation(StoreError):
+    """A write was attempted through a read-only query path."""

@@ -1,0 +1,4 @@
+"""Readers for external formats → validated models → batched, idempotent writes."""
+
+from .run import FORMATS, KINDS, ingest_file  # noqa: F401
+from .summary import IngestSummary  # noqa: F401

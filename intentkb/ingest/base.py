@@ -1,0 +1,110 @@
+"""The reader contract and the pieces every reader shares."""
+
+from __future__ import annotations
+
+import json
+import re
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, ClassVar, Generic, TypeVar
+
+from pydantic import ValidationError
+
+from ..kb.models import Attribute, clean_text
+from ..kb.ids import attribute_id
+from ..kb.store import GraphStore, WriteStats
+from .sources import Record
+
+U = TypeVar("U")
+
+
+def explain(err: Exception) -> str:
+    """One line for a rejected row: pydantic errors as `field: message; …`."""
+    if isinstance(err, ValidationError):
+        parts = []
+        for e in err.errors(include_url=False):
+            loc = ".".join(str(x) for x in e["loc"]) or "record"
+            msg = e["msg"].removeprefix("Value error, ")
+            parts.append(f"{loc}: {msg}")
+        return "; ".join(parts)
+    return str(err) or type(err).__name__
+
+
+class Reader(ABC, Generic[U]):
+    """Turns one external format into units, each written whole in one batch query."""
+
+    kind: ClassVar[str]
+    format: ClassVar[str]
+    required: ClassVar[tuple[str, ...]]
+    record_name: ClassVar[str] = "rows"
+
+    @abstractmethod
+    def records(self, path: Path) -> Iterator[Record]: ...
+
+    @abstractmethod
+    def convert(self, raw: Any) -> U:
+        """Validated unit, or ValueError / ValidationError: the reason the row is rejected."""
+
+    @abstractmethod
+    def write(self, store: GraphStore, units: list[U]) -> WriteStats: ...
+
+    def size(self, unit: U) -> int:
+        """Weight of a unit in a batch (a tree weighs its node count)."""
+        return 1
+
+
+def attribute(name: Any, value: Any) -> Attribute | None:
+    """`name: value` pair as an Attribute node; None when either side is empty."""
+    name, value = clean_text(name), clean_text(value)
+    if not name or not value:
+        return None
+    return Attribute(id=attribute_id(name, value), name=name.lower(), value=value)
+
+
+def attribute_rows(attrs: list[Attribute]) -> list[dict[str, str]]:
+    seen: dict[str, dict[str, str]] = {}
+    for a in attrs:
+        seen.setdefault(a.id, {"id": a.id, "name": a.name, "value": a.value})
+    return list(seen.values())
+
+
+_PRICE = re.compile(r"[-+]?\d[\d,]*(?:\.\d+)?")
+
+
+def parse_price(raw: Any) -> float | None:
+    """'$237.68', '12,99', '$10.99 - $15.99' (lower bound), 19.5 → float; '' → None.
+
+    Text with no number is an error, and so is 'nan': a price the source lost is not a price.
+    """
+    if raw is None:
+        return None
+    if isinstance(raw, (int, float)):
+        return float(raw)
+    text = str(raw).strip()
+    if not text:
+        return None
+    if text.lower() in ("nan", "inf", "-inf", "infinity"):
+        return float(text)  # rejected by the model as not finite
+    m = _PRICE.search(text)
+    if not m:
+        if not any(ch.isdigit() for ch in text):
+            return None  # a label with no amount ("Total price:") is a missing price, not a bad one
+        raise ValueError(f"price: not a number: {text[:40]!r}")
+    num = m.group(0)
+    if "," in num and "." not in num and re.fullmatch(r"\d+,\d{1,2}", num):
+        num = num.replace(",", ".")  # European decimal comma (Amazon-M2 DE/FR/IT/ES)
+    return float(num.replace(",", ""))
+
+
+def loads_list(raw: Any) -> list[Any] | None:
+    """A JSON list given as text or as a list."""
+    if raw is None or isinstance(raw, list):
+        return raw
+    try:
+        value = json.loads(raw)
+    except (TypeError, json.JSONDecodeError) as e:
+        raise ValueError(f"expected a JSON list: {e}") from e
+    if not isinstance(value, list):
+        raise ValueError("expected a JSON list")
+    return value

@@ -1,0 +1,130 @@
+"""`ingest_file`: stream a file through its reader into the store, batch by batch."""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from pydantic import ValidationError
+from tqdm import tqdm
+
+from ..errors import FormatError, IntentKBError
+from ..kb.store import GraphStore, WriteStats
+from .base import Reader, explain
+from .cobuy import IntentionQAReader, MindCsvReader
+from .products import CatalogueReader, M2ProductsReader
+from .rejects import RejectSink
+from .scripts import CoScriptReader
+from .sessions import M2SessionsReader
+from .sources import BadLine, base_suffix, csv_header
+from .summary import IngestSummary
+from .trees import TreesReader
+
+FORMATS: dict[str, dict[str, type[Reader]]] = {
+    "products": {"m2": M2ProductsReader, "catalog": CatalogueReader},
+    "sessions": {"m2": M2SessionsReader},
+    "cobuy": {"mind": MindCsvReader, "intentionqa": IntentionQAReader},
+    "scripts": {"coscript": CoScriptReader},
+    "trees": {"intentkb": TreesReader},
+}
+KINDS = tuple(FORMATS)
+
+
+def detect_format(kind: str, path: Path) -> str:
+    """Pick the reader from the file itself when the user names no format."""
+    options = FORMATS[kind]
+    if len(options) == 1:
+        return next(iter(options))
+    suffix = base_suffix(path)
+    if kind == "cobuy":
+        return "intentionqa" if suffix in (".jsonl", ".json") else "mind"
+    if kind == "products":
+        if suffix == ".parquet":
+            return "m2"
+        return "catalog" if "Product Url" in csv_header(path) else "m2"
+    raise FormatError(f"cannot tell the format of {path}; pass --format")
+
+
+def default_rejects_path(rejects_dir: Path, path: Path, kind: str) -> Path:
+    return rejects_dir / f"{path.name}.{kind}.rejects.jsonl"
+
+
+def ingest_file(
+    store: GraphStore,
+    kind: str,
+    path: Path | str,
+    *,
+    fmt: str | None = None,
+    rejects_path: Path | None = None,
+    batch_size: int | None = None,
+    progress: bool = False,
+    echo: Callable[[str], None] | None = None,
+) -> IngestSummary:
+    """Load one file; bad rows go to the rejects file, good rows load, the summary balances.
+
+    Raises FormatError before writing anything when the file is unreadable or not the format.
+    """
+    path = Path(path)
+    if kind not in FORMATS:
+        raise IntentKBError(f"unknown kind {kind!r}; one of {', '.join(FORMATS)}")
+    fmt = fmt or detect_format(kind, path)
+    if fmt not in FORMATS[kind]:
+        raise IntentKBError(f"unknown {kind} format {fmt!r}; one of {', '.join(FORMATS[kind])}")
+    reader = FORMATS[kind][fmt]()
+    rejects_path = rejects_path or default_rejects_path(store.settings.rejects_dir, path, kind)
+    batch_size = batch_size or store.settings.batch_size
+    records = reader.records(path)
+    started = time.monotonic()
+    sink = RejectSink(rejects_path, path, echo)
+    read = loaded = 0
+    written = WriteStats()
+    batch: list = []
+    weight = 0
+    bar = tqdm(desc=f"{kind} {path.name}", unit=f" {reader.record_name}", disable=not progress, leave=False)
+
+    def flush() -> None:
+        nonlocal loaded, weight, written
+        if batch:
+            written += reader.write(store, batch)
+            loaded += len(batch)
+            bar.update(len(batch))
+            batch.clear()
+            weight = 0
+
+    it = iter(records)
+    first = next(it, None)  # runs the format checks: a wrong file fails here, before any write
+    try:
+        store.setup_schema()
+        for line, raw in itertools.chain([first] if first else [], it):
+            read += 1
+            if isinstance(raw, BadLine):
+                sink.add(line, raw.reason, raw)
+                continue
+            try:
+                unit = reader.convert(raw)
+            except (ValidationError, ValueError, TypeError) as e:
+                sink.add(line, explain(e), raw)
+                continue
+            batch.append(unit)
+            weight += reader.size(unit)
+            if weight >= batch_size:
+                flush()
+        flush()
+    finally:
+        bar.close()
+        sink.close()
+    if read == 0:
+        raise FormatError(f"{path}: no records")
+    return IngestSummary(
+        kind=kind,
+        format=fmt,
+        file=str(path),
+        read=read,
+        loaded=loaded,
+        rejected=sink.count,
+        rejects_file=str(rejects_path) if sink.count else None,
+        written=written,
+        seconds=round(time.monotonic() - started, 3),
+    )

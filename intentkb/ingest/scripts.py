@@ -1,0 +1,84 @@
+"""Shopping/goal scripts in the CoScript JSONL format: objective → ordered steps."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
+
+from ..kb.ids import script_id, step_id
+from ..kb.models import Script, Step, clean_text
+from ..kb.store import GraphStore, WriteStats
+from .base import Reader, loads_list
+from .sources import Record, jsonl_records
+
+_NUMBERING = re.compile(r"^\s*(?:step\s*)?\d+\s*[.):\-]\s*", re.IGNORECASE)
+
+
+class ScriptUnit(BaseModel):
+    script: Script
+    steps: list[Step]
+
+    def row(self) -> dict[str, Any]:
+        props = self.script.props()
+        props.pop("id")
+        steps = []
+        for i, s in enumerate(self.steps):
+            steps.append({"id": s.id, "idx": s.idx, "text": s.text, "prev": self.steps[i - 1].id if i else None})
+        return {"id": self.script.id, "props": props, "steps": steps}
+
+
+def write_scripts(store: GraphStore, units: list[ScriptUnit]) -> WriteStats:
+    return store.write_rows("ingest_scripts", [u.row() for u in units], batch_size=len(units) or 1)
+
+
+def split_steps(raw: Any) -> list[str]:
+    """Steps as a list (numbered or not) or as one numbered text; numbering is removed."""
+    if isinstance(raw, str):
+        parts = [p for p in re.split(r"(?:^|\n|\s)(?=\d+\s*[.)]\s)", raw) if p.strip()]
+    else:
+        parts = loads_list(raw) or []
+    steps = [_NUMBERING.sub("", clean_text(str(p)) or "").strip() for p in parts]
+    steps = [s for s in steps if s]
+    if not steps:
+        raise ValueError("Script: no steps")
+    return steps
+
+
+def build_script_unit(objective: Any, steps: list[str], *, specific_goal: Any = None, constraint: Any = None,
+                      category: Any = None, source_id: Any = None, source: str | None = None) -> ScriptUnit:
+    objective = clean_text(objective)
+    if not objective:
+        raise ValueError("objective: must not be empty")
+    sid = script_id(objective, clean_text(specific_goal), clean_text(constraint), steps)
+    script = Script(id=sid, objective=objective, specific_goal=specific_goal, constraint=constraint, category=category,
+                    source_id=None if source_id is None else str(source_id), source=source)
+    return ScriptUnit(script=script, steps=[Step(id=step_id(sid, i), idx=i, text=t) for i, t in enumerate(steps, start=1)])
+
+
+class CoScriptReader(Reader[ScriptUnit]):
+    kind = "scripts"
+    format = "coscript"
+    required = ("Abstract Goal", "Script")
+
+    def records(self, path: Path) -> Iterator[Record]:
+        return jsonl_records(path, self.required)
+
+    def convert(self, raw: dict[str, Any]) -> ScriptUnit:
+        if not isinstance(raw, dict):
+            raise ValueError("expected a JSON object")
+        return build_script_unit(
+            raw.get("Abstract Goal"),
+            split_steps(raw.get("Script")),
+            specific_goal=raw.get("Specific Goal"),
+            constraint=raw.get("Constraint"),
+            category=raw.get("Category"),
+            source_id=raw.get("id"),
+            source="coscript",
+        )
+
+    def write(self, store: GraphStore, units: list[ScriptUnit]) -> WriteStats:
+        return write_scripts(store, units)

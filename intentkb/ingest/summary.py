@@ -1,0 +1,31 @@
+"""What an ingest did, in the one form the CLI, the Python API and the tests all read."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, model_validator
+
+from ..kb.store import WriteStats
+
+
+class IngestSummary(BaseModel):
+    kind: str
+    format: str
+    file: str
+    read: int
+    loaded: int
+    rejected: int
+    rejects_file: str | None = None
+    written: WriteStats = WriteStats()
+    seconds: float = 0.0
+
+    @model_validator(mode="after")
+    def _balanced(self) -> "IngestSummary":
+        if self.read != self.loaded + self.rejected:
+            raise ValueError(f"read {self.read} != loaded {self.loaded} + rejected {self.rejected}")
+        return self
+
+    def line(self) -> str:
+        text = f"{self.file} [{self.kind}/{self.format}]: read {self.read} = loaded {self.loaded} + rejected {self.rejected}"
+        if self.rejected and self.rejects_file:
+            text += f" (rejects: {self.rejects_file})"
+        return text + f"; {self.written.nodes_created} nodes, {self.written.relationships_created} edges created in {self.seconds:.1f}s"

@@ -1,0 +1,1 @@
+"""Graph model and stores: what the knowledge base holds and where."""

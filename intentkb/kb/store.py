@@ -1,0 +1,144 @@
+"""One interface over the embedded FalkorDB server and Neo4j.
+
+Values only ever reach Cypher as parameters; query text comes from the named `.cypher` files or
+from the user's own `intentkb cypher` argument. Reads go through each engine's read-only path
+(FalkorDB `GRAPH.RO_QUERY`, Neo4j READ access mode), so read-only is enforced by the server.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from itertools import islice
+from typing import Any
+
+from pydantic import BaseModel
+
+from .. import cypher
+from ..config import Settings
+from ..errors import StoreError
+from .models import Label
+
+Row = dict[str, Any]
+
+
+class WriteStats(BaseModel):
+    """What a write changed, as the server counted it: zero on a re-run of the same data."""
+
+    nodes_created: int = 0
+    relationships_created: int = 0
+    properties_set: int = 0
+    nodes_deleted: int = 0
+    relationships_deleted: int = 0
+
+    def __iadd__(self, other: "WriteStats") -> "WriteStats":
+        for k in type(self).model_fields:
+            setattr(self, k, getattr(self, k) + getattr(other, k))
+        return self
+
+
+def batched(rows: Iterable[Row], size: int) -> Iterator[list[Row]]:
+    it = iter(rows)
+    while batch := list(islice(it, size)):
+        yield batch
+
+
+class GraphStore(ABC):
+    """`run` for queries, `write_rows` for `UNWIND $rows` batches, `setup_schema`, `close`."""
+
+    kind: str = "abstract"
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.wrote = False
+
+    # -- queries ---------------------------------------------------------------------------
+    def run(self, query: str, params: Mapping[str, Any] | None = None, *, write: bool = False) -> list[Row]:
+        """Run a named query or Cypher text; rows come back as plain dicts of plain values."""
+        text = cypher.resolve(query)
+        if write:
+            self.wrote = True
+        return self._run(text, dict(params or {}), write)
+
+    def write_rows(
+        self,
+        query: str,
+        rows: Iterable[Row],
+        *,
+        batch_size: int | None = None,
+        params: Mapping[str, Any] | None = None,
+        on_batch: Callable[[int], None] | None = None,
+    ) -> WriteStats:
+        """Send `rows` as `$rows` in batches; each batch is one atomic write on either store."""
+        return self.write_batches(query, batched(rows, batch_size or self.settings.batch_size), params=params, on_batch=on_batch)
+
+    def write_batches(
+        self,
+        query: str,
+        batches: Iterable[list[Row]],
+        *,
+        params: Mapping[str, Any] | None = None,
+        on_batch: Callable[[int], None] | None = None,
+    ) -> WriteStats:
+        text = cypher.resolve(query)
+        self.wrote = True
+        total = WriteStats()
+        for batch in batches:
+            total += self._write_batch(text, {**(params or {}), "rows": batch})
+            if on_batch:
+                on_batch(len(batch))
+        return total
+
+    # -- life cycle ------------------------------------------------------------------------
+    @abstractmethod
+    def _run(self, text: str, params: dict[str, Any], write: bool) -> list[Row]: ...
+
+    @abstractmethod
+    def _write_batch(self, text: str, params: dict[str, Any]) -> WriteStats: ...
+
+    @abstractmethod
+    def setup_schema(self) -> None:
+        """Indexes / uniqueness constraints on `id` of every label; safe to call repeatedly."""
+
+    def checkpoint(self) -> None:
+        """Make what was written cheap to recover (embedded: compact the AOF); no-op elsewhere."""
+
+    @abstractmethod
+    def _close(self) -> None: ...
+
+    def close(self) -> None:
+        try:
+            if self.wrote:
+                self.checkpoint()
+        finally:
+            self._close()
+
+    def __enter__(self) -> "GraphStore":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- helpers ---------------------------------------------------------------------------
+    def counts(self) -> dict[str, dict[str, int]]:
+        """Nodes per label and edges per type: the figures `intentkb stats` prints."""
+        labels = {r["label"]: r["count"] for r in self.run("count_labels") if r["label"] is not None}
+        edges = {r["type"]: r["count"] for r in self.run("count_edge_types")}
+        return {
+            "nodes": {lab.value: int(labels.get(lab.value, 0)) for lab in Label} | {k: int(v) for k, v in labels.items()},
+            "edges": {k: int(v) for k, v in sorted(edges.items())},
+        }
+
+
+def open_store(settings: Settings | None = None, *, start: bool = True) -> GraphStore:
+    """The store `settings` select: embedded (default) or Neo4j for `bolt://`/`neo4j://` URIs."""
+    settings = settings or Settings()
+    if settings.embedded:
+        from .embedded import EmbeddedStore
+
+        return EmbeddedStore(settings, start=start)
+    if settings.graph_uri.split("://", 1)[0] in ("bolt", "bolt+s", "bolt+ssc", "neo4j", "neo4j+s", "neo4j+ssc"):
+        from .neo4j_store import Neo4jStore
+
+        return Neo4jStore(settings)
+    raise StoreError(f"unsupported INTENTKB_GRAPH_URI {settings.graph_uri!r}: use 'embedded' or bolt://host:7687")
