@@ -1,0 +1,269 @@
+"""The `intentkb` command."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from .. import __version__
+from ..config import Settings
+from ..errors import IntentKBError
+from .output import FORMATS, emit, emit_jsonl
+
+
+class _Group(click.Group):
+    """Library errors become one line on stderr and exit code 1."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except IntentKBError as e:
+            raise click.ClickException(str(e)) from e
+
+
+def _settings(ctx: click.Context) -> Settings:
+    return ctx.find_object(Settings) or Settings()
+
+
+def _store(ctx: click.Context):
+    from ..kb.store import open_store
+
+    return open_store(_settings(ctx))
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="intentkb")
+@click.option("--data-dir", type=click.Path(path_type=Path), envvar="INTENTKB_HOME", help="Knowledge base directory (env INTENTKB_HOME, default ~/.intentkb).")
+@click.option("--graph-uri", envvar="INTENTKB_GRAPH_URI", help="'embedded' (default) or bolt://host:7687 for Neo4j (env INTENTKB_GRAPH_URI).")
+@click.pass_context
+def cli(ctx: click.Context, data_dir: Path | None, graph_uri: str | None) -> None:
+    """Build, store and query a knowledge graph of e-commerce purchase intentions.
+
+    \b
+    Example:
+      intentkb demo
+      intentkb ingest cobuy crowdsourcing_integrate_4500_b1.csv
+      intentkb cypher "MATCH (i:Intention) RETURN i.relation, count(*) AS n"
+    """
+    update: dict[str, Any] = {}
+    if data_dir:
+        update["data_dir"] = data_dir.expanduser()
+    if graph_uri:
+        update["graph_uri"] = graph_uri
+    ctx.obj = Settings().model_copy(update=update)
+
+
+@cli.command()
+@click.pass_context
+def init(ctx: click.Context) -> None:
+    """Create the data directory, start the store and set up its schema.
+
+    \b
+    Example:  intentkb --data-dir ./kb init
+    """
+    with _store(ctx) as store:
+        store.setup_schema()
+    click.echo(f"knowledge base ready in {_settings(ctx).data_dir} ({store.kind} store)")
+
+
+# -- server ---------------------------------------------------------------------------------
+@cli.group()
+def server() -> None:
+    """Start, stop or inspect the embedded FalkorDB server of the data directory."""
+
+
+def _server(ctx: click.Context):
+    from ..kb.embedded import EmbeddedServer
+
+    s = _settings(ctx)
+    if not s.embedded:
+        raise IntentKBError("server commands apply to the embedded store; INTENTKB_GRAPH_URI points elsewhere")
+    return EmbeddedServer(s.data_dir)
+
+
+@server.command("start")
+@click.pass_context
+def server_start(ctx: click.Context) -> None:
+    """Start the server (reuses a running one).  Example: intentkb server start"""
+    srv = _server(ctx)
+    started = srv.start()
+    click.echo(f"{'started' if started else 'already running'}: {srv.socket}")
+
+
+@server.command("stop")
+@click.pass_context
+def server_stop(ctx: click.Context) -> None:
+    """Stop the server cleanly.  Example: intentkb server stop"""
+    srv = _server(ctx)
+    click.echo("stopped" if srv.stop() else "not running")
+
+
+@server.command("status")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+@click.pass_context
+def server_status(ctx: click.Context, fmt: str) -> None:
+    """Is the server running, where, how big.  Example: intentkb server status --format json"""
+    st = _server(ctx).status()
+    if fmt == "json":
+        click.echo(st.model_dump_json(indent=2))
+    else:
+        for k, v in st.model_dump().items():
+            click.echo(f"{k:24} {v}")
+    if not st.running:
+        sys.exit(3)
+
+
+# -- ingest ---------------------------------------------------------------------------------
+_INGEST_HELP = {
+    "products": "Amazon-M2 products (CSV/parquet) or the Amazon catalogue CSV.",
+    "sessions": "Amazon-M2 sessions (CSV/parquet; prev_items, next_item, locale).",
+    "cobuy": "MIND/FolkScope paired CSV or IntentionQA JSONL co-buy intentions.",
+    "scripts": "CoScript JSONL scripts (Abstract Goal, Specific Goal, Constraint, Script, Category).",
+    "trees": "Intention trees in intentkb's JSONL format (see intentkb.ingest.trees).",
+}
+
+
+@cli.command()
+@click.argument("kind", type=click.Choice(list(_INGEST_HELP)))
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--format", "fmt", help="Reader format (default: detected). products: m2|catalog; cobuy: mind|intentionqa.")
+@click.option("--rejects", type=click.Path(path_type=Path), help="Rejects file (default: DATA_DIR/rejects/FILE.KIND.rejects.jsonl).")
+@click.option("--batch-size", type=click.IntRange(1, 100_000), help="Records (tree nodes for trees) per write batch.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summaries as JSON.")
+@click.pass_context
+def ingest(ctx: click.Context, kind: str, files: tuple[Path, ...], fmt: str | None, rejects: Path | None, batch_size: int | None, as_json: bool) -> None:
+    """Load FILES of KIND; bad rows go to a rejects file, good rows load, re-runs add nothing.
+
+    \b
+    Example:
+      intentkb ingest products test_sample_1000.csv
+      intentkb ingest cobuy crowdsourcing_integrate_4500_b*.csv
+      intentkb ingest sessions sessions_train.parquet --format m2
+    """
+    from ..ingest import ingest_file
+
+    summaries = []
+    with _store(ctx) as store:
+        for f in files:
+            s = ingest_file(store, kind, f, fmt=fmt, rejects_path=rejects, batch_size=batch_size,
+                            progress=sys.stderr.isatty(), echo=lambda m: click.echo(m, err=True))
+            summaries.append(s)
+            if not as_json:
+                click.echo(s.line())
+    if as_json:
+        click.echo(json.dumps([s.model_dump() for s in summaries], indent=2))
+
+
+# -- query ----------------------------------------------------------------------------------
+def _parse_param(raw: str) -> tuple[str, Any]:
+    key, sep, value = raw.partition("=")
+    if not sep or not key.strip().isidentifier():
+        raise click.BadParameter(f"expected key=value, got {raw!r}")
+    try:
+        return key.strip(), json.loads(value)
+    except json.JSONDecodeError:
+        return key.strip(), value
+
+
+@cli.command("cypher")
+@click.argument("query", required=False)
+@click.option("-p", "--param", "params", multiple=True, help="Parameter key=value (value read as JSON when it parses, else text).")
+@click.option("--write", is_flag=True, help="Allow the query to write. Without it the server refuses writes.")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table")
+@click.option("--list", "list_names", is_flag=True, help="List the named queries.")
+@click.pass_context
+def cypher_cmd(ctx: click.Context, query: str | None, params: tuple[str, ...], write: bool, fmt: str, list_names: bool) -> None:
+    """Run Cypher text or a named query (read-only unless --write).
+
+    \b
+    Example:
+      intentkb cypher "MATCH (p:Product) RETURN p.id, p.title LIMIT 5"
+      intentkb cypher trajectory_details -p session=demo-skate --format json
+      intentkb cypher pair_cobuy_intentions -p a=B005QXX0MG -p b=B00PYV5HGC -p relation=null -p accepted_only=false
+    """
+    from .. import cypher
+
+    if list_names:
+        for name in cypher.names():
+            first = cypher.load(name).splitlines()[0].lstrip("/ ").strip()
+            click.echo(f"{name:28} {first}")
+        return
+    if not query:
+        raise click.UsageError("give a query (or --list)")
+    with _store(ctx) as store:
+        rows = store.run(query, dict(_parse_param(p) for p in params), write=write)
+    emit(rows, fmt)
+
+
+@cli.command()
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+@click.pass_context
+def stats(ctx: click.Context, fmt: str) -> None:
+    """Counts per label and edge type, and MIND filter preserve rates per relation.
+
+    \b
+    Example:  intentkb stats --format json
+    """
+    from ..kb.queries import relation_preserve_rates
+
+    with _store(ctx) as store:
+        counts = store.counts()
+        rates = relation_preserve_rates(store)
+    if fmt == "json":
+        click.echo(json.dumps({**counts, "relations": rates}, indent=2))
+        return
+    emit([{"label": k, "nodes": v} for k, v in counts["nodes"].items()], "table")
+    emit([{"type": k, "edges": v} for k, v in counts["edges"].items()], "table")
+    if rates:
+        emit(rates, "table")
+
+
+@cli.command()
+@click.option("--session", "sessions", multiple=True, help="Only these sessions (repeatable).")
+@click.option("--details", is_flag=True, help="Per step: intention text, attribute, rationale, comparison, product.")
+@click.option("--page", type=click.IntRange(1, 100_000), default=200, show_default=True, help="Sessions per query.")
+@click.pass_context
+def trajectories(ctx: click.Context, sessions: tuple[str, ...], details: bool, page: int) -> None:
+    """Stream intention trajectories (root-to-leaf paths) as JSON Lines.
+
+    \b
+    Example:
+      intentkb trajectories > trajectories.jsonl
+      intentkb trajectories --session demo-skate --details
+    """
+    from ..kb.queries import iter_session_ids, iter_trajectories, trajectory_details
+
+    with _store(ctx) as store:
+        if details:
+            ids = list(sessions) if sessions else iter_session_ids(store)
+            n = sum(emit_jsonl(trajectory_details(store, sid)) for sid in ids)
+        else:
+            n = emit_jsonl(iter_trajectories(store, page=page, sessions=list(sessions) or None))
+    click.echo(f"{n} trajectories", err=True)
+
+
+@cli.command()
+@click.option("--data-dir", "demo_dir", type=click.Path(path_type=Path), help="Where to build it (default: a new temporary directory).")
+@click.option("--keep-server", is_flag=True, help="Leave the demo's server running for further queries.")
+@click.pass_context
+def demo(ctx: click.Context, demo_dir: Path | None, keep_server: bool) -> None:
+    """Build a small knowledge base from bundled real data and hand-built trees, then query it.
+
+    \b
+    Example:  intentkb demo --data-dir ./intentkb-demo --keep-server
+    """
+    from ..demo import run_demo
+
+    run_demo(demo_dir, keep_server=keep_server, echo=click.echo)
+
+
+def main() -> None:
+    cli(prog_name="intentkb")
+
+
+if __name__ == "__main__":
+    main()
