@@ -13,7 +13,7 @@ from pydantic import ValidationError
 
 from ..kb.models import Attribute, clean_text
 from ..kb.ids import attribute_id
-from ..kb.store import GraphStore, WriteStats
+from ..kb.store import GraphStore, PreparedWrite, WriteStats
 from .sources import Record
 
 U = TypeVar("U")
@@ -47,7 +47,14 @@ class Reader(ABC, Generic[U]):
         """Validated unit, or ValueError / ValidationError: the reason the row is rejected."""
 
     @abstractmethod
-    def write(self, store: GraphStore, units: list[U]) -> WriteStats: ...
+    def plan(self, store: GraphStore, units: list[U]) -> list[PreparedWrite]:
+        """The writes for a batch of units, encoded and ready to send (each one atomic)."""
+
+    def write(self, store: GraphStore, units: list[U]) -> WriteStats:
+        stats = WriteStats()
+        for prepared in self.plan(store, units):
+            stats += store.execute(prepared)
+        return stats
 
     def size(self, unit: U) -> int:
         """Weight of a unit in a batch (a tree weighs its node count)."""

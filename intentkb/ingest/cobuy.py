@@ -2,30 +2,33 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, model_validator
+from pydantic import BaseModel
 
 from ..kb.ids import cobuy_intention_id, product_id
 from ..kb.models import Intention, Product, Relation, clean_text
-from ..kb.store import GraphStore, WriteStats
+from ..kb.store import GraphStore, PreparedWrite
 from .base import Reader
 from .sources import BadLine, Record, csv_records, jsonl_records
 
 
-class CobuyUnit(BaseModel):
+@dataclass
+class CobuyUnit:
+    """A validated unit of work (its parts are pydantic models already; no second validation)."""
+
     a: Product
     b: Product
     intention: Intention
 
-    @model_validator(mode="after")
-    def _two_products(self) -> "CobuyUnit":
+    def __post_init__(self) -> None:
         if self.a.id == self.b.id:
             raise ValueError(f"item a and item b are the same product ({self.a.id})")
-        return self
 
     def row(self) -> dict[str, Any]:
         def split(node: BaseModel) -> dict[str, Any]:
@@ -35,8 +38,8 @@ class CobuyUnit(BaseModel):
         return {"a": split(self.a), "b": split(self.b), "intention": split(self.intention)}
 
 
-def write_cobuy(store: GraphStore, units: list[CobuyUnit]) -> WriteStats:
-    return store.write_rows("ingest_cobuy", [u.row() for u in units], batch_size=len(units) or 1)
+def plan_cobuy(store: GraphStore, units: list[CobuyUnit]) -> list[PreparedWrite]:
+    return [store.prepare_write("ingest_cobuy", {"rows": [u.row() for u in units]})] if units else []
 
 
 _VERDICT = re.compile(r"^\W*(yes|no)\b[\s.,:;!-]*", re.IGNORECASE)
@@ -110,8 +113,8 @@ class MindCsvReader(Reader[CobuyUnit]):
         )
         return CobuyUnit(a=a, b=b, intention=intention)
 
-    def write(self, store: GraphStore, units: list[CobuyUnit]) -> WriteStats:
-        return write_cobuy(store, units)
+    def plan(self, store: GraphStore, units: list[CobuyUnit]) -> list[PreparedWrite]:
+        return plan_cobuy(store, units)
 
 
 class IntentionQAReader(Reader[CobuyUnit]):
@@ -148,5 +151,5 @@ class IntentionQAReader(Reader[CobuyUnit]):
         )
         return CobuyUnit(a=a, b=b, intention=intention)
 
-    def write(self, store: GraphStore, units: list[CobuyUnit]) -> WriteStats:
-        return write_cobuy(store, units)
+    def plan(self, store: GraphStore, units: list[CobuyUnit]) -> list[PreparedWrite]:
+        return plan_cobuy(store, units)

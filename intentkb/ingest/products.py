@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,14 +13,17 @@ from pydantic import BaseModel
 
 from ..kb.ids import product_id
 from ..kb.models import Attribute, Product, clean_text
-from ..kb.store import GraphStore, WriteStats
+from ..kb.store import GraphStore, PreparedWrite
 from .base import Reader, attribute, attribute_rows, parse_price
 from .sources import Record, csv_records, table_records
 
 
-class ProductUnit(BaseModel):
+@dataclass
+class ProductUnit:
+    """A validated unit of work (its parts are pydantic models already; no second validation)."""
+
     product: Product
-    attributes: list[Attribute] = []
+    attributes: list[Attribute] = field(default_factory=list)
 
     def row(self) -> dict[str, Any]:
         props = self.product.props()
@@ -26,8 +31,8 @@ class ProductUnit(BaseModel):
         return {"id": self.product.id, "props": props, "attributes": attribute_rows(self.attributes)}
 
 
-def write_products(store: GraphStore, units: list[ProductUnit]) -> WriteStats:
-    return store.write_rows("ingest_products", [u.row() for u in units], batch_size=len(units) or 1)
+def plan_products(store: GraphStore, units: list[ProductUnit]) -> list[PreparedWrite]:
+    return [store.prepare_write("ingest_products", {"rows": [u.row() for u in units]})] if units else []
 
 
 def _catalogue_attributes(p: Product) -> list[Attribute]:
@@ -69,8 +74,8 @@ class M2ProductsReader(Reader[ProductUnit]):
         )
         return ProductUnit(product=p, attributes=_catalogue_attributes(p))
 
-    def write(self, store: GraphStore, units: list[ProductUnit]) -> WriteStats:
-        return write_products(store, units)
+    def plan(self, store: GraphStore, units: list[ProductUnit]) -> list[PreparedWrite]:
+        return plan_products(store, units)
 
 
 _ASIN_IN_URL = re.compile(r"/(?:dp|gp/product)/([A-Z0-9]{10})(?:[/?]|$)")
@@ -112,5 +117,5 @@ class CatalogueReader(Reader[ProductUnit]):
         )
         return ProductUnit(product=p, attributes=_catalogue_attributes(p))
 
-    def write(self, store: GraphStore, units: list[ProductUnit]) -> WriteStats:
-        return write_products(store, units)
+    def plan(self, store: GraphStore, units: list[ProductUnit]) -> list[PreparedWrite]:
+        return plan_products(store, units)

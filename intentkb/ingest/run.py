@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import itertools
+import queue
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -11,7 +13,7 @@ from pydantic import ValidationError
 from tqdm import tqdm
 
 from ..errors import FormatError, IntentKBError
-from ..kb.store import GraphStore, WriteStats
+from ..kb.store import GraphStore, PreparedWrite, WriteStats
 from .base import Reader, explain
 from .cobuy import IntentionQAReader, MindCsvReader
 from .products import CatalogueReader, M2ProductsReader
@@ -30,6 +32,45 @@ FORMATS: dict[str, dict[str, type[Reader]]] = {
     "trees": {"intentkb": TreesReader},
 }
 KINDS = tuple(FORMATS)
+
+
+class _BackgroundWriter:
+    """Writes batches on a thread so that reading and validating the next batch overlaps the
+    server's work on this one; at most two batches wait, so memory stays bounded."""
+
+    def __init__(self, store: GraphStore, on_done: Callable[[int], None]) -> None:
+        self.store = store
+        self.on_done = on_done
+        self.written = WriteStats()
+        self.loaded = 0
+        self.error: BaseException | None = None
+        self.queue: queue.Queue[tuple[int, list[PreparedWrite]] | None] = queue.Queue(maxsize=2)
+        self.thread = threading.Thread(target=self._loop, name="intentkb-writer", daemon=True)
+        self.thread.start()
+
+    def _loop(self) -> None:
+        while (item := self.queue.get()) is not None:
+            if self.error is not None:
+                continue  # drain: after a failure nothing more is written
+            units, plan = item
+            try:
+                for prepared in plan:
+                    self.written += self.store.execute(prepared)
+                self.loaded += units
+                self.on_done(units)
+            except BaseException as e:  # noqa: BLE001 - re-raised in the caller's thread
+                self.error = e
+
+    def submit(self, units: int, plan: list[PreparedWrite]) -> None:
+        if self.error is not None:
+            raise self.error
+        self.queue.put((units, plan))
+
+    def close(self) -> None:
+        self.queue.put(None)
+        self.thread.join()
+        if self.error is not None:
+            raise self.error
 
 
 def detect_format(kind: str, path: Path) -> str:
@@ -78,25 +119,22 @@ def ingest_file(
     records = reader.records(path)
     started = time.monotonic()
     sink = RejectSink(rejects_path, path, echo)
-    read = loaded = 0
-    written = WriteStats()
+    read = 0
     batch: list = []
     weight = 0
     bar = tqdm(desc=f"{kind} {path.name}", unit=f" {reader.record_name}", disable=not progress, leave=False)
-
-    def flush() -> None:
-        nonlocal loaded, weight, written
-        if batch:
-            written += reader.write(store, batch)
-            loaded += len(batch)
-            bar.update(len(batch))
-            batch.clear()
-            weight = 0
-
     it = iter(records)
     first = next(it, None)  # runs the format checks: a wrong file fails here, before any write
+    store.setup_schema()
+    writer = _BackgroundWriter(store, bar.update)
+
+    def flush() -> None:
+        nonlocal batch, weight
+        if batch:
+            writer.submit(len(batch), reader.plan(store, batch))  # encoded here, sent by the writer
+            batch, weight = [], 0
+
     try:
-        store.setup_schema()
         for line, raw in itertools.chain([first] if first else [], it):
             read += 1
             if isinstance(raw, BadLine):
@@ -113,8 +151,11 @@ def ingest_file(
                 flush()
         flush()
     finally:
-        bar.close()
-        sink.close()
+        try:
+            writer.close()
+        finally:
+            bar.close()
+            sink.close()
     if read == 0:
         raise FormatError(f"{path}: no records")
     return IngestSummary(
@@ -122,9 +163,9 @@ def ingest_file(
         format=fmt,
         file=str(path),
         read=read,
-        loaded=loaded,
+        loaded=writer.loaded,
         rejected=sink.count,
         rejects_file=str(rejects_path) if sink.count else None,
-        written=written,
+        written=writer.written,
         seconds=round(time.monotonic() - started, 3),
     )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,14 +13,17 @@ from pydantic import BaseModel
 
 from ..kb.ids import script_id, step_id
 from ..kb.models import Script, Step, clean_text
-from ..kb.store import GraphStore, WriteStats
+from ..kb.store import GraphStore, PreparedWrite
 from .base import Reader, loads_list
 from .sources import Record, jsonl_records
 
 _NUMBERING = re.compile(r"^\s*(?:step\s*)?\d+\s*[.):\-]\s*", re.IGNORECASE)
 
 
-class ScriptUnit(BaseModel):
+@dataclass
+class ScriptUnit:
+    """A validated unit of work (its parts are pydantic models already; no second validation)."""
+
     script: Script
     steps: list[Step]
 
@@ -31,8 +36,8 @@ class ScriptUnit(BaseModel):
         return {"id": self.script.id, "props": props, "steps": steps}
 
 
-def write_scripts(store: GraphStore, units: list[ScriptUnit]) -> WriteStats:
-    return store.write_rows("ingest_scripts", [u.row() for u in units], batch_size=len(units) or 1)
+def plan_scripts(store: GraphStore, units: list[ScriptUnit]) -> list[PreparedWrite]:
+    return [store.prepare_write("ingest_scripts", {"rows": [u.row() for u in units]})] if units else []
 
 
 def split_steps(raw: Any) -> list[str]:
@@ -80,5 +85,5 @@ class CoScriptReader(Reader[ScriptUnit]):
             source="coscript",
         )
 
-    def write(self, store: GraphStore, units: list[ScriptUnit]) -> WriteStats:
-        return write_scripts(store, units)
+    def plan(self, store: GraphStore, units: list[ScriptUnit]) -> list[PreparedWrite]:
+        return plan_scripts(store, units)

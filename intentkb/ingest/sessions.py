@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,7 +13,7 @@ from pydantic import BaseModel
 
 from ..kb.ids import product_id, session_id
 from ..kb.models import Session, clean_text
-from ..kb.store import GraphStore, WriteStats
+from ..kb.store import GraphStore, PreparedWrite
 from .base import Reader
 from .sources import Record, table_records
 
@@ -39,7 +41,10 @@ def parse_items(raw: Any) -> list[str]:
     return items
 
 
-class SessionUnit(BaseModel):
+@dataclass
+class SessionUnit:
+    """A validated unit of work (its parts are pydantic models already; no second validation)."""
+
     session: Session
     items: list[str]  # product ids in viewing order
     asins: list[str]
@@ -55,8 +60,8 @@ class SessionUnit(BaseModel):
         }
 
 
-def write_sessions(store: GraphStore, units: list[SessionUnit]) -> WriteStats:
-    return store.write_rows("ingest_sessions", [u.row() for u in units], batch_size=len(units) or 1)
+def plan_sessions(store: GraphStore, units: list[SessionUnit]) -> list[PreparedWrite]:
+    return [store.prepare_write("ingest_sessions", {"rows": [u.row() for u in units]})] if units else []
 
 
 class M2SessionsReader(Reader[SessionUnit]):
@@ -79,5 +84,5 @@ class M2SessionsReader(Reader[SessionUnit]):
         session = Session(id=sid, locale=locale, length=len(asins), next_item=product_id(nxt, locale) if nxt else None, source="amazon-m2")
         return SessionUnit(session=session, items=[product_id(a, locale) for a in asins], asins=asins)
 
-    def write(self, store: GraphStore, units: list[SessionUnit]) -> WriteStats:
-        return write_sessions(store, units)
+    def plan(self, store: GraphStore, units: list[SessionUnit]) -> list[PreparedWrite]:
+        return plan_sessions(store, units)

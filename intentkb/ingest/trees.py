@@ -16,72 +16,82 @@ Product ids are graph ids verbatim (`UK:B0…` for Amazon-M2 products loaded wit
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, StringConstraints, field_validator, model_validator
 
-from ..kb.ids import attribute_id, session_id, session_intention_id
-from ..kb.models import Attribute, Id, OptText, Product, Session, Text
-from ..kb.store import GraphStore, WriteStats
+from ..kb.ids import attribute_id, session_id, session_intention_ider
+from ..kb.models import Attribute, Id, OptText, Product, Session
+from ..kb.store import GraphStore, PreparedWrite
 from .base import Reader
-from .products import ProductUnit, write_products
-from .sessions import SessionUnit, write_sessions
+from .products import ProductUnit, plan_products
+from .sessions import SessionUnit, plan_sessions
 from .sources import Record, jsonl_records
 
 
-def _split_pair(v: Any, first: str, second: str) -> Any:
-    """'name: value' text → {'name': ..., 'value': ...}; maps pass through."""
-    if isinstance(v, str):
-        head, sep, tail = v.partition(":")
-        if not sep:
-            return {first: None, second: v} if first == "aspect" else v
-        return {first: head, second: tail}
-    return v
+# Tree files run to millions of nodes, so their fields are checked by pydantic-core alone (no Python
+# validator per field): stripped, non-empty, and free of control characters (a NUL cannot travel in a
+# Cypher parameter). Attributes may be written "name: value" or {"name", "value"}.
+_C = r"\x00-\x08\x0b\x0c\x0e-\x1f\x7f"
+NodeText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20_000, pattern=rf"^[^{_C}]*$")]
+PairText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2_000, pattern=rf"^[^:{_C}]*[^:\s{_C}][^:{_C}]*:[^{_C}]*[^\s{_C}][^{_C}]*$")]
+OptNodeText = NodeText | None
 
 
 class TreeAttribute(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    name: Text
-    value: Text
-
-    @model_validator(mode="before")
-    @classmethod
-    def _from_text(cls, v: Any) -> Any:
-        out = _split_pair(v, "name", "value")
-        if isinstance(out, str):
-            raise ValueError(f"attribute {out[:40]!r} is not 'name: value'")
-        return out
-
-    def node(self) -> Attribute:
-        return Attribute(id=attribute_id(self.name, self.value), name=self.name.lower(), value=self.value)
+    name: NodeText
+    value: NodeText
 
 
 class TreeComparison(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    aspect: OptText = None
-    text: Text
-
-    @model_validator(mode="before")
-    @classmethod
-    def _from_text(cls, v: Any) -> Any:
-        return _split_pair(v, "aspect", "text")
+    aspect: OptNodeText = None
+    text: NodeText
 
 
 class TreeNode(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    text: Text
-    attribute: TreeAttribute | None = None
-    rationale: OptText = None
-    comparison: TreeComparison | None = None
+    text: NodeText
+    attribute: PairText | TreeAttribute | None = None
+    rationale: OptNodeText = None
+    comparison: NodeText | TreeComparison | None = None
     children: list["TreeNode"] = Field(default_factory=list)
 
-    def depth(self) -> int:
-        return 1 + max((c.depth() for c in self.children), default=0)
+    def shape(self) -> tuple[int, int]:
+        """(depth, node count) of the subtree, in one walk."""
+        depth, count, stack = 0, 0, [(self, 1)]
+        while stack:
+            node, d = stack.pop()
+            count += 1
+            depth = max(depth, d)
+            stack.extend((c, d + 1) for c in node.children)
+        return depth, count
 
-    def count(self) -> int:
-        return 1 + sum(c.count() for c in self.children)
+
+def split_attribute(attr: str | TreeAttribute) -> tuple[str, str]:
+    if isinstance(attr, TreeAttribute):
+        return attr.name, attr.value
+    name, _, value = attr.partition(":")
+    return name.strip(), value.strip()
+
+
+_ATTR_IDS: dict[tuple[str, str], dict[str, str]] = {}
+
+
+def attribute_row(name: str, value: str) -> dict[str, str]:
+    """{id, name, value} of an attribute, memoised: a forest reuses a few thousand pairs millions of times."""
+    key = (name, value)
+    row = _ATTR_IDS.get(key)
+    if row is None:
+        if len(_ATTR_IDS) > 200_000:
+            _ATTR_IDS.clear()
+        row = _ATTR_IDS[key] = {"id": attribute_id(name, value), "name": name.lower(), "value": value}
+    return row
 
 
 class TreeProduct(BaseModel):
@@ -89,7 +99,7 @@ class TreeProduct(BaseModel):
     id: Id
     title: OptText = None
     category: OptText = None
-    attributes: list[TreeAttribute] = Field(default_factory=list)
+    attributes: list[PairText | TreeAttribute] = Field(default_factory=list)
 
 
 class TreeRecord(BaseModel):
@@ -109,16 +119,27 @@ class TreeRecord(BaseModel):
 
     @model_validator(mode="after")
     def _fits_session(self) -> "TreeRecord":
-        depth = max(n.depth() for n in self.intentions)
+        shapes = [n.shape() for n in self.intentions]
+        depth = max(d for d, _ in shapes)
         if depth > len(self.products):
             raise ValueError(f"tree is {depth} steps deep but the session has {len(self.products)} products")
+        self._nodes = sum(c for _, c in shapes)
         return self
+
+    _nodes: int = PrivateAttr(default=0)
+
+    @property
+    def node_count(self) -> int:
+        return self._nodes
 
     def resolved_session_id(self) -> str:
         return self.session_id or session_id(self.locale, [p.id for p in self.products], None)
 
 
-class TreeUnit(BaseModel):
+@dataclass
+class TreeUnit:
+    """A validated unit of work (its parts are pydantic models already; no second validation)."""
+
     record: TreeRecord
     session: str
     nodes: int
@@ -128,7 +149,8 @@ class TreeUnit(BaseModel):
         for p in self.record.products:
             asin = p.id.rsplit(":", 1)[-1]
             product = Product(id=p.id, asin=asin, title=p.title, category=p.category)
-            out.append(ProductUnit(product=product, attributes=[a.node() for a in p.attributes]))
+            attrs = [attribute_row(*split_attribute(a)) for a in p.attributes]
+            out.append(ProductUnit(product=product, attributes=[Attribute(**a) for a in attrs]))
         return out
 
     def session_unit(self) -> SessionUnit:
@@ -141,53 +163,66 @@ class TreeUnit(BaseModel):
         rec = self.record
         common = {k: v for k, v in (("model", rec.model), ("prompt_version", rec.prompt_version), ("source", rec.source)) if v}
         rows: list[dict[str, Any]] = []
+        make_id = session_intention_ider(self.session)
         stack: list[tuple[TreeNode, tuple[int, ...], str | None]] = [
             (n, (i,), None) for i, n in reversed(list(enumerate(rec.intentions)))
         ]
         while stack:
             node, path, parent = stack.pop()
-            nid = session_intention_id(self.session, path)
+            nid = make_id(path)
             step = len(path)
             props: dict[str, Any] = {"text": node.text, "kind": "session", "step": step, **common}
             if node.rationale:
                 props["rationale"] = node.rationale
-            if node.comparison:
-                props["comparison"] = node.comparison.text
-                if node.comparison.aspect:
-                    props["comparison_aspect"] = node.comparison.aspect
+            cmp = node.comparison
+            if isinstance(cmp, TreeComparison):
+                props["comparison"] = cmp.text
+                if cmp.aspect:
+                    props["comparison_aspect"] = cmp.aspect
+            elif cmp:
+                aspect, sep, text = cmp.partition(":")
+                props["comparison"] = text.strip() if sep and text.strip() else cmp
+                if sep and text.strip():
+                    props["comparison_aspect"] = aspect.strip()
             attr = None
             if node.attribute:
-                a = node.attribute.node()
-                attributes.setdefault(a.id, {"id": a.id, "name": a.name, "value": a.value})
-                attr = a.id
-            rows.append({
-                "id": nid,
-                "props": props,
-                "product": rec.products[step - 1].id,
-                "session": self.session if parent is None else None,
-                "parent": parent,
-                "attribute": attr,
-            })
+                a = attribute_row(*split_attribute(node.attribute))
+                attributes.setdefault(a["id"], a)
+                attr = a["id"]
+            row = {"id": nid, "props": props, "product": rec.products[step - 1].id, "attribute": attr}
+            if parent is None:
+                row["session"] = self.session
+            else:
+                row["parent"] = parent
+            rows.append(row)
             for i in range(len(node.children) - 1, -1, -1):
                 stack.append((node.children[i], path + (i,), nid))
         return rows
 
 
-def write_trees(store: GraphStore, units: list[TreeUnit]) -> WriteStats:
+def plan_trees(store: GraphStore, units: list[TreeUnit], written: set[str] | None = None) -> list[PreparedWrite]:
     """Products, attributes and sessions first; then all intentions of the batch in one query, so
-    each tree appears whole or not at all."""
+    each tree appears whole or not at all. `written` holds product and attribute ids this run has
+    already sent (a forest reuses a few thousand of them millions of times): they are not re-sent."""
+    written = written if written is not None else set()
     products: dict[str, ProductUnit] = {}
     for u in units:
         for pu in u.product_units():
-            products.setdefault(pu.product.id, pu)
+            if pu.product.id not in written:
+                products.setdefault(pu.product.id, pu)
     attributes: dict[str, dict[str, str]] = {}
     rows = [r for u in units for r in u.intention_rows(attributes)]
-    stats = write_products(store, list(products.values()))
-    if attributes:
-        stats += store.write_rows("ingest_attributes", list(attributes.values()), batch_size=len(attributes))
-    stats += write_sessions(store, [u.session_unit() for u in units])
-    stats += store.write_rows("ingest_tree_intentions", rows, batch_size=len(rows) or 1)
-    return stats
+    new_attributes = [a for k, a in attributes.items() if k not in written]
+    plan = plan_products(store, list(products.values()))
+    if new_attributes:
+        plan.append(store.prepare_write("ingest_attributes", {"rows": new_attributes}))
+    plan += plan_sessions(store, [u.session_unit() for u in units])
+    roots = [r for r in rows if "session" in r]
+    children = [r for r in rows if "parent" in r]
+    plan.append(store.prepare_write("ingest_tree_intentions", {"roots": roots, "rows": children}))
+    written.update(products)
+    written.update(a["id"] for a in new_attributes)
+    return plan
 
 
 class TreesReader(Reader[TreeUnit]):
@@ -200,10 +235,13 @@ class TreesReader(Reader[TreeUnit]):
 
     def convert(self, raw: Any) -> TreeUnit:
         rec = TreeRecord.model_validate(raw)
-        return TreeUnit(record=rec, session=rec.resolved_session_id(), nodes=sum(n.count() for n in rec.intentions))
+        return TreeUnit(record=rec, session=rec.resolved_session_id(), nodes=rec.node_count)
 
     def size(self, unit: TreeUnit) -> int:
         return unit.nodes
 
-    def write(self, store: GraphStore, units: list[TreeUnit]) -> WriteStats:
-        return write_trees(store, units)
+    def __init__(self) -> None:
+        self.written: set[str] = set()
+
+    def plan(self, store: GraphStore, units: list[TreeUnit]) -> list[PreparedWrite]:
+        return plan_trees(store, units, self.written)

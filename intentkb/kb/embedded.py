@@ -12,7 +12,7 @@ import os
 import signal
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
@@ -29,7 +29,8 @@ from pydantic import BaseModel
 from ..config import Settings
 from ..errors import ReadOnlyViolation, StoreError
 from .models import Label
-from .store import GraphStore, Row, WriteStats
+from .params import params_header
+from .store import GraphStore, PreparedWrite, Row, WriteStats
 
 SOCKET_NAME = "kb.sock"
 _MAX_SOCKET_PATH = 104  # sun_path is 108 bytes on Linux, less elsewhere
@@ -228,6 +229,8 @@ class EmbeddedServer:
         except redis.exceptions.ResponseError as e:  # already running or scheduled
             if "progress" not in str(e) and "scheduled" not in str(e):
                 raise StoreError(f"AOF rewrite refused: {e}") from e
+        except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError):
+            pass  # server gone: every acknowledged write is in its fsynced AOF already
 
 
 def _plain(value: Any) -> Any:
@@ -302,38 +305,37 @@ class EmbeddedStore(GraphStore):
     def _write_batch(self, text: str, params: dict[str, Any]) -> WriteStats:
         return _stats(self._query(text, params, read_only=False))
 
-    def write_batches(self, query, batches, *, params=None, on_batch=None) -> WriteStats:  # type: ignore[override]
-        """Pipelined: the next batch's parameter text is built while the server runs this one."""
+    def prepare_write(self, query: str, params: Mapping[str, Any]) -> PreparedWrite:
         from .. import cypher
 
-        text = cypher.resolve(query)
+        rows = params.get("rows")
+        return PreparedWrite(params_header(params) + cypher.resolve(query), len(rows) if isinstance(rows, list) else 1)
+
+    def execute(self, prepared: PreparedWrite) -> WriteStats:
         self.wrote = True
-        extra = dict(params or {})
-        build = self.graph._build_params_header  # the client's own escaping of parameter values
+        try:
+            reply = self.db.connection.execute_command("GRAPH.QUERY", self.graph.name, prepared.payload, "--compact")
+            return _stats(QueryResult(self.graph, reply))
+        except redis.exceptions.ResponseError as e:
+            raise StoreError(f"write failed: {e}") from e
+        except redis.exceptions.ConnectionError as e:
+            raise StoreError(f"embedded server unreachable at {self.server.socket}: {e}") from e
+
+    def write_batches(self, query, batches, *, params=None, on_batch=None) -> WriteStats:  # type: ignore[override]
+        """Pipelined: the next batch is encoded on a helper thread while the server runs this one."""
         pool = self._pool = self._pool or ThreadPoolExecutor(max_workers=1, thread_name_prefix="intentkb-encode")
-
-        def encode(batch: list[Row]) -> tuple[str, int]:
-            return build({**extra, "rows": batch}) + text, len(batch)
-
+        extra = dict(params or {})
         total = WriteStats()
         it = iter(batches)
-        first = next(it, None)
-        if first is None:
-            return total
-        pending = pool.submit(encode, first)
+        nxt = next(it, None)
+        pending = pool.submit(self.prepare_write, query, {**extra, "rows": nxt}) if nxt is not None else None
         while pending is not None:
-            full, n = pending.result()
+            prepared = pending.result()
             nxt = next(it, None)
-            pending = pool.submit(encode, nxt) if nxt is not None else None
-            try:
-                reply = self.db.connection.execute_command("GRAPH.QUERY", self.graph.name, full, "--compact")
-                total += _stats(QueryResult(self.graph, reply))
-            except redis.exceptions.ResponseError as e:
-                raise StoreError(f"write failed: {e}") from e
-            except redis.exceptions.ConnectionError as e:
-                raise StoreError(f"embedded server unreachable at {self.server.socket}: {e}") from e
+            pending = pool.submit(self.prepare_write, query, {**extra, "rows": nxt}) if nxt is not None else None
+            total += self.execute(prepared)
             if on_batch:
-                on_batch(n)
+                on_batch(prepared.rows)
         return total
 
     def setup_schema(self) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Callable
 
 _WS = re.compile(r"\s+")
 
@@ -39,6 +40,19 @@ def session_id(locale: str | None, items: list[str], next_item: str | None) -> s
 def session_intention_id(session: str, path: tuple[int, ...]) -> str:
     """Position in the tree, not text: a regenerated tree updates its nodes in place."""
     return stable_id("i", "session", session, ".".join(map(str, path)))
+
+
+def session_intention_ider(session: str) -> Callable[[tuple[int, ...]], str]:
+    """`session_intention_id` for many nodes of one session: the session prefix is hashed once."""
+    base = hashlib.blake2b(digest_size=10)
+    base.update(b"\x1fsession\x1f" + session.encode("utf-8"))
+
+    def ider(path: tuple[int, ...]) -> str:
+        h = base.copy()
+        h.update(b"\x1f" + ".".join(map(str, path)).encode("ascii"))
+        return "i" + h.hexdigest()
+
+    return ider
 
 
 def cobuy_intention_id(a: str, b: str, relation: str, text: str) -> str:

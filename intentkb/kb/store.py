@@ -8,6 +8,7 @@ from the user's own `intentkb cypher` argument. Reads go through each engine's r
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from dataclasses import dataclass
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from itertools import islice
 from typing import Any
@@ -41,6 +42,15 @@ def batched(rows: Iterable[Row], size: int) -> Iterator[list[Row]]:
     it = iter(rows)
     while batch := list(islice(it, size)):
         yield batch
+
+
+@dataclass(frozen=True)
+class PreparedWrite:
+    """A write query with its parameters already encoded for one store: built on one thread,
+    sent on another, so preparing the next batch overlaps the server's work on this one."""
+
+    payload: Any
+    rows: int
 
 
 class GraphStore(ABC):
@@ -80,14 +90,22 @@ class GraphStore(ABC):
         params: Mapping[str, Any] | None = None,
         on_batch: Callable[[int], None] | None = None,
     ) -> WriteStats:
-        text = cypher.resolve(query)
-        self.wrote = True
         total = WriteStats()
         for batch in batches:
-            total += self._write_batch(text, {**(params or {}), "rows": batch})
+            total += self.execute(self.prepare_write(query, {**(params or {}), "rows": batch}))
             if on_batch:
                 on_batch(len(batch))
         return total
+
+    def prepare_write(self, query: str, params: Mapping[str, Any]) -> PreparedWrite:
+        rows = params.get("rows")
+        return PreparedWrite((cypher.resolve(query), dict(params)), len(rows) if isinstance(rows, list) else 1)
+
+    def execute(self, prepared: PreparedWrite) -> WriteStats:
+        """Run one prepared write: one atomic transaction on either store."""
+        self.wrote = True
+        text, params = prepared.payload
+        return self._write_batch(text, params)
 
     # -- life cycle ------------------------------------------------------------------------
     @abstractmethod
