@@ -158,11 +158,10 @@ class TreeUnit:
         s = Session(id=self.session, locale=rec.locale, length=len(rec.products), source=rec.source)
         return SessionUnit(session=s, items=[p.id for p in rec.products], asins=[p.id.rsplit(":", 1)[-1] for p in rec.products])
 
-    def intention_rows(self, attributes: dict[str, dict[str, str]]) -> list[dict[str, Any]]:
-        """Parent before child; each row carries what its node's edges need."""
+    def _walk(self, attributes: dict[str, dict[str, str]]) -> Iterator[tuple[TreeNode, str, str | None, int, dict[str, Any], str | None]]:
+        """(node, id, parent id, step, props, attribute id), parent before child."""
         rec = self.record
         common = {k: v for k, v in (("model", rec.model), ("prompt_version", rec.prompt_version), ("source", rec.source)) if v}
-        rows: list[dict[str, Any]] = []
         make_id = session_intention_ider(self.session)
         stack: list[tuple[TreeNode, tuple[int, ...], str | None]] = [
             (n, (i,), None) for i, n in reversed(list(enumerate(rec.intentions)))
@@ -171,7 +170,7 @@ class TreeUnit:
             node, path, parent = stack.pop()
             nid = make_id(path)
             step = len(path)
-            props: dict[str, Any] = {"text": node.text, "kind": "session", "step": step, **common}
+            props: dict[str, Any] = {"id": nid, "text": node.text, "kind": "session", "step": step, **common}
             if node.rationale:
                 props["rationale"] = node.rationale
             cmp = node.comparison
@@ -181,29 +180,37 @@ class TreeUnit:
                     props["comparison_aspect"] = cmp.aspect
             elif cmp:
                 aspect, sep, text = cmp.partition(":")
-                props["comparison"] = text.strip() if sep and text.strip() else cmp
                 if sep and text.strip():
-                    props["comparison_aspect"] = aspect.strip()
+                    props["comparison"], props["comparison_aspect"] = text.strip(), aspect.strip()
+                else:
+                    props["comparison"] = cmp
             attr = None
             if node.attribute:
                 a = attribute_row(*split_attribute(node.attribute))
                 attributes.setdefault(a["id"], a)
                 attr = a["id"]
-            row = {"id": nid, "props": props, "product": rec.products[step - 1].id, "attribute": attr}
+            yield node, nid, parent, step, props, attr
+            for i in range(len(node.children) - 1, -1, -1):
+                stack.append((node.children[i], path + (i,), nid))
+
+    def intention_rows(self, attributes: dict[str, dict[str, str]]) -> list[dict[str, Any]]:
+        """Update path (MERGE): one row per node, each carrying what its edges need."""
+        products = self.record.products
+        rows = []
+        for _, nid, parent, step, props, attr in self._walk(attributes):
+            row: dict[str, Any] = {"id": nid, "props": props, "product": products[step - 1].id, "attribute": attr}
             if parent is None:
                 row["session"] = self.session
             else:
                 row["parent"] = parent
             rows.append(row)
-            for i in range(len(node.children) - 1, -1, -1):
-                stack.append((node.children[i], path + (i,), nid))
         return rows
 
 
 def plan_trees(store: GraphStore, units: list[TreeUnit], written: set[str] | None = None) -> list[PreparedWrite]:
-    """Products, attributes and sessions first; then all intentions of the batch in one query, so
-    each tree appears whole or not at all. `written` holds product and attribute ids this run has
-    already sent (a forest reuses a few thousand of them millions of times): they are not re-sent."""
+    """One transaction per batch (products, attributes, sessions, then every intention of the batch),
+    so each tree appears whole or not at all. `written` holds product and attribute ids this run
+    has sent already (a forest reuses a few thousand of them millions of times): not re-sent."""
     written = written if written is not None else set()
     products: dict[str, ProductUnit] = {}
     for u in units:

@@ -68,9 +68,12 @@ class Neo4jStore(GraphStore):
                 raise ReadOnlyViolation("this query writes to the graph; pass --write (Python: write=True) to allow it") from e
             raise StoreError(f"query failed: {e.message or e}") from e
 
-    def _write_batch(self, text: str, params: dict[str, Any]) -> WriteStats:
+    def _write_transaction(self, statements: list[tuple[str, dict[str, Any]]]) -> WriteStats:
         def work(tx: Any) -> WriteStats:
-            return _stats(tx.run(text, params).consume().counters)
+            total = WriteStats()
+            for text, params in statements:
+                total += _stats(tx.run(text, params).consume().counters)
+            return total
 
         try:
             with self._session(True) as s:

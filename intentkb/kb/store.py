@@ -46,11 +46,15 @@ def batched(rows: Iterable[Row], size: int) -> Iterator[list[Row]]:
 
 @dataclass(frozen=True)
 class PreparedWrite:
-    """A write query with its parameters already encoded for one store: built on one thread,
-    sent on another, so preparing the next batch overlaps the server's work on this one."""
+    """Write statements with their parameters already encoded for one store, run as one atomic
+    transaction: built on one thread, sent on another, so preparing the next batch overlaps the
+    server's work on this one."""
 
-    payload: Any
+    statements: tuple[Any, ...]
     rows: int
+
+    def __add__(self, other: "PreparedWrite") -> "PreparedWrite":
+        return PreparedWrite(self.statements + other.statements, self.rows + other.rows)
 
 
 class GraphStore(ABC):
@@ -99,20 +103,19 @@ class GraphStore(ABC):
 
     def prepare_write(self, query: str, params: Mapping[str, Any]) -> PreparedWrite:
         rows = params.get("rows")
-        return PreparedWrite((cypher.resolve(query), dict(params)), len(rows) if isinstance(rows, list) else 1)
+        return PreparedWrite(((cypher.resolve(query), dict(params)),), len(rows) if isinstance(rows, list) else 1)
 
     def execute(self, prepared: PreparedWrite) -> WriteStats:
-        """Run one prepared write: one atomic transaction on either store."""
+        """Run a prepared write: all its statements in one atomic transaction."""
         self.wrote = True
-        text, params = prepared.payload
-        return self._write_batch(text, params)
+        return self._write_transaction(list(prepared.statements))
 
     # -- life cycle ------------------------------------------------------------------------
     @abstractmethod
     def _run(self, text: str, params: dict[str, Any], write: bool) -> list[Row]: ...
 
     @abstractmethod
-    def _write_batch(self, text: str, params: dict[str, Any]) -> WriteStats: ...
+    def _write_transaction(self, statements: list[tuple[str, dict[str, Any]]]) -> WriteStats: ...
 
     @abstractmethod
     def setup_schema(self) -> None:

@@ -1,0 +1,78 @@
+"""Fixtures: a real embedded FalkorDB server for the session (never mocked), a fresh graph per
+test, and the same contract tests against Neo4j when NEO4J_URI points at a throwaway database."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from intentkb.config import Settings
+from intentkb.kb.embedded import EmbeddedServer, EmbeddedStore
+from intentkb.kb.store import GraphStore, open_store
+
+FIXTURES = Path(__file__).parent / "fixtures"
+NEO4J_SKIP = "NEO4J_URI is not set: Neo4j contract tests skipped (set it to a throwaway Neo4j 5 database, e.g. bolt://localhost:7687)"
+
+
+def short_tmpdir(prefix: str) -> Path:
+    """Under /tmp: a unix socket path must stay under ~104 characters."""
+    return Path(tempfile.mkdtemp(prefix=prefix, dir="/tmp"))
+
+
+@pytest.fixture(scope="session")
+def server_dir() -> Iterator[Path]:
+    d = short_tmpdir("ikbt-")
+    srv = EmbeddedServer(d)
+    srv.start()
+    yield d
+    srv.stop()
+    shutil.rmtree(d, ignore_errors=True)
+
+
+@pytest.fixture
+def embedded_settings(server_dir: Path) -> Settings:
+    return Settings(data_dir=server_dir, graph_uri="embedded", graph_name=f"t{uuid.uuid4().hex[:12]}")
+
+
+def _drop(store: GraphStore) -> None:
+    if isinstance(store, EmbeddedStore):
+        store.db.connection.delete(store.graph.name)
+    else:
+        store.run("MATCH (n) DETACH DELETE n", write=True)
+
+
+@pytest.fixture(params=["embedded", pytest.param("neo4j", marks=pytest.mark.neo4j)])
+def store(request: pytest.FixtureRequest, embedded_settings: Settings, tmp_path: Path) -> Iterator[GraphStore]:
+    """The store contract: every test using this runs on FalkorDB, and on Neo4j when configured."""
+    if request.param == "embedded":
+        settings = embedded_settings
+    else:
+        uri = os.environ.get("NEO4J_URI")
+        if not uri:
+            pytest.skip(NEO4J_SKIP)
+        settings = Settings(data_dir=tmp_path, graph_uri=uri)
+    st = open_store(settings)
+    if request.param == "neo4j":
+        _drop(st)
+    yield st
+    _drop(st)
+    st.close()
+
+
+@pytest.fixture
+def estore(embedded_settings: Settings) -> Iterator[GraphStore]:
+    """The embedded store alone, for behaviour specific to it."""
+    st = open_store(embedded_settings)
+    yield st
+    _drop(st)
+    st.close()
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return f"neo4j contract tests: {'on ' + os.environ['NEO4J_URI'] if os.environ.get('NEO4J_URI') else 'skipped (NEO4J_URI not set)'}"

@@ -1,0 +1,89 @@
+"""The CLI: read-only enforcement, parameters as data, output formats, ingest summaries."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import uuid
+
+import pytest
+from click.testing import CliRunner
+
+from intentkb.cli.main import cli
+from intentkb.demo import data_path
+
+from .conftest import FIXTURES
+
+
+@pytest.fixture
+def run(server_dir, tmp_path):
+    env = {"INTENTKB_HOME": str(server_dir), "INTENTKB_GRAPH": f"c{uuid.uuid4().hex[:12]}", "INTENTKB_GRAPH_URI": "embedded"}
+    runner = CliRunner()
+
+    def invoke(*args: str):
+        return runner.invoke(cli, list(args), env=env, catch_exceptions=False)
+
+    yield invoke
+    invoke("cypher", "--write", "MATCH (n) DETACH DELETE n")
+
+
+def test_cypher_is_read_only_unless_write(run):
+    r = run("cypher", "CREATE (n:Product {id: 'X'}) RETURN n.id AS id")
+    assert r.exit_code == 1 and "--write" in r.output
+    assert json.loads(run("cypher", "--format", "json", "MATCH (n) RETURN count(n) AS n").output) == [{"n": 0}]
+    r = run("cypher", "--write", "--format", "json", "CREATE (n:Product {id: 'X'}) RETURN n.id AS id")
+    assert r.exit_code == 0 and json.loads(r.output) == [{"id": "X"}]
+    for query in ["MATCH (n) DETACH DELETE n", "MATCH (n) SET n.title = 'x'", "MERGE (n:Product {id: 'Y'})"]:
+        r = run("cypher", query)
+        assert r.exit_code == 1, query
+    assert json.loads(run("cypher", "--format", "json", "MATCH (n) RETURN count(n) AS n").output) == [{"n": 1}]
+
+
+def test_parameters_stay_data(run):
+    run("cypher", "--write", "CREATE (:Product {id: 'P1', title: 'lamp'})")
+    hostile = "P1'}) DETACH DELETE n //"
+    r = run("cypher", "--format", "json", "-p", f"id={hostile}", "MATCH (p:Product) WHERE p.id = $id RETURN p.id AS id")
+    assert r.exit_code == 0 and json.loads(r.output) == []
+    r = run("cypher", "--format", "json", "-p", "id=P1", "-p", "n=2", "MATCH (p:Product {id: $id}) RETURN p.title AS t, $n + 1 AS m")
+    assert json.loads(r.output) == [{"t": "lamp", "m": 3}]
+    assert json.loads(run("cypher", "--format", "json", "MATCH (n) RETURN count(n) AS n").output) == [{"n": 1}]
+    assert run("cypher", "-p", "no-equals-sign", "RETURN 1").exit_code == 2
+
+
+def test_output_formats_and_named_queries(run):
+    assert run("ingest", "trees", str(data_path("trees.jsonl"))).exit_code == 0
+    table = run("cypher", "session_products", "-p", "session=demo-puzzle")
+    assert table.exit_code == 0 and "B07MX21WWX" in table.output and "(3 rows)" in table.output
+    rows = list(csv.DictReader(io.StringIO(run("cypher", "--format", "csv", "session_products", "-p", "session=demo-puzzle").output)))
+    assert [r["pos"] for r in rows] == ["1", "2", "3"]
+    names = run("cypher", "--list").output
+    for name in ("trajectories", "trajectory_details", "session_tree", "product_intentions", "pair_cobuy_intentions"):
+        assert name in names
+    lines = run("trajectories").output.strip().splitlines()
+    assert len([json.loads(x) for x in lines if x.startswith("{")]) == 12
+    detailed = [json.loads(x) for x in run("trajectories", "--session", "demo-doll", "--details").output.splitlines() if x.startswith("{")]
+    assert len(detailed) == 4 and all(len(d["steps"]) == 3 for d in detailed)
+
+
+def test_ingest_and_stats_commands(run, tmp_path):
+    bad = tmp_path / "iqa.jsonl"
+    bad.write_text((FIXTURES / "intentionqa_sample.jsonl").read_text() + "{broken\n")
+    r = run("ingest", "cobuy", str(bad), "--rejects", str(tmp_path / "rej.jsonl"))
+    assert r.exit_code == 0
+    assert f"{bad}:9: rejected: invalid JSON" in r.output
+    assert "read 9 = loaded 8 + rejected 1" in r.output
+    assert json.loads((tmp_path / "rej.jsonl").read_text())["line"] == 9
+    stats = json.loads(run("stats", "--format", "json").output)
+    assert stats["nodes"]["Intention"] == 8 and stats["edges"]["EXPLAINS"] == 16
+    assert sum(x["intentions"] for x in stats["relations"]) == 8
+    r = run("ingest", "sessions", str(FIXTURES / "coscript_sample.jsonl"))
+    assert r.exit_code == 1 and r.output.count("\n") <= 2 and "missing columns" in r.output
+
+
+def test_every_command_has_help_with_an_example():
+    runner = CliRunner()
+    for args in (["init"], ["server", "start"], ["server", "stop"], ["server", "status"], ["ingest"], ["cypher"],
+                 ["stats"], ["trajectories"], ["demo"]):
+        out = runner.invoke(cli, args + ["--help"]).output
+        assert "Example" in out, args

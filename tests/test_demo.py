@@ -1,0 +1,34 @@
+"""`intentkb demo` from a clean directory, as a user runs it, offline, in under a minute."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+
+from intentkb.kb.embedded import EmbeddedServer
+
+from .conftest import short_tmpdir
+
+
+def test_demo_builds_and_queries_offline():
+    d = short_tmpdir("ikbd-")
+    try:
+        env = {**os.environ, "INTENTKB_GRAPH_URI": "embedded", "http_proxy": "http://127.0.0.1:9", "https_proxy": "http://127.0.0.1:9"}
+        t = time.monotonic()
+        r = subprocess.run([sys.executable, "-m", "intentkb.cli.main", "demo", "--data-dir", str(d / "kb")], env=env, capture_output=True, text=True, timeout=120)
+        elapsed = time.monotonic() - t
+        assert r.returncode == 0, r.stderr
+        out = r.stdout
+        assert "read 48 = loaded 48 + rejected 0" in out and "read 120 = loaded 120 + rejected 0" in out
+        assert "read 6 = loaded 6 + rejected 0" in out and "read 3 = loaded 3 + rejected 0" in out
+        assert "Intention 145" in out and "ROOT 3" in out
+        assert "nodes per step {1: 1, 2: 2, 3: 4, 4: 4}, shape ok" in out
+        assert "4 trajectories" in out and "step 4 @ B008O30AQO" in out
+        assert elapsed < 60
+        assert not EmbeddedServer(d / "kb").status().running  # the demo stops what it started
+    finally:
+        EmbeddedServer(d / "kb").stop()
+        shutil.rmtree(d, ignore_errors=True)

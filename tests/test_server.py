@@ -1,0 +1,130 @@
+"""Embedded server life cycle: start, reuse, unix socket only, kill -9 recovery, stop, many clients."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import stat
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from intentkb.config import Settings
+from intentkb.kb.embedded import EmbeddedServer
+from intentkb.kb.store import open_store
+
+from .conftest import FIXTURES, short_tmpdir
+
+
+@pytest.fixture
+def data_dir():
+    d = short_tmpdir("ikbs-")
+    yield d
+    EmbeddedServer(d).stop()
+    shutil.rmtree(d, ignore_errors=True)
+
+
+def listening_tcp_inodes() -> set[str]:
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        if os.path.exists(table):
+            for line in open(table).read().splitlines()[1:]:
+                parts = line.split()
+                if parts[3] == "0A":  # LISTEN
+                    inodes.add(parts[9])
+    return inodes
+
+
+def socket_inodes(pid: int) -> set[str]:
+    out = set()
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            target = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            out.add(target[8:-1])
+    return out
+
+
+def test_start_reuse_status_stop(data_dir):
+    srv = EmbeddedServer(data_dir)
+    assert srv.status().running is False
+    assert srv.start() is True
+    pid = srv.status().pid
+    assert pid and srv.status().running
+    assert srv.start() is False and srv.status().pid == pid  # reused, not a second server
+    assert stat.S_IMODE(os.stat(srv.dir).st_mode) == 0o700
+    assert stat.S_ISSOCK(os.stat(srv.socket).st_mode)
+    assert stat.S_IMODE(os.stat(srv.socket).st_mode) & 0o077 == 0
+    assert not (socket_inodes(pid) & listening_tcp_inodes()), "the embedded server must not listen on TCP"
+    assert srv.stop() is True
+    assert srv.status().running is False and not srv.socket.exists()
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)
+    assert srv.stop() is False
+
+
+def test_kill9_loses_nothing_and_stale_socket_recovers(data_dir):
+    settings = Settings(data_dir=data_dir, graph_uri="embedded")
+    from intentkb.ingest import ingest_file
+
+    with open_store(settings) as st:
+        ingest_file(st, "scripts", FIXTURES / "coscript_sample.jsonl")
+        before = st.counts()
+        # a write acknowledged just before the kill, with no compaction after it
+        st.run("CREATE (:Product {id: 'last-write', asin: 'last-write'})", write=True)
+        st.wrote = False
+    srv = EmbeddedServer(data_dir)
+    pid = int(srv.pidfile.read_text())
+    os.kill(pid, signal.SIGKILL)
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.05)
+    assert srv.socket.exists() and srv.pidfile.exists()  # stale files left behind by the crash
+    assert srv.status().running is False
+    with open_store(settings) as st:  # restarts on demand
+        after = st.counts()
+        assert st.run("MATCH (p:Product {id: 'last-write'}) RETURN count(p) AS n") == [{"n": 1}]
+    assert after["nodes"]["Product"] == before["nodes"]["Product"] + 1
+    assert {k: v for k, v in after["nodes"].items() if k != "Product"} == {k: v for k, v in before["nodes"].items() if k != "Product"}
+    assert int(srv.pidfile.read_text()) != pid
+
+
+def test_many_cli_processes_at_once_share_one_server(data_dir):
+    env = {**os.environ, "INTENTKB_HOME": str(data_dir), "INTENTKB_GRAPH_URI": "embedded"}
+    cmd = [sys.executable, "-m", "intentkb.cli.main"]
+    procs = [subprocess.Popen(cmd + ["ingest", "scripts", str(FIXTURES / "coscript_sample.jsonl")], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(3)]
+    procs += [subprocess.Popen(cmd + ["cypher", "--format", "json", "MATCH (s:Script) RETURN count(s) AS n"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(3)]
+    outs = [p.communicate(timeout=120) for p in procs]
+    assert [p.returncode for p in procs] == [0] * 6, outs
+    servers = subprocess.run(["pgrep", "-f", f"unixsocket:{EmbeddedServer(data_dir).socket}"], capture_output=True, text=True).stdout.split()
+    assert len(servers) == 1
+    with open_store(Settings(data_dir=data_dir, graph_uri="embedded")) as st:
+        assert st.counts()["nodes"]["Script"] == 20
+
+
+def test_cli_server_commands(data_dir):
+    env = {**os.environ, "INTENTKB_HOME": str(data_dir), "INTENTKB_GRAPH_URI": "embedded"}
+    cmd = [sys.executable, "-m", "intentkb.cli.main", "server"]
+    status = subprocess.run(cmd + ["status"], env=env, capture_output=True, text=True)
+    assert status.returncode == 3 and "False" in status.stdout
+    assert "started" in subprocess.run(cmd + ["start"], env=env, capture_output=True, text=True).stdout
+    assert "already running" in subprocess.run(cmd + ["start"], env=env, capture_output=True, text=True).stdout
+    assert subprocess.run(cmd + ["status", "--format", "json"], env=env, capture_output=True, text=True).returncode == 0
+    assert "stopped" in subprocess.run(cmd + ["stop"], env=env, capture_output=True, text=True).stdout
+
+
+def test_socket_path_too_long_is_a_clear_error(tmp_path):
+    from intentkb.errors import StoreError
+
+    with pytest.raises(StoreError, match="too long"):
+        EmbeddedServer(Path("/tmp") / ("x" * 120))
