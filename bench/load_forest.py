@@ -63,7 +63,7 @@ def main() -> None:
     shutil.rmtree(data_dir, ignore_errors=True)
     env = {**os.environ, "INTENTKB_HOME": str(data_dir), "INTENTKB_GRAPH_URI": "embedded"}
     settings = Settings(data_dir=data_dir, graph_uri="embedded")
-    server = EmbeddedServer(data_dir)
+    server = EmbeddedServer(data_dir, settings.falkordb_args)
     server.start()  # started outside the timed load, as a user's server would already be
     cli = [sys.executable, "-m", "intentkb.cli.main", "ingest", "trees", str(forest), "--json", "--batch-size", str(args.batch_size)]
     results: dict[str, object] = {"totals": totals}

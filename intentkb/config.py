@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 from pydantic import BaseModel, Field, SecretStr, field_validator
@@ -30,6 +31,8 @@ class Settings(BaseModel):
     neo4j_password: SecretStr = Field(default_factory=lambda: SecretStr(_env("INTENTKB_NEO4J_PASSWORD", "NEO4J_PASSWORD", default="") or ""))
     neo4j_database: str | None = Field(default_factory=lambda: _env("INTENTKB_NEO4J_DATABASE", "NEO4J_DATABASE"))
     batch_size: int = Field(default=5000, ge=1, le=100_000)
+    # Extra FalkorDB module arguments for the embedded server, e.g. "DELTA_MAX_PENDING_CHANGES 100000".
+    falkordb_args: str = Field(default_factory=lambda: _env("INTENTKB_FALKORDB_ARGS", default="") or "")
 
     @field_validator("graph_name")
     @classmethod
@@ -37,6 +40,14 @@ class Settings(BaseModel):
         if not v.replace("_", "").replace("-", "").isalnum():
             raise ValueError("graph name must be letters, digits, '-' or '_'")
         return v
+
+    @field_validator("falkordb_args")
+    @classmethod
+    def _module_args(cls, v: str) -> str:
+        words = v.split()
+        if len(words) % 2 or not all(re.fullmatch(r"[A-Z_]+", k) and re.fullmatch(r"[A-Za-z0-9_./-]+", w) for k, w in zip(words[::2], words[1::2])):
+            raise ValueError("FalkorDB arguments must be 'NAME value' pairs (e.g. 'DELTA_MAX_PENDING_CHANGES 100000')")
+        return " ".join(words)
 
     @property
     def embedded(self) -> bool:

@@ -36,6 +36,15 @@ def server_dir() -> Iterator[Path]:
 
 
 @pytest.fixture
+def data_dir() -> Iterator[Path]:
+    """A data directory of its own (own server), for life-cycle and crash tests."""
+    d = short_tmpdir("ikbd-")
+    yield d
+    EmbeddedServer(d).stop()
+    shutil.rmtree(d, ignore_errors=True)
+
+
+@pytest.fixture
 def embedded_settings(server_dir: Path) -> Settings:
     return Settings(data_dir=server_dir, graph_uri="embedded", graph_name=f"t{uuid.uuid4().hex[:12]}")
 

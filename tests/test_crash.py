@@ -34,14 +34,6 @@ def forest(tmp_path_factory) -> Path:
     return f
 
 
-@pytest.fixture
-def data_dir():
-    d = short_tmpdir("ikbk-")
-    yield d
-    EmbeddedServer(d).stop()
-    shutil.rmtree(d, ignore_errors=True)
-
-
 def ingest_cmd(forest: Path) -> list[str]:
     return [sys.executable, "-m", "intentkb.cli.main", "ingest", "trees", str(forest), "--batch-size", "1000"]
 

@@ -229,7 +229,7 @@ def plan_trees(store: GraphStore, units: list[TreeUnit], written: set[str] | Non
     plan.append(store.prepare_write("ingest_tree_intentions", {"roots": roots, "rows": children}))
     written.update(products)
     written.update(a["id"] for a in new_attributes)
-    return plan
+    return [sum(plan[1:], plan[0])]
 
 
 class TreesReader(Reader[TreeUnit]):

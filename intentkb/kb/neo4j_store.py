@@ -8,7 +8,7 @@ from typing import Any
 from ..config import Settings
 from ..errors import ReadOnlyViolation, StoreError
 from .models import Label
-from .store import GraphStore, Row, WriteStats
+from .store import GraphStore, PreparedWrite, Row, WriteStats
 
 
 def _plain(value: Any) -> Any:
@@ -68,10 +68,12 @@ class Neo4jStore(GraphStore):
                 raise ReadOnlyViolation("this query writes to the graph; pass --write (Python: write=True) to allow it") from e
             raise StoreError(f"query failed: {e.message or e}") from e
 
-    def _write_transaction(self, statements: list[tuple[str, dict[str, Any]]]) -> WriteStats:
+    def execute(self, prepared: PreparedWrite) -> WriteStats:
+        self.wrote = True
+
         def work(tx: Any) -> WriteStats:
             total = WriteStats()
-            for text, params in statements:
+            for text, params in prepared.statements:
                 total += _stats(tx.run(text, params).consume().counters)
             return total
 

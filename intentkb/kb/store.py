@@ -105,17 +105,14 @@ class GraphStore(ABC):
         rows = params.get("rows")
         return PreparedWrite(((cypher.resolve(query), dict(params)),), len(rows) if isinstance(rows, list) else 1)
 
+    @abstractmethod
     def execute(self, prepared: PreparedWrite) -> WriteStats:
         """Run a prepared write: all its statements in one atomic transaction."""
-        self.wrote = True
-        return self._write_transaction(list(prepared.statements))
 
     # -- life cycle ------------------------------------------------------------------------
     @abstractmethod
     def _run(self, text: str, params: dict[str, Any], write: bool) -> list[Row]: ...
 
-    @abstractmethod
-    def _write_transaction(self, statements: list[tuple[str, dict[str, Any]]]) -> WriteStats: ...
 
     @abstractmethod
     def setup_schema(self) -> None:
