@@ -238,3 +238,19 @@ def test_loading_everything_twice_changes_no_count(store, tmp_path):
         s = ingest_file(store, kind, path, fmt=fmt, rejects_path=tmp_path / "r.jsonl")
         assert (s.written.nodes_created, s.written.relationships_created) == (0, 0), (kind, path)
     assert store.counts() == first
+
+
+def test_m2_sessions_parquet_link_to_m2_products(store, tmp_path):
+    ingest_file(store, "products", FIXTURES / "m2_products.csv", fmt="m2", rejects_path=tmp_path / "r.jsonl")
+    products = store.counts()["nodes"]["Product"]
+    table = pa.table({
+        "prev_items": pa.array([["B008AK6DAS", "B076Y2SNHM"], ["B07KMVJJK7"], []], type=pa.list_(pa.string())),
+        "next_item": ["B07PF1R8LS", None, None],
+        "locale": ["UK", "DE", "UK"],
+    })
+    pq.write_table(table, tmp_path / "sessions.parquet")
+    s, rej, _ = load(store, "sessions", tmp_path / "sessions.parquet", tmp_path)
+    assert (s.read, s.loaded, s.rejected) == (3, 2, 1) and rej[0]["line"] == 3 and "empty session" in rej[0]["reason"]
+    assert store.counts()["nodes"]["Product"] == products  # sessions found the locale:ASIN products
+    titled = store.run("MATCH (:Session {locale: 'UK'})-[v:VIEWED]->(p:Product) RETURN v.pos AS pos, p.id AS id, p.title AS title ORDER BY pos")
+    assert [r["id"] for r in titled] == ["UK:B008AK6DAS", "UK:B076Y2SNHM"] and all(r["title"] for r in titled)
