@@ -2,3 +2,5 @@
 
 from .run import FORMATS, KINDS, ingest_file  # noqa: F401
 from .summary import IngestSummary  # noqa: F401
+
+__all__ = ["FORMATS", "KINDS", "IngestSummary", "ingest_file"]

@@ -38,6 +38,7 @@ class Reader(ABC, Generic[U]):
     format: ClassVar[str]
     required: ClassVar[tuple[str, ...]]
     record_name: ClassVar[str] = "rows"
+    query: ClassVar[str] = ""  # the named query that writes a batch of `unit.row()`s
 
     @abstractmethod
     def records(self, path: Path) -> Iterator[Record]: ...
@@ -46,9 +47,9 @@ class Reader(ABC, Generic[U]):
     def convert(self, raw: Any) -> U:
         """Validated unit, or ValueError / ValidationError: the reason the row is rejected."""
 
-    @abstractmethod
     def plan(self, store: GraphStore, units: list[U]) -> list[PreparedWrite]:
         """The writes for a batch of units, encoded and ready to send (each one atomic)."""
+        return plan_rows(store, self.query, units)
 
     def write(self, store: GraphStore, units: list[U]) -> WriteStats:
         stats = WriteStats()
@@ -59,6 +60,11 @@ class Reader(ABC, Generic[U]):
     def size(self, unit: U) -> int:
         """Weight of a unit in a batch (a tree weighs its node count)."""
         return 1
+
+
+def plan_rows(store: GraphStore, query: str, units: list[Any]) -> list[PreparedWrite]:
+    """One `UNWIND $rows` write of the units' rows (nothing for no units)."""
+    return [store.prepare_write(query, {"rows": [u.row() for u in units]})] if units else []
 
 
 def attribute(name: Any, value: Any) -> Attribute | None:

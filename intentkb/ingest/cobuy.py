@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import re
 from collections.abc import Iterator
@@ -13,7 +13,6 @@ from pydantic import BaseModel
 
 from ..kb.ids import cobuy_intention_id, product_id
 from ..kb.models import Intention, Product, Relation, clean_text
-from ..kb.store import GraphStore, PreparedWrite
 from .base import Reader
 from .sources import BadLine, Record, csv_records, jsonl_records
 
@@ -36,10 +35,6 @@ class CobuyUnit:
             return {"id": props.pop("id"), "props": props}
 
         return {"a": split(self.a), "b": split(self.b), "intention": split(self.intention)}
-
-
-def plan_cobuy(store: GraphStore, units: list[CobuyUnit]) -> list[PreparedWrite]:
-    return [store.prepare_write("ingest_cobuy", {"rows": [u.row() for u in units]})] if units else []
 
 
 _VERDICT = re.compile(r"^\W*(yes|no)\b[\s.,:;!-]*", re.IGNORECASE)
@@ -66,6 +61,7 @@ class MindCsvReader(Reader[CobuyUnit]):
     kind = "cobuy"
     format = "mind"
     required = ("id_a_1", "id_b_1", "Relation_1", "Intention_1")
+    query = "ingest_cobuy"
     record_name = "records"
 
     def records(self, path: Path) -> Iterator[Record]:
@@ -113,9 +109,6 @@ class MindCsvReader(Reader[CobuyUnit]):
         )
         return CobuyUnit(a=a, b=b, intention=intention)
 
-    def plan(self, store: GraphStore, units: list[CobuyUnit]) -> list[PreparedWrite]:
-        return plan_cobuy(store, units)
-
 
 class IntentionQAReader(Reader[CobuyUnit]):
     """IntentionQA JSONL: the gold assertion of each question is a co-buy intention of the pair."""
@@ -123,6 +116,7 @@ class IntentionQAReader(Reader[CobuyUnit]):
     kind = "cobuy"
     format = "intentionqa"
     required = ("item_a_id", "item_b_id", "relation", "assertion")
+    query = "ingest_cobuy"
 
     def records(self, path: Path) -> Iterator[Record]:
         return jsonl_records(path, self.required)
@@ -150,6 +144,3 @@ class IntentionQAReader(Reader[CobuyUnit]):
             source="intentionqa",
         )
         return CobuyUnit(a=a, b=b, intention=intention)
-
-    def plan(self, store: GraphStore, units: list[CobuyUnit]) -> list[PreparedWrite]:
-        return plan_cobuy(store, units)

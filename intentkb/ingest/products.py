@@ -9,12 +9,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel
 
 from ..kb.ids import product_id
 from ..kb.models import Attribute, Product, clean_text
 from ..kb.store import GraphStore, PreparedWrite
-from .base import Reader, attribute, attribute_rows, parse_price
+from .base import Reader, attribute, attribute_rows, parse_price, plan_rows
 from .sources import Record, csv_records, table_records
 
 
@@ -32,7 +31,7 @@ class ProductUnit:
 
 
 def plan_products(store: GraphStore, units: list[ProductUnit]) -> list[PreparedWrite]:
-    return [store.prepare_write("ingest_products", {"rows": [u.row() for u in units]})] if units else []
+    return plan_rows(store, "ingest_products", units)
 
 
 def _catalogue_attributes(p: Product) -> list[Attribute]:
@@ -48,6 +47,7 @@ class M2ProductsReader(Reader[ProductUnit]):
     kind = "products"
     format = "m2"
     required = ("id", "title")
+    query = "ingest_products"
 
     def records(self, path: Path) -> Iterator[Record]:
         return table_records(path, self.required)
@@ -74,9 +74,6 @@ class M2ProductsReader(Reader[ProductUnit]):
         )
         return ProductUnit(product=p, attributes=_catalogue_attributes(p))
 
-    def plan(self, store: GraphStore, units: list[ProductUnit]) -> list[PreparedWrite]:
-        return plan_products(store, units)
-
 
 _ASIN_IN_URL = re.compile(r"/(?:dp|gp/product)/([A-Z0-9]{10})(?:[/?]|$)")
 
@@ -87,6 +84,7 @@ class CatalogueReader(Reader[ProductUnit]):
     kind = "products"
     format = "catalog"
     required = ("Product Name", "Product Url")
+    query = "ingest_products"
 
     def records(self, path: Path) -> Iterator[Record]:
         return csv_records(path, self.required)
@@ -116,6 +114,3 @@ class CatalogueReader(Reader[ProductUnit]):
             source="amazon-catalogue",
         )
         return ProductUnit(product=p, attributes=_catalogue_attributes(p))
-
-    def plan(self, store: GraphStore, units: list[ProductUnit]) -> list[PreparedWrite]:
-        return plan_products(store, units)

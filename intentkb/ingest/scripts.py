@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel
 
 from ..kb.ids import script_id, step_id
 from ..kb.models import Script, Step, clean_text
-from ..kb.store import GraphStore, PreparedWrite
 from .base import Reader, loads_list
 from .sources import Record, jsonl_records
 
@@ -34,10 +32,6 @@ class ScriptUnit:
         for i, s in enumerate(self.steps):
             steps.append({"id": s.id, "idx": s.idx, "text": s.text, "prev": self.steps[i - 1].id if i else None})
         return {"id": self.script.id, "props": props, "steps": steps}
-
-
-def plan_scripts(store: GraphStore, units: list[ScriptUnit]) -> list[PreparedWrite]:
-    return [store.prepare_write("ingest_scripts", {"rows": [u.row() for u in units]})] if units else []
 
 
 def split_steps(raw: Any) -> list[str]:
@@ -68,6 +62,7 @@ class CoScriptReader(Reader[ScriptUnit]):
     kind = "scripts"
     format = "coscript"
     required = ("Abstract Goal", "Script")
+    query = "ingest_scripts"
 
     def records(self, path: Path) -> Iterator[Record]:
         return jsonl_records(path, self.required)
@@ -84,6 +79,3 @@ class CoScriptReader(Reader[ScriptUnit]):
             source_id=raw.get("id"),
             source="coscript",
         )
-
-    def plan(self, store: GraphStore, units: list[ScriptUnit]) -> list[PreparedWrite]:
-        return plan_scripts(store, units)

@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel
 
 from ..kb.ids import product_id, session_id
 from ..kb.models import Session, clean_text
 from ..kb.store import GraphStore, PreparedWrite
-from .base import Reader
+from .base import Reader, plan_rows
 from .sources import Record, table_records
 
 _QUOTED = re.compile(r"""'([^']*)'|"([^"]*)\"""")
@@ -61,13 +60,14 @@ class SessionUnit:
 
 
 def plan_sessions(store: GraphStore, units: list[SessionUnit]) -> list[PreparedWrite]:
-    return [store.prepare_write("ingest_sessions", {"rows": [u.row() for u in units]})] if units else []
+    return plan_rows(store, "ingest_sessions", units)
 
 
 class M2SessionsReader(Reader[SessionUnit]):
     kind = "sessions"
     format = "m2"
     required = ("prev_items",)
+    query = "ingest_sessions"
 
     def records(self, path: Path) -> Iterator[Record]:
         return table_records(path, self.required)
@@ -83,6 +83,3 @@ class M2SessionsReader(Reader[SessionUnit]):
         sid = str(explicit) if explicit is not None else session_id(locale, asins, nxt)
         session = Session(id=sid, locale=locale, length=len(asins), next_item=product_id(nxt, locale) if nxt else None, source="amazon-m2")
         return SessionUnit(session=session, items=[product_id(a, locale) for a in asins], asins=asins)
-
-    def plan(self, store: GraphStore, units: list[SessionUnit]) -> list[PreparedWrite]:
-        return plan_sessions(store, units)

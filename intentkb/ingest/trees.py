@@ -16,7 +16,7 @@ Product ids are graph ids verbatim (`UK:B0…` for Amazon-M2 products loaded wit
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from collections.abc import Iterator
 from pathlib import Path
