@@ -82,7 +82,7 @@ def _server(ctx: click.Context):
     s = _settings(ctx)
     if not s.embedded:
         raise IntentKBError("server commands apply to the embedded store; INTENTKB_GRAPH_URI points elsewhere")
-    return EmbeddedServer(s.data_dir)
+    return EmbeddedServer(s.data_dir, s.falkordb_args)
 
 
 @server.command("start")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import tempfile
 import time
 from collections.abc import Callable
@@ -70,7 +69,3 @@ def run_demo(data_dir: Path | None = None, *, keep_server: bool = False, echo: C
     echo(f"\ndone in {time.monotonic() - started:.1f}s. Query it: INTENTKB_HOME={data_dir} intentkb stats"
          + ("" if keep_server else "  (the server starts again on demand)"))
     return {"data_dir": str(data_dir), "counts": counts, "trajectories": trajectories}
-
-
-def dump(obj: object) -> str:
-    return json.dumps(obj, indent=2, default=str)

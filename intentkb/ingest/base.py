@@ -13,7 +13,7 @@ from pydantic import ValidationError
 
 from ..kb.models import Attribute, clean_text
 from ..kb.ids import attribute_id
-from ..kb.store import GraphStore, PreparedWrite, WriteStats
+from ..kb.store import GraphStore, PreparedWrite
 from .sources import Record
 
 U = TypeVar("U")
@@ -50,12 +50,6 @@ class Reader(ABC, Generic[U]):
     def plan(self, store: GraphStore, units: list[U]) -> list[PreparedWrite]:
         """The writes for a batch of units, encoded and ready to send (each one atomic)."""
         return plan_rows(store, self.query, units)
-
-    def write(self, store: GraphStore, units: list[U]) -> WriteStats:
-        stats = WriteStats()
-        for prepared in self.plan(store, units):
-            stats += store.execute(prepared)
-        return stats
 
     def size(self, unit: U) -> int:
         """Weight of a unit in a batch (a tree weighs its node count)."""

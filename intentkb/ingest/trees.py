@@ -158,8 +158,8 @@ class TreeUnit:
         s = Session(id=self.session, locale=rec.locale, length=len(rec.products), source=rec.source)
         return SessionUnit(session=s, items=[p.id for p in rec.products], asins=[p.id.rsplit(":", 1)[-1] for p in rec.products])
 
-    def _walk(self, attributes: dict[str, dict[str, str]]) -> Iterator[tuple[TreeNode, str, str | None, int, dict[str, Any], str | None]]:
-        """(node, id, parent id, step, props, attribute id), parent before child."""
+    def _walk(self, attributes: dict[str, dict[str, str]]) -> Iterator[tuple[str, str | None, int, dict[str, Any], str | None]]:
+        """(id, parent id, step, props, attribute id), parent before child."""
         rec = self.record
         common = {k: v for k, v in (("model", rec.model), ("prompt_version", rec.prompt_version), ("source", rec.source)) if v}
         make_id = session_intention_ider(self.session)
@@ -189,7 +189,7 @@ class TreeUnit:
                 a = attribute_row(*split_attribute(node.attribute))
                 attributes.setdefault(a["id"], a)
                 attr = a["id"]
-            yield node, nid, parent, step, props, attr
+            yield nid, parent, step, props, attr
             for i in range(len(node.children) - 1, -1, -1):
                 stack.append((node.children[i], path + (i,), nid))
 
@@ -197,7 +197,7 @@ class TreeUnit:
         """Update path (MERGE): one row per node, each carrying what its edges need."""
         products = self.record.products
         rows = []
-        for _, nid, parent, step, props, attr in self._walk(attributes):
+        for nid, parent, step, props, attr in self._walk(attributes):
             row: dict[str, Any] = {"id": nid, "props": props, "product": products[step - 1].id, "attribute": attr}
             if parent is None:
                 row["session"] = self.session

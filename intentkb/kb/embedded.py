@@ -13,7 +13,6 @@ import signal
 import subprocess
 import time
 from collections.abc import Iterator, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -71,13 +70,7 @@ class EmbeddedServer:
             pid = int(self.pidfile.read_text().strip())
         except (OSError, ValueError):
             return None
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return None
-        except PermissionError:
-            return pid
-        return pid
+        return pid if self._alive(pid) else None
 
     def client(self, timeout: float | None = None) -> redis.Redis:
         """A control connection: no retries (redis-py backs off ~4 s on a closed connection, which
@@ -302,16 +295,12 @@ def _stats(result: QueryResult) -> WriteStats:
 class EmbeddedStore(GraphStore):
     kind = "embedded"
 
-    def __init__(self, settings: Settings, *, start: bool = True) -> None:
+    def __init__(self, settings: Settings) -> None:
         super().__init__(settings)
         self.server = EmbeddedServer(settings.data_dir, settings.falkordb_args)
-        if start:
-            self.server.start()
-        elif self.server.ping() == "down":
-            raise StoreError(f"embedded server is not running for {settings.data_dir} (run `intentkb server start`)")
+        self.server.start()
         self.db = FalkorDB(unix_socket_path=str(self.server.socket))
         self.graph = self.db.select_graph(settings.graph_name)
-        self._pool: ThreadPoolExecutor | None = None
         if not self.db.connection.exists(self.graph.name):
             # FalkorDB refuses every read of a graph that does not exist yet ("empty key"), which
             # would also hide a write sent down the read-only path; the schema creates the graph.
@@ -336,8 +325,7 @@ class EmbeddedStore(GraphStore):
     def prepare_write(self, query: str, params: Mapping[str, Any]) -> PreparedWrite:
         from .. import cypher
 
-        rows = params.get("rows")
-        return PreparedWrite((params_header(params) + cypher.resolve(query),), len(rows) if isinstance(rows, list) else 1)
+        return PreparedWrite((params_header(params) + cypher.resolve(query),))
 
     def execute(self, prepared: PreparedWrite) -> WriteStats:
         """One statement: GRAPH.QUERY. Several: MULTI/EXEC, which runs them with no other command in
@@ -358,23 +346,6 @@ class EmbeddedStore(GraphStore):
             raise StoreError(f"write failed: {e}") from e
         except redis.exceptions.ConnectionError as e:
             raise StoreError(f"embedded server unreachable at {self.server.socket}: {e}") from e
-
-    def write_batches(self, query, batches, *, params=None, on_batch=None) -> WriteStats:  # type: ignore[override]
-        """Pipelined: the next batch is encoded on a helper thread while the server runs this one."""
-        pool = self._pool = self._pool or ThreadPoolExecutor(max_workers=1, thread_name_prefix="intentkb-encode")
-        extra = dict(params or {})
-        total = WriteStats()
-        it = iter(batches)
-        nxt = next(it, None)
-        pending = pool.submit(self.prepare_write, query, {**extra, "rows": nxt}) if nxt is not None else None
-        while pending is not None:
-            prepared = pending.result()
-            nxt = next(it, None)
-            pending = pool.submit(self.prepare_write, query, {**extra, "rows": nxt}) if nxt is not None else None
-            total += self.execute(prepared)
-            if on_batch:
-                on_batch(prepared.rows)
-        return total
 
     def setup_schema(self) -> None:
         existing: set[tuple[str, str]] = set()
@@ -400,8 +371,6 @@ class EmbeddedStore(GraphStore):
         self.server.compact()
 
     def _close(self) -> None:
-        if self._pool:
-            self._pool.shutdown(wait=True)
         try:
             self.db.connection.close()
         except Exception:  # noqa: BLE001 - closing a dead connection is not an error

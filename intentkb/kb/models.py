@@ -200,9 +200,6 @@ class Step(Node):
     text: Text = Field(min_length=1)
 
 
-NODE_TYPES: dict[Label, type[Node]] = {m.label: m for m in (Product, Attribute, Session, Intention, Script, Step)}
-
-
 class EdgeType(str, Enum):
     VIEWED = "VIEWED"
     HAS_ATTRIBUTE = "HAS_ATTRIBUTE"

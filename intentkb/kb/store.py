@@ -51,10 +51,9 @@ class PreparedWrite:
     server's work on this one."""
 
     statements: tuple[Any, ...]
-    rows: int
 
     def __add__(self, other: "PreparedWrite") -> "PreparedWrite":
-        return PreparedWrite(self.statements + other.statements, self.rows + other.rows)
+        return PreparedWrite(self.statements + other.statements)
 
 
 class GraphStore(ABC):
@@ -102,8 +101,7 @@ class GraphStore(ABC):
         return total
 
     def prepare_write(self, query: str, params: Mapping[str, Any]) -> PreparedWrite:
-        rows = params.get("rows")
-        return PreparedWrite(((cypher.resolve(query), dict(params)),), len(rows) if isinstance(rows, list) else 1)
+        return PreparedWrite(((cypher.resolve(query), dict(params)),))
 
     @abstractmethod
     def execute(self, prepared: PreparedWrite) -> WriteStats:
@@ -148,13 +146,13 @@ class GraphStore(ABC):
         }
 
 
-def open_store(settings: Settings | None = None, *, start: bool = True) -> GraphStore:
+def open_store(settings: Settings | None = None) -> GraphStore:
     """The store `settings` select: embedded (default) or Neo4j for `bolt://`/`neo4j://` URIs."""
     settings = settings or Settings()
     if settings.embedded:
         from .embedded import EmbeddedStore
 
-        return EmbeddedStore(settings, start=start)
+        return EmbeddedStore(settings)
     if settings.graph_uri.split("://", 1)[0] in ("bolt", "bolt+s", "bolt+ssc", "neo4j", "neo4j+s", "neo4j+ssc"):
         from .neo4j_store import Neo4jStore
 
