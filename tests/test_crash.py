@@ -35,7 +35,7 @@ def forest(tmp_path_factory) -> Path:
 
 
 def ingest_cmd(forest: Path) -> list[str]:
-    return [sys.executable, "-m", "intentkb.cli.main", "ingest", "trees", str(forest), "--batch-size", "1000"]
+    return [sys.executable, "-m", "intentkb.cli.main", "ingest", "trees", str(forest), "--batch-size", "1000", "--mode", "merge"]
 
 
 def env_for(d: Path) -> dict[str, str]:

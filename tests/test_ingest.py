@@ -253,3 +253,14 @@ def test_m2_sessions_parquet_link_to_m2_products(store, tmp_path):
     assert store.counts()["nodes"]["Product"] == products  # sessions found the locale:ASIN products
     titled = store.run("MATCH (:Session {locale: 'UK'})-[v:VIEWED]->(p:Product) RETURN v.pos AS pos, p.id AS id, p.title AS title ORDER BY pos")
     assert [r["id"] for r in titled] == ["UK:B008AK6DAS", "UK:B076Y2SNHM"] and all(r["title"] for r in titled)
+
+
+def test_a_repeated_record_later_in_the_file_wins_whatever_the_batching(store, tmp_path):
+    """FalkorDB keeps the first of two MERGE + SET rows for one node in one UNWIND; a repeated id
+    starts a new batch, so the later record wins on every engine."""
+    f = tmp_path / "p.csv"
+    f.write_text("id,locale,title,price\nB0TEST0001,UK,First title,1.0\nB0TEST0002,UK,Other,2.0\nB0TEST0001,UK,Second title,\n")
+    s, _, _ = load(store, "products", f, tmp_path, fmt="m2")
+    assert (s.loaded, s.written.nodes_created) == (3, 2)
+    row = store.run("MATCH (p:Product {id: 'UK:B0TEST0001'}) RETURN p.title AS t, p.price AS price")[0]
+    assert row == {"t": "Second title", "price": 1.0}  # SET += keeps what the later record leaves empty

@@ -133,9 +133,14 @@ _INGEST_HELP = {
 @click.option("--format", "fmt", help="Reader format (default: detected). products: m2|catalog; cobuy: mind|intentionqa.")
 @click.option("--rejects", type=click.Path(path_type=Path), help="Rejects file (default: DATA_DIR/rejects/FILE.KIND.rejects.jsonl).")
 @click.option("--batch-size", type=click.IntRange(1, 100_000), help="Records (tree nodes for trees) per write batch.")
+@click.option("--mode", type=click.Choice(["auto", "bulk", "merge"]), default="auto", show_default=True,
+              help="trees: 'bulk' builds an empty embedded graph with GRAPH.BULK (5-10x faster, same graph); "
+                   "'merge' writes with MERGE; 'auto' bulk-loads when the graph is empty.")
+@click.option("--workers", type=click.IntRange(0, 64), help="Bulk path: parsing processes (default: CPUs, 0 for small files).")
 @click.option("--json", "as_json", is_flag=True, help="Print the summaries as JSON.")
 @click.pass_context
-def ingest(ctx: click.Context, kind: str, files: tuple[Path, ...], fmt: str | None, rejects: Path | None, batch_size: int | None, as_json: bool) -> None:
+def ingest(ctx: click.Context, kind: str, files: tuple[Path, ...], fmt: str | None, rejects: Path | None, batch_size: int | None,
+           mode: str, workers: int | None, as_json: bool) -> None:
     """Load FILES of KIND; bad rows go to a rejects file, good rows load, re-runs add nothing.
 
     \b
@@ -149,7 +154,7 @@ def ingest(ctx: click.Context, kind: str, files: tuple[Path, ...], fmt: str | No
     summaries = []
     with _store(ctx) as store:
         for f in files:
-            s = ingest_file(store, kind, f, fmt=fmt, rejects_path=rejects, batch_size=batch_size,
+            s = ingest_file(store, kind, f, fmt=fmt, rejects_path=rejects, batch_size=batch_size, mode=mode, workers=workers,
                             progress=sys.stderr.isatty(), echo=lambda m: click.echo(m, err=True))
             summaries.append(s)
             if not as_json:

@@ -55,6 +55,12 @@ class Reader(ABC, Generic[U]):
         """Weight of a unit in a batch (a tree weighs its node count)."""
         return 1
 
+    def key(self, unit: U) -> str | None:
+        """The node a unit writes under its natural id, when the file may repeat it with other
+        values: a repeat starts a new batch, so the later record wins on every engine (FalkorDB
+        keeps the first of two MERGE + SET rows of one UNWIND)."""
+        return None
+
 
 def plan_rows(store: GraphStore, query: str, units: list[Any]) -> list[PreparedWrite]:
     """One `UNWIND $rows` write of the units' rows (nothing for no units)."""

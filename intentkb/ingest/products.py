@@ -41,13 +41,19 @@ def _catalogue_attributes(p: Product) -> list[Attribute]:
     return [a for a in (attribute(n, v) for n, v in pairs) if a]
 
 
-class M2ProductsReader(Reader[ProductUnit]):
+class _ProductsReader(Reader[ProductUnit]):
+    kind = "products"
+    query = "ingest_products"
+
+    def key(self, unit: ProductUnit) -> str:
+        return unit.product.id
+
+
+class M2ProductsReader(_ProductsReader):
     """Amazon-M2 `products`: id, locale, title, price, brand, color, size, model, material, author, desc."""
 
-    kind = "products"
     format = "m2"
     required = ("id", "title")
-    query = "ingest_products"
 
     def records(self, path: Path) -> Iterator[Record]:
         return table_records(path, self.required)
@@ -78,13 +84,11 @@ class M2ProductsReader(Reader[ProductUnit]):
 _ASIN_IN_URL = re.compile(r"/(?:dp|gp/product)/([A-Z0-9]{10})(?:[/?]|$)")
 
 
-class CatalogueReader(Reader[ProductUnit]):
+class CatalogueReader(_ProductsReader):
     """The Amazon product catalogue CSV (`Product Name`, `Category`, `Selling Price`, `Product Url`…)."""
 
-    kind = "products"
     format = "catalog"
     required = ("Product Name", "Product Url")
-    query = "ingest_products"
 
     def records(self, path: Path) -> Iterator[Record]:
         return csv_records(path, self.required)

@@ -20,7 +20,7 @@ from .products import CatalogueReader, M2ProductsReader
 from .rejects import RejectSink
 from .scripts import CoScriptReader
 from .sessions import M2SessionsReader
-from .sources import BadLine, base_suffix, csv_header
+from .sources import BadLine, base_suffix, csv_header, jsonl_lines
 from .summary import IngestSummary
 from .trees import TreesReader
 
@@ -32,6 +32,7 @@ FORMATS: dict[str, dict[str, type[Reader]]] = {
     "trees": {"intentkb": TreesReader},
 }
 KINDS = tuple(FORMATS)
+MODES = ("auto", "bulk", "merge")
 
 
 class _BackgroundWriter:
@@ -102,9 +103,13 @@ def ingest_file(
     batch_size: int | None = None,
     progress: bool = False,
     echo: Callable[[str], None] | None = None,
+    mode: str = "auto",
+    workers: int | None = None,
 ) -> IngestSummary:
     """Load one file; bad rows go to the rejects file, good rows load, the summary balances.
 
+    `mode`: "merge" writes with MERGE (idempotent, any graph); "bulk" builds intention trees into an
+    empty embedded graph with GRAPH.BULK (5-10× faster; same graph); "auto" bulk-loads when it can.
     Raises FormatError before writing anything when the file is unreadable or not the format.
     """
     path = Path(path)
@@ -116,8 +121,19 @@ def ingest_file(
     reader = FORMATS[kind][fmt]()
     rejects_path = rejects_path or default_rejects_path(store.settings.rejects_dir, path, kind)
     batch_size = batch_size or store.settings.batch_size
-    records = reader.records(path)
+    if mode not in MODES:
+        raise IntentKBError(f"unknown mode {mode!r}; one of {', '.join(MODES)}")
     started = time.monotonic()
+    if mode != "merge":
+        check = iter(reader.records(path))
+        next(check, None)  # the format checks, before anything is written
+        getattr(check, "close", lambda: None)()
+        obstacle = bulk_obstacle(store, kind, path)
+        if obstacle is None:
+            return _bulk_file(store, kind, fmt, path, rejects_path, batch_size, progress, echo, workers, started)
+        if mode == "bulk":
+            raise IntentKBError(f"cannot bulk-load {path}: {obstacle}")
+    records = reader.records(path)
     sink = RejectSink(rejects_path, path, echo)
     read = 0
     batch: list = []
@@ -128,11 +144,14 @@ def ingest_file(
     store.setup_schema()
     writer = _BackgroundWriter(store, bar.update)
 
+    keys: set[str] = set()
+
     def flush() -> None:
         nonlocal batch, weight
         if batch:
             writer.submit(len(batch), reader.plan(store, batch))  # encoded here, sent by the writer
             batch, weight = [], 0
+            keys.clear()
 
     try:
         for line, raw in itertools.chain([first] if first else [], it):
@@ -145,6 +164,11 @@ def ingest_file(
             except (ValidationError, ValueError, TypeError) as e:
                 sink.add(line, explain(e), raw)
                 continue
+            key = reader.key(unit)
+            if key is not None:
+                if key in keys:
+                    flush()
+                keys.add(key)
             batch.append(unit)
             weight += reader.size(unit)
             if weight >= batch_size:
@@ -169,3 +193,38 @@ def ingest_file(
         written=writer.written,
         seconds=round(time.monotonic() - started, 3),
     )
+
+
+def bulk_obstacle(store: GraphStore, kind: str, path: Path) -> str | None:
+    """Why `path` cannot be bulk-loaded into this store now (None: it can)."""
+    from ..kb.embedded import EmbeddedStore
+
+    if kind != "trees":
+        return "only intention trees have a bulk path; other kinds load with MERGE"
+    if not isinstance(store, EmbeddedStore):
+        return "the bulk path needs the embedded store (for Neo4j use neo4j-admin database import)"
+    first = next(jsonl_lines(path), (0, ""))[1]
+    if first.startswith("["):
+        return "the file is one JSON array; the bulk path reads JSON Lines"
+    if not store.is_empty():
+        return f"graph {store.settings.graph_name!r} is not empty (the bulk path only fills an empty graph)"
+    return None
+
+
+def _bulk_file(store: GraphStore, kind: str, fmt: str, path: Path, rejects_path: Path, batch_size: int, progress: bool,
+               echo: Callable[[str], None] | None, workers: int | None, started: float) -> IngestSummary:
+    from .bulk_trees import bulk_ingest_trees
+
+    store.setup_schema()
+    sink = RejectSink(rejects_path, path, echo)
+    bar = tqdm(desc=f"{kind} {path.name} (bulk)", unit=" trees", disable=not progress, leave=False)
+    try:
+        out = bulk_ingest_trees(store, path, sink, workers=workers, batch_size=batch_size, on_records=bar.update)  # type: ignore[arg-type]
+    finally:
+        bar.close()
+        sink.close()
+    if out.read == 0:
+        raise FormatError(f"{path}: no records")
+    return IngestSummary(kind=kind, format=fmt, file=str(path), read=out.read, loaded=out.loaded, rejected=sink.count,
+                         rejects_file=str(rejects_path) if sink.count else None, written=out.written,
+                         seconds=round(time.monotonic() - started, 3), mode="bulk")

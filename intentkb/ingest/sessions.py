@@ -72,6 +72,9 @@ class M2SessionsReader(Reader[SessionUnit]):
     def records(self, path: Path) -> Iterator[Record]:
         return table_records(path, self.required)
 
+    def key(self, unit: SessionUnit) -> str:
+        return unit.session.id
+
     def convert(self, raw: dict[str, Any]) -> SessionUnit:
         asins = parse_items(raw.get("prev_items"))
         locale = clean_text(raw.get("locale"))

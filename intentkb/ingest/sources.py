@@ -124,12 +124,27 @@ def jsonl_records(path: Path, required: Iterable[str]) -> Iterator[Record]:
                 _check_keys(path, lineno, obj, required)
                 yield lineno, obj
                 continue
-            try:
-                yield lineno, json.loads(text)
-            except json.JSONDecodeError as e:
-                yield lineno, BadLine(text[:2000], f"invalid JSON: {e.msg} at column {e.colno}")
+            yield lineno, parse_json_line(text)
         if not first_checked:
             raise FormatError(f"{path}: empty file")
+
+
+def parse_json_line(text: str) -> Any:
+    """The value of one JSON Lines line, or a BadLine saying why it is not JSON."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as e:
+        return BadLine(text[:2000], f"invalid JSON: {e.msg} at column {e.colno}")
+
+
+def jsonl_lines(path: Path) -> Iterator[tuple[int, str]]:
+    """(line number, text) of the non-empty lines, unparsed: for loaders that parse in worker
+    processes. The caller has run the format checks (`jsonl_records`) on the first record."""
+    with _open_text(path) as fh:
+        for lineno, line in enumerate(fh, start=1):
+            text = line.strip()
+            if text:
+                yield lineno, text
 
 
 def _check_keys(path: Path, lineno: int, obj: Any, required: list[str]) -> None:

@@ -17,6 +17,7 @@ class IngestSummary(BaseModel):
     rejects_file: str | None = None
     written: WriteStats = WriteStats()
     seconds: float = 0.0
+    mode: str = "merge"  # "bulk": built with GRAPH.BULK into an empty graph
 
     @model_validator(mode="after")
     def _balanced(self) -> "IngestSummary":
@@ -25,7 +26,8 @@ class IngestSummary(BaseModel):
         return self
 
     def line(self) -> str:
-        text = f"{self.file} [{self.kind}/{self.format}]: read {self.read} = loaded {self.loaded} + rejected {self.rejected}"
+        how = f"{self.kind}/{self.format}" + (", bulk" if self.mode == "bulk" else "")
+        text = f"{self.file} [{how}]: read {self.read} = loaded {self.loaded} + rejected {self.rejected}"
         if self.rejected and self.rejects_file:
             text += f" (rejects: {self.rejects_file})"
         return text + f"; {self.written.nodes_created} nodes, {self.written.relationships_created} edges created in {self.seconds:.1f}s"
