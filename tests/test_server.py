@@ -118,3 +118,11 @@ def test_socket_path_too_long_is_a_clear_error(tmp_path):
 
     with pytest.raises(StoreError, match="too long"):
         EmbeddedServer(Path("/tmp") / ("x" * 120))
+
+
+def test_module_arguments_keep_the_users_and_add_our_defaults():
+    from intentkb.kb.embedded import module_args
+
+    assert module_args("") == "OMP_THREAD_COUNT 1"
+    assert module_args("TIMEOUT 1000") == "TIMEOUT 1000 OMP_THREAD_COUNT 1"
+    assert module_args("omp_thread_count 4") == "omp_thread_count 4"

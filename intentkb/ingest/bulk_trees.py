@@ -53,7 +53,8 @@ def encode_intention(props: dict[str, Any], tail: bytes) -> bytes:
         b"\x03" + a.encode() + b"\x00" if a is not None else NULL,
         tail,
     ))
-CHUNK_BYTES = 4 << 20  # lines per worker task and per GRAPH.BULK command (~10k intention nodes)
+CHUNK_BYTES = 16 << 20  # lines per worker task and per GRAPH.BULK command (~40k intention nodes);
+# fewer, bigger commands cost the server less (4 MiB chunks: 20 % slower at paper scale)
 
 
 @dataclass
