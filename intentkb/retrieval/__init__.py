@@ -1,0 +1,1 @@
+"""Embeddings, FAISS indexes, step–intention alignment and product retrieval."""
