@@ -1,0 +1,182 @@
+"""FAISS indexes over normalised vectors, with the graph-id mapping, persisted beside the graph.
+
+Small sets use exact inner product (`IndexFlatIP`); above `IVF_THRESHOLD` vectors an IVF index is
+trained and its `nprobe` raised until recall@10 against exact search reaches the target on a
+sample of the indexed vectors. Each index records the embedding model it was built with and refuses
+vectors of another; it keeps each id's text hash, so a rebuild re-embeds only changed texts and
+drops deleted ids.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+
+import faiss
+import numpy as np
+from pydantic import BaseModel
+
+from ..errors import IntentKBError
+
+IVF_THRESHOLD = 200_000
+RECALL_TARGET = 0.95
+
+
+class IndexMeta(BaseModel):
+    name: str
+    model: str
+    dim: int
+    kind: str  # "flat" | "ivf"
+    nlist: int | None = None
+    nprobe: int | None = None
+    recall_at_10: float | None = None  # IVF against exact search, measured at build
+    count: int = 0
+
+
+class ModelMismatch(IntentKBError):
+    """Vectors of one model searched or added against an index built with another."""
+
+
+class VectorIndex:
+    def __init__(self, meta: IndexMeta, index: faiss.Index, ids: list[str | None], hashes: list[str | None]) -> None:
+        self.meta = meta
+        self.index = index
+        self.ids = ids  # position = FAISS int id; None where a deleted id was
+        self.hashes = hashes
+        self.position = {g: i for i, g in enumerate(ids) if g is not None}
+
+    # -- building ---------------------------------------------------------------------------
+    @classmethod
+    def build(cls, name: str, model: str, ids: Sequence[str], vectors: np.ndarray, hashes: Sequence[str] | None = None, *,
+              ivf_threshold: int = IVF_THRESHOLD, recall_target: float = RECALL_TARGET, seed: int = 0) -> "VectorIndex":
+        vectors = _as_matrix(vectors)
+        if len(ids) != len(vectors) or len(set(ids)) != len(ids):
+            raise IntentKBError("index build: ids must be unique and one per vector")
+        dim = vectors.shape[1]
+        if len(ids) < ivf_threshold:
+            meta = IndexMeta(name=name, model=model, dim=dim, kind="flat")
+            index: faiss.Index = faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
+        else:
+            nlist = max(1, int(4 * math.sqrt(len(ids))))
+            quantizer = faiss.IndexFlatIP(dim)
+            ivf = faiss.IndexIVFFlat(quantizer, dim, nlist, faiss.METRIC_INNER_PRODUCT)
+            rng = np.random.default_rng(seed)
+            sample = vectors[rng.choice(len(vectors), size=min(len(vectors), nlist * 64), replace=False)]
+            ivf.train(sample)
+            meta = IndexMeta(name=name, model=model, dim=dim, kind="ivf", nlist=nlist)
+            index = ivf
+        out = cls(meta, index, [], [])
+        out.add(ids, vectors, hashes or [None] * len(ids), model=model)
+        if meta.kind == "ivf":
+            out._tune_nprobe(vectors, recall_target, seed)
+        return out
+
+    def _tune_nprobe(self, vectors: np.ndarray, target: float, seed: int, queries: int = 500, k: int = 10) -> None:
+        """Smallest power-of-two nprobe whose recall@10 against exact search reaches the target."""
+        rng = np.random.default_rng(seed + 1)
+        q = vectors[rng.choice(len(vectors), size=min(queries, len(vectors)), replace=False)]
+        exact = faiss.IndexFlatIP(self.meta.dim)
+        exact.add(vectors)
+        _, truth = exact.search(q, k)
+        nprobe, recall = 1, 0.0
+        while True:
+            self.index.nprobe = nprobe
+            _, got = self.index.search(q, k)
+            recall = float(np.mean([len(set(t) & set(g)) / k for t, g in zip(truth, got)]))
+            if recall >= target or nprobe >= self.meta.nlist:
+                break
+            nprobe = min(nprobe * 2, self.meta.nlist)
+        self.meta.nprobe, self.meta.recall_at_10 = nprobe, round(recall, 4)
+
+    # -- changing ---------------------------------------------------------------------------
+    def _check_model(self, model: str | None) -> None:
+        if model is not None and model != self.meta.model:
+            raise ModelMismatch(f"index {self.meta.name!r} was built with {self.meta.model}, not {model}; rebuild it with --rebuild")
+
+    def add(self, ids: Sequence[str], vectors: np.ndarray, hashes: Sequence[str | None] | None = None, *, model: str | None = None) -> int:
+        """Add new ids, replace the vectors of ids already present; returns how many were added."""
+        self._check_model(model)
+        vectors = _as_matrix(vectors)
+        if vectors.shape[1] != self.meta.dim:
+            raise ModelMismatch(f"vectors of dimension {vectors.shape[1]} for an index of dimension {self.meta.dim}")
+        hashes = list(hashes) if hashes is not None else [None] * len(ids)
+        present = [g for g in ids if g in self.position]
+        if present:
+            self.remove(present)
+        start = len(self.ids)
+        self.ids.extend(ids)
+        self.hashes.extend(hashes)
+        for i, g in enumerate(ids, start=start):
+            self.position[g] = i
+        self.index.add_with_ids(vectors, np.arange(start, start + len(ids), dtype=np.int64))
+        self.meta.count = len(self.position)
+        return len(ids) - len(present)
+
+    def remove(self, ids: Iterable[str]) -> int:
+        drop = [self.position.pop(g) for g in ids if g in self.position]
+        if drop:
+            self.index.remove_ids(np.asarray(drop, dtype=np.int64))
+            for i in drop:
+                self.ids[i] = None
+                self.hashes[i] = None
+        self.meta.count = len(self.position)
+        return len(drop)
+
+    def stale(self, current: Mapping[str, str]) -> tuple[list[str], list[str]]:
+        """(ids to (re-)embed: new or changed text, ids to drop: gone from the graph)."""
+        todo = [g for g, h in current.items() if g not in self.position or self.hashes[self.position[g]] != h]
+        gone = [g for g in self.position if g not in current]
+        return todo, gone
+
+    # -- searching --------------------------------------------------------------------------
+    def search(self, vectors: np.ndarray, k: int, *, model: str | None = None) -> list[list[tuple[str, float]]]:
+        self._check_model(model)
+        vectors = _as_matrix(vectors)
+        if not self.position:
+            return [[] for _ in range(len(vectors))]
+        scores, found = self.index.search(vectors, min(k, len(self.position)))
+        return [[(self.ids[i], float(s)) for i, s in zip(row_i, row_s) if i >= 0] for row_i, row_s in zip(found, scores)]
+
+    # -- persistence ------------------------------------------------------------------------
+    def save(self, directory: Path) -> None:
+        """index.faiss, ids.jsonl and meta.json, each written to a temp file and renamed into place."""
+        directory.mkdir(parents=True, exist_ok=True)
+        tmp = directory / "index.faiss.tmp"
+        faiss.write_index(self.index, str(tmp))
+        with open(directory / "ids.jsonl.tmp", "w", encoding="utf-8") as fh:
+            for g, h in zip(self.ids, self.hashes):
+                fh.write(json.dumps([g, h]) + "\n")
+        (directory / "meta.json.tmp").write_text(self.meta.model_dump_json(indent=2))
+        for name in ("index.faiss", "ids.jsonl", "meta.json"):  # meta last: it marks a complete index
+            os.replace(directory / f"{name}.tmp", directory / name)
+
+    @classmethod
+    def load(cls, directory: Path, model: str | None = None) -> "VectorIndex":
+        try:
+            meta = IndexMeta.model_validate_json((directory / "meta.json").read_text())
+        except FileNotFoundError:
+            raise IntentKBError(f"no index in {directory}; run `intentkb index build`") from None
+        index = faiss.read_index(str(directory / "index.faiss"))
+        if meta.kind == "ivf" and meta.nprobe:
+            index.nprobe = meta.nprobe
+        ids, hashes = [], []
+        with open(directory / "ids.jsonl", encoding="utf-8") as fh:
+            for line in fh:
+                g, h = json.loads(line)
+                ids.append(g)
+                hashes.append(h)
+        out = cls(meta, index, ids, hashes)
+        out._check_model(model)
+        if index.ntotal != len(out.position):
+            raise IntentKBError(f"index in {directory} is inconsistent ({index.ntotal} vectors, {len(out.position)} ids); rebuild it")
+        return out
+
+
+def _as_matrix(vectors: np.ndarray) -> np.ndarray:
+    v = np.ascontiguousarray(vectors, dtype=np.float32)
+    if v.ndim != 2:
+        raise IntentKBError("expected a 2-D array of vectors")
+    return v

@@ -1,0 +1,75 @@
+"""FAISS indexes: exact and IVF builds, save/load, incremental add and replace, deletions found on
+rebuild, and refusal to mix models."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from intentkb.errors import IntentKBError
+from intentkb.retrieval.index import ModelMismatch, VectorIndex
+
+
+def unit_vectors(n: int, dim: int = 32, seed: int = 0) -> np.ndarray:
+    v = np.random.default_rng(seed).normal(size=(n, dim)).astype(np.float32)
+    return v / np.linalg.norm(v, axis=1, keepdims=True)
+
+
+def test_flat_index_finds_each_vector_first_and_survives_save_load(tmp_path):
+    v = unit_vectors(500)
+    ids = [f"i{k}" for k in range(500)]
+    idx = VectorIndex.build("intentions", "m", ids, v, [f"h{k}" for k in range(500)])
+    assert idx.meta.kind == "flat" and idx.meta.count == 500
+    hits = idx.search(v[:20], 3)
+    assert [h[0][0] for h in hits] == ids[:20] and all(abs(h[0][1] - 1.0) < 1e-5 for h in hits)
+    idx.save(tmp_path / "ix")
+    back = VectorIndex.load(tmp_path / "ix", model="m")
+    assert back.search(v[:20], 3) == hits and back.meta == idx.meta
+
+
+def test_ivf_index_meets_its_recall_target(tmp_path):
+    v = unit_vectors(6000, seed=1)
+    idx = VectorIndex.build("steps", "m", [f"s{k}" for k in range(6000)], v, ivf_threshold=5000)
+    assert idx.meta.kind == "ivf" and idx.meta.nlist == int(4 * 6000 ** 0.5)
+    assert idx.meta.recall_at_10 >= 0.95 and 1 <= idx.meta.nprobe <= idx.meta.nlist
+    idx.save(tmp_path / "ivf")
+    back = VectorIndex.load(tmp_path / "ivf")
+    assert back.index.nprobe == idx.meta.nprobe
+    assert back.search(v[:5], 1) == idx.search(v[:5], 1)
+
+
+def test_incremental_add_replace_and_remove():
+    v = unit_vectors(100, seed=2)
+    idx = VectorIndex.build("x", "m", [f"i{k}" for k in range(50)], v[:50], [f"h{k}" for k in range(50)])
+    assert idx.add([f"i{k}" for k in range(50, 100)], v[50:], [f"h{k}" for k in range(50, 100)]) == 50
+    assert idx.meta.count == 100 and idx.search(v[99:], 1)[0][0][0] == "i99"
+    # i0 gets i99's vector: replaced, not duplicated
+    assert idx.add(["i0"], v[99:], ["changed"]) == 0
+    assert idx.meta.count == 100 and {g for g, _ in idx.search(v[99:], 2)[0]} == {"i0", "i99"}
+    assert idx.remove(["i99", "nope"]) == 1
+    assert idx.search(v[99:], 1)[0][0][0] == "i0" and idx.meta.count == 99
+
+
+def test_stale_ids_on_rebuild():
+    v = unit_vectors(3, seed=3)
+    idx = VectorIndex.build("x", "m", ["a", "b", "c"], v, ["ha", "hb", "hc"])
+    todo, gone = idx.stale({"a": "ha", "b": "hb2", "d": "hd"})  # b changed, c deleted, d new
+    assert sorted(todo) == ["b", "d"] and gone == ["c"]
+
+
+def test_models_are_not_mixed(tmp_path):
+    v = unit_vectors(10, seed=4)
+    idx = VectorIndex.build("x", "model-a", [str(k) for k in range(10)], v)
+    with pytest.raises(ModelMismatch, match="model-a"):
+        idx.add(["new"], v[:1], model="model-b")
+    with pytest.raises(ModelMismatch, match="dimension"):
+        idx.add(["new"], unit_vectors(1, dim=8))
+    with pytest.raises(ModelMismatch):
+        idx.search(v[:1], 3, model="model-b")
+    idx.save(tmp_path / "x")
+    with pytest.raises(ModelMismatch):
+        VectorIndex.load(tmp_path / "x", model="model-b")
+    with pytest.raises(IntentKBError, match="index build"):
+        VectorIndex.build("y", "m", ["a", "a"], v[:2])
+    with pytest.raises(IntentKBError, match="no index"):
+        VectorIndex.load(tmp_path / "missing")
