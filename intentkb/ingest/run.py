@@ -125,10 +125,7 @@ def ingest_file(
         raise IntentKBError(f"unknown mode {mode!r}; one of {', '.join(MODES)}")
     started = time.monotonic()
     if mode != "merge":
-        check = iter(reader.records(path))
-        next(check, None)  # the format checks, before anything is written
-        getattr(check, "close", lambda: None)()
-        obstacle = bulk_obstacle(store, kind, path)
+        obstacle = bulk_obstacle(store, reader, path)
         if obstacle is None:
             return _bulk_file(store, kind, fmt, path, rejects_path, batch_size, progress, echo, workers, started)
         if mode == "bulk":
@@ -195,14 +192,18 @@ def ingest_file(
     )
 
 
-def bulk_obstacle(store: GraphStore, kind: str, path: Path) -> str | None:
-    """Why `path` cannot be bulk-loaded into this store now (None: it can)."""
+def bulk_obstacle(store: GraphStore, reader: Reader, path: Path) -> str | None:
+    """Why `path` cannot be bulk-loaded into this store now (None: it can). A file that is not the
+    format raises FormatError here, before anything is written."""
     from ..kb.embedded import EmbeddedStore
 
-    if kind != "trees":
+    if not isinstance(reader, TreesReader):
         return "only intention trees have a bulk path; other kinds load with MERGE"
     if not isinstance(store, EmbeddedStore):
         return "the bulk path needs the embedded store (for Neo4j use neo4j-admin database import)"
+    check = reader.records(path)
+    next(check, None)  # the format checks of the first record
+    check.close()
     first = next(jsonl_lines(path), (0, ""))[1]
     if first.startswith("["):
         return "the file is one JSON array; the bulk path reads JSON Lines"
@@ -215,7 +216,6 @@ def _bulk_file(store: GraphStore, kind: str, fmt: str, path: Path, rejects_path:
                echo: Callable[[str], None] | None, workers: int | None, started: float) -> IngestSummary:
     from .bulk_trees import bulk_ingest_trees
 
-    store.setup_schema()
     sink = RejectSink(rejects_path, path, echo)
     bar = tqdm(desc=f"{kind} {path.name} (bulk)", unit=" trees", disable=not progress, leave=False)
     try:
