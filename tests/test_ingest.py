@@ -166,6 +166,27 @@ def test_coscript_good_and_bad(store, tmp_path):
     assert c["edges"]["NEXT"] == c["nodes"]["Step"] - c["nodes"]["Script"]
 
 
+def test_purchase_intentions_good_and_bad_jsonl_and_csv(store, tmp_path):
+    f = tmp_path / "purchase.jsonl"
+    bad = with_bad_lines(data_path("purchase_intentions.jsonl"), f, [
+        json.dumps({"product": "B07KMVJJK7"}),
+        json.dumps({"intention": "to skate"}),
+        "[1, 2",
+    ])
+    s, rej, _ = load(store, "intentions", f, tmp_path)
+    assert (s.format, s.read, s.loaded, s.rejected) == ("purchase", 38, 35, 3)
+    assert [r["line"] for r in rej] == bad
+    assert "intention: missing" in rej[0]["reason"] and "product: missing" in rej[1]["reason"] and "invalid JSON" in rej[2]["reason"]
+    rows = store.run("MATCH (i:Intention {kind: 'purchase'})-[e:EXPLAINS]->(p:Product {id: 'B07KMVJJK7'}) RETURN e.role AS role, i.text AS t")
+    assert len(rows) == 2 and {r["role"] for r in rows} == {"p"}
+    # CSV with other column names; a title fills in a product the catalogue does not have
+    c = tmp_path / "purchase.csv"
+    c.write_text("asin,text,title\nB000NEW001,The customer bought it to keep tea warm.,Insulated Teapot\n,no product,\n")
+    s, rej, _ = load(store, "intentions", c, tmp_path)
+    assert (s.read, s.loaded, s.rejected) == (2, 1, 1) and rej[0]["line"] == 3
+    assert store.run("MATCH (i:Intention)-[:EXPLAINS]->(p:Product {id: 'B000NEW001'}) RETURN p.title AS t")[0]["t"] == "Insulated Teapot"
+
+
 def test_trees_good_and_bad(store, tmp_path):
     f = tmp_path / "trees.jsonl"
     one = json.loads(data_path("trees.jsonl").read_text().splitlines()[1])
@@ -225,6 +246,7 @@ ALL = [
     ("cobuy", FIXTURES / "intentionqa_sample.jsonl", None),
     ("scripts", FIXTURES / "coscript_sample.jsonl", None),
     ("trees", data_path("trees.jsonl"), None),
+    ("intentions", data_path("purchase_intentions.jsonl"), None),
 ]
 
 

@@ -16,6 +16,7 @@ from ..errors import FormatError, IntentKBError
 from ..kb.store import GraphStore, PreparedWrite, WriteStats
 from .base import Reader, explain
 from .cobuy import IntentionQAReader, MindCsvReader
+from .intentions import PurchaseIntentionsReader
 from .products import CatalogueReader, M2ProductsReader
 from .rejects import RejectSink
 from .scripts import CoScriptReader
@@ -29,6 +30,7 @@ FORMATS: dict[str, dict[str, type[Reader]]] = {
     "sessions": {"m2": M2SessionsReader},
     "cobuy": {"mind": MindCsvReader, "intentionqa": IntentionQAReader},
     "scripts": {"coscript": CoScriptReader},
+    "intentions": {"purchase": PurchaseIntentionsReader},
     "trees": {"intentkb": TreesReader},
 }
 KINDS = tuple(FORMATS)

@@ -1,0 +1,68 @@
+"""Purchase intentions of single products (EcomScriptBench's product → intention records).
+
+One row names a product and one intention a customer had in buying it, as JSON Lines or CSV:
+`product` (or `asin`, `product_id`, `item_id`), `intention` (or `text`), and optionally `title`,
+`locale`, `model`, `prompt_version`. The product is merged (a title fills in products not in the
+catalogue), the intention gets a content id, and `(Intention)-[:EXPLAINS {role: 'p'}]->(Product)`
+links them, so retrieval can walk from an intention to what it explains.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..kb.ids import product_id, purchase_intention_id
+from ..kb.models import Intention, Product, clean_text
+from .base import Reader
+from .sources import Record, base_suffix, jsonl_records, table_records
+
+_PRODUCT_KEYS = ("product", "asin", "product_id", "item_id")
+_TEXT_KEYS = ("intention", "text")
+
+
+def _first(raw: dict[str, Any], keys: tuple[str, ...]) -> Any:
+    for k in keys:
+        if clean_text(raw.get(k)) is not None:
+            return raw[k]
+    return None
+
+
+@dataclass
+class PurchaseUnit:
+    product: Product
+    intention: Intention
+
+    def row(self) -> dict[str, Any]:
+        p, i = self.product.props(), self.intention.props()
+        return {"product": {"id": p.pop("id"), "props": p}, "intention": {"id": i.pop("id"), "props": i}}
+
+
+class PurchaseIntentionsReader(Reader[PurchaseUnit]):
+    kind = "intentions"
+    format = "purchase"
+    required = ()
+    query = "ingest_purchase_intentions"
+
+    def records(self, path: Path) -> Iterator[Record]:
+        if base_suffix(path) in (".jsonl", ".json"):
+            return jsonl_records(path, self.required)
+        return table_records(path, self.required)
+
+    def convert(self, raw: Any) -> PurchaseUnit:
+        if not isinstance(raw, dict):
+            raise ValueError("expected a JSON object")
+        asin = clean_text(_first(raw, _PRODUCT_KEYS))
+        if not isinstance(asin, str):
+            raise ValueError(f"product: missing (one of {', '.join(_PRODUCT_KEYS)})")
+        text = clean_text(_first(raw, _TEXT_KEYS))
+        if not isinstance(text, str):
+            raise ValueError(f"intention: missing (one of {', '.join(_TEXT_KEYS)})")
+        locale = clean_text(raw.get("locale"))
+        pid = product_id(asin, locale)
+        product = Product(id=pid, asin=asin, locale=locale, title=raw.get("title"))
+        intention = Intention(id=purchase_intention_id(pid, text), text=text, kind="purchase", model=raw.get("model"),
+                              prompt_version=raw.get("prompt_version"), source=clean_text(raw.get("source")) or "purchase")
+        return PurchaseUnit(product=product, intention=intention)
