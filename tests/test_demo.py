@@ -24,9 +24,16 @@ def test_demo_builds_and_queries_offline():
         out = r.stdout
         assert "read 48 = loaded 48 + rejected 0" in out and "read 120 = loaded 120 + rejected 0" in out
         assert "read 6 = loaded 6 + rejected 0" in out and "read 3 = loaded 3 + rejected 0" in out
-        assert "Intention 145" in out and "ROOT 3" in out
+        assert "read 35 = loaded 35 + rejected 0" in out
+        assert "Intention 180" in out and "ROOT 3" in out
         assert "nodes per step {1: 1, 2: 2, 3: 4, 4: 4}, shape ok" in out
         assert "4 trajectories" in out and "step 4 @ B008O30AQO" in out
+        # retrieval: indexes built, steps aligned, products found for a script step and for free text
+        assert "intentions: rebuilt flat index of 180 vectors" in out and "steps: rebuilt flat index of 29 vectors" in out
+        assert "ALIGNED edges (cosine >= 0.45" in out
+        assert "2. Buy a certified skateboarding helmet that fits snugly.\n       -> Triple Eight" in out
+        retrieved = out.split('intentkb retrieve "a present for a child who loves dinosaurs" -k 3')[1]
+        assert retrieved.splitlines()[1].split("  ")[2].startswith("Terra by Battat")
         assert elapsed < 60
         assert not EmbeddedServer(d / "kb").status().running  # the demo stops what it started
     finally:

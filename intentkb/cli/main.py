@@ -123,6 +123,7 @@ _INGEST_HELP = {
     "sessions": "Amazon-M2 sessions (CSV/parquet; prev_items, next_item, locale).",
     "cobuy": "MIND/FolkScope paired CSV or IntentionQA JSONL co-buy intentions.",
     "scripts": "CoScript JSONL scripts (Abstract Goal, Specific Goal, Constraint, Script, Category).",
+    "intentions": "Purchase intentions of products (JSONL/CSV: product, intention[, title]).",
     "trees": "Intention trees in intentkb's JSONL format (see intentkb.ingest.trees).",
 }
 
@@ -161,6 +162,150 @@ def ingest(ctx: click.Context, kind: str, files: tuple[Path, ...], fmt: str | No
                 click.echo(s.line())
     if as_json:
         click.echo(json.dumps([s.model_dump() for s in summaries], indent=2))
+
+
+# -- retrieval -------------------------------------------------------------------------------
+@cli.group("index")
+def index_group() -> None:
+    """FAISS indexes over intentions and script steps, kept beside the graph."""
+
+
+@index_group.command("build")
+@click.option("--only", type=click.Choice(["intentions", "steps"]), multiple=True, help="Build only this index (repeatable).")
+@click.option("--rebuild", is_flag=True, help="Build from scratch (needed after changing the embedding model).")
+@click.option("--json", "as_json", is_flag=True, help="Print the reports as JSON.")
+@click.pass_context
+def index_build(ctx: click.Context, only: tuple[str, ...], rebuild: bool, as_json: bool) -> None:
+    """Embed new and changed texts, drop deleted ones, save the indexes.
+
+    \b
+    Example:
+      intentkb index build
+      INTENTKB_EMBEDDING_MODEL=/models/e5-small intentkb index build --rebuild
+    """
+    from ..retrieval.build import build_indexes
+
+    with _store(ctx) as store:
+        reports = build_indexes(store, _settings(ctx), list(only) or None, rebuild=rebuild, progress=sys.stderr.isatty(),
+                                echo=lambda m: click.echo(m, err=True))
+    if as_json:
+        click.echo(json.dumps([r.model_dump() for r in reports], indent=2))
+    else:
+        for r in reports:
+            click.echo(r.line())
+
+
+@cli.group("align")
+def align_group() -> None:
+    """Link graph nodes by embedding similarity."""
+
+
+@align_group.command("steps")
+@click.option("--threshold", type=click.FloatRange(-1, 1), default=0.45, show_default=True, help="Least cosine similarity (EcomScriptBench: 0.45).")
+@click.option("--top-k", type=click.IntRange(1, 1000), default=10, show_default=True, help="At most this many intentions per step.")
+@click.option("--script", "scripts", multiple=True, help="Only the steps of these scripts (repeatable).")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def align_steps_cmd(ctx: click.Context, threshold: float, top_k: int, scripts: tuple[str, ...], as_json: bool) -> None:
+    """Write (Step)-[:ALIGNED {score}]->(Intention) for each step's closest intentions.
+
+    \b
+    Example:
+      intentkb index build && intentkb align steps --threshold 0.45 --top-k 10
+      intentkb cypher "MATCH (c:Script)-[:HAS_STEP]->(s)-[a:ALIGNED]->(i)-[:EXPLAINS]->(p:Product) RETURN s.text, a.score, p.title LIMIT 10"
+    """
+    from ..retrieval.align import align_steps
+
+    with _store(ctx) as store:
+        report = align_steps(store, _settings(ctx), threshold=threshold, top_k=top_k, scripts=list(scripts) or None,
+                             progress=sys.stderr.isatty())
+    click.echo(report.model_dump_json(indent=2) if as_json else report.line())
+
+
+@cli.command()
+@click.argument("text", required=False)
+@click.option("-k", "k", type=click.IntRange(1, 1000), default=10, show_default=True, help="Products per text or step.")
+@click.option("--script", help="Products for every step of this script instead of TEXT.")
+@click.option("--threshold", type=click.FloatRange(-1, 1), help="Least intention similarity (default: none for TEXT, 0.45 for unaligned steps).")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+@click.pass_context
+def retrieve(ctx: click.Context, text: str | None, k: int, script: str | None, threshold: float | None, fmt: str) -> None:
+    """Products that serve TEXT (or each step of a script), through the intentions they explain.
+
+    \b
+    Example:
+      intentkb retrieve "protect my laptop on the commute" -k 5
+      intentkb retrieve --script c1a2b3... --format json
+    """
+    from ..retrieval.retrieve import Retriever
+
+    if bool(text) == bool(script):
+        raise click.UsageError("give TEXT or --script, not both")
+    with _store(ctx) as store, Retriever(store, _settings(ctx)) as r:
+        if text:
+            hits = r.retrieve(text, k, threshold=threshold)
+            rows = [{"rank": i, **h.model_dump()} for i, h in enumerate(hits, start=1)]
+            if fmt == "json":
+                click.echo(json.dumps({"text": text, "products": rows}, ensure_ascii=False, indent=2))
+            else:
+                emit([{c: row[c] for c in ("rank", "score", "product", "title", "intention_text", "intentions")} for row in rows], "table", width=48)
+            return
+        steps = r.retrieve_script(script or "", k, **({"threshold": threshold} if threshold is not None else {}))
+    if fmt == "json":
+        click.echo(json.dumps({"script": script, "steps": [s.model_dump() for s in steps]}, ensure_ascii=False, indent=2))
+        return
+    for s in steps:
+        click.echo(f"\nstep {s.idx}: {s.text}  [{s.source}]")
+        if s.products:
+            emit([{"score": h.score, "product": h.product, "title": h.title, "intention_text": h.intention_text, "intentions": h.intentions}
+                  for h in s.products], "table", width=48)
+        else:
+            click.echo("  (no aligned intention leads to a product)")
+
+
+# -- evaluation ------------------------------------------------------------------------------
+@cli.group("eval")
+def eval_group() -> None:
+    """Score models and baselines on benchmark questions."""
+
+
+@eval_group.command("mcq")
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(["intentionqa"]), default="intentionqa", show_default=True)
+@click.option("--scorer", type=click.Choice(["embedding"]), default="embedding", show_default=True,
+              help="embedding: the option closest to the question in embedding space.")
+@click.option("--task", type=click.Choice(["1", "2"]), help="Treat every question as this IntentionQA task (default: the record's, else detected).")
+@click.option("--predictions", type=click.Path(path_type=Path), help="Write one JSON line per question (scores, prediction).")
+@click.option("--rejects", type=click.Path(path_type=Path), help="Rejects file (default: FILE.mcq.rejects.jsonl).")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def eval_mcq(ctx: click.Context, file: Path, fmt: str, scorer: str, task: str | None, predictions: Path | None,
+             rejects: Path | None, as_json: bool) -> None:
+    """Accuracy with a 95% confidence interval on IntentionQA-format multiple-choice questions.
+
+    \b
+    Example:
+      intentkb eval mcq QA_fullInfo_task1.jsonl --format intentionqa --scorer embedding
+    """
+    from ..retrieval.build import open_embedder
+    from ..tasks.mcq import evaluate_mcq
+
+    embedder = open_embedder(_settings(ctx), progress=sys.stderr.isatty())
+    try:
+        report = evaluate_mcq(file, embedder, scorer=scorer, task=int(task) if task else None, rejects_path=rejects,
+                              predictions_path=predictions, echo=lambda m: click.echo(m, err=True))
+    finally:
+        if embedder.cache:
+            embedder.cache.close()
+    if as_json:
+        click.echo(report.model_dump_json(indent=2))
+        return
+    click.echo(f"{report.file} [{fmt}, {scorer} scorer, {report.model}]: read {report.read} = scored {report.scored} + rejected {report.rejected}"
+               + (f" (rejects: {report.rejects_file})" if report.rejects_file else ""))
+    click.echo(f"accuracy  {report.overall.text()}  (95% Wilson interval)")
+    for name, acc in report.by_task.items():
+        click.echo(f"  {name}   {acc.text()}")
+    click.echo(f"{report.texts} distinct texts, {report.encoded} embedded now, in {report.seconds:.1f}s")
 
 
 # -- query ----------------------------------------------------------------------------------

@@ -11,16 +11,19 @@ from pathlib import Path
 from ..config import Settings
 from ..ingest import ingest_file
 from ..kb.queries import check_tree, pair_cobuy_intentions, session_tree, trajectory_details, tree_profile
-from ..kb.store import open_store
+from ..kb.store import GraphStore, open_store
 
 # (kind, bundled file, reader format) in load order: products first so sessions link to full records.
 DEMO_FILES = [
     ("products", "products.csv", "catalog"),
     ("cobuy", "cobuy_mind.csv", "mind"),
     ("scripts", "scripts.jsonl", "coscript"),
+    ("intentions", "purchase_intentions.jsonl", "purchase"),
     ("trees", "trees.jsonl", "intentkb"),
 ]
 DEMO_SESSION = "demo-skate"
+DEMO_SCRIPT = "Start Longboarding"
+DEMO_QUERY = "a present for a child who loves dinosaurs"
 
 
 def data_path(name: str) -> Path:
@@ -33,6 +36,27 @@ def build_demo(settings: Settings, echo: Callable[[str], None] = print) -> dict:
         for kind, name, fmt in DEMO_FILES:
             echo(ingest_file(store, kind, data_path(name), fmt=fmt, echo=echo).line())
         return store.counts()
+
+
+def retrieval_demo(store: GraphStore, settings: Settings, echo: Callable[[str], None]) -> None:
+    """Index intentions and steps, align the steps, then retrieve products for a script and a text."""
+    from ..retrieval.align import align_steps
+    from ..retrieval.build import build_indexes
+    from ..retrieval.retrieve import Retriever
+
+    echo("\nembedding intentions and script steps (all-MiniLM-L6-v2, bundled):")
+    for report in build_indexes(store, settings):
+        echo("  " + report.line())
+    echo("  " + align_steps(store, settings).line())
+    script = store.run("MATCH (c:Script {objective: $o}) RETURN c.id AS id", {"o": DEMO_SCRIPT})[0]["id"]
+    with Retriever(store, settings) as retriever:
+        echo(f"\nproducts for each step of the script '{DEMO_SCRIPT}':  intentkb retrieve --script {script}")
+        for step in retriever.retrieve_script(script, k=2):
+            found = "; ".join(f"{(h.title or h.product)[:38]} ({h.score:.2f})" for h in step.products) or "none aligned"
+            echo(f"  {step.idx}. {step.text[:60]}\n       -> {found}")
+        echo(f'\nintentkb retrieve "{DEMO_QUERY}" -k 3')
+        for h in retriever.retrieve(DEMO_QUERY, k=3):
+            echo(f"  {h.score:.2f}  {(h.title or h.product)[:50]}  <- {h.intention_text[:70]}")
 
 
 def run_demo(data_dir: Path | None = None, *, keep_server: bool = False, echo: Callable[[str], None] = print) -> dict:
@@ -62,6 +86,7 @@ def run_demo(data_dir: Path | None = None, *, keep_server: bool = False, echo: C
         if pair:
             echo(f"\nco-buy intention of B005QXX0MG + B00PYV5HGC ({pair[0]['relation']}, filter kept: {pair[0]['accepted']}):")
             echo("  " + pair[0]["text"][:200])
+        retrieval_demo(store, settings, echo)
     if not keep_server:
         from ..kb.embedded import EmbeddedServer
 

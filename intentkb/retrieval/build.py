@@ -1,0 +1,167 @@
+"""`intentkb index build`: FAISS indexes over the graph's intentions and script steps.
+
+An index lives in `DATA_DIR/index/GRAPH/NAME/` beside the graph. A build reads every text from the graph,
+hashes what would be embedded, and brings the saved index up to date: new and changed texts are
+embedded (the embedding cache makes unchanged ones free) and added, ids gone from the graph are
+removed. The index is rebuilt from scratch when asked, when none exists, when its size class changed
+(flat ↔ IVF) or when an IVF index has grown past twice the size it was trained on.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import numpy as np
+from pydantic import BaseModel
+
+from ..config import Settings
+from ..errors import IntentKBError
+from ..kb.store import GraphStore
+from .embeddings import Embedder, EmbeddingCache, embedding_text, model_key, text_hash
+from .index import IVF_THRESHOLD, VectorIndex
+
+# index name → the named query that pages through its texts
+SOURCES: dict[str, str] = {"intentions": "index_intentions_page", "steps": "index_steps_page"}
+PAGE = 20_000
+ENCODE_CHUNK = 50_000  # texts embedded and added per round, so memory stays bounded during updates
+
+
+class IndexReport(BaseModel):
+    """What a build did to one index; `encoded` counts model calls, the rest came from the cache."""
+
+    name: str
+    path: str
+    model: str
+    kind: str
+    count: int
+    added: int = 0
+    updated: int = 0
+    removed: int = 0
+    unchanged: int = 0
+    encoded: int = 0
+    rebuilt: bool = False
+    nlist: int | None = None
+    nprobe: int | None = None
+    recall_at_10: float | None = None
+    read_seconds: float = 0.0
+    embed_seconds: float = 0.0
+    index_seconds: float = 0.0
+
+    def line(self) -> str:
+        how = "rebuilt" if self.rebuilt else "updated"
+        ivf = f", nlist {self.nlist}, nprobe {self.nprobe}, recall@10 {self.recall_at_10}" if self.kind == "ivf" else ""
+        return (f"{self.name}: {how} {self.kind} index of {self.count:,} vectors (+{self.added:,} new, {self.updated:,} changed, "
+                f"-{self.removed:,} gone, {self.unchanged:,} unchanged; {self.encoded:,} embedded){ivf} "
+                f"in {self.read_seconds + self.embed_seconds + self.index_seconds:.1f}s")
+
+
+def index_dir(settings: Settings, name: str) -> Path:
+    """Indexes belong to one graph of the data directory (`INTENTKB_GRAPH`)."""
+    return settings.data_dir / "index" / settings.graph_name / name
+
+
+def iter_texts(store: GraphStore, name: str, page: int = PAGE) -> Iterator[tuple[str, str]]:
+    """(id, text to embed) of every node of an index's source, in id order, a page at a time."""
+    query = SOURCES[name]
+    after = ""
+    while True:
+        rows = store.run(query, {"after": after, "limit": page})
+        for r in rows:
+            if r["text"]:
+                yield r["id"], embedding_text(r["text"])
+        if len(rows) < page:
+            return
+        after = rows[-1]["id"]
+
+
+def open_embedder(settings: Settings, *, progress: bool = False) -> Embedder:
+    return Embedder(settings.embedding_model, EmbeddingCache(settings.embedding_cache_path), progress=progress)
+
+
+def build_index(store: GraphStore, settings: Settings, name: str, *, embedder: Embedder | None = None, rebuild: bool = False,
+                ivf_threshold: int = IVF_THRESHOLD, echo: Callable[[str], None] | None = None, progress: bool = False) -> IndexReport:
+    """Bring index `name` in line with the graph (see the module docstring for when it rebuilds)."""
+    if name not in SOURCES:
+        raise IntentKBError(f"unknown index {name!r}; one of {', '.join(SOURCES)}")
+    embedder = embedder or open_embedder(settings, progress=progress)
+    model = model_key(settings.embedding_model)
+    if embedder.key != model:
+        raise IntentKBError(f"embedder model {embedder.key} differs from the setting {model}")
+    directory = index_dir(settings, name)
+    say = echo or (lambda _m: None)
+
+    t = time.monotonic()
+    texts: dict[str, str] = dict(iter_texts(store, name))
+    hashes = {g: text_hash(x).hex() for g, x in texts.items()}
+    read_s = time.monotonic() - t
+    encoded_before = embedder.encoded
+
+    existing: VectorIndex | None = None
+    if not rebuild and (directory / "meta.json").exists():
+        existing = VectorIndex.load(directory, model=model)  # ModelMismatch: the user must ask for --rebuild
+        wanted = "ivf" if len(texts) >= ivf_threshold else "flat"
+        trained = existing.meta.trained_on or existing.meta.count
+        if existing.meta.kind != wanted or (wanted == "ivf" and len(texts) > 2 * trained):
+            say(f"{name}: {existing.meta.kind} index of {existing.meta.count:,} no longer fits {len(texts):,} texts; rebuilding")
+            existing = None
+    report = IndexReport(name=name, path=str(directory), model=model, kind="flat", count=0, read_seconds=round(read_s, 2))
+
+    if existing is None:
+        ids = list(texts)
+        t = time.monotonic()
+        vectors = _embed(embedder, [texts[g] for g in ids])
+        report.embed_seconds = round(time.monotonic() - t, 2)
+        t = time.monotonic()
+        index = VectorIndex.build(name, model, ids, vectors, [hashes[g] for g in ids], ivf_threshold=ivf_threshold)
+        del vectors
+        report.rebuilt, report.added = True, len(ids)
+    else:
+        index = existing
+        todo, gone = index.stale(hashes)
+        t = time.monotonic()
+        report.removed = index.remove(gone)
+        report.updated = sum(1 for g in todo if g in index.position)
+        for i in range(0, len(todo), ENCODE_CHUNK):
+            part = todo[i:i + ENCODE_CHUNK]
+            te = time.monotonic()
+            vectors = _embed(embedder, [texts[g] for g in part])
+            report.embed_seconds += time.monotonic() - te
+            index.add(part, vectors, [hashes[g] for g in part], model=model)
+        report.embed_seconds = round(report.embed_seconds, 2)
+        report.added = len(todo) - report.updated
+        report.unchanged = len(texts) - len(todo)
+    index.save(directory)
+    report.index_seconds = round(time.monotonic() - t - (0 if report.rebuilt else report.embed_seconds), 2)
+    report.encoded = embedder.encoded - encoded_before
+    m = index.meta
+    report.kind, report.count, report.nlist, report.nprobe, report.recall_at_10 = m.kind, m.count, m.nlist, m.nprobe, m.recall_at_10
+    return report
+
+
+def _embed(embedder: Embedder, texts: list[str]) -> np.ndarray:
+    """Embed in chunks into one preallocated matrix (a million vectors are 1.5 GB: no second copy)."""
+    if not texts:
+        return np.zeros((0, embedder.dim), dtype=np.float32)
+    out: np.ndarray | None = None
+    for i in range(0, len(texts), ENCODE_CHUNK):
+        part = embedder.encode(texts[i:i + ENCODE_CHUNK])
+        if out is None:
+            out = np.empty((len(texts), part.shape[1]), dtype=np.float32)
+        out[i:i + len(part)] = part
+    assert out is not None
+    return out
+
+
+def build_indexes(store: GraphStore, settings: Settings, names: list[str] | None = None, *, rebuild: bool = False,
+                  embedder: Embedder | None = None, echo: Callable[[str], None] | None = None,
+                  progress: bool = False) -> list[IndexReport]:
+    own = embedder is None
+    embedder = embedder or open_embedder(settings, progress=progress)
+    try:
+        return [build_index(store, settings, n, embedder=embedder, rebuild=rebuild, echo=echo, progress=progress)
+                for n in (names or list(SOURCES))]
+    finally:
+        if own and embedder.cache:
+            embedder.cache.close()
