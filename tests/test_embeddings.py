@@ -61,3 +61,16 @@ def test_an_unknown_model_is_a_clear_error(tmp_path):
 def test_model_keys():
     assert model_key("all-MiniLM-L6-v2") == model_key("sentence-transformers/all-MiniLM-L6-v2")
     assert model_key(str(Path("."))) == str(Path(".").resolve())
+
+
+def test_bfloat16_precision_is_cached_apart_and_close_to_float32(model_embedder, tmp_path):
+    cache = EmbeddingCache(tmp_path / "c.sqlite")
+    fast = Embedder(DEFAULT_MODEL, cache, precision="bfloat16")
+    assert fast.key == model_key(DEFAULT_MODEL) + "#bfloat16"
+    v = fast.encode([STEP, NEAR])
+    assert fast.encoded == 2 and cache.count(fast.key) == 2 and cache.count(model_key(DEFAULT_MODEL)) == 0
+    assert np.allclose(np.linalg.norm(v, axis=1), 1.0, atol=1e-5)
+    exact = model_embedder.encode([STEP, NEAR])
+    assert float(np.min(np.sum(v * exact, axis=1))) > 0.999
+    with pytest.raises(IntentKBError, match="precision"):
+        Embedder(DEFAULT_MODEL, precision="int8")

@@ -29,16 +29,26 @@ def shared_embedder(tmp_path_factory) -> Embedder:
     return Embedder(DEFAULT_MODEL, EmbeddingCache(tmp_path_factory.mktemp("emb") / "embeddings.sqlite"))
 
 
-@pytest.fixture
-def kb(estore: GraphStore, tmp_path: Path) -> tuple[GraphStore, Settings]:
+def _load(store: GraphStore, tmp_path: Path) -> tuple[GraphStore, Settings]:
     """Catalogue products, their purchase intentions and scripts from the bundled demo data (the
     graph is the test's own, and so are its indexes: they live under the graph's name)."""
-    settings = estore.settings
     for kind, name, fmt in [("products", "products.csv", "catalog"), ("intentions", "purchase_intentions.jsonl", "purchase"),
                             ("scripts", "scripts.jsonl", "coscript")]:
-        s = ingest_file(estore, kind, data_path(name), fmt=fmt, rejects_path=tmp_path / f"{name}.rejects")
+        s = ingest_file(store, kind, data_path(name), fmt=fmt, rejects_path=tmp_path / f"{name}.rejects")
         assert s.rejected == 0
-    return estore, settings
+    return store, store.settings
+
+
+@pytest.fixture
+def kb(store: GraphStore, tmp_path: Path) -> tuple[GraphStore, Settings]:
+    """On the embedded store, and on Neo4j when NEO4J_URI is set."""
+    return _load(store, tmp_path)
+
+
+@pytest.fixture
+def ekb(estore: GraphStore, tmp_path: Path) -> tuple[GraphStore, Settings]:
+    """On the embedded store only (the CLI tests reach it through INTENTKB_HOME and INTENTKB_GRAPH)."""
+    return _load(estore, tmp_path)
 
 
 def _script(store: GraphStore, objective: str = LONGBOARD) -> str:
@@ -80,8 +90,8 @@ def test_index_build_save_load_and_incremental_update(kb, shared_embedder):
     assert idx.search(v, 1)[0][0][0] == "i-new"
 
 
-def test_an_index_of_another_model_is_refused(kb, shared_embedder):
-    store, settings = kb
+def test_an_index_of_another_model_is_refused(ekb, shared_embedder):
+    store, settings = ekb
     build_indexes(store, settings, ["intentions"], embedder=shared_embedder)
     other = settings.model_copy(update={"embedding_model": "sentence-transformers/all-mpnet-base-v2"})
     with pytest.raises(ModelMismatch, match="rebuild"):
@@ -144,8 +154,8 @@ def test_retrieve_merges_products_and_walks_script_steps(kb, shared_embedder):
         assert [[h.product for h in s.products] for s in aligned] == [[h.product for h in s.products] for s in searched]
 
 
-def test_retrieve_cli_table_and_json(kb, shared_embedder):
-    store, settings = kb
+def test_retrieve_cli_table_and_json(ekb, shared_embedder):
+    store, settings = ekb
     build_indexes(store, settings, embedder=shared_embedder)
     env = {"INTENTKB_GRAPH": settings.graph_name}
     base = ["--data-dir", str(settings.data_dir)]

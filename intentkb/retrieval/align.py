@@ -18,8 +18,8 @@ from tqdm import tqdm
 
 from ..config import Settings
 from ..kb.store import GraphStore, WriteStats
-from .build import index_dir, open_embedder
-from .embeddings import Embedder, embedding_text, model_key
+from .build import index_dir, open_embedder, settings_key
+from .embeddings import Embedder, embedding_text
 from .index import VectorIndex
 
 DEFAULT_THRESHOLD = 0.45
@@ -57,7 +57,7 @@ def iter_steps(store: GraphStore, scripts: list[str] | None = None, page: int = 
 
 
 def load_intentions_index(settings: Settings) -> VectorIndex:
-    return VectorIndex.load(index_dir(settings, "intentions"), model=model_key(settings.embedding_model))
+    return VectorIndex.load(index_dir(settings, "intentions"), model=settings_key(settings))
 
 
 def align_steps(store: GraphStore, settings: Settings, *, threshold: float = DEFAULT_THRESHOLD, top_k: int = DEFAULT_TOP_K,

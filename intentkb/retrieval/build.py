@@ -19,7 +19,7 @@ from pydantic import BaseModel
 from ..config import Settings
 from ..errors import IntentKBError
 from ..kb.store import GraphStore
-from .embeddings import Embedder, EmbeddingCache, embedding_text, model_key, text_hash
+from .embeddings import Embedder, EmbeddingCache, embedding_key, embedding_text, text_hash
 from .index import IVF_THRESHOLD, VectorIndex
 
 # index name → the named query that pages through its texts
@@ -77,7 +77,13 @@ def iter_texts(store: GraphStore, name: str, page: int = PAGE) -> Iterator[tuple
 
 
 def open_embedder(settings: Settings, *, progress: bool = False) -> Embedder:
-    return Embedder(settings.embedding_model, EmbeddingCache(settings.embedding_cache_path), progress=progress)
+    return Embedder(settings.embedding_model, EmbeddingCache(settings.embedding_cache_path), progress=progress,
+                    precision=settings.embedding_precision)
+
+
+def settings_key(settings: Settings) -> str:
+    """The key vectors of these settings are cached and indexed under."""
+    return embedding_key(settings.embedding_model, settings.embedding_precision)
 
 
 def build_index(store: GraphStore, settings: Settings, name: str, *, embedder: Embedder | None = None, rebuild: bool = False,
@@ -86,7 +92,7 @@ def build_index(store: GraphStore, settings: Settings, name: str, *, embedder: E
     if name not in SOURCES:
         raise IntentKBError(f"unknown index {name!r}; one of {', '.join(SOURCES)}")
     embedder = embedder or open_embedder(settings, progress=progress)
-    model = model_key(settings.embedding_model)
+    model = settings_key(settings)
     if embedder.key != model:
         raise IntentKBError(f"embedder model {embedder.key} differs from the setting {model}")
     directory = index_dir(settings, name)

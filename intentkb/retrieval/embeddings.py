@@ -33,6 +33,11 @@ def model_key(name: str) -> str:
     return str(p.resolve()) if p.exists() else name
 
 
+def embedding_key(name: str, precision: str = "float32") -> str:
+    """What vectors are cached and indexed under: the model, and its precision when not float32."""
+    return model_key(name) if precision == "float32" else f"{model_key(name)}#{precision}"
+
+
 def model_location(name: str) -> str:
     """What SentenceTransformer should load: the bundled directory for the default model."""
     if name in _DEFAULT_ALIASES:
@@ -119,9 +124,12 @@ class Embedder:
     """Encodes texts in batches, cache first; the model is loaded only when a text is not cached."""
 
     def __init__(self, model: str = DEFAULT_MODEL, cache: EmbeddingCache | None = None, *, batch_size: int = 256,
-                 progress: bool = False, device: str = "cpu") -> None:
+                 progress: bool = False, device: str = "cpu", precision: str = "float32") -> None:
+        if precision not in ("float32", "bfloat16"):
+            raise IntentKBError(f"embedding precision must be float32 or bfloat16, not {precision!r}")
         self.name = model
-        self.key = model_key(model)
+        self.precision = precision
+        self.key = embedding_key(model, precision)
         self.cache = cache
         self.batch_size = batch_size
         self.progress = progress
@@ -139,6 +147,20 @@ class Embedder:
     def dim(self) -> int:
         return int(self.model.get_sentence_embedding_dimension())
 
+    def _encode(self, texts: list[str]) -> np.ndarray:
+        model = self.model
+        if self.precision == "bfloat16":
+            import torch
+
+            with torch.autocast(device_type=self.device.split(":")[0], dtype=torch.bfloat16):
+                vecs = model.encode(texts, batch_size=self.batch_size, convert_to_numpy=False, convert_to_tensor=True,
+                                    show_progress_bar=False)
+            vecs = torch.nn.functional.normalize(vecs.float(), dim=1).cpu().numpy()
+        else:
+            vecs = model.encode(texts, batch_size=self.batch_size, normalize_embeddings=True, convert_to_numpy=True,
+                                show_progress_bar=False)
+        return np.asarray(vecs, dtype=np.float32)
+
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         """(len(texts), dim) float32, L2-normalised; equal texts are encoded once."""
         if not texts:
@@ -153,8 +175,7 @@ class Embedder:
             bar = tqdm(total=len(todo), desc="embedding", unit=" texts", disable=not self.progress, leave=False)
             for i in range(0, len(todo), self.batch_size * 16):
                 part = todo[i:i + self.batch_size * 16]
-                vecs = self.model.encode(part, batch_size=self.batch_size, normalize_embeddings=True,
-                                         convert_to_numpy=True, show_progress_bar=False).astype(np.float32)
+                vecs = self._encode(part)
                 out.append(vecs)
                 if self.cache:
                     self.cache.put(self.key, list(zip(missing[i:i + len(part)], vecs)))
