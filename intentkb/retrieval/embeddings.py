@@ -123,7 +123,7 @@ def _load_model(location: str, device: str, name: str) -> Any:
 class Embedder:
     """Encodes texts in batches, cache first; the model is loaded only when a text is not cached."""
 
-    def __init__(self, model: str = DEFAULT_MODEL, cache: EmbeddingCache | None = None, *, batch_size: int = 256,
+    def __init__(self, model: str = DEFAULT_MODEL, cache: EmbeddingCache | None = None, *, batch_size: int = 64,
                  progress: bool = False, device: str = "cpu", precision: str = "float32") -> None:
         if precision not in ("float32", "bfloat16"):
             raise IntentKBError(f"embedding precision must be float32 or bfloat16, not {precision!r}")
