@@ -73,3 +73,16 @@ def test_models_are_not_mixed(tmp_path):
         VectorIndex.build("y", "m", ["a", "a"], v[:2])
     with pytest.raises(IntentKBError, match="no index"):
         VectorIndex.load(tmp_path / "missing")
+
+
+def test_save_swaps_whole_directories(tmp_path):
+    v = unit_vectors(20, seed=5)
+    VectorIndex.build("x", "m", [str(k) for k in range(10)], v[:10]).save(tmp_path / "x")
+    # leftovers of a save killed mid-way are cleared, and never read
+    (tmp_path / "x.new").mkdir()
+    (tmp_path / "x.new" / "meta.json").write_text("garbage")
+    bigger = VectorIndex.build("x", "m", [str(k) for k in range(20)], v)
+    bigger.save(tmp_path / "x")
+    back = VectorIndex.load(tmp_path / "x", model="m")
+    assert back.meta.count == back.index.ntotal == 20
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["x"]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import shutil
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
@@ -141,16 +142,22 @@ class VectorIndex:
 
     # -- persistence ------------------------------------------------------------------------
     def save(self, directory: Path) -> None:
-        """index.faiss, ids.jsonl and meta.json, each written to a temp file and renamed into place."""
-        directory.mkdir(parents=True, exist_ok=True)
-        tmp = directory / "index.faiss.tmp"
-        faiss.write_index(self.index, str(tmp))
-        with open(directory / "ids.jsonl.tmp", "w", encoding="utf-8") as fh:
+        """Written whole into a sibling directory, then swapped in by renames: a reader or a crash
+        sees the old index, the new one, or none (a build then starts over), never a mix."""
+        directory.parent.mkdir(parents=True, exist_ok=True)
+        new, old = directory.with_name(directory.name + ".new"), directory.with_name(directory.name + ".old")
+        for d in (new, old):
+            shutil.rmtree(d, ignore_errors=True)
+        new.mkdir()
+        faiss.write_index(self.index, str(new / "index.faiss"))
+        with open(new / "ids.jsonl", "w", encoding="utf-8") as fh:
             for g, h in zip(self.ids, self.hashes):
                 fh.write(json.dumps([g, h]) + "\n")
-        (directory / "meta.json.tmp").write_text(self.meta.model_dump_json(indent=2))
-        for name in ("index.faiss", "ids.jsonl", "meta.json"):  # meta last: it marks a complete index
-            os.replace(directory / f"{name}.tmp", directory / name)
+        (new / "meta.json").write_text(self.meta.model_dump_json(indent=2))
+        if directory.exists():
+            os.replace(directory, old)
+        os.replace(new, directory)
+        shutil.rmtree(old, ignore_errors=True)
 
     @classmethod
     def load(cls, directory: Path, model: str | None = None) -> "VectorIndex":
@@ -158,6 +165,8 @@ class VectorIndex:
             meta = IndexMeta.model_validate_json((directory / "meta.json").read_text())
         except FileNotFoundError:
             raise IntentKBError(f"no index in {directory}; run `intentkb index build`") from None
+        if model is not None and model != meta.model:  # before reading what may be gigabytes
+            raise ModelMismatch(f"index {meta.name!r} was built with {meta.model}, not {model}; rebuild it with --rebuild")
         index = faiss.read_index(str(directory / "index.faiss"))
         if meta.kind == "ivf" and meta.nprobe:
             index.nprobe = meta.nprobe
@@ -168,6 +177,7 @@ class VectorIndex:
                 ids.append(g)
                 hashes.append(h)
         out = cls(meta, index, ids, hashes)
+        out.meta.count = len(out.position)
         out._check_model(model)
         if index.ntotal != len(out.position):
             raise IntentKBError(f"index in {directory} is inconsistent ({index.ntotal} vectors, {len(out.position)} ids); rebuild it")
