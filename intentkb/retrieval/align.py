@@ -18,8 +18,8 @@ from tqdm import tqdm
 
 from ..config import Settings
 from ..kb.store import GraphStore, WriteStats
-from .build import index_dir, open_embedder, settings_key
-from .embeddings import Embedder, embedding_text
+from .build import index_dir, open_embedder, page_texts, settings_key
+from .embeddings import Embedder
 from .index import VectorIndex
 
 DEFAULT_THRESHOLD = 0.45
@@ -44,16 +44,8 @@ class AlignReport(BaseModel):
                 f"{self.encoded:,} texts embedded) in {self.seconds:.1f}s")
 
 
-def iter_steps(store: GraphStore, scripts: list[str] | None = None, page: int = 20_000) -> Iterator[tuple[str, str]]:
-    after = ""
-    while True:
-        rows = store.run("step_texts", {"scripts": scripts, "after": after, "limit": page})
-        for r in rows:
-            if r["text"]:
-                yield r["id"], embedding_text(r["text"])
-        if len(rows) < page:
-            return
-        after = rows[-1]["id"]
+def iter_steps(store: GraphStore, scripts: list[str] | None = None) -> Iterator[tuple[str, str]]:
+    return page_texts(store, "step_texts", {"scripts": scripts})
 
 
 def load_intentions_index(settings: Settings) -> VectorIndex:

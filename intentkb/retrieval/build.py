@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from pydantic import BaseModel
@@ -64,10 +65,14 @@ def index_dir(settings: Settings, name: str) -> Path:
 
 def iter_texts(store: GraphStore, name: str, page: int = PAGE) -> Iterator[tuple[str, str]]:
     """(id, text to embed) of every node of an index's source, in id order, a page at a time."""
-    query = SOURCES[name]
+    return page_texts(store, SOURCES[name], {}, page)
+
+
+def page_texts(store: GraphStore, query: str, params: dict[str, Any], page: int = PAGE) -> Iterator[tuple[str, str]]:
+    """(id, text to embed) rows of a named query paged by `$after` (keyset) and `$limit`."""
     after = ""
     while True:
-        rows = store.run(query, {"after": after, "limit": page})
+        rows = store.run(query, {**params, "after": after, "limit": page})
         for r in rows:
             if r["text"]:
                 yield r["id"], embedding_text(r["text"])
