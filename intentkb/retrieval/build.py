@@ -83,7 +83,7 @@ def page_texts(store: GraphStore, query: str, params: dict[str, Any], page: int 
 
 def open_embedder(settings: Settings, *, progress: bool = False) -> Embedder:
     return Embedder(settings.embedding_model, EmbeddingCache(settings.embedding_cache_path), progress=progress,
-                    precision=settings.embedding_precision)
+                    precision=settings.embedding_precision, device=settings.embedding_device)
 
 
 def settings_key(settings: Settings) -> str:
