@@ -79,6 +79,7 @@ def main() -> None:
     ap.add_argument("--queries", type=int, default=1000, help="retrieve calls timed")
     ap.add_argument("--shared", type=Path, default=SHARED, help="the shared data directory")
     ap.add_argument("--out", type=Path, default=HERE / "out" / "retrieval")
+    ap.add_argument("--setup-only", action="store_true", help="build the knowledge base (no embedding) and stop")
     args = ap.parse_args()
 
     kb = args.out / "kb"
@@ -107,6 +108,8 @@ def main() -> None:
     with open_store(settings) as store:
         counts = store.counts()
     print("graph: " + json.dumps(counts["nodes"]))
+    if args.setup_only:
+        return
 
     # -- index build (from scratch; texts already embedded come from the cache) ----------------
     wall, rss, out = run([*cli, "index", "build", "--rebuild", "--json"], env)
