@@ -6,7 +6,7 @@
 The corpora are built from real public text (bench/retrieval_data.py). The knowledge base and its
 embedding cache live in bench/out/retrieval/ and are reused: a second run embeds nothing and
 measures the index, alignment and retrieval work alone. Every figure comes from the CLI (as a user
-runs it, in a child process whose own peak RSS is read with wait4) or from the Python API with the
+runs it, in a child process whose own peak RSS is sampled) or from the Python API with the
 index already loaded (retrieve latency).
 
 Targets (issue 3, 2-core machine): retrieve p50 ≤ 50 ms over 1M intentions; IVF recall@10 ≥ 0.95
@@ -20,6 +20,7 @@ import argparse
 import json
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -43,19 +44,35 @@ HERE = Path(__file__).parent
 SHARED = HERE.parent.parent / "shared" / "data"
 
 
+def _hwm_mib(pid: int) -> float:
+    try:
+        with open(f"/proc/{pid}/status") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
 def run(cmd: list[str], env: dict[str, str]) -> tuple[float, float, str]:
-    """Wall seconds, peak RSS (MiB) of exactly this child, its stdout."""
+    """Wall seconds, peak RSS (MiB) of exactly this child, its stdout.
+
+    The peak is the child's own VmHWM, read every 20 ms until it exits: `ru_maxrss` of a child
+    forked from this (large) process starts at the parent's RSS, so it would report ours."""
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         t = time.perf_counter()
-        proc = __import__("subprocess").Popen(cmd, env=env, stdout=out, stderr=err, text=True)
-        _, status, usage = os.wait4(proc.pid, 0)
+        proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=err, text=True)
+        peak = 0.0
+        while proc.poll() is None:
+            peak = max(peak, _hwm_mib(proc.pid))
+            time.sleep(0.02)
         wall = time.perf_counter() - t
-        proc.returncode = os.waitstatus_to_exitcode(status)
         out.seek(0)
         err.seek(0)
         if proc.returncode != 0:
             sys.exit(f"{' '.join(cmd)} failed ({proc.returncode}): {err.read()[-3000:]}")
-        return wall, usage.ru_maxrss / 1024, out.read()
+        return wall, peak, out.read()
 
 
 def write_jsonl(path: Path, rows) -> int:

@@ -3,6 +3,7 @@ rebuild, and refusal to mix models."""
 
 from __future__ import annotations
 
+import faiss
 import numpy as np
 import pytest
 
@@ -86,3 +87,23 @@ def test_save_swaps_whole_directories(tmp_path):
     back = VectorIndex.load(tmp_path / "x", model="m")
     assert back.meta.count == back.index.ntotal == 20
     assert sorted(p.name for p in tmp_path.iterdir()) == ["x"]
+
+
+def test_ivf_nprobe_is_tuned_on_the_queries_it_will_serve():
+    """Queries unlike the indexed vectors (script steps against intentions) need more probes."""
+    rng = np.random.default_rng(7)
+    centres = rng.normal(size=(60, 32))
+    data = centres[rng.integers(0, 60, 8000)] + 0.35 * rng.normal(size=(8000, 32))
+    data = (data / np.linalg.norm(data, axis=1, keepdims=True)).astype(np.float32)
+    ids = [f"i{k}" for k in range(8000)]
+    held_out = VectorIndex.build("intentions", "m", ids, data, ivf_threshold=5000)
+    queries = unit_vectors(1000, dim=32, seed=8)  # spread everywhere, near no cluster
+    tuned = VectorIndex.build("intentions", "m", ids, data, ivf_threshold=5000, tune_queries=queries[:500])
+    assert (held_out.meta.tuned_on, tuned.meta.tuned_on) == ("held-out", "queries")
+    assert tuned.meta.nprobe > held_out.meta.nprobe
+    # recall on fresh queries of the same kind, not used for tuning
+    fresh = queries[500:]
+    _, truth = faiss.knn(fresh, data, 10, metric=faiss.METRIC_INNER_PRODUCT)
+    got = tuned.search(fresh, 10)
+    recall = np.mean([len({ids[j] for j in t} & {g for g, _ in h}) / 10 for t, h in zip(truth, got)])
+    assert recall >= 0.93

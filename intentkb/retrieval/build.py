@@ -125,7 +125,8 @@ def build_index(store: GraphStore, settings: Settings, name: str, *, embedder: E
         vectors = _embed(embedder, [texts[g] for g in ids])
         report.embed_seconds = round(time.monotonic() - t, 2)
         t = time.monotonic()
-        index = VectorIndex.build(name, model, ids, vectors, [hashes[g] for g in ids], ivf_threshold=ivf_threshold)
+        tune = _tuning_queries(store, embedder) if name == "intentions" and len(ids) >= ivf_threshold else None
+        index = VectorIndex.build(name, model, ids, vectors, [hashes[g] for g in ids], ivf_threshold=ivf_threshold, tune_queries=tune)
         del vectors
         report.rebuilt, report.added = True, len(ids)
     else:
@@ -149,6 +150,16 @@ def build_index(store: GraphStore, settings: Settings, name: str, *, embedder: E
     m = index.meta
     report.kind, report.count, report.nlist, report.nprobe, report.recall_at_10 = m.kind, m.count, m.nlist, m.nprobe, m.recall_at_10
     return report
+
+
+def _tuning_queries(store: GraphStore, embedder: Embedder, n: int = 500) -> np.ndarray | None:
+    """Script steps are what the intention index is searched with (alignment), and they lie further
+    from intentions than intentions lie from each other: nprobe is tuned on a sample of them."""
+    steps = [text for _, text in iter_texts(store, "steps")]
+    if not steps:
+        return None
+    pick = np.random.default_rng(0).choice(len(steps), size=min(n, len(steps)), replace=False)
+    return embedder.encode([steps[i] for i in sorted(pick)])
 
 
 def _embed(embedder: Embedder, texts: list[str]) -> np.ndarray:

@@ -35,6 +35,7 @@ class IndexMeta(BaseModel):
     nprobe: int | None = None
     recall_at_10: float | None = None  # IVF against exact search, measured at build
     trained_on: int | None = None  # IVF: vectors at training time; past twice that, a build retrains
+    tuned_on: str | None = None  # IVF: the queries nprobe was tuned on ("queries" given, or "held-out" indexed vectors)
     count: int = 0
 
 
@@ -53,7 +54,12 @@ class VectorIndex:
     # -- building ---------------------------------------------------------------------------
     @classmethod
     def build(cls, name: str, model: str, ids: Sequence[str], vectors: np.ndarray, hashes: Sequence[str] | None = None, *,
-              ivf_threshold: int = IVF_THRESHOLD, recall_target: float = RECALL_TARGET, seed: int = 0) -> "VectorIndex":
+              ivf_threshold: int = IVF_THRESHOLD, recall_target: float = RECALL_TARGET, seed: int = 0,
+              tune_queries: np.ndarray | None = None) -> "VectorIndex":
+        """`tune_queries`: vectors like the searches to come (script steps for the intention index).
+        Queries from another distribution than the indexed vectors need many more probes: on 1M
+        purchase intentions, nprobe 8 gave recall@10 0.95 for held-out intentions but 0.64 for
+        script steps, which needed nprobe 512."""
         vectors = _as_matrix(vectors)
         if len(ids) != len(vectors) or len(set(ids)) != len(ids):
             raise IntentKBError("index build: ids must be unique and one per vector")
@@ -73,19 +79,31 @@ class VectorIndex:
         out = cls(meta, index, [], [])
         out.add(ids, vectors, hashes or [None] * len(ids), model=model)
         if meta.kind == "ivf":
-            out._tune_nprobe(vectors, recall_target, seed)
+            out._tune_nprobe(vectors, recall_target, seed, tune_queries)
         return out
 
-    def _tune_nprobe(self, vectors: np.ndarray, target: float, seed: int, queries: int = 500, k: int = 10) -> None:
-        """Smallest power-of-two nprobe whose recall@10 against exact search reaches the target."""
+    def _tune_nprobe(self, vectors: np.ndarray, target: float, seed: int, tune_queries: np.ndarray | None,
+                     queries: int = 500, k: int = 10) -> None:
+        """Smallest power-of-two nprobe whose recall@10 against exact search reaches the target, on
+        the given queries, else on held-out indexed vectors (each one's own entry left out)."""
         rng = np.random.default_rng(seed + 1)
-        q = vectors[rng.choice(len(vectors), size=min(queries, len(vectors)), replace=False)]
-        _, truth = faiss.knn(q, vectors, k, metric=faiss.METRIC_INNER_PRODUCT)  # exact, without a copy of the vectors
+        if tune_queries is not None and len(tune_queries):
+            tune_queries = _as_matrix(tune_queries)
+            q = tune_queries[rng.choice(len(tune_queries), size=min(queries, len(tune_queries)), replace=False)]
+            own = np.full(len(q), -1)
+            self.meta.tuned_on = "queries"
+        else:
+            own = rng.choice(len(vectors), size=min(queries, len(vectors)), replace=False)
+            q = vectors[own]
+            self.meta.tuned_on = "held-out"
+        # exact search without a copy of the vectors; ids are positions (the build added them from 0)
+        _, truth = faiss.knn(q, vectors, k + 1, metric=faiss.METRIC_INNER_PRODUCT)
+        truth_sets = [set(t[t != o][:k]) for t, o in zip(truth, own)]
         nprobe, recall = 1, 0.0
         while True:
             self.index.nprobe = nprobe
-            _, got = self.index.search(q, k)
-            recall = float(np.mean([len(set(t) & set(g)) / k for t, g in zip(truth, got)]))
+            _, got = self.index.search(q, k + 1)
+            recall = float(np.mean([len(t & set(g[g != o][:k])) / k for t, g, o in zip(truth_sets, got, own)]))
             if recall >= target or nprobe >= self.meta.nlist:
                 break
             nprobe = min(nprobe * 2, self.meta.nlist)
