@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 
 from pydantic import BaseModel
 from tqdm import tqdm
@@ -65,6 +66,10 @@ def align_steps(store: GraphStore, settings: Settings, *, threshold: float = DEF
     written = WriteStats()
     aligned = edges = 0
     bar = tqdm(total=len(steps), desc="aligning steps", unit=" steps", disable=not progress, leave=False)
+    # one batch is written while the next is searched (FAISS releases the GIL): the writes cost
+    # ~35 s of a 100k-step run and overlap the search instead of adding to it
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="align-write")
+    pending: Future[WriteStats] | None = None
     try:
         for i in range(0, len(steps), batch):
             part = steps[i:i + batch]
@@ -77,9 +82,14 @@ def align_steps(store: GraphStore, settings: Settings, *, threshold: float = DEF
                 aligned += bool(links)
                 edges += len(links)
             plan = store.prepare_write("align_steps_clear", {"rows": rows}) + store.prepare_write("align_steps", {"rows": rows})
-            written += store.execute(plan)
+            if pending is not None:
+                written += pending.result()
+            pending = pool.submit(store.execute, plan)
             bar.update(len(part))
+        if pending is not None:
+            written += pending.result()
     finally:
+        pool.shutdown(wait=True)
         bar.close()
         if own and embedder.cache:
             embedder.cache.close()

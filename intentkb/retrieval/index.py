@@ -2,7 +2,9 @@
 
 Small sets use exact inner product (`IndexFlatIP`); above `IVF_THRESHOLD` vectors an IVF index is
 trained and its `nprobe` raised until recall@10 against exact search reaches the target on a
-sample of the indexed vectors. Each index records the embedding model it was built with and refuses
+sample of the queries to come (script steps), else of the indexed vectors. IVF lists hold the
+vectors in float16: half the memory and, the scan being memory-bound, 1.6× faster at the same
+recall (1M intentions, 2,000 step queries, nprobe 512: 5.65 → 3.56 ms a query, recall@10 0.962 both). Each index records the embedding model it was built with and refuses
 vectors of another; it keeps each id's text hash, so a rebuild re-embeds only changed texts and
 drops deleted ids.
 """
@@ -36,6 +38,7 @@ class IndexMeta(BaseModel):
     recall_at_10: float | None = None  # IVF against exact search, measured at build
     trained_on: int | None = None  # IVF: vectors at training time; past twice that, a build retrains
     tuned_on: str | None = None  # IVF: the queries nprobe was tuned on ("queries" given, or "held-out" indexed vectors)
+    codec: str | None = None  # IVF: how list entries are stored ("fp16"; older indexes: None = float32)
     count: int = 0
 
 
@@ -70,11 +73,11 @@ class VectorIndex:
         else:
             nlist = max(1, int(4 * math.sqrt(len(ids))))
             quantizer = faiss.IndexFlatIP(dim)
-            ivf = faiss.IndexIVFFlat(quantizer, dim, nlist, faiss.METRIC_INNER_PRODUCT)
+            ivf = faiss.IndexIVFScalarQuantizer(quantizer, dim, nlist, faiss.ScalarQuantizer.QT_fp16, faiss.METRIC_INNER_PRODUCT)
             rng = np.random.default_rng(seed)
             sample = vectors[rng.choice(len(vectors), size=min(len(vectors), nlist * 64), replace=False)]
             ivf.train(sample)
-            meta = IndexMeta(name=name, model=model, dim=dim, kind="ivf", nlist=nlist, trained_on=len(ids))
+            meta = IndexMeta(name=name, model=model, dim=dim, kind="ivf", nlist=nlist, trained_on=len(ids), codec="fp16")
             index = ivf
         out = cls(meta, index, [], [])
         out.add(ids, vectors, hashes or [None] * len(ids), model=model)
@@ -84,8 +87,9 @@ class VectorIndex:
 
     def _tune_nprobe(self, vectors: np.ndarray, target: float, seed: int, tune_queries: np.ndarray | None,
                      queries: int = 500, k: int = 10) -> None:
-        """Smallest power-of-two nprobe whose recall@10 against exact search reaches the target, on
-        the given queries, else on held-out indexed vectors (each one's own entry left out)."""
+        """Smallest nprobe of 1, 2, 3, 4, 6, 8, 12, … (steps of ×1.5 and ×4/3) whose recall@10
+        against exact search reaches the target, on the given queries, else on held-out indexed
+        vectors (each one's own entry left out)."""
         rng = np.random.default_rng(seed + 1)
         if tune_queries is not None and len(tune_queries):
             tune_queries = _as_matrix(tune_queries)
@@ -106,7 +110,7 @@ class VectorIndex:
             recall = float(np.mean([len(t & set(g[g != o][:k])) / k for t, g, o in zip(truth_sets, got, own)]))
             if recall >= target or nprobe >= self.meta.nlist:
                 break
-            nprobe = min(nprobe * 2, self.meta.nlist)
+            nprobe = min(nprobe + 1 if nprobe < 3 else (nprobe * 3 // 2 if _pow2(nprobe) else nprobe * 4 // 3), self.meta.nlist)
         self.meta.nprobe, self.meta.recall_at_10 = nprobe, round(recall, 4)
 
     # -- changing ---------------------------------------------------------------------------
@@ -200,6 +204,10 @@ class VectorIndex:
         if index.ntotal != len(out.position):
             raise IntentKBError(f"index in {directory} is inconsistent ({index.ntotal} vectors, {len(out.position)} ids); rebuild it")
         return out
+
+
+def _pow2(n: int) -> bool:
+    return n & (n - 1) == 0
 
 
 def _as_matrix(vectors: np.ndarray) -> np.ndarray:
