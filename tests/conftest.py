@@ -85,3 +85,28 @@ def estore(embedded_settings: Settings) -> Iterator[GraphStore]:
 
 def pytest_report_header(config: pytest.Config) -> str:
     return f"neo4j contract tests: {'on ' + os.environ['NEO4J_URI'] if os.environ.get('NEO4J_URI') else 'skipped (NEO4J_URI not set)'}"
+
+
+# -- LLM: a real HTTP server on 127.0.0.1 speaking the OpenAI wire format -------------------------
+
+TEST_API_KEY = "sk-intentkb-test-0f4c2b9e7d1a4c55b3e8"
+
+
+@pytest.fixture
+def llm_server():
+    from intentkb.llm.scripted_server import ScriptedServer
+
+    with ScriptedServer(slow_seconds=1.0) as srv:
+        yield srv
+
+
+@pytest.fixture
+def llm_settings(llm_server, tmp_path: Path):
+    """Fast retries and a short timeout, so that the fault tests take seconds."""
+    from pydantic import SecretStr
+
+    from intentkb.llm.settings import LLMSettings
+
+    return LLMSettings(api_key=SecretStr(TEST_API_KEY), base_url=llm_server.url, model="gpt-4o-mini", concurrency=8,
+                       timeout=0.4, max_retries=4, backoff_base=0.01, backoff_max=0.05, temperature=0.0, seed=None,
+                       multimodal="off", prompts_dir=None, price=None, cache_path=tmp_path / "llm_cache.sqlite")

@@ -411,6 +411,11 @@ def demo(ctx: click.Context, demo_dir: Path | None, keep_server: bool) -> None:
     run_demo(demo_dir, keep_server=keep_server, echo=click.echo)
 
 
+from .generate import generate_group  # noqa: E402
+
+cli.add_command(generate_group)
+
+
 def main() -> None:
     cli(prog_name="intentkb")
 

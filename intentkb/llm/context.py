@@ -1,0 +1,81 @@
+"""What every generation stage needs: settings, the store, the LLM client, paging and product views."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..config import Settings
+from ..kb.store import GraphStore, Row
+from .client import LLMClient
+
+PAGE = 1000
+_CATALOGUE = ("brand", "color", "size", "model", "material")
+
+
+@dataclass
+class GenContext:
+    settings: Settings
+    store: GraphStore
+    client: LLMClient
+    parallel: int
+    limit: int | None = None
+    progress: bool = True
+    dry: bool = False
+    source: str = "intentkb generate"
+
+    @property
+    def write_store(self) -> GraphStore | None:
+        """Where stage results go: nowhere in a dry run."""
+        return None if self.dry else self.store
+
+    def rejects_path(self, pipeline: str, stage: str) -> Path:
+        return self.settings.rejects_dir / f"generate-{pipeline}-{stage}.rejects.jsonl"
+
+    def pages(self, query: str, params: dict[str, Any] | None = None, *, limit: int | None = None) -> Iterator[Row]:
+        """Rows of a keyset-paged query (`$after`, `$limit`, rows ordered by `id`), at most `limit`."""
+        after, left = "", limit if limit is not None else self.limit
+        while left is None or left > 0:
+            size = PAGE if left is None else min(PAGE, left)
+            rows = self.store.run(query, {**(params or {}), "after": after, "limit": size})
+            yield from rows
+            if left is not None:
+                left -= len(rows)
+            if len(rows) < size:
+                return
+            after = rows[-1]["id"]
+
+    @property
+    def model(self) -> str:
+        return self.client.settings.model
+
+    @property
+    def vision(self) -> bool:
+        return self.client.settings.vision
+
+
+def product_view(row: Row, *, prefix: str = "", attributes: list[str] | None = None, vision: bool = False) -> dict[str, Any]:
+    """A product as the templates see it: `text` is the title with its attributes (sorted, so the
+    prompt, hence the cache key, is the same on every run); `details` the catalogue fields."""
+    g = lambda k: row.get(prefix + k)  # noqa: E731
+    title = g("title") or g("id") or ""
+    if attributes is None:
+        attributes = [f"{k}: {g(k)}" for k in _CATALOGUE if g(k)]
+    attrs = sorted(dict.fromkeys(a for a in attributes if a))
+    details = "; ".join(f"{k}: {g(k)}" for k in (*_CATALOGUE, "category") if g(k))
+    desc = (g("desc") or "").strip()
+    if desc:
+        details = f"{details}; {desc[:600]}" if details else desc[:600]
+    images = [u for u in (g("image_urls") or g("images") or []) if u]
+    return {
+        "id": g("id"),
+        "title": title,
+        "text": f"{title} ({' | '.join(attrs)})" if attrs else title,
+        "details": details,
+        "features": g("features") or details or title,
+        "category": g("category"),
+        "images": images,
+        "has_images": bool(images) and vision,
+    }

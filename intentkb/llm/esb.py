@@ -1,0 +1,96 @@
+"""EcomScriptBench generation: shopping objectives from products or categories, a step script per
+objective (→ Script, Step), and purchase intentions per product (→ Intention kind `purchase`),
+which `align steps` later links to the steps."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any, Literal
+
+from ..kb.ids import purchase_intention_id, script_id, step_id
+from .client import Deferred, Rejected
+from .context import GenContext, product_view
+from .parsing import Objective
+from .runner import Outcome, StageReport, Write, run_stage
+
+Source = Literal["products", "categories"]
+
+
+def script_row(obj: Objective, steps: list[str], category: str | None, source_id: str, source: str) -> dict[str, Any]:
+    sid = script_id(obj.objective, obj.specific_goal, obj.constraint, steps)
+    props = {k: v for k, v in {"objective": obj.objective, "specific_goal": obj.specific_goal, "constraint": obj.constraint,
+                               "category": category, "source_id": source_id, "source": source}.items() if v}
+    ids = [step_id(sid, i) for i in range(1, len(steps) + 1)]
+    return {"id": sid, "props": props,
+            "steps": [{"id": k, "idx": i, "text": t, "prev": ids[i - 2] if i > 1 else None} for i, (k, t) in enumerate(zip(ids, steps), 1)]}
+
+
+async def generate_scripts(ctx: GenContext, *, source: Source = "products", per_source: int = 2) -> StageReport:
+    """`per_source` objectives for each product (or category) not used yet, and a script for each."""
+    obj_v = ctx.client.prompts.get("esb_objectives").prompt_version
+    scr_v = ctx.client.prompts.get("esb_script").prompt_version
+
+    async def work(row: dict[str, Any], emit: Callable[[list[Write]], None]) -> Outcome:
+        if source == "products":
+            view = product_view(row, vision=ctx.vision)
+            values: dict[str, Any] = {"product": view, "category": view["category"], "n": per_source}
+            images, category, origin = view["images"], view["category"], f"product:{row['id']}"
+        else:
+            values = {"product": None, "category": row["category"], "n": per_source}
+            images, category, origin = [], row["category"], f"category:{row['category']}"
+        objectives: list[Objective] = (await ctx.client.complete("esb_objectives", values, images=images, n=per_source)).value
+
+        async def one(obj: Objective) -> dict[str, Any]:
+            vals = {"objective": obj.objective, "specific_goal": obj.specific_goal, "constraint": obj.constraint, "category": category}
+            steps: list[str] = (await ctx.client.complete("esb_script", vals)).value
+            return script_row(obj, steps, category, origin, f"{ctx.source} ({obj_v}+{scr_v}, {ctx.model})")
+
+        results = await asyncio.gather(*(one(o) for o in objectives), return_exceptions=True)
+        for r in results:
+            if isinstance(r, BaseException) and not isinstance(r, (Rejected, Deferred)):
+                raise r
+        rejected = [r for r in results if isinstance(r, Rejected)]
+        writes: list[Write] = [("ingest_scripts", r) for r in results if isinstance(r, dict)]
+        if rejected:
+            return Outcome(writes=writes, rejected=f"{len(rejected)} of {len(objectives)} scripts failed: {rejected[0].reason}", raw=rejected[0].raw)
+        if any(isinstance(r, Deferred) for r in results):
+            return Outcome(writes=writes, deferred=True)
+        if source == "products":
+            writes.append(("gen_product_props", {"id": row["id"], "props": {"scripts_model": ctx.model, "scripts_prompt": f"{obj_v}+{scr_v}"}}))
+        return Outcome(writes=writes)
+
+    if source == "products":
+        items: Any = ctx.pages("gen_script_products_page", {"for": "scripts"})
+        describe: Callable[[dict[str, Any]], dict[str, Any]] = lambda r: {"product": r["id"]}  # noqa: E731
+    else:
+        rows = [r for r in ctx.store.run("gen_script_categories") if not r["scripts"]]
+        items = rows[: ctx.limit] if ctx.limit is not None else rows
+        describe = lambda r: {"category": r["category"]}  # noqa: E731
+    return await run_stage("esb", "scripts", items, work, describe, store=ctx.write_store,
+                           order=["ingest_scripts", "gen_product_props"], parallel=max(1, ctx.parallel // 2),
+                           rejects=ctx.rejects_path("esb", "scripts"), progress=ctx.progress)
+
+
+async def generate_purchase_intentions(ctx: GenContext, *, per_product: int = 5) -> StageReport:
+    """`per_product` purchase intentions for every product without them."""
+    version = ctx.client.prompts.get("esb_purchase_intentions").prompt_version
+
+    async def work(row: dict[str, Any], emit: Callable[[list[Write]], None]) -> Outcome:
+        view = product_view(row, vision=ctx.vision)
+        texts: list[str] = (await ctx.client.complete("esb_purchase_intentions", {"product": view, "n": per_product},
+                                                      images=view["images"], n=per_product)).value
+        writes: list[Write] = []
+        for text in texts:
+            iid = purchase_intention_id(row["id"], text)
+            writes.append(("ingest_purchase_intentions", {
+                "product": {"id": row["id"], "props": {}},
+                "intention": {"id": iid, "props": {"id": iid, "text": text, "kind": "purchase", "model": ctx.model,
+                                                   "prompt_version": version, "source": ctx.source}}}))
+        writes.append(("gen_product_props", {"id": row["id"], "props": {"purchase_model": ctx.model, "purchase_prompt": version}}))
+        return Outcome(writes=writes)
+
+    return await run_stage("esb", "purchase", ctx.pages("gen_script_products_page", {"for": "purchase"}), work,
+                           lambda r: {"product": r["id"]}, store=ctx.write_store,
+                           order=["ingest_purchase_intentions", "gen_product_props"], parallel=ctx.parallel,
+                           rejects=ctx.rejects_path("esb", "purchase"), progress=ctx.progress)

@@ -1,0 +1,118 @@
+"""MIND (§3.3–3.5, Table 5): product features from image and title, one co-buy intention per
+relation for each co-bought pair, then the role-aware filter: the model, acting as a customer,
+keeps or rejects each intention with a reason (`accepted`, `filter_reason`).
+
+Each stage picks up exactly what is missing in the graph (features IS NULL, a pair's relations
+without an intention, intentions with accepted IS NULL), so a stopped run resumes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from ..kb.ids import cobuy_intention_id
+from ..kb.models import Relation
+from .context import PAGE, GenContext, product_view
+from .parsing import FilterVerdict
+from .runner import Outcome, StageReport, Write, run_stage
+
+STAGES = ("features", "intentions", "filter")
+
+
+def _pair_views(ctx: GenContext, row: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    a = product_view({"id": row["a"], "title": row["a_title"], "features": row["a_features"], "image_urls": row["a_images"]}, vision=ctx.vision)
+    b = product_view({"id": row["b"], "title": row["b_title"], "features": row["b_features"], "image_urls": row["b_images"]}, vision=ctx.vision)
+    return a, b
+
+
+def _images(ctx: GenContext, a: dict[str, Any], b: dict[str, Any]) -> list[str]:
+    """First image(s) of A then of B: the prompts say 'first product first'."""
+    n = ctx.client.settings.max_images
+    return a["images"][:n] + b["images"][:n]
+
+
+async def generate_features(ctx: GenContext) -> StageReport:
+    version = ctx.client.prompts.get("mind_features").prompt_version
+
+    async def work(row: dict[str, Any], emit: Callable[[list[Write]], None]) -> Outcome:
+        view = product_view(row, vision=ctx.vision)
+        reply = await ctx.client.complete("mind_features", {"product": view}, images=view["images"][: ctx.client.settings.max_images])
+        props = {"features": reply.value, "features_model": ctx.model, "features_prompt": version}
+        return Outcome(writes=[("gen_product_props", {"id": row["id"], "props": props})])
+
+    return await run_stage("mind", "features", ctx.pages("gen_feature_products_page"), work, lambda r: {"product": r["id"]},
+                           store=ctx.write_store, order=["gen_product_props"], parallel=ctx.parallel,
+                           rejects=ctx.rejects_path("mind", "features"), progress=ctx.progress)
+
+
+def _pending_pairs(ctx: GenContext, relations: list[str]) -> Iterator[tuple[dict[str, Any], str]]:
+    """(pair row, relation) for every relation a co-bought pair has no intention of yet."""
+    a = b = ""
+    left = ctx.limit
+    while True:
+        rows = ctx.store.run("gen_cobuy_pairs_page", {"a": a, "b": b, "limit": PAGE})
+        for row in rows:
+            done = set(row["done"] or [])
+            for rel in relations:
+                if rel not in done:
+                    if left is not None:
+                        if left <= 0:
+                            return
+                        left -= 1
+                    yield row, rel
+        if len(rows) < PAGE:
+            return
+        a, b = rows[-1]["a"], rows[-1]["b"]
+
+
+async def generate_cobuy_intentions(ctx: GenContext, relations: list[Relation] | None = None) -> StageReport:
+    rels = [r.value for r in (relations or list(Relation))]
+    phrases = ctx.client.prompts.relation_phrases()
+    version = ctx.client.prompts.get("mind_intention").prompt_version
+
+    async def work(item: tuple[dict[str, Any], str], emit: Callable[[list[Write]], None]) -> Outcome:
+        row, rel = item
+        a, b = _pair_views(ctx, row)
+        relation = {"name": rel, "phrase": phrases[rel]}
+        reply = await ctx.client.complete("mind_intention", {"a": a, "b": b, "relation": relation}, images=_images(ctx, a, b))
+        text: str = reply.value
+        iid = cobuy_intention_id(row["a"], row["b"], rel, text)
+        props = {"id": iid, "text": text, "kind": "cobuy", "relation": rel, "model": ctx.model,
+                 "prompt_version": version, "source": ctx.source}
+        return Outcome(writes=[("gen_cobuy_intention", {"id": iid, "props": props, "a": row["a"], "b": row["b"]})])
+
+    return await run_stage("mind", "intentions", _pending_pairs(ctx, rels), work,
+                           lambda it: {"a": it[0]["a"], "b": it[0]["b"], "relation": it[1]}, store=ctx.write_store,
+                           order=["gen_cobuy_intention"], parallel=ctx.parallel,
+                           rejects=ctx.rejects_path("mind", "intentions"), progress=ctx.progress)
+
+
+async def filter_intentions(ctx: GenContext) -> StageReport:
+    phrases = ctx.client.prompts.relation_phrases()
+    version = ctx.client.prompts.get("mind_filter").prompt_version
+
+    async def work(row: dict[str, Any], emit: Callable[[list[Write]], None]) -> Outcome:
+        a, b = _pair_views(ctx, row)
+        rel = Relation.parse(row["relation"]).value
+        values = {"a": a, "b": b, "relation": {"name": rel, "phrase": phrases[rel]}, "intention": row["text"]}
+        reply = await ctx.client.complete("mind_filter", values, images=_images(ctx, a, b))
+        verdict: FilterVerdict = reply.value
+        props: dict[str, Any] = {"accepted": verdict.accepted, "filter_model": ctx.model, "filter_prompt": version}
+        if verdict.reason:
+            props["filter_reason"] = verdict.reason
+        return Outcome(writes=[("gen_intention_props", {"id": row["id"], "props": props})])
+
+    return await run_stage("mind", "filter", ctx.pages("gen_unfiltered_page"), work, lambda r: {"intention": r["id"]},
+                           store=ctx.write_store, order=["gen_intention_props"], parallel=ctx.parallel,
+                           rejects=ctx.rejects_path("mind", "filter"), progress=ctx.progress)
+
+
+async def generate_mind(ctx: GenContext, stages: tuple[str, ...] = STAGES, relations: list[Relation] | None = None) -> list[StageReport]:
+    reports = []
+    if "features" in stages:
+        reports.append(await generate_features(ctx))
+    if "intentions" in stages:
+        reports.append(await generate_cobuy_intentions(ctx, relations))
+    if "filter" in stages:
+        reports.append(await filter_intentions(ctx))
+    return reports

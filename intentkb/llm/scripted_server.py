@@ -1,0 +1,327 @@
+"""A scripted OpenAI-compatible server on 127.0.0.1, for tests, benchmarks and offline rehearsals.
+
+It speaks the chat-completions, files and batches wire format over real HTTP/1.1 (keep-alive), and
+answers every prompt of intentkb's bundled templates in the asked format (`synthetic.py`: the same
+prompt always gets the same reply). It can misbehave on purpose, from a script of behaviours for
+the next requests or at random with a fault rate:
+
+    ok · 429 (with Retry-After) · 500 · slow (sleeps past the client's timeout) ·
+    malformed (a body that is not JSON) · unusable (a reply in no asked format) · truncated
+
+    python -m intentkb.llm.scripted_server --port 8765 --faults 0.3
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import collections
+import json
+import random
+import threading
+import time
+import uuid
+from collections.abc import Iterable
+from typing import Any
+
+from .synthetic import detect_format, synthetic_reply
+
+FAULTS = ("429", "500", "slow", "malformed", "unusable", "truncated")
+_REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found", 429: "Too Many Requests", 500: "Internal Server Error"}
+
+
+class ScriptedServer:
+    """Start with `start()` (a thread of its own) or `serve_forever()`; `url` is the base URL."""
+
+    def __init__(self, *, faults: float = 0.0, fault_kinds: Iterable[str] = FAULTS, slow_seconds: float = 2.0,
+                 retry_after: str = "0", seed: int = 0, port: int = 0, model_latency: float = 0.0) -> None:
+        self.faults = faults
+        self.fault_kinds = tuple(fault_kinds)
+        self.slow_seconds = slow_seconds
+        self.retry_after = retry_after
+        self.model_latency = model_latency
+        self.port = port
+        self.script: collections.deque[str] = collections.deque()
+        self.counts: collections.Counter[str] = collections.Counter()
+        self.auth_headers: set[str] = set()
+        self.requests: list[dict[str, Any]] = []  # chat request bodies, when `record` is on
+        self.record = False
+        self.in_flight = 0
+        self.max_in_flight = 0  # most chat requests open at once
+        self._rng = random.Random(seed)
+        self._files: dict[str, bytes] = {}
+        self._batches: dict[str, dict[str, Any]] = {}
+        self._lock = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._server: asyncio.AbstractServer | None = None
+        self._thread: threading.Thread | None = None
+        self._ready = threading.Event()
+
+    # -- control -----------------------------------------------------------------------------------
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    def queue(self, *behaviours: str) -> None:
+        """The next requests behave like this, in order (then back to the fault rate)."""
+        with self._lock:
+            self.script.extend(behaviours)
+
+    @property
+    def completions(self) -> int:
+        return self.counts["chat"]
+
+    def reset_counts(self) -> None:
+        with self._lock:
+            self.counts.clear()
+
+    def _behaviour(self) -> str:
+        with self._lock:
+            if self.script:
+                return self.script.popleft()
+            if self.faults and self._rng.random() < self.faults:
+                return self._rng.choice(self.fault_kinds)
+            return "ok"
+
+    # -- life cycle --------------------------------------------------------------------------------
+    async def _start(self) -> None:
+        self._server = await asyncio.start_server(self._handle, "127.0.0.1", self.port, backlog=1024)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    def start(self) -> "ScriptedServer":
+        def run() -> None:
+            self._loop = asyncio.new_event_loop()
+            self._loop.run_until_complete(self._start())
+            self._ready.set()
+            self._loop.run_forever()
+
+        self._thread = threading.Thread(target=run, name="scripted-openai", daemon=True)
+        self._thread.start()
+        self._ready.wait(10)
+        return self
+
+    def stop(self) -> None:
+        if self._loop is None:
+            return
+        loop = self._loop
+
+        async def close() -> None:
+            if self._server is not None:
+                self._server.close()
+            for task in asyncio.all_tasks():
+                if task is not asyncio.current_task():
+                    task.cancel()
+
+        asyncio.run_coroutine_threadsafe(close(), loop).result(5)
+        loop.call_soon_threadsafe(loop.stop)
+        if self._thread:
+            self._thread.join(5)
+        self._loop = None
+
+    def __enter__(self) -> "ScriptedServer":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def serve_forever(self) -> None:
+        async def main() -> None:
+            await self._start()
+            print(f"scripted OpenAI-compatible server on {self.url}", flush=True)
+            await asyncio.Event().wait()
+
+        asyncio.run(main())
+
+    # -- HTTP --------------------------------------------------------------------------------------
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                lines = head.decode("latin-1").split("\r\n")
+                method, path, _ = lines[0].split(" ", 2)
+                headers = {k.strip().lower(): v.strip() for k, _, v in (ln.partition(":") for ln in lines[1:] if ln)}
+                body = await reader.readexactly(int(headers.get("content-length", "0") or 0))
+                if "authorization" in headers:
+                    with self._lock:
+                        self.auth_headers.add(headers["authorization"])
+                status, extra, payload = await self._route(method, path.split("?")[0], headers, body)
+                reason = _REASONS.get(status, "Error")
+                hdrs = {"content-type": "application/json", "content-length": str(len(payload)),
+                        "x-request-id": uuid.uuid4().hex[:12], **extra}
+                writer.write(f"HTTP/1.1 {status} {reason}\r\n".encode() + "".join(f"{k}: {v}\r\n" for k, v in hdrs.items()).encode()
+                             + b"\r\n" + payload)
+                await writer.drain()
+                if headers.get("connection", "").lower() == "close":
+                    break
+        except (asyncio.IncompleteReadError, ConnectionError, asyncio.CancelledError, asyncio.LimitOverrunError):
+            pass
+        finally:
+            writer.close()
+
+    async def _route(self, method: str, path: str, headers: dict[str, str], body: bytes) -> tuple[int, dict[str, str], bytes]:
+        path = path.removeprefix("/v1")
+        if method == "POST" and path == "/chat/completions":
+            return await self._chat(json.loads(body))
+        if method == "POST" and path == "/files":
+            return self._upload(headers, body)
+        if method == "POST" and path == "/batches":
+            return self._create_batch(json.loads(body))
+        if method == "GET" and path.startswith("/batches/"):
+            return self._get_batch(path.rsplit("/", 1)[1])
+        if method == "GET" and path.startswith("/files/") and path.endswith("/content"):
+            fid = path.split("/")[2]
+            if fid not in self._files:
+                return _error(404, "no such file")
+            return 200, {"content-type": "application/jsonl"}, self._files[fid]
+        return _error(404, f"no route {method} {path}")
+
+    # -- chat completions --------------------------------------------------------------------------
+    def answer(self, request: dict[str, Any], behaviour: str = "ok") -> dict[str, Any]:
+        """The completion object for one request (also used for batch lines)."""
+        messages = request.get("messages") or []
+        first_user = next((m for m in messages if m.get("role") == "user"), {"content": ""})
+        prompt = _text(first_user.get("content"))
+        parser, args = detect_format(prompt)
+        seed = json.dumps(messages, sort_keys=True)
+        content = synthetic_reply(parser, args, seed)
+        finish = "stop"
+        if behaviour == "unusable":
+            content = "I am sorry, but I cannot help with that request."
+        elif behaviour == "truncated":
+            content, finish = content[: max(1, len(content) // 3)], "length"
+        prompt_tokens = sum(len(_text(m.get("content"))) for m in messages) // 4 + 4 * len(messages)
+        return {
+            "id": f"chatcmpl-{uuid.uuid4().hex[:16]}", "object": "chat.completion", "created": int(time.time()),
+            "model": request.get("model", "scripted"),
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": finish, "logprobs": None}],
+            "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": len(content) // 4,
+                      "total_tokens": prompt_tokens + len(content) // 4},
+        }
+
+    async def _chat(self, request: dict[str, Any]) -> tuple[int, dict[str, str], bytes]:
+        self.in_flight += 1
+        self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            return await self._chat_reply(request)
+        finally:
+            self.in_flight -= 1
+
+    async def _chat_reply(self, request: dict[str, Any]) -> tuple[int, dict[str, str], bytes]:
+        if self.record:
+            self.requests.append(request)
+        behaviour = self._behaviour()
+        with self._lock:
+            self.counts["requests"] += 1
+            self.counts[behaviour] += 1
+        if behaviour == "401":
+            return _error(401, "Incorrect API key provided")
+        if behaviour == "429":
+            return _error(429, "Rate limit reached", {"retry-after": self.retry_after})
+        if behaviour == "500":
+            return _error(500, "The server had an error while processing your request")
+        if behaviour == "slow":
+            await asyncio.sleep(self.slow_seconds)
+        if behaviour == "malformed":
+            return 200, {}, b'{"id": "chatcmpl-x", "choices": [{"message": '
+        if self.model_latency:
+            await asyncio.sleep(self.model_latency)
+        with self._lock:
+            self.counts["chat"] += 1
+        return 200, {}, json.dumps(self.answer(request, behaviour)).encode()
+
+    # -- files and batches -------------------------------------------------------------------------
+    def _upload(self, headers: dict[str, str], body: bytes) -> tuple[int, dict[str, str], bytes]:
+        ctype = headers.get("content-type", "")
+        if "boundary=" not in ctype:
+            return _error(400, "expected multipart/form-data")
+        boundary = ctype.split("boundary=", 1)[1].strip('"').encode()
+        data = None
+        for part in body.split(b"--" + boundary):
+            head, sep, content = part.partition(b"\r\n\r\n")
+            if sep and b'name="file"' in head:
+                data = content.rsplit(b"\r\n", 1)[0]
+        if data is None:
+            return _error(400, "no file part")
+        fid = f"file-{uuid.uuid4().hex[:20]}"
+        self._files[fid] = data
+        with self._lock:
+            self.counts["files"] += 1
+        return 200, {}, json.dumps({"id": fid, "object": "file", "bytes": len(data), "created_at": int(time.time()),
+                                    "filename": "input.jsonl", "purpose": "batch", "status": "processed"}).encode()
+
+    def _create_batch(self, req: dict[str, Any]) -> tuple[int, dict[str, str], bytes]:
+        fid = req.get("input_file_id")
+        if fid not in self._files:
+            return _error(404, "no such input file")
+        out_lines = []
+        total = 0
+        for line in self._files[fid].decode().splitlines():
+            if not line.strip():
+                continue
+            total += 1
+            item = json.loads(line)
+            resp = self.answer(item["body"], self._behaviour_for_batch())
+            out_lines.append(json.dumps({"id": f"batch_req_{uuid.uuid4().hex[:12]}", "custom_id": item["custom_id"],
+                                         "response": {"status_code": 200, "request_id": uuid.uuid4().hex[:12], "body": resp},
+                                         "error": None}))
+        out = f"file-{uuid.uuid4().hex[:20]}"
+        self._files[out] = ("\n".join(out_lines) + "\n").encode()
+        bid = f"batch_{uuid.uuid4().hex[:20]}"
+        self._batches[bid] = {
+            "id": bid, "object": "batch", "endpoint": req.get("endpoint"), "errors": None, "input_file_id": fid,
+            "completion_window": req.get("completion_window", "24h"), "status": "in_progress", "output_file_id": None,
+            "error_file_id": None, "created_at": int(time.time()), "metadata": req.get("metadata"),
+            "request_counts": {"total": total, "completed": 0, "failed": 0}, "_output": out,
+        }
+        with self._lock:
+            self.counts["batches"] += 1
+        return 200, {}, json.dumps(_public(self._batches[bid])).encode()
+
+    def _behaviour_for_batch(self) -> str:
+        b = self._behaviour()
+        return b if b in ("unusable", "truncated") else "ok"
+
+    def _get_batch(self, bid: str) -> tuple[int, dict[str, str], bytes]:
+        b = self._batches.get(bid)
+        if b is None:
+            return _error(404, "no such batch")
+        if b["status"] == "in_progress":  # completes on the second look, as a real batch would later
+            b["status"] = "finalizing"
+        elif b["status"] == "finalizing":
+            b["status"] = "completed"
+            b["output_file_id"] = b["_output"]
+            b["request_counts"]["completed"] = b["request_counts"]["total"]
+        return 200, {}, json.dumps(_public(b)).encode()
+
+
+def _public(b: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in b.items() if not k.startswith("_")}
+
+
+def _text(content: Any) -> str:
+    if isinstance(content, list):
+        return " ".join(p.get("text", "") for p in content if isinstance(p, dict))
+    return str(content or "")
+
+
+def _error(status: int, message: str, headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
+    kind = {429: "rate_limit_exceeded", 404: "not_found", 400: "invalid_request_error", 401: "invalid_api_key"}.get(status, "server_error")
+    return status, headers or {}, json.dumps({"error": {"message": message, "type": kind, "param": None, "code": kind}}).encode()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--port", type=int, default=8765)
+    ap.add_argument("--faults", type=float, default=0.0, help="share of requests that misbehave (0–1)")
+    ap.add_argument("--kinds", default=",".join(FAULTS), help="which faults, comma-separated")
+    ap.add_argument("--slow", type=float, default=2.0, help="seconds a slow reply takes")
+    ap.add_argument("--retry-after", default="0", help="Retry-After header of 429 replies (seconds)")
+    ap.add_argument("--latency", type=float, default=0.0, help="seconds of model latency per reply")
+    ap.add_argument("--seed", type=int, default=0)
+    a = ap.parse_args()
+    ScriptedServer(faults=a.faults, fault_kinds=a.kinds.split(","), slow_seconds=a.slow, retry_after=a.retry_after,
+                   seed=a.seed, port=a.port, model_latency=a.latency).serve_forever()
+
+
+if __name__ == "__main__":
+    main()

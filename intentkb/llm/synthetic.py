@@ -1,0 +1,89 @@
+"""Synthetic replies in each answer format, derived from a hash of the prompt (same prompt, same
+reply). They stand in for a model in `--dry-run` (walking a whole tree to count its calls), in the
+scripted OpenAI-compatible server of the tests and benchmarks, and nowhere else."""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import re
+from typing import Any
+
+_GOALS = ["stay comfortable on long walks", "set up a small home office", "cook healthier weeknight meals",
+          "get ready for a camping trip", "find a thoughtful gift", "keep the house tidy with less effort",
+          "train for a first 10k run", "upgrade an everyday carry kit", "decorate a rented flat", "travel light"]
+_ATTRS = [("material", "breathable mesh"), ("color", "navy blue"), ("price", "under $30"), ("size", "medium"),
+          ("brand", "Anker"), ("capacity", "2 litres"), ("weight", "350 g"), ("style", "minimalist"),
+          ("battery", "12 hours"), ("fit", "relaxed")]
+_FACETS = ["comfort", "durability", "value", "convenience", "style", "safety", "portability"]
+_CATS = ["Home Storage", "Running Shoes", "Kitchen Tools", "Phone Accessories", "Outdoor Gear", "Desk Lamps"]
+
+
+def _rng(seed: str) -> random.Random:
+    return random.Random(int.from_bytes(hashlib.blake2b(seed.encode("utf-8"), digest_size=8).digest(), "big"))
+
+
+def _intention_blocks(r: random.Random, n: int, comparison: bool) -> str:
+    out = []
+    for i in range(n):
+        goal = r.choice(_GOALS)
+        name, value = r.choice(_ATTRS)
+        facet = r.choice(_FACETS)
+        lines = [f"New Intention: {goal.capitalize()}, hypothesis {i + 1} ({r.randrange(10**6)}).",
+                 f"Attribute: {name}: {value}.",
+                 f"Rationale: {facet}: A {value} {name} serves the wish to {goal}."]
+        if comparison:
+            lines.append(f"Comparison: {facet}: Unlike the previous product, this one offers a {value} {name}.")
+        out.append("\n".join(lines))
+    return "\n".join(out)
+
+
+def synthetic_reply(parser: str, args: dict[str, Any], seed: str) -> str:
+    """A reply that the reader `parser` accepts with `args`."""
+    r = _rng(seed)
+    n = int(args.get("n", 1))
+    if parser == "attributes":
+        picks = r.sample(_ATTRS, 4)
+        return f"Category: {r.choice(_CATS)}\nAttributes: " + " | ".join(f"{a}: {v}" for a, v in picks)
+    if parser == "intentions":
+        return _intention_blocks(r, n, bool(args.get("comparison", True)))
+    if parser == "cobuy_intention":
+        return (f"The potential co-buy intention could be that they are both used to {r.choice(_GOALS)}; "
+                f"together they cover {r.choice(_FACETS)} and {r.choice(_FACETS)} ({r.randrange(10**6)}).")
+    if parser == "verdict":
+        yes = r.random() < 0.47  # MIND kept 46.7 %
+        return ("Yes, " if yes else "No, ") + f"the intention {'does' if yes else 'does not'} give a reason to buy both ({r.choice(_FACETS)})."
+    if parser == "objectives":
+        return "\n".join(f"Objective: {r.choice(_GOALS).capitalize()} {i + 1}\nSpecific Goal: Do it within a week ({r.randrange(10**6)})\n"
+                         f"Constraint: Spend less than ${r.randrange(20, 200)}" for i in range(n))
+    if parser == "steps":
+        k = r.randrange(4, 8)
+        return "\n".join(f"Step {i + 1}: {verb} the {r.choice(_FACETS)} items for step {i + 1}."
+                         for i, verb in enumerate(r.choice(["Choose", "Buy", "Check", "Pack", "Set up"]) for _ in range(k)))
+    if parser == "purchase_intentions":
+        return "\n".join(f"Intention {i + 1}: to {r.choice(_GOALS)} ({r.randrange(10**6)})" for i in range(n))
+    return f"This product offers good {r.choice(_FACETS)} and {r.choice(_FACETS)}; customers use it to {r.choice(_GOALS)}. ({r.randrange(10**6)})"
+
+
+_N = re.compile(r"\b[Gg]ive (\d+)\b")
+
+
+def detect_format(prompt: str) -> tuple[str, dict[str, Any]]:
+    """Which of the bundled templates a prompt came from (the scripted server has only the text)."""
+    m = _N.search(prompt)
+    n = int(m.group(1)) if m else 1
+    if "New Intention:" in prompt:
+        return "intentions", {"n": n, "comparison": "Comparison:" in prompt.split("Example")[0]}
+    if "Category:" in prompt and "Attributes:" in prompt:
+        return "attributes", {}
+    if "Answer Yes or No" in prompt:
+        return "verdict", {}
+    if "co-buy intention could be" in prompt:
+        return "cobuy_intention", {}
+    if "Objective:" in prompt and "Specific Goal:" in prompt and "Constraint:" in prompt and "Step 1" not in prompt:
+        return "objectives", {"n": n}
+    if '"Step 1:' in prompt:
+        return "steps", {}
+    if '"Intention 1:' in prompt:
+        return "purchase_intentions", {"n": n}
+    return "free_text", {}
