@@ -213,11 +213,12 @@ def main() -> None:
     # -- MCQ: cold embedding cache, then warm -------------------------------------------------
     qfile = args.out / f"intentionqa-{args.questions}.jsonl"
     write_jsonl(qfile, data.intentionqa_questions(args.shared, args.questions))
-    for precision in ("float32", "bfloat16"):
+    for precision in ("float32", "bfloat16", "auto"):  # auto, the default: bfloat16 where the CPU has it natively
         cold = Path(tempfile.mkdtemp(prefix="ikb-mcq-"))  # an empty embedding cache
-        env_mcq = {**env, "INTENTKB_HOME": str(cold), "INTENTKB_EMBEDDING_PRECISION": precision}
+        env_mcq = {k: v for k, v in env.items() if k != "INTENTKB_EMBEDDING_PRECISION"} | {"INTENTKB_HOME": str(cold)}
         for label in ("cold", "warm"):
-            wall, rss, out = run([*cli, "eval", "mcq", str(qfile), "--format", "intentionqa", "--scorer", "embedding", "--json"], env_mcq)
+            wall, rss, out = run([*cli, "eval", "mcq", str(qfile), "--format", "intentionqa", "--scorer", "embedding",
+                                  "--precision", precision, "--json"], env_mcq)
             m = json.loads(out)
             print(f"eval mcq ({precision}, {label} cache): {m['scored']:,} questions, {m['texts']:,} distinct texts, {m['encoded']:,} embedded, "
                   f"accuracy {m['overall']['accuracy']} [{m['overall']['ci95_low']}, {m['overall']['ci95_high']}], {wall:.1f}s wall "

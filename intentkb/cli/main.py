@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -277,10 +278,13 @@ def eval_group() -> None:
 @click.option("--task", type=click.Choice(["1", "2"]), help="Treat every question as this IntentionQA task (default: the record's, else detected).")
 @click.option("--predictions", type=click.Path(path_type=Path), help="Write one JSON line per question (scores, prediction).")
 @click.option("--rejects", type=click.Path(path_type=Path), help="Rejects file (default: FILE.mcq.rejects.jsonl).")
+@click.option("--precision", type=click.Choice(["auto", "float32", "bfloat16"]), default="auto", show_default=True,
+              help="Model precision. auto: INTENTKB_EMBEDDING_PRECISION when set, else bfloat16 on CPUs with native "
+                   "bfloat16 (AVX512-BF16/AMX; 2x faster here, same accuracy), else float32.")
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
 def eval_mcq(ctx: click.Context, file: Path, fmt: str, scorer: str, task: str | None, predictions: Path | None,
-             rejects: Path | None, as_json: bool) -> None:
+             rejects: Path | None, precision: str, as_json: bool) -> None:
     """Accuracy with a 95% confidence interval on IntentionQA-format multiple-choice questions.
 
     \b
@@ -288,9 +292,15 @@ def eval_mcq(ctx: click.Context, file: Path, fmt: str, scorer: str, task: str | 
       intentkb eval mcq QA_fullInfo_task1.jsonl --format intentionqa --scorer embedding
     """
     from ..retrieval.build import open_embedder
+    from ..retrieval.embeddings import native_bf16
     from ..tasks.mcq import evaluate_mcq
 
-    embedder = open_embedder(_settings(ctx), progress=sys.stderr.isatty())
+    settings = _settings(ctx)
+    if precision == "auto" and not os.environ.get("INTENTKB_EMBEDDING_PRECISION"):
+        precision = "bfloat16" if settings.embedding_device == "cpu" and native_bf16() else "float32"
+    if precision != "auto":
+        settings = settings.model_copy(update={"embedding_precision": precision})
+    embedder = open_embedder(settings, progress=sys.stderr.isatty())
     try:
         report = evaluate_mcq(file, embedder, scorer=scorer, task=int(task) if task else None, rejects_path=rejects,
                               predictions_path=predictions, echo=lambda m: click.echo(m, err=True))

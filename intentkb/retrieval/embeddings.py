@@ -33,6 +33,20 @@ def model_key(name: str) -> str:
     return str(p.resolve()) if p.exists() else name
 
 
+def native_bf16() -> bool:
+    """Whether this CPU computes in bfloat16 natively (AVX512-BF16 or AMX), where bfloat16 autocast
+    runs the model ~1.6x faster; elsewhere autocast emulates it and is slower."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as fh:
+            for line in fh:
+                if line.startswith("flags"):
+                    flags = set(line.split(":", 1)[1].split())
+                    return bool(flags & {"avx512_bf16", "amx_bf16"})
+    except OSError:
+        pass
+    return False
+
+
 def embedding_key(name: str, precision: str = "float32") -> str:
     """What vectors are cached and indexed under: the model, and its precision when not float32."""
     return model_key(name) if precision == "float32" else f"{model_key(name)}#{precision}"
