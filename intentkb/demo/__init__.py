@@ -59,6 +59,20 @@ def retrieval_demo(store: GraphStore, settings: Settings, echo: Callable[[str], 
             echo(f"  {h.score:.2f}  {(h.title or h.product)[:50]}  <- {h.intention_text[:70]}")
 
 
+def generation_demo(settings: Settings, echo: Callable[[str], None]) -> None:
+    """What the LLM pipelines would still do on this knowledge base: a dry run calls nothing."""
+    from ..llm.run import GenOptions, run_generation
+    from ..llm.settings import LLMSettings
+
+    llm = LLMSettings(model="gpt-4o-mini", multimodal="off", prompts_dir=None, price=None)
+    echo("\ngenerating the rest with an LLM (dry runs: nothing is called; gpt-4o-mini list prices):")
+    for pipeline in ("attributes", "trees", "mind", "scripts"):
+        rec = run_generation(pipeline, settings, llm, GenOptions(progress=False, dry_run=True))
+        t = rec.total
+        echo(f"  intentkb generate {pipeline:10}  {t.calls:6,} calls, ~{t.prompt_tokens + t.completion_tokens:9,} tokens, "
+             f"~${rec.usage.cost_usd:.4f}")
+
+
 def run_demo(data_dir: Path | None = None, *, keep_server: bool = False, echo: Callable[[str], None] = print) -> dict:
     started = time.monotonic()
     data_dir = Path(data_dir) if data_dir else Path(tempfile.mkdtemp(prefix="intentkb-demo-"))
@@ -87,6 +101,7 @@ def run_demo(data_dir: Path | None = None, *, keep_server: bool = False, echo: C
             echo(f"\nco-buy intention of B005QXX0MG + B00PYV5HGC ({pair[0]['relation']}, filter kept: {pair[0]['accepted']}):")
             echo("  " + pair[0]["text"][:200])
         retrieval_demo(store, settings, echo)
+    generation_demo(settings, echo)
     if not keep_server:
         from ..kb.embedded import EmbeddedServer
 
