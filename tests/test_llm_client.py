@@ -104,6 +104,11 @@ def test_wrong_key_stops_the_run(llm_server, llm_settings):
         ask(client_for(llm_settings))
 
 
+def test_unreachable_endpoint_stops_the_run(llm_settings):
+    with pytest.raises(LLMFatal, match="cannot reach the endpoint"):
+        ask(client_for(llm_settings, base_url="http://127.0.0.1:9/v1", max_retries=1))
+
+
 def test_images_sent_only_to_multimodal_models(llm_server, llm_settings):
     llm_server.record = True
     ask(client_for(llm_settings, multimodal="on"), images=PRODUCT["images"])

@@ -31,9 +31,18 @@ CREATE TABLE IF NOT EXISTS replies (
 
 
 def cache_key(model: str, messages: list[dict[str, Any]], params: dict[str, Any], template: str) -> str:
-    blob = json.dumps({"model": model, "messages": messages, "params": params, "template": template},
-                      sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+    """sha256 over model, parameters, template version and every message. Text messages go in as
+    role + text between separator bytes (no JSON encoding of long prompts on every cache hit);
+    multimodal ones as canonical JSON."""
+    h = hashlib.sha256()
+    h.update(json.dumps({"model": model, "params": params, "template": template}, sort_keys=True, separators=(",", ":")).encode())
+    for m in messages:
+        content = m["content"]
+        if isinstance(content, str) and len(m) == 2:
+            h.update(b"\x1e" + m["role"].encode() + b"\x1f" + content.encode("utf-8"))
+        else:
+            h.update(b"\x1d" + json.dumps(m, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8"))
+    return h.hexdigest()
 
 
 def cacheable(params: dict[str, Any]) -> bool:

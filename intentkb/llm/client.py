@@ -137,6 +137,7 @@ class LLMClient:
     def __post_init__(self) -> None:
         self._sem: asyncio.Semaphore | None = None
         self._client: openai.AsyncOpenAI | None = None
+        self._reached = False  # an endpoint that never answered is down, not busy: stop instead of rejecting all
 
     # -- set-up --------------------------------------------------------------------------------
     def _api(self) -> openai.AsyncOpenAI:
@@ -271,9 +272,13 @@ class LLMClient:
         except openai.NotFoundError as e:
             raise LLMFatal(f"model {self.settings.model!r} or endpoint not found: {_describe(e)}") from None
         except Exception as e:  # noqa: BLE001 - every other failure is this item's, never the run's
+            if isinstance(e, openai.APIConnectionError) and not isinstance(e, openai.APITimeoutError) and not self._reached:
+                raise LLMFatal(f"cannot reach the endpoint {self.settings.base_url or 'api.openai.com'} "
+                               f"({_describe(e)}); nothing was answered in this run") from None
             usage.failures += 1
             raise Rejected(f"request failed after {self.settings.max_retries} retries: {_describe(e)}" if _retryable(e)
                            else f"request refused: {_describe(e)}") from None
+        self._reached = True
         choice = resp.choices[0] if resp.choices else None
         text = (choice.message.content or "") if choice else ""
         u = resp.usage

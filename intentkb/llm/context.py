@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import queue
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from ..config import Settings
 from ..kb.store import GraphStore, Row
 from .client import LLMClient
 
 PAGE = 1000
+T = TypeVar("T")
 _CATALOGUE = ("brand", "color", "size", "model", "material")
 
 
@@ -35,7 +38,11 @@ class GenContext:
         return self.settings.rejects_dir / f"generate-{pipeline}-{stage}.rejects.jsonl"
 
     def pages(self, query: str, params: dict[str, Any] | None = None, *, limit: int | None = None) -> Iterator[Row]:
-        """Rows of a keyset-paged query (`$after`, `$limit`, rows ordered by `id`), at most `limit`."""
+        """Rows of a keyset-paged query (`$after`, `$limit`, rows ordered by `id`), at most `limit`,
+        read one page ahead on a thread of its own while the stage works on the current one."""
+        return prefetch(self._pages(query, params, limit))
+
+    def _pages(self, query: str, params: dict[str, Any] | None, limit: int | None) -> Iterator[Row]:
         after, left = "", limit if limit is not None else self.limit
         while left is None or left > 0:
             size = PAGE if left is None else min(PAGE, left)
@@ -54,6 +61,44 @@ class GenContext:
     @property
     def vision(self) -> bool:
         return self.client.settings.vision
+
+
+_END = object()
+
+
+def prefetch(rows: Iterator[T], depth: int = 2 * PAGE) -> Iterator[T]:
+    """`rows`, produced on a background thread up to `depth` ahead: the next page's query runs on the
+    server while this one is processed, instead of stopping the event loop for it."""
+    q: queue.Queue[Any] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for row in rows:
+                while not stop.is_set():
+                    try:
+                        q.put(row, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            q.put(_END)
+        except BaseException as e:  # noqa: BLE001 - handed to the consumer, raised there
+            q.put(e)
+
+    t = threading.Thread(target=produce, name="intentkb-prefetch", daemon=True)
+    t.start()
+    try:
+        while True:
+            item = q.get()
+            if item is _END:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
 
 
 def product_view(row: Row, *, prefix: str = "", attributes: list[str] | None = None, vision: bool = False) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from typing import Any
 
 from ..kb.ids import cobuy_intention_id
 from ..kb.models import Relation
-from .context import PAGE, GenContext, product_view
+from .context import PAGE, GenContext, prefetch, product_view
 from .parsing import FilterVerdict
 from .runner import Outcome, StageReport, Write, run_stage
 
@@ -81,7 +81,7 @@ async def generate_cobuy_intentions(ctx: GenContext, relations: list[Relation] |
                  "prompt_version": version, "source": ctx.source}
         return Outcome(writes=[("gen_cobuy_intention", {"id": iid, "props": props, "a": row["a"], "b": row["b"]})])
 
-    return await run_stage("mind", "intentions", _pending_pairs(ctx, rels), work,
+    return await run_stage("mind", "intentions", prefetch(_pending_pairs(ctx, rels)), work,
                            lambda it: {"a": it[0]["a"], "b": it[0]["b"], "relation": it[1]}, store=ctx.write_store,
                            order=["gen_cobuy_intention"], parallel=ctx.parallel,
                            rejects=ctx.rejects_path("mind", "intentions"), progress=ctx.progress)

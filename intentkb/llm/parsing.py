@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from functools import lru_cache
 from typing import Any
 
 from pydantic import BaseModel
@@ -25,10 +26,16 @@ def _clean_line(line: str) -> str:
     return _MARKUP.sub("", _BOLD.sub("", line)).strip()
 
 
+@lru_cache(maxsize=64)
+def _key_pattern(keys: tuple[str, ...]) -> re.Pattern[str]:
+    alternatives = "|".join(re.escape(k) for k in sorted(keys, key=len, reverse=True))
+    return re.compile(r"^(" + alternatives + r")\s*(?:\d{1,2})?\s*[:：]\s*(.*)$", re.I)
+
+
 def keyed_blocks(text: str, keys: list[str]) -> list[tuple[str, str]]:
     """(key, value) in reply order for lines starting with one of `keys` (any case, with markup);
     a line starting with no key continues the previous value."""
-    pattern = re.compile(r"^(" + "|".join(re.escape(k) for k in sorted(keys, key=len, reverse=True)) + r")\s*(?:\d{1,2})?\s*[:：]\s*(.*)$", re.I)
+    pattern = _key_pattern(tuple(keys))
     canon = {k.lower(): k for k in keys}
     out: list[tuple[str, str]] = []
     for raw in text.splitlines():

@@ -83,12 +83,12 @@ class TreeGrower:
                 props[k] = v
         return props
 
-    def _rows(self, nodes: list[TreeIntention], paths: list[tuple[int, ...]], version: str, link: dict[str, str]) -> list[dict[str, Any]]:
+    def _rows(self, nodes: list[TreeIntention], paths: list[tuple[int, ...]], ids: list[str], version: str,
+              link: dict[str, str]) -> list[dict[str, Any]]:
         step = len(paths[0])
         product = self.products[step - 1]["id"]
         rows = []
-        for node, path in zip(nodes, paths):
-            nid = self.ider(path)
+        for node, nid in zip(nodes, ids):
             rows.append({"id": nid, "props": self._props(node, step, nid, version), "product": product,
                          "attribute": _attr(*node.attribute) if node.attribute else None, **link})
         return rows
@@ -114,7 +114,7 @@ class TreeGrower:
             got = await self._ask("sib_tree_root", {"product": first, "n": len(roots)}, first["images"], len(roots), "step 1")
             if got is None:
                 return
-            rows = self._rows(got, roots, self.versions["root"], {"session": self.session})
+            rows = self._rows(got, roots, ids, self.versions["root"], {"session": self.session})
             self.emit([("gen_tree_roots", r) for r in rows])
             texts = [n.text for n in got]
         await asyncio.gather(*(self._grow_below(p, t) for p, t in zip(roots, texts)))
@@ -134,7 +134,7 @@ class TreeGrower:
             got = await self._ask("sib_tree_branch", values, new["images"], n, f"step {step + 1} under {'.'.join(map(str, path))}")
             if got is None:
                 return
-            rows = self._rows(got, kids, self.versions["branch"], {"parent": self.ider(path)})
+            rows = self._rows(got, kids, ids, self.versions["branch"], {"parent": self.ider(path)})
             self.emit([("gen_tree_children", r) for r in rows])
             texts = [g.text for g in got]
         await asyncio.gather(*(self._grow_below(k, t) for k, t in zip(kids, texts)))
