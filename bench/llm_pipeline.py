@@ -166,7 +166,7 @@ def main() -> None:
     ap.add_argument("--sessions", type=int, default=100, help="sessions of 5 products (157 calls each)")
     ap.add_argument("--pairs", type=int, default=10_000, help="co-buy (pair, relation) intentions, each then filtered")
     ap.add_argument("--products", type=int, default=500, help="products for scripts (3 calls) and purchase intentions (1 call)")
-    ap.add_argument("--concurrency", type=int, default=64)
+    ap.add_argument("--concurrency", type=int, default=32, help="requests in flight (the default setting)")
     ap.add_argument("--fault-scale", type=float, default=0.25, help="share of the workload run with faults")
     ap.add_argument("--shared", type=Path, default=SHARED)
     ap.add_argument("--out", type=Path, default=HERE / "out" / "llm")

@@ -102,9 +102,24 @@ def _retry_after(exc: BaseException) -> float:
         return max(0.0, when.timestamp() - time.time()) if when else 0.0
 
 
+class MalformedResponse(ValueError):
+    """A 200 whose body is not a chat completion: a proxy's page, a cut connection; worth a retry."""
+
+
+def _completion(raw: str) -> _Attempt:
+    try:
+        data = json.loads(raw)
+        choice = data["choices"][0]
+        text = choice["message"].get("content") or ""
+        usage = data.get("usage") or {}
+        return _Attempt(text, choice.get("finish_reason"), int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0))
+    except (ValueError, KeyError, IndexError, TypeError, AttributeError) as e:
+        raise MalformedResponse(f"not a chat completion ({type(e).__name__}): {raw[:200]!r}") from None
+
+
 def _retryable(exc: BaseException) -> bool:
     if isinstance(exc, (openai.APITimeoutError, openai.APIConnectionError, openai.RateLimitError,
-                        openai.InternalServerError, openai.APIResponseValidationError, json.JSONDecodeError)):
+                        openai.InternalServerError, openai.APIResponseValidationError, MalformedResponse)):
         return True
     if isinstance(exc, openai.APIStatusError):
         return exc.status_code in (408, 409, 425, 429) or exc.status_code >= 500
@@ -266,7 +281,11 @@ class LLMClient:
                 with attempt:
                     async with self.sem:
                         usage.calls += 1
-                        resp = await api.chat.completions.create(model=self.settings.model, messages=messages, **params)
+                        # the documented raw-request path (`client.post`): the typed `create` spends
+                        # more CPU transforming params and building response models than the HTTP call
+                        raw = await api.post("/chat/completions", cast_to=str,
+                                             body={"model": self.settings.model, "messages": messages, **params})
+                    reply = _completion(raw)
         except (openai.AuthenticationError, openai.PermissionDeniedError) as e:
             raise LLMFatal(f"the endpoint refused the credentials: {_describe(e)}") from None
         except openai.NotFoundError as e:
@@ -279,11 +298,6 @@ class LLMClient:
             raise Rejected(f"request failed after {self.settings.max_retries} retries: {_describe(e)}" if _retryable(e)
                            else f"request refused: {_describe(e)}") from None
         self._reached = True
-        choice = resp.choices[0] if resp.choices else None
-        text = (choice.message.content or "") if choice else ""
-        u = resp.usage
-        pt = int(u.prompt_tokens) if u else 0
-        ct = int(u.completion_tokens) if u else 0
-        usage.prompt_tokens += pt
-        usage.completion_tokens += ct
-        return _Attempt(text, choice.finish_reason if choice else None, pt, ct)
+        usage.prompt_tokens += reply.prompt_tokens
+        usage.completion_tokens += reply.completion_tokens
+        return reply
