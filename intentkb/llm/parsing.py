@@ -20,6 +20,7 @@ class ParseError(ValueError):
 
 _MARKUP = re.compile(r"^\s*(?:[-*•>#]+\s*|\d{1,3}[.)]\s+|\(\d{1,3}\)\s*)*")
 _BOLD = re.compile(r"\*\*|__|`")
+_MARKUP_START = frozenset("-*•>#(0123456789")
 
 
 def _clean_line(line: str) -> str:
@@ -39,9 +40,13 @@ def keyed_blocks(text: str, keys: list[str]) -> list[tuple[str, str]]:
     canon = {k.lower(): k for k in keys}
     out: list[tuple[str, str]] = []
     for raw in text.splitlines():
-        line = _clean_line(raw)
+        line = raw.strip()
         if not line:
             continue
+        if line[0] in _MARKUP_START or "*" in line or "`" in line or "__" in line:
+            line = _clean_line(line)  # the regexes only where there is markup: most lines have none
+            if not line:
+                continue
         m = pattern.match(line)
         if m:
             out.append((canon[m.group(1).lower()], m.group(2).strip()))
@@ -150,7 +155,8 @@ def parse_intentions(text: str, *, n: int = 1, comparison: bool = True, **_: Any
                 raise ParseError(f"{label} has no 'Comparison: aspect: comparison' line")
             a, sep, rest = raw.partition(":")
             aspect, cmp_text = (a.strip(), rest.strip()) if sep and rest.strip() and _words(a) <= 6 else (None, raw)
-        out.append(TreeIntention(text=body, attribute=attr, rationale=rationale, comparison_aspect=aspect, comparison=cmp_text))
+        # every field is a checked str already: construct without a second validation
+        out.append(TreeIntention.model_construct(text=body, attribute=attr, rationale=rationale, comparison_aspect=aspect, comparison=cmp_text))
     if len(out) < n:
         raise ParseError(f"expected {n} intentions, each starting with 'New Intention:', found {len(out)}")
     return out

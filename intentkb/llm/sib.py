@@ -117,7 +117,16 @@ class TreeGrower:
             rows = self._rows(got, roots, ids, self.versions["root"], {"session": self.session})
             self.emit([("gen_tree_roots", r) for r in rows])
             texts = [n.text for n in got]
-        await asyncio.gather(*(self._grow_below(p, t) for p, t in zip(roots, texts)))
+        await self._grow_all(roots, texts)
+
+    async def _grow_all(self, paths: list[tuple[int, ...]], texts: list[str]) -> None:
+        """Grow below each node; nothing to do (no task made) at the last step."""
+        if len(paths[0]) >= len(self.products):
+            return
+        if len(paths) == 1:
+            await self._grow_below(paths[0], texts[0])
+        else:
+            await asyncio.gather(*(self._grow_below(p, t) for p, t in zip(paths, texts)))
 
     async def _grow_below(self, path: tuple[int, ...], text: str) -> None:
         step = len(path)
@@ -137,7 +146,7 @@ class TreeGrower:
             rows = self._rows(got, kids, ids, self.versions["branch"], {"parent": self.ider(path)})
             self.emit([("gen_tree_children", r) for r in rows])
             texts = [g.text for g in got]
-        await asyncio.gather(*(self._grow_below(k, t) for k, t in zip(kids, texts)))
+        await self._grow_all(kids, texts)
 
 
 def _all_ids(session: str, schedule: BranchingSchedule, length: int) -> list[str]:
