@@ -67,7 +67,7 @@ class RunRecord(BaseModel):
     record_file: str | None = None
 
     def lines(self) -> list[str]:
-        out = [s.line() for s in self.stages]
+        out = [("dry run, nothing written: " if self.dry_run else "") + s.line() for s in self.stages]
         t = self.total
         head = "dry run, estimated" if self.dry_run else "model calls"
         out.append(f"{head}: {t.calls} calls ({t.cache_hits} cache hits, {t.retries} retries, {t.corrections} corrections), "
