@@ -250,3 +250,14 @@ def test_api_key_lands_nowhere(estore, tmp_path, llm_server, llm_settings):
         assert TEST_API_KEY.encode() not in p.read_bytes(), p
     for t in texts:
         assert TEST_API_KEY not in t
+
+
+def test_missing_key_is_one_line_and_exit_1(estore, tmp_path, llm_server):
+    load_sessions(estore, tmp_path)
+    env = {**os.environ, "INTENTKB_HOME": str(estore.settings.data_dir), "INTENTKB_GRAPH": estore.settings.graph_name,
+           "OPENAI_API_KEY": "", "OPENAI_BASE_URL": ""}
+    r = subprocess.run([sys.executable, "-m", "intentkb.cli.main", "generate", "attributes"], env=env,
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 1
+    assert "Error: OPENAI_API_KEY is not set" in r.stderr
+    assert "Traceback" not in r.stderr and "never retrieved" not in r.stderr

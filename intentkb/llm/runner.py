@@ -186,25 +186,33 @@ async def run_stage(
         bar.update(1)
 
     active: set[asyncio.Task[tuple[T, Outcome]]] = set()
+    unsettled: set[asyncio.Task[tuple[T, Outcome]]] = set()  # created and not yet settled
+
+    async def settle_some() -> None:
+        nonlocal active
+        done, active = await asyncio.wait(active, timeout=writer.max_wait, return_when=asyncio.FIRST_COMPLETED)
+        for task in done:
+            unsettled.discard(task)
+            settle(*task.result())
+        if writer.due():
+            await writer.flush_soon()
+
     try:
         for item in items:
             while len(active) >= parallel:
-                done, active = await asyncio.wait(active, timeout=writer.max_wait, return_when=asyncio.FIRST_COMPLETED)
-                for task in done:
-                    settle(*task.result())
-                if writer.due():
-                    await writer.flush_soon()
-            active.add(asyncio.ensure_future(one(item)))
+                await settle_some()
+            task = asyncio.ensure_future(one(item))
+            active.add(task)
+            unsettled.add(task)
         while active:
-            done, active = await asyncio.wait(active, timeout=writer.max_wait, return_when=asyncio.FIRST_COMPLETED)
-            for task in done:
-                settle(*task.result())
-            if writer.due():
-                await writer.flush_soon()
+            await settle_some()
         await writer.flush()
     except BaseException:
-        for task in active:
+        # a fatal error (bad key, endpoint down, store failure): stop the others and collect their
+        # outcomes, so that nothing is reported later as an exception never retrieved
+        for task in unsettled:
             task.cancel()
+        await asyncio.gather(*unsettled, return_exceptions=True)
         raise
     finally:
         bar.close()
