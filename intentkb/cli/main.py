@@ -318,6 +318,34 @@ def eval_mcq(ctx: click.Context, file: Path, fmt: str, scorer: str, task: str | 
     click.echo(f"{report.texts} distinct texts, {report.encoded} embedded now, in {report.seconds:.1f}s")
 
 
+@eval_group.command("score")
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("--rejects", type=click.Path(path_type=Path), help="Rejects file (default: FILE.score.rejects.jsonl).")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.pass_context
+def eval_score(ctx: click.Context, file: Path, rejects: Path | None, fmt: str) -> None:
+    """Accuracy (95% interval) and macro-F1 per task, with random and majority baselines.
+
+    FILE is JSON Lines: {"id", "task", "label", "prediction" (null: invalid), "options" (optional)}.
+
+    \b
+    Example:  intentkb eval score results.jsonl --format json
+    """
+    from ..tasks.scoring import score_file
+
+    report = score_file(file, rejects_path=rejects, echo=lambda m: click.echo(m, err=True))
+    if fmt == "json":
+        click.echo(report.model_dump_json(indent=2))
+        return
+    click.echo(f"{report.file}: read {report.read} = scored {report.scored} + rejected {report.rejected}"
+               + (f" (rejects: {report.rejects_file})" if report.rejects_file else ""))
+    rows = [{"task": t.task, "items": t.items, "accuracy": t.accuracy.text(), "macro_f1": f"{t.macro_f1:.4f}",
+             "invalid": f"{t.invalid_rate:.2%}", "random acc/F1": f"{t.random.accuracy:.4f}/{t.random.macro_f1:.4f}",
+             "majority acc/F1": f"{t.majority.accuracy:.4f}/{t.majority.macro_f1:.4f}"}
+            for t in [*report.tasks, *([report.overall] if report.overall else [])]]
+    emit(rows, "table")
+
+
 # -- query ----------------------------------------------------------------------------------
 def _parse_param(raw: str) -> tuple[str, Any]:
     key, sep, value = raw.partition("=")

@@ -1,0 +1,163 @@
+"""`intentkb eval score`: accuracy and macro-F1 per task from a file of predictions, with the random
+and majority baselines that make them readable.
+
+A results file is JSON Lines, one answered item a line:
+
+    {"id": "sib-t1-…", "task": "sib-t1", "label": "A", "prediction": "B", "options": ["A", "B", "C", "D"]}
+
+`prediction` null or "" is an invalid answer: it counts as wrong and is reported as the invalid
+rate. `options` (the answer scale) is optional; without it the scale is the labels and
+predictions seen for the task. Macro-F1 averages F1 over the classes of the scale (a class never
+predicted nor gold contributes nothing; precision of a class never predicted is 0).
+"""
+
+from __future__ import annotations
+
+import random
+from collections import Counter, defaultdict
+from collections.abc import Callable
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from ..ingest.rejects import RejectSink
+from ..ingest.sources import BadLine, jsonl_records
+from ..kb.models import OptText, Text
+from .metrics import Accuracy, accuracy
+
+RANDOM_DRAWS = 200  # the random baseline is the mean of this many seeded uniform draws
+
+
+class Scored(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    id: Text
+    task: Text
+    label: Text
+    prediction: OptText = None
+    options: list[str] | None = Field(default=None, min_length=2)
+
+    @field_validator("label", "prediction", mode="before")
+    @classmethod
+    def _letters(cls, v: object) -> object:
+        return v.strip().upper() if isinstance(v, str) else v
+
+
+def macro_f1(gold: list[str], pred: list[str | None], classes: list[str]) -> float:
+    """Mean over `classes` of F1; an invalid prediction (None) is a miss for its gold class."""
+    if not classes:
+        return 0.0
+    tp: Counter[str] = Counter()
+    n_pred: Counter[str] = Counter()
+    n_gold: Counter[str] = Counter(gold)
+    for g, p in zip(gold, pred):
+        if p is not None:
+            n_pred[p] += 1
+            if p == g:
+                tp[g] += 1
+    f1s = []
+    for c in classes:
+        prec = tp[c] / n_pred[c] if n_pred[c] else 0.0
+        rec = tp[c] / n_gold[c] if n_gold[c] else 0.0
+        f1s.append(2 * prec * rec / (prec + rec) if prec + rec else 0.0)
+    return sum(f1s) / len(f1s)
+
+
+class Baseline(BaseModel):
+    accuracy: float
+    macro_f1: float
+
+
+class TaskScore(BaseModel):
+    task: str
+    items: int
+    accuracy: Accuracy
+    macro_f1: float
+    invalid: int
+    invalid_rate: float
+    classes: list[str]
+    gold_distribution: dict[str, int]
+    random: Baseline
+    majority: Baseline
+    majority_label: str
+
+
+class ScoreReport(BaseModel):
+    file: str
+    read: int
+    scored: int
+    rejected: int
+    rejects_file: str | None = None
+    tasks: list[TaskScore]
+    overall: TaskScore | None = None
+
+
+def score_task(task: str, rows: list[Scored], seed: int = 0) -> TaskScore:
+    gold = [r.label for r in rows]
+    pred = [r.prediction or None for r in rows]
+    scale = next((r.options for r in rows if r.options), None)
+    classes = sorted({o.strip().upper() for o in scale}) if scale else sorted(set(gold) | {p for p in pred if p})
+    correct = sum(g == p for g, p in zip(gold, pred))
+    invalid = sum(p is None for p in pred)
+    counts = Counter(gold)
+    major = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[0][0]
+    rng = random.Random(seed)
+    r_acc = r_f1 = 0.0
+    for _ in range(RANDOM_DRAWS):
+        draw = [rng.choice(classes) for _ in gold]
+        r_acc += sum(g == d for g, d in zip(gold, draw)) / len(gold)
+        r_f1 += macro_f1(gold, list(draw), classes)
+    return TaskScore(
+        task=task, items=len(rows), accuracy=accuracy(correct, len(rows)),
+        macro_f1=round(macro_f1(gold, pred, classes), 4), invalid=invalid, invalid_rate=round(invalid / len(rows), 4),
+        classes=classes, gold_distribution=dict(sorted(counts.items())),
+        random=Baseline(accuracy=round(r_acc / RANDOM_DRAWS, 4), macro_f1=round(r_f1 / RANDOM_DRAWS, 4)),
+        majority=Baseline(accuracy=round(counts[major] / len(rows), 4), macro_f1=round(macro_f1(gold, [major] * len(gold), classes), 4)),
+        majority_label=major,
+    )
+
+
+def score_file(path: Path | str, *, rejects_path: Path | None = None, echo: Callable[[str], None] | None = None) -> ScoreReport:
+    """Score every task in a results file; bad lines go to the rejects file with their line and reason."""
+    path = Path(path)
+    sink = RejectSink(rejects_path or path.with_name(path.name + ".score.rejects.jsonl"), path, echo)
+    by_task: dict[str, list[Scored]] = defaultdict(list)
+    read = 0
+    seen: set[str] = set()
+    try:
+        for line, raw in jsonl_records(path, ()):
+            read += 1
+            if isinstance(raw, BadLine):
+                sink.add(line, raw.reason, raw)
+                continue
+            try:
+                row = Scored.model_validate(raw)
+            except ValidationError as e:
+                sink.add(line, "; ".join(f"{'.'.join(map(str, err['loc'])) or 'record'}: {err['msg']}" for err in e.errors()), raw)
+                continue
+            if row.id in seen:
+                sink.add(line, f"duplicate id {row.id!r}", raw)
+                continue
+            seen.add(row.id)
+            by_task[row.task].append(row)
+    finally:
+        sink.close()
+    tasks = [score_task(t, rows) for t, rows in sorted(by_task.items())]
+    everything = [r for t in sorted(by_task) for r in by_task[t]]
+    overall = None
+    if len(tasks) > 1:
+        # tasks with different answer scales: no common class set, so the overall macro-F1 is the
+        # mean of the tasks' and the accuracy is pooled
+        correct = sum(t.accuracy.correct for t in tasks)
+        invalid = sum(t.invalid for t in tasks)
+        overall = TaskScore(
+            task="all", items=len(everything), accuracy=accuracy(correct, len(everything)),
+            macro_f1=round(sum(t.macro_f1 for t in tasks) / len(tasks), 4), invalid=invalid,
+            invalid_rate=round(invalid / len(everything), 4), classes=[], gold_distribution={},
+            random=Baseline(accuracy=round(sum(t.random.accuracy * t.items for t in tasks) / len(everything), 4),
+                            macro_f1=round(sum(t.random.macro_f1 for t in tasks) / len(tasks), 4)),
+            majority=Baseline(accuracy=round(sum(t.majority.accuracy * t.items for t in tasks) / len(everything), 4),
+                              macro_f1=round(sum(t.majority.macro_f1 for t in tasks) / len(tasks), 4)),
+            majority_label="")
+    return ScoreReport(file=str(path), read=read, scored=len(everything), rejected=sink.count,
+                       rejects_file=str(sink.path) if sink.count else None, tasks=tasks, overall=overall)

@@ -1,0 +1,62 @@
+"""`eval score` against accuracy and macro-F1 computed by hand for tests/fixtures/eval_results.jsonl."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from intentkb.cli.main import cli
+from intentkb.tasks.scoring import macro_f1, score_file
+
+from .conftest import FIXTURES
+
+RESULTS = FIXTURES / "eval_results.jsonl"
+
+
+def test_hand_computed_accuracy_and_macro_f1():
+    r = score_file(RESULTS, rejects_path=None)
+    t1, t4 = r.tasks
+    # T1: gold A A B C D A B C A B, predicted A B B A D A - C C B: 6 of 10 right, one invalid.
+    # F1 per class: A 2·(2/3·2/4)/(2/3+2/4) = 4/7, B 2/3, C 1/2, D 1 -> macro 0.684524
+    assert (t1.task, t1.items, t1.accuracy.correct, t1.invalid) == ("sib-t1", 10, 6, 1)
+    assert t1.accuracy.accuracy == 0.6 and t1.macro_f1 == round((4 / 7 + 2 / 3 + 1 / 2 + 1) / 4, 4) == 0.6845
+    # majority A (4 of 10): accuracy 0.4, F1 of A = 2·0.4·1/1.4 = 4/7, the others 0
+    assert (t1.majority_label, t1.majority.accuracy, t1.majority.macro_f1) == ("A", 0.4, round(4 / 7 / 4, 4))
+    # T4: gold A B C B A C, predicted A C C B B "": 3 of 6, one invalid; F1 A 2/3, B 1/2, C 1/2
+    assert (t4.accuracy.correct, t4.invalid, t4.classes) == (3, 1, ["A", "B", "C"])
+    assert t4.macro_f1 == round((2 / 3 + 1 / 2 + 1 / 2) / 3, 4) == 0.5556
+    assert (t4.majority_label, t4.majority.accuracy, t4.majority.macro_f1) == ("A", 0.3333, round(0.5 / 3, 4))
+    # the random baseline is near 1/k and the same on every run (seeded)
+    assert abs(t1.random.accuracy - 0.25) < 0.03 and abs(t4.random.accuracy - 1 / 3) < 0.04
+    assert score_file(RESULTS).tasks[0].random == t1.random
+    assert r.overall.accuracy.correct == 9 and r.overall.items == 16
+
+
+def test_macro_f1_edge_cases():
+    assert macro_f1(["A", "B"], ["A", "B"], ["A", "B"]) == 1.0
+    assert macro_f1(["A", "A"], [None, None], ["A", "B"]) == 0.0
+    assert macro_f1([], [], []) == 0.0
+
+
+def test_cli_bad_lines_rejected_and_counted(tmp_path):
+    f = tmp_path / "r.jsonl"
+    bad = ['{"id": "x", "task": "sib-t1"}', "not json", json.dumps({"id": "sib-t1-1", "task": "sib-t1", "label": "A", "prediction": "A"})]
+    f.write_text(RESULTS.read_text() + "\n".join(bad) + "\n")
+    res = CliRunner().invoke(cli, ["eval", "score", str(f), "--format", "json"])
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.output[res.output.index("{"):])
+    assert (out["read"], out["scored"], out["rejected"]) == (19, 16, 3)
+    rejects = [json.loads(x) for x in (tmp_path / "r.jsonl.score.rejects.jsonl").read_text().splitlines()]
+    assert [r["line"] for r in rejects] == [17, 18, 19]
+    assert "label" in rejects[0]["reason"] and "duplicate id" in rejects[2]["reason"]
+    table = CliRunner().invoke(cli, ["eval", "score", str(RESULTS)])
+    assert "0.6845" in table.output and "majority" in table.output
+
+
+@pytest.mark.parametrize("raw", ['{"id": "a", "task": "t", "label": "A", "options": ["A"]}'])
+def test_scale_needs_two_options(tmp_path, raw):
+    f = tmp_path / "one.jsonl"
+    f.write_text(raw + "\n")
+    assert score_file(f).rejected == 1
