@@ -34,6 +34,22 @@ def test_hand_computed_accuracy_and_macro_f1():
     assert r.overall.accuracy.correct == 9 and r.overall.items == 16
 
 
+def test_grouped_scoring_as_in_sessionintentbench(tmp_path):
+    """T1 with A/B positive: gold P P P N N P P N P P, predicted P P P P N P - N N P: 7 of 10 right;
+    positive F1 = 2·(5/6·5/7)/(5/6+5/7) = 10/13, negative F1 = 2/3, macro 0.717949."""
+    f = tmp_path / "t1.jsonl"
+    rows = [json.loads(x) for x in RESULTS.read_text().splitlines() if '"sib-t1"' in x]
+    f.write_text("".join(json.dumps({**r, "positive": ["A", "B"]}) + "\n" for r in rows))
+    t = score_file(f).tasks[0]
+    assert t.accuracy.correct == 7 and t.classes == ["negative", "positive"]
+    assert t.f1_positive == round(10 / 13, 4) and t.macro_f1 == round((10 / 13 + 2 / 3) / 2, 4) == 0.7179
+    # majority is positive (7 of 10): accuracy 0.7; predicting nothing positive leaves positive F1 undefined
+    assert (t.majority_label, t.majority.accuracy) == ("positive", 0.7)
+    g = tmp_path / "neg.jsonl"
+    g.write_text("".join(json.dumps({**r, "prediction": "D", "positive": ["A", "B"]}) + "\n" for r in rows))
+    assert score_file(g).tasks[0].f1_positive is None
+
+
 def test_macro_f1_edge_cases():
     assert macro_f1(["A", "B"], ["A", "B"], ["A", "B"]) == 1.0
     assert macro_f1(["A", "A"], [None, None], ["A", "B"]) == 0.0

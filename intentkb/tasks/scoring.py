@@ -6,7 +6,10 @@ A results file is JSON Lines, one answered item a line:
     {"id": "sib-t1-…", "task": "sib-t1", "label": "A", "prediction": "B", "options": ["A", "B", "C", "D"]}
 
 `prediction` null or "" is an invalid answer: it counts as wrong and is reported as the invalid
-rate. `options` (the answer scale) is optional; without it the scale is the labels and
+rate. `positive` (optional, e.g. ["A", "B"]) scores the item the way SessionIntentBench does: the
+answer scale is grouped into positive (T1–T3: A/B "yes / maybe yes"; T4: A) and negative, label
+and prediction are compared as groups, and F1 of the positive class is reported beside macro-F1
+(null where nothing was predicted positive, the paper's NaN). `options` (the answer scale) is optional; without it the scale is the labels and
 predictions seen for the task. Macro-F1 averages F1 over the classes of the scale (a class never
 predicted nor gold contributes nothing; precision of a class never predicted is 0).
 """
@@ -36,6 +39,7 @@ class Scored(BaseModel):
     label: Text
     prediction: OptText = None
     options: list[str] | None = Field(default=None, min_length=2)
+    positive: list[str] | None = Field(default=None, min_length=1)
 
     @field_validator("label", "prediction", mode="before")
     @classmethod
@@ -73,6 +77,7 @@ class TaskScore(BaseModel):
     items: int
     accuracy: Accuracy
     macro_f1: float
+    f1_positive: float | None = None  # binary (grouped) scoring only
     invalid: int
     invalid_rate: float
     classes: list[str]
@@ -92,11 +97,28 @@ class ScoreReport(BaseModel):
     overall: TaskScore | None = None
 
 
+def _f1_positive(gold: list[str], pred: list[str | None]) -> float | None:
+    tp = sum(g == p == "positive" for g, p in zip(gold, pred))
+    fp = sum(p == "positive" and g != p for g, p in zip(gold, pred))
+    fn = sum(g == "positive" and p != g for g, p in zip(gold, pred))
+    if tp + fp == 0:
+        return None
+    prec, rec = tp / (tp + fp), (tp / (tp + fn) if tp + fn else 0.0)
+    return round(2 * prec * rec / (prec + rec), 4) if prec + rec else 0.0
+
+
 def score_task(task: str, rows: list[Scored], seed: int = 0) -> TaskScore:
     gold = [r.label for r in rows]
     pred = [r.prediction or None for r in rows]
     scale = next((r.options for r in rows if r.options), None)
-    classes = sorted({o.strip().upper() for o in scale}) if scale else sorted(set(gold) | {p for p in pred if p})
+    positive = next((r.positive for r in rows if r.positive), None)
+    if positive is not None:
+        pos = {x.strip().upper() for x in positive}
+        group = lambda x: None if x is None else ("positive" if x in pos else "negative")  # noqa: E731
+        gold = [group(g) or "negative" for g in gold]
+        pred = [group(p) for p in pred]
+        scale = ["negative", "positive"]
+    classes = sorted({o.strip().upper() if positive is None else o for o in scale}) if scale else sorted(set(gold) | {p for p in pred if p})
     correct = sum(g == p for g, p in zip(gold, pred))
     invalid = sum(p is None for p in pred)
     counts = Counter(gold)
@@ -109,7 +131,7 @@ def score_task(task: str, rows: list[Scored], seed: int = 0) -> TaskScore:
         r_f1 += macro_f1(gold, list(draw), classes)
     return TaskScore(
         task=task, items=len(rows), accuracy=accuracy(correct, len(rows)),
-        macro_f1=round(macro_f1(gold, pred, classes), 4), invalid=invalid, invalid_rate=round(invalid / len(rows), 4),
+        macro_f1=round(macro_f1(gold, pred, classes), 4), f1_positive=_f1_positive(gold, pred) if positive else None, invalid=invalid, invalid_rate=round(invalid / len(rows), 4),
         classes=classes, gold_distribution=dict(sorted(counts.items())),
         random=Baseline(accuracy=round(r_acc / RANDOM_DRAWS, 4), macro_f1=round(r_f1 / RANDOM_DRAWS, 4)),
         majority=Baseline(accuracy=round(counts[major] / len(rows), 4), macro_f1=round(macro_f1(gold, [major] * len(gold), classes), 4)),
