@@ -114,7 +114,8 @@ def score_task(task: str, rows: list[Scored], seed: int = 0) -> TaskScore:
     positive = next((r.positive for r in rows if r.positive), None)
     if positive is not None:
         pos = {x.strip().upper() for x in positive}
-        group = lambda x: None if x is None else ("positive" if x in pos else "negative")  # noqa: E731
+        # a gold label may already be a group (what `annotations import` writes)
+        group = lambda x: None if x is None else (x.lower() if x in ("POSITIVE", "NEGATIVE") else "positive" if x in pos else "negative")  # noqa: E731
         gold = [group(g) or "negative" for g in gold]
         pred = [group(p) for p in pred]
         scale = ["negative", "positive"]
