@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
-from .sources import BadLine, jsonl_dump
+from pydantic import BaseModel, ValidationError
+
+from .base import explain
+from .sources import BadLine, Record, jsonl_dump
+
+M = TypeVar("M", bound=BaseModel)
 
 MAX_PRINTED = 50  # past this the console says how many more; the rejects file has them all
 
@@ -36,3 +41,16 @@ class RejectSink:
             self._fh.close()
         elif self.path.exists():
             self.path.unlink()  # a clean re-run leaves no stale rejects behind
+
+
+def validated(records: Iterable[Record], model: type[M], sink: RejectSink) -> Iterator[tuple[int, M, Any]]:
+    """(line, model, raw record) of each record `model` accepts; the others go to `sink` with their
+    line and reason. Every record read is either yielded or in the sink."""
+    for line, raw in records:
+        if isinstance(raw, BadLine):
+            sink.add(line, raw.reason, raw)
+            continue
+        try:
+            yield line, model.model_validate(raw), raw
+        except ValidationError as e:
+            sink.add(line, explain(e), raw)

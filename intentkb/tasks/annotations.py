@@ -19,11 +19,11 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, field_validator, model_validator
 
 from ..errors import FormatError
-from ..ingest.rejects import RejectSink
-from ..ingest.sources import BadLine, Record, base_suffix, csv_records, jsonl_dump, jsonl_records
+from ..ingest.rejects import RejectSink, validated
+from ..ingest.sources import Record, base_suffix, csv_records, jsonl_dump, jsonl_records
 from ..kb.models import Text
 
 _ALIASES = {"annotator": ("annotator", "worker", "workerid", "worker_id"), "answer": ("answer", "choice", "label")}
@@ -116,18 +116,8 @@ def import_annotations(path: Path | str, *, output: Path | None = None, one_side
     sink = RejectSink(rejects_path or path.with_name(path.name + ".annotations.rejects.jsonl"), path, echo)
     answers: list[Answer] = []
     seen: set[tuple[str, str]] = set()
-    read = 0
     try:
-        for line, raw in _records(path):
-            read += 1
-            if isinstance(raw, BadLine):
-                sink.add(line, raw.reason, raw)
-                continue
-            try:
-                a = Answer.model_validate(raw)
-            except ValidationError as e:
-                sink.add(line, "; ".join(f"{'.'.join(map(str, err['loc'])) or 'record'}: {err['msg']}" for err in e.errors()), raw)
-                continue
+        for line, a, raw in validated(_records(path), Answer, sink):
             if (a.id, a.annotator) in seen:
                 sink.add(line, f"annotator {a.annotator!r} answered item {a.id!r} twice", raw)
                 continue
@@ -135,6 +125,7 @@ def import_annotations(path: Path | str, *, output: Path | None = None, one_side
             answers.append(a)
     finally:
         sink.close()
+    read = len(answers) + sink.count
 
     sides: dict[str, list[bool]] = defaultdict(list)
     for a in answers:

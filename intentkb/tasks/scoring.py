@@ -21,10 +21,10 @@ from collections import Counter, defaultdict
 from collections.abc import Callable
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from ..ingest.rejects import RejectSink
-from ..ingest.sources import BadLine, jsonl_records
+from ..ingest.rejects import RejectSink, validated
+from ..ingest.sources import jsonl_records
 from ..kb.models import OptText, Text
 from .metrics import Accuracy, accuracy
 
@@ -145,19 +145,9 @@ def score_file(path: Path | str, *, rejects_path: Path | None = None, echo: Call
     path = Path(path)
     sink = RejectSink(rejects_path or path.with_name(path.name + ".score.rejects.jsonl"), path, echo)
     by_task: dict[str, list[Scored]] = defaultdict(list)
-    read = 0
     seen: set[str] = set()
     try:
-        for line, raw in jsonl_records(path, ()):
-            read += 1
-            if isinstance(raw, BadLine):
-                sink.add(line, raw.reason, raw)
-                continue
-            try:
-                row = Scored.model_validate(raw)
-            except ValidationError as e:
-                sink.add(line, "; ".join(f"{'.'.join(map(str, err['loc'])) or 'record'}: {err['msg']}" for err in e.errors()), raw)
-                continue
+        for line, row, raw in validated(jsonl_records(path, ()), Scored, sink):
             if row.id in seen:
                 sink.add(line, f"duplicate id {row.id!r}", raw)
                 continue
@@ -165,6 +155,7 @@ def score_file(path: Path | str, *, rejects_path: Path | None = None, echo: Call
             by_task[row.task].append(row)
     finally:
         sink.close()
+    read = sum(len(v) for v in by_task.values()) + sink.count
     tasks = [score_task(t, rows) for t, rows in sorted(by_task.items())]
     everything = [r for t in sorted(by_task) for r in by_task[t]]
     overall = None
