@@ -13,7 +13,6 @@ import uuid
 from collections import Counter
 from pathlib import Path
 
-import pytest
 from click.testing import CliRunner
 
 from intentkb.cli.main import cli

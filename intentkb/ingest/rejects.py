@@ -16,31 +16,45 @@ M = TypeVar("M", bound=BaseModel)
 MAX_PRINTED = 50  # past this the console says how many more; the rejects file has them all
 
 
-class RejectSink:
-    def __init__(self, path: Path, source: Path, echo: Callable[[str], None] | None) -> None:
+class RejectsJsonl:
+    """A rejects file: created on the first reject, rewritten by each run, removed when a run has
+    none (a clean re-run leaves no stale rejects behind)."""
+
+    def __init__(self, path: Path) -> None:
         self.path = path
-        self.source = source
-        self.echo = echo
         self.count = 0
         self._fh: IO[str] | None = None
 
-    def add(self, line: int, reason: str, raw: Any) -> None:
+    def write(self, entry: dict[str, Any]) -> None:
         self.count += 1
         if self._fh is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._fh = open(self.path, "w", encoding="utf-8")
-        record = str(raw) if isinstance(raw, BadLine) else raw
-        self._fh.write(jsonl_dump({"file": str(self.source), "line": line, "reason": reason, "record": record}) + "\n")
-        if self.echo and self.count <= MAX_PRINTED:
-            self.echo(f"{self.source}:{line}: rejected: {reason}")
-        elif self.echo and self.count == MAX_PRINTED + 1:
-            self.echo(f"{self.source}: more rejected rows; all are in {self.path}")
+        self._fh.write(jsonl_dump(entry) + "\n")
+        self._fh.flush()
 
     def close(self) -> None:
         if self._fh:
             self._fh.close()
         elif self.path.exists():
-            self.path.unlink()  # a clean re-run leaves no stale rejects behind
+            self.path.unlink()
+
+
+class RejectSink(RejectsJsonl):
+    """Rejected rows of an input file: {file, line, reason, record}, and a one-line message each."""
+
+    def __init__(self, path: Path, source: Path, echo: Callable[[str], None] | None) -> None:
+        super().__init__(path)
+        self.source = source
+        self.echo = echo
+
+    def add(self, line: int, reason: str, raw: Any) -> None:
+        record = str(raw) if isinstance(raw, BadLine) else raw
+        self.write({"file": str(self.source), "line": line, "reason": reason, "record": record})
+        if self.echo and self.count <= MAX_PRINTED:
+            self.echo(f"{self.source}:{line}: rejected: {reason}")
+        elif self.echo and self.count == MAX_PRINTED + 1:
+            self.echo(f"{self.source}: more rejected rows; all are in {self.path}")
 
 
 def validated(records: Iterable[Record], model: type[M], sink: RejectSink) -> Iterator[tuple[int, M, Any]]:

@@ -17,7 +17,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from ..errors import IntentKBError
-from .client import LLMClient, PendingRequest
+from .client import LLMClient, PendingRequest, attempt_of
 from .parsing import PARSERS, ParseError
 
 _DONE = {"completed", "failed", "expired", "cancelled"}
@@ -118,19 +118,14 @@ async def collect(client: LLMClient, state: BatchState, directory: Path, pipelin
 def _ingest(client: LLMClient, key: str, req: dict[str, Any], obj: dict[str, Any]) -> bool:
     """One output line → cache, when it is a usable reply (same rules as live calls)."""
     resp = obj.get("response") or {}
-    body = resp.get("body") or {}
-    if resp.get("status_code") != 200 or not body.get("choices"):
-        return False
-    choice = body["choices"][0]
-    text = (choice.get("message") or {}).get("content") or ""
-    if choice.get("finish_reason") in ("length", "content_filter"):
+    if resp.get("status_code") != 200:
         return False
     try:
-        PARSERS[req["parser"]](text, **req["args"])
-    except ParseError:
+        reply = attempt_of(resp.get("body") or {})
+        LLMClient.read(reply, PARSERS[req["parser"]], req["args"])
+    except (ParseError, KeyError, IndexError, TypeError, AttributeError):
         return False
-    usage = body.get("usage") or {}
-    pt, ct = int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0)
+    text, pt, ct = reply.text, reply.prompt_tokens, reply.completion_tokens
     u = client.usage.of(req["template"])
     u.calls += 1
     u.replies += 1

@@ -72,10 +72,6 @@ class ResponseCache:
             row = self._db.execute("SELECT reply, prompt_tokens, completion_tokens FROM replies WHERE key = ?", (key,)).fetchone()
         return CachedReply(reply=row[0], prompt_tokens=row[1], completion_tokens=row[2]) if row else None
 
-    def contains(self, key: str) -> bool:
-        with self._lock:
-            return self._db.execute("SELECT 1 FROM replies WHERE key = ?", (key,)).fetchone() is not None
-
     def put(self, key: str, template: str, model: str, reply: str, prompt_tokens: int, completion_tokens: int,
             corrected: bool = False) -> None:
         with self._lock:

@@ -106,13 +106,18 @@ class MalformedResponse(ValueError):
     """A 200 whose body is not a chat completion: a proxy's page, a cut connection; worth a retry."""
 
 
+def attempt_of(data: dict[str, Any]) -> _Attempt:
+    """The reply text, finish reason and token counts of a chat completion object (raises on
+    anything else: KeyError, IndexError, TypeError, AttributeError)."""
+    choice = data["choices"][0]
+    text = choice["message"].get("content") or ""
+    usage = data.get("usage") or {}
+    return _Attempt(text, choice.get("finish_reason"), int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0))
+
+
 def _completion(raw: str) -> _Attempt:
     try:
-        data = json.loads(raw)
-        choice = data["choices"][0]
-        text = choice["message"].get("content") or ""
-        usage = data.get("usage") or {}
-        return _Attempt(text, choice.get("finish_reason"), int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0))
+        return attempt_of(json.loads(raw))
     except (ValueError, KeyError, IndexError, TypeError, AttributeError) as e:
         raise MalformedResponse(f"not a chat completion ({type(e).__name__}): {raw[:200]!r}") from None
 
@@ -233,31 +238,30 @@ class LLMClient:
                                                {"model": self.settings.model, "messages": messages, **params})
             raise Deferred(key)
 
-        first = await self._call(messages, params, usage)
+        final = await self._call(messages, params, usage)
+        spent = (final.prompt_tokens, final.completion_tokens)
+        corrected = False
         try:
-            value = self._parse(first, parse, args)
+            value = self.read(final, parse, args)
         except ParseError as e:
             usage.corrections += 1
+            corrected = True
             fix = self.prompts.get("correction").render(error=str(e).rstrip("."))
-            retry_msgs = [*messages, {"role": "assistant", "content": first.text}, *fix]
-            second = await self._call(retry_msgs, params, usage)
+            final = await self._call([*messages, {"role": "assistant", "content": final.text}, *fix], params, usage)
+            spent = (spent[0] + final.prompt_tokens, spent[1] + final.completion_tokens)
             try:
-                value = self._parse(second, parse, args)
+                value = self.read(final, parse, args)
             except ParseError as e2:
                 usage.failures += 1
-                raise Rejected(f"unusable reply after one correction: {e2}", raw=second.text) from None
-            if keep:
-                self.cache.put(key, template.prompt_version, self.settings.model, second.text,
-                               first.prompt_tokens + second.prompt_tokens, first.completion_tokens + second.completion_tokens, corrected=True)
-            usage.replies += 1
-            return Reply(value, second.text, False)
-        if keep:
-            self.cache.put(key, template.prompt_version, self.settings.model, first.text, first.prompt_tokens, first.completion_tokens)
+                raise Rejected(f"unusable reply after one correction: {e2}", raw=final.text) from None
+        if keep:  # the usable reply, corrected or not, answers the original prompt from now on
+            self.cache.put(key, template.prompt_version, self.settings.model, final.text, *spent, corrected=corrected)
         usage.replies += 1
-        return Reply(value, first.text, False)
+        return Reply(value, final.text, False)
 
     @staticmethod
-    def _parse(attempt: _Attempt, parse: Any, args: dict[str, Any]) -> Any:
+    def read(attempt: _Attempt, parse: Any, args: dict[str, Any]) -> Any:
+        """The parsed reply; a cut-off or filtered reply is unusable whatever its text (live and batch)."""
         if attempt.finish == "length":
             raise ParseError("the reply was cut off at the token limit; answer more briefly")
         if attempt.finish == "content_filter":

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 from ..config import Settings
 from ..kb.store import GraphStore, Row
 from .client import LLMClient
+from .runner import StageReport, Work, run_stage
 
 PAGE = 1000
 T = TypeVar("T")
@@ -36,6 +37,14 @@ class GenContext:
 
     def rejects_path(self, pipeline: str, stage: str) -> Path:
         return self.settings.rejects_dir / f"generate-{pipeline}-{stage}.rejects.jsonl"
+
+    async def run_stage(self, pipeline: str, stage: str, items: Iterable[T], work: Work[T], describe: Callable[[T], dict[str, Any]],
+                        *, order: list[str], share: int = 1) -> StageReport:
+        """`runner.run_stage` with this run's store, rejects file and progress; `share`: items in
+        flight are concurrency // share (a tree makes many calls at once, an attribute one)."""
+        return await run_stage(pipeline, stage, items, work, describe, store=self.write_store, order=order,
+                               parallel=max(1, self.parallel // share), rejects=self.rejects_path(pipeline, stage),
+                               progress=self.progress)
 
     def pages(self, query: str, params: dict[str, Any] | None = None, *, limit: int | None = None) -> Iterator[Row]:
         """Rows of a keyset-paged query (`$after`, `$limit`, rows ordered by `id`), at most `limit`,

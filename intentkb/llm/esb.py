@@ -8,22 +8,14 @@ import asyncio
 from collections.abc import Callable
 from typing import Any, Literal
 
-from ..kb.ids import purchase_intention_id, script_id, step_id
+from ..ingest.scripts import build_script_unit
+from ..kb.ids import purchase_intention_id
 from .client import Deferred, Rejected
 from .context import GenContext, product_view
 from .parsing import Objective
-from .runner import Outcome, StageReport, Write, run_stage
+from .runner import Outcome, StageReport, Write
 
 Source = Literal["products", "categories"]
-
-
-def script_row(obj: Objective, steps: list[str], category: str | None, source_id: str, source: str) -> dict[str, Any]:
-    sid = script_id(obj.objective, obj.specific_goal, obj.constraint, steps)
-    props = {k: v for k, v in {"objective": obj.objective, "specific_goal": obj.specific_goal, "constraint": obj.constraint,
-                               "category": category, "source_id": source_id, "source": source}.items() if v}
-    ids = [step_id(sid, i) for i in range(1, len(steps) + 1)]
-    return {"id": sid, "props": props,
-            "steps": [{"id": k, "idx": i, "text": t, "prev": ids[i - 2] if i > 1 else None} for i, (k, t) in enumerate(zip(ids, steps), 1)]}
 
 
 async def generate_scripts(ctx: GenContext, *, source: Source = "products", per_source: int = 2) -> StageReport:
@@ -44,7 +36,8 @@ async def generate_scripts(ctx: GenContext, *, source: Source = "products", per_
         async def one(obj: Objective) -> dict[str, Any]:
             vals = {"objective": obj.objective, "specific_goal": obj.specific_goal, "constraint": obj.constraint, "category": category}
             steps: list[str] = (await ctx.client.complete("esb_script", vals)).value
-            return script_row(obj, steps, category, origin, f"{ctx.source} ({obj_v}+{scr_v}, {ctx.model})")
+            return build_script_unit(obj.objective, steps, specific_goal=obj.specific_goal, constraint=obj.constraint,
+                                     category=category, source_id=origin, source=f"{ctx.source} ({obj_v}+{scr_v}, {ctx.model})").row()
 
         results = await asyncio.gather(*(one(o) for o in objectives), return_exceptions=True)
         for r in results:
@@ -67,9 +60,7 @@ async def generate_scripts(ctx: GenContext, *, source: Source = "products", per_
         rows = [r for r in ctx.store.run("gen_script_categories") if not r["scripts"]]
         items = rows[: ctx.limit] if ctx.limit is not None else rows
         describe = lambda r: {"category": r["category"]}  # noqa: E731
-    return await run_stage("esb", "scripts", items, work, describe, store=ctx.write_store,
-                           order=["ingest_scripts", "gen_product_props"], parallel=max(1, ctx.parallel // 2),
-                           rejects=ctx.rejects_path("esb", "scripts"), progress=ctx.progress)
+    return await ctx.run_stage("esb", "scripts", items, work, describe, order=["ingest_scripts", "gen_product_props"], share=2)
 
 
 async def generate_purchase_intentions(ctx: GenContext, *, per_product: int = 5) -> StageReport:
@@ -90,7 +81,5 @@ async def generate_purchase_intentions(ctx: GenContext, *, per_product: int = 5)
         writes.append(("gen_product_props", {"id": row["id"], "props": {"purchase_model": ctx.model, "purchase_prompt": version}}))
         return Outcome(writes=writes)
 
-    return await run_stage("esb", "purchase", ctx.pages("gen_script_products_page", {"for": "purchase"}), work,
-                           lambda r: {"product": r["id"]}, store=ctx.write_store,
-                           order=["ingest_purchase_intentions", "gen_product_props"], parallel=ctx.parallel,
-                           rejects=ctx.rejects_path("esb", "purchase"), progress=ctx.progress)
+    return await ctx.run_stage("esb", "purchase", ctx.pages("gen_script_products_page", {"for": "purchase"}), work,
+                               lambda r: {"product": r["id"]}, order=["ingest_purchase_intentions", "gen_product_props"])

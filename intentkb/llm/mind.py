@@ -14,7 +14,7 @@ from ..kb.ids import cobuy_intention_id
 from ..kb.models import Relation
 from .context import PAGE, GenContext, prefetch, product_view
 from .parsing import FilterVerdict
-from .runner import Outcome, StageReport, Write, run_stage
+from .runner import Outcome, StageReport, Write
 
 STAGES = ("features", "intentions", "filter")
 
@@ -40,9 +40,8 @@ async def generate_features(ctx: GenContext) -> StageReport:
         props = {"features": reply.value, "features_model": ctx.model, "features_prompt": version}
         return Outcome(writes=[("gen_product_props", {"id": row["id"], "props": props})])
 
-    return await run_stage("mind", "features", ctx.pages("gen_feature_products_page"), work, lambda r: {"product": r["id"]},
-                           store=ctx.write_store, order=["gen_product_props"], parallel=ctx.parallel,
-                           rejects=ctx.rejects_path("mind", "features"), progress=ctx.progress)
+    return await ctx.run_stage("mind", "features", ctx.pages("gen_feature_products_page"), work, lambda r: {"product": r["id"]},
+                               order=["gen_product_props"])
 
 
 def _pending_pairs(ctx: GenContext, relations: list[str]) -> Iterator[tuple[dict[str, Any], str]]:
@@ -81,10 +80,8 @@ async def generate_cobuy_intentions(ctx: GenContext, relations: list[Relation] |
                  "prompt_version": version, "source": ctx.source}
         return Outcome(writes=[("gen_cobuy_intention", {"id": iid, "props": props, "a": row["a"], "b": row["b"]})])
 
-    return await run_stage("mind", "intentions", prefetch(_pending_pairs(ctx, rels)), work,
-                           lambda it: {"a": it[0]["a"], "b": it[0]["b"], "relation": it[1]}, store=ctx.write_store,
-                           order=["gen_cobuy_intention"], parallel=ctx.parallel,
-                           rejects=ctx.rejects_path("mind", "intentions"), progress=ctx.progress)
+    return await ctx.run_stage("mind", "intentions", prefetch(_pending_pairs(ctx, rels)), work,
+                               lambda it: {"a": it[0]["a"], "b": it[0]["b"], "relation": it[1]}, order=["gen_cobuy_intention"])
 
 
 async def filter_intentions(ctx: GenContext) -> StageReport:
@@ -102,17 +99,5 @@ async def filter_intentions(ctx: GenContext) -> StageReport:
             props["filter_reason"] = verdict.reason
         return Outcome(writes=[("gen_intention_props", {"id": row["id"], "props": props})])
 
-    return await run_stage("mind", "filter", ctx.pages("gen_unfiltered_page"), work, lambda r: {"intention": r["id"]},
-                           store=ctx.write_store, order=["gen_intention_props"], parallel=ctx.parallel,
-                           rejects=ctx.rejects_path("mind", "filter"), progress=ctx.progress)
-
-
-async def generate_mind(ctx: GenContext, stages: tuple[str, ...] = STAGES, relations: list[Relation] | None = None) -> list[StageReport]:
-    reports = []
-    if "features" in stages:
-        reports.append(await generate_features(ctx))
-    if "intentions" in stages:
-        reports.append(await generate_cobuy_intentions(ctx, relations))
-    if "filter" in stages:
-        reports.append(await filter_intentions(ctx))
-    return reports
+    return await ctx.run_stage("mind", "filter", ctx.pages("gen_unfiltered_page"), work, lambda r: {"intention": r["id"]},
+                               order=["gen_intention_props"])

@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime, timezone
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, computed_field
 
 from ..config import Settings
 from ..kb.models import Relation
@@ -62,9 +62,17 @@ class RunRecord(BaseModel):
     stages: list[StageReport] = Field(default_factory=list)
     batch_rounds: list[BatchRound] = Field(default_factory=list)
     usage: Usage = Field(default_factory=Usage)
-    total: PromptUsage = Field(default_factory=PromptUsage)
-    calls_per_second: float = 0.0
     record_file: str | None = None
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def total(self) -> PromptUsage:
+        return self.usage.total()
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def calls_per_second(self) -> float:
+        return round(self.total.calls / self.seconds, 1) if self.seconds else 0.0
 
     def lines(self) -> list[str]:
         out = [("dry run, nothing written: " if self.dry_run else "") + s.line() for s in self.stages]
@@ -159,8 +167,6 @@ async def run_async(pipeline: str, settings: Settings, llm: LLMSettings, opts: G
         store.close()
     record.seconds = round(time.perf_counter() - t0, 3)
     record.usage = client.usage.finish(*llm.prices())
-    record.total = record.usage.total()
-    record.calls_per_second = round(record.total.calls / record.seconds, 1) if record.seconds else 0.0
     if not opts.dry_run:
         runs = settings.data_dir / "runs"
         runs.mkdir(parents=True, exist_ok=True)

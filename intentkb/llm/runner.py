@@ -8,16 +8,16 @@ units only; the next run skips what the graph already holds and takes replies fr
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Generic, TypeVar
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, model_validator
 from tqdm import tqdm
 
+from ..ingest.rejects import RejectsJsonl
 from ..kb.store import GraphStore, PreparedWrite, WriteStats
 from .client import Deferred, Rejected
 
@@ -34,6 +34,9 @@ class Outcome:
     rejected: str | None = None
     raw: str | None = None
     deferred: bool = False
+
+
+Work = Callable[[T, Callable[[list[Write]], None]], Awaitable["Outcome"]]  # work(item, emit) -> Outcome
 
 
 class StageReport(BaseModel):
@@ -60,29 +63,6 @@ class StageReport(BaseModel):
         if self.rejected and self.rejects_file:
             text += f" (rejects: {self.rejects_file})"
         return text + f"; {self.graph.nodes_created} nodes, {self.graph.relationships_created} edges created in {self.seconds:.1f}s"
-
-
-class RejectsFile:
-    """JSONL of {pipeline, stage, item, reason, raw}; rewritten by each run, removed when empty."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.count = 0
-        self._fh: Any = None
-
-    def add(self, item: dict[str, Any], reason: str, raw: str | None) -> None:
-        if self._fh is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._fh = open(self.path, "w", encoding="utf-8")
-        self.count += 1
-        self._fh.write(json.dumps({"item": item, "reason": reason, "raw": raw}, ensure_ascii=False) + "\n")
-        self._fh.flush()
-
-    def close(self) -> None:
-        if self._fh is not None:
-            self._fh.close()
-        elif self.path.exists():
-            self.path.unlink()
 
 
 class GraphWriter:
@@ -146,23 +126,22 @@ async def run_stage(
     pipeline: str,
     stage: str,
     items: Iterable[T],
-    work: Callable[[T, Callable[[list[Write]], None]], Awaitable[Outcome]],
+    work: Work[T],
     describe: Callable[[T], dict[str, Any]],
     *,
     store: GraphStore | None,
     order: list[str],
     parallel: int,
     rejects: Path,
-    total: int | None = None,
     progress: bool = True,
 ) -> StageReport:
     """Run `work(item, emit)` over `items` with at most `parallel` items in flight; `emit` sends
     a finished unit of an item to the graph at once (a tree's nodes as they are generated)."""
     t0 = time.perf_counter()
     writer = GraphWriter(store, order)
-    sink = RejectsFile(rejects)
+    sink = RejectsJsonl(rejects)
     report = {"items": 0, "written": 0, "rejected": 0, "deferred": 0}
-    bar = tqdm(total=total, desc=f"{pipeline} {stage}", unit="item", disable=not progress, leave=False, dynamic_ncols=True)
+    bar = tqdm(desc=f"{pipeline} {stage}", unit="item", disable=not progress, leave=False, dynamic_ncols=True)
 
     async def one(item: T) -> tuple[T, Outcome]:
         try:
@@ -178,7 +157,7 @@ async def run_stage(
             writer.add(out.writes)
         if out.rejected is not None:
             report["rejected"] += 1
-            sink.add(describe(item), out.rejected, out.raw)
+            sink.write({"item": describe(item), "reason": out.rejected, "raw": out.raw})
         elif out.deferred:
             report["deferred"] += 1
         else:

@@ -71,10 +71,6 @@ class ScriptedServer:
     def completions(self) -> int:
         return self.counts["chat"]
 
-    def reset_counts(self) -> None:
-        with self._lock:
-            self.counts.clear()
-
     def _behaviour(self) -> str:
         with self._lock:
             if self.script:

@@ -17,7 +17,7 @@ from ..kb.schedule import BranchingSchedule
 from .client import Deferred, Rejected
 from .context import GenContext, product_view
 from .parsing import ExtractedAttributes, TreeIntention
-from .runner import Outcome, StageReport, Write, run_stage
+from .runner import Outcome, StageReport, Write
 
 
 def _attr(name: str, value: str) -> dict[str, str]:
@@ -39,21 +39,13 @@ async def generate_attributes(ctx: GenContext, *, viewed_only: bool = True) -> S
                                                            "attributes": [_attr(n, v) for n, v in got.attributes]})])
 
     items = ctx.pages("gen_attribute_products_page", {"viewed_only": viewed_only})
-    return await run_stage("sib", "attributes", items, work, lambda r: {"product": r["id"]}, store=ctx.write_store,
-                           order=["gen_product_attributes"], parallel=ctx.parallel, rejects=ctx.rejects_path("sib", "attributes"),
-                           progress=ctx.progress)
+    return await ctx.run_stage("sib", "attributes", items, work, lambda r: {"product": r["id"]}, order=["gen_product_attributes"])
 
 
 # -- trees ---------------------------------------------------------------------------------------
 
 def schedule_key(schedule: BranchingSchedule) -> str:
     return f"roots={schedule.roots},width={schedule.width},branch_until={schedule.branch_until}"
-
-
-def tree_calls(schedule: BranchingSchedule, length: int) -> int:
-    """Model calls for a whole tree: one for the roots, one per node that has children."""
-    per_step = schedule.nodes_per_step(length)
-    return 1 + sum(per_step[:-1])
 
 
 class TreeGrower:
@@ -193,6 +185,5 @@ async def generate_trees(ctx: GenContext, *, schedule: BranchingSchedule | None 
         items: Any = found
     else:
         items = ctx.pages("gen_sessions_page")
-    return await run_stage("sib", "trees", items, work, lambda r: {"session": r["id"]}, store=ctx.write_store,
-                           order=["gen_tree_roots", "gen_tree_children", "gen_session_props"],
-                           parallel=max(1, ctx.parallel // 4), rejects=ctx.rejects_path("sib", "trees"), progress=ctx.progress)
+    return await ctx.run_stage("sib", "trees", items, work, lambda r: {"session": r["id"]},
+                               order=["gen_tree_roots", "gen_tree_children", "gen_session_props"], share=4)
