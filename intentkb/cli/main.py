@@ -337,7 +337,12 @@ def eval_score(ctx: click.Context, file: Path, rejects: Path | None, fmt: str) -
     if fmt == "json":
         click.echo(report.model_dump_json(indent=2))
         return
+    print_score(report)
+
+
+def print_score(report) -> None:
     click.echo(f"{report.file}: read {report.read} = scored {report.scored} + rejected {report.rejected}"
+               + (f" + unlabelled {report.unlabelled}" if report.unlabelled else "")
                + (f" (rejects: {report.rejects_file})" if report.rejects_file else ""))
     rows = [{"task": t.task, "items": t.items, "accuracy": t.accuracy.text(), "macro_f1": f"{t.macro_f1:.4f}",
              "F1 positive": "-" if t.f1_positive is None else f"{t.f1_positive:.4f}",
@@ -488,8 +493,12 @@ def demo(ctx: click.Context, demo_dir: Path | None, keep_server: bool) -> None:
 
 
 from .generate import generate_group  # noqa: E402
+from .tasks import eval_run, show_group, tasks_group  # noqa: E402
 
 cli.add_command(generate_group)
+cli.add_command(tasks_group)
+cli.add_command(show_group)
+eval_group.add_command(eval_run)
 
 
 def main() -> None:

@@ -23,6 +23,21 @@ from ..kb.models import Relation
 _ENV = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=False)
 
 
+def product_text(p: dict[str, Any] | None) -> str:
+    """A product as a task prompt shows it: title, then brand, category and price when known."""
+    if not p:
+        return "(no product)"
+    extra = [str(p[k]) for k in ("brand", "category") if p.get(k)]
+    if p.get("price") not in (None, ""):
+        extra.append(f"${p['price']}")
+    title = p.get("title") or p.get("id") or "(untitled product)"
+    return f"{title} ({', '.join(extra)})" if extra else str(title)
+
+
+_ENV.filters["product"] = product_text
+_ENV.filters["products"] = lambda ps: "; ".join(product_text(p) for p in ps)
+
+
 class PromptError(IntentKBError):
     pass
 

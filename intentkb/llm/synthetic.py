@@ -60,6 +60,11 @@ def synthetic_reply(parser: str, args: dict[str, Any], seed: str) -> str:
         k = r.randrange(4, 8)
         return "\n".join(f"Step {i + 1}: {verb} the {r.choice(_FACETS)} items for step {i + 1}."
                          for i, verb in enumerate(r.choice(["Choose", "Buy", "Check", "Pack", "Set up"]) for _ in range(k)))
+    if parser == "choice":  # a task answer: mostly a letter, sometimes (1 in 20) none
+        letter = r.choice(list(args.get("letters") or "AB"))
+        if r.random() < 0.05:
+            return "I cannot decide from the information given."
+        return f"The products and the stated intention point one way ({r.choice(_FACETS)}).\n{letter}" if args.get("cot") else letter
     if parser == "purchase_intentions":
         return "\n".join(f"Intention {i + 1}: to {r.choice(_GOALS)} ({r.randrange(10**6)})" for i in range(n))
     return f"This product offers good {r.choice(_FACETS)} and {r.choice(_FACETS)}; customers use it to {r.choice(_GOALS)}. ({r.randrange(10**6)})"
@@ -86,4 +91,8 @@ def detect_format(prompt: str) -> tuple[str, dict[str, Any]]:
         return "steps", {}
     if '"Intention 1:' in prompt:
         return "purchase_intentions", {"n": n}
+    if "letter alone" in prompt or "letter only" in prompt or prompt.rstrip().endswith("Answer:"):
+        head = prompt.split("Examples")[0]  # the task's own options, not the worked examples'
+        letters = sorted(set(re.findall(r"^([A-J])\. ", head, re.M)))
+        return "choice", {"letters": letters or ["A", "B"], "cot": "letter alone" in prompt}
     return "free_text", {}

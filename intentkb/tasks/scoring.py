@@ -36,7 +36,7 @@ class Scored(BaseModel):
 
     id: Text
     task: Text
-    label: Text
+    label: OptText = None  # an item nobody has labelled yet: read, not scored
     prediction: OptText = None
     options: list[str] | None = Field(default=None, min_length=2)
     positive: list[str] | None = Field(default=None, min_length=1)
@@ -92,6 +92,7 @@ class ScoreReport(BaseModel):
     read: int
     scored: int
     rejected: int
+    unlabelled: int = 0
     rejects_file: str | None = None
     tasks: list[TaskScore]
     overall: TaskScore | None = None
@@ -108,7 +109,7 @@ def _f1_positive(gold: list[str], pred: list[str | None]) -> float | None:
 
 
 def score_task(task: str, rows: list[Scored], seed: int = 0) -> TaskScore:
-    gold = [r.label for r in rows]
+    gold = [r.label or "" for r in rows]
     pred = [r.prediction or None for r in rows]
     scale = next((r.options for r in rows if r.options), None)
     positive = next((r.positive for r in rows if r.positive), None)
@@ -146,16 +147,20 @@ def score_file(path: Path | str, *, rejects_path: Path | None = None, echo: Call
     sink = RejectSink(rejects_path or path.with_name(path.name + ".score.rejects.jsonl"), path, echo)
     by_task: dict[str, list[Scored]] = defaultdict(list)
     seen: set[str] = set()
+    unlabelled = 0
     try:
         for line, row, raw in validated(jsonl_records(path, ()), Scored, sink):
             if row.id in seen:
                 sink.add(line, f"duplicate id {row.id!r}", raw)
                 continue
             seen.add(row.id)
+            if row.label is None:
+                unlabelled += 1
+                continue
             by_task[row.task].append(row)
     finally:
         sink.close()
-    read = sum(len(v) for v in by_task.values()) + sink.count
+    read = sum(len(v) for v in by_task.values()) + unlabelled + sink.count
     tasks = [score_task(t, rows) for t, rows in sorted(by_task.items())]
     everything = [r for t in sorted(by_task) for r in by_task[t]]
     overall = None
@@ -173,5 +178,5 @@ def score_file(path: Path | str, *, rejects_path: Path | None = None, echo: Call
             majority=Baseline(accuracy=round(sum(t.majority.accuracy * t.items for t in tasks) / len(everything), 4),
                               macro_f1=round(sum(t.majority.macro_f1 for t in tasks) / len(tasks), 4)),
             majority_label="")
-    return ScoreReport(file=str(path), read=read, scored=len(everything), rejected=sink.count,
+    return ScoreReport(file=str(path), read=read, scored=len(everything), rejected=sink.count, unlabelled=unlabelled,
                        rejects_file=str(sink.path) if sink.count else None, tasks=tasks, overall=overall)

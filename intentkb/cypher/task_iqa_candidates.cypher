@@ -1,0 +1,7 @@
+// Intentions found near a question's answer, with the products they lead to and the products
+// co-bought with those (to keep a distractor away from the question's own pair).
+// params: $ids (list of intention ids)
+UNWIND $ids AS k
+MATCH (i:Intention {id: k})-[:EXPLAINS|AT]->(p:Product)
+RETURN i.id AS id, i.text AS text, i.kind AS kind, i.accepted AS accepted,
+       collect(DISTINCT {id: p.id, title: p.title}) AS products

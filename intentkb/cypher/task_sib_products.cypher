@@ -1,0 +1,5 @@
+// The products viewed in a page of sessions, with what a task prompt shows of them.
+// params: $sessions (list of session ids)
+MATCH (s:Session)-[:VIEWED]->(p:Product)
+WHERE s.id IN $sessions
+RETURN DISTINCT p.id AS id, p.title AS title, p.brand AS brand, p.category AS category, p.price AS price

@@ -1,0 +1,144 @@
+"""`intentkb eval run`: ask a model every item of an exported task file and score its answers.
+
+Items are read from the JSONL of `tasks export` (validated; bad lines go to a rejects file), each
+rendered in the chosen prompt style and sent through the pipelines' LLM client, so concurrency,
+retries, the response cache and the cost accounting are the same as generation's. The reply is
+kept whole; `parse_answer` reads the letter (for CoT, from the last line). An unreadable or
+refused reply is an invalid answer: recorded with its reason, counted as wrong, never re-asked with a
+correction (that would change the protocol). Results are JSONL in `eval score`'s format, plus the
+raw reply; a re-run answers from the cache.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
+
+from ..config import Settings
+from ..ingest.rejects import RejectSink, validated
+from ..ingest.sources import jsonl_records
+from ..llm.cache import ResponseCache
+from ..llm.client import LLMClient, Rejected
+from ..llm.prompts import Prompts
+from ..llm.settings import LLMSettings
+from .items import TaskItem
+from .render import parse_answer, prompt_values, template_name
+from .scoring import ScoreReport, score_file
+
+WINDOW = 2000  # items in flight per round: bounded memory on any file size
+
+
+class EvalReport(BaseModel):
+    file: str
+    model: str
+    style: str
+    read: int
+    answered: int
+    rejected: int
+    rejects_file: str | None
+    invalid: int
+    failed: int  # no reply at all (request refused or retries spent): also invalid
+    cache_hits: int
+    calls: int
+    cost_usd: float
+    results: str
+    seconds: float
+    score: ScoreReport | None = None
+
+    def lines(self) -> list[str]:
+        return [f"{self.file} [{self.model}, {self.style} prompts]: read {self.read:,} = answered {self.answered:,} + rejected "
+                f"{self.rejected:,}" + (f" (rejects: {self.rejects_file})" if self.rejects_file else ""),
+                f"  {self.calls:,} calls, {self.cache_hits:,} cache hits, ~${self.cost_usd:.4f}; invalid answers "
+                f"{self.invalid:,} (of which no reply {self.failed:,}); {self.seconds:.1f}s",
+                f"  results: {self.results}"]
+
+
+def _row(item: TaskItem, style: str, model: str, reply: str | None, error: str | None) -> dict[str, Any]:
+    return {"id": item.id, "task": item.task, "benchmark": item.benchmark, "label": item.label,
+            "prediction": parse_answer(reply, item.options, style) if reply is not None else None,
+            "options": list(item.options), "positive": item.positive, "style": style, "model": model,
+            "reply": reply, **({"error": error} if error else {})}
+
+
+async def _answer(client: LLMClient, item: TaskItem, style: str) -> tuple[str | None, str | None]:
+    values = prompt_values(item.model_dump(), style)
+    try:
+        reply = await client.complete(template_name(item.task), values)
+        return reply.value if isinstance(reply.value, str) else reply.raw, None
+    except Rejected as e:
+        return None, e.reason
+
+
+async def evaluate_async(path: Path, settings: Settings, llm: LLMSettings, *, style: str = "zero", output: Path | None = None,
+                         limit: int | None = None, rejects_path: Path | None = None,
+                         echo: Callable[[str], None] | None = None, progress: Callable[[int], None] | None = None) -> EvalReport:
+    started = time.monotonic()
+    output = output or path.with_name(f"{path.stem}.{llm.model.replace('/', '_')}.{style}.results.jsonl")
+    cache = ResponseCache(llm.cache_path or settings.data_dir / "llm_cache.sqlite")
+    client = LLMClient(llm, cache, Prompts(llm.prompts_dir))
+    sink = RejectSink(rejects_path or path.with_name(path.name + ".eval.rejects.jsonl"), path, echo)
+    answered = invalid = failed = 0
+    seen: set[str] = set()
+    tmp = output.with_name(output.name + ".tmp")
+    output.parent.mkdir(parents=True, exist_ok=True)
+
+    def items() -> Iterator[TaskItem]:
+        n = 0
+        for line, item, raw in validated(jsonl_records(path, ()), TaskItem, sink):
+            if item.id in seen:
+                sink.add(line, f"duplicate id {item.id!r}", raw)
+                continue
+            seen.add(item.id)
+            yield item
+            n += 1
+            if limit is not None and n >= limit:
+                return
+
+    try:
+        with open(tmp, "w", encoding="utf-8") as fh:
+            source = items()
+            while True:
+                window = [it for _, it in zip(range(WINDOW), source)]
+                if not window:
+                    break
+                replies = await asyncio.gather(*(_answer(client, it, style) for it in window))
+                for item, (reply, error) in zip(window, replies):
+                    row = _row(item, style, llm.model, reply, error)
+                    answered += 1
+                    failed += reply is None
+                    invalid += row["prediction"] is None
+                    fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+                if progress:
+                    progress(answered)
+        os.replace(tmp, output)
+    finally:
+        sink.close()
+        await client.aclose()
+        cache.close()
+    usage = client.usage.finish(*llm.prices())
+    total = usage.total()
+    labelled = answered and any(True for _ in _labelled(output))
+    score = score_file(output, echo=echo) if labelled else None
+    return EvalReport(file=str(path), model=llm.model, style=style, read=answered + sink.count, answered=answered,
+                      rejected=sink.count, rejects_file=str(sink.path) if sink.count else None, invalid=invalid,
+                      failed=failed, cache_hits=total.cache_hits, calls=total.calls, cost_usd=usage.cost_usd,
+                      results=str(output), seconds=round(time.monotonic() - started, 2), score=score)
+
+
+def _labelled(results: Path) -> Iterator[None]:
+    with open(results, encoding="utf-8") as fh:
+        for line in fh:
+            if json.loads(line).get("label") is not None:
+                yield None
+                return
+
+
+def evaluate(path: Path, settings: Settings | None = None, llm: LLMSettings | None = None, **kw: Any) -> EvalReport:
+    return asyncio.run(evaluate_async(path, settings or Settings(), llm or LLMSettings(), **kw))

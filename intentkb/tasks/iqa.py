@@ -1,0 +1,126 @@
+"""IntentionQA-style multiple-choice tasks from the co-buy part of the graph (MIND appendix D–E).
+
+- T1 understanding: a co-bought pair (A, B) -> which of four intentions is theirs?
+- T2 utilization: product A and the intention -> which of four products was bought with A?
+
+One question per co-buy intention the role-aware filter did not reject. Distractors are drawn,
+seeded per question, from the intentions near the answer in the intention index whose cosine
+similarity lies inside `band`: close enough to be plausible, far enough not to be a paraphrase.
+T1 distractors are co-buy intentions of pairs sharing no product with the question's pair; T2
+distractors are products those near intentions lead to, neither in the pair nor co-bought with A.
+Option order is shuffled per question; a question short of three distractors is skipped and counted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from ..config import Settings
+from ..kb.store import GraphStore, Row
+from .items import Item, make_item
+from .neighbours import Neighbours, seeded
+from .stats import BuildStats
+
+LETTERS = "ABCD"
+DEFAULT_BAND = (0.3, 0.8)
+SEARCH_WIDTH = 64  # intentions searched per question for its distractors
+
+
+def _fold(text: str) -> str:
+    return " ".join(text.casefold().split()).rstrip(".")
+
+
+def _options(answer: tuple[str, str], distractors: list[tuple[str, str]], rng: Any) -> tuple[dict[str, str], dict[str, str], str]:
+    """(letter -> text, letter -> node id, the answer's letter) with the four shuffled."""
+    four = [answer, *distractors]
+    rng.shuffle(four)
+    texts = {LETTERS[i]: t for i, (_, t) in enumerate(four)}
+    ids = {LETTERS[i]: g for i, (g, _) in enumerate(four)}
+    return texts, ids, LETTERS[four.index(answer)]
+
+
+def iqa_items(store: GraphStore, settings: Settings | None, tasks: list[str], *, seed: int = 0,
+              band: tuple[float, float] = DEFAULT_BAND, page: int = 500, neighbours: Neighbours | None = None,
+              stats: BuildStats | None = None) -> Iterator[Item]:
+    stats = stats if stats is not None else BuildStats()
+    wanted = set(tasks)
+    lo, hi = band
+    if not 0 <= lo < hi <= 1:
+        raise ValueError(f"band {band}: need 0 <= low < high <= 1")
+    if neighbours is None and settings is None:
+        raise ValueError("iqa tasks need settings (the intention index) or neighbours")
+    nb = neighbours or Neighbours(settings)  # type: ignore[arg-type]
+    after = ""
+    try:
+        while True:
+            rows = store.run("task_iqa_cobuy_page", {"after": after, "limit": page})
+            if not rows:
+                return
+            stats.sources += len(rows)
+            yield from _page(store, nb, rows, wanted, seed, lo, hi, stats)
+            if len(rows) < page:
+                return
+            after = rows[-1]["id"]
+    finally:
+        if neighbours is None:
+            nb.close()
+
+
+def _page(store: GraphStore, nb: Neighbours, rows: list[Row], wanted: set[str], seed: int, lo: float, hi: float,
+          stats: BuildStats) -> Iterator[Item]:
+    questions = []
+    for r in rows:
+        if r["a"] is None or r["b"] is None:
+            for t in wanted:
+                stats.skip(t, "co-buy intention without both products")
+        elif r["accepted"] is False:
+            for t in wanted:
+                stats.skip(t, "intention rejected by the role-aware filter")
+        else:
+            questions.append(r)
+    if not questions:
+        return
+    hits = nb.search([q["text"] for q in questions], SEARCH_WIDTH)
+    near_ids = sorted({g for hs in hits for g, s in hs if lo <= s <= hi})
+    info = {c["id"]: c for c in store.run("task_iqa_candidates", {"ids": near_ids})} if near_ids else {}
+    cobought = {c["product"]: set(c["cobought"]) for c in store.run("task_cobought_with", {"products": sorted({q["a"] for q in questions})})}
+    for q, hs in zip(questions, hits):
+        pair = {q["a"], q["b"]}
+        group = "|".join(sorted(pair))
+        near = [info[g] for g, s in hs if lo <= s <= hi and g != q["id"] and g in info]
+        a = {"id": q["a"], "title": q["a_title"] or q["a"]}
+        b_title = q["b_title"] or q["b"]
+        if "iqa-t1" in wanted:
+            seen, pool = {_fold(q["text"])}, []
+            for c in near:
+                if c["kind"] == "cobuy" and c["accepted"] is not False and not pair & {p["id"] for p in c["products"]} \
+                        and _fold(c["text"]) not in seen:
+                    seen.add(_fold(c["text"]))
+                    pool.append((c["id"], c["text"]))
+            if len(pool) < 3:
+                stats.skip("iqa-t1", f"fewer than 3 distractors in the similarity band [{lo}, {hi}]")
+            else:
+                rng = seeded(seed, "iqa-t1", q["id"])
+                texts, ids, label = _options((q["id"], q["text"]), rng.sample(pool, 3), rng)
+                yield make_item("iqa-t1", q["id"], {"product_a": a, "product_b": {"id": q["b"], "title": b_title},
+                                                     "relation": q["relation"]},
+                                texts, label=label, group=group, query="task_iqa_cobuy_page",
+                                nodes=[q["id"], q["a"], q["b"]], option_nodes=ids)
+        if "iqa-t2" in wanted:
+            blocked = pair | cobought.get(q["a"], set())
+            seen, pool = {_fold(b_title)}, []
+            for c in near:
+                for p in c["products"]:
+                    title = p["title"] or p["id"]
+                    if p["id"] not in blocked and _fold(title) not in seen:
+                        seen.add(_fold(title))
+                        pool.append((p["id"], title))
+            if len(pool) < 3:
+                stats.skip("iqa-t2", f"fewer than 3 distractor products in the similarity band [{lo}, {hi}]")
+            else:
+                rng = seeded(seed, "iqa-t2", q["id"])
+                texts, ids, label = _options((q["b"], b_title), rng.sample(pool, 3), rng)
+                yield make_item("iqa-t2", q["id"], {"product_a": a, "intention": q["text"], "relation": q["relation"]},
+                                texts, label=label, group=group, query="task_iqa_cobuy_page",
+                                nodes=[q["id"], q["a"], q["b"]], option_nodes=ids)
