@@ -34,6 +34,11 @@ def test_demo_builds_and_queries_offline():
         assert "2. Buy a certified skateboarding helmet that fits snugly.\n       -> Triple Eight" in out
         retrieved = out.split('intentkb retrieve "a present for a child who loves dinosaurs" -k 3')[1]
         assert retrieved.splitlines()[1].split("  ")[2].startswith("Terra by Battat")
+        # every benchmark's tasks from the demo graph, SFT files and the session page
+        assert "sib: sib-t1 8, sib-t2 8, sib-t3 12, sib-t4 12   (12 trajectories)" in out
+        assert "esb: esb-t1 12, esb-t2 " in out and "iqa: iqa-t1 " in out
+        assert (d / "kb" / "tasks" / "sft" / "dataset_info.json").is_file()
+        assert (d / "kb" / "session-demo-skate.html").read_text().count('class="node"') == 11
         assert elapsed < 60
         assert not EmbeddedServer(d / "kb").status().running  # the demo stops what it started
     finally:

@@ -58,15 +58,19 @@ def test_macro_f1_edge_cases():
 
 def test_cli_bad_lines_rejected_and_counted(tmp_path):
     f = tmp_path / "r.jsonl"
-    bad = ['{"id": "x", "task": "sib-t1"}', "not json", json.dumps({"id": "sib-t1-1", "task": "sib-t1", "label": "A", "prediction": "A"})]
+    bad = ['{"id": "x", "task": "sib-t1", "label": 3}', "not json", json.dumps({"id": "sib-t1-1", "task": "sib-t1", "label": "A", "prediction": "A"})]
     f.write_text(RESULTS.read_text() + "\n".join(bad) + "\n")
     res = CliRunner().invoke(cli, ["eval", "score", str(f), "--format", "json"])
     assert res.exit_code == 0, res.output
     out = json.loads(res.output[res.output.index("{"):])
-    assert (out["read"], out["scored"], out["rejected"]) == (19, 16, 3)
+    assert (out["read"], out["scored"], out["rejected"], out["unlabelled"]) == (19, 16, 3, 0)
     rejects = [json.loads(x) for x in (tmp_path / "r.jsonl.score.rejects.jsonl").read_text().splitlines()]
     assert [r["line"] for r in rejects] == [17, 18, 19]
     assert "label" in rejects[0]["reason"] and "duplicate id" in rejects[2]["reason"]
+    # an item nobody has labelled yet (eval run on unannotated tasks) is read, not scored, not rejected
+    f.write_text(RESULTS.read_text() + json.dumps({"id": "new", "task": "sib-t1", "label": None, "prediction": "B"}) + "\n")
+    out = json.loads(CliRunner().invoke(cli, ["eval", "score", str(f), "--format", "json"]).output)
+    assert (out["read"], out["scored"], out["rejected"], out["unlabelled"]) == (17, 16, 0, 1)
     table = CliRunner().invoke(cli, ["eval", "score", str(RESULTS)])
     assert "0.6845" in table.output and "majority" in table.output
 

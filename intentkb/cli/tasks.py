@@ -75,7 +75,7 @@ def tasks_export(ctx: click.Context, as_json: bool, band: str, **kw: Any) -> Non
     opts = ExportOptions(band=_band(band), **kw)
     tick = (lambda n: click.echo(f"\r  {n:,} items", nl=False, err=True)) if sys.stderr.isatty() else None
     with open_store(settings) as store:
-        report = export_tasks(store, settings, opts, progress=tick)
+        report = export_tasks(store, settings, opts, progress=tick, echo=lambda m: click.echo(m, err=True))
     if tick:
         click.echo("", err=True)
     if as_json:

@@ -59,6 +59,28 @@ def retrieval_demo(store: GraphStore, settings: Settings, echo: Callable[[str], 
             echo(f"  {h.score:.2f}  {(h.title or h.product)[:50]}  <- {h.intention_text[:70]}")
 
 
+def tasks_demo(store: GraphStore, settings: Settings, data_dir: Path, echo: Callable[[str], None]) -> dict[str, int]:
+    """Every benchmark's tasks from this knowledge base, as files, and the HTML view of one session."""
+    from ..tasks.export import ExportOptions, export_tasks
+    from ..tasks.html import write_session_html
+
+    out = data_dir / "tasks"
+    echo(f"\nbenchmark tasks from the graph (intentkb tasks export -b sib|esb|iqa -o FILE), into {out}:")
+    counts: dict[str, int] = {}
+    for bench in ("sib", "esb", "iqa"):
+        report = export_tasks(store, settings, ExportOptions(benchmark=bench, output=out / f"{bench}.jsonl"))
+        per_task = {t: sum(c.values()) for t, c in report.by_task.items()}
+        counts.update(per_task)
+        echo(f"  {bench}: " + ", ".join(f"{t} {n}" for t, n in per_task.items())
+             + (f"   ({report.build.trajectories} trajectories)" if bench == "sib" else ""))
+    report = export_tasks(store, settings, ExportOptions(benchmark="esb", fmt="alpaca", style="few", output=out / "sft"))
+    echo(f"  SFT data (alpaca, 5-shot prompts) with a LLaMA-Factory dataset_info.json: {report.written} items in {out / 'sft'}")
+    page = write_session_html(store, DEMO_SESSION, data_dir / f"session-{DEMO_SESSION}.html")
+    echo(f"  intentkb show session {DEMO_SESSION} --html {page}")
+    echo(f"  evaluate a model: OPENAI_BASE_URL=… intentkb eval run {out / 'esb.jsonl'} --model M --prompt cot")
+    return counts
+
+
 def generation_demo(settings: Settings, echo: Callable[[str], None]) -> None:
     """What the LLM pipelines would still do on this knowledge base: a dry run calls nothing."""
     from ..llm.run import GenOptions, run_generation
@@ -101,6 +123,7 @@ def run_demo(data_dir: Path | None = None, *, keep_server: bool = False, echo: C
             echo(f"\nco-buy intention of B005QXX0MG + B00PYV5HGC ({pair[0]['relation']}, filter kept: {pair[0]['accepted']}):")
             echo("  " + pair[0]["text"][:200])
         retrieval_demo(store, settings, echo)
+        task_counts = tasks_demo(store, settings, data_dir, echo)
     generation_demo(settings, echo)
     if not keep_server:
         from ..kb.embedded import EmbeddedServer
@@ -108,4 +131,4 @@ def run_demo(data_dir: Path | None = None, *, keep_server: bool = False, echo: C
         EmbeddedServer(data_dir).stop()
     echo(f"\ndone in {time.monotonic() - started:.1f}s. Query it: INTENTKB_HOME={data_dir} intentkb stats"
          + ("" if keep_server else "  (the server starts again on demand)"))
-    return {"data_dir": str(data_dir), "counts": counts, "trajectories": trajectories}
+    return {"data_dir": str(data_dir), "counts": counts, "trajectories": trajectories, "tasks": task_counts}

@@ -28,11 +28,13 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from ..config import Settings
 from ..errors import IntentKBError
-from ..ingest.sources import BadLine, jsonl_records
+from ..ingest.rejects import RejectSink, validated
+from ..ingest.sources import jsonl_records
+from ..kb.models import Text
 from ..kb.store import GraphStore
 from ..llm.prompts import Prompts
 from .items import Item, short_hash, task_names
@@ -71,6 +73,7 @@ class ExportReport(BaseModel):
     unlabelled_left_out: int = 0  # sft / lm-eval formats need a label
     by_task: dict[str, dict[str, int]]  # task -> {"train": n, "test": n}
     labels_attached: int = 0
+    labels_rejected: int = 0  # bad lines of the labels file (in its .labels.rejects.jsonl)
     build: BuildStats
     seconds: float
 
@@ -86,8 +89,9 @@ class ExportReport(BaseModel):
             out.append(f"  {task}: {n:,} (train {c.get('train', 0):,} / test {c.get('test', 0):,}"
                        + (f", test share {c.get('test', 0) / n:.3f})" if n else ")"))
         out += ["  " + x for x in self.build.skipped_lines()]
-        if self.labels_attached:
-            out.append(f"  gold labels attached to {self.labels_attached:,} items")
+        if self.labels_attached or self.labels_rejected:
+            out.append(f"  gold labels attached to {self.labels_attached:,} items"
+                       + (f"; {self.labels_rejected:,} bad label lines rejected" if self.labels_rejected else ""))
         out += [f"  wrote {f}" for f in self.files]
         return out
 
@@ -112,15 +116,28 @@ def build_items(store: GraphStore, settings: Settings | None, opts: ExportOption
     return iqa_items(store, settings, tasks, seed=opts.seed, band=opts.band, page=max(opts.page, 500), stats=stats)
 
 
-def load_labels(path: Path) -> dict[str, dict[str, Any]]:
-    """id -> gold row. A row of `annotations import` (label positive/negative with answer counts)
-    gets the letter most of its majority side chose; a row with a letter label keeps it."""
+class GoldRow(BaseModel):
+    """A gold label: a row of `annotations import` (label positive/negative, with answer counts) or
+    any {id, label} line with the option letter."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    id: Text
+    label: Text
+    agreement: str | None = None
+    answers: dict[str, int] | None = None
+
+
+def load_labels(path: Path, echo: Callable[[str], None] | None = None) -> tuple[dict[str, dict[str, Any]], int]:
+    """(id -> gold row, rows rejected); bad rows go to PATH.labels.rejects.jsonl with line and reason."""
     gold: dict[str, dict[str, Any]] = {}
-    for line, raw in jsonl_records(path):
-        if isinstance(raw, BadLine) or not isinstance(raw, dict) or "id" not in raw or not raw.get("label"):
-            raise IntentKBError(f"{path}:{line}: not a gold label row (needs id and label)")
-        gold[str(raw["id"])] = raw
-    return gold
+    sink = RejectSink(path.with_name(path.name + ".labels.rejects.jsonl"), path, echo)
+    try:
+        for _, row, _ in validated(jsonl_records(path, ()), GoldRow, sink):
+            gold[row.id] = row.model_dump(exclude_none=True)
+    finally:
+        sink.close()
+    return gold, sink.count
 
 
 def _gold_letter(row: dict[str, Any], item: Item) -> str | None:
@@ -261,7 +278,7 @@ def _lm_eval_yaml(task: str, splits: dict[str, Path], style: str) -> str:
 
 
 def export_tasks(store: GraphStore, settings: Settings | None, opts: ExportOptions,
-                 progress: Callable[[int], None] | None = None) -> ExportReport:
+                 progress: Callable[[int], None] | None = None, echo: Callable[[str], None] | None = None) -> ExportReport:
     started = time.monotonic()
     tasks = task_names(opts.benchmark, opts.tasks)
     if opts.style == "cot" and opts.fmt in ("alpaca", "sharegpt"):
@@ -271,7 +288,7 @@ def export_tasks(store: GraphStore, settings: Settings | None, opts: ExportOptio
     prompts = Prompts(opts.prompts_dir) if needs_prompts else None
     if prompts is not None:
         templates(prompts, tasks)  # a missing or broken template fails now, not after an hour
-    gold = load_labels(opts.labels) if opts.labels else {}
+    gold, labels_rejected = load_labels(opts.labels, echo) if opts.labels else ({}, 0)
     stats = BuildStats()
     by_task: dict[str, Counter[str]] = {t: Counter() for t in tasks}
     built = written = unlabelled = attached = 0
@@ -299,4 +316,4 @@ def export_tasks(store: GraphStore, settings: Settings | None, opts: ExportOptio
         files = writer.finish(tasks)
     return ExportReport(benchmark=opts.benchmark, format=opts.fmt, mode=opts.mode, style=opts.style, files=files, items=built,
                         written=written, unlabelled_left_out=unlabelled, by_task={t: dict(c) for t, c in by_task.items()},
-                        labels_attached=attached, build=stats, seconds=round(time.monotonic() - started, 2))
+                        labels_attached=attached, labels_rejected=labels_rejected, build=stats, seconds=round(time.monotonic() - started, 2))
