@@ -269,8 +269,15 @@ class EmbeddedServer:
             pass  # server gone: every acknowledged write is in its fsynced AOF already
 
 
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
 def _plain(value: Any) -> Any:
     """FalkorDB result values → plain Python (dicts, lists, scalars), like Neo4j's record.data()."""
+    if type(value) in _SCALARS:  # most values: one set lookup instead of five isinstance checks
+        return value
+    if type(value) is list:
+        return [v if type(v) in _SCALARS else _plain(v) for v in value]
     if isinstance(value, FNode):
         return dict(value.properties)
     if isinstance(value, FEdge):

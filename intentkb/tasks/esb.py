@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from ..config import Settings
+from ..errors import IntentKBError
 from ..kb.store import GraphStore, Row
 from ..retrieval.retrieve import merge_products
 from .items import YES_NO, Item, make_item, short_hash
@@ -64,9 +65,14 @@ def _product(r: Row | Any) -> dict[str, Any]:
 
 def _hard_negatives(store: GraphStore, nb: Neighbours, steps: list[dict[str, Any]], excluded: dict[str, set[str]]) -> dict[str, Any]:
     """step id -> the best-scoring product near the step's text outside `excluded[script]`."""
+    found = nb.search([s["text"] for s in steps], SEARCH_WIDTH)
+    hits = [{"step": st["id"], "id": g, "score": sc} for st, hs in zip(steps, found) for g, sc in hs]
+    by_step: dict[str, list[Row]] = {}
+    for r in store.run("task_esb_near_products", {"hits": hits}) if hits else []:
+        by_step.setdefault(r["step"], []).append(r)
     out: dict[str, Any] = {}
-    for st, hits in zip(steps, nb.search([s["text"] for s in steps], SEARCH_WIDTH)):
-        rows = store.run("intention_products", {"hits": [{"id": g, "score": sc} for g, sc in hits]}) if hits else []
+    for st in steps:
+        rows = by_step.get(st["id"], [])
         for hit in merge_products(rows, len(rows)):
             if hit.product not in excluded[st["script"]]:
                 out[st["id"]] = hit
@@ -81,7 +87,7 @@ def esb_items(store: GraphStore, settings: Settings | None, tasks: list[str], *,
     nb = neighbours
     if nb is None and wanted & {"esb-t2", "esb-t3"}:
         if settings is None:
-            raise ValueError("esb T2/T3 need settings (the intention index) or neighbours")
+            raise IntentKBError("esb T2/T3 need settings (the intention index) or neighbours")
         nb = Neighbours(settings)
     previous: list[str] = []  # step texts of the previous page: the 'replace' pool when a page has one script
     after = ""

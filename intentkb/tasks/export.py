@@ -25,9 +25,11 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
+import orjson
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..config import Settings
@@ -96,6 +98,7 @@ class ExportReport(BaseModel):
         return out
 
 
+@lru_cache(maxsize=1 << 16)  # a group's items come together: hash it once
 def split_of(group: str, seed: int, test_fraction: float) -> str:
     u = int(short_hash(str(seed), group, n=15), 16) / 16**15
     return "test" if u < test_fraction else "train"
@@ -163,7 +166,7 @@ class _Writer:
         if opts.fmt in ("jsonl", "csv"):
             out.parent.mkdir(parents=True, exist_ok=True)
             self.tmp = out.with_name(out.name + ".tmp")
-            self.fh = stack.enter_context(open(self.tmp, "w", encoding="utf-8", newline=""))
+            self.fh = stack.enter_context(open(self.tmp, "wb") if opts.fmt == "jsonl" else open(self.tmp, "w", encoding="utf-8", newline=""))
             self.files.append(out)
             if opts.fmt == "csv":
                 self.csv = csv.writer(self.fh)
@@ -181,7 +184,7 @@ class _Writer:
         h = self.handles.get(key)
         if h is None:
             path = self.opts.output / f"{key}.jsonl"
-            h = self.handles[key] = self.stack.enter_context(open(path.with_name(path.name + ".tmp"), "w", encoding="utf-8"))
+            h = self.handles[key] = self.stack.enter_context(open(path.with_name(path.name + ".tmp"), "wb"))
             self.files.append(path)
         return h
 
@@ -192,7 +195,7 @@ class _Writer:
             if self.opts.style:
                 row["prompt"] = prompt_text(self._messages(item))
                 row["style"] = self.opts.style
-            self.fh.write(json.dumps(row, ensure_ascii=False, separators=(",", ":")) + "\n")
+            self.fh.write(orjson.dumps(row) + b"\n")
             return True
         if fmt == "csv":
             options = " | ".join(f"{k}. {v}" for k, v in item["options"].items())
@@ -216,7 +219,7 @@ class _Writer:
             letters = list(item["options"])
             row = {"id": item["id"], "task": item["task"], "prompt": prompt_text(messages), "choices": letters,
                    "gold": letters.index(item["label"])}
-        self._handle(name).write(json.dumps(row, ensure_ascii=False, separators=(",", ":")) + "\n")
+        self._handle(name).write(orjson.dumps(row) + b"\n")
         self.counts[name] += 1
         return True
 

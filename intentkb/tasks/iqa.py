@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from ..config import Settings
+from ..errors import IntentKBError
 from ..kb.store import GraphStore, Row
 from .items import Item, make_item
 from .neighbours import Neighbours, seeded
@@ -47,9 +48,9 @@ def iqa_items(store: GraphStore, settings: Settings | None, tasks: list[str], *,
     wanted = set(tasks)
     lo, hi = band
     if not 0 <= lo < hi <= 1:
-        raise ValueError(f"band {band}: need 0 <= low < high <= 1")
+        raise IntentKBError(f"band {band}: need 0 <= low < high <= 1")
     if neighbours is None and settings is None:
-        raise ValueError("iqa tasks need settings (the intention index) or neighbours")
+        raise IntentKBError("iqa tasks need settings (the intention index) or neighbours")
     nb = neighbours or Neighbours(settings)  # type: ignore[arg-type]
     after = ""
     try:

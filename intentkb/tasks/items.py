@@ -21,6 +21,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from ..errors import IntentKBError
 from ..kb.models import Text
 
 Item = dict[str, Any]
@@ -61,7 +62,7 @@ def task_names(benchmark: str, numbers: tuple[int, ...] | list[int] = ()) -> lis
     wanted = [f"{benchmark}-t{n}" for n in numbers]
     unknown = [w for w in wanted if w not in TASKS[benchmark]]
     if unknown:
-        raise ValueError(f"{benchmark} has tasks {', '.join(names)}; no {', '.join(unknown)}")
+        raise IntentKBError(f"{benchmark} has tasks {', '.join(names)}; no {', '.join(unknown)}")
     return wanted
 
 

@@ -36,10 +36,8 @@ def _product(rows: dict[str, Row], pid: str | None) -> dict[str, Any]:
 
 
 def _node(r: Row) -> dict[str, Any]:
-    attribute = f"{r['attribute_name']}: {r['attribute_value']}" if r["attribute_name"] is not None else None
-    return {"id": r["id"], "step": r["step"], "text": r["text"], "attribute": attribute, "rationale": r["rationale"],
-            "comparison": ({"aspect": r["comparison_aspect"], "text": r["comparison"]} if r["comparison"] else None),
-            "product": r["product"]}
+    return {"id": r["id"], "text": r["text"], "attribute": r["attribute"], "product": r["product"],
+            "comparison": ({"aspect": r["comparison_aspect"], "text": r["comparison"]} if r["comparison"] else None)}
 
 
 def _items_at(session: str, path: list[dict[str, Any]], products: list[dict[str, Any]], t: int,
