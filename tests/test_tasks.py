@@ -126,6 +126,21 @@ def test_sib_items_show_what_the_path_says(demo_kb):
         assert prev["id"] in t1["provenance"]["nodes"] and last["product"] in t1["provenance"]["nodes"]
 
 
+def test_sib_and_esb_builders_on_every_store(store, tmp_path):
+    """The task queries in the dialect shared by FalkorDB and Neo4j (the latter when NEO4J_URI is set)."""
+    for kind, name, fmt in DEMO_FILES:
+        if kind in ("products", "trees", "scripts"):
+            assert ingest_file(store, kind, data_path(name), fmt=fmt, rejects_path=tmp_path / name).rejected == 0
+    trees = _trees(store)
+    leaves = sum(1 for g in trees.values() for n in g.nodes if g.out_degree(n) == 0)
+    every = Counter(i["task"] for i in sib_items(store, SIB, "every"))
+    assert every["sib-t4"] == sum(g.number_of_nodes() for g in trees.values())
+    assert Counter(i["task"] for i in sib_items(store, SIB, "end"))["sib-t4"] == leaves
+    t1 = list(esb_items(store, None, ["esb-t1"]))
+    n_scripts = store.run("MATCH (c:Script) RETURN count(c) AS n")[0]["n"]
+    assert Counter(i["label"] for i in t1) == {"A": n_scripts, "B": n_scripts}
+
+
 # -- EcomScriptBench ---------------------------------------------------------------------------------
 
 def test_esb_negatives_and_hard_negatives(demo_kb, neighbours):
@@ -282,6 +297,17 @@ def test_jsonl_and_csv_exports(demo_kb, tmp_path):
         sheet = list(csv.DictReader(fh))
     assert len(sheet) == rep.written and set(sheet[0]) >= {"id", "task", "question", "options", "annotator", "answer"}
     assert sheet[0]["options"].startswith("A. ")
+    # three annotators fill copies of the sheet; concatenated, they are what `annotations import` reads
+    filled = tmp_path / "filled.csv"
+    with open(filled, "w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=list(sheet[0]))
+        w.writeheader()
+        for k, who in enumerate(("ann1", "ann2", "ann3")):
+            w.writerows(dict(r, annotator=who, answer="AB"[(k + n) % 2]) for n, r in enumerate(sheet))
+    r = CliRunner().invoke(cli, ["annotations", "import", str(filled), "-o", str(tmp_path / "gold.jsonl"), "--format", "json"])
+    assert r.exit_code == 0, r.output
+    report = json.loads(r.output)
+    assert report["loaded"] == 3 * len(sheet) and sum(t["items"] for t in report["tasks"]) == len(sheet)
 
 
 def test_labels_from_annotations_reach_the_sft_and_lm_eval_files(demo_kb, tmp_path):
