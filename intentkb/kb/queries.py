@@ -12,13 +12,20 @@ from .store import GraphStore, Row
 
 def iter_session_ids(store: GraphStore, page: int = 500) -> Iterator[str]:
     """All session ids in id order, fetched a page at a time (keyset paging, constant memory)."""
+    for rows in keyset_pages(store, "session_ids_page", page):
+        yield from (r["id"] for r in rows)
+
+
+def keyset_pages(store: GraphStore, query: str, page: int, params: dict[str, Any] | None = None) -> Iterator[list[Row]]:
+    """Pages of a query paged by `$after` / `$limit` over rows ordered by `id`: constant memory."""
     after = ""
     while True:
-        ids = [r["id"] for r in store.run("session_ids_page", {"after": after, "limit": page})]
-        yield from ids
-        if len(ids) < page:
+        rows = store.run(query, {**(params or {}), "after": after, "limit": page})
+        if rows:
+            yield rows
+        if len(rows) < page:
             return
-        after = ids[-1]
+        after = rows[-1]["id"]
 
 
 def iter_trajectories(store: GraphStore, page: int = 200, sessions: list[str] | None = None) -> Iterator[Row]:

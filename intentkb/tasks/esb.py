@@ -20,6 +20,7 @@ from typing import Any
 
 from ..config import Settings
 from ..errors import IntentKBError
+from ..kb.queries import keyset_pages
 from ..kb.store import GraphStore, Row
 from ..retrieval.retrieve import merge_products
 from .items import YES_NO, Item, make_item, short_hash
@@ -90,12 +91,8 @@ def esb_items(store: GraphStore, settings: Settings | None, tasks: list[str], *,
             raise IntentKBError("esb T2/T3 need settings (the intention index) or neighbours")
         nb = Neighbours(settings)
     previous: list[str] = []  # step texts of the previous page: the 'replace' pool when a page has one script
-    after = ""
     try:
-        while True:
-            scripts = store.run("task_esb_scripts_page", {"after": after, "limit": page})
-            if not scripts:
-                return
+        for scripts in keyset_pages(store, "task_esb_scripts_page", page):
             stats.sources += len(scripts)
             texts_of = {s["id"]: [x["text"] for x in sorted(s["steps"], key=lambda x: x["idx"])] for s in scripts}
             page_texts = [t for ts in texts_of.values() for t in ts]
@@ -105,9 +102,6 @@ def esb_items(store: GraphStore, settings: Settings | None, tasks: list[str], *,
             if wanted & {"esb-t2", "esb-t3"}:
                 yield from _t2_t3(store, nb, scripts, wanted, seed, stats)
             previous = page_texts
-            if len(scripts) < page:
-                return
-            after = scripts[-1]["id"]
     finally:
         if nb is not None and neighbours is None:
             nb.close()

@@ -18,6 +18,7 @@ from typing import Any
 
 from ..config import Settings
 from ..errors import IntentKBError
+from ..kb.queries import keyset_pages
 from ..kb.store import GraphStore, Row
 from .items import Item, make_item
 from .neighbours import Neighbours, seeded
@@ -52,17 +53,10 @@ def iqa_items(store: GraphStore, settings: Settings | None, tasks: list[str], *,
     if neighbours is None and settings is None:
         raise IntentKBError("iqa tasks need settings (the intention index) or neighbours")
     nb = neighbours or Neighbours(settings)  # type: ignore[arg-type]
-    after = ""
     try:
-        while True:
-            rows = store.run("task_iqa_cobuy_page", {"after": after, "limit": page})
-            if not rows:
-                return
+        for rows in keyset_pages(store, "task_iqa_cobuy_page", page):
             stats.sources += len(rows)
             yield from _page(store, nb, rows, wanted, seed, lo, hi, stats)
-            if len(rows) < page:
-                return
-            after = rows[-1]["id"]
     finally:
         if neighbours is None:
             nb.close()
