@@ -390,6 +390,9 @@ def test_eval_run_answers_parses_scores_and_caches(demo_kb, neighbours, tmp_path
         for t in report.score.tasks:
             assert t.accuracy.correct == correct[t.task] and t.invalid == sum(r["prediction"] is None for r in rows if r["task"] == t.task)
         assert TEST_API_KEY not in out.read_text()
+        record = json.loads(Path(report.run_record).read_text())
+        assert record["templates"]["task_esb_t1"]["version"] == "task_esb_t1-v1" and record["report"]["answered"] == rep.written
+        assert TEST_API_KEY not in Path(report.run_record).read_text()
     again = evaluate(tasks, settings, llm_settings, style="cot", output=tmp_path / "again.jsonl")
     assert again.calls == 0 and again.cache_hits == rep.written
     assert (tmp_path / "again.jsonl").read_text() == (tmp_path / "results-cot.jsonl").read_text()

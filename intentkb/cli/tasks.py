@@ -113,8 +113,11 @@ def eval_run(ctx: click.Context, file: Path, model: str | None, style: str, outp
 
     update = {k: v for k, v in (("model", model), ("concurrency", concurrency), ("prompts_dir", prompts_dir)) if v is not None}
     llm = LLMSettings().model_copy(update=update)
+    tick = (lambda n: click.echo(f"\r  {n:,} answered", nl=False, err=True)) if sys.stderr.isatty() else None
     report = evaluate(file, _settings(ctx), llm, style=style, output=output, limit=limit, rejects_path=rejects,
-                      echo=lambda m: click.echo(m, err=True))
+                      echo=lambda m: click.echo(m, err=True), progress=tick)
+    if tick:
+        click.echo("", err=True)
     if fmt == "json":
         click.echo(report.model_dump_json(indent=2))
         return

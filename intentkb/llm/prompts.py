@@ -135,6 +135,10 @@ class Prompts:
             t = self._templates[name] = parse_template(name, *self._read(f"{name}.txt"))
         return t
 
+    def loaded(self) -> dict[str, Template]:
+        """The templates this run has used so far (for its record: versions and digests)."""
+        return dict(self._templates)
+
     def relation_phrases(self) -> dict[str, str]:
         text, source = self._read("relations.json")
         raw = {k: v for k, v in json.loads(text).items() if not k.startswith("_")}

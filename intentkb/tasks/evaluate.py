@@ -49,6 +49,7 @@ class EvalReport(BaseModel):
     calls: int
     cost_usd: float
     results: str
+    run_record: str  # model settings (never the key), template versions, usage: what a paper's table needs
     seconds: float
     score: ScoreReport | None = None
 
@@ -57,7 +58,7 @@ class EvalReport(BaseModel):
                 f"{self.rejected:,}" + (f" (rejects: {self.rejects_file})" if self.rejects_file else ""),
                 f"  {self.calls:,} calls, {self.cache_hits:,} cache hits, ~${self.cost_usd:.4f}; invalid answers "
                 f"{self.invalid:,} (of which no reply {self.failed:,}); {self.seconds:.1f}s",
-                f"  results: {self.results}"]
+                f"  results: {self.results}  (run record: {self.run_record})"]
 
 
 def _row(item: TaskItem, style: str, model: str, reply: str | None, error: str | None) -> dict[str, Any]:
@@ -84,7 +85,7 @@ async def evaluate_async(path: Path, settings: Settings, llm: LLMSettings, *, st
     cache = ResponseCache(llm.cache_path or settings.data_dir / "llm_cache.sqlite")
     client = LLMClient(llm, cache, Prompts(llm.prompts_dir))
     sink = RejectSink(rejects_path or path.with_name(path.name + ".eval.rejects.jsonl"), path, echo)
-    answered = invalid = failed = 0
+    answered = invalid = failed = labelled = 0
     seen: set[str] = set()
     tmp = output.with_name(output.name + ".tmp")
     output.parent.mkdir(parents=True, exist_ok=True)
@@ -114,6 +115,7 @@ async def evaluate_async(path: Path, settings: Settings, llm: LLMSettings, *, st
                     answered += 1
                     failed += reply is None
                     invalid += row["prediction"] is None
+                    labelled += item.label is not None
                     fh.write(json.dumps(row, ensure_ascii=False) + "\n")
                 if progress:
                     progress(answered)
@@ -124,20 +126,17 @@ async def evaluate_async(path: Path, settings: Settings, llm: LLMSettings, *, st
         cache.close()
     usage = client.usage.finish(*llm.prices())
     total = usage.total()
-    labelled = answered and any(True for _ in _labelled(output))
     score = score_file(output, echo=echo) if labelled else None
-    return EvalReport(file=str(path), model=llm.model, style=style, read=answered + sink.count, answered=answered,
-                      rejected=sink.count, rejects_file=str(sink.path) if sink.count else None, invalid=invalid,
-                      failed=failed, cache_hits=total.cache_hits, calls=total.calls, cost_usd=usage.cost_usd,
-                      results=str(output), seconds=round(time.monotonic() - started, 2), score=score)
-
-
-def _labelled(results: Path) -> Iterator[None]:
-    with open(results, encoding="utf-8") as fh:
-        for line in fh:
-            if json.loads(line).get("label") is not None:
-                yield None
-                return
+    record = output.with_name(output.name.removesuffix(".jsonl") + ".run.json")
+    report = EvalReport(file=str(path), model=llm.model, style=style, read=answered + sink.count, answered=answered,
+                        rejected=sink.count, rejects_file=str(sink.path) if sink.count else None, invalid=invalid,
+                        failed=failed, cache_hits=total.cache_hits, calls=total.calls, cost_usd=usage.cost_usd,
+                        results=str(output), run_record=str(record), seconds=round(time.monotonic() - started, 2), score=score)
+    templates = {name: {"version": t.prompt_version, "digest": t.digest, "source": t.source}
+                 for name, t in sorted(client.prompts.loaded().items())}
+    record.write_text(json.dumps({"llm": llm.public(), "templates": templates, "usage": usage.model_dump(),
+                                  "report": report.model_dump(exclude={"score"})}, indent=2, default=str) + "\n", encoding="utf-8")
+    return report
 
 
 def evaluate(path: Path, settings: Settings | None = None, llm: LLMSettings | None = None, **kw: Any) -> EvalReport:
