@@ -31,7 +31,7 @@ from intentkb.tasks.esb import esb_items
 from intentkb.tasks.evaluate import evaluate
 from intentkb.tasks.export import ExportOptions, export_tasks, split_of
 from intentkb.tasks.html import session_html
-from intentkb.tasks.iqa import iqa_items
+from intentkb.tasks.iqa import iqa_items, shown_intention
 from intentkb.tasks.items import TASKS, TaskItem
 from intentkb.tasks.neighbours import Neighbours
 from intentkb.tasks.render import STYLES, parse_answer, render
@@ -206,16 +206,25 @@ def test_iqa_distractors_lie_in_the_band(demo_kb, neighbours, embedder):
     assert c["iqa-t1"] + skipped["iqa-t1"] == kept and c["iqa-t2"] + skipped["iqa-t2"] == kept and c["iqa-t1"] > 20
     for item in items:
         TaskItem.model_validate(item)
-        q = store.run("MATCH (i:Intention {id: $i}) RETURN i.text AS text", {"i": item["provenance"]["nodes"][0]})[0]
+        q = store.run("MATCH (i:Intention {id: $i}) RETURN i.text AS text, i.assertion AS assertion",
+                      {"i": item["provenance"]["nodes"][0]})[0]
         opts, label = item["options"], item["label"]
         assert list(opts) == list("ABCD") and len(set(opts.values())) == 4
+        a, b = item["provenance"]["nodes"][1:]
+        titles = {r["id"]: r["title"] for r in store.run("MATCH (p:Product) WHERE p.id IN $ids RETURN p.id AS id, p.title AS title",
+                                                         {"ids": [a, b]})}
+        shown = shown_intention(q["text"], q["assertion"], list(titles.values()))
+        # the intention never names the pair's products (MIND's texts do after their first sentence)
+        assert " ".join(titles[b].casefold().split()[:3]) not in shown.casefold()
         if item["task"] == "iqa-t1":
-            assert opts[label] == q["text"]
-            vecs = embedder.encode([embedding_text(t) for t in [q["text"], *(v for k, v in opts.items() if k != label)]])
+            assert opts[label] == shown
+            ids = [item["provenance"]["option_nodes"][k] for k in "ABCD" if k != label]
+            texts = {r["id"]: r["text"] for r in store.run("MATCH (i:Intention) WHERE i.id IN $ids RETURN i.id AS id, i.text AS text", {"ids": ids})}
+            vecs = embedder.encode([embedding_text(t) for t in [q["text"], *(texts[i] for i in ids)]])
             sims = vecs[1:] @ vecs[0]
             assert np.all(sims >= band[0] - 1e-4) and np.all(sims <= band[1] + 1e-4)
         else:
-            a, b = item["provenance"]["nodes"][1:]
+            assert item["inputs"]["intention"] == shown
             assert item["provenance"]["option_nodes"][label] == b
             others = {v for k, v in item["provenance"]["option_nodes"].items() if k != label}
             cobought = {r["q"] for r in store.run("MATCH (p:Product {id: $a})-[:CO_BOUGHT]-(q:Product) RETURN q.id AS q", {"a": a})}
@@ -225,6 +234,20 @@ def test_iqa_distractors_lie_in_the_band(demo_kb, neighbours, embedder):
     other_seed = list(iqa_items(store, settings, ["iqa-t1"], seed=1, neighbours=neighbours))
     assert [i["id"] for i in other_seed] == [i["id"] for i in items if i["task"] == "iqa-t1"]
     assert [i["label"] for i in other_seed] != [i["label"] for i in items if i["task"] == "iqa-t1"]
+
+
+def test_shown_intention_leaves_the_product_names_out():
+    text = ("The potential co-buy intention for these two products could be that they are both used for communication "
+            "purposes. The BTECH QHM22 Platinum Series Shoulder Speaker Mic is designed to endure rain.")
+    assert shown_intention(text, None, ["BTECH QHM22 Platinum Series Shoulder Speaker Mic"]) == "they are both used for communication purposes."
+    named = "The potential co-buy intention could be to pair the BTECH QHM22 Platinum mic with a radio."
+    assertion = "PersonX bought a product of Item A and a product of Item B because they are used for two-way radios."
+    assert shown_intention(named, assertion, ["BTECH QHM22 Platinum Series"]) == "they are used for two-way radios."
+    both = ("The potential co-buy intention could be that the person wants both the Gothic Bat Cameo Necklace and the "
+            "gothic bat cameo pendant as a set. They match.")
+    assert shown_intention(both, None, ["Gothic Bat Cameo Necklace", "Gothic Bat Cameo Pendant"]) == \
+        "the person wants both the product A and the product B as a set."
+    assert shown_intention("Keeps the kids busy on trips.", None, ["Crayola crayons"]) == "Keeps the kids busy on trips."
 
 
 # -- prompts and answers -----------------------------------------------------------------------------

@@ -3,5 +3,5 @@
 // params: $ids (list of intention ids)
 UNWIND $ids AS k
 MATCH (i:Intention {id: k})-[:EXPLAINS|AT]->(p:Product)
-RETURN i.id AS id, i.text AS text, i.kind AS kind, i.accepted AS accepted,
+RETURN i.id AS id, i.text AS text, i.assertion AS assertion, i.kind AS kind, i.accepted AS accepted,
        collect(DISTINCT {id: p.id, title: p.title}) AS products

@@ -8,6 +8,6 @@ ORDER BY i.id
 LIMIT $limit
 OPTIONAL MATCH (i)-[:EXPLAINS {role: 'a'}]->(a:Product)
 OPTIONAL MATCH (i)-[:EXPLAINS {role: 'b'}]->(b:Product)
-RETURN i.id AS id, i.text AS text, i.relation AS relation, i.accepted AS accepted,
+RETURN i.id AS id, i.text AS text, i.assertion AS assertion, i.relation AS relation, i.accepted AS accepted,
        a.id AS a, a.title AS a_title, b.id AS b, b.title AS b_title
 ORDER BY id

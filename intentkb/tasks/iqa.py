@@ -3,7 +3,8 @@
 - T1 understanding: a co-bought pair (A, B) -> which of four intentions is theirs?
 - T2 utilization: product A and the intention -> which of four products was bought with A?
 
-One question per co-buy intention the role-aware filter did not reject. Distractors are drawn,
+One question per co-buy intention the role-aware filter did not reject. An intention is shown
+without the product names MIND's texts carry after their first sentence (`shown_intention`). Distractors are drawn,
 seeded per question, from the intentions near the answer in the intention index whose cosine
 similarity lies inside `band`: close enough to be plausible, far enough not to be a paraphrase.
 T1 distractors are co-buy intentions of pairs sharing no product with the question's pair; T2
@@ -13,6 +14,7 @@ Option order is shuffled per question; a question short of three distractors is 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -31,6 +33,41 @@ SEARCH_WIDTH = 64  # intentions searched per question for its distractors
 
 def _fold(text: str) -> str:
     return " ".join(text.casefold().split()).rstrip(".")
+
+
+_LEAD = re.compile(r"^(?:the\s+)?(?:potential\s+)?co-?buy\s+intention\b[^.]*?\b(?:could|would|might|may)\s+be(?:\s+that)?[\s:,]*", re.I)
+_BECAUSE = re.compile(r"\bbecause\s+(.+)$", re.I)
+
+
+def _names(text: str, titles: list[str]) -> bool:
+    """Whether `text` names one of the products (the first three words of its title)."""
+    low = text.casefold()
+    return any(len(t.split()) >= 2 and " ".join(t.casefold().split()[:3]) in low for t in titles if t)
+
+
+def _masked(text: str, titles: list[str]) -> str:
+    for name, title in zip(("product A", "product B"), titles):
+        if title and title.strip():
+            text = re.sub(re.escape(title.strip()), name, text, flags=re.I)
+    return text
+
+
+def shown_intention(text: str, assertion: str | None, titles: list[str]) -> str:
+    """The intention as a question shows it. MIND's texts name both products after the first
+    sentence ("… could be that they are both used for X. The Cisco switch …"), which would give the
+    answer away: the first sentence without its lead-in, with the pair's titles (`titles`, in role
+    order) replaced by "product A" / "product B"; if that still names a product, the FolkScope
+    assertion's reason masked the same way; failing both, the masked first sentence."""
+    first = re.split(r"(?<=[.!?])\s+", text.strip(), maxsplit=1)[0]
+    core = _masked(_LEAD.sub("", first).strip() or first, titles)
+    if not _names(core, titles):
+        return core
+    m = _BECAUSE.search(assertion or "")
+    if m:
+        reason = _masked(m.group(1).strip(), titles)
+        if not _names(reason, titles):
+            return reason
+    return core
 
 
 def _options(answer: tuple[str, str], distractors: list[tuple[str, str]], rng: Any) -> tuple[dict[str, str], dict[str, str], str]:
@@ -86,18 +123,21 @@ def _page(store: GraphStore, nb: Neighbours, rows: list[Row], wanted: set[str], 
         near = [info[g] for g, s in hs if lo <= s <= hi and g != q["id"] and g in info]
         a = {"id": q["a"], "title": q["a_title"] or q["a"]}
         b_title = q["b_title"] or q["b"]
+        answer = shown_intention(q["text"], q["assertion"], [q["a_title"], q["b_title"]])
         if "iqa-t1" in wanted:
-            seen, pool = {_fold(q["text"])}, []
+            seen, pool = {_fold(answer)}, []
             for c in near:
-                if c["kind"] == "cobuy" and c["accepted"] is not False and not pair & {p["id"] for p in c["products"]} \
-                        and _fold(c["text"]) not in seen:
-                    seen.add(_fold(c["text"]))
-                    pool.append((c["id"], c["text"]))
+                if c["kind"] != "cobuy" or c["accepted"] is False or pair & {p["id"] for p in c["products"]}:
+                    continue
+                text = shown_intention(c["text"], c["assertion"], [p["title"] for p in c["products"]])
+                if _fold(text) not in seen:
+                    seen.add(_fold(text))
+                    pool.append((c["id"], text))
             if len(pool) < 3:
                 stats.skip("iqa-t1", f"fewer than 3 distractors in the similarity band [{lo}, {hi}]")
             else:
                 rng = seeded(seed, "iqa-t1", q["id"])
-                texts, ids, label = _options((q["id"], q["text"]), rng.sample(pool, 3), rng)
+                texts, ids, label = _options((q["id"], answer), rng.sample(pool, 3), rng)
                 yield make_item("iqa-t1", q["id"], {"product_a": a, "product_b": {"id": q["b"], "title": b_title},
                                                      "relation": q["relation"]},
                                 texts, label=label, group=group, query="task_iqa_cobuy_page",
@@ -116,6 +156,6 @@ def _page(store: GraphStore, nb: Neighbours, rows: list[Row], wanted: set[str], 
             else:
                 rng = seeded(seed, "iqa-t2", q["id"])
                 texts, ids, label = _options((q["b"], b_title), rng.sample(pool, 3), rng)
-                yield make_item("iqa-t2", q["id"], {"product_a": a, "intention": q["text"], "relation": q["relation"]},
+                yield make_item("iqa-t2", q["id"], {"product_a": a, "intention": answer, "relation": q["relation"]},
                                 texts, label=label, group=group, query="task_iqa_cobuy_page",
                                 nodes=[q["id"], q["a"], q["b"]], option_nodes=ids)
