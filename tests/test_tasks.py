@@ -419,6 +419,13 @@ def test_eval_run_answers_parses_scores_and_caches(demo_kb, neighbours, tmp_path
     again = evaluate(tasks, settings, llm_settings, style="cot", output=tmp_path / "again.jsonl")
     assert again.calls == 0 and again.cache_hits == rep.written
     assert (tmp_path / "again.jsonl").read_text() == (tmp_path / "results-cot.jsonl").read_text()
+    # the CLI: same answers from the cache, a table of scores
+    env = {"OPENAI_BASE_URL": llm_server.url, "OPENAI_API_KEY": TEST_API_KEY, "INTENTKB_LLM_CACHE": str(llm_settings.cache_path),
+           "INTENTKB_LLM_MODEL": llm_settings.model}
+    r = CliRunner().invoke(cli, ["--data-dir", str(tmp_path), "eval", "run", str(tasks), "--prompt", "cot", "-o", str(tmp_path / "cli.jsonl")], env=env)
+    assert r.exit_code == 0, r.output
+    assert f"0 calls, {rep.written} cache hits" in r.output and "esb-t2" in r.output and "random acc/F1" in r.output
+    assert (tmp_path / "cli.jsonl").read_text() == (tmp_path / "results-cot.jsonl").read_text()
 
 
 # -- HTML --------------------------------------------------------------------------------------------

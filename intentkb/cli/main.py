@@ -13,7 +13,7 @@ import click
 from .. import __version__
 from ..config import Settings
 from ..errors import IntentKBError
-from .output import FORMATS, emit, emit_jsonl
+from .output import FORMATS, emit, emit_jsonl, print_score
 
 
 class _Group(click.Group):
@@ -338,18 +338,6 @@ def eval_score(ctx: click.Context, file: Path, rejects: Path | None, fmt: str) -
         click.echo(report.model_dump_json(indent=2))
         return
     print_score(report)
-
-
-def print_score(report) -> None:
-    click.echo(f"{report.file}: read {report.read} = scored {report.scored} + rejected {report.rejected}"
-               + (f" + unlabelled {report.unlabelled}" if report.unlabelled else "")
-               + (f" (rejects: {report.rejects_file})" if report.rejects_file else ""))
-    rows = [{"task": t.task, "items": t.items, "accuracy": t.accuracy.text(), "macro_f1": f"{t.macro_f1:.4f}",
-             "F1 positive": "-" if t.f1_positive is None else f"{t.f1_positive:.4f}",
-             "invalid": f"{t.invalid_rate:.2%}", "random acc/F1": f"{t.random.accuracy:.4f}/{t.random.macro_f1:.4f}",
-             "majority acc/F1": f"{t.majority.accuracy:.4f}/{t.majority.macro_f1:.4f}"}
-            for t in [*report.tasks, *([report.overall] if report.overall else [])]]
-    emit(rows, "table")
 
 
 @cli.group("annotations")

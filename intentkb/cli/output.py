@@ -6,9 +6,12 @@ import csv
 import json
 import sys
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
+
+if TYPE_CHECKING:
+    from ..tasks.scoring import ScoreReport
 
 FORMATS = ("table", "json", "csv")
 
@@ -58,3 +61,16 @@ def emit_jsonl(rows: Iterable[dict[str, Any]]) -> int:
         click.echo(json.dumps(r, ensure_ascii=False, default=str))
         n += 1
     return n
+
+
+def print_score(report: ScoreReport) -> None:
+    """An `eval score` report as a line of counts and a table per task (with the overall row)."""
+    click.echo(f"{report.file}: read {report.read} = scored {report.scored} + rejected {report.rejected}"
+               + (f" + unlabelled {report.unlabelled}" if report.unlabelled else "")
+               + (f" (rejects: {report.rejects_file})" if report.rejects_file else ""))
+    rows = [{"task": t.task, "items": t.items, "accuracy": t.accuracy.text(), "macro_f1": f"{t.macro_f1:.4f}",
+             "F1 positive": "-" if t.f1_positive is None else f"{t.f1_positive:.4f}",
+             "invalid": f"{t.invalid_rate:.2%}", "random acc/F1": f"{t.random.accuracy:.4f}/{t.random.macro_f1:.4f}",
+             "majority acc/F1": f"{t.majority.accuracy:.4f}/{t.majority.macro_f1:.4f}"}
+            for t in [*report.tasks, *([report.overall] if report.overall else [])]]
+    emit(rows, "table")

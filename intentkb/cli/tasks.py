@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from ..config import Settings
-from .output import emit
+from .output import emit, print_score
 
 
 def _settings(ctx: click.Context) -> Settings:
@@ -109,7 +109,6 @@ def eval_run(ctx: click.Context, file: Path, model: str | None, style: str, outp
     """
     from ..llm.settings import LLMSettings
     from ..tasks.evaluate import evaluate
-    from .main import print_score
 
     update = {k: v for k, v in (("model", model), ("concurrency", concurrency), ("prompts_dir", prompts_dir)) if v is not None}
     llm = LLMSettings().model_copy(update=update)
