@@ -421,11 +421,31 @@ def test_eval_run_answers_parses_scores_and_caches(demo_kb, neighbours, tmp_path
     assert (tmp_path / "again.jsonl").read_text() == (tmp_path / "results-cot.jsonl").read_text()
     # the CLI: same answers from the cache, a table of scores
     env = {"OPENAI_BASE_URL": llm_server.url, "OPENAI_API_KEY": TEST_API_KEY, "INTENTKB_LLM_CACHE": str(llm_settings.cache_path),
-           "INTENTKB_LLM_MODEL": llm_settings.model}
+           "INTENTKB_LLM_MODEL": llm_settings.model, "INTENTKB_LLM_MULTIMODAL": "off"}
     r = CliRunner().invoke(cli, ["--data-dir", str(tmp_path), "eval", "run", str(tasks), "--prompt", "cot", "-o", str(tmp_path / "cli.jsonl")], env=env)
     assert r.exit_code == 0, r.output
     assert f"0 calls, {rep.written} cache hits" in r.output and "esb-t2" in r.output and "random acc/F1" in r.output
     assert (tmp_path / "cli.jsonl").read_text() == (tmp_path / "results-cot.jsonl").read_text()
+
+
+def test_eval_run_sends_product_images_to_vision_models(demo_kb, tmp_path, llm_server, llm_settings):
+    store, settings = demo_kb
+    tasks = tmp_path / "sib.jsonl"
+    export_tasks(store, settings, ExportOptions(benchmark="sib", output=tasks, tasks=[1]))
+    items = {json.loads(x)["id"]: json.loads(x) for x in tasks.read_text().splitlines()}
+    llm_server.record = True
+    evaluate(tasks, settings, llm_settings.model_copy(update={"multimodal": "on"}), output=tmp_path / "r.jsonl")
+    assert len(llm_server.requests) == len(items)
+    for request in llm_server.requests:
+        parts = request["messages"][-1]["content"]
+        text = parts[0]["text"]
+        item = next(i for i in items.values() if i["inputs"]["intention"] in text and i["inputs"]["product"]["title"] in text)
+        urls = [p["image_url"]["url"] for p in parts[1:]]
+        shown = [p["image"] for p in [*item["inputs"]["history"], item["inputs"]["product"]] if p.get("image")]
+        assert urls == list(dict.fromkeys(shown)) and urls[-1] == item["inputs"]["product"]["image"]
+    llm_server.requests.clear()
+    evaluate(tasks, settings, llm_settings, output=tmp_path / "r2.jsonl")  # multimodal off: text only
+    assert all(isinstance(r["messages"][-1]["content"], str) for r in llm_server.requests)
 
 
 # -- HTML --------------------------------------------------------------------------------------------

@@ -3,5 +3,5 @@
 UNWIND $hits AS h
 WITH h.step AS step, h.id AS ki, h.score AS score
 MATCH (i:Intention {id: ki})-[e:EXPLAINS|AT]->(p:Product)
-RETURN step, p.id AS product, p.title AS title, ki AS intention, i.text AS intention_text, i.kind AS kind,
+RETURN step, p.id AS product, p.title AS title, p.image_urls[0] AS image, ki AS intention, i.text AS intention_text, i.kind AS kind,
        type(e) AS via, score

@@ -4,4 +4,4 @@
 UNWIND $ids AS k
 MATCH (i:Intention {id: k})-[:EXPLAINS|AT]->(p:Product)
 RETURN i.id AS id, i.text AS text, i.assertion AS assertion, i.kind AS kind, i.accepted AS accepted,
-       collect(DISTINCT {id: p.id, title: p.title}) AS products
+       collect(DISTINCT {id: p.id, title: p.title, image: p.image_urls[0]}) AS products

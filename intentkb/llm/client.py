@@ -189,11 +189,14 @@ class LLMClient:
             p["seed"] = self.settings.seed
         return p
 
-    def messages(self, template: Template, values: dict[str, Any], images: Sequence[str] = ()) -> list[dict[str, Any]]:
+    def messages(self, template: Template, values: dict[str, Any], images: Sequence[str] = (),
+                 image_limit: int | None = None) -> list[dict[str, Any]]:
         """The rendered template; image URLs become image parts of the last user message when the
-        model takes images, and are left out otherwise."""
+        model takes images, and are left out otherwise. At most `image_limit` of them (default: the
+        setting's per-product limit for a pair)."""
         msgs: list[dict[str, Any]] = template.render(**values)
-        urls = [u for u in images if u][: self.settings.max_images * 2] if self.settings.vision else []
+        limit = self.settings.max_images * 2 if image_limit is None else image_limit
+        urls = [u for u in images if u][:limit] if self.settings.vision else []
         if urls:
             last = max(i for i, m in enumerate(msgs) if m["role"] == "user")
             msgs[last] = {"role": "user", "content": [{"type": "text", "text": msgs[last]["content"]},
@@ -203,14 +206,15 @@ class LLMClient:
     def key_of(self, template: Template, messages: list[dict[str, Any]]) -> str:
         return cache_key(self.settings.model, messages, self.params(template), template.prompt_version)
 
-    async def complete(self, name: str, values: dict[str, Any], *, images: Sequence[str] = (), **parser_args: Any) -> Reply:
+    async def complete(self, name: str, values: dict[str, Any], *, images: Sequence[str] = (), image_limit: int | None = None,
+                       **parser_args: Any) -> Reply:
         """The parsed reply of template `name` filled with `values`.
 
         Raises Rejected (the item cannot be produced now), Deferred (batch mode) or LLMFatal."""
         template = self.prompts.get(name)
         parse = PARSERS[template.parser or "free_text"]
         args = {**template.parser_args, **parser_args}
-        messages = self.messages(template, values, images)
+        messages = self.messages(template, values, images, image_limit)
         params = self.params(template)
         key = self.key_of(template, messages)
         usage = self.usage.of(template.prompt_version)

@@ -59,13 +59,16 @@ def _script_inputs(s: Row) -> dict[str, Any]:
     return {k: s[k] for k in ("objective", "specific_goal", "constraint", "category") if s.get(k)}
 
 
-def _product(r: Row | Any) -> dict[str, Any]:
-    pid, title = (r["product"], r.get("title")) if isinstance(r, dict) else (r.product, r.title)
-    return {"id": pid, "title": title or pid}
+def _product(pid: str, title: str | None, image: str | None) -> dict[str, Any]:
+    return {"id": pid, "title": title or pid, **({"image": image} if image else {})}
+
+
+def _aligned_product(r: Row) -> dict[str, Any]:
+    return _product(r["product"], r.get("title"), r.get("image"))
 
 
 def _hard_negatives(store: GraphStore, nb: Neighbours, steps: list[dict[str, Any]], excluded: dict[str, set[str]]) -> dict[str, Any]:
-    """step id -> the best-scoring product near the step's text outside `excluded[script]`."""
+    """step id -> (hit, product) of the best-scoring product near the step's text outside `excluded[script]`."""
     found = nb.search([s["text"] for s in steps], SEARCH_WIDTH)
     hits = [{"step": st["id"], "id": g, "score": sc} for st, hs in zip(steps, found) for g, sc in hs]
     by_step: dict[str, list[Row]] = {}
@@ -74,9 +77,10 @@ def _hard_negatives(store: GraphStore, nb: Neighbours, steps: list[dict[str, Any
     out: dict[str, Any] = {}
     for st in steps:
         rows = by_step.get(st["id"], [])
+        images = {r["product"]: r.get("image") for r in rows}
         for hit in merge_products(rows, len(rows)):
             if hit.product not in excluded[st["script"]]:
-                out[st["id"]] = hit
+                out[st["id"]] = (hit, _product(hit.product, hit.title, images.get(hit.product)))
                 break
     return out
 
@@ -152,12 +156,12 @@ def _t2_t3(store: GraphStore, nb: Neighbours | None, scripts: list[Row], wanted:
             stats.skip("esb-t2", "aligned step without an unaligned near product",
                        sum(x["id"] in by_step and x["id"] not in negative for x in steps))
             for x in usable:
-                best, neg = by_step[x["id"]][0], negative[x["id"]]
+                best, (neg, neg_product) = by_step[x["id"]][0], negative[x["id"]]
                 common = base | {"step": x["text"], "step_idx": x["idx"]}
-                yield make_item("esb-t2", f"{x['id']}:{best['product']}", common | {"product": _product(best)}, YES_NO,
+                yield make_item("esb-t2", f"{x['id']}:{best['product']}", common | {"product": _aligned_product(best)}, YES_NO,
                                 label="A", group=s["id"], query="task_esb_aligned",
                                 nodes=[s["id"], x["id"], best["intention"], best["product"]], score=round(best["score"], 4))
-                yield make_item("esb-t2", f"{x['id']}:{neg.product}", common | {"product": _product(neg)}, YES_NO,
+                yield make_item("esb-t2", f"{x['id']}:{neg.product}", common | {"product": neg_product}, YES_NO,
                                 label="B", group=s["id"], query="task_esb_aligned",
                                 nodes=[s["id"], x["id"], neg.intention, neg.product], negative="hard",
                                 score=round(neg.score, 4))
@@ -165,15 +169,15 @@ def _t2_t3(store: GraphStore, nb: Neighbours | None, scripts: list[Row], wanted:
             if len(usable) < 2:
                 stats.skip("esb-t3", "script with fewer than 2 aligned steps")
                 continue
-            chosen = {x["id"]: _product(by_step[x["id"]][0]) for x in usable}
+            chosen = {x["id"]: _aligned_product(by_step[x["id"]][0]) for x in usable}
             shown = [{"text": x["text"], "product": chosen.get(x["id"])} for x in steps]
             nodes = [s["id"], *(x["id"] for x in usable), *(p["id"] for p in chosen.values())]
             yield make_item("esb-t3", s["id"], base | {"steps": shown}, YES_NO, label="A", group=s["id"],
                             query="task_esb_aligned", nodes=nodes)
             rng = seeded(seed, "esb-t3", s["id"])
             victim = rng.choice(usable)
-            neg = negative[victim["id"]]
-            broken = [dict(x, product=_product(neg)) if steps[i]["id"] == victim["id"] else x for i, x in enumerate(shown)]
+            neg, neg_product = negative[victim["id"]]
+            broken = [dict(x, product=neg_product) if steps[i]["id"] == victim["id"] else x for i, x in enumerate(shown)]
             yield make_item("esb-t3", f"{s['id']}:{victim['id']}:{neg.product}", base | {"steps": broken}, YES_NO,
                             label="B", group=s["id"], query="task_esb_aligned", nodes=[*nodes, neg.product],
                             negative="hard", change=f"product of step {victim['idx']} replaced")

@@ -33,6 +33,7 @@ from .render import parse_answer, prompt_values, template_name
 from .scoring import ScoreReport, score_file
 
 WINDOW = 2000  # items in flight per round: bounded memory on any file size
+MAX_IMAGES = 8  # product images sent with one item to a vision model (one per product shown)
 
 
 class EvalReport(BaseModel):
@@ -68,10 +69,27 @@ def _row(item: TaskItem, style: str, model: str, reply: str | None, error: str |
             "reply": reply, **({"error": error} if error else {})}
 
 
+def images_of(value: Any) -> list[str]:
+    """The products' images an item shows, in the order the prompt shows the products (history,
+    then the product asked about); sent only to vision models (`--multimodal`)."""
+    out: list[str] = []
+    if isinstance(value, dict):
+        if isinstance(value.get("image"), str):
+            out.append(value["image"])
+        for k, v in value.items():
+            if k != "image":
+                out += images_of(v)
+    elif isinstance(value, list):
+        for v in value:
+            out += images_of(v)
+    return list(dict.fromkeys(out))
+
+
 async def _answer(client: LLMClient, item: TaskItem, style: str) -> tuple[str | None, str | None]:
     values = prompt_values(item.model_dump(), style)
     try:
-        reply = await client.complete(template_name(item.task), values)
+        images = images_of(item.inputs)[-MAX_IMAGES:]  # the product asked about comes last: keep it
+        reply = await client.complete(template_name(item.task), values, images=images, image_limit=MAX_IMAGES)
         return reply.value if isinstance(reply.value, str) else reply.raw, None
     except Rejected as e:
         return None, e.reason

@@ -121,7 +121,7 @@ def _page(store: GraphStore, nb: Neighbours, rows: list[Row], wanted: set[str], 
         pair = {q["a"], q["b"]}
         group = "|".join(sorted(pair))
         near = [info[g] for g, s in hs if lo <= s <= hi and g != q["id"] and g in info]
-        a = {"id": q["a"], "title": q["a_title"] or q["a"]}
+        a = {"id": q["a"], "title": q["a_title"] or q["a"], **({"image": q["a_image"]} if q["a_image"] else {})}
         b_title = q["b_title"] or q["b"]
         answer = shown_intention(q["text"], q["assertion"], [q["a_title"], q["b_title"]])
         if "iqa-t1" in wanted:
@@ -138,7 +138,8 @@ def _page(store: GraphStore, nb: Neighbours, rows: list[Row], wanted: set[str], 
             else:
                 rng = seeded(seed, "iqa-t1", q["id"])
                 texts, ids, label = _options((q["id"], answer), rng.sample(pool, 3), rng)
-                yield make_item("iqa-t1", q["id"], {"product_a": a, "product_b": {"id": q["b"], "title": b_title},
+                b = {"id": q["b"], "title": b_title, **({"image": q["b_image"]} if q["b_image"] else {})}
+                yield make_item("iqa-t1", q["id"], {"product_a": a, "product_b": b,
                                                      "relation": q["relation"]},
                                 texts, label=label, group=group, query="task_iqa_cobuy_page",
                                 nodes=[q["id"], q["a"], q["b"]], option_nodes=ids)
