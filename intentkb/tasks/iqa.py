@@ -4,9 +4,10 @@
 - T2 utilization: product A and the intention -> which of four products was bought with A?
 
 One question per co-buy intention the role-aware filter did not reject. An intention is shown
-without the product names MIND's texts carry after their first sentence (`shown_intention`). Distractors are drawn,
-seeded per question, from the intentions near the answer in the intention index whose cosine
-similarity lies inside `band`: close enough to be plausible, far enough not to be a paraphrase.
+without the product names MIND's texts carry after their first sentence (`shown_intention`).
+Distractors are drawn, seeded per question, from the intentions near the answer in the intention
+index whose cosine similarity lies inside `band`: close enough to be plausible, far enough not to
+be a paraphrase.
 T1 distractors are co-buy intentions of pairs sharing no product with the question's pair; T2
 distractors are products those near intentions lead to, neither in the pair nor co-bought with A.
 Option order is shuffled per question; a question short of three distractors is skipped and counted.
