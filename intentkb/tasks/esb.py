@@ -23,7 +23,7 @@ from ..errors import IntentKBError
 from ..kb.queries import keyset_pages
 from ..kb.store import GraphStore, Row
 from ..retrieval.retrieve import merge_products
-from .items import YES_NO, Item, make_item, short_hash
+from .items import YES_NO, Item, make_item, product_ref, short_hash
 from .neighbours import Neighbours, seeded
 from .stats import BuildStats
 
@@ -59,12 +59,8 @@ def _script_inputs(s: Row) -> dict[str, Any]:
     return {k: s[k] for k in ("objective", "specific_goal", "constraint", "category") if s.get(k)}
 
 
-def _product(pid: str, title: str | None, image: str | None) -> dict[str, Any]:
-    return {"id": pid, "title": title or pid, **({"image": image} if image else {})}
-
-
 def _aligned_product(r: Row) -> dict[str, Any]:
-    return _product(r["product"], r.get("title"), r.get("image"))
+    return product_ref(r["product"], r.get("title"), r.get("image"))
 
 
 def _hard_negatives(store: GraphStore, nb: Neighbours, steps: list[dict[str, Any]], excluded: dict[str, set[str]]) -> dict[str, Any]:
@@ -80,7 +76,7 @@ def _hard_negatives(store: GraphStore, nb: Neighbours, steps: list[dict[str, Any
         images = {r["product"]: r.get("image") for r in rows}
         for hit in merge_products(rows, len(rows)):
             if hit.product not in excluded[st["script"]]:
-                out[st["id"]] = (hit, _product(hit.product, hit.title, images.get(hit.product)))
+                out[st["id"]] = (hit, product_ref(hit.product, hit.title, images.get(hit.product)))
                 break
     return out
 

@@ -23,7 +23,7 @@ from ..config import Settings
 from ..errors import IntentKBError
 from ..kb.queries import keyset_pages
 from ..kb.store import GraphStore, Row
-from .items import Item, make_item
+from .items import Item, make_item, product_ref
 from .neighbours import Neighbours, seeded
 from .stats import BuildStats
 
@@ -80,6 +80,18 @@ def _options(answer: tuple[str, str], distractors: list[tuple[str, str]], rng: A
     return texts, ids, LETTERS[four.index(answer)]
 
 
+def _question(task: str, q: Row, answer: tuple[str, str], pool: list[tuple[str, str]], inputs: dict[str, Any], seed: int,
+              group: str, stats: BuildStats, what: str) -> Iterator[Item]:
+    """The item with three distractors drawn (seeded per question) from `pool`, or a counted skip."""
+    if len(pool) < 3:
+        stats.skip(task, f"fewer than 3 {what}")
+        return
+    rng = seeded(seed, task, q["id"])
+    texts, ids, label = _options(answer, rng.sample(pool, 3), rng)
+    yield make_item(task, q["id"], inputs, texts, label=label, group=group, query="task_iqa_cobuy_page",
+                    nodes=[q["id"], q["a"], q["b"]], option_nodes=ids)
+
+
 def iqa_items(store: GraphStore, settings: Settings | None, tasks: list[str], *, seed: int = 0,
               band: tuple[float, float] = DEFAULT_BAND, page: int = 500, neighbours: Neighbours | None = None,
               stats: BuildStats | None = None) -> Iterator[Item]:
@@ -122,8 +134,7 @@ def _page(store: GraphStore, nb: Neighbours, rows: list[Row], wanted: set[str], 
         pair = {q["a"], q["b"]}
         group = "|".join(sorted(pair))
         near = [info[g] for g, s in hs if lo <= s <= hi and g != q["id"] and g in info]
-        a = {"id": q["a"], "title": q["a_title"] or q["a"], **({"image": q["a_image"]} if q["a_image"] else {})}
-        b_title = q["b_title"] or q["b"]
+        a, b = product_ref(q["a"], q["a_title"], q["a_image"]), product_ref(q["b"], q["b_title"], q["b_image"])
         answer = shown_intention(q["text"], q["assertion"], [q["a_title"], q["b_title"]])
         if "iqa-t1" in wanted:
             seen, pool = {_fold(answer)}, []
@@ -134,30 +145,16 @@ def _page(store: GraphStore, nb: Neighbours, rows: list[Row], wanted: set[str], 
                 if _fold(text) not in seen:
                     seen.add(_fold(text))
                     pool.append((c["id"], text))
-            if len(pool) < 3:
-                stats.skip("iqa-t1", f"fewer than 3 distractors in the similarity band [{lo}, {hi}]")
-            else:
-                rng = seeded(seed, "iqa-t1", q["id"])
-                texts, ids, label = _options((q["id"], answer), rng.sample(pool, 3), rng)
-                b = {"id": q["b"], "title": b_title, **({"image": q["b_image"]} if q["b_image"] else {})}
-                yield make_item("iqa-t1", q["id"], {"product_a": a, "product_b": b,
-                                                     "relation": q["relation"]},
-                                texts, label=label, group=group, query="task_iqa_cobuy_page",
-                                nodes=[q["id"], q["a"], q["b"]], option_nodes=ids)
+            yield from _question("iqa-t1", q, (q["id"], answer), pool, {"product_a": a, "product_b": b, "relation": q["relation"]},
+                                 seed, group, stats, f"distractors in the similarity band [{lo}, {hi}]")
         if "iqa-t2" in wanted:
             blocked = pair | cobought.get(q["a"], set())
-            seen, pool = {_fold(b_title)}, []
+            seen, pool = {_fold(b["title"])}, []
             for c in near:
                 for p in c["products"]:
                     title = p["title"] or p["id"]
                     if p["id"] not in blocked and _fold(title) not in seen:
                         seen.add(_fold(title))
                         pool.append((p["id"], title))
-            if len(pool) < 3:
-                stats.skip("iqa-t2", f"fewer than 3 distractor products in the similarity band [{lo}, {hi}]")
-            else:
-                rng = seeded(seed, "iqa-t2", q["id"])
-                texts, ids, label = _options((q["b"], b_title), rng.sample(pool, 3), rng)
-                yield make_item("iqa-t2", q["id"], {"product_a": a, "intention": answer, "relation": q["relation"]},
-                                texts, label=label, group=group, query="task_iqa_cobuy_page",
-                                nodes=[q["id"], q["a"], q["b"]], option_nodes=ids)
+            yield from _question("iqa-t2", q, (q["b"], b["title"]), pool, {"product_a": a, "intention": answer, "relation": q["relation"]},
+                                 seed, group, stats, f"distractor products in the similarity band [{lo}, {hi}]")

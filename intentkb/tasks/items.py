@@ -66,6 +66,11 @@ def task_names(benchmark: str, numbers: tuple[int, ...] | list[int] = ()) -> lis
     return wanted
 
 
+def product_ref(pid: str, title: str | None, image: str | None = None) -> dict[str, Any]:
+    """A product as items show it: id, title (the id when untitled) and, when known, its first image."""
+    return {"id": pid, "title": title or pid, **({"image": image} if image else {})}
+
+
 def short_hash(*parts: str, n: int = 16) -> str:
     return hashlib.sha1("\x1f".join(parts).encode()).hexdigest()[:n]
 
