@@ -44,7 +44,6 @@ from .render import prompt_text, render, target_text, templates
 from .stats import BuildStats
 
 Format = Literal["jsonl", "csv", "alpaca", "sharegpt", "lm-eval"]
-FORMATS: tuple[str, ...] = ("jsonl", "csv", "alpaca", "sharegpt", "lm-eval")
 
 
 class ExportOptions(BaseModel):

@@ -26,7 +26,6 @@ from ..kb.models import Text
 
 Item = dict[str, Any]
 
-BENCHMARKS = ("sib", "esb", "iqa")
 # Each benchmark's tasks, with what it asks: `tasks export --task` takes the number.
 TASKS: dict[str, dict[str, str]] = {
     "sib": {

@@ -9,12 +9,11 @@ inputs, its options and `style`: `zero` (answer with the letter), `few` (five wo
 from __future__ import annotations
 
 import re
-from typing import Any, Literal
+from typing import Any
 
 from ..llm.prompts import Prompts, Template
 from .items import Item
 
-Style = Literal["zero", "few", "cot"]
 STYLES: tuple[str, ...] = ("zero", "few", "cot")
 
 
