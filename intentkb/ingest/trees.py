@@ -22,11 +22,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, ValidationError, Field, PrivateAttr, StringConstraints, field_validator, model_validator, with_config
+from pydantic import BaseModel, ConfigDict, ValidationError, Field, PrivateAttr, StringConstraints, model_validator, with_config
 from typing_extensions import NotRequired, TypedDict
 
 from ..kb.ids import attribute_id, session_id, session_intention_ider
-from ..kb.models import Attribute, Id, OptText, Product, Session
+from ..kb.models import Attribute, Id, OptKey, OptText, Product, Session
 from ..kb.store import GraphStore, PreparedWrite
 from .base import Reader
 from .products import ProductUnit, plan_products
@@ -112,18 +112,13 @@ class TreeProduct(BaseModel):
 
 class TreeRecord(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    session_id: OptText = None
+    session_id: OptKey = None
     locale: OptText = None
     products: list[TreeProduct] = Field(min_length=1)
     intentions: list[TreeNode] = Field(min_length=1)
     model: OptText = None
     prompt_version: OptText = None
     source: OptText = None
-
-    @field_validator("session_id", mode="before")
-    @classmethod
-    def _sid_text(cls, v: Any) -> Any:
-        return str(v) if isinstance(v, int) else v
 
     @model_validator(mode="after")
     def _fits_session(self) -> "TreeRecord":

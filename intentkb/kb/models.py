@@ -40,7 +40,15 @@ def _required(v: Any) -> Any:
     return v
 
 
+def _int_text(v: Any) -> Any:
+    """Ids that arrive as JSON numbers (123) are the same ids as "123"."""
+    return str(v) if isinstance(v, int) else v
+
+
 Text = Annotated[str, BeforeValidator(_required)]
+Key = Annotated[str, BeforeValidator(lambda v: _required(_int_text(v)))]  # required text; a number reads as its digits
+OptKey = Annotated[str | None, BeforeValidator(lambda v: clean_text(_int_text(v)))]
+NumStr = Annotated[str, BeforeValidator(_int_text)]
 OptText = Annotated[str | None, BeforeValidator(clean_text)]
 Id = Annotated[str, BeforeValidator(_required), Field(max_length=512)]
 Finite = Annotated[float | None, BeforeValidator(_finite)]

@@ -24,7 +24,7 @@ from pydantic import BaseModel, field_validator, model_validator
 from ..errors import FormatError
 from ..ingest.rejects import RejectSink, validated
 from ..ingest.sources import Record, base_suffix, csv_records, jsonl_dump, jsonl_records
-from ..kb.models import Text
+from ..kb.models import Key, Text
 
 _ALIASES = {"annotator": ("annotator", "worker", "workerid", "worker_id"), "answer": ("answer", "choice", "label")}
 
@@ -34,9 +34,9 @@ def positive_options(task: str) -> set[str]:
 
 
 class Answer(BaseModel):
-    id: Text
-    task: Text
-    annotator: Text
+    id: Key
+    task: Key
+    annotator: Key
     answer: Text
 
     @model_validator(mode="before")
@@ -49,11 +49,6 @@ class Answer(BaseModel):
         for field, names in _ALIASES.items():
             out[field] = next((low[n] for n in names if low.get(n) not in (None, "")), None)
         return out
-
-    @field_validator("id", "task", "annotator", mode="before")
-    @classmethod
-    def _text(cls, v: Any) -> Any:
-        return str(v) if isinstance(v, int) else v
 
     @field_validator("answer", mode="before")
     @classmethod

@@ -23,8 +23,8 @@ from ..errors import IntentKBError
 from ..kb.queries import keyset_pages
 from ..kb.store import GraphStore, Row
 from ..retrieval.retrieve import merge_products
-from .items import YES_NO, Item, make_item, product_ref, short_hash
-from .neighbours import Neighbours, seeded
+from .items import YES_NO, Item, make_item, product_ref, seeded, short_hash
+from .neighbours import Neighbours
 from .stats import BuildStats
 
 NEGATIVE_KINDS = ("swap", "shuffle", "replace")

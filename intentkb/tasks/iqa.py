@@ -23,8 +23,8 @@ from ..config import Settings
 from ..errors import IntentKBError
 from ..kb.queries import keyset_pages
 from ..kb.store import GraphStore, Row
-from .items import Item, make_item, product_ref
-from .neighbours import Neighbours, seeded
+from .items import Item, make_item, product_ref, seeded
+from .neighbours import Neighbours
 from .stats import BuildStats
 
 LETTERS = "ABCD"
@@ -129,7 +129,8 @@ def _page(store: GraphStore, nb: Neighbours, rows: list[Row], wanted: set[str], 
     hits = nb.search([q["text"] for q in questions], SEARCH_WIDTH)
     near_ids = sorted({g for hs in hits for g, s in hs if lo <= s <= hi})
     info = {c["id"]: c for c in store.run("task_iqa_candidates", {"ids": near_ids})} if near_ids else {}
-    cobought = {c["product"]: set(c["cobought"]) for c in store.run("task_cobought_with", {"products": sorted({q["a"] for q in questions})})}
+    cobought = ({c["product"]: set(c["cobought"]) for c in store.run("task_cobought_with", {"products": sorted({q["a"] for q in questions})})}
+                if "iqa-t2" in wanted else {})  # only T2 keeps A's co-bought products out
     for q, hs in zip(questions, hits):
         pair = {q["a"], q["b"]}
         group = "|".join(sorted(pair))

@@ -17,6 +17,7 @@ trajectories sharing a prefix, or in two exports) has the same id and a gold lab
 from __future__ import annotations
 
 import hashlib
+import random
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -72,6 +73,12 @@ def product_ref(pid: str, title: str | None, image: str | None = None) -> dict[s
 
 def short_hash(*parts: str, n: int = 16) -> str:
     return hashlib.sha1("\x1f".join(parts).encode()).hexdigest()[:n]
+
+
+def seeded(seed: int, *key: str) -> random.Random:
+    """A generator that depends only on the seed and the item: the same export gives the same items
+    whatever else the graph holds or the order pages come in."""
+    return random.Random(int(short_hash(str(seed), *key), 16))
 
 
 def make_item(task: str, key: str, inputs: dict[str, Any], options: dict[str, str], *, label: str | None, group: str,

@@ -27,7 +27,7 @@ from ..errors import FormatError, IntentKBError
 from ..ingest.base import explain
 from ..ingest.rejects import RejectSink
 from ..ingest.sources import BadLine, jsonl_records
-from ..kb.models import OptText, Text
+from ..kb.models import NumStr, OptText, Text
 from ..retrieval.embeddings import Embedder, embedding_text
 from .metrics import Accuracy, accuracy
 
@@ -39,7 +39,7 @@ class MCQuestion(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    id: str
+    id: NumStr
     task: Literal[1, 2] | None = None
     item_a_name: Text
     item_b_name: OptText = None
@@ -47,11 +47,6 @@ class MCQuestion(BaseModel):
     relation: OptText = None
     options: dict[str, Text] = Field(min_length=2)
     gold_ind: str
-
-    @field_validator("id", mode="before")
-    @classmethod
-    def _id(cls, v: Any) -> Any:
-        return str(v) if isinstance(v, int) else v
 
     @field_validator("options", mode="before")
     @classmethod

@@ -7,7 +7,6 @@ intention is close to the question's text, which the graph then shows is not lin
 
 from __future__ import annotations
 
-import random
 from collections.abc import Sequence
 
 from ..config import Settings
@@ -15,7 +14,6 @@ from ..retrieval.align import load_intentions_index
 from ..retrieval.build import open_embedder
 from ..retrieval.embeddings import Embedder, embedding_text
 from ..retrieval.index import VectorIndex
-from .items import short_hash
 
 
 class Neighbours:
@@ -39,9 +37,3 @@ class Neighbours:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def seeded(seed: int, *key: str) -> random.Random:
-    """A generator that depends only on the seed and the item: the same export gives the same items
-    whatever else the graph holds or the order pages come in."""
-    return random.Random(int(short_hash(str(seed), *key), 16))
