@@ -43,6 +43,11 @@ class Settings(BaseModel):
     embedding_precision: Literal["float32", "bfloat16"] = Field(
         default_factory=lambda: _env("INTENTKB_EMBEDDING_PRECISION", default="float32") or "float32")  # type: ignore[arg-type]
 
+    # Limits on query text from outside (`intentkb cypher`, `store.run(TEXT)`): see kb/guard.py and README.
+    query_timeout: float = Field(default_factory=lambda: float(_env("INTENTKB_QUERY_TIMEOUT", default="30") or 30), gt=0, le=86_400)
+    query_max_chars: int = Field(default_factory=lambda: int(_env("INTENTKB_QUERY_MAX_CHARS", default="100000") or 100_000), ge=1, le=10_000_000)
+    query_max_nesting: int = Field(default_factory=lambda: int(_env("INTENTKB_QUERY_MAX_NESTING", default="12") or 12), ge=1, le=24)
+
     @field_validator("graph_name")
     @classmethod
     def _graph_name_is_plain(cls, v: str) -> str:

@@ -123,6 +123,7 @@ def test_socket_path_too_long_is_a_clear_error(tmp_path):
 def test_module_arguments_keep_the_users_and_add_our_defaults():
     from intentkb.kb.embedded import module_args
 
-    assert module_args("") == "OMP_THREAD_COUNT 1"
-    assert module_args("TIMEOUT 1000") == "TIMEOUT 1000 OMP_THREAD_COUNT 1"
-    assert module_args("omp_thread_count 4") == "omp_thread_count 4"
+    defaults = "THREAD_COUNT 4 TIMEOUT_DEFAULT 30000 TIMEOUT_MAX 3600000 QUERY_MEM_CAPACITY 4294967296"
+    assert module_args("") == "OMP_THREAD_COUNT 1 " + defaults
+    assert module_args("TIMEOUT_MAX 1000") == "TIMEOUT_MAX 1000 OMP_THREAD_COUNT 1 THREAD_COUNT 4 TIMEOUT_DEFAULT 30000 QUERY_MEM_CAPACITY 4294967296"
+    assert module_args("omp_thread_count 4").startswith("omp_thread_count 4 THREAD_COUNT 4")

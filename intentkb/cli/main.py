@@ -151,13 +151,17 @@ def ingest(ctx: click.Context, kind: str, files: tuple[Path, ...], fmt: str | No
       intentkb ingest cobuy crowdsourcing_integrate_4500_b*.csv
       intentkb ingest sessions sessions_train.parquet --format m2
     """
-    from ..ingest import ingest_file
+    from ..ingest import IngestFailed, ingest_file
 
     summaries = []
     with _store(ctx) as store:
         for f in files:
-            s = ingest_file(store, kind, f, fmt=fmt, rejects_path=rejects, batch_size=batch_size, mode=mode, workers=workers,
-                            progress=sys.stderr.isatty(), echo=lambda m: click.echo(m, err=True))
+            try:
+                s = ingest_file(store, kind, f, fmt=fmt, rejects_path=rejects, batch_size=batch_size, mode=mode, workers=workers,
+                                progress=sys.stderr.isatty(), echo=lambda m: click.echo(m, err=True))
+            except IngestFailed as e:  # what was kept is printed, then the one-line reason and exit 1
+                click.echo(json.dumps([x.model_dump() for x in [*summaries, e.summary]], indent=2) if as_json else e.summary.line())
+                raise
             summaries.append(s)
             if not as_json:
                 click.echo(s.line())
@@ -386,6 +390,8 @@ def _parse_param(raw: str) -> tuple[str, Any]:
         return key.strip(), json.loads(value)
     except json.JSONDecodeError:
         return key.strip(), value
+    except RecursionError:
+        raise click.BadParameter(f"{key.strip()}: value nested too deeply") from None
 
 
 @cli.command("cypher")
@@ -394,8 +400,10 @@ def _parse_param(raw: str) -> tuple[str, Any]:
 @click.option("--write", is_flag=True, help="Allow the query to write. Without it the server refuses writes.")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table")
 @click.option("--list", "list_names", is_flag=True, help="List the named queries.")
+@click.option("--timeout", type=click.FloatRange(0.001, 86_400), help="Seconds the query may run (default INTENTKB_QUERY_TIMEOUT, 30).")
 @click.pass_context
-def cypher_cmd(ctx: click.Context, query: str | None, params: tuple[str, ...], write: bool, fmt: str, list_names: bool) -> None:
+def cypher_cmd(ctx: click.Context, query: str | None, params: tuple[str, ...], write: bool, fmt: str, list_names: bool,
+               timeout: float | None) -> None:
     """Run Cypher text or a named query (read-only unless --write).
 
     \b
@@ -414,7 +422,8 @@ def cypher_cmd(ctx: click.Context, query: str | None, params: tuple[str, ...], w
     if not query:
         raise click.UsageError("give a query (or --list)")
     with _store(ctx) as store:
-        rows = store.run(query, dict(_parse_param(p) for p in params), write=write)
+        rows = store.run(query, dict(_parse_param(p) for p in params), write=write,
+                         timeout=timeout or _settings(ctx).query_timeout)
     emit(rows, fmt)
 
 

@@ -51,6 +51,10 @@ class Reader(ABC, Generic[U]):
         """The writes for a batch of units, encoded and ready to send (each one atomic)."""
         return plan_rows(store, self.query, units)
 
+    def records_in(self, raw: str) -> int:
+        """How many records a line that could not be parsed stood for (a MIND row holds two)."""
+        return 1
+
     def size(self, unit: U) -> int:
         """Weight of a unit in a batch (a tree weighs its node count)."""
         return 1

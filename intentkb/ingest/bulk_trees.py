@@ -33,7 +33,7 @@ from ..kb.embedded import BulkLoad, EmbeddedStore
 from ..kb.store import WriteStats
 from .base import explain
 from .rejects import RejectSink
-from .sources import BadLine, jsonl_lines, parse_json_line
+from .sources import BadLine, InputBroken, jsonl_lines, parse_json_line
 from .trees import TreesReader, TreeUnit, plan_trees
 
 INTENTION_KEYS = ("id", "text", "kind", "step", "rationale", "comparison", "comparison_aspect", "model", "prompt_version", "source")
@@ -104,7 +104,7 @@ def convert_lines(lines: list[tuple[int, str]]) -> Chunk:
                         idx = attr_index[a["id"]] = len(c.attributes)
                         c.attributes.append(a)
                     attrs.append(idx)
-        except (ValidationError, ValueError, TypeError) as e:
+        except (ValidationError, ValueError, TypeError, RecursionError) as e:
             c.rejects.append((lineno, explain(e), parse_json_line(text)))
             continue
         c.lines.append(lineno)
@@ -260,6 +260,7 @@ class BulkOutcome:
     read: int
     loaded: int
     written: WriteStats
+    broken: str | None = None  # the file broke there; what came before it was loaded
 
 
 def default_workers(path: Path, chunk_bytes: int) -> int:
@@ -287,9 +288,11 @@ def bulk_ingest_trees(
     reader = TreesReader()
     read = loaded = 0
     again: list[tuple[int, str]] = []  # sessions already written by this load: merged afterwards
+    broken: InputBroken | None = None
+    source = _until_broken(jsonl_lines(path))
     with store.bulk_load() as bulk:
         forest = _Forest(bulk)
-        for lines, chunk in _converted(_chunks(jsonl_lines(path), chunk_bytes), workers):
+        for lines, chunk in _converted(_chunks(source, chunk_bytes), workers):
             read += len(chunk.lines) + len(chunk.rejects)
             for lineno, reason, raw in chunk.rejects:
                 sink.add(lineno, reason, raw)
@@ -300,6 +303,7 @@ def bulk_ingest_trees(
             loaded += len(chunk.lines) - len(repeated)
             if on_records:
                 on_records(len(chunk.lines) + len(chunk.rejects) - len(repeated))
+        broken = source.broken
         bulk.check(forest.samples)
         bulk.commit()
         written = bulk.stats.model_copy()
@@ -316,4 +320,19 @@ def bulk_ingest_trees(
                 if on_records:
                     on_records(len(units))
                 units = []
-    return BulkOutcome(read=read, loaded=loaded, written=written)
+    return BulkOutcome(read=read, loaded=loaded, written=written, broken=str(broken) if broken else None)
+
+
+class _until_broken:
+    """The lines of a file up to where it breaks; the break is kept for the summary, so what came
+    before it is still loaded and swapped in."""
+
+    def __init__(self, lines: Iterator[tuple[int, str]]) -> None:
+        self.lines = lines
+        self.broken: InputBroken | None = None
+
+    def __iter__(self) -> Iterator[tuple[int, str]]:
+        try:
+            yield from self.lines
+        except InputBroken as e:
+            self.broken = e

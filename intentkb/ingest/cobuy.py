@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import itertools
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,7 +15,7 @@ from pydantic import BaseModel
 from ..kb.ids import cobuy_intention_id, product_id
 from ..kb.models import Intention, Product, Relation, clean_text
 from .base import Reader
-from .sources import BadLine, Record, csv_records, jsonl_records
+from .sources import BadLine, Record, csv_header, csv_records, jsonl_records
 
 
 @dataclass
@@ -64,8 +65,19 @@ class MindCsvReader(Reader[CobuyUnit]):
     query = "ingest_cobuy"
     record_name = "records"
 
+    def __init__(self) -> None:
+        self.per_row = 1
+
+    def records_in(self, raw: str) -> int:
+        return self.per_row
+
     def records(self, path: Path) -> Iterator[Record]:
-        for line, row in csv_records(path, self.required):
+        rows = csv_records(path, self.required)
+        first = next(rows, None)  # the format checks run here, then the header is known
+        self.per_row = len({k.rsplit("_", 1)[1] for k in csv_header(path) if re.fullmatch(r"id_a_\d+", k)}) or 1
+        if first is None:
+            return
+        for line, row in itertools.chain([first], rows):
             if isinstance(row, BadLine):
                 yield line, row
                 continue

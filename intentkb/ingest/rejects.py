@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any, TypeVar
@@ -47,9 +48,16 @@ class RejectSink(RejectsJsonl):
         super().__init__(path)
         self.source = source
         self.echo = echo
+        self.first: str | None = None  # "line N: reason" of the first reject
 
     def add(self, line: int, reason: str, raw: Any) -> None:
+        self.first = self.first or f"line {line}: {reason}"
         record = str(raw) if isinstance(raw, BadLine) else raw
+        if not isinstance(record, str):
+            try:
+                json.dumps(record, default=str)
+            except (RecursionError, ValueError, TypeError):
+                record = repr(record)[:2000]  # too deep or odd to keep as JSON: kept as text
         self.write({"file": str(self.source), "line": line, "reason": reason, "record": record})
         if self.echo and self.count <= MAX_PRINTED:
             self.echo(f"{self.source}:{line}: rejected: {reason}")

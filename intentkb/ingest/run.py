@@ -13,6 +13,7 @@ from pydantic import ValidationError
 from tqdm import tqdm
 
 from ..errors import FormatError, IntentKBError
+from ..kb.embedded import GraphNotEmpty
 from ..kb.store import GraphStore, PreparedWrite, WriteStats
 from .base import Reader, explain
 from .cobuy import IntentionQAReader, MindCsvReader
@@ -21,8 +22,8 @@ from .products import CatalogueReader, M2ProductsReader
 from .rejects import RejectSink
 from .scripts import CoScriptReader
 from .sessions import M2SessionsReader
-from .sources import BadLine, base_suffix, csv_header, jsonl_lines
-from .summary import IngestSummary
+from .sources import BadLine, InputBroken, base_suffix, csv_header, jsonl_lines
+from .summary import IngestFailed, IngestSummary
 from .trees import TreesReader
 
 FORMATS: dict[str, dict[str, type[Reader]]] = {
@@ -129,7 +130,12 @@ def ingest_file(
     if mode != "merge":
         obstacle = bulk_obstacle(store, reader, path)
         if obstacle is None:
-            return _bulk_file(store, kind, fmt, path, rejects_path, batch_size, progress, echo, workers, started)
+            try:
+                return _checked(_bulk_file(store, kind, fmt, path, rejects_path, batch_size, progress, echo, workers, started))
+            except GraphNotEmpty as e:  # another writer came first: this load merges instead
+                obstacle = str(e)
+                if echo:
+                    echo(f"{path}: {obstacle}; loading with MERGE")
         if mode == "bulk":
             raise IntentKBError(f"cannot bulk-load {path}: {obstacle}")
     records = reader.records(path)
@@ -142,6 +148,7 @@ def ingest_file(
     first = next(it, None)  # runs the format checks: a wrong file fails here, before any write
     store.setup_schema()
     writer = _BackgroundWriter(store, bar.update)
+    broken: InputBroken | None = None
 
     keys: set[str] = set()
 
@@ -153,25 +160,31 @@ def ingest_file(
             keys.clear()
 
     try:
-        for line, raw in itertools.chain([first] if first else [], it):
-            read += 1
-            if isinstance(raw, BadLine):
-                sink.add(line, raw.reason, raw)
-                continue
-            try:
-                unit = reader.convert(raw)
-            except (ValidationError, ValueError, TypeError) as e:
-                sink.add(line, explain(e), raw)
-                continue
-            key = reader.key(unit)
-            if key is not None:
-                if key in keys:
+        try:
+            for line, raw in itertools.chain([first] if first else [], it):
+                if isinstance(raw, BadLine):
+                    n = reader.records_in(raw)
+                    read += n
+                    for _ in range(n):
+                        sink.add(line, raw.reason, raw)
+                    continue
+                read += 1
+                try:
+                    unit = reader.convert(raw)
+                except ROW_ERRORS as e:
+                    sink.add(line, explain(e), raw)
+                    continue
+                key = reader.key(unit)
+                if key is not None:
+                    if key in keys:
+                        flush()
+                    keys.add(key)
+                batch.append(unit)
+                weight += reader.size(unit)
+                if weight >= batch_size:
                     flush()
-                keys.add(key)
-            batch.append(unit)
-            weight += reader.size(unit)
-            if weight >= batch_size:
-                flush()
+        except InputBroken as e:
+            broken = e  # what came before the break is good: written below, then reported
         flush()
     finally:
         try:
@@ -179,9 +192,9 @@ def ingest_file(
         finally:
             bar.close()
             sink.close()
-    if read == 0:
+    if read == 0 and broken is None:
         raise FormatError(f"{path}: no records")
-    return IngestSummary(
+    summary = IngestSummary(
         kind=kind,
         format=fmt,
         file=str(path),
@@ -191,7 +204,24 @@ def ingest_file(
         rejects_file=str(rejects_path) if sink.count else None,
         written=writer.written,
         seconds=round(time.monotonic() - started, 3),
+        error=str(broken) if broken else None,
+        first_reject=sink.first,
     )
+    return _checked(summary)
+
+
+ROW_ERRORS = (ValidationError, ValueError, TypeError, RecursionError)  # what makes one record a reject
+
+
+def _checked(summary: IngestSummary) -> IngestSummary:
+    """A file that broke mid-way, or whose every record was rejected, is a failed load (exit 1);
+    the summary (what was kept) travels with the error."""
+    if summary.error is None and summary.read and summary.loaded == 0 and summary.rejected == summary.read:
+        summary.error = (f"{summary.file}: every one of {summary.read} records was rejected (first: {summary.first_reject}); "
+                         f"not a {summary.kind} file in the {summary.format} format? (all reasons in {summary.rejects_file})")
+    if summary.error:
+        raise IngestFailed(summary)
+    return summary
 
 
 def bulk_obstacle(store: GraphStore, reader: Reader, path: Path) -> str | None:
@@ -211,7 +241,7 @@ def bulk_obstacle(store: GraphStore, reader: Reader, path: Path) -> str | None:
         return "the file is one JSON array; the bulk path reads JSON Lines"
     if not store.is_empty():
         return f"graph {store.settings.graph_name!r} is not empty (the bulk path only fills an empty graph)"
-    return None
+    return None  # checked again under the write lock when the bulk load starts (GraphNotEmpty)
 
 
 def _bulk_file(store: GraphStore, kind: str, fmt: str, path: Path, rejects_path: Path, batch_size: int, progress: bool,
@@ -225,8 +255,9 @@ def _bulk_file(store: GraphStore, kind: str, fmt: str, path: Path, rejects_path:
     finally:
         bar.close()
         sink.close()
-    if out.read == 0:
+    if out.read == 0 and out.broken is None:
         raise FormatError(f"{path}: no records")
     return IngestSummary(kind=kind, format=fmt, file=str(path), read=out.read, loaded=out.loaded, rejected=sink.count,
                          rejects_file=str(rejects_path) if sink.count else None, written=out.written,
-                         seconds=round(time.monotonic() - started, 3), mode="bulk")
+                         seconds=round(time.monotonic() - started, 3), mode="bulk", error=out.broken,
+                         first_reject=sink.first)

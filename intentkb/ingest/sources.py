@@ -1,26 +1,37 @@
-"""Streaming record sources (CSV, JSONL, parquet, optionally gzipped) with line numbers.
+"""Streaming record sources (CSV, JSONL, parquet, optionally gzipped) with physical line numbers.
 
-Each source checks the file before yielding anything, so an unreadable file or a wrong format
-fails fast with nothing written; later damage is per-row and goes to the rejects file.
+One decoding path for every kind: the file is read as bytes, one physical line at a time, and each
+line is decoded on its own, so an undecodable byte or a NUL makes that line a reject wherever it
+sits in the file. The first record is the format check: a file whose header or first record cannot
+be read fails before anything is written. A file that breaks mid-way (a bad gzip CRC, a truncated
+gzip, a corrupt parquet page) raises `InputBroken` naming the position; the records before it have
+been yielded already, so the caller keeps and counts them.
 """
 
 from __future__ import annotations
 
-import codecs
 import csv
 import gzip
-import io
 import json
+import stat
 import sys
+import zlib
+from collections import deque
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
+import orjson
+
 from ..errors import FormatError
 
-Record = tuple[int, Any]  # (line or row number, the raw record; a str for a line that did not parse)
+Record = tuple[int, Any]  # (line or row number, the raw record; a BadLine for a line that did not parse)
 
 csv.field_size_limit(min(sys.maxsize, 2**31 - 1))  # product descriptions can be long
+
+MAX_LINE_BYTES = 64 << 20  # a longer physical line is one reject (memory stays bounded)
+MAX_RECORD_LINES = 5000  # a quoted CSV field may span lines, but not more than these
+MAX_RECORD_BYTES = 64 << 20
 
 
 class BadLine(str):
@@ -29,30 +40,84 @@ class BadLine(str):
     reason: str
 
     def __new__(cls, raw: str, reason: str) -> "BadLine":
-        obj = super().__new__(cls, raw)
+        obj = super().__new__(cls, raw[:2000])
         obj.reason = reason
         return obj
 
 
-def _open_text(path: Path) -> IO[str]:
-    if not path.exists():
-        raise FormatError(f"{path}: no such file")
-    if path.is_dir():
-        raise FormatError(f"{path}: is a directory, expected a file")
+class InputBroken(FormatError):
+    """The file broke mid-way; what was read before `line` is valid and has been yielded."""
+
+    def __init__(self, path: Path, line: int, reason: str, unit: str = "line") -> None:
+        super().__init__(f"{path}: broken at {unit} {line}: {reason}")
+        self.path, self.line, self.reason = path, line, reason
+
+
+def _check_file(path: Path) -> None:
     try:
-        raw: IO[bytes] = gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb")
-        head = raw.read(65536)
+        st = path.stat()
+    except FileNotFoundError:
+        raise FormatError(f"{path}: no such file") from None
     except OSError as e:
         raise FormatError(f"{path}: cannot read: {e.strerror or e}") from e
-    if b"\x00" in head:
-        raise FormatError(f"{path}: binary content, expected UTF-8 text")
+    if stat.S_ISDIR(st.st_mode):
+        raise FormatError(f"{path}: is a directory, expected a file")
+    if not stat.S_ISREG(st.st_mode):
+        # A FIFO or device would block or never end; read it into a file first.
+        raise FormatError(f"{path}: not a regular file (a pipe, socket or device); save it to a file first")
+
+
+def _open_binary(path: Path) -> IO[bytes]:
+    _check_file(path)
     try:
-        codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
+        if path.suffix.lower() == ".gz":
+            return gzip.open(path, "rb")
+        return open(path, "rb")
+    except OSError as e:
+        raise FormatError(f"{path}: cannot read: {e.strerror or e}") from e
+
+
+_READ_ERRORS = (OSError, EOFError, zlib.error)  # gzip.BadGzipFile is an OSError
+
+
+def _read_reason(e: BaseException) -> str:
+    if isinstance(e, EOFError):
+        return "the file ends early (truncated compressed data)"
+    return str(e) or type(e).__name__
+
+
+def decode_line(raw: bytes, first: bool = False) -> str | BadLine:
+    """One physical line as text, or a BadLine saying which byte is wrong."""
+    if first and raw.startswith(b"\xef\xbb\xbf"):
+        raw = raw[3:]
+    try:
+        text = raw.decode("utf-8")
     except UnicodeDecodeError as e:
-        raise FormatError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})") from e
-    raw.seek(0)
-    # Later undecodable bytes become U+FFFD rather than aborting a half-done load.
-    return io.TextIOWrapper(raw, encoding="utf-8-sig", errors="replace", newline="")
+        return BadLine(raw.decode("utf-8", "replace"), f"not UTF-8: {e.reason} at byte {e.start + 1} of the line")
+    if "\x00" in text:
+        return BadLine(text.replace("\x00", "\\0"), f"NUL byte at column {text.index(chr(0)) + 1} (binary content, not text)")
+    return text
+
+
+def physical_lines(path: Path) -> Iterator[tuple[int, str | BadLine]]:
+    """(line number, decoded text with its line ending, or a BadLine) of every physical line."""
+    with _open_binary(path) as fh:
+        n = 0
+        while True:
+            try:
+                raw = fh.readline(MAX_LINE_BYTES)
+                if len(raw) == MAX_LINE_BYTES and not raw.endswith(b"\n"):
+                    while (rest := fh.readline(MAX_LINE_BYTES)) and not rest.endswith(b"\n"):
+                        pass
+                    n += 1
+                    yield n, BadLine(raw[:200].decode("utf-8", "replace"), f"line longer than {MAX_LINE_BYTES >> 20} MiB")
+                    continue
+            except _READ_ERRORS as e:
+                raise InputBroken(path, n + 1, _read_reason(e)) from None
+            if not raw:
+                return
+            n += 1
+            yield n, decode_line(raw, first=n == 1)
 
 
 def base_suffix(path: Path) -> str:
@@ -60,91 +125,178 @@ def base_suffix(path: Path) -> str:
     return suffixes[-1] if suffixes else ""
 
 
-def csv_header(path: Path) -> list[str]:
-    with _open_text(path) as fh:
+# -- CSV ---------------------------------------------------------------------------------------
+
+class _RecordTooLong(Exception):
+    pass
+
+
+class _Undecodable(Exception):
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+
+class _Feed:
+    """The csv module's line source: records which physical lines the current record took, and
+    takes lines back when a damaged record has to be re-read from its second line on."""
+
+    def __init__(self, lines: Iterator[tuple[int, str | BadLine]]) -> None:
+        self.src = lines
+        self.back: deque[tuple[int, str | BadLine]] = deque()
+        self.taken: list[tuple[int, str | BadLine]] = []
+        self.size = 0
+
+    def __iter__(self) -> "_Feed":
+        return self
+
+    def __next__(self) -> str:
+        if len(self.taken) >= MAX_RECORD_LINES or self.size > MAX_RECORD_BYTES:
+            raise _RecordTooLong
+        item = self.back.popleft() if self.back else next(self.src)
+        self.taken.append(item)
+        text = item[1]
+        if isinstance(text, BadLine):
+            raise _Undecodable(text.reason)
+        self.size += len(text)
+        return text
+
+    def start(self) -> None:
+        self.taken, self.size = [], 0
+
+    def retry_after_first(self) -> None:
+        """Give back every line of the current record but its first."""
+        self.back.extendleft(reversed(self.taken[1:]))
+
+
+def _line_text(item: tuple[int, str | BadLine]) -> str:
+    return str(item[1]).rstrip("\r\n")
+
+
+def _csv_rows(path: Path, lines: Iterator[tuple[int, str | BadLine]]) -> Iterator[tuple[int, list[str] | BadLine]]:
+    """(first line, fields or BadLine) per CSV record. A record that spans lines is taken only when
+    its quoting is sound (strict parse) and it has the header's field count; otherwise its first
+    line is the reject and parsing resumes on the next line, so one broken quote costs one line,
+    never the good rows after it."""
+    feed = _Feed(lines)
+    reader = csv.reader(feed, strict=True)
+    width: int | None = None
+    while True:
+        feed.start()
         try:
-            return next(csv.reader(fh))
+            row: list[str] | None = next(reader)
+            reason = ""
         except StopIteration:
-            raise FormatError(f"{path}: empty file") from None
+            if not feed.taken:
+                return
+            row, reason = None, "unexpected end of file inside a quoted field"  # defensive: strict raises first
         except csv.Error as e:
-            raise FormatError(f"{path}: not CSV: {e}") from e
+            row, reason = None, f"unparseable CSV: {e}"
+        except _RecordTooLong:
+            row, reason = None, f"a quoted field runs on past {MAX_RECORD_LINES} lines or {MAX_RECORD_BYTES >> 20} MiB (unbalanced quote?)"
+        except _Undecodable as e:
+            row, reason = None, e.reason
+        taken = feed.taken
+        if not taken:
+            return
+        first_no, first = taken[0]
+        if isinstance(first, BadLine):
+            feed.retry_after_first()
+            yield first_no, first
+            continue
+        if row is not None and width is not None and row and len(row) != width:
+            row, reason = None, f"{len(row)} fields, header has {width}"
+        if row is None:
+            if len(taken) > 1:
+                reason += f" (in a record that starts here and runs over {len(taken)} lines: unbalanced quote?)"
+            feed.retry_after_first()
+            yield first_no, BadLine(_line_text(taken[0]), reason)
+            continue
+        if not row:
+            continue  # blank lines are not records
+        if width is None:
+            width = len(row)
+        yield first_no, row
+
+
+def csv_header(path: Path) -> list[str]:
+    return next(_csv_table(path))[1]
+
+
+def _csv_table(path: Path) -> Iterator[tuple[int, Any]]:
+    rows = _csv_rows(path, physical_lines(path))
+    try:
+        first = next(rows, None)
+    except InputBroken as e:
+        raise FormatError(f"{path}: cannot read: {e.reason}") from None
+    if first is None:
+        raise FormatError(f"{path}: empty file")
+    if isinstance(first[1], BadLine):
+        raise FormatError(f"{path}:{first[0]}: not a CSV header: {first[1].reason}")
+    yield first
+    yield from rows
 
 
 def csv_records(path: Path, required: Iterable[str]) -> Iterator[Record]:
     """Dict rows keyed by header; the number is the file line where the row starts."""
-    fh = _open_text(path)
-    with fh:
-        reader = csv.reader(fh)
-        try:
-            header = next(reader)
-        except StopIteration:
-            raise FormatError(f"{path}: empty file") from None
-        except csv.Error as e:
-            raise FormatError(f"{path}: not CSV: {e}") from e
-        missing = [c for c in required if c not in header]
-        if missing:
-            raise FormatError(f"{path}: not this format: missing columns {missing} (has {header[:12]})")
-        line = reader.line_num + 1
-        while True:
-            try:
-                row = next(reader)
-            except StopIteration:
-                return
-            except csv.Error as e:
-                yield line, BadLine("", f"unparseable CSV: {e}")
-                line = reader.line_num + 1
-                continue
-            if row:  # blank lines are not records
-                if len(row) != len(header):
-                    yield line, BadLine(",".join(row)[:2000], f"{len(row)} fields, header has {len(header)}")
-                else:
-                    yield line, dict(zip(header, row))
-            line = reader.line_num + 1
+    rows = _csv_table(path)
+    _, header = next(rows)
+    missing = [c for c in required if c not in header]
+    if missing:
+        raise FormatError(f"{path}: not this format: missing columns {missing} (has {header[:12]})")
+    for line, row in rows:
+        yield line, row if isinstance(row, BadLine) else dict(zip(header, row))
+
+
+# -- JSON Lines --------------------------------------------------------------------------------
+
+def parse_json_line(text: str) -> Any:
+    """The value of one JSON Lines line, or a BadLine saying why it is not JSON. orjson refuses
+    NaN/Infinity (not JSON) and nesting deeper than 1024 instead of overflowing the stack."""
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError as e:
+        msg = str(e.msg) if hasattr(e, "msg") else str(e)
+        where = f" at column {e.colno}" if getattr(e, "colno", None) else ""
+        return BadLine(text, f"invalid JSON: {msg}{where}")
+
+
+def _json_lines(path: Path) -> Iterator[tuple[int, str | BadLine]]:
+    for n, text in physical_lines(path):
+        if isinstance(text, BadLine):
+            yield n, text
+        elif stripped := text.strip():
+            yield n, stripped
 
 
 def jsonl_records(path: Path, required: Iterable[str]) -> Iterator[Record]:
     """One JSON object a line; a whole-file JSON array is accepted too (CoScript ships both)."""
     required = list(required)
-    fh = _open_text(path)
-    with fh:
-        first_checked = False
-        for lineno, line in enumerate(fh, start=1):
-            text = line.strip()
-            if not text:
-                continue
-            if not first_checked:
-                first_checked = True
-                if text.startswith("["):
-                    yield from _json_array(path, fh, line, required)
-                    return
-                try:
-                    obj = json.loads(text)
-                except json.JSONDecodeError as e:
-                    raise FormatError(f"{path}:{lineno}: not JSON Lines: {e.msg}") from e
-                _check_keys(path, lineno, obj, required)
-                yield lineno, obj
-                continue
-            yield lineno, parse_json_line(text)
-        if not first_checked:
-            raise FormatError(f"{path}: empty file")
-
-
-def parse_json_line(text: str) -> Any:
-    """The value of one JSON Lines line, or a BadLine saying why it is not JSON."""
+    lines = _json_lines(path)
     try:
-        return json.loads(text)
-    except json.JSONDecodeError as e:
-        return BadLine(text[:2000], f"invalid JSON: {e.msg} at column {e.colno}")
+        first = next(lines, None)
+    except InputBroken as e:
+        raise FormatError(f"{path}: cannot read: {e.reason}") from None
+    if first is None:
+        raise FormatError(f"{path}: empty file")
+    lineno, text = first
+    if isinstance(text, BadLine):
+        raise FormatError(f"{path}:{lineno}: not JSON Lines: {text.reason}")
+    if text.startswith("["):
+        yield from _json_array(path, text, lines, required)
+        return
+    obj = parse_json_line(text)
+    if isinstance(obj, BadLine):
+        raise FormatError(f"{path}:{lineno}: not JSON Lines: {obj.reason}")
+    _check_keys(path, lineno, obj, required)
+    yield lineno, obj
+    for lineno, text in lines:
+        yield lineno, text if isinstance(text, BadLine) else parse_json_line(text)
 
 
-def jsonl_lines(path: Path) -> Iterator[tuple[int, str]]:
-    """(line number, text) of the non-empty lines, unparsed: for loaders that parse in worker
-    processes. The caller has run the format checks (`jsonl_records`) on the first record."""
-    with _open_text(path) as fh:
-        for lineno, line in enumerate(fh, start=1):
-            text = line.strip()
-            if text:
-                yield lineno, text
+def jsonl_lines(path: Path) -> Iterator[tuple[int, str | BadLine]]:
+    """(line number, text or BadLine) of the non-empty lines, unparsed: for loaders that parse in
+    worker processes. The caller has run the format checks (`jsonl_records`) on the first record."""
+    return _json_lines(path)
 
 
 def _check_keys(path: Path, lineno: int, obj: Any, required: list[str]) -> None:
@@ -155,32 +307,53 @@ def _check_keys(path: Path, lineno: int, obj: Any, required: list[str]) -> None:
         raise FormatError(f"{path}:{lineno}: not this format: missing keys {missing} (has {list(obj)[:12]})")
 
 
-def _json_array(path: Path, fh: IO[str], first: str, required: list[str]) -> Iterator[Record]:
+def _json_array(path: Path, first: str, rest: Iterator[tuple[int, str | BadLine]], required: list[str]) -> Iterator[Record]:
+    parts = [first]
+    for lineno, text in rest:
+        if isinstance(text, BadLine):
+            raise FormatError(f"{path}:{lineno}: not JSON: {text.reason}")
+        parts.append(text)
     try:
-        items = json.loads(first + fh.read())
-    except json.JSONDecodeError as e:
-        raise FormatError(f"{path}: not JSON: {e.msg} at line {e.lineno}") from e
+        items = orjson.loads("\n".join(parts))
+    except orjson.JSONDecodeError as e:
+        raise FormatError(f"{path}: not JSON: {e}") from e
+    if not isinstance(items, list):
+        raise FormatError(f"{path}: not JSON Lines nor a JSON array")
     if items:
         _check_keys(path, 1, items[0], required)
     for i, obj in enumerate(items, start=1):
         yield i, obj
 
 
+# -- parquet -----------------------------------------------------------------------------------
+
 def parquet_records(path: Path, required: Iterable[str], batch_rows: int = 8192) -> Iterator[Record]:
     """Rows of a parquet file, read one record batch at a time (constant memory); numbered from 1."""
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
+    _check_file(path)
     try:
         pf = pq.ParquetFile(path)
-    except (OSError, ValueError) as e:  # pyarrow raises ArrowInvalid (a ValueError) on non-parquet
+    except (OSError, ValueError, pa.ArrowException) as e:  # pyarrow raises ArrowInvalid (a ValueError) on non-parquet
         raise FormatError(f"{path}: not a readable parquet file: {e}") from e
     names = pf.schema_arrow.names
     missing = [c for c in required if c not in names]
     if missing:
         raise FormatError(f"{path}: not this format: missing columns {missing} (has {names[:12]})")
     n = 0
-    for batch in pf.iter_batches(batch_size=batch_rows):
-        for row in batch.to_pylist():
+    batches = pf.iter_batches(batch_size=batch_rows)
+    while True:
+        try:
+            batch = next(batches, None)
+            rows = batch.to_pylist() if batch is not None else None
+        except (OSError, ValueError, pa.ArrowException) as e:
+            if n == 0:
+                raise FormatError(f"{path}: not a readable parquet file: {e}") from None
+            raise InputBroken(path, n + 1, str(e), unit="row") from None
+        if rows is None:
+            return
+        for row in rows:
             n += 1
             yield n, row
 
@@ -194,4 +367,8 @@ def table_records(path: Path, required: Iterable[str]) -> Iterator[Record]:
 
 
 def jsonl_dump(obj: Any) -> str:
-    return json.dumps(obj, ensure_ascii=False, default=str)
+    """One JSON line; a value too deep or odd to encode is kept as (truncated) text instead."""
+    try:
+        return json.dumps(obj, ensure_ascii=False, default=str)
+    except (RecursionError, ValueError, TypeError):
+        return json.dumps(repr(obj)[:2000], ensure_ascii=False)

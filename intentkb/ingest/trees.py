@@ -252,6 +252,8 @@ class TreesReader(Reader[TreeUnit]):
     def convert_line(self, text: str) -> TreeUnit | BadLine:
         """`convert` of a JSON line, parsed and validated in one pass by pydantic-core (4 µs a
         node faster); the rejects keep the reasons `jsonl_records` + `convert` would give."""
+        if isinstance(text, BadLine):
+            return text
         try:
             return self._unit(TreeRecord.model_validate_json(text))
         except ValidationError as e:

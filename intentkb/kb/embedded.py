@@ -40,7 +40,12 @@ _MAX_SOCKET_PATH = 104  # sun_path is 108 bytes on Linux, less elsewhere
 
 # One GraphBLAS thread: the server shares a small machine with intentkb's own workers, and spinning
 # OpenMP threads took CPU from them (the bulk tree load ran 15 % faster with 1 than with 2 on 2 cores).
-DEFAULT_MODULE_ARGS = {"OMP_THREAD_COUNT": "1"}
+# Query limits (issue "nothing crashes"): a query the caller gives no timeout stops after 30 s, none
+# may ask for more than an hour (the project's own batch writes ask for the hour), a query may hold
+# 4 GiB; four reader threads, so a short query is answered while two long ones run. Any of these can
+# be raised with INTENTKB_FALKORDB_ARGS, e.g. "TIMEOUT_DEFAULT 120000 QUERY_MEM_CAPACITY 8589934592".
+DEFAULT_MODULE_ARGS = {"OMP_THREAD_COUNT": "1", "THREAD_COUNT": "4", "TIMEOUT_DEFAULT": "30000", "TIMEOUT_MAX": "3600000",
+                       "QUERY_MEM_CAPACITY": str(4 << 30)}
 
 
 def module_args(user_args: str) -> str:
@@ -80,11 +85,13 @@ class EmbeddedServer:
 
     # -- inspection ------------------------------------------------------------------------
     def _pid(self) -> int | None:
+        """The pid in the pid file, if that process is alive and proven to be this directory's
+        server; a stale or copied pid file names no one (so nothing else is ever signalled)."""
         try:
             pid = int(self.pidfile.read_text().strip())
         except (OSError, ValueError):
             return None
-        return pid if self._alive(pid) else None
+        return pid if pid > 0 and self._alive(pid) and self._is_our_server(pid) else None
 
     def client(self, timeout: float | None = None) -> redis.Redis:
         """A control connection: no retries (redis-py backs off ~4 s on a closed connection, which
@@ -165,7 +172,7 @@ class EmbeddedServer:
                 self._wait_ready(timeout)
                 return False
             pid = self._pid()
-            if pid is not None and self._is_our_server(pid):
+            if pid is not None:
                 # Alive but not answering: a wedged server would keep the socket; end it first.
                 self._terminate(pid, timeout=10)
             for stale in (self.socket, self.pidfile):
@@ -187,11 +194,21 @@ class EmbeddedServer:
             return True
 
     def _is_our_server(self, pid: int) -> bool:
+        """True only for the redis-server of this data directory: its process title names our socket
+        (`redis-server unixsocket:PATH`) or its working directory is ours (the config's `dir`).
+        A copied data directory or a recycled pid fails both. Without /proc nothing is proven."""
         try:
             cmd = Path(f"/proc/{pid}/cmdline").read_bytes()
         except OSError:
-            return True  # no /proc: trust the pid file written by our own server
-        return b"redis-server" in cmd
+            return False
+        if b"redis-server" not in cmd:
+            return False
+        if f"unixsocket:{self.socket}".encode() in cmd:
+            return True
+        try:
+            return Path(os.readlink(f"/proc/{pid}/cwd")) == self.dir
+        except OSError:
+            return False
 
     def _wait_ready(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
@@ -204,6 +221,8 @@ class EmbeddedServer:
 
     def _terminate(self, pid: int, timeout: float) -> None:
         for sig in (signal.SIGTERM, signal.SIGKILL):
+            if not self._is_our_server(pid):
+                return  # gone, or the pid now names someone else's process
             try:
                 os.kill(pid, sig)
             except ProcessLookupError:
@@ -291,6 +310,20 @@ def _plain(value: Any) -> Any:
     return value
 
 
+GRAPH_RO, GRAPH_RW = "GRAPH.RO_QUERY", "GRAPH.QUERY"
+
+
+def _query_failure(msg: str, timeout: float | None, what: str = "query failed") -> str:
+    """The server's refusal as one line that says which limit to raise."""
+    if "timed out" in msg.lower():
+        limit = f" after {timeout:g} s" if timeout else ""
+        return (f"query timed out{limit}: raise it with `intentkb cypher --timeout SECONDS` or INTENTKB_QUERY_TIMEOUT "
+                "(the server's ceiling is TIMEOUT_MAX in INTENTKB_FALKORDB_ARGS)")
+    if "mem consumption exceeded" in msg.lower():
+        return "query stopped: it needed more memory than the server allows a query (QUERY_MEM_CAPACITY in INTENTKB_FALKORDB_ARGS)"
+    return f"{what}: {msg}"
+
+
 def _header_names(result: QueryResult) -> list[str]:
     return [h[1].decode() if isinstance(h[1], bytes) else str(h[1]) for h in result.header]
 
@@ -313,6 +346,34 @@ def _stats(result: QueryResult) -> WriteStats:
     return WriteStats(**{k: found.get(v, 0) for k, v in _STAT_KEYS.items()})
 
 
+class _WriteLock:
+    """Writers of one data directory share this lock; a bulk load holds it alone, so a MERGE write
+    that comes during a bulk load waits for it (and a bulk load that finds data falls back)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.exclusive_held = False
+
+    @contextmanager
+    def shared(self) -> Iterator[None]:
+        if self.exclusive_held:  # this process's own bulk load
+            yield
+            return
+        with open(self.path, "a+") as fh:
+            fcntl.flock(fh, fcntl.LOCK_SH)
+            yield
+
+    @contextmanager
+    def exclusive(self) -> Iterator[None]:
+        with open(self.path, "a+") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)
+            self.exclusive_held = True
+            try:
+                yield
+            finally:
+                self.exclusive_held = False
+
+
 class EmbeddedStore(GraphStore):
     kind = "embedded"
 
@@ -322,24 +383,48 @@ class EmbeddedStore(GraphStore):
         self.server.start()
         self.db = FalkorDB(unix_socket_path=str(self.server.socket))
         self.graph = self.db.select_graph(settings.graph_name)
+        self.write_lock = _WriteLock(self.server.dir / f"writers.{settings.graph_name}.lock")
+        self.timeout_max_ms = self._timeout_max()
         if not self.db.connection.exists(self.graph.name):
             # FalkorDB refuses every read of a graph that does not exist yet ("empty key"), which
             # would also hide a write sent down the read-only path; the schema creates the graph.
             self.setup_schema()
 
-    def _query(self, text: str, params: dict[str, Any], read_only: bool) -> QueryResult:
+    def _timeout_max(self) -> int:
+        """The server's TIMEOUT_MAX in ms (0: none): the project's own queries ask for all of it."""
         try:
-            return self.graph.ro_query(text, params) if read_only else self.graph.query(text, params)
+            reply = self.db.connection.execute_command("GRAPH.CONFIG", "GET", "TIMEOUT_MAX")
+            return int(reply[1]) if reply and len(reply) > 1 else 0
+        except (redis.exceptions.RedisError, ValueError, TypeError):
+            return 0
+
+    def _timeout_args(self, timeout: float | None) -> list[Any]:
+        ms = self.timeout_max_ms if timeout is None else int(timeout * 1000)
+        if self.timeout_max_ms:
+            ms = min(ms, self.timeout_max_ms)
+        return ["timeout", max(1, ms)] if ms else []
+
+    def _query(self, text: str, params: dict[str, Any], read_only: bool, timeout: float | None = None) -> QueryResult:
+        try:
+            command = [GRAPH_RO if read_only else GRAPH_RW, self.graph.name, params_header(params) + text, "--compact",
+                       *self._timeout_args(timeout)]
+            return QueryResult(self.graph, self.db.connection.execute_command(*command))
+        except ValueError as e:  # a parameter the encoder cannot write (checked in GraphStore.run first)
+            raise StoreError(f"query refused: {e}") from e
         except redis.exceptions.ResponseError as e:
             msg = str(e)
             if read_only and "read-only" in msg:
                 raise ReadOnlyViolation("this query writes to the graph; pass --write (Python: write=True) to allow it") from e
-            raise StoreError(f"query failed: {msg}") from e
+            raise StoreError(_query_failure(msg, timeout)) from e
         except redis.exceptions.ConnectionError as e:
             raise StoreError(f"embedded server unreachable at {self.server.socket}: {e}") from e
 
-    def _run(self, text: str, params: dict[str, Any], write: bool) -> list[Row]:
-        res = self._query(text, params, read_only=not write)
+    def _run(self, text: str, params: dict[str, Any], write: bool, timeout: float | None = None) -> list[Row]:
+        if write:
+            with self.write_lock.shared():
+                res = self._query(text, params, read_only=False, timeout=timeout)
+        else:
+            res = self._query(text, params, read_only=True, timeout=timeout)
         names = _header_names(res) if res.header else []
         return [dict(zip(names, (_plain(v) for v in row))) for row in res.result_set]
 
@@ -352,19 +437,24 @@ class EmbeddedStore(GraphStore):
         """One statement: GRAPH.QUERY. Several: MULTI/EXEC, which runs them with no other command in
         between and is logged to the AOF as one block (a block cut short by a crash is dropped)."""
         self.wrote = True
+        with self.write_lock.shared():
+            return self._execute(prepared)
+
+    def _execute(self, prepared: PreparedWrite) -> WriteStats:
         try:
+            limit = self._timeout_args(None)
             if len(prepared.statements) == 1:
-                reply = self.db.connection.execute_command("GRAPH.QUERY", self.graph.name, prepared.statements[0], "--compact")
+                reply = self.db.connection.execute_command("GRAPH.QUERY", self.graph.name, prepared.statements[0], "--compact", *limit)
                 return _stats(QueryResult(self.graph, reply))
             pipe = self.db.connection.pipeline(transaction=True)
             for text in prepared.statements:
-                pipe.execute_command("GRAPH.QUERY", self.graph.name, text, "--compact")
+                pipe.execute_command("GRAPH.QUERY", self.graph.name, text, "--compact", *limit)
             total = WriteStats()
             for reply in pipe.execute(raise_on_error=True):
                 total += _stats(QueryResult(self.graph, reply))
             return total
         except redis.exceptions.ResponseError as e:
-            raise StoreError(f"write failed: {e}") from e
+            raise StoreError(_query_failure(str(e), None, "write failed")) from e
         except redis.exceptions.ConnectionError as e:
             raise StoreError(f"embedded server unreachable at {self.server.socket}: {e}") from e
 
@@ -413,6 +503,10 @@ def _text(v: Any) -> str:
     return v.decode() if isinstance(v, bytes) else str(v)
 
 
+class GraphNotEmpty(StoreError):
+    """The bulk path found data in the target graph (another writer came first)."""
+
+
 _BULK_REPLY = re.compile(rb"(\d+) nodes created, (\d+) edges created")
 
 
@@ -431,16 +525,18 @@ class BulkLoad:
         self.scratch = f"{self.target}.bulk"
         self.next_id = 0
         self.stats = WriteStats()
-        self._lock_fh: Any = None
+        self._lock: Any = None
         self._started = False
 
     def __enter__(self) -> "BulkLoad":
-        self._lock_fh = open(self.store.server.dir / "bulk.lock", "w")
+        self._lock = self.store.write_lock.exclusive()  # waits for writers in flight; later ones wait for us
+        self._lock.__enter__()
         try:
-            fcntl.flock(self._lock_fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            self._lock_fh.close()
-            raise StoreError("another bulk load is running on this data directory") from None
+            if not self.store.is_empty():
+                raise GraphNotEmpty(f"graph {self.target!r} is not empty (the bulk path only fills an empty graph)")
+        except BaseException:
+            self._lock.__exit__(None, None, None)
+            raise
         conn = self.store.db.connection
         conn.delete(self.scratch)  # a crashed earlier run's leftovers
         self.store._create_indexes(self.scratch)  # built as the nodes arrive, so no rebuild at the end
@@ -502,4 +598,4 @@ class BulkLoad:
                 except redis.exceptions.RedisError:
                     pass  # server gone: the next bulk load deletes it
         finally:
-            self._lock_fh.close()
+            self._lock.__exit__(None, None, None)

@@ -56,9 +56,12 @@ class Neo4jStore(GraphStore):
         mode = self._neo4j.WRITE_ACCESS if write else self._neo4j.READ_ACCESS
         return self.driver.session(database=self.database, default_access_mode=mode)
 
-    def _run(self, text: str, params: dict[str, Any], write: bool) -> list[Row]:
+    def _run(self, text: str, params: dict[str, Any], write: bool, timeout: float | None = None) -> list[Row]:
         def work(tx: Any) -> list[Row]:
             return [{k: _plain(v) for k, v in rec.items()} for rec in tx.run(text, params)]
+
+        if timeout is not None:
+            work = self._neo4j.unit_of_work(timeout=timeout)(work)
 
         try:
             with self._session(write) as s:

@@ -18,6 +18,7 @@ from pydantic import BaseModel
 from .. import cypher
 from ..config import Settings
 from ..errors import StoreError
+from .guard import check_params, check_query_text
 from .models import Label
 
 Row = dict[str, Any]
@@ -66,12 +67,23 @@ class GraphStore(ABC):
         self.wrote = False
 
     # -- queries ---------------------------------------------------------------------------
-    def run(self, query: str, params: Mapping[str, Any] | None = None, *, write: bool = False) -> list[Row]:
-        """Run a named query or Cypher text; rows come back as plain dicts of plain values."""
-        text = cypher.resolve(query)
+    def run(self, query: str, params: Mapping[str, Any] | None = None, *, write: bool = False,
+            timeout: float | None = None) -> list[Row]:
+        """Run a named query or Cypher text; rows come back as plain dicts of plain values.
+
+        Text from outside (anything but a named query) is bounded in length and nesting and runs
+        under `timeout` seconds (default `settings.query_timeout`); named queries are the
+        project's own and run under the engine's maximum. Parameters are checked either way."""
+        params = dict(params or {})
+        check_params(params)
+        if cypher.is_query_name(query):
+            text, limit = cypher.load(query.strip()), timeout
+        else:
+            text, limit = query, timeout or self.settings.query_timeout
+            check_query_text(text, max_chars=self.settings.query_max_chars, max_nesting=self.settings.query_max_nesting)
         if write:
             self.wrote = True
-        return self._run(text, dict(params or {}), write)
+        return self._run(text, params, write, limit)
 
     def write_rows(
         self,
@@ -109,7 +121,8 @@ class GraphStore(ABC):
 
     # -- life cycle ------------------------------------------------------------------------
     @abstractmethod
-    def _run(self, text: str, params: dict[str, Any], write: bool) -> list[Row]: ...
+    def _run(self, text: str, params: dict[str, Any], write: bool, timeout: float | None = None) -> list[Row]:
+        """`timeout` in seconds; None: the engine's longest (the project's own queries)."""
 
 
     @abstractmethod
