@@ -158,7 +158,7 @@ def test_coscript_good_and_bad(store, tmp_path):
     s, rej, _ = load(store, "scripts", f, tmp_path)
     assert (s.read, s.loaded, s.rejected) == (23, 20, 3)
     assert [r["line"] for r in rej] == bad
-    assert "no steps" in rej[0]["reason"] and "objective" in rej[1]["reason"] and "invalid JSON" in rej[2]["reason"]
+    assert "no steps" in rej[0]["reason"] and "Abstract Goal: must not be empty" in rej[1]["reason"] and "invalid JSON" in rej[2]["reason"]
     first = json.loads((FIXTURES / "coscript_sample.jsonl").read_text().splitlines()[0])
     steps = store.run("MATCH (c:Script {objective: $o})-[:HAS_STEP]->(s:Step) RETURN s.idx AS i, s.text AS t ORDER BY i", {"o": first["Abstract Goal"]})
     assert [r["t"] for r in steps] == [x.split(". ", 1)[1] for x in first["Script"]]

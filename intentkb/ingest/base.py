@@ -86,34 +86,6 @@ def attribute_rows(attrs: list[Attribute]) -> list[dict[str, str]]:
     return list(seen.values())
 
 
-_PRICE = re.compile(r"[-+]?\d[\d,]*(?:\.\d+)?")
-
-
-def parse_price(raw: Any) -> float | None:
-    """'$237.68', '12,99', '$10.99 - $15.99' (lower bound), 19.5 → float; '' → None.
-
-    Text with no number is an error, and so is 'nan': a price the source lost is not a price.
-    """
-    if raw is None:
-        return None
-    if isinstance(raw, (int, float)):
-        return float(raw)
-    text = str(raw).strip()
-    if not text:
-        return None
-    if text.lower() in ("nan", "inf", "-inf", "infinity"):
-        return float(text)  # rejected by the model as not finite
-    m = _PRICE.search(text)
-    if not m:
-        if not any(ch.isdigit() for ch in text):
-            return None  # a label with no amount ("Total price:") is a missing price, not a bad one
-        raise ValueError(f"price: not a number: {text[:40]!r}")
-    num = m.group(0)
-    if "," in num and "." not in num and re.fullmatch(r"\d+,\d{1,2}", num):
-        num = num.replace(",", ".")  # European decimal comma (Amazon-M2 DE/FR/IT/ES)
-    return float(num.replace(",", ""))
-
-
 def loads_list(raw: Any) -> list[Any] | None:
     """A JSON list given as text or as a list."""
     if raw is None or isinstance(raw, list):

@@ -14,7 +14,10 @@ from pydantic import BaseModel
 
 from ..kb.ids import cobuy_intention_id, product_id
 from ..kb.models import Intention, Product, Relation, clean_text
-from .base import Reader
+from pydantic import ValidationError
+
+from .base import Reader, explain
+from .fields import Key, Number, RawRow, RawText, RequiredText
 from .sources import BadLine, Record, csv_header, csv_records, jsonl_records
 
 
@@ -88,38 +91,74 @@ class MindCsvReader(Reader[CobuyUnit]):
                 yield line, rec
 
     def convert(self, raw: dict[str, Any]) -> CobuyUnit:
+        try:
+            r = MindRecord.model_validate(raw)
+        except ValidationError as e:  # say which of the row's records it was
+            raise ValueError(f"record {raw.get('_record')}: {explain(e)}") from None
+
         def product(side: str) -> Product:
-            asin = clean_text(raw.get(f"id_{side}"))
-            if not asin:
-                raise ValueError(f"record {raw.get('_record')}: id_{side}: must not be empty")
+            asin = getattr(r, f"id_{side}")
             return Product(
                 id=product_id(asin),
                 asin=asin,
-                title=raw.get(f"Product_{side}"),
-                features=raw.get(f"product_{side}_desc"),
-                category=clean_text(raw.get(f"item_{side}_cate")) or clean_text(raw.get("Cate")),
-                image_urls=[raw.get(f"item_{side}_img{i}_url") for i in (1, 2, 3) if raw.get(f"item_{side}_img{i}_url")],
-                url=raw.get(f"item_{side}_link"),
+                title=getattr(r, f"Product_{side}"),
+                features=getattr(r, f"product_{side}_desc"),
+                category=getattr(r, f"item_{side}_cate") or r.Cate,
+                image_urls=[u for u in (getattr(r, f"item_{side}_img{i}_url") for i in (1, 2, 3)) if u],
+                url=getattr(r, f"item_{side}_link"),
                 source="folkscope-mind",
             )
 
         a, b = product("a"), product("b")
-        relation = Relation.parse(str(raw.get("Relation") or ""))
-        text = clean_text(raw.get("Intention"))
-        if not text:
-            raise ValueError(f"record {raw.get('_record')}: Intention: must not be empty")
-        accepted, reason = parse_filter_answer(raw.get("Agreement"))
+        relation = Relation.parse(r.Relation)
+        accepted, reason = parse_filter_answer(r.Agreement)
         intention = Intention(
-            id=cobuy_intention_id(a.id, b.id, relation.value, text),
-            text=text,
+            id=cobuy_intention_id(a.id, b.id, relation.value, r.Intention),
+            text=r.Intention,
             kind="cobuy",
             relation=relation,
-            assertion=raw.get("tail"),
+            assertion=r.tail,
             accepted=accepted,
             filter_reason=reason,
             source="folkscope-mind",
         )
         return CobuyUnit(a=a, b=b, intention=intention)
+
+
+class MindRecord(RawRow):
+    """One of the records of a FolkScope row (its `_N` columns, suffix removed)."""
+
+    id_a: Key
+    id_b: Key
+    Relation: RequiredText
+    Intention: RequiredText
+    Product_a: RawText = None
+    Product_b: RawText = None
+    product_a_desc: RawText = None
+    product_b_desc: RawText = None
+    item_a_cate: RawText = None
+    item_b_cate: RawText = None
+    Cate: RawText = None
+    Agreement: RawText = None
+    tail: RawText = None
+    item_a_link: RawText = None
+    item_b_link: RawText = None
+    item_a_img1_url: RawText = None
+    item_a_img2_url: RawText = None
+    item_a_img3_url: RawText = None
+    item_b_img1_url: RawText = None
+    item_b_img2_url: RawText = None
+    item_b_img3_url: RawText = None
+
+
+class IntentionQARow(RawRow):
+    item_a_id: Key
+    item_b_id: Key
+    relation: RequiredText
+    assertion: RequiredText
+    item_a_name: RawText = None
+    item_b_name: RawText = None
+    typicality: Number = None
 
 
 class IntentionQAReader(Reader[CobuyUnit]):
@@ -136,23 +175,17 @@ class IntentionQAReader(Reader[CobuyUnit]):
     def convert(self, raw: dict[str, Any]) -> CobuyUnit:
         if not isinstance(raw, dict):
             raise ValueError("expected a JSON object")
-        ids = [clean_text(raw.get(k)) for k in ("item_a_id", "item_b_id")]
-        for k, v in zip(("item_a_id", "item_b_id"), ids):
-            if not v or not isinstance(v, str):
-                raise ValueError(f"{k}: must be a non-empty string")
-        a = Product(id=product_id(ids[0]), asin=ids[0], title=raw.get("item_a_name"), source="intentionqa")
-        b = Product(id=product_id(ids[1]), asin=ids[1], title=raw.get("item_b_name"), source="intentionqa")
-        relation = Relation.parse(str(raw.get("relation") or ""))
-        text = clean_text(raw.get("assertion"))
-        if not text:
-            raise ValueError("assertion: must not be empty")
+        r = IntentionQARow.model_validate(raw)
+        a = Product(id=product_id(r.item_a_id), asin=r.item_a_id, title=r.item_a_name, source="intentionqa")
+        b = Product(id=product_id(r.item_b_id), asin=r.item_b_id, title=r.item_b_name, source="intentionqa")
+        relation = Relation.parse(r.relation)
         intention = Intention(
-            id=cobuy_intention_id(a.id, b.id, relation.value, text),
-            text=text,
+            id=cobuy_intention_id(a.id, b.id, relation.value, r.assertion),
+            text=r.assertion,
             kind="cobuy",
             relation=relation,
-            assertion=text,
-            typicality=raw.get("typicality"),
+            assertion=r.assertion,
+            typicality=r.typicality,
             source="intentionqa",
         )
         return CobuyUnit(a=a, b=b, intention=intention)

@@ -17,6 +17,7 @@ from typing import Any
 from ..kb.ids import product_id, purchase_intention_id
 from ..kb.models import Intention, Product, clean_text
 from .base import Reader
+from .fields import Locale, RawRow, RawText, read_key, read_text
 from .sources import Record, base_suffix, jsonl_records, table_records
 
 _PRODUCT_KEYS = ("product", "asin", "product_id", "item_id")
@@ -25,8 +26,9 @@ _TEXT_KEYS = ("intention", "text")
 
 def _first(raw: dict[str, Any], keys: tuple[str, ...]) -> Any:
     for k in keys:
-        if clean_text(raw.get(k)) is not None:
-            return raw[k]
+        v = raw.get(k)
+        if v is not None and (not isinstance(v, str) or clean_text(v) is not None):
+            return v
     return None
 
 
@@ -54,15 +56,23 @@ class PurchaseIntentionsReader(Reader[PurchaseUnit]):
     def convert(self, raw: Any) -> PurchaseUnit:
         if not isinstance(raw, dict):
             raise ValueError("expected a JSON object")
-        asin = clean_text(_first(raw, _PRODUCT_KEYS))
-        if not isinstance(asin, str):
+        asin = read_key(_first(raw, _PRODUCT_KEYS))
+        if asin is None:
             raise ValueError(f"product: missing (one of {', '.join(_PRODUCT_KEYS)})")
-        text = clean_text(_first(raw, _TEXT_KEYS))
-        if not isinstance(text, str):
+        text = read_text(_first(raw, _TEXT_KEYS))
+        if text is None:
             raise ValueError(f"intention: missing (one of {', '.join(_TEXT_KEYS)})")
-        locale = clean_text(raw.get("locale"))
-        pid = product_id(asin, locale)
-        product = Product(id=pid, asin=asin, locale=locale, title=raw.get("title"))
-        intention = Intention(id=purchase_intention_id(pid, text), text=text, kind="purchase", model=raw.get("model"),
-                              prompt_version=raw.get("prompt_version"), source=clean_text(raw.get("source")) or "purchase")
+        r = PurchaseRow.model_validate(raw)
+        pid = product_id(asin, r.locale)
+        product = Product(id=pid, asin=asin, locale=r.locale, title=r.title)
+        intention = Intention(id=purchase_intention_id(pid, text), text=text, kind="purchase", model=r.model,
+                              prompt_version=r.prompt_version, source=r.source or "purchase")
         return PurchaseUnit(product=product, intention=intention)
+
+
+class PurchaseRow(RawRow):
+    title: RawText = None
+    locale: Locale = None
+    model: RawText = None
+    prompt_version: RawText = None
+    source: RawText = None

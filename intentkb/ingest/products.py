@@ -11,9 +11,12 @@ from typing import Any
 
 
 from ..kb.ids import product_id
-from ..kb.models import Attribute, Product, clean_text
+from ..kb.models import Attribute, Product
 from ..kb.store import GraphStore, PreparedWrite
-from .base import Reader, attribute, attribute_rows, parse_price, plan_rows
+from pydantic import Field
+
+from .base import Reader, attribute, attribute_rows, plan_rows
+from .fields import Key, Locale, Price, RawKey, RawRow, RawText
 from .sources import Record, csv_records, table_records
 
 
@@ -49,6 +52,20 @@ class _ProductsReader(Reader[ProductUnit]):
         return unit.product.id
 
 
+class M2ProductRow(RawRow):
+    id: Key
+    locale: Locale = None
+    title: RawText = None
+    price: Price = None
+    brand: RawText = None
+    color: RawText = None
+    size: RawText = None
+    model: RawText = None
+    material: RawText = None
+    author: RawText = None
+    desc: RawText = None
+
+
 class M2ProductsReader(_ProductsReader):
     """Amazon-M2 `products`: id, locale, title, price, brand, color, size, model, material, author, desc."""
 
@@ -59,29 +76,41 @@ class M2ProductsReader(_ProductsReader):
         return table_records(path, self.required)
 
     def convert(self, raw: dict[str, Any]) -> ProductUnit:
-        asin = clean_text(raw.get("id"))
-        locale = clean_text(raw.get("locale"))
-        if asin is None:
-            raise ValueError("id: must not be empty")
+        r = M2ProductRow.model_validate(raw)
         p = Product(
-            id=product_id(asin, locale),
-            asin=asin,
-            locale=locale.upper() if locale else None,
-            title=raw.get("title"),
-            price=parse_price(raw.get("price")),
-            brand=raw.get("brand"),
-            color=raw.get("color"),
-            size=raw.get("size"),
-            model=raw.get("model"),
-            material=raw.get("material"),
-            author=raw.get("author"),
-            desc=raw.get("desc"),
+            id=product_id(r.id, r.locale),
+            asin=r.id,
+            locale=r.locale,
+            title=r.title,
+            price=r.price,
+            brand=r.brand,
+            color=r.color,
+            size=r.size,
+            model=r.model,
+            material=r.material,
+            author=r.author,
+            desc=r.desc,
             source="amazon-m2",
         )
         return ProductUnit(product=p, attributes=_catalogue_attributes(p))
 
 
 _ASIN_IN_URL = re.compile(r"/(?:dp|gp/product)/([A-Z0-9]{10})(?:[/?]|$)")
+
+
+class CatalogueRow(RawRow):
+    asin: RawKey = Field(default=None, alias="Asin")
+    name: RawText = Field(default=None, alias="Product Name")
+    url: RawText = Field(default=None, alias="Product Url")
+    about: RawText = Field(default=None, alias="About Product")
+    description: RawText = Field(default=None, alias="Product Description")
+    image: RawText = Field(default=None, alias="Image")
+    brand: RawText = Field(default=None, alias="Brand Name")
+    color: RawText = Field(default=None, alias="Color")
+    model: RawText = Field(default=None, alias="Model Number")
+    selling_price: Price = Field(default=None, alias="Selling Price")
+    list_price: Price = Field(default=None, alias="List Price")
+    category: RawText = Field(default=None, alias="Category")
 
 
 class CatalogueReader(_ProductsReader):
@@ -94,27 +123,27 @@ class CatalogueReader(_ProductsReader):
         return csv_records(path, self.required)
 
     def convert(self, raw: dict[str, Any]) -> ProductUnit:
-        asin = clean_text(raw.get("Asin"))
-        url = clean_text(raw.get("Product Url"))
-        if not asin and url:
-            m = _ASIN_IN_URL.search(url)
+        r = CatalogueRow.model_validate(raw)
+        asin = r.asin
+        if not asin and r.url:
+            m = _ASIN_IN_URL.search(r.url)
             asin = m.group(1) if m else None
         if not asin:
             raise ValueError("no ASIN: empty `Asin` and none in `Product Url`")
-        desc = "\n".join(x for x in (clean_text(raw.get("About Product")), clean_text(raw.get("Product Description"))) if x)
-        images = [u for u in (raw.get("Image") or "").split("|") if u.strip().startswith("http")]
+        desc = "\n".join(x for x in (r.about, r.description) if x)
+        images = [u.strip() for u in (r.image or "").split("|") if u.strip().startswith("http")]
         p = Product(
             id=product_id(asin),
             asin=asin,
-            title=raw.get("Product Name"),
-            brand=raw.get("Brand Name"),
-            color=raw.get("Color"),
-            model=raw.get("Model Number"),
-            price=parse_price(raw.get("Selling Price") or raw.get("List Price")),
-            category=raw.get("Category"),
+            title=r.name,
+            brand=r.brand,
+            color=r.color,
+            model=r.model,
+            price=r.selling_price if r.selling_price is not None else r.list_price,
+            category=r.category,
             desc=desc or None,
             image_urls=images or None,
-            url=url,
+            url=r.url,
             source="amazon-catalogue",
         )
         return ProductUnit(product=p, attributes=_catalogue_attributes(p))

@@ -12,7 +12,10 @@ from typing import Any
 
 from ..kb.ids import script_id, step_id
 from ..kb.models import Script, Step, clean_text
+from pydantic import Field
+
 from .base import Reader, loads_list
+from .fields import RawRow, RawText, RequiredText
 from .sources import Record, jsonl_records
 
 _NUMBERING = re.compile(r"^\s*(?:step\s*)?\d+\s*[.):\-]\s*", re.IGNORECASE)
@@ -70,12 +73,15 @@ class CoScriptReader(Reader[ScriptUnit]):
     def convert(self, raw: dict[str, Any]) -> ScriptUnit:
         if not isinstance(raw, dict):
             raise ValueError("expected a JSON object")
-        return build_script_unit(
-            raw.get("Abstract Goal"),
-            split_steps(raw.get("Script")),
-            specific_goal=raw.get("Specific Goal"),
-            constraint=raw.get("Constraint"),
-            category=raw.get("Category"),
-            source_id=raw.get("id"),
-            source="coscript",
-        )
+        r = CoScriptRow.model_validate(raw)
+        return build_script_unit(r.goal, split_steps(r.script), specific_goal=r.specific_goal, constraint=r.constraint,
+                                 category=r.category, source_id=r.id, source="coscript")
+
+
+class CoScriptRow(RawRow):
+    goal: RequiredText = Field(alias="Abstract Goal")
+    script: str | list[str] = Field(alias="Script")
+    specific_goal: RawText = Field(default=None, alias="Specific Goal")
+    constraint: RawText = Field(default=None, alias="Constraint")
+    category: RawText = Field(default=None, alias="Category")
+    id: RawText = None

@@ -7,23 +7,35 @@ from dataclasses import dataclass
 import re
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic import BeforeValidator
 
 
 from ..kb.ids import product_id, session_id
-from ..kb.models import Session, clean_text
+from ..kb.models import Session
 from ..kb.store import GraphStore, PreparedWrite
 from .base import Reader, plan_rows
+from .fields import Locale, RawKey, RawRow, read_key
 from .sources import Record, table_records
 
 _QUOTED = re.compile(r"""'([^']*)'|"([^"]*)\"""")
-_TOKEN = re.compile(r"^[A-Za-z0-9_\-:.]{1,64}$")
 
 
 def parse_items(raw: Any) -> list[str]:
     """M2 writes numpy arrays: "['A' 'B']", wrapped over lines when long; JSON lists and real lists pass too."""
     if isinstance(raw, (list, tuple)):
-        items = [str(x).strip() for x in raw]
+        items = []
+        for i, x in enumerate(raw, start=1):
+            try:
+                key = read_key(x)
+            except ValueError as e:
+                raise ValueError(f"prev_items: item {i}: {e}") from None
+            if key is None:
+                raise ValueError(f"prev_items: item {i} is empty")
+            items.append(key)
+    elif not isinstance(raw, str) and raw is not None:
+        raise ValueError(f"prev_items: expected a list, got a {type(raw).__name__}")
     else:
         text = (raw or "").strip()
         if not (text.startswith("[") and text.endswith("]")):
@@ -34,10 +46,24 @@ def parse_items(raw: Any) -> list[str]:
             raise ValueError(f"prev_items: unquoted text {leftover[:30]!r}")
     if not items:
         raise ValueError("prev_items: empty session")
-    for it in items:
-        if not _TOKEN.match(it):
-            raise ValueError(f"prev_items: not a product id: {it[:30]!r}")
-    return items
+    out = []
+    for i, it in enumerate(items, start=1):
+        try:
+            key = read_key(it)
+        except ValueError as e:
+            raise ValueError(f"prev_items: item {i}: {e}") from None
+        if key is None:
+            raise ValueError(f"prev_items: item {i} is empty")
+        out.append(key)
+    return out
+
+
+class M2SessionRow(RawRow):
+    prev_items: Annotated[list[str], BeforeValidator(parse_items)]
+    next_item: RawKey = None
+    locale: Locale = None
+    session_id: RawKey = None
+    id: RawKey = None
 
 
 @dataclass
@@ -76,13 +102,9 @@ class M2SessionsReader(Reader[SessionUnit]):
         return unit.session.id
 
     def convert(self, raw: dict[str, Any]) -> SessionUnit:
-        asins = parse_items(raw.get("prev_items"))
-        locale = clean_text(raw.get("locale"))
-        locale = locale.upper() if locale else None
-        nxt = clean_text(raw.get("next_item"))
-        if nxt is not None and not _TOKEN.match(nxt):
-            raise ValueError(f"next_item: not a product id: {nxt[:30]!r}")
-        explicit = clean_text(raw.get("session_id") if raw.get("session_id") is not None else raw.get("id"))
-        sid = str(explicit) if explicit is not None else session_id(locale, asins, nxt)
+        r = M2SessionRow.model_validate(raw)
+        asins, locale, nxt = r.prev_items, r.locale, r.next_item
+        explicit = r.session_id if r.session_id is not None else r.id
+        sid = explicit if explicit is not None else session_id(locale, asins, nxt)
         session = Session(id=sid, locale=locale, length=len(asins), next_item=product_id(nxt, locale) if nxt else None, source="amazon-m2")
         return SessionUnit(session=session, items=[product_id(a, locale) for a in asins], asins=asins)

@@ -29,6 +29,7 @@ from ..kb.ids import attribute_id, session_id, session_intention_ider
 from ..kb.models import Attribute, Id, OptKey, OptText, Product, Session
 from ..kb.store import GraphStore, PreparedWrite
 from .base import Reader
+from .fields import Key
 from .products import ProductUnit, plan_products
 from .sessions import SessionUnit, plan_sessions
 from .sources import BadLine, Record, jsonl_records, parse_json_line
@@ -104,7 +105,7 @@ def attribute_row(name: str, value: str) -> dict[str, str]:
 
 class TreeProduct(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    id: Id
+    id: Key  # the same id rule as every reader (one per product, not per node: cheap)
     title: OptText = None
     category: OptText = None
     attributes: list[PairText | TreeAttribute] = Field(default_factory=list)
