@@ -66,6 +66,22 @@ class Reader(ABC, Generic[U]):
         return None
 
 
+def later_wins(rows: list[dict[str, Any]], paths: tuple[str, ...]) -> list[dict[str, Any]]:
+    """Within one batch, give every occurrence of a node (`{id, props}` under each of `paths`) the
+    properties of all its occurrences merged in file order, the later winning per field. FalkorDB
+    keeps the first of two MERGE + SET rows of one UNWIND; with this, both engines keep the later."""
+    merged: dict[str, dict[str, Any]] = {}
+    counts: dict[str, int] = {}
+    for row in rows:
+        for p in paths:
+            node = row[p]
+            merged.setdefault(node["id"], {}).update(node["props"])
+            counts[node["id"]] = counts.get(node["id"], 0) + 1
+    if all(c == 1 for c in counts.values()):
+        return rows
+    return [{**row, **{p: {"id": row[p]["id"], "props": merged[row[p]["id"]]} for p in paths}} for row in rows]
+
+
 def plan_rows(store: GraphStore, query: str, units: list[Any]) -> list[PreparedWrite]:
     """One `UNWIND $rows` write of the units' rows (nothing for no units)."""
     return [store.prepare_write(query, {"rows": [u.row() for u in units]})] if units else []

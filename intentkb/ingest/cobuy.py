@@ -16,7 +16,8 @@ from ..kb.ids import cobuy_intention_id, product_id
 from ..kb.models import Intention, Product, Relation, clean_text
 from pydantic import ValidationError
 
-from .base import Reader, explain
+from ..kb.store import GraphStore, PreparedWrite
+from .base import Reader, explain, later_wins
 from .fields import Key, Number, RawRow, RawText, RequiredText
 from .sources import BadLine, Record, csv_header, csv_records, jsonl_records
 
@@ -59,6 +60,11 @@ def parse_filter_answer(raw: Any) -> tuple[bool | None, str | None]:
     return m.group(1).lower() == "yes", reason
 
 
+def plan_cobuy(store: GraphStore, units: list[CobuyUnit]) -> list[PreparedWrite]:
+    rows = later_wins([u.row() for u in units], ("a", "b"))
+    return [store.prepare_write("ingest_cobuy", {"rows": rows})] if rows else []
+
+
 class MindCsvReader(Reader[CobuyUnit]):
     """FolkScope crowdsourcing CSVs: every row holds two records (columns ending `_1` and `_2`)."""
 
@@ -67,6 +73,9 @@ class MindCsvReader(Reader[CobuyUnit]):
     required = ("id_a_1", "id_b_1", "Relation_1", "Intention_1")
     query = "ingest_cobuy"
     record_name = "records"
+
+    def plan(self, store: GraphStore, units: list[CobuyUnit]) -> list[PreparedWrite]:
+        return plan_cobuy(store, units)
 
     def __init__(self) -> None:
         self.per_row = 1
@@ -168,6 +177,9 @@ class IntentionQAReader(Reader[CobuyUnit]):
     format = "intentionqa"
     required = ("item_a_id", "item_b_id", "relation", "assertion")
     query = "ingest_cobuy"
+
+    def plan(self, store: GraphStore, units: list[CobuyUnit]) -> list[PreparedWrite]:
+        return plan_cobuy(store, units)
 
     def records(self, path: Path) -> Iterator[Record]:
         return jsonl_records(path, self.required)

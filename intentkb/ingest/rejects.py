@@ -11,6 +11,7 @@ from pydantic import BaseModel, ValidationError
 
 from .base import explain
 from .sources import BadLine, Record, jsonl_dump
+from ..private import private_open
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -29,8 +30,7 @@ class RejectsJsonl:
     def write(self, entry: dict[str, Any]) -> None:
         self.count += 1
         if self._fh is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._fh = open(self.path, "w", encoding="utf-8")
+            self._fh = private_open(self.path, "w", encoding="utf-8")
         self._fh.write(jsonl_dump(entry) + "\n")
         self._fh.flush()
 

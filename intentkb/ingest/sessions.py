@@ -82,6 +82,7 @@ class SessionUnit:
             "id": self.session.id,
             "props": props,
             "items": [{"pos": i + 1, "product": pid, "asin": a, "locale": loc} for i, (pid, a) in enumerate(zip(self.items, self.asins))],
+            "viewed": [f"{i + 1}|{pid}" for i, pid in enumerate(self.items)],
         }
 
 

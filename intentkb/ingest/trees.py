@@ -199,10 +199,12 @@ class TreeUnit:
                 stack.append((kids[i], path + (i,), position))
 
     def intention_rows(self, attributes: dict[str, dict[str, str]]) -> list[dict[str, Any]]:
-        """Update path (MERGE): one row per node, each carrying what its edges need."""
+        """Update path (MERGE): one row per node, each carrying what its edges need. Optional
+        fields the record lacks are sent as null, so a tree loaded again replaces the earlier one."""
         products = self.record.products
         rows: list[dict[str, Any]] = []
         for parent, step, props, attr in self.walk():
+            props = {**_CLEARED, **props}
             if attr is not None:
                 attributes.setdefault(attr["id"], attr)
             row: dict[str, Any] = {"id": props["id"], "props": props, "product": products[step - 1].id, "attribute": attr and attr["id"]}
@@ -212,6 +214,18 @@ class TreeUnit:
                 row["parent"] = rows[parent]["id"]
             rows.append(row)
         return rows
+
+
+def _keep_lists(units: list[TreeUnit], rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per session of the batch, the ids of its new tree (the rows are in unit order)."""
+    out, start = [], 0
+    for u in units:
+        out.append({"session": u.session, "keep": [r["id"] for r in rows[start:start + u.nodes]]})
+        start += u.nodes
+    return out
+
+
+_CLEARED = dict.fromkeys(("rationale", "comparison", "comparison_aspect", "model", "prompt_version", "source"))
 
 
 def plan_trees(store: GraphStore, units: list[TreeUnit], written: set[str] | None = None) -> list[PreparedWrite]:
@@ -233,7 +247,7 @@ def plan_trees(store: GraphStore, units: list[TreeUnit], written: set[str] | Non
     plan += plan_sessions(store, [u.session_unit() for u in units])
     roots = [r for r in rows if "session" in r]
     children = [r for r in rows if "parent" in r]
-    plan.append(store.prepare_write("ingest_tree_intentions", {"roots": roots, "rows": children}))
+    plan.append(store.prepare_write("ingest_tree_intentions", {"trees": _keep_lists(units, rows), "roots": roots, "rows": children}))
     written.update(products)
     written.update(a["id"] for a in new_attributes)
     return [sum(plan[1:], plan[0])]

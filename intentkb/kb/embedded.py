@@ -30,6 +30,7 @@ from pydantic import BaseModel
 
 from ..config import Settings
 from ..errors import ReadOnlyViolation, StoreError
+from ..private import private_dir
 from .models import Label
 from .params import params_header
 from .store import GraphStore, PreparedWrite, Row, WriteStats
@@ -126,8 +127,8 @@ class EmbeddedServer:
     # -- start / stop ----------------------------------------------------------------------
     @contextmanager
     def _locked(self) -> Iterator[None]:
-        self.dir.mkdir(parents=True, exist_ok=True)
-        os.chmod(self.dir, 0o700)
+        private_dir(self.dir.parent)  # INTENTKB_HOME holds users' data: 0700 like falkordb/
+        private_dir(self.dir)
         with open(self.lockfile, "a+") as fh:
             fcntl.flock(fh, fcntl.LOCK_EX)
             try:

@@ -19,6 +19,7 @@ from pydantic import BaseModel
 from ..errors import IntentKBError
 from .client import LLMClient, PendingRequest, attempt_of
 from .parsing import PARSERS, ParseError
+from ..private import private_write_text
 
 _DONE = {"completed", "failed", "expired", "cancelled"}
 
@@ -61,9 +62,8 @@ async def submit(client: LLMClient, directory: Path, pipeline: str) -> BatchStat
                        requests={k: {"template": p.template, "parser": p.parser, "args": p.args, "model": p.body["model"]}
                                  for k, p in client.pending.items()})
     path = _state_path(directory, pipeline)
-    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
-    tmp.write_text(state.model_dump_json(), encoding="utf-8")
+    private_write_text(tmp, state.model_dump_json())
     tmp.replace(path)
     return state
 

@@ -24,6 +24,7 @@ from .context import GenContext
 from .prompts import Prompts
 from .runner import StageReport
 from .settings import LLMSettings
+from ..private import private_dir, private_write_text
 
 Pipeline = Literal["attributes", "trees", "mind", "scripts"]
 PIPELINES: tuple[str, ...] = ("attributes", "trees", "mind", "scripts")
@@ -169,10 +170,10 @@ async def run_async(pipeline: str, settings: Settings, llm: LLMSettings, opts: G
     record.usage = client.usage.finish(*llm.prices())
     if not opts.dry_run:
         runs = settings.data_dir / "runs"
-        runs.mkdir(parents=True, exist_ok=True)
+        private_dir(runs)
         path = runs / f"{run_id}.json"
         record.record_file = str(path)
-        path.write_text(record.model_dump_json(indent=2), encoding="utf-8")
+        private_write_text(path, record.model_dump_json(indent=2))
     return record
 
 

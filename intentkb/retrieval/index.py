@@ -23,6 +23,7 @@ import numpy as np
 from pydantic import BaseModel
 
 from ..errors import IntentKBError
+from ..private import private_dir, private_file, private_open, private_write_text
 
 IVF_THRESHOLD = 200_000
 RECALL_TARGET = 0.95
@@ -166,16 +167,16 @@ class VectorIndex:
     def save(self, directory: Path) -> None:
         """Written whole into a sibling directory, then swapped in by renames: a reader or a crash
         sees the old index, the new one, or none (a build then starts over), never a mix."""
-        directory.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(directory.parent)
         new, old = directory.with_name(directory.name + ".new"), directory.with_name(directory.name + ".old")
         for d in (new, old):
             shutil.rmtree(d, ignore_errors=True)
-        new.mkdir()
-        faiss.write_index(self.index, str(new / "index.faiss"))
-        with open(new / "ids.jsonl", "w", encoding="utf-8") as fh:
+        private_dir(new)
+        faiss.write_index(self.index, str(private_file(new / "index.faiss")))
+        with private_open(new / "ids.jsonl", "w", encoding="utf-8") as fh:
             for g, h in zip(self.ids, self.hashes):
                 fh.write(json.dumps([g, h]) + "\n")
-        (new / "meta.json").write_text(self.meta.model_dump_json(indent=2))
+        private_write_text(new / "meta.json", self.meta.model_dump_json(indent=2))
         if directory.exists():
             os.replace(directory, old)
         os.replace(new, directory)

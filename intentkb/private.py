@@ -1,0 +1,51 @@
+"""Files that hold users' data (rejects, run records, caches, indexes) are the user's alone:
+directories 0700, files 0600, whatever the umask. One helper for every writer under INTENTKB_HOME."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import IO, Any
+
+DIR_MODE = 0o700
+FILE_MODE = 0o600
+
+
+def private_dir(path: Path) -> Path:
+    """Create `path` and any missing parents as 0700; an existing `path` is made 0700 too."""
+    path = Path(path)
+    missing = []
+    p = path
+    while not p.exists():
+        missing.append(p)
+        p = p.parent
+    for d in reversed(missing):
+        d.mkdir(mode=DIR_MODE, exist_ok=True)
+        os.chmod(d, DIR_MODE)
+    st = path.stat()
+    if (st.st_mode & 0o777) != DIR_MODE and st.st_uid == os.getuid():
+        os.chmod(path, DIR_MODE)
+    return path
+
+
+def private_file(path: Path) -> Path:
+    """Make sure `path` exists as 0600 before a library (sqlite, faiss) opens or writes it."""
+    private_dir(Path(path).parent)
+    fd = os.open(path, os.O_CREAT | os.O_WRONLY, FILE_MODE)
+    os.close(fd)
+    os.chmod(path, FILE_MODE)
+    return Path(path)
+
+
+def private_open(path: Path, mode: str = "w", **kw: Any) -> IO[Any]:
+    """`open(path, mode)` with the file created 0600 (truncated for "w", appended for "a")."""
+    private_dir(Path(path).parent)
+    flags = os.O_CREAT | (os.O_TRUNC | os.O_WRONLY if "w" in mode else os.O_APPEND | os.O_WRONLY)
+    fd = os.open(path, flags, FILE_MODE)
+    os.chmod(path, FILE_MODE)
+    return os.fdopen(fd, mode, **kw)
+
+
+def private_write_text(path: Path, text: str) -> None:
+    with private_open(path, "w", encoding="utf-8") as fh:
+        fh.write(text)
