@@ -342,20 +342,21 @@ def parquet_records(path: Path, required: Iterable[str], batch_rows: int = 8192)
     if missing:
         raise FormatError(f"{path}: not this format: missing columns {missing} (has {names[:12]})")
     n = 0
-    batches = pf.iter_batches(batch_size=batch_rows)
-    while True:
-        try:
-            batch = next(batches, None)
-            rows = batch.to_pylist() if batch is not None else None
-        except (OSError, ValueError, pa.ArrowException) as e:
-            if n == 0:
-                raise FormatError(f"{path}: not a readable parquet file: {e}") from None
-            raise InputBroken(path, n + 1, str(e), unit="row") from None
-        if rows is None:
-            return
-        for row in rows:
-            n += 1
-            yield n, row
+    for group in range(pf.num_row_groups):  # batch by batch inside each row group: a damaged
+        batches = pf.iter_batches(batch_size=batch_rows, row_groups=[group])  # group costs only itself
+        while True:
+            try:
+                batch = next(batches, None)
+                rows = batch.to_pylist() if batch is not None else None
+            except (OSError, ValueError, pa.ArrowException) as e:
+                if n == 0:
+                    raise FormatError(f"{path}: not a readable parquet file: {e}") from None
+                raise InputBroken(path, n + 1, str(e).strip().replace("\n", " "), unit="row") from None
+            if rows is None:
+                break
+            for row in rows:
+                n += 1
+                yield n, row
 
 
 def table_records(path: Path, required: Iterable[str]) -> Iterator[Record]:
