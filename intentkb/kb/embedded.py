@@ -101,7 +101,7 @@ class EmbeddedServer:
                            retry=Retry(NoBackoff(), 0))
 
     def ping(self) -> str:
-        """'ok', 'loading' (replaying its files) or 'down'."""
+        """'ok', 'loading' (replaying its files), 'busy' (connected, no answer in 5 s) or 'down'."""
         if not self.socket.exists():
             return "down"
         try:
@@ -110,7 +110,11 @@ class EmbeddedServer:
                 return "ok"
         except redis.exceptions.BusyLoadingError:
             return "loading"
-        except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError):
+        except redis.exceptions.TimeoutError:
+            # Busy (e.g. a schema change queued behind long reads), not wedged: ending it here
+            # killed a working server under a concurrent command.
+            return "busy" if self._pid() is not None else "down"
+        except (redis.exceptions.ConnectionError, OSError):
             return "down"
 
     def status(self) -> ServerStatus:
@@ -174,7 +178,7 @@ class EmbeddedServer:
                 return False
             pid = self._pid()
             if pid is not None:
-                # Alive but not answering: a wedged server would keep the socket; end it first.
+                # Alive, ours, but its socket refuses connections: a wedged server; end it first.
                 self._terminate(pid, timeout=10)
             for stale in (self.socket, self.pidfile):
                 stale.unlink(missing_ok=True)
@@ -460,7 +464,14 @@ class EmbeddedStore(GraphStore):
             raise StoreError(f"embedded server unreachable at {self.server.socket}: {e}") from e
 
     def _create_indexes(self, graph: str) -> bool:
-        """Index `id` of every label of `graph` (creating the graph); True when one was created."""
+        """Index `id` of every label of `graph` (creating the graph); True when one was created.
+        Serialised across processes: two stores opening a new graph at once would both send CREATE
+        INDEX, and the second one, queued behind the first's queries, lost its connection."""
+        with open(self.server.dir / f"schema.{graph}.lock", "a+") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)
+            return self._create_indexes_locked(graph)
+
+    def _create_indexes_locked(self, graph: str) -> bool:
         existing: set[tuple[str, str]] = set()
         conn = self.db.connection
         if conn.exists(graph):
