@@ -83,6 +83,16 @@ def estore(embedded_settings: Settings) -> Iterator[GraphStore]:
     st.close()
 
 
+def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:  # noqa: ANN001 - pytest's hook
+    import sys
+
+    fuzz = sys.modules.get("tests.test_fuzz_readers")
+    if fuzz is not None and fuzz.TOTALS["files"]:
+        t = fuzz.TOTALS
+        terminalreporter.write_line(f"reader fuzz: {t['files']} files, {t['records']} records ({t['good']} good), loaded {t['loaded']}, "
+                                    f"rejected {t['rejected']}, crashes {t['crashes']}, good records lost {t['lost']}")
+
+
 def pytest_report_header(config: pytest.Config) -> str:
     return f"neo4j contract tests: {'on ' + os.environ['NEO4J_URI'] if os.environ.get('NEO4J_URI') else 'skipped (NEO4J_URI not set)'}"
 

@@ -22,7 +22,7 @@ from .products import CatalogueReader, M2ProductsReader
 from .rejects import RejectSink
 from .scripts import CoScriptReader
 from .sessions import M2SessionsReader
-from .sources import BadLine, InputBroken, base_suffix, csv_header, jsonl_lines
+from .sources import BadLine, InputBroken, base_suffix, csv_header, is_json_array
 from .summary import IngestFailed, IngestSummary
 from .trees import TreesReader
 
@@ -236,8 +236,7 @@ def bulk_obstacle(store: GraphStore, reader: Reader, path: Path) -> str | None:
     check = reader.records(path)
     next(check, None)  # the format checks of the first record
     check.close()
-    first = next(jsonl_lines(path), (0, ""))[1]
-    if first.startswith("["):
+    if is_json_array(path):
         return "the file is one JSON array; the bulk path reads JSON Lines"
     if not store.is_empty():
         return f"graph {store.settings.graph_name!r} is not empty (the bulk path only fills an empty graph)"

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import gzip
+import itertools
 import json
 import stat
 import sys
@@ -268,8 +269,15 @@ def _json_lines(path: Path) -> Iterator[tuple[int, str | BadLine]]:
             yield n, stripped
 
 
+FORMAT_PROBE = 100  # records read ahead to decide whether a file is the format asked for
+
+
 def jsonl_records(path: Path, required: Iterable[str]) -> Iterator[Record]:
-    """One JSON object a line; a whole-file JSON array is accepted too (CoScript ships both)."""
+    """One JSON object a line; a whole-file JSON array is accepted too (CoScript ships both).
+
+    The format check: among the first records, one must be a JSON object with the required keys;
+    otherwise the file fails before anything is written. Every other line that is not JSON, or
+    not decodable, is a reject where it stands, the first line like any other."""
     required = list(required)
     lines = _json_lines(path)
     try:
@@ -278,19 +286,62 @@ def jsonl_records(path: Path, required: Iterable[str]) -> Iterator[Record]:
         raise FormatError(f"{path}: cannot read: {e.reason}") from None
     if first is None:
         raise FormatError(f"{path}: empty file")
-    lineno, text = first
-    if isinstance(text, BadLine):
-        raise FormatError(f"{path}:{lineno}: not JSON Lines: {text.reason}")
-    if text.startswith("["):
-        yield from _json_array(path, text, lines, required)
-        return
-    obj = parse_json_line(text)
-    if isinstance(obj, BadLine):
-        raise FormatError(f"{path}:{lineno}: not JSON Lines: {obj.reason}")
-    _check_keys(path, lineno, obj, required)
-    yield lineno, obj
+    if not isinstance(first[1], BadLine) and first[1].startswith("[") and _is_array_start(first[1]):
+        try:
+            yield from _json_array(path, first[1], lines, required)
+            return
+        except _NotAnArray:
+            lines = _json_lines(path)  # not a JSON array after all: JSON Lines from the top
+            first = next(lines)
+    head: list[Record] = []
+    found = False
+    for lineno, text in itertools.chain([first], lines):
+        obj = text if isinstance(text, BadLine) else parse_json_line(text)
+        head.append((lineno, obj))
+        if isinstance(obj, dict) and all(k in obj for k in required):
+            found = True
+            break
+        if len(head) >= FORMAT_PROBE:
+            break
+    if not found:
+        _refuse(path, head, required)
+    yield from head
     for lineno, text in lines:
         yield lineno, text if isinstance(text, BadLine) else parse_json_line(text)
+
+
+def _is_array_start(line: str) -> bool:
+    """`[` opening a whole-file array: the line alone is not JSON, or is a list of objects."""
+    value = parse_json_line(line)
+    return isinstance(value, BadLine) or (isinstance(value, list) and bool(value) and all(isinstance(v, dict) for v in value))
+
+
+class _NotAnArray(Exception):
+    pass
+
+
+def is_json_array(path: Path) -> bool:
+    """Whether `jsonl_records` reads this file as one JSON array (the bulk path reads lines only)."""
+    lines = _json_lines(path)
+    first = next(lines, None)
+    if first is None or isinstance(first[1], BadLine) or not first[1].startswith("[") or not _is_array_start(first[1]):
+        return False
+    try:
+        next(_json_array(path, first[1], lines, []), None)
+        return True
+    except _NotAnArray:
+        return False
+
+
+def _refuse(path: Path, head: list[Record], required: list[str]) -> None:
+    """No record among the first ones is of the format: say why, from the first that parsed."""
+    parsed = [(n, obj) for n, obj in head if not isinstance(obj, BadLine)]
+    if not parsed:
+        n, bad = head[0]
+        raise FormatError(f"{path}:{n}: not JSON Lines: {bad.reason}")
+    n, obj = parsed[0]
+    _check_keys(path, n, obj, required)
+    raise FormatError(f"{path}: not this format: no record among the first {len(head)} has the keys {required}")
 
 
 def jsonl_lines(path: Path) -> Iterator[tuple[int, str | BadLine]]:
@@ -311,14 +362,14 @@ def _json_array(path: Path, first: str, rest: Iterator[tuple[int, str | BadLine]
     parts = [first]
     for lineno, text in rest:
         if isinstance(text, BadLine):
-            raise FormatError(f"{path}:{lineno}: not JSON: {text.reason}")
+            raise _NotAnArray
         parts.append(text)
     try:
         items = orjson.loads("\n".join(parts))
-    except orjson.JSONDecodeError as e:
-        raise FormatError(f"{path}: not JSON: {e}") from e
+    except orjson.JSONDecodeError:
+        raise _NotAnArray from None
     if not isinstance(items, list):
-        raise FormatError(f"{path}: not JSON Lines nor a JSON array")
+        raise _NotAnArray
     if items:
         _check_keys(path, 1, items[0], required)
     for i, obj in enumerate(items, start=1):
