@@ -34,7 +34,7 @@ from intentkb.kb.store import GraphStore, open_store
 
 from .conftest import FIXTURES, short_tmpdir
 from .test_crash import env_for
-from .test_ingest import load, rejects
+from .test_ingest import load
 
 
 def csv_text(rows: list[list[str]]) -> str:
@@ -466,3 +466,16 @@ def test_a_bulk_load_and_a_concurrent_ingest_both_succeed(tmp_path):
     finally:
         EmbeddedServer(d).stop()
         shutil.rmtree(d, ignore_errors=True)
+
+
+@pytest.mark.parametrize("mode", ["bulk", "merge"])
+def test_a_tree_whose_session_id_is_too_long_is_one_reject(estore, tmp_path, mode):
+    """Found by the fuzz suite: a 3,000-character session id passed the tree model and crashed the
+    load when its Session node was built."""
+    lines = data_path("trees.jsonl").read_text().splitlines()
+    long_id = json.loads(lines[0]) | {"session_id": "a" * 3000}
+    f = tmp_path / "trees.jsonl"
+    f.write_text("\n".join([json.dumps(long_id)] + lines[1:]) + "\n")
+    s, rej, _ = load(estore, "trees", f, tmp_path, mode=mode)
+    assert (s.read, s.loaded, s.rejected) == (len(lines), len(lines) - 1, 1)
+    assert rej[0]["line"] == 1 and "session_id" in rej[0]["reason"]

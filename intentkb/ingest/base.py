@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,8 +10,8 @@ from typing import Any, ClassVar, Generic, TypeVar
 
 from pydantic import ValidationError
 
-from ..kb.models import Attribute, clean_text
 from ..kb.ids import attribute_id
+from ..kb.models import Attribute, clean_text
 from ..kb.store import GraphStore, PreparedWrite
 from .sources import Record
 

@@ -104,12 +104,14 @@ def convert_lines(lines: list[tuple[int, str]]) -> Chunk:
                         idx = attr_index[a["id"]] = len(c.attributes)
                         c.attributes.append(a)
                     attrs.append(idx)
+            session_row = unit.session_unit().row()  # validated here too: a reject, never a crash later
+            product_rows = [pu.row() for pu in unit.product_units()]
         except (ValidationError, ValueError, TypeError, RecursionError) as e:
             c.rejects.append((lineno, explain(e), parse_json_line(text)))
             continue
         c.lines.append(lineno)
-        c.sessions.append(unit.session_unit().row())
-        c.products.append([pu.row() for pu in unit.product_units()])
+        c.sessions.append(session_row)
+        c.products.append(product_rows)
         c.first_ids.append(first_id)
         c.nodes.append(len(parts))
         c.props.append(n_props)

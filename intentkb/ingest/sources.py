@@ -72,7 +72,7 @@ def _open_binary(path: Path) -> IO[bytes]:
     _check_file(path)
     try:
         if path.suffix.lower() == ".gz":
-            return gzip.open(path, "rb")
+            return gzip.open(path, "rb")  # type: ignore[return-value]  # a GzipFile reads bytes like any IO[bytes]
         return open(path, "rb")
     except OSError as e:
         raise FormatError(f"{path}: cannot read: {e.strerror or e}") from e
@@ -205,7 +205,7 @@ def _csv_rows(path: Path, lines: Iterator[tuple[int, str | BadLine]]) -> Iterato
             yield first_no, first
             continue
         if row is not None and width is not None and row and len(row) != width:
-            row, reason = None, f"{len(row)} fields, header has {width}"
+            reason, row = f"{len(row)} fields, header has {width}", None
         if row is None:
             if len(taken) > 1:
                 reason += f" (in a record that starts here and runs over {len(taken)} lines: unbalanced quote?)"
@@ -360,7 +360,7 @@ def _check_keys(path: Path, lineno: int, obj: Any, required: list[str]) -> None:
 
 def _json_array(path: Path, first: str, rest: Iterator[tuple[int, str | BadLine]], required: list[str]) -> Iterator[Record]:
     parts = [first]
-    for lineno, text in rest:
+    for _, text in rest:
         if isinstance(text, BadLine):
             raise _NotAnArray
         parts.append(text)

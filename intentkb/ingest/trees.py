@@ -16,24 +16,31 @@ Product ids are graph ids verbatim (`UK:B0…` for Amazon-M2 products loaded wit
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, ValidationError, Field, PrivateAttr, StringConstraints, model_validator, with_config
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    StringConstraints,
+    ValidationError,
+    model_validator,
+    with_config,
+)
 from typing_extensions import NotRequired, TypedDict
 
 from ..kb.ids import attribute_id, session_id, session_intention_ider
-from ..kb.models import Attribute, Id, OptKey, OptText, Product, Session
+from ..kb.models import Attribute, OptKey, OptText, Product, Session
 from ..kb.store import GraphStore, PreparedWrite
 from .base import Reader
 from .fields import Key
 from .products import ProductUnit, plan_products
 from .sessions import SessionUnit, plan_sessions
 from .sources import BadLine, Record, jsonl_records, parse_json_line
-
 
 # Tree files run to millions of nodes, so their fields are checked by pydantic-core alone (no Python
 # validator per field): stripped, non-empty, and free of control characters (a NUL cannot travel in a
@@ -113,7 +120,7 @@ class TreeProduct(BaseModel):
 
 class TreeRecord(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    session_id: OptKey = None
+    session_id: Annotated[OptKey, Field(max_length=512)] = None  # the Session node's id rule
     locale: OptText = None
     products: list[TreeProduct] = Field(min_length=1)
     intentions: list[TreeNode] = Field(min_length=1)
