@@ -28,6 +28,9 @@ def read_text(v: Any) -> str | None:
     if v is None:
         return None
     if isinstance(v, str):
+        t = v.strip()
+        if t.isascii() and t.isprintable():
+            return t or None  # printable ASCII holds no control character: no regex needed
         return clean_text(v)
     if isinstance(v, bool):
         raise ValueError(f"expected text, got a boolean ({v})")
@@ -47,6 +50,8 @@ def read_key(v: Any) -> str | None:
     text = read_text(v)
     if text is None:
         return None
+    if text.isascii() and _TOKEN.match(text) and text.lower() not in _NULL_WORDS:
+        return text  # the common case: NFKC leaves ASCII alone and it holds no format characters
     text = "".join(ch for ch in unicodedata.normalize("NFKC", text) if unicodedata.category(ch) != "Cf").strip()
     if not text:
         return None
