@@ -11,6 +11,7 @@ in depth (the encoders recurse) and their map keys must be encodable.
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Mapping
 from typing import Any
 
@@ -78,7 +79,7 @@ def check_params(params: Mapping[str, Any], *, max_depth: int = MAX_PARAM_DEPTH)
                     stack.append((x, d + 1))
             elif isinstance(v, (list, tuple)):
                 stack.extend((x, d + 1) for x in v)
-            elif isinstance(v, float) and not math.isfinite(v):
+            elif isinstance(v, numbers.Real) and not isinstance(v, numbers.Integral) and not math.isfinite(v):
                 raise QueryRefused(f"parameter ${name}: {v} is not a finite number")
-            elif v is not None and not isinstance(v, (str, int, float, bool)):
+            elif v is not None and not isinstance(v, (str, numbers.Real)):  # numpy scalars are Reals
                 raise QueryRefused(f"parameter ${name}: a {type(v).__name__} cannot be sent")
