@@ -25,15 +25,7 @@ _QUOTED = re.compile(r"""'([^']*)'|"([^"]*)\"""")
 def parse_items(raw: Any) -> list[str]:
     """M2 writes numpy arrays: "['A' 'B']", wrapped over lines when long; JSON lists and real lists pass too."""
     if isinstance(raw, (list, tuple)):
-        items = []
-        for i, x in enumerate(raw, start=1):
-            try:
-                key = read_key(x)
-            except ValueError as e:
-                raise ValueError(f"prev_items: item {i}: {e}") from None
-            if key is None:
-                raise ValueError(f"prev_items: item {i} is empty")
-            items.append(key)
+        items = list(raw)
     elif not isinstance(raw, str) and raw is not None:
         raise ValueError(f"prev_items: expected a list, got a {type(raw).__name__}")
     else:
@@ -47,7 +39,7 @@ def parse_items(raw: Any) -> list[str]:
     if not items:
         raise ValueError("prev_items: empty session")
     out = []
-    for i, it in enumerate(items, start=1):
+    for i, it in enumerate(items, start=1):  # every item an id by the one id rule (None, NaN: rejects)
         try:
             key = read_key(it)
         except ValueError as e:

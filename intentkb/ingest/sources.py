@@ -219,18 +219,24 @@ def _csv_rows(path: Path, lines: Iterator[tuple[int, str | BadLine]]) -> Iterato
         yield first_no, row
 
 
+def _first_item(path: Path, items: Iterator[tuple[int, Any]]) -> tuple[int, Any]:
+    """The first line or record: a file that breaks or ends before it is no file of any format."""
+    try:
+        first = next(items, None)
+    except InputBroken as e:
+        raise FormatError(f"{path}: cannot read: {e.reason}") from None
+    if first is None:
+        raise FormatError(f"{path}: empty file")
+    return first
+
+
 def csv_header(path: Path) -> list[str]:
     return next(_csv_table(path))[1]
 
 
 def _csv_table(path: Path) -> Iterator[tuple[int, Any]]:
     rows = _csv_rows(path, physical_lines(path))
-    try:
-        first = next(rows, None)
-    except InputBroken as e:
-        raise FormatError(f"{path}: cannot read: {e.reason}") from None
-    if first is None:
-        raise FormatError(f"{path}: empty file")
+    first = _first_item(path, rows)
     if isinstance(first[1], BadLine):
         raise FormatError(f"{path}:{first[0]}: not a CSV header: {first[1].reason}")
     yield first
@@ -280,12 +286,7 @@ def jsonl_records(path: Path, required: Iterable[str]) -> Iterator[Record]:
     not decodable, is a reject where it stands, the first line like any other."""
     required = list(required)
     lines = _json_lines(path)
-    try:
-        first = next(lines, None)
-    except InputBroken as e:
-        raise FormatError(f"{path}: cannot read: {e.reason}") from None
-    if first is None:
-        raise FormatError(f"{path}: empty file")
+    first = _first_item(path, lines)
     if not isinstance(first[1], BadLine) and first[1].startswith("[") and _is_array_start(first[1]):
         try:
             yield from _json_array(path, first[1], lines, required)
