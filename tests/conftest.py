@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -17,7 +18,9 @@ from intentkb.kb.embedded import EmbeddedServer, EmbeddedStore
 from intentkb.kb.store import GraphStore, open_store
 
 FIXTURES = Path(__file__).parent / "fixtures"
-NEO4J_SKIP = "NEO4J_URI is not set: Neo4j contract tests skipped (set it to a throwaway Neo4j 5 database, e.g. bolt://localhost:7687)"
+NEO4J_SKIP = ("no Neo4j: NEO4J_URI is not set and Java or Maven is missing, so tests/neo4j/local cannot start one; "
+              "Neo4j variants skipped")
+LOCAL_NEO4J = Path(__file__).parent / "neo4j" / "local"
 
 
 def short_tmpdir(prefix: str) -> Path:
@@ -56,16 +59,34 @@ def _drop(store: GraphStore) -> None:
         store.run("MATCH (n) DETACH DELETE n", write=True)
 
 
+@pytest.fixture(scope="session")
+def neo4j_uri() -> Iterator[str]:
+    """NEO4J_URI when set (a throwaway database: the tests empty it); else a local Neo4j 5 that
+    tests/neo4j/local starts from Maven Central for this session; else the Neo4j variants skip."""
+    uri = os.environ.get("NEO4J_URI")
+    if uri:
+        yield uri
+        return
+    if not (shutil.which("java") and shutil.which("mvn")):
+        pytest.skip(NEO4J_SKIP)
+    d = short_tmpdir("ikbn-")
+    out = subprocess.run([str(LOCAL_NEO4J), "start", str(d)], capture_output=True, text=True, timeout=900)
+    if out.returncode != 0:
+        pytest.fail(f"tests/neo4j/local could not start Neo4j: {out.stderr.strip()[-1500:]}")
+    try:
+        yield out.stdout.strip().splitlines()[-1]
+    finally:
+        subprocess.run([str(LOCAL_NEO4J), "stop", str(d)], capture_output=True, timeout=120)
+        shutil.rmtree(d, ignore_errors=True)
+
+
 @pytest.fixture(params=["embedded", pytest.param("neo4j", marks=pytest.mark.neo4j)])
 def store(request: pytest.FixtureRequest, embedded_settings: Settings, tmp_path: Path) -> Iterator[GraphStore]:
-    """The store contract: every test using this runs on FalkorDB, and on Neo4j when configured."""
+    """The store contract: every test using this runs on FalkorDB and on Neo4j."""
     if request.param == "embedded":
         settings = embedded_settings
     else:
-        uri = os.environ.get("NEO4J_URI")
-        if not uri:
-            pytest.skip(NEO4J_SKIP)
-        settings = Settings(data_dir=tmp_path, graph_uri=uri)
+        settings = Settings(data_dir=tmp_path, graph_uri=request.getfixturevalue("neo4j_uri"))
     st = open_store(settings)
     if request.param == "neo4j":
         _drop(st)
@@ -94,7 +115,11 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:  # no
 
 
 def pytest_report_header(config: pytest.Config) -> str:
-    return f"neo4j contract tests: {'on ' + os.environ['NEO4J_URI'] if os.environ.get('NEO4J_URI') else 'skipped (NEO4J_URI not set)'}"
+    if os.environ.get("NEO4J_URI"):
+        return f"neo4j variants: on {os.environ['NEO4J_URI']}"
+    if shutil.which("java") and shutil.which("mvn"):
+        return "neo4j variants: on a local Neo4j 5 started by tests/neo4j/local"
+    return "neo4j variants: skipped (no NEO4J_URI, no Java/Maven)"
 
 
 # -- LLM: a real HTTP server on 127.0.0.1 speaking the OpenAI wire format -------------------------

@@ -75,10 +75,12 @@ def test_index_build_save_load_and_incremental_update(kb, shared_embedder):
 
     # one new intention, one changed text, one deleted node
     store.run("MATCH (p:Product {id: 'B07PF1R8LS'}) "
-              "CREATE (:Intention {id: 'i-new', kind: 'purchase', text: 'The customer bought it for a fossil-themed birthday party.'})-[:EXPLAINS {role: 'p'}]->(p)",
-              write=True)
+              "CREATE (:Intention {id: 'i-new', kind: 'purchase', text: $t})-[:EXPLAINS {role: 'p'}]->(p)",
+              {"t": f"The customer bought it for a fossil-themed birthday party ({store.kind})."}, write=True)
     changed = store.run("MATCH (i:Intention) WHERE i.id <> 'i-new' RETURN i.id AS id ORDER BY id LIMIT 2")
-    store.run("MATCH (i:Intention {id: $id}) SET i.text = 'The customer bought it to practise night skating.'", {"id": changed[0]["id"]}, write=True)
+    # texts of their own per engine: the shared embedder has seen the other engine's run
+    store.run("MATCH (i:Intention {id: $id}) SET i.text = $t", {"id": changed[0]["id"], "t": f"The customer bought it to practise night skating ({store.kind})."},
+              write=True)
     store.run("MATCH (i:Intention {id: $id}) DETACH DELETE i", {"id": changed[1]["id"]}, write=True)
     before = shared_embedder.encoded
     upd = build_index(store, settings, "intentions", embedder=shared_embedder)
