@@ -44,8 +44,11 @@ class Neo4jStore(GraphStore):
 
         self._neo4j = neo4j
         try:
+            # Notifications off: the server warns about every property key a query reads before any
+            # node has it (a fresh graph), and the driver logs each warning to stderr.
             self.driver = neo4j.GraphDatabase.driver(
-                settings.graph_uri, auth=(settings.neo4j_user, settings.neo4j_password.get_secret_value())
+                settings.graph_uri, auth=(settings.neo4j_user, settings.neo4j_password.get_secret_value()),
+                notifications_min_severity=neo4j.NotificationMinimumSeverity.OFF,
             )
             self.driver.verify_connectivity()
         except Exception as e:  # noqa: BLE001 - the driver raises many types; one clear line for the user

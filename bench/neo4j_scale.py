@@ -1,0 +1,97 @@
+"""Neo4j beside the embedded store, in one run, on the same input: MERGE load of the synthetic
+forest, trajectory streaming and SessionIntentBench task export.
+
+    python bench/neo4j_scale.py                    # 0.1 scale (1,091 sessions, ≈195k intention nodes)
+    python bench/neo4j_scale.py --scale 0.02 --batch-sizes 1000,5000,20000
+
+Neo4j is the throwaway Neo4j 5.26 of `tests/neo4j/local` (or NEO4J_URI, which it empties). Each
+figure is one run per engine and batch size, in the same process, one after the other.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+from intentkb.config import Settings
+from intentkb.ingest import ingest_file
+from intentkb.ingest.synthetic import PAPER_LENGTHS, forest_totals, synthetic_forest
+from intentkb.kb.embedded import EmbeddedServer
+from intentkb.kb.queries import iter_trajectories
+from intentkb.kb.store import GraphStore, open_store
+from intentkb.tasks.export import ExportOptions, export_tasks
+
+LOCAL = Path(__file__).resolve().parent.parent / "tests" / "neo4j" / "local"
+
+
+def empty(store: GraphStore) -> None:
+    if store.kind == "neo4j":
+        while store.run("MATCH (n) WITH n LIMIT 20000 DETACH DELETE n RETURN count(*) AS n", write=True)[0]["n"]:
+            pass
+    else:
+        store.db.connection.delete(store.graph.name)  # type: ignore[attr-defined]
+        store.setup_schema()
+
+
+def measure(store: GraphStore, settings: Settings, forest: Path, nodes: int, batch: int, out: Path) -> dict[str, float]:
+    empty(store)
+    store.setup_schema()
+    t = time.perf_counter()
+    s = ingest_file(store, "trees", forest, mode="merge", batch_size=batch, rejects_path=out / "r.jsonl")
+    load = time.perf_counter() - t
+    assert s.loaded == s.read, s.line()
+    t = time.perf_counter()
+    n = sum(1 for _ in iter_trajectories(store))
+    walk = time.perf_counter() - t
+    t = time.perf_counter()
+    report = export_tasks(store, settings, ExportOptions(benchmark="sib", output=out / f"sib-{store.kind}.jsonl"))
+    export = time.perf_counter() - t
+    return {"load_s": load, "nodes_per_s": nodes / load, "trajectories": n, "walk_s": walk, "export_s": export,
+            "items": sum(sum(c.values()) for c in report.by_task.values())}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--scale", type=float, default=0.1)
+    ap.add_argument("--batch-sizes", default="5000", help="comma-separated intention nodes per write batch")
+    args = ap.parse_args()
+    lengths = {k: max(1, round(v * args.scale)) for k, v in PAPER_LENGTHS.items()}
+    totals = forest_totals(lengths)
+    work = Path(tempfile.mkdtemp(prefix="ikbn-", dir="/tmp"))
+    forest = work / "forest.jsonl"
+    with open(forest, "w") as fh:
+        for rec in synthetic_forest(lengths):
+            fh.write(json.dumps(rec, separators=(",", ":")) + "\n")
+    print(f"forest: {totals['sessions']:,} sessions, {totals['intentions']:,} intentions, {totals['trajectories']:,} trajectories")
+    uri = os.environ.get("NEO4J_URI")
+    started = not uri
+    if started:
+        uri = subprocess.run([str(LOCAL), "start", str(work / "neo4j")], check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1]
+    try:
+        engines = {"embedded": Settings(data_dir=work / "kb", graph_uri="embedded", graph_name=f"b{uuid.uuid4().hex[:8]}"),
+                   "neo4j": Settings(data_dir=work / "kb-neo4j", graph_uri=uri)}
+        print("| engine | batch | MERGE load | intentions/s | trajectories streamed | SIB export (end) |")
+        print("|---|---|---|---|---|---|")
+        for batch in (int(b) for b in args.batch_sizes.split(",")):
+            for name, settings in engines.items():
+                with open_store(settings) as store:
+                    m = measure(store, settings, forest, totals["intentions"], batch, work)
+                    empty(store)
+                print(f"| {name} | {batch:,} | {m['load_s']:.1f} s | {m['nodes_per_s']:,.0f} | {m['trajectories']:,} in {m['walk_s']:.1f} s "
+                      f"| {m['items']:,} items in {m['export_s']:.1f} s |", flush=True)
+    finally:
+        EmbeddedServer(work / "kb").stop()
+        if started:
+            subprocess.run([str(LOCAL), "stop", str(work / "neo4j")], capture_output=True)
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
