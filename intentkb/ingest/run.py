@@ -123,7 +123,7 @@ def ingest_file(
         raise IntentKBError(f"unknown {kind} format {fmt!r}; one of {', '.join(FORMATS[kind])}")
     reader = FORMATS[kind][fmt]()
     rejects_path = rejects_path or default_rejects_path(store.settings.rejects_dir, path, kind)
-    batch_size = batch_size or store.settings.batch_size
+    batch_size = batch_size or store.batch_size
     if mode not in MODES:
         raise IntentKBError(f"unknown mode {mode!r}; one of {', '.join(MODES)}")
     started = time.monotonic()

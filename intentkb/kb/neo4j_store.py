@@ -37,6 +37,7 @@ def _stats(counters: Any) -> WriteStats:
 
 class Neo4jStore(GraphStore):
     kind = "neo4j"
+    default_batch_size = 20_000  # bench/neo4j_scale.py, 0.1 scale: 10.3k intentions/s against 6.7k at 5,000
 
     def __init__(self, settings: Settings) -> None:
         super().__init__(settings)

@@ -61,10 +61,15 @@ class GraphStore(ABC):
     """`run` for queries, `write_rows` for `UNWIND $rows` batches, `setup_schema`, `close`."""
 
     kind: str = "abstract"
+    default_batch_size: int = 5000  # records per write batch when the settings name none
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.wrote = False
+
+    @property
+    def batch_size(self) -> int:
+        return self.settings.batch_size or self.default_batch_size
 
     # -- queries ---------------------------------------------------------------------------
     def run(self, query: str, params: Mapping[str, Any] | None = None, *, write: bool = False,
@@ -95,7 +100,7 @@ class GraphStore(ABC):
         on_batch: Callable[[int], None] | None = None,
     ) -> WriteStats:
         """Send `rows` as `$rows` in batches; each batch is one atomic write on either store."""
-        return self.write_batches(query, batched(rows, batch_size or self.settings.batch_size), params=params, on_batch=on_batch)
+        return self.write_batches(query, batched(rows, batch_size or self.batch_size), params=params, on_batch=on_batch)
 
     def write_batches(
         self,
