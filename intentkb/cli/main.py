@@ -489,6 +489,34 @@ def demo(ctx: click.Context, demo_dir: Path | None, keep_server: bool) -> None:
     run_demo(demo_dir, keep_server=keep_server, echo=click.echo)
 
 
+@cli.group("export")
+def export_group() -> None:
+    """The graph in other tools' formats."""
+
+
+@export_group.command("neo4j-import")
+@click.argument("directory", type=click.Path(path_type=Path))
+@click.option("--database", default="neo4j", show_default=True, help="The Neo4j database the import creates.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.pass_context
+def export_neo4j_import_cmd(ctx: click.Context, directory: Path, database: str, as_json: bool) -> None:
+    """CSV files for `neo4j-admin database import full`: a large first load into Neo4j.
+
+    \b
+    Example:
+      intentkb export neo4j-import ./neo4j-import
+      neo4j-admin @./neo4j-import/neo4j-admin.args            # Neo4j stopped, database absent
+      INTENTKB_GRAPH_URI=bolt://localhost:7687 intentkb init  # uniqueness constraints
+    """
+    from ..kb.neo4j_import import export_neo4j_import
+
+    with _store(ctx) as store:
+        report = export_neo4j_import(store, directory, database=database)
+    click.echo(report.model_dump_json(indent=2) if as_json else report.line())
+    if not as_json:
+        click.echo(f"then, with Neo4j stopped:  neo4j-admin @{Path(report.directory) / 'neo4j-admin.args'}")
+
+
 from .generate import generate_group  # noqa: E402
 from .tasks import eval_run, show_group, tasks_group  # noqa: E402
 
