@@ -46,9 +46,13 @@ class Reader(ABC, Generic[U]):
     def convert(self, raw: Any) -> U:
         """Validated unit, or ValueError / ValidationError: the reason the row is rejected."""
 
+    # Keys of the `{id, props}` nodes in a unit's row that other rows of a batch may repeat
+    # (co-buy products, a purchase intention's product): merged in file order by `later_wins`.
+    shared_nodes: ClassVar[tuple[str, ...]] = ()
+
     def plan(self, store: GraphStore, units: list[U]) -> list[PreparedWrite]:
         """The writes for a batch of units, encoded and ready to send (each one atomic)."""
-        return plan_rows(store, self.query, units)
+        return plan_rows(store, self.query, units, self.shared_nodes)
 
     def records_in(self, raw: str) -> int:
         """How many records a line that could not be parsed stood for (a MIND row holds two)."""
@@ -70,20 +74,24 @@ def later_wins(rows: list[dict[str, Any]], paths: tuple[str, ...]) -> list[dict[
     properties of all its occurrences merged in file order, the later winning per field. FalkorDB
     keeps the first of two MERGE + SET rows of one UNWIND; with this, both engines keep the later."""
     merged: dict[str, dict[str, Any]] = {}
-    counts: dict[str, int] = {}
+    repeated = False
     for row in rows:
         for p in paths:
             node = row[p]
+            repeated = repeated or node["id"] in merged
             merged.setdefault(node["id"], {}).update(node["props"])
-            counts[node["id"]] = counts.get(node["id"], 0) + 1
-    if all(c == 1 for c in counts.values()):
+    if not repeated:
         return rows
     return [{**row, **{p: {"id": row[p]["id"], "props": merged[row[p]["id"]]} for p in paths}} for row in rows]
 
 
-def plan_rows(store: GraphStore, query: str, units: list[Any]) -> list[PreparedWrite]:
-    """One `UNWIND $rows` write of the units' rows (nothing for no units)."""
-    return [store.prepare_write(query, {"rows": [u.row() for u in units]})] if units else []
+def plan_rows(store: GraphStore, query: str, units: list[Any], shared: tuple[str, ...] = ()) -> list[PreparedWrite]:
+    """One `UNWIND $rows` write of the units' rows (nothing for no units); nodes under `shared`
+    that several rows repeat are merged first (`later_wins`)."""
+    if not units:
+        return []
+    rows = [u.row() for u in units]
+    return [store.prepare_write(query, {"rows": later_wins(rows, shared) if shared else rows})]
 
 
 def attribute(name: Any, value: Any) -> Attribute | None:

@@ -2,22 +2,18 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import itertools
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from ..kb.ids import cobuy_intention_id, product_id
 from ..kb.models import Intention, Product, Relation, clean_text
-from pydantic import ValidationError
-
-from ..kb.store import GraphStore, PreparedWrite
-from .base import Reader, explain, later_wins
+from .base import Reader, explain
 from .fields import Key, Number, RawRow, RawText, RequiredText
 from .sources import BadLine, Record, csv_header, csv_records, jsonl_records
 
@@ -60,11 +56,6 @@ def parse_filter_answer(raw: Any) -> tuple[bool | None, str | None]:
     return m.group(1).lower() == "yes", reason
 
 
-def plan_cobuy(store: GraphStore, units: list[CobuyUnit]) -> list[PreparedWrite]:
-    rows = later_wins([u.row() for u in units], ("a", "b"))
-    return [store.prepare_write("ingest_cobuy", {"rows": rows})] if rows else []
-
-
 class MindCsvReader(Reader[CobuyUnit]):
     """FolkScope crowdsourcing CSVs: every row holds two records (columns ending `_1` and `_2`)."""
 
@@ -73,9 +64,7 @@ class MindCsvReader(Reader[CobuyUnit]):
     required = ("id_a_1", "id_b_1", "Relation_1", "Intention_1")
     query = "ingest_cobuy"
     record_name = "records"
-
-    def plan(self, store: GraphStore, units: list[CobuyUnit]) -> list[PreparedWrite]:
-        return plan_cobuy(store, units)
+    shared_nodes = ("a", "b")
 
     def __init__(self) -> None:
         self.per_row = 1
@@ -177,9 +166,7 @@ class IntentionQAReader(Reader[CobuyUnit]):
     format = "intentionqa"
     required = ("item_a_id", "item_b_id", "relation", "assertion")
     query = "ingest_cobuy"
-
-    def plan(self, store: GraphStore, units: list[CobuyUnit]) -> list[PreparedWrite]:
-        return plan_cobuy(store, units)
+    shared_nodes = ("a", "b")
 
     def records(self, path: Path) -> Iterator[Record]:
         return jsonl_records(path, self.required)

@@ -16,8 +16,7 @@ from typing import Any
 
 from ..kb.ids import product_id, purchase_intention_id
 from ..kb.models import Intention, Product, clean_text
-from ..kb.store import GraphStore, PreparedWrite
-from .base import Reader, later_wins
+from .base import Reader
 from .fields import Locale, RawRow, RawText, read_key, read_text
 from .sources import Record, base_suffix, jsonl_records, table_records
 
@@ -48,10 +47,7 @@ class PurchaseIntentionsReader(Reader[PurchaseUnit]):
     format = "purchase"
     required = ()
     query = "ingest_purchase_intentions"
-
-    def plan(self, store: GraphStore, units: list[PurchaseUnit]) -> list[PreparedWrite]:
-        rows = later_wins([u.row() for u in units], ("product",))
-        return [store.prepare_write(self.query, {"rows": rows})] if rows else []
+    shared_nodes = ("product",)
 
     def records(self, path: Path) -> Iterator[Record]:
         if base_suffix(path) in (".jsonl", ".json"):

