@@ -13,6 +13,7 @@ import uuid
 from collections import Counter
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from intentkb.cli.main import cli
@@ -52,7 +53,9 @@ def steps_of(store: GraphStore, session: str) -> list[int]:
     return [c[k] for k in sorted(c)]
 
 
-def test_attributes_then_tree_of_a_five_product_session(estore, tmp_path, llm_server, llm_settings):
+@pytest.mark.parametrize("output", ["json", "lines"])
+def test_attributes_then_tree_of_a_five_product_session(estore, tmp_path, llm_server, llm_settings, output):
+    llm_settings = llm_settings.model_copy(update={"output": output})
     sessions = load_sessions(estore, tmp_path)
     rec = gen("attributes", estore.settings, llm_settings)
     assert rec.stages[0].items == 8 and rec.stages[0].written == 8  # the products the two sessions viewed
@@ -185,7 +188,9 @@ def test_batch_api_mode_builds_the_same_tree(estore, tmp_path, llm_server, llm_s
         live.db.connection.delete(other.graph_name)
 
 
-def test_mind_pipeline_and_preserve_rates(estore, tmp_path, llm_server, llm_settings):
+@pytest.mark.parametrize("output", ["json", "lines"])
+def test_mind_pipeline_and_preserve_rates(estore, tmp_path, llm_server, llm_settings, output):
+    llm_settings = llm_settings.model_copy(update={"output": output})
     ingest_file(estore, "cobuy", FIXTURES / "mind_sample.csv", rejects_path=tmp_path / "c.rejects.jsonl")
     pairs = estore.run("MATCH (:Product)-[r:CO_BOUGHT]->(:Product) RETURN count(r) AS n")[0]["n"]
     estore.run("MATCH (p:Product) WITH p ORDER BY p.id LIMIT 2 SET p.features = null", write=True)
@@ -210,7 +215,9 @@ def test_mind_pipeline_and_preserve_rates(estore, tmp_path, llm_server, llm_sett
     assert [s.items for s in rec.stages] == [0, 0, 0]
 
 
-def test_scripts_and_purchase_intentions(estore, tmp_path, llm_server, llm_settings):
+@pytest.mark.parametrize("output", ["json", "lines"])
+def test_scripts_and_purchase_intentions(estore, tmp_path, llm_server, llm_settings, output):
+    llm_settings = llm_settings.model_copy(update={"output": output})
     ingest_file(estore, "products", FIXTURES / "catalog_sample.csv", rejects_path=tmp_path / "p.rejects.jsonl")
     rec = gen("scripts", estore.settings, llm_settings, limit=3, per_source=2, intentions_per_product=3)
     scripts, purchase = rec.stages
@@ -226,6 +233,9 @@ def test_scripts_and_purchase_intentions(estore, tmp_path, llm_server, llm_setti
     assert llm_server.completions == calls + 3 * 3 + 3  # the next three products: nothing is done twice
     cats = gen("scripts", estore.settings, llm_settings, source="categories", per_source=1, intentions_per_product=0)
     assert cats.stages[0].written == cats.stages[0].items > 0
+    calls = llm_server.completions  # a category with its scripts is done: a re-run asks nothing
+    again = gen("scripts", estore.settings, llm_settings, source="categories", per_source=1, intentions_per_product=0)
+    assert again.stages[0].items == 0 and llm_server.completions == calls
 
 
 def test_api_key_lands_nowhere(estore, tmp_path, llm_server, llm_settings):

@@ -391,8 +391,11 @@ def test_cli_exports_every_task_type_from_the_demo_kb(demo_kb, tmp_path, monkeyp
 
 # -- evaluation --------------------------------------------------------------------------------------
 
-def test_eval_run_answers_parses_scores_and_caches(demo_kb, neighbours, tmp_path, llm_server, llm_settings):
+@pytest.mark.parametrize("output", ["lines", "json"])
+def test_eval_run_answers_parses_scores_and_caches(demo_kb, neighbours, tmp_path, llm_server, llm_settings, output):
     store, settings = demo_kb
+    llm_settings = llm_settings.model_copy(update={"output": output})
+    llm_server.record = True
     tasks = tmp_path / "esb.jsonl"
     rep = export_tasks(store, settings, ExportOptions(benchmark="esb", output=tasks))
     with open(tasks, "a") as fh:
@@ -404,9 +407,20 @@ def test_eval_run_answers_parses_scores_and_caches(demo_kb, neighbours, tmp_path
         assert report.read == rep.written + 1 and report.answered == rep.written == len(rows) and report.rejected == 1
         assert report.calls == rep.written and report.cache_hits == 0
         for row in rows:
-            assert row["prediction"] == parse_answer(row["reply"], {"A": "Yes", "B": "No"}, style)
-            if style == "cot" and row["prediction"]:
-                assert row["reply"].splitlines()[-1] == row["prediction"]
+            if output == "lines":
+                assert row["prediction"] == parse_answer(row["reply"], {"A": "Yes", "B": "No"}, style)
+                if style == "cot" and row["prediction"]:
+                    assert row["reply"].splitlines()[-1] == row["prediction"]
+            else:  # the letter is constrained to the item's options: never invalid, read from the JSON
+                reply = json.loads(row["reply"])
+                assert row["prediction"] == reply["answer"] in row["options"] and ("reasoning" in reply) == (style == "cot")
+        for request in llm_server.requests[-len(rows):]:
+            fmt = request.get("response_format")
+            if output == "lines":
+                assert fmt is None
+            else:
+                props = fmt["json_schema"]["schema"]["properties"]
+                assert props["answer"]["enum"] == ["A", "B"] and list(props)[0] == ("reasoning" if style == "cot" else "answer")
         invalid = sum(r["prediction"] is None for r in rows)
         assert report.invalid == invalid
         correct = Counter(r["task"] for r in rows if r["prediction"] == r["label"])
@@ -421,7 +435,7 @@ def test_eval_run_answers_parses_scores_and_caches(demo_kb, neighbours, tmp_path
     assert (tmp_path / "again.jsonl").read_text() == (tmp_path / "results-cot.jsonl").read_text()
     # the CLI: same answers from the cache, a table of scores
     env = {"OPENAI_BASE_URL": llm_server.url, "OPENAI_API_KEY": TEST_API_KEY, "INTENTKB_LLM_CACHE": str(llm_settings.cache_path),
-           "INTENTKB_LLM_MODEL": llm_settings.model, "INTENTKB_LLM_MULTIMODAL": "off"}
+           "INTENTKB_LLM_MODEL": llm_settings.model, "INTENTKB_LLM_MULTIMODAL": "off", "INTENTKB_LLM_OUTPUT": output}
     r = CliRunner().invoke(cli, ["--data-dir", str(tmp_path), "eval", "run", str(tasks), "--prompt", "cot", "-o", str(tmp_path / "cli.jsonl")], env=env)
     assert r.exit_code == 0, r.output
     assert f"0 calls, {rep.written} cache hits" in r.output and "esb-t2" in r.output and "random acc/F1" in r.output

@@ -18,6 +18,10 @@ def _common(f: Any) -> Any:
         click.option("--prompts", "prompts_dir", type=click.Path(path_type=Path, file_okay=False),
                      help="Directory of your own prompt templates (same file names as intentkb/llm/prompts)."),
         click.option("--multimodal", type=click.Choice(["auto", "on", "off"]), help="Send product images as image parts (auto: by model name)."),
+        click.option("--output", "--llm-output", "llm_output", type=click.Choice(["auto", "json", "lines"]),
+                     help="How replies are asked for: json (each template's reply model as a JSON-schema response_format), "
+                          "lines (the papers' line formats) or auto (json; lines for the rest of the run if the endpoint "
+                          "refuses response_format). Env INTENTKB_LLM_OUTPUT, default auto."),
         click.option("--batch", is_flag=True, help="Use the OpenAI Batch API (half price, results within 24 h); resumable."),
         click.option("--dry-run", is_flag=True, help="Print the number of calls and the estimated tokens and cost; call nothing, write nothing."),
         click.option("--json", "as_json", is_flag=True, help="Print the run record as JSON."),
@@ -28,13 +32,13 @@ def _common(f: Any) -> Any:
 
 
 def _run(ctx: click.Context, pipeline: str, *, limit: int | None, concurrency: int | None, model: str | None,
-         prompts_dir: Path | None, multimodal: str | None, batch: bool, dry_run: bool, as_json: bool, **options: Any) -> None:
+         prompts_dir: Path | None, multimodal: str | None, llm_output: str | None, batch: bool, dry_run: bool, as_json: bool, **options: Any) -> None:
     from ..llm.run import GenOptions, run_generation
     from ..llm.settings import LLMSettings
 
     settings: Settings = ctx.find_object(Settings) or Settings()
     update: dict[str, Any] = {k: v for k, v in (("concurrency", concurrency), ("model", model), ("prompts_dir", prompts_dir),
-                                                 ("multimodal", multimodal)) if v is not None}
+                                                 ("multimodal", multimodal), ("output", llm_output)) if v is not None}
     llm = LLMSettings().model_copy(update=update)
     opts = GenOptions(limit=limit, batch=batch, dry_run=dry_run, **options)
     record = run_generation(pipeline, settings, llm, opts, echo=lambda s: click.echo(s, err=True))
@@ -116,15 +120,20 @@ def gen_mind(ctx: click.Context, stages: tuple[str, ...], relations: tuple[str, 
 @_common
 @click.option("--from", "source", type=click.Choice(["products", "categories"]), default="products", show_default=True,
               help="Make objectives from each product or from each product category.")
+@click.option("--category", "categories", multiple=True, help="With --from categories: only this category (repeatable).")
 @click.option("--per-source", type=click.IntRange(1, 20), default=2, show_default=True, help="Objectives (scripts) per product or category.")
 @click.option("--intentions", "intentions_per_product", type=click.IntRange(0, 50), default=5, show_default=True,
               help="Purchase intentions per product (0: none).")
 @click.pass_context
-def gen_scripts(ctx: click.Context, source: str, per_source: int, intentions_per_product: int, **kw: Any) -> None:
+def gen_scripts(ctx: click.Context, source: str, categories: tuple[str, ...], per_source: int, intentions_per_product: int,
+                **kw: Any) -> None:
     """EcomScriptBench: objectives and step scripts from products or categories, and purchase
     intentions per product. Then `intentkb index build` and `intentkb align steps` link them.
 
     \b
     Example:  intentkb generate scripts --from categories --per-source 3
     """
-    _run(ctx, "scripts", source=source, per_source=per_source, intentions_per_product=intentions_per_product, **kw)
+    if categories and source != "categories":
+        raise click.BadParameter("--category needs --from categories", param_hint="--category")
+    _run(ctx, "scripts", source=source, categories=list(categories), per_source=per_source,
+         intentions_per_product=intentions_per_product, **kw)

@@ -95,11 +95,15 @@ def tasks_export(ctx: click.Context, as_json: bool, band: str, **kw: Any) -> Non
 @click.option("--prompts", "prompts_dir", type=click.Path(path_type=Path, file_okay=False), help="Directory of your own task templates.")
 @click.option("--multimodal", type=click.Choice(["auto", "on", "off"]),
               help="Send the products' images (one each, up to 8) to a vision model (auto: by model name).")
+@click.option("--llm-output", type=click.Choice(["auto", "json", "lines"]),
+              help="json: the answer is constrained to the item's option letters (JSON-schema response_format); lines: "
+                   "read from the reply's text; auto: json, lines if the endpoint refuses it (env INTENTKB_LLM_OUTPUT).")
 @click.option("--rejects", type=click.Path(path_type=Path), help="Rejects file (default FILE.eval.rejects.jsonl).")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
 @click.pass_context
 def eval_run(ctx: click.Context, file: Path, model: str | None, style: str, output: Path | None, limit: int | None,
-             concurrency: int | None, prompts_dir: Path | None, multimodal: str | None, rejects: Path | None, fmt: str) -> None:
+             concurrency: int | None, prompts_dir: Path | None, multimodal: str | None, llm_output: str | None,
+             rejects: Path | None, fmt: str) -> None:
     """Ask a model every item of a task file (from `tasks export`) and score the answers.
 
     Replies are cached; an unreadable answer is invalid (wrong) and reported. Labelled items are
@@ -113,7 +117,7 @@ def eval_run(ctx: click.Context, file: Path, model: str | None, style: str, outp
     from ..tasks.evaluate import evaluate
 
     update = {k: v for k, v in (("model", model), ("concurrency", concurrency), ("prompts_dir", prompts_dir),
-                                 ("multimodal", multimodal)) if v is not None}
+                                 ("multimodal", multimodal), ("output", llm_output)) if v is not None}
     llm = LLMSettings().model_copy(update=update)
     tick = (lambda n: click.echo(f"\r  {n:,} answered", nl=False, err=True)) if sys.stderr.isatty() else None
     report = evaluate(file, _settings(ctx), llm, style=style, output=output, limit=limit, rejects_path=rejects,

@@ -18,7 +18,7 @@ from pydantic import BaseModel
 
 from ..errors import IntentKBError
 from .client import LLMClient, PendingRequest, attempt_of
-from .parsing import PARSERS, ParseError
+from .parsing import ParseError
 from ..private import private_write_text
 
 _DONE = {"completed", "failed", "expired", "cancelled"}
@@ -30,7 +30,7 @@ class BatchState(BaseModel):
     batch_id: str
     input_file_id: str
     created: float
-    requests: dict[str, dict[str, Any]]  # custom_id (cache key) → {template, parser, args, model}
+    requests: dict[str, dict[str, Any]]  # custom_id (cache key) → {template, parser, reply, mode, args, model}
 
 
 class BatchRound(BaseModel):
@@ -59,7 +59,8 @@ async def submit(client: LLMClient, directory: Path, pipeline: str) -> BatchStat
     b = await api.batches.create(input_file_id=f.id, endpoint="/v1/chat/completions", completion_window="24h",
                                  metadata={"intentkb_pipeline": pipeline})
     state = BatchState(batch_id=b.id, input_file_id=f.id, created=time.time(),
-                       requests={k: {"template": p.template, "parser": p.parser, "args": p.args, "model": p.body["model"]}
+                       requests={k: {"template": p.template, "parser": p.parser, "reply": p.reply, "mode": p.mode, "args": p.args,
+                                     "model": p.body["model"]}
                                  for k, p in client.pending.items()})
     path = _state_path(directory, pipeline)
     tmp = path.with_suffix(".tmp")
@@ -122,7 +123,7 @@ def _ingest(client: LLMClient, key: str, req: dict[str, Any], obj: dict[str, Any
         return False
     try:
         reply = attempt_of(resp.get("body") or {})
-        LLMClient.read(reply, PARSERS[req["parser"]], req["args"])
+        client.read(reply, req["parser"], req.get("reply"), req.get("mode", "lines"), req["args"])
     except (ParseError, KeyError, IndexError, TypeError, AttributeError):
         return False
     text, pt, ct = reply.text, reply.prompt_tokens, reply.completion_tokens

@@ -9,19 +9,27 @@ from __future__ import annotations
 import asyncio
 import email.utils
 import json
+import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import openai
-from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt, wait_random_exponential
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception,
+    stop_after_attempt,
+    wait_random_exponential,
+)
 
 from ..errors import IntentKBError
 from .accounting import Usage
 from .cache import ResponseCache, cache_key, cacheable
 from .parsing import PARSERS, ParseError
 from .prompts import Prompts, Template
+from .replies import Mode, looks_like_json, read_json, response_format, shape
 from .settings import LLMSettings
 from .synthetic import synthetic_reply
 
@@ -39,6 +47,10 @@ class Rejected(Exception):
         self.raw = raw
 
 
+class SchemaRefused(Exception):
+    """The endpoint refused the request's `response_format` (no structured outputs there)."""
+
+
 class Deferred(Exception):
     """Batch mode: the request was queued for the Batch API; the item is finished on a later round."""
 
@@ -48,6 +60,7 @@ class Reply:
     value: Any
     text: str
     cached: bool
+    mode: Mode = "lines"
 
 
 @dataclass
@@ -57,6 +70,8 @@ class PendingRequest:
     parser: str
     args: dict[str, Any]
     body: dict[str, Any]
+    reply: str | None = None
+    mode: Mode = "lines"
 
 
 @dataclass
@@ -122,7 +137,35 @@ def _completion(raw: str) -> _Attempt:
         raise MalformedResponse(f"not a chat completion ({type(e).__name__}): {raw[:200]!r}") from None
 
 
+_OVERFLOW = re.compile(r"context[ _](?:length|size|window)|maximum context|too many (?:input )?tokens|prompt is too long"
+                       r"|exceeds? the (?:available|maximum|model)|input is too long|reduce the length", re.IGNORECASE)
+_SCHEMA = re.compile(r"response_format|json_schema|json schema|structured output|grammar|schema", re.IGNORECASE)
+
+
+def _status_text(exc: BaseException) -> str | None:
+    """The error text of an HTTP error reply (message and body), None for any other failure."""
+    if not isinstance(exc, openai.APIStatusError):
+        return None
+    body = exc.body if isinstance(exc.body, (str, dict)) else ""
+    return f"{exc.message} {json.dumps(body) if isinstance(body, dict) else body}"
+
+
+def context_overflow(exc: BaseException) -> bool:
+    """The prompt does not fit the model's context: no retry can fix that."""
+    text = _status_text(exc)
+    return text is not None and exc.status_code in (400, 413, 422, 500) and bool(_OVERFLOW.search(text))  # type: ignore[attr-defined]
+
+
+def _schema_refused(exc: BaseException) -> bool:
+    text = _status_text(exc)
+    return text is not None and exc.status_code in (400, 422, 501) and bool(_SCHEMA.search(text)) and not _OVERFLOW.search(text)  # type: ignore[attr-defined]
+
+
 def _retryable(exc: BaseException) -> bool:
+    if context_overflow(exc):
+        return False
+    if isinstance(exc, TimeoutError):  # the whole-request deadline
+        return True
     if isinstance(exc, (openai.APITimeoutError, openai.APIConnectionError, openai.RateLimitError,
                         openai.InternalServerError, openai.APIResponseValidationError, MalformedResponse)):
         return True
@@ -132,6 +175,9 @@ def _retryable(exc: BaseException) -> bool:
 
 
 def _describe(exc: BaseException) -> str:
+    """What went wrong, in one line (not yet redacted: the client redacts every text it keeps)."""
+    if isinstance(exc, TimeoutError):
+        return "no complete reply within the request deadline (INTENTKB_LLM_TIMEOUT)"
     if isinstance(exc, openai.APIStatusError):
         return f"HTTP {exc.status_code}: {str(exc.message)[:300]}"
     if isinstance(exc, openai.APITimeoutError):
@@ -158,6 +204,9 @@ class LLMClient:
         self._sem: asyncio.Semaphore | None = None
         self._client: openai.AsyncOpenAI | None = None
         self._reached = False  # an endpoint that never answered is down, not busy: stop instead of rejecting all
+        self.schema_refused: str | None = None  # --output auto: why this endpoint gets line formats for the rest of the run
+        self._schema_ok = False  # a JSON-schema request was answered: no more probing
+        self._probe = asyncio.Lock()
 
     # -- set-up --------------------------------------------------------------------------------
     def _api(self) -> openai.AsyncOpenAI:
@@ -183,128 +232,201 @@ class LLMClient:
             self._client = None
 
     # -- requests ------------------------------------------------------------------------------
-    def params(self, template: Template) -> dict[str, Any]:
-        p: dict[str, Any] = {"temperature": self.settings.temperature, "max_tokens": template.max_tokens}
+    def mode_of(self, template: Template) -> Mode:
+        """How this template's reply is asked for in this run: JSON when it declares a reply model
+        and the endpoint has not refused response_format (auto) or JSON was asked for."""
+        if template.reply is None or self.settings.output == "lines" or (self.settings.output == "auto" and self.schema_refused):
+            return "lines"
+        return "json"
+
+    def params(self, template: Template, mode: Mode = "lines", args: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Generation parameters; JSON carries keys, quotes and indentation, so its token limit is
+        twice the template's (a limit, not a target: a reply stops where its JSON ends)."""
+        p: dict[str, Any] = {"temperature": self.settings.temperature,
+                             "max_tokens": template.max_tokens * (2 if mode == "json" else 1)}
         if self.settings.seed is not None:
             p["seed"] = self.settings.seed
+        if mode == "json" and template.reply:
+            p["response_format"] = response_format(template.reply, args or {})
         return p
 
     def messages(self, template: Template, values: dict[str, Any], images: Sequence[str] = (),
-                 image_limit: int | None = None) -> list[dict[str, Any]]:
+                 image_limit: int | None = None, mode: Mode = "lines", args: dict[str, Any] | None = None) -> list[dict[str, Any]]:
         """The rendered template; image URLs become image parts of the last user message when the
         model takes images, and are left out otherwise. At most `image_limit` of them (default: the
-        setting's per-product limit for a pair)."""
+        setting's per-product limit for a pair). In JSON mode the last user message ends with the
+        reply's shape (`json_reply` template)."""
         msgs: list[dict[str, Any]] = template.render(**values)
+        last = max(i for i, m in enumerate(msgs) if m["role"] == "user")
+        if mode == "json" and template.reply:
+            hint = self.prompts.get("json_reply").render(shape=shape(template.reply, args or {}))
+            msgs[last] = {"role": "user", "content": msgs[last]["content"] + "\n\n" + "\n".join(m["content"] for m in hint)}
         limit = self.settings.max_images * 2 if image_limit is None else image_limit
         urls = [u for u in images if u][:limit] if self.settings.vision else []
         if urls:
-            last = max(i for i, m in enumerate(msgs) if m["role"] == "user")
             msgs[last] = {"role": "user", "content": [{"type": "text", "text": msgs[last]["content"]},
                                                       *({"type": "image_url", "image_url": {"url": u}} for u in urls)]}
         return msgs
 
-    def key_of(self, template: Template, messages: list[dict[str, Any]]) -> str:
-        return cache_key(self.settings.model, messages, self.params(template), template.prompt_version)
+    def key_of(self, template: Template, messages: list[dict[str, Any]], mode: Mode = "lines",
+               params: dict[str, Any] | None = None) -> str:
+        """The cache key: the output mode is part of it (a JSON reply never answers a lines request)."""
+        return cache_key(self.settings.model, messages, {**(params or self.params(template)), "output": mode}, template.prompt_version)
 
     async def complete(self, name: str, values: dict[str, Any], *, images: Sequence[str] = (), image_limit: int | None = None,
-                       **parser_args: Any) -> Reply:
-        """The parsed reply of template `name` filled with `values`.
+                       correct: bool = True, **parser_args: Any) -> Reply:
+        """The parsed reply of template `name` filled with `values` (`correct`: one correction
+        round on an unusable reply; evaluation turns it off, as its protocol asks).
 
         Raises Rejected (the item cannot be produced now), Deferred (batch mode) or LLMFatal."""
         template = self.prompts.get(name)
-        parse = PARSERS[template.parser or "free_text"]
+        mode = self.mode_of(template)
+        if self.settings.output == "json" and template.reply is None:
+            raise LLMFatal(f"template {template.source} declares no reply model ('reply:' line): use --output lines or auto")
+        try:
+            return await self._complete(template, mode, values, images, image_limit, correct, parser_args)
+        except SchemaRefused as e:
+            if self.settings.output != "auto":
+                raise LLMFatal(f"the endpoint {self.settings.endpoint} refuses JSON-schema response_format ({e}): "
+                               "use --output lines (or auto)") from None
+            self.schema_refused = self.schema_refused or str(e)
+            return await self._complete(template, "lines", values, images, image_limit, correct, parser_args)
+
+    async def _complete(self, template: Template, mode: Mode, values: dict[str, Any], images: Sequence[str],
+                        image_limit: int | None, correct: bool, parser_args: dict[str, Any]) -> Reply:
         args = {**template.parser_args, **parser_args}
-        messages = self.messages(template, values, images, image_limit)
-        params = self.params(template)
-        key = self.key_of(template, messages)
+        messages = self.messages(template, values, images, image_limit, mode, args)
+        params = self.params(template, mode, args)
+        key = self.key_of(template, messages, mode, params)
         usage = self.usage.of(template.prompt_version)
         keep = cacheable(params)
         if keep:
             hit = self.cache.get(key)
             if hit is not None:
                 try:
-                    value = parse(hit.reply, **args)
+                    value = self.parse(template.parser, template.reply, mode, hit.reply, args)
                 except ParseError:
                     pass  # a reader got stricter since: ask again
                 else:
                     usage.cache_hits += 1
                     usage.saved_prompt_tokens += hit.prompt_tokens
                     usage.saved_completion_tokens += hit.completion_tokens
-                    return Reply(value, hit.reply, True)
+                    return Reply(value, hit.reply, True, mode)
         if self.dry:
             usage.calls += 1
             usage.prompt_tokens += estimate_tokens(messages)
             usage.completion_tokens += template.expect_tokens * int(args.get("n", 1))
             text = synthetic_reply(template.parser or "free_text", args, key)
-            return Reply(parse(text, **args), text, False)
+            return Reply(self.parse(template.parser, None, "lines", text, args), text, False, mode)
         if self.collect and keep and key not in self.live_keys:
             self.pending[key] = PendingRequest(key, template.prompt_version, template.parser or "free_text", args,
-                                               {"model": self.settings.model, "messages": messages, **params})
+                                               {"model": self.settings.model, "messages": messages, **params},
+                                               reply=template.reply, mode=mode)
             raise Deferred(key)
 
         final = await self._call(messages, params, usage)
         spent = (final.prompt_tokens, final.completion_tokens)
         corrected = False
         try:
-            value = self.read(final, parse, args)
+            value = self.read(final, template.parser, template.reply, mode, args)
         except ParseError as e:
+            if not correct:
+                usage.failures += 1
+                raise Rejected(f"unusable reply: {e}", raw=self.settings.redact(final.text)) from None
             usage.corrections += 1
             corrected = True
             fix = self.prompts.get("correction").render(error=str(e).rstrip("."))
             final = await self._call([*messages, {"role": "assistant", "content": final.text}, *fix], params, usage)
             spent = (spent[0] + final.prompt_tokens, spent[1] + final.completion_tokens)
             try:
-                value = self.read(final, parse, args)
+                value = self.read(final, template.parser, template.reply, mode, args)
             except ParseError as e2:
                 usage.failures += 1
-                raise Rejected(f"unusable reply after one correction: {e2}", raw=final.text) from None
+                raise Rejected(f"unusable reply after one correction: {e2}", raw=self.settings.redact(final.text)) from None
         if keep:  # the usable reply, corrected or not, answers the original prompt from now on
             self.cache.put(key, template.prompt_version, self.settings.model, final.text, *spent, corrected=corrected)
         usage.replies += 1
-        return Reply(value, final.text, False)
+        return Reply(value, final.text, False, mode)
 
-    @staticmethod
-    def read(attempt: _Attempt, parse: Any, args: dict[str, Any]) -> Any:
+    def parse(self, parser: str | None, reply: str | None, mode: Mode, text: str, args: dict[str, Any]) -> Any:
+        """A reply's value: JSON mode reads the reply model; with --output auto a reply that is no
+        JSON at all (an endpoint that took the schema and ignored it) is read as lines."""
+        if mode == "json" and reply is not None:
+            if self.settings.output == "auto" and not looks_like_json(text):
+                return PARSERS[parser or "free_text"](text, **args)
+            return read_json(reply, text, args)
+        return PARSERS[parser or "free_text"](text, **args)
+
+    def read(self, attempt: _Attempt, parser: str | None, reply: str | None, mode: Mode, args: dict[str, Any]) -> Any:
         """The parsed reply; a cut-off or filtered reply is unusable whatever its text (live and batch)."""
         if attempt.finish == "length":
             raise ParseError("the reply was cut off at the token limit; answer more briefly")
         if attempt.finish == "content_filter":
             raise ParseError("the reply was withheld by the content filter")
-        return parse(attempt.text, **args)
+        return self.parse(parser, reply, mode, attempt.text, args)
 
     def _wait(self, state: RetryCallState) -> float:
         jitter = wait_random_exponential(multiplier=self.settings.backoff_base, max=self.settings.backoff_max)(state)
         exc = state.outcome.exception() if state.outcome else None
         return max(jitter, min(_retry_after(exc), 600.0) if exc else 0.0)
 
+    async def _post(self, api: openai.AsyncOpenAI, body: dict[str, Any]) -> str:
+        """One request under the whole-request deadline: the HTTP client's timeout is per read, so
+        a server trickling a byte at a time (or an endless body) would hold it for ever."""
+        async with asyncio.timeout(self.settings.timeout):
+            # the documented raw-request path (`client.post`): the typed `create` spends
+            # more CPU transforming params and building response models than the HTTP call
+            return await api.post("/chat/completions", cast_to=str, body=body)
+
     async def _call(self, messages: list[dict[str, Any]], params: dict[str, Any], usage: Any) -> _Attempt:
+        """One usable completion, retried as needed. The first JSON-schema request of a run goes
+        alone: if the endpoint refuses response_format, it is refused once, not once per slot."""
+        if "response_format" not in params or self._schema_ok:
+            return await self._call_retrying(messages, params, usage)
+        async with self._probe:
+            if self.schema_refused:
+                raise SchemaRefused(self.schema_refused)
+            if not self._schema_ok:
+                try:
+                    reply = await self._call_retrying(messages, params, usage)
+                except SchemaRefused as e:
+                    self.schema_refused = str(e)
+                    raise
+                # (a probe that failed otherwise is that item's reject; the next JSON request probes again)
+                self._schema_ok = True
+                return reply
+        return await self._call_retrying(messages, params, usage)
+
+    async def _call_retrying(self, messages: list[dict[str, Any]], params: dict[str, Any], usage: Any) -> _Attempt:
         def _count_retry(state: RetryCallState) -> None:
             usage.retries += 1
 
         retrying = AsyncRetrying(stop=stop_after_attempt(self.settings.max_retries + 1), wait=self._wait,
                                  retry=retry_if_exception(_retryable), before_sleep=_count_retry, reraise=True)
         api = self._api()
+        redact = self.settings.redact
         try:
             async for attempt in retrying:
                 with attempt:
                     async with self.sem:
                         usage.calls += 1
-                        # the documented raw-request path (`client.post`): the typed `create` spends
-                        # more CPU transforming params and building response models than the HTTP call
-                        raw = await api.post("/chat/completions", cast_to=str,
-                                             body={"model": self.settings.model, "messages": messages, **params})
+                        raw = await self._post(api, {"model": self.settings.model, "messages": messages, **params})
                     reply = _completion(raw)
         except (openai.AuthenticationError, openai.PermissionDeniedError) as e:
-            raise LLMFatal(f"the endpoint refused the credentials: {_describe(e)}") from None
+            raise LLMFatal(redact(f"the endpoint refused the credentials: {_describe(e)}")) from None
         except openai.NotFoundError as e:
-            raise LLMFatal(f"model {self.settings.model!r} or endpoint not found: {_describe(e)}") from None
+            raise LLMFatal(redact(f"model {self.settings.model!r} or endpoint not found: {_describe(e)}")) from None
         except Exception as e:  # noqa: BLE001 - every other failure is this item's, never the run's
             if isinstance(e, openai.APIConnectionError) and not isinstance(e, openai.APITimeoutError) and not self._reached:
-                raise LLMFatal(f"cannot reach the endpoint {self.settings.base_url or 'api.openai.com'} "
-                               f"({_describe(e)}); nothing was answered in this run") from None
+                raise LLMFatal(redact(f"cannot reach the endpoint {self.settings.endpoint} "
+                                      f"({_describe(e)}); nothing was answered in this run")) from None
+            if "response_format" in params and _schema_refused(e):
+                raise SchemaRefused(redact(_describe(e))) from None
             usage.failures += 1
-            raise Rejected(f"request failed after {self.settings.max_retries} retries: {_describe(e)}" if _retryable(e)
-                           else f"request refused: {_describe(e)}") from None
+            if context_overflow(e):
+                raise Rejected(redact(f"the prompt does not fit the model's context: {_describe(e)}")) from None
+            raise Rejected(redact(f"request failed after {self.settings.max_retries} retries: {_describe(e)}" if _retryable(e)
+                                  else f"request refused: {_describe(e)}")) from None
         self._reached = True
         usage.prompt_tokens += reply.prompt_tokens
         usage.completion_tokens += reply.completion_tokens

@@ -89,26 +89,37 @@ def parse_attributes(text: str, *, max_words: int = 3, **_: Any) -> ExtractedAtt
     """`Category: …` and `Attributes: a: b | c: d` (appendix A.1). Attributes longer than
     `max_words` a side are dropped (the prompt asks for ≤ 3 words); none left is an error."""
     blocks = dict(keyed_blocks(text, ["Category", "Attributes", "Attribute"]))
-    category = _strip_end(_fold(blocks.get("Category", "")))
-    if not category:
-        raise ParseError("the reply has no 'Category:' line")
-    if _words(category) > max_words:
-        raise ParseError(f"the category must be at most {max_words} words, got {category!r}")
     raw = blocks.get("Attributes") or blocks.get("Attribute") or ""
     pieces = [p for p in re.split(r"\s*[|;\n]\s*", raw) if p.strip()]
     if len(pieces) == 1 and raw.count(":") > 1:
         pieces = [p for p in re.split(r",\s+(?=[^,:]{1,40}:)", raw) if p.strip()]
+    pairs: list[tuple[str, str] | None] = []
+    for piece in pieces:
+        try:
+            pairs.append(name_value(piece, "an attribute"))
+        except ParseError:
+            pairs.append(None)
+    return checked_attributes(_fold(blocks.get("Category", "")), pairs, max_words)
+
+
+def checked_attributes(category: str, pairs: list[tuple[str, str] | None], max_words: int = 3) -> ExtractedAttributes:
+    """The rules of an attribute reply in either wire format: a category of at most `max_words`;
+    pairs over `max_words` a side, repeated or unreadable (None) are dropped; none left is an error."""
+    category = _strip_end(category)
+    if not category:
+        raise ParseError("the reply has no 'Category:' line")
+    if _words(category) > max_words:
+        raise ParseError(f"the category must be at most {max_words} words, got {category!r}")
     attrs: list[tuple[str, str]] = []
     dropped = 0
     seen: set[tuple[str, str]] = set()
-    for piece in pieces:
-        try:
-            name, value = name_value(piece, "an attribute")
-        except ParseError:
+    for pair in pairs:
+        if pair is None:
             dropped += 1
             continue
+        name, value = _strip_end(pair[0]), _strip_end(pair[1])
         key = (name.lower(), value.lower())
-        if _words(name) > max_words or _words(value) > max_words or key in seen:
+        if not name or not value or _words(name) > max_words or _words(value) > max_words or key in seen:
             dropped += 1
             continue
         seen.add(key)
@@ -249,14 +260,19 @@ def parse_purchase_intentions(text: str, *, n: int = 1, **_: Any) -> list[str]:
     found = [_fold(v) for _, v in keyed_blocks(text, ["Intention", "Purchase Intention"])]
     if not found:
         found = [m.group(2) for raw in text.splitlines() if (m := _STEP.match(_BOLD.sub("", raw)))]
+    return checked_purchase_intentions(found, n)
+
+
+def checked_purchase_intentions(found: list[str], n: int) -> list[str]:
+    """At least `n` distinct non-empty intentions (case-folded); the first `n` are kept."""
     seen: set[str] = set()
     out: list[str] = []
-    for v in (_strip_end(x) for x in found):
+    for v in (_strip_end(_fold(x)) for x in found):
         if v and v.lower() not in seen:
             seen.add(v.lower())
             out.append(v)
     if len(out) < n:
-        raise ParseError(f"expected {n} lines 'Intention N: …', found {len(out)}")
+        raise ParseError(f"expected {n} distinct intentions, found {len(out)}")
     return out[:n]
 
 

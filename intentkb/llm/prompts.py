@@ -1,6 +1,6 @@
 """Prompt templates: one versioned file per pipeline step, bundled, overridable from a directory.
 
-A template file is a header of `key: value` lines (version, parser, parser_args, max_tokens,
+A template file is a header of `key: value` lines (version, parser, reply, parser_args, max_tokens,
 expect_tokens), then `--- system` and `--- user` sections in Jinja2. A user directory
 (INTENTKB_PROMPTS_DIR or --prompts) holding a file of the same name replaces the bundled one, so
 the papers' exact text can be used without touching intentkb."""
@@ -55,6 +55,7 @@ class Template(BaseModel):
     name: str
     version: str
     parser: str | None = None
+    reply: str | None = None  # the reply model (llm/replies.py) asked for as a JSON schema; None: line format only
     parser_args: dict[str, Any] = Field(default_factory=dict)
     max_tokens: int = 512
     expect_tokens: int = 100
@@ -101,9 +102,15 @@ def parse_template(name: str, text: str, source: str) -> Template:
         sections.append((role, content))
     if "version" not in meta:
         raise PromptError(f"{source}: the header needs a 'version:' line")
+    if meta.get("reply"):
+        from .replies import REPLIES
+
+        if meta["reply"] not in REPLIES:
+            raise PromptError(f"{source}: unknown reply model {meta['reply']!r} ({', '.join(sorted(REPLIES))})")
     try:
         args = json.loads(meta.get("parser_args") or "{}")
         return Template(name=name, version=meta["version"], parser=meta.get("parser") or None, parser_args=args,
+                        reply=meta.get("reply") or None,
                         max_tokens=int(meta.get("max_tokens", 512)), expect_tokens=int(meta.get("expect_tokens", 100)),
                         sections=tuple(sections), digest=hashlib.sha256(text.encode()).hexdigest()[:16], source=source)
     except (ValueError, json.JSONDecodeError) as e:

@@ -48,6 +48,7 @@ class GenOptions(BaseModel):
     # scripts
     source: esb.Source = "products"
     per_source: int = Field(default=2, ge=1, le=20)
+    categories: list[str] = Field(default_factory=list)
     intentions_per_product: int = Field(default=5, ge=0, le=50)
 
 
@@ -63,6 +64,7 @@ class RunRecord(BaseModel):
     stages: list[StageReport] = Field(default_factory=list)
     batch_rounds: list[BatchRound] = Field(default_factory=list)
     usage: Usage = Field(default_factory=Usage)
+    output: str = "auto"  # how replies were asked for; says so when auto fell back to line formats
     record_file: str | None = None
 
     @computed_field  # type: ignore[prop-decorator]
@@ -85,6 +87,8 @@ class RunRecord(BaseModel):
         for name, u in sorted(self.usage.prompts.items()):
             out.append(f"  {name}: {u.calls} calls, {u.cache_hits} cached, {u.failures} failed, "
                        f"{u.prompt_tokens:,} + {u.completion_tokens:,} tokens")
+        if self.output.startswith("lines ("):
+            out.append(f"output: {self.output}")
         if self.record_file:
             out.append(f"run record: {self.record_file}")
         return out
@@ -101,7 +105,8 @@ def _stage_fns(pipeline: str, ctx: GenContext, opts: GenOptions) -> list[Callabl
                "filter": lambda: mind.filter_intentions(ctx)}
         return [fns[s] for s in mind.STAGES if s in opts.stages]
     if pipeline == "scripts":
-        fns_ = [lambda: esb.generate_scripts(ctx, source=opts.source, per_source=opts.per_source)]
+        fns_ = [lambda: esb.generate_scripts(ctx, source=opts.source, per_source=opts.per_source,
+                                                 categories=opts.categories or None)]
         if opts.intentions_per_product:
             fns_.append(lambda: esb.generate_purchase_intentions(ctx, per_product=opts.intentions_per_product))
         return fns_
@@ -168,6 +173,7 @@ async def run_async(pipeline: str, settings: Settings, llm: LLMSettings, opts: G
         store.close()
     record.seconds = round(time.perf_counter() - t0, 3)
     record.usage = client.usage.finish(*llm.prices())
+    record.output = f"lines (the endpoint refused response_format: {client.schema_refused})" if client.schema_refused else llm.output
     if not opts.dry_run:
         runs = settings.data_dir / "runs"
         private_dir(runs)

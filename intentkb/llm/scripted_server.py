@@ -6,7 +6,12 @@ prompt always gets the same reply). It can misbehave on purpose, from a script o
 the next requests or at random with a fault rate:
 
     ok · 429 (with Retry-After) · 500 · slow (sleeps past the client's timeout) ·
-    malformed (a body that is not JSON) · unusable (a reply in no asked format) · truncated
+    malformed (a body that is not JSON) · unusable (a reply in no asked format) · truncated ·
+    drip (the body one byte every 0.5 s) · endless (a chunked body that never ends) ·
+    echo_auth (a 400 whose body echoes the Authorization header) · overflow (a 400 "context size")
+
+A request with a JSON-schema `response_format` is answered with JSON of that reply model
+(`schemas=False`: refused with a 400, as endpoints without structured outputs do).
 
     python -m intentkb.llm.scripted_server --port 8765 --faults 0.3
 """
@@ -27,6 +32,7 @@ from typing import Any
 from .synthetic import detect_format, synthetic_reply
 
 FAULTS = ("429", "500", "slow", "malformed", "unusable", "truncated")
+_JSON_HINT = "\n\nWrite the answer as one JSON object"
 _REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found", 429: "Too Many Requests", 500: "Internal Server Error"}
 
 
@@ -34,8 +40,9 @@ class ScriptedServer:
     """Start with `start()` (a thread of its own) or `serve_forever()`; `url` is the base URL."""
 
     def __init__(self, *, faults: float = 0.0, fault_kinds: Iterable[str] = FAULTS, slow_seconds: float = 2.0,
-                 retry_after: str = "0", seed: int = 0, port: int = 0, model_latency: float = 0.0) -> None:
+                 retry_after: str = "0", seed: int = 0, port: int = 0, model_latency: float = 0.0, schemas: bool = True) -> None:
         self.faults = faults
+        self.schemas = schemas
         self.fault_kinds = tuple(fault_kinds)
         self.slow_seconds = slow_seconds
         self.retry_after = retry_after
@@ -142,10 +149,24 @@ class ScriptedServer:
                         self.auth_headers.add(headers["authorization"])
                 status, extra, payload = await self._route(method, path.split("?")[0], headers, body)
                 reason = _REASONS.get(status, "Error")
-                hdrs = {"content-type": "application/json", "content-length": str(len(payload)),
-                        "x-request-id": uuid.uuid4().hex[:12], **extra}
+                trickle = extra.pop("x-trickle", None)
+                hdrs = {"content-type": "application/json", "x-request-id": uuid.uuid4().hex[:12], **extra}
+                if trickle != "endless":
+                    hdrs["content-length"] = str(len(payload))
                 writer.write(f"HTTP/1.1 {status} {reason}\r\n".encode() + "".join(f"{k}: {v}\r\n" for k, v in hdrs.items()).encode()
-                             + b"\r\n" + payload)
+                             + b"\r\n")
+                if trickle == "drip":  # a byte every 0.5 s: every read well inside any per-read timeout
+                    for i in range(len(payload)):
+                        writer.write(payload[i:i + 1])
+                        await writer.drain()
+                        await asyncio.sleep(0.5)
+                elif trickle == "endless":  # chunked, a chunk every 50 ms, for ever
+                    while True:
+                        writer.write(b"1\r\n \r\n")
+                        await writer.drain()
+                        await asyncio.sleep(0.05)
+                else:
+                    writer.write(payload)
                 await writer.drain()
                 if headers.get("connection", "").lower() == "close":
                     break
@@ -157,7 +178,7 @@ class ScriptedServer:
     async def _route(self, method: str, path: str, headers: dict[str, str], body: bytes) -> tuple[int, dict[str, str], bytes]:
         path = path.removeprefix("/v1")
         if method == "POST" and path == "/chat/completions":
-            return await self._chat(json.loads(body))
+            return await self._chat(json.loads(body), headers)
         if method == "POST" and path == "/files":
             return self._upload(headers, body)
         if method == "POST" and path == "/batches":
@@ -176,10 +197,13 @@ class ScriptedServer:
         """The completion object for one request (also used for batch lines)."""
         messages = request.get("messages") or []
         first_user = next((m for m in messages if m.get("role") == "user"), {"content": ""})
-        prompt = _text(first_user.get("content"))
+        prompt = _text(first_user.get("content")).split(_JSON_HINT)[0]
         parser, args = detect_format(prompt)
         seed = json.dumps(messages, sort_keys=True)
         content = synthetic_reply(parser, args, seed)
+        schema = ((request.get("response_format") or {}).get("json_schema") or {})
+        if schema.get("name"):
+            content = _json_reply(schema, parser, args, content, seed)
         finish = "stop"
         if behaviour == "unusable":
             content = "I am sorry, but I cannot help with that request."
@@ -194,21 +218,29 @@ class ScriptedServer:
                       "total_tokens": prompt_tokens + len(content) // 4},
         }
 
-    async def _chat(self, request: dict[str, Any]) -> tuple[int, dict[str, str], bytes]:
+    async def _chat(self, request: dict[str, Any], headers: dict[str, str]) -> tuple[int, dict[str, str], bytes]:
         self.in_flight += 1
         self.max_in_flight = max(self.max_in_flight, self.in_flight)
         try:
-            return await self._chat_reply(request)
+            return await self._chat_reply(request, headers)
         finally:
             self.in_flight -= 1
 
-    async def _chat_reply(self, request: dict[str, Any]) -> tuple[int, dict[str, str], bytes]:
+    async def _chat_reply(self, request: dict[str, Any], headers: dict[str, str]) -> tuple[int, dict[str, str], bytes]:
         if self.record:
             self.requests.append(request)
         behaviour = self._behaviour()
         with self._lock:
             self.counts["requests"] += 1
             self.counts[behaviour] += 1
+        if not self.schemas and request.get("response_format"):
+            return _error(400, "response_format is not supported by this server")
+        if behaviour == "echo_auth":
+            return _error(400, f"invalid header: Authorization: {headers.get('authorization', '')}")
+        if behaviour == "overflow":
+            return _error(400, "request (9000 tokens) exceeds the available context size (2048 tokens), try increasing it")
+        if behaviour in ("drip", "endless"):
+            return 200, {"x-trickle": behaviour}, json.dumps(self.answer(request)).encode()
         if behaviour == "401":
             return _error(401, "Incorrect API key provided")
         if behaviour == "429":
@@ -290,6 +322,25 @@ class ScriptedServer:
         return 200, {}, json.dumps(_public(b)).encode()
 
 
+def _json_reply(schema: dict[str, Any], parser: str, args: dict[str, Any], text: str, seed: str) -> str:
+    """The JSON a model would write for reply model `schema["name"]`: the synthetic line reply's
+    value in that model's form; a task answer is one of the schema's letters."""
+    from .parsing import PARSERS
+    from .replies import spec
+
+    name = schema["name"]
+    if name == "choice":
+        props = (schema.get("schema") or {}).get("properties") or {}
+        letters = props.get("answer", {}).get("enum") or ["A", "B"]
+        args = {"letters": letters, "cot": "reasoning" in props}
+        value = letters[int.from_bytes(seed.encode()[-4:], "big") % len(letters)]
+        out = spec(name).dump(value, args)
+        if args["cot"]:
+            out["reasoning"] = "The products and the stated intention point one way."
+        return json.dumps(out)
+    return json.dumps(spec(name).dump(PARSERS[parser](text, **args), args))
+
+
 def _public(b: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in b.items() if not k.startswith("_")}
 
@@ -314,9 +365,10 @@ def main() -> None:
     ap.add_argument("--retry-after", default="0", help="Retry-After header of 429 replies (seconds)")
     ap.add_argument("--latency", type=float, default=0.0, help="seconds of model latency per reply")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--no-schemas", action="store_true", help="refuse JSON-schema response_format with a 400")
     a = ap.parse_args()
     ScriptedServer(faults=a.faults, fault_kinds=a.kinds.split(","), slow_seconds=a.slow, retry_after=a.retry_after,
-                   seed=a.seed, port=a.port, model_latency=a.latency).serve_forever()
+                   seed=a.seed, port=a.port, model_latency=a.latency, schemas=not a.no_schemas).serve_forever()
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ from typing import Literal
 from pydantic import BaseModel, Field, SecretStr, field_validator
 
 from ..config import _env
+from ..private import redact
 
 # USD per million (input, output) tokens of the chat completions API, for `--dry-run` estimates and
 # run accounting. Prices change: INTENTKB_LLM_PRICE="in,out" overrides; unknown models cost 0.
@@ -62,11 +63,28 @@ class LLMSettings(BaseModel):
     # The response cache; default DATA_DIR/llm_cache.sqlite. One cache can serve several knowledge bases.
     cache_path: Path | None = Field(default_factory=lambda: Path(p).expanduser() if (p := _env("INTENTKB_LLM_CACHE")) else None)
     batch_poll: float = Field(default_factory=lambda: _float("INTENTKB_LLM_BATCH_POLL", 30.0), gt=0)
+    # How replies are asked for: `json` sends each template's reply model as a JSON-schema
+    # response_format; `lines` asks for the papers' line formats; `auto` is json, and lines for the
+    # rest of the run once the endpoint refuses response_format.
+    output: Literal["auto", "json", "lines"] = Field(
+        default_factory=lambda: (_env("INTENTKB_LLM_OUTPUT", default="auto") or "auto").lower())  # type: ignore[arg-type]
 
     @field_validator("base_url")
     @classmethod
     def _url(cls, v: str | None) -> str | None:
         return v.rstrip("/") if v else None
+
+    @property
+    def endpoint(self) -> str:
+        """The endpoint as it may be shown: the base URL without credentials."""
+        return _strip_credentials(self.base_url) if self.base_url else "api.openai.com"
+
+    def redact(self, text: str) -> str:
+        """`text` without the API key, the base URL's credentials or anything shaped like a credential."""
+        secrets = [self.api_key.get_secret_value()]
+        if self.base_url and (m := re.search(r"//([^/@]*)@", self.base_url)):
+            secrets += [part for part in m.group(1).split(":") if len(part) >= 4]
+        return redact(text, secrets)
 
     @property
     def vision(self) -> bool:
@@ -89,8 +107,12 @@ class LLMSettings(BaseModel):
         data = self.model_dump(exclude={"api_key"}, mode="json")
         data["api_key_set"] = bool(self.api_key.get_secret_value())
         if self.base_url:
-            data["base_url"] = re.sub(r"//[^@/]*@", "//", self.base_url)  # credentials in a URL never leave
+            data["base_url"] = _strip_credentials(self.base_url)  # credentials in a URL never leave
         return data
+
+
+def _strip_credentials(url: str) -> str:
+    return re.sub(r"//[^@/]*@", "//", url)
 
 
 def _price_env() -> tuple[float, float] | None:

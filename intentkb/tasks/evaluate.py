@@ -62,9 +62,8 @@ class EvalReport(BaseModel):
                 f"  results: {self.results}  (run record: {self.run_record})"]
 
 
-def _row(item: TaskItem, style: str, model: str, reply: str | None, error: str | None) -> dict[str, Any]:
-    return {"id": item.id, "task": item.task, "benchmark": item.benchmark, "label": item.label,
-            "prediction": parse_answer(reply, item.options, style) if reply is not None else None,
+def _row(item: TaskItem, style: str, model: str, reply: str | None, error: str | None, prediction: str | None) -> dict[str, Any]:
+    return {"id": item.id, "task": item.task, "benchmark": item.benchmark, "label": item.label, "prediction": prediction,
             "options": list(item.options), "positive": item.positive, "style": style, "model": model,
             "reply": reply, **({"error": error} if error else {})}
 
@@ -85,14 +84,18 @@ def images_of(value: Any) -> list[str]:
     return list(dict.fromkeys(out))
 
 
-async def _answer(client: LLMClient, item: TaskItem, style: str) -> tuple[str | None, str | None]:
+async def _answer(client: LLMClient, item: TaskItem, style: str) -> tuple[str | None, str | None, str | None]:
+    """(reply text, error, predicted letter). With JSON output the answer is constrained to the
+    item's option letters (`choice` reply model); with lines it is read from the text."""
     values = prompt_values(item.model_dump(), style)
     try:
         images = images_of(item.inputs)[-MAX_IMAGES:]  # the product asked about comes last: keep it
-        reply = await client.complete(template_name(item.task), values, images=images, image_limit=MAX_IMAGES)
-        return reply.value if isinstance(reply.value, str) else reply.raw, None
+        reply = await client.complete(template_name(item.task), values, images=images, image_limit=MAX_IMAGES, correct=False,
+                                      letters=list(item.options), cot=style == "cot")
     except Rejected as e:
-        return None, e.reason
+        return e.raw, e.reason, None
+    prediction = reply.value if reply.mode == "json" else parse_answer(reply.text, item.options, style)
+    return reply.text, None, prediction
 
 
 async def evaluate_async(path: Path, settings: Settings, llm: LLMSettings, *, style: str = "zero", output: Path | None = None,
@@ -128,10 +131,10 @@ async def evaluate_async(path: Path, settings: Settings, llm: LLMSettings, *, st
                 if not window:
                     break
                 replies = await asyncio.gather(*(_answer(client, it, style) for it in window))
-                for item, (reply, error) in zip(window, replies):
-                    row = _row(item, style, llm.model, reply, error)
+                for item, (reply, error, prediction) in zip(window, replies):
+                    row = _row(item, style, llm.model, reply, error, prediction)
                     answered += 1
-                    failed += reply is None
+                    failed += error is not None and reply is None
                     invalid += row["prediction"] is None
                     labelled += item.label is not None
                     fh.write(json.dumps(row, ensure_ascii=False) + "\n")
@@ -152,7 +155,8 @@ async def evaluate_async(path: Path, settings: Settings, llm: LLMSettings, *, st
                         results=str(output), run_record=str(record), seconds=round(time.monotonic() - started, 2), score=score)
     templates = {name: {"version": t.prompt_version, "digest": t.digest, "source": t.source}
                  for name, t in sorted(client.prompts.loaded().items())}
-    record.write_text(json.dumps({"llm": llm.public(), "templates": templates, "usage": usage.model_dump(),
+    output_used = "lines (the endpoint refused response_format: " + client.schema_refused + ")" if client.schema_refused else llm.output
+    record.write_text(json.dumps({"llm": llm.public(), "output": output_used, "templates": templates, "usage": usage.model_dump(),
                                   "report": report.model_dump(exclude={"score"})}, indent=2, default=str) + "\n", encoding="utf-8")
     return report
 
