@@ -4,6 +4,7 @@ directories 0700, files 0600, whatever the umask. One helper for every writer un
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import IO, Any
 
@@ -49,3 +50,25 @@ def private_open(path: Path, mode: str = "w", **kw: Any) -> IO[Any]:
 def private_write_text(path: Path, text: str) -> None:
     with private_open(path, "w", encoding="utf-8") as fh:
         fh.write(text)
+
+
+# Secrets in text that is about to be logged, stored or printed (an endpoint's error body that
+# echoes the Authorization header, a base URL with credentials): shapes of credentials, plus the
+# exact values a caller knows (the configured API key).
+_SECRET_SHAPES = (
+    (re.compile(r"(?i)\b(bearer|basic)(\s+)[A-Za-z0-9._~+/=:-]{6,}"), r"\1\2[redacted]"),
+    (re.compile(r"\b(sk|rk|pk)-[A-Za-z0-9_-]{8,}"), r"\1-[redacted]"),
+    (re.compile(r"(?i)\b(api[_-]?key|x-api-key|authorization|password|secret)(\\?[\"']?\s*[:=]\s*\\?[\"']?(?:(?:bearer|basic)\s+)?)(?!\[redacted\]|(?:bearer|basic)\s)[^\s\"'\\,;}&]+"),
+     r"\1\2[redacted]"),
+    (re.compile(r"(?i)(\w+://)[^/@\s:]*:[^/@\s]*@"), r"\1[redacted]@"),
+)
+
+
+def redact(text: str, secrets: tuple[str, ...] | list[str] = ()) -> str:
+    """`text` with every known secret value and every credential-shaped token replaced by [redacted]."""
+    for value in secrets:
+        if value and len(value) >= 4:
+            text = text.replace(value, "[redacted]")
+    for pattern, repl in _SECRET_SHAPES:
+        text = pattern.sub(repl, text)
+    return text

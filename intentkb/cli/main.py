@@ -23,7 +23,9 @@ class _Group(click.Group):
         try:
             return super().invoke(ctx)
         except IntentKBError as e:
-            raise click.ClickException(str(e)) from e
+            from ..private import redact
+
+            raise click.ClickException(redact(str(e), [os.environ.get("OPENAI_API_KEY", "")])) from e
 
 
 def _settings(ctx: click.Context) -> Settings:

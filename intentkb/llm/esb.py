@@ -8,6 +8,7 @@ import asyncio
 from collections.abc import Callable
 from typing import Any, Literal
 
+from ..errors import IntentKBError
 from ..ingest.scripts import build_script_unit
 from ..kb.ids import purchase_intention_id
 from .client import Deferred, Rejected
@@ -18,8 +19,10 @@ from .runner import Outcome, StageReport, Write
 Source = Literal["products", "categories"]
 
 
-async def generate_scripts(ctx: GenContext, *, source: Source = "products", per_source: int = 2) -> StageReport:
-    """`per_source` objectives for each product (or category) not used yet, and a script for each."""
+async def generate_scripts(ctx: GenContext, *, source: Source = "products", per_source: int = 2,
+                           categories: list[str] | None = None) -> StageReport:
+    """`per_source` objectives for each product (or category: all, or only `categories`) not used
+    yet, and a script for each."""
     obj_v = ctx.client.prompts.get("esb_objectives").prompt_version
     scr_v = ctx.client.prompts.get("esb_script").prompt_version
 
@@ -57,7 +60,13 @@ async def generate_scripts(ctx: GenContext, *, source: Source = "products", per_
         items: Any = ctx.pages("gen_script_products_page", {"for": "scripts"})
         describe: Callable[[dict[str, Any]], dict[str, Any]] = lambda r: {"product": r["id"]}  # noqa: E731
     else:
-        rows = [r for r in ctx.store.run("gen_script_categories") if not r["scripts"]]
+        found = ctx.store.run("gen_script_categories")
+        if categories:
+            missing = sorted(set(categories) - {r["category"] for r in found})
+            if missing:
+                raise IntentKBError(f"no product has the category {', '.join(map(repr, missing[:5]))}")
+            found = [r for r in found if r["category"] in categories]
+        rows = [r for r in found if r["scripts"] < per_source]
         items = rows[: ctx.limit] if ctx.limit is not None else rows
         describe = lambda r: {"category": r["category"]}  # noqa: E731
     return await ctx.run_stage("esb", "scripts", items, work, describe, order=["ingest_scripts", "gen_product_props"], share=2)

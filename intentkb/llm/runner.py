@@ -18,6 +18,7 @@ from pydantic import BaseModel, model_validator
 from tqdm import tqdm
 
 from ..ingest.rejects import RejectsJsonl
+from ..private import redact
 from ..kb.store import GraphStore, PreparedWrite, WriteStats
 from .client import Deferred, Rejected
 
@@ -157,7 +158,8 @@ async def run_stage(
             writer.add(out.writes)
         if out.rejected is not None:
             report["rejected"] += 1
-            sink.write({"item": describe(item), "reason": out.rejected, "raw": out.raw})
+            # the client redacts what it knows (the key, URL credentials); this catches any other credential shape
+            sink.write({"item": describe(item), "reason": redact(out.rejected), "raw": redact(out.raw) if out.raw else out.raw})
         elif out.deferred:
             report["deferred"] += 1
         else:
