@@ -145,3 +145,22 @@ def llm_settings(llm_server, tmp_path: Path):
     return LLMSettings(api_key=SecretStr(TEST_API_KEY), base_url=llm_server.url, model="gpt-4o-mini", concurrency=8,
                        timeout=0.4, max_retries=4, backoff_base=0.01, backoff_max=0.05, temperature=0.0, seed=None,
                        multimodal="off", prompts_dir=None, price=None, cache_path=tmp_path / "llm_cache.sqlite")
+
+
+# -- a real llama.cpp server with a small model from PyPI ----------------------------------------
+
+LLAMA_SLOTS = 2  # parallel slots = the client's concurrency: 2 cores
+
+
+@pytest.fixture(scope="session")
+def llama_server():
+    """xllamacpp's OpenAI-compatible server with SmolLM2-135M-Instruct on 127.0.0.1 for the
+    session; skipped, with the reason, when either package is missing."""
+    from intentkb.testing.llamacpp import LlamaServer, Unavailable
+
+    try:
+        srv = LlamaServer(parallel=LLAMA_SLOTS)
+    except Unavailable as e:
+        pytest.skip(f"no real LLM server: {e}")
+    with srv:
+        yield srv
