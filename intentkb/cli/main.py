@@ -255,19 +255,19 @@ def retrieve(ctx: click.Context, text: str | None, k: int, script: str | None, t
             if fmt == "json":
                 click.echo(json.dumps({"text": text, "products": rows}, ensure_ascii=False, indent=2))
             else:
-                emit([{c: row[c] for c in ("rank", "score", "product", "title", "intention_text", "intentions")} for row in rows], "table", width=48)
+                emit([{c: row[c] for c in ("rank", "score", "product", "title", "why", "intentions")} for row in rows], "table", width=48)
             return
         steps = r.retrieve_script(script or "", k, **({"threshold": threshold} if threshold is not None else {}))
     if fmt == "json":
         click.echo(json.dumps({"script": script, "steps": [s.model_dump() for s in steps]}, ensure_ascii=False, indent=2))
         return
     for s in steps:
-        click.echo(f"\nstep {s.idx}: {s.text}  [{s.source}]")
+        click.echo(f"\nstep {s.idx}: {s.text}  [{'aligned' if s.source == 'aligned' else 'searched now'}]")
         if s.products:
-            emit([{"score": h.score, "product": h.product, "title": h.title, "intention_text": h.intention_text, "intentions": h.intentions}
+            emit([{"score": h.score, "product": h.product, "title": h.title, "why": h.why, "intentions": h.intentions}
                   for h in s.products], "table", width=48)
         else:
-            click.echo("  (no aligned intention leads to a product)")
+            click.echo("  (no intention above the threshold leads to a product)")
 
 
 # -- evaluation ------------------------------------------------------------------------------

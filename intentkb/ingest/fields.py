@@ -3,7 +3,7 @@
 One rule: a value that cannot be read as what the field says is a reject with its reason, never a
 guess. Text fields take text (an integer reads as its digits: ids and codes arrive as numbers from
 parquet and JSON); a list, a map, a boolean or a fractional number where text is expected is a
-reject; a float NaN (pandas' missing value) is missing. Ids are normalised (NFKC, invisible format
+reject; a float NaN (pandas' missing value) is missing; HTML entities in text become characters. Ids are normalised (NFKC, invisible format
 characters such as zero-width spaces removed) and must look like ids, so `B0X` and `B0X\u200b` are one
 product and `None`, `NaN` or `inf` never become one. Prices must read whole as a price.
 """
@@ -18,13 +18,21 @@ from typing import Annotated, Any
 from pydantic import BaseModel, BeforeValidator, ConfigDict
 
 from ..kb.models import clean_text
+from ..kb.texts import unescape_html
 
 _TOKEN = re.compile(r"^[A-Za-z0-9_\-:.]{1,64}$")
 _NULL_WORDS = frozenset({"nan", "none", "null", "nil", "na", "n/a", "inf", "-inf", "+inf", "infinity", "-infinity", "undefined"})
 
 
 def read_text(v: Any) -> str | None:
-    """Text, or None when missing; ValueError when the value is not text."""
+    """Text, or None when missing, HTML entities replaced by their characters (scraped catalogues:
+    `Melissa &amp; Doug`); ValueError when the value is not text."""
+    if isinstance(v, str) and "&" in v:
+        v = unescape_html(v)
+    return _plain_text(v)
+
+
+def _plain_text(v: Any) -> str | None:
     if v is None:
         return None
     if isinstance(v, str):
@@ -46,8 +54,8 @@ def read_text(v: Any) -> str | None:
 
 
 def read_key(v: Any) -> str | None:
-    """An id: normalised, no invisible characters, no null word, id-shaped."""
-    text = read_text(v)
+    """An id: normalised, no invisible characters, no null word, id-shaped (entities stay as they are)."""
+    text = _plain_text(v)
     if text is None:
         return None
     if text.isascii() and _TOKEN.match(text) and text.lower() not in _NULL_WORDS:

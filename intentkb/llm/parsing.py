@@ -182,7 +182,6 @@ def parse_free_text(text: str, *, min_chars: int = 20, **_: Any) -> str:
     return body
 
 
-_LEAD = re.compile(r"^\s*(?:the\s+)?(?:potential\s+)?(?:co-?buy\s+)?intention(?:\s+for\s+(?:these|the)\s+two\s+products)?\s+(?:could|would|might)\s+be\s*(?:that\s+)?[:,]?\s*", re.I)
 
 
 def parse_cobuy_intention(text: str, *, max_words: int = 200, **_: Any) -> str:

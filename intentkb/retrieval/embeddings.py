@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import re
 import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
@@ -20,6 +19,7 @@ import numpy as np
 from tqdm import tqdm
 
 from ..errors import IntentKBError
+from ..kb.texts import strip_boilerplate
 from ..private import private_file
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
@@ -64,15 +64,10 @@ def model_location(name: str) -> str:
     return model_key(name)
 
 
-# FolkScope/MIND assertions share this opening; it carries no meaning and pulls every assertion
-# towards every other, so it is left out of what is embedded.
-_ASSERTION_OPENING = re.compile(r"^personx bought (?:a product of )?item a and (?:a product of )?item b\s+", re.IGNORECASE)
-
-
 def embedding_text(text: str) -> str:
-    """The part of an intention (or step) text that is embedded."""
-    stripped = _ASSERTION_OPENING.sub("", text.strip())
-    return stripped or text.strip()
+    """The part of an intention (or step) text that is embedded: without its source's boilerplate
+    opening (`kb.texts.BOILERPLATE`), which carries no meaning and pulls every text towards every other."""
+    return strip_boilerplate(text)
 
 
 def text_hash(text: str) -> bytes:

@@ -4,19 +4,22 @@ Free text is embedded and searched against the intention index; each hit intenti
 products it explains (co-buy, purchase) or was formed at (session trees). A product reached by
 several intentions appears once, with its best score, the intention that gave it and how many
 intentions reached it. A script's steps follow their ALIGNED edges when `align steps` has run, so
-the answer is the knowledge graph's own path Script → Step → Intention → Product; steps of a
-script that was never aligned are searched on the fly with the alignment threshold.
+the answer is the knowledge graph's own path Script → Step → Intention → Product; a step with no
+aligned path to a product (or a script never aligned) is searched on the fly with the alignment
+threshold, and says so (`source`). Each hit carries `why`, a readable snippet of the intention
+that linked it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
-from pydantic import BaseModel
+from pydantic import BaseModel, computed_field
 
 from ..config import Settings
 from ..errors import IntentKBError
 from ..kb.store import GraphStore, Row
+from ..kb.texts import snippet
 from .align import DEFAULT_THRESHOLD, load_intentions_index
 from .build import open_embedder
 from .embeddings import Embedder, embedding_text
@@ -35,12 +38,18 @@ class ProductHit(BaseModel):
     via: str
     intentions: int  # how many of the matched intentions lead to this product
 
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def why(self) -> str:
+        """The intention that linked the product, readable: boilerplate off, first sentence, short."""
+        return snippet(self.intention_text)
+
 
 class StepProducts(BaseModel):
     step: str
     idx: int
     text: str
-    source: str  # "aligned": ALIGNED edges in the graph; "search": embedded and searched now
+    source: str  # "aligned": the step's ALIGNED edges in the graph; "search": embedded and searched now
     products: list[ProductHit]
 
 
@@ -106,13 +115,17 @@ class Retriever:
         steps = self.store.run("script_steps", {"script": script})
         if not steps:
             raise IntentKBError(f"no script {script!r} with steps in the graph")
-        counts = self.store.run("script_alignment_count", {"script": script})[0]
-        if counts["aligned"]:
-            by_step: dict[str, list[Row]] = {}
+        by_step: dict[str, list[Row]] = {}
+        if self.store.run("script_alignment_count", {"script": script})[0]["aligned"]:
             for r in self.store.run("script_aligned_products", {"script": script}):
                 by_step.setdefault(r["step"], []).append(r)
-            return [StepProducts(step=s["id"], idx=s["idx"], text=s["text"], source="aligned", products=merge_products(by_step.get(s["id"], []), k))
-                    for s in steps]
-        vectors = self.embedder.encode([embedding_text(s["text"]) for s in steps])
-        return [StepProducts(step=s["id"], idx=s["idx"], text=s["text"], source="search", products=self._products(v, k, threshold))
-                for s, v in zip(steps, vectors)]
+        out: dict[str, StepProducts] = {s["id"]: StepProducts(step=s["id"], idx=s["idx"], text=s["text"], source="aligned",
+                                                              products=merge_products(by_step[s["id"]], k))
+                                        for s in steps if by_step.get(s["id"])}
+        # a step no aligned intention leads to a product from is searched now, with the threshold
+        rest = [s for s in steps if s["id"] not in out]
+        if rest:
+            vectors = self.embedder.encode([embedding_text(s["text"]) for s in rest])
+            for s, v in zip(rest, vectors):
+                out[s["id"]] = StepProducts(step=s["id"], idx=s["idx"], text=s["text"], source="search", products=self._products(v, k, threshold))
+        return [out[s["id"]] for s in steps]

@@ -23,6 +23,7 @@ from ..config import Settings
 from ..errors import IntentKBError
 from ..kb.queries import keyset_pages
 from ..kb.store import GraphStore, Row
+from ..kb.texts import strip_boilerplate
 from .items import Item, make_item, product_ref, seeded
 from .neighbours import Neighbours
 from .stats import BuildStats
@@ -36,7 +37,6 @@ def _fold(text: str) -> str:
     return " ".join(text.casefold().split()).rstrip(".")
 
 
-_LEAD = re.compile(r"^(?:the\s+)?(?:potential\s+)?co-?buy\s+intention\b[^.]*?\b(?:could|would|might|may)\s+be(?:\s+that)?[\s:,]*", re.I)
 _BECAUSE = re.compile(r"\bbecause\s+(.+)$", re.I)
 
 
@@ -60,7 +60,7 @@ def shown_intention(text: str, assertion: str | None, titles: list[str]) -> str:
     order) replaced by "product A" / "product B"; if that still names a product, the FolkScope
     assertion's reason masked the same way; failing both, the masked first sentence."""
     first = re.split(r"(?<=[.!?])\s+", text.strip(), maxsplit=1)[0]
-    core = _masked(_LEAD.sub("", first).strip() or first, titles)
+    core = _masked(strip_boilerplate(first), titles)
     if not _names(core, titles):
         return core
     m = _BECAUSE.search(assertion or "")
