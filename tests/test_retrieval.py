@@ -133,9 +133,10 @@ def test_alignment_is_idempotent_and_follows_the_threshold(kb, shared_embedder):
 
 
 def test_retrieve_merges_products_and_walks_script_steps(kb, shared_embedder):
+    """The intention path alone (the paper's: alignment and the ESB tasks use it)."""
     store, settings = kb
     build_indexes(store, settings, embedder=shared_embedder)
-    with Retriever(store, settings, embedder=shared_embedder) as r:
+    with Retriever(store, settings, embedder=shared_embedder, hybrid=False) as r:
         hits = r.retrieve("a present for a child who loves dinosaurs", k=5)
         assert hits[0].product == "B07PF1R8LS" and "dinosaur" in hits[0].intention_text
         assert len({h.product for h in hits}) == len(hits) == 5
@@ -151,6 +152,7 @@ def test_retrieve_merges_products_and_walks_script_steps(kb, shared_embedder):
         aligned = r.retrieve_script(script, k=2)
         # a step its aligned intentions lead to no product from says so: searched now, nothing found either
         assert "aligned" in {s.source for s in aligned} and all(s.source == ("aligned" if s.products else "search") for s in aligned)
+        assert all(h.paths == ["intention"] and not h.weak for s in aligned for h in s.products)
         assert aligned[1].products[0].product == "B01MYTOKV8"  # step 2, the helmet
         assert all(h.score >= 0.45 for s in aligned for h in s.products)
         # with aligned edges, retrieval follows the graph: the same products the search found
@@ -175,3 +177,47 @@ def test_retrieve_cli_table_and_json(ekb, shared_embedder):
     assert res.exit_code == 1 and "no script 'no-such-script'" in res.output
     res = CliRunner().invoke(cli, [*base, "retrieve"], env=env)
     assert res.exit_code == 2
+
+
+def test_fusion_by_reciprocal_rank_pairs_and_weak_marks():
+    """Hand-computed: RRF with k = 60 over the two rankings."""
+    from intentkb.retrieval.fusion import ProductHit, fuse
+
+    by_intention = [ProductHit(product="a", title="A", score=0.8, intention="i1", intention_text="x", kind="cobuy", via="EXPLAINS"),
+                    ProductHit(product="b", title="B", score=0.8, intention="i1", intention_text="x", kind="cobuy", via="EXPLAINS"),
+                    ProductHit(product="c", title="C", score=0.3, intention="i2", intention_text="y", kind="purchase", via="EXPLAINS")]
+    direct = [("c", 0.7), ("d", 0.2)]
+    hits = fuse(by_intention, direct, {"d": "D"}, k=10, weak_product=0.5)
+    # a path votes only where it vouches (intention cosine >= 0.45, product cosine >= 0.5), ranked among those:
+    # a: intention rank 1 -> 1/61 (b, its pair, rank 2, merged into it); c: product rank 1 -> 1/61; d: weak, last
+    assert [h.product for h in hits] == ["a", "c", "d"]
+    a, c, d = hits
+    assert a.score == c.score == round(1 / 61, 6) and d.score == round((1 / 62) / 100, 6)
+    assert (a.pair, a.pair_title) == ("b", "B") and c.paths == ["intention", "product"] and d.paths == ["product"]
+    assert not c.weak and not a.weak and d.weak  # c: its product text scores 0.7 >= 0.5; d: 0.2, no intention
+    assert d.why == "its own title, category and attributes match"
+
+
+def test_hybrid_retrieve_reaches_products_without_intentions(kb, shared_embedder, tmp_path):
+    store, settings = kb
+    ingest_file(store, "cobuy", Path(__file__).parent / "fixtures" / "mind_sample.csv", rejects_path=tmp_path / "c.jsonl")
+    reports = {r.name: r for r in build_indexes(store, settings, embedder=shared_embedder)}
+    meta = VectorIndex.load(index_dir(settings, "products")).meta
+    assert reports["products"].count > 0 and meta.weak_below is not None and 0 < meta.weak_below < 1 and "Youden" in meta.calibrated_on
+    lonely = store.run("MATCH (p:Product) WHERE p.title IS NOT NULL AND NOT (p)<-[:EXPLAINS|AT]-(:Intention) "
+                       "RETURN p.id AS id, p.title AS title ORDER BY id LIMIT 1")[0]
+    with Retriever(store, settings, embedder=shared_embedder) as r:
+        hits = r.retrieve(lonely["title"], k=5)
+        found = {h.product: h for h in hits}
+        assert lonely["id"] in found, hits  # no intention leads to it: reachable through its own text only
+        assert found[lonely["id"]].paths == ["product"] and not found[lonely["id"]].weak
+        assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+        # a co-buy intention's own text: both products of its pair, one hit
+        pair = store.run("MATCH (a:Product)<-[:EXPLAINS {role: 'a'}]-(i:Intention {kind: 'cobuy'})-[:EXPLAINS {role: 'b'}]->(b:Product) "
+                         "RETURN i.text AS text, a.id AS a, b.id AS b ORDER BY i.id LIMIT 1")[0]
+        hits = r.retrieve(pair["text"], k=5)
+        merged = [h for h in hits if h.pair]
+        assert merged and {merged[0].product, merged[0].pair} == {pair["a"], pair["b"]}
+        assert not ({pair["a"], pair["b"]} & {h.product for h in hits if h is not merged[0]})
+        # a need nothing in the graph serves: every hit marked weak
+        assert all(h.weak for h in r.retrieve("quantum chromodynamics lattice simulation lecture", k=5))

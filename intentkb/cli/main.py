@@ -229,6 +229,14 @@ def align_steps_cmd(ctx: click.Context, threshold: float, top_k: int, scripts: t
     click.echo(report.model_dump_json(indent=2) if as_json else report.line())
 
 
+def _hit_row(h: Any, rank: int | None = None) -> dict[str, Any]:
+    """One retrieve hit as a table row: a co-buy pair on one row, weak matches marked as such."""
+    title = f"{h.title}  +  {h.pair_title or h.pair}" if h.pair else h.title
+    row = {"rank": rank} if rank is not None else {}
+    return {**row, "score": h.score, "match": ("weak: " if h.weak else "") + "+".join(h.paths), "product": h.product + (f" + {h.pair}" if h.pair else ""),
+            "title": title, "why": h.why}
+
+
 @cli.command()
 @click.argument("text", required=False)
 @click.option("-k", "k", type=click.IntRange(1, 1000), default=10, show_default=True, help="Products per text or step.")
@@ -255,7 +263,7 @@ def retrieve(ctx: click.Context, text: str | None, k: int, script: str | None, t
             if fmt == "json":
                 click.echo(json.dumps({"text": text, "products": rows}, ensure_ascii=False, indent=2))
             else:
-                emit([{c: row[c] for c in ("rank", "score", "product", "title", "why", "intentions")} for row in rows], "table", width=48)
+                emit([_hit_row(h, rank=i) for i, h in enumerate(hits, start=1)], "table", width=48)
             return
         steps = r.retrieve_script(script or "", k, **({"threshold": threshold} if threshold is not None else {}))
     if fmt == "json":
@@ -264,8 +272,7 @@ def retrieve(ctx: click.Context, text: str | None, k: int, script: str | None, t
     for s in steps:
         click.echo(f"\nstep {s.idx}: {s.text}  [{'aligned' if s.source == 'aligned' else 'searched now'}]")
         if s.products:
-            emit([{"score": h.score, "product": h.product, "title": h.title, "why": h.why, "intentions": h.intentions}
-                  for h in s.products], "table", width=48)
+            emit([_hit_row(h) for h in s.products], "table", width=48)
         else:
             click.echo("  (no intention above the threshold leads to a product)")
 

@@ -52,11 +52,11 @@ def retrieval_demo(store: GraphStore, settings: Settings, echo: Callable[[str], 
     with Retriever(store, settings) as retriever:
         echo(f"\nproducts for each step of the script '{DEMO_SCRIPT}':  intentkb retrieve --script {script}")
         for step in retriever.retrieve_script(script, k=2):
-            found = "; ".join(f"{(h.title or h.product)[:38]} ({h.score:.2f})" for h in step.products) or "none aligned"
+            found = "; ".join(f"{(h.title or h.product)[:38]}" + (" (weak)" if h.weak else "") for h in step.products) or "none found"
             echo(f"  {step.idx}. {step.text[:60]}\n       -> {found}")
         echo(f'\nintentkb retrieve "{DEMO_QUERY}" -k 3')
         for h in retriever.retrieve(DEMO_QUERY, k=3):
-            echo(f"  {h.score:.2f}  {(h.title or h.product)[:50]}  <- {h.intention_text[:70]}")
+            echo(f"  {'weak ' if h.weak else ''}{'+'.join(h.paths):<17} {(h.title or h.product)[:50]}  <- {h.why[:70]}")
 
 
 def tasks_demo(store: GraphStore, settings: Settings, data_dir: Path, echo: Callable[[str], None]) -> dict[str, int]:

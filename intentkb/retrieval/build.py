@@ -24,7 +24,7 @@ from .embeddings import Embedder, EmbeddingCache, embedding_key, embedding_text,
 from .index import IVF_THRESHOLD, VectorIndex
 
 # index name → the named query that pages through its texts
-SOURCES: dict[str, str] = {"intentions": "index_intentions_page", "steps": "index_steps_page"}
+SOURCES: dict[str, str] = {"intentions": "index_intentions_page", "steps": "index_steps_page", "products": "index_products_page"}
 PAGE = 100_000  # rows per keyset page: each page query scans and sorts what remains, so fewer pages read faster
 ENCODE_CHUNK = 50_000  # texts embedded and added per round, so memory stays bounded during updates
 
@@ -74,11 +74,23 @@ def page_texts(store: GraphStore, query: str, params: dict[str, Any], page: int 
     while True:
         rows = store.run(query, {**params, "after": after, "limit": page})
         for r in rows:
-            if r["text"]:
-                yield r["id"], embedding_text(r["text"])
+            text = r["text"] if "text" in r else product_text(r)
+            if text:
+                yield r["id"], embedding_text(text)
         if len(rows) < page:
             return
         after = rows[-1]["id"]
+
+
+def product_text(row: dict[str, Any]) -> str:
+    """What the product index embeds: title, category, brand, then the attributes (sorted, so the
+    text, hence its hash, is the same on every build)."""
+    parts = [row.get("title") or ""]
+    for key in ("category", "brand"):
+        if row.get(key) and str(row[key]).casefold() not in parts[0].casefold():
+            parts.append(str(row[key]))
+    attrs = sorted(a for a in (row.get("attrs") or []) if a)
+    return ". ".join(p for p in parts if p) + ("; " + "; ".join(attrs) if attrs else "")
 
 
 def open_embedder(settings: Settings, *, progress: bool = False) -> Embedder:
@@ -144,12 +156,39 @@ def build_index(store: GraphStore, settings: Settings, name: str, *, embedder: E
         report.embed_seconds = round(report.embed_seconds, 2)
         report.added = len(todo) - report.updated
         report.unchanged = len(texts) - len(todo)
+    if name == "products":
+        index.meta.weak_below, index.meta.calibrated_on = calibrate_weak(store, embedder, index, texts)
     index.save(directory)
     report.index_seconds = round(time.monotonic() - t - (0 if report.rebuilt else report.embed_seconds), 2)
     report.encoded = embedder.encoded - encoded_before
     m = index.meta
     report.kind, report.count, report.nlist, report.nprobe, report.recall_at_10 = m.kind, m.count, m.nlist, m.nprobe, m.recall_at_10
     return report
+
+
+CALIBRATION_LINKS = 2000
+
+
+def calibrate_weak(store: GraphStore, embedder: Embedder, index: VectorIndex, texts: dict[str, str]) -> tuple[float | None, str | None]:
+    """The product-text similarity below which a direct match is weak: the cut that best separates
+    the graph's own intention → product links from the same intentions paired with other products
+    (Youden's J over the observed scores). None when the graph has too few links to say."""
+    links = [r for r in store.run("index_calibration_links", {"limit": CALIBRATION_LINKS}) if r["product"] in index.position]
+    if len(links) < 20:
+        return None, None
+    ids = [r["product"] for r in links]
+    queries = embedder.encode([embedding_text(r["text"]) for r in links])
+    products = embedder.encode([texts[p] for p in ids])
+    perm = np.random.default_rng(0).permutation(len(products))
+    true = np.einsum("ij,ij->i", queries, products)
+    false = np.einsum("ij,ij->i", queries, products[perm])
+    same = np.array(ids) == np.array(ids)[perm]  # a shuffle that kept the product is not a negative
+    false = false[~same] if (~same).any() else false
+    cuts = np.unique(np.concatenate([true, false]))
+    tpr = (true[None, :] >= cuts[:, None]).mean(axis=1)
+    fpr = (false[None, :] >= cuts[:, None]).mean(axis=1)
+    best = float(cuts[int(np.argmax(tpr - fpr))])
+    return round(best, 4), f"{len(true)} intention-product links against {len(false)} mismatched pairs (Youden's J)"
 
 
 def _tuning_queries(store: GraphStore, embedder: Embedder, n: int = 500) -> np.ndarray | None:

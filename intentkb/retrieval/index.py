@@ -41,6 +41,8 @@ class IndexMeta(BaseModel):
     tuned_on: str | None = None  # IVF: the queries nprobe was tuned on ("queries" given, or "held-out" indexed vectors)
     codec: str | None = None  # IVF: how list entries are stored ("fp16"; older indexes: None = float32)
     count: int = 0
+    weak_below: float | None = None  # products: a direct match scoring less is marked weak (calibrated at build)
+    calibrated_on: str | None = None
 
 
 class ModelMismatch(IntentKBError):

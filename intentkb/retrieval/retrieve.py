@@ -7,42 +7,27 @@ intentions reached it. A script's steps follow their ALIGNED edges when `align s
 the answer is the knowledge graph's own path Script → Step → Intention → Product; a step with no
 aligned path to a product (or a script never aligned) is searched on the fly with the alignment
 threshold, and says so (`source`). Each hit carries `why`, a readable snippet of the intention
-that linked it.
+that linked it. With a product index (`index build` makes one), both are fused with the direct
+path over the products' own texts (module `fusion`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
-from pydantic import BaseModel, computed_field
+from pydantic import BaseModel
 
 from ..config import Settings
 from ..errors import IntentKBError
 from ..kb.store import GraphStore, Row
-from ..kb.texts import snippet
 from .align import DEFAULT_THRESHOLD, load_intentions_index
-from .build import open_embedder
+from .build import index_dir, open_embedder, settings_key
 from .embeddings import Embedder, embedding_text
+from .fusion import WEAK_INTENTION, ProductHit, fuse
 from .index import VectorIndex
 
 MAX_INTENTIONS = 5000  # the widest intention search for one query before giving up on filling k
-
-
-class ProductHit(BaseModel):
-    product: str
-    title: str | None
-    score: float
-    intention: str
-    intention_text: str
-    kind: str
-    via: str
-    intentions: int  # how many of the matched intentions lead to this product
-
-    @computed_field  # type: ignore[prop-decorator]
-    @property
-    def why(self) -> str:
-        """The intention that linked the product, readable: boilerplate off, first sentence, short."""
-        return snippet(self.intention_text)
 
 
 class StepProducts(BaseModel):
@@ -62,8 +47,10 @@ def merge_products(rows: Iterable[Row], k: int) -> list[ProductHit]:
         seen.setdefault(pid, set()).add(r["intention"])
         cur = best.get(pid)
         if cur is None or (r["score"], cur.intention) > (cur.score, r["intention"]):
-            best[pid] = ProductHit(product=pid, title=r.get("title"), score=round(float(r["score"]), 4), intention=r["intention"],
-                                   intention_text=r["intention_text"], kind=r["kind"], via=r["via"], intentions=0)
+            score = round(float(r["score"]), 4)
+            best[pid] = ProductHit(product=pid, title=r.get("title"), score=score, intention=r["intention"],
+                                   intention_text=r["intention_text"], kind=r["kind"], via=r["via"], intentions=0,
+                                   intention_score=score, paths=["intention"], weak=score < WEAK_INTENTION)
     for pid, hit in best.items():
         hit.intentions = len(seen[pid])
     return sorted(best.values(), key=lambda h: (-h.score, h.product))[:k]
@@ -73,10 +60,14 @@ class Retriever:
     """Holds the loaded intention index and the embedder, so that each query costs one encode, one
     FAISS search and one graph query."""
 
-    def __init__(self, store: GraphStore, settings: Settings, *, index: VectorIndex | None = None, embedder: Embedder | None = None) -> None:
+    def __init__(self, store: GraphStore, settings: Settings, *, index: VectorIndex | None = None, embedder: Embedder | None = None,
+                 products: VectorIndex | None = None, hybrid: bool = True) -> None:
         self.store = store
         self.settings = settings
         self.index = index or load_intentions_index(settings)
+        self.products = products
+        if products is None and hybrid and (index_dir(settings, "products") / "meta.json").exists():
+            self.products = VectorIndex.load(index_dir(settings, "products"), model=settings_key(settings))
         self._own_embedder = embedder is None
         self.embedder = embedder or open_embedder(settings)
 
@@ -103,12 +94,24 @@ class Retriever:
                 return found
             width *= 4
 
+    def _fused(self, vector: Any, by_intention: list[ProductHit], k: int) -> list[ProductHit]:
+        """Both paths fused (module `fusion`); the intention path alone when there is no product index."""
+        if self.products is None:
+            return by_intention[:k]
+        direct = self.products.search(vector[None, :], max(2 * k, 20), model=self.embedder.key)[0]
+        missing = [p for p, _ in direct if p not in {h.product for h in by_intention}]
+        titles = {r["id"]: r["title"] for r in self.store.run("product_titles", {"ids": missing})} if missing else {}
+        return fuse(by_intention, direct, titles, k, weak_product=self.products.meta.weak_below)
+
     def retrieve(self, text: str, k: int = 10, *, threshold: float | None = None) -> list[ProductHit]:
-        """The `k` products whose intentions are closest to `text`."""
+        """The `k` products that serve `text`: through intentions and through their own texts, fused."""
         text = text.strip()
         if not text:
             raise IntentKBError("retrieve: empty text")
-        return self._products(self.embedder.encode([embedding_text(text)])[0], k, threshold)
+        vector = self.embedder.encode([embedding_text(text)])[0]
+        if self.products is None:
+            return self._products(vector, k, threshold)
+        return self._fused(vector, self._products(vector, max(2 * k, 20), threshold), k)
 
     def retrieve_script(self, script: str, k: int = 10, *, threshold: float = DEFAULT_THRESHOLD) -> list[StepProducts]:
         """Products for every step of `script`, in step order."""
@@ -119,13 +122,13 @@ class Retriever:
         if self.store.run("script_alignment_count", {"script": script})[0]["aligned"]:
             for r in self.store.run("script_aligned_products", {"script": script}):
                 by_step.setdefault(r["step"], []).append(r)
-        out: dict[str, StepProducts] = {s["id"]: StepProducts(step=s["id"], idx=s["idx"], text=s["text"], source="aligned",
-                                                              products=merge_products(by_step[s["id"]], k))
-                                        for s in steps if by_step.get(s["id"])}
-        # a step no aligned intention leads to a product from is searched now, with the threshold
-        rest = [s for s in steps if s["id"] not in out]
-        if rest:
-            vectors = self.embedder.encode([embedding_text(s["text"]) for s in rest])
-            for s, v in zip(rest, vectors):
-                out[s["id"]] = StepProducts(step=s["id"], idx=s["idx"], text=s["text"], source="search", products=self._products(v, k, threshold))
-        return [out[s["id"]] for s in steps]
+        width = max(2 * k, 20) if self.products is not None else k
+        vectors = self.embedder.encode([embedding_text(s["text"]) for s in steps])
+        out = []
+        for s, v in zip(steps, vectors):
+            # the graph's own path when the step has one; else searched now, with the threshold
+            aligned = bool(by_step.get(s["id"]))
+            path = merge_products(by_step[s["id"]], width) if aligned else self._products(v, width, threshold)
+            out.append(StepProducts(step=s["id"], idx=s["idx"], text=s["text"], source="aligned" if aligned else "search",
+                                    products=self._fused(v, path, k)))
+        return out

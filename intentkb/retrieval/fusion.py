@@ -1,0 +1,96 @@
+"""How `retrieve` combines its two paths to products.
+
+- **Intention path** (the knowledge graph's): the text is matched to intentions, each intention
+  leads to the products it explains or was formed at. A product's score is its best intention's cosine.
+- **Direct path**: the text is matched to the products' own texts (title, category, brand,
+  attributes) in the product index. It reaches products no intention explains yet, such as a
+  catalogue freshly loaded.
+
+The two rankings are fused by reciprocal rank fusion (Cormack, Clarke and Büttcher, SIGIR 2009):
+a product's fused score is the sum over the paths that vouch for it of 1 / (60 + its rank among
+what that path vouches for), so agreement between the paths counts and neither path's cosine scale
+has to match the other's. A path vouches for a product when its score reaches the path's cut (below).
+A co-buy intention explains two products at once; when both are hits and that intention is the best
+of each, they are one hit (`pair`). A hit is **weak** when neither path vouches for it — its
+intention cosine is below the alignment threshold (0.45, EcomScriptBench's for SentenceBERT) and its
+product-text cosine below the product index's calibrated cut (`index build` sets it from the
+graph's own intention → product links; see `build.calibrate_weak`) — and weak hits come after
+every strong one, marked as such rather than presented as answers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from pydantic import BaseModel, computed_field
+
+from ..kb.texts import snippet
+
+RRF_K = 60
+WEAK_INTENTION = 0.45
+
+
+class ProductHit(BaseModel):
+    product: str
+    title: str | None
+    score: float  # the ranking score: fused (retrieve) or the intention's cosine (intention path alone)
+    intention: str = ""
+    intention_text: str = ""
+    kind: str = "product"
+    via: str = "PRODUCT_TEXT"
+    intentions: int = 0  # how many of the matched intentions lead to this product
+    intention_score: float | None = None
+    product_score: float | None = None
+    paths: list[str] = []
+    weak: bool = False
+    pair: str | None = None  # the other product of a co-buy pair whose one intention led to both
+    pair_title: str | None = None
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def why(self) -> str:
+        """Why it was found, readable: the linking intention's snippet, or the product's own text."""
+        return snippet(self.intention_text) if self.intention_text else "its own title, category and attributes match"
+
+
+def fuse(by_intention: Sequence[ProductHit], direct: Sequence[tuple[str, float]], titles: dict[str, str | None], k: int, *,
+         weak_product: float | None, weak_intention: float = WEAK_INTENTION) -> list[ProductHit]:
+    """The `k` best hits of both paths by reciprocal rank fusion, pairs merged, weak ones marked.
+
+    A path votes only for the products it vouches for (its score at or above its cut), ranked among
+    those: a path's rank 1 of a poor match must not outweigh the other path's confident answer.
+    Weak hits (no vouching path) follow the strong ones, ordered by their plain fused ranks."""
+    hits: dict[str, ProductHit] = {}
+    plain: dict[str, float] = {}
+    for rank, h in enumerate(by_intention, start=1):
+        hits[h.product] = h.model_copy(update={"intention_score": h.score, "paths": ["intention"], "score": 0.0})
+        plain[h.product] = 1.0 / (RRF_K + rank)
+    for rank, (pid, cos) in enumerate(direct, start=1):
+        h = hits.get(pid)
+        if h is None:
+            h = hits[pid] = ProductHit(product=pid, title=titles.get(pid), score=0.0)
+        h.product_score = round(cos, 4)
+        h.paths = [*h.paths, "product"]
+        plain[pid] = plain.get(pid, 0.0) + 1.0 / (RRF_K + rank)
+    vouched_i = [h for h in hits.values() if h.intention_score is not None and h.intention_score >= weak_intention]
+    vouched_p = [h for h in hits.values() if h.product_score is not None and weak_product is not None and h.product_score >= weak_product]
+    for vouched, key in ((vouched_i, "intention_score"), (vouched_p, "product_score")):
+        for rank, h in enumerate(sorted(vouched, key=lambda x: (-getattr(x, key), x.product)), start=1):
+            h.score += 1.0 / (RRF_K + rank)
+    for pid, h in hits.items():
+        h.weak = h.score == 0.0
+        h.score = round(h.score if not h.weak else plain[pid] / 100, 6)  # weak ones always below every strong one
+    ranked = sorted(hits.values(), key=lambda x: (x.weak, -x.score, x.product))
+    out: list[ProductHit] = []
+    taken: dict[str, ProductHit] = {}  # co-buy intention id -> the hit it already gave
+    for h in ranked:
+        first = taken.get(h.intention) if h.kind == "cobuy" and h.intention else None
+        if first is not None and first.pair is None:
+            first.pair, first.pair_title = h.product, h.title
+            continue
+        if h.kind == "cobuy" and h.intention:
+            taken.setdefault(h.intention, h)
+        out.append(h)
+        if len(out) == k:
+            break
+    return out
