@@ -178,7 +178,7 @@ def index_group() -> None:
 
 
 @index_group.command("build")
-@click.option("--only", type=click.Choice(["intentions", "steps"]), multiple=True, help="Build only this index (repeatable).")
+@click.option("--only", type=click.Choice(["intentions", "steps", "products"]), multiple=True, help="Build only this index (repeatable).")
 @click.option("--rebuild", is_flag=True, help="Build from scratch (needed after changing the embedding model).")
 @click.option("--json", "as_json", is_flag=True, help="Print the reports as JSON.")
 @click.pass_context
