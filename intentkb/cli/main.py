@@ -229,6 +229,27 @@ def align_steps_cmd(ctx: click.Context, threshold: float, top_k: int, scripts: t
     click.echo(report.model_dump_json(indent=2) if as_json else report.line())
 
 
+def _retrieve(ctx: click.Context, text: str | None, k: int, script: str | None, threshold: float | None) -> tuple[list[Any], list[Any]]:
+    """Hits for TEXT or the steps of a script: from a running `intentkb serve` of this graph when
+    there is one (no model to load), else here."""
+    from ..api.running import call, find_server
+    from ..retrieval.fusion import ProductHit
+    from ..retrieval.retrieve import Retriever, StepProducts
+
+    settings = _settings(ctx)
+    url = find_server(settings)
+    if url is not None:
+        body: dict[str, Any] = {"k": k, **({"text": text} if text else {"script": script}),
+                                **({"threshold": threshold} if threshold is not None else {})}
+        out = call(url, "/retrieve", body, token=os.environ.get("INTENTKB_SERVE_TOKEN"))
+        return ([ProductHit.model_validate(h) for h in out.get("products") or []],
+                [StepProducts.model_validate(s) for s in out.get("steps") or []])
+    with _store(ctx) as store, Retriever(store, settings) as r:
+        if text:
+            return r.retrieve(text, k, threshold=threshold), []
+        return [], r.retrieve_script(script or "", k, **({"threshold": threshold} if threshold is not None else {}))
+
+
 def _hit_row(h: Any, rank: int | None = None) -> dict[str, Any]:
     """One retrieve hit as a table row: a co-buy pair on one row, weak matches marked as such."""
     title = f"{h.title}  +  {h.pair_title or h.pair}" if h.pair else h.title
@@ -251,21 +272,19 @@ def retrieve(ctx: click.Context, text: str | None, k: int, script: str | None, t
     Example:
       intentkb retrieve "protect my laptop on the commute" -k 5
       intentkb retrieve --script c1a2b3... --format json
-    """
-    from ..retrieval.retrieve import Retriever
 
+    With `intentkb serve` running on this graph, the server answers (no model to load here).
+    """
     if bool(text) == bool(script):
         raise click.UsageError("give TEXT or --script, not both")
-    with _store(ctx) as store, Retriever(store, _settings(ctx)) as r:
-        if text:
-            hits = r.retrieve(text, k, threshold=threshold)
-            rows = [{"rank": i, **h.model_dump()} for i, h in enumerate(hits, start=1)]
-            if fmt == "json":
-                click.echo(json.dumps({"text": text, "products": rows}, ensure_ascii=False, indent=2))
-            else:
-                emit([_hit_row(h, rank=i) for i, h in enumerate(hits, start=1)], "table", width=48)
-            return
-        steps = r.retrieve_script(script or "", k, **({"threshold": threshold} if threshold is not None else {}))
+    hits, steps = _retrieve(ctx, text, k, script, threshold)
+    if text:
+        rows = [{"rank": i, **h.model_dump()} for i, h in enumerate(hits, start=1)]
+        if fmt == "json":
+            click.echo(json.dumps({"text": text, "products": rows}, ensure_ascii=False, indent=2))
+        else:
+            emit([_hit_row(h, rank=i) for i, h in enumerate(hits, start=1)], "table", width=48)
+        return
     if fmt == "json":
         click.echo(json.dumps({"script": script, "steps": [s.model_dump() for s in steps]}, ensure_ascii=False, indent=2))
         return
@@ -275,6 +294,30 @@ def retrieve(ctx: click.Context, text: str | None, k: int, script: str | None, t
             emit([_hit_row(h) for h in s.products], "table", width=48)
         else:
             click.echo("  (no intention above the threshold leads to a product)")
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (127.0.0.1: this machine only).")
+@click.option("--port", type=click.IntRange(1, 65535), default=8765, show_default=True)
+@click.option("--token", envvar="INTENTKB_SERVE_TOKEN", help="Require `Authorization: Bearer TOKEN` (env INTENTKB_SERVE_TOKEN).")
+@click.pass_context
+def serve(ctx: click.Context, host: str, port: int, token: str | None) -> None:
+    """Serve retrieval and read-only Cypher over HTTP, the model and indexes loaded once.
+
+    Routes: POST /retrieve, GET /scripts/{id}/products, POST /cypher (read-only), GET /health;
+    OpenAPI docs at /docs. `intentkb retrieve` uses a running server of the same graph.
+
+    \b
+    Example:
+      intentkb serve --port 8765
+      curl -s localhost:8765/retrieve -H 'Content-Type: application/json' -d '{"text": "keep coffee hot on the commute", "k": 5}'
+    """
+    from ..api.running import serve as run_server
+
+    if host not in ("127.0.0.1", "localhost", "::1") and not token:
+        click.echo(f"warning: listening on {host} without a token: anyone who reaches it can query the graph", err=True)
+    click.echo(f"intentkb serve on http://{host}:{port} (graph {_settings(ctx).graph_name}); Ctrl-C stops it", err=True)
+    run_server(_settings(ctx), host=host, port=port, token=token)
 
 
 # -- evaluation ------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 import sqlite3
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -75,12 +76,14 @@ def text_hash(text: str) -> bytes:
 
 
 class EmbeddingCache:
-    """SQLite table of vectors keyed by (model, text hash); one commit per stored batch."""
+    """SQLite table of vectors keyed by (model, text hash); one commit per stored batch. Safe to
+    share between threads (`intentkb serve` answers on a thread pool): one lock per cache."""
 
     def __init__(self, path: Path) -> None:
         private_file(path)
         self.path = path
-        self.db = sqlite3.connect(path)
+        self._lock = threading.Lock()
+        self.db = sqlite3.connect(path, check_same_thread=False)
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.execute(
@@ -89,17 +92,18 @@ class EmbeddingCache:
 
     def get(self, model: str, hashes: Sequence[bytes], dim: int | None) -> dict[bytes, np.ndarray]:
         found: dict[bytes, np.ndarray] = {}
-        for i in range(0, len(hashes), 500):  # SQLite's limit on bound variables
-            part = list(hashes[i:i + 500])
-            marks = ",".join("?" * len(part))
-            for h, blob in self.db.execute(f"SELECT hash, vec FROM vectors WHERE model = ? AND hash IN ({marks})", [model, *part]):
-                v = np.frombuffer(blob, dtype=np.float32)
-                if dim is None or len(v) == dim:
-                    found[h] = v
+        with self._lock:
+            for i in range(0, len(hashes), 500):  # SQLite's limit on bound variables
+                part = list(hashes[i:i + 500])
+                marks = ",".join("?" * len(part))
+                for h, blob in self.db.execute(f"SELECT hash, vec FROM vectors WHERE model = ? AND hash IN ({marks})", [model, *part]):
+                    v = np.frombuffer(blob, dtype=np.float32)
+                    if dim is None or len(v) == dim:
+                        found[h] = v
         return found
 
     def put(self, model: str, items: Sequence[tuple[bytes, np.ndarray]]) -> None:
-        with self.db:
+        with self._lock, self.db:
             self.db.executemany("INSERT OR REPLACE INTO vectors VALUES (?, ?, ?)",
                                 [(model, h, np.ascontiguousarray(v, dtype=np.float32).tobytes()) for h, v in items])
 
@@ -109,7 +113,8 @@ class EmbeddingCache:
         return int(self.db.execute("SELECT count(*) FROM vectors WHERE model = ?", [model]).fetchone()[0])
 
     def close(self) -> None:
-        self.db.close()
+        with self._lock:
+            self.db.close()
 
 
 _LOADED: dict[tuple[str, str], Any] = {}

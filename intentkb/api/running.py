@@ -1,0 +1,92 @@
+"""A running `intentkb serve`, found by the CLI: the server records where it listens in
+`DATA_DIR/serve.json` (0600) while it runs, and `intentkb retrieve` asks it instead of loading
+torch, the model and the indexes itself when that record names a live server of the same graph."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from ..config import Settings
+from ..errors import IntentKBError
+from ..private import private_write_text
+
+RECORD = "serve.json"
+
+
+def record_path(settings: Settings) -> Path:
+    return settings.data_dir / RECORD
+
+
+def serve(settings: Settings, *, host: str = "127.0.0.1", port: int = 8765, token: str | None = None,
+          log_level: str = "warning") -> None:
+    """Run the API until interrupted (uvicorn), recorded in DATA_DIR/serve.json meanwhile."""
+    import uvicorn
+
+    from .app import create_app
+
+    app = create_app(settings, token=token)
+    config = uvicorn.Config(app, host=host, port=port, log_level=log_level, access_log=False)
+    server = uvicorn.Server(config)
+    path = record_path(settings)
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    private_write_text(path, json.dumps({"url": f"http://{shown}:{port}", "pid": os.getpid(), "graph": settings.graph_name,
+                                         "token": token is not None}))
+    def forget() -> None:
+        try:
+            if json.loads(path.read_text()).get("pid") == os.getpid():
+                path.unlink()
+        except (OSError, ValueError):
+            pass
+
+    def on_term(signum: int, frame: object) -> None:
+        forget()
+        raise SystemExit(0)
+
+    # uvicorn shuts down gracefully on SIGTERM, then re-raises it to the handler found at start:
+    # that handler is this one, so the record goes with the server
+    signal.signal(signal.SIGTERM, on_term)
+    try:
+        server.run()
+    finally:
+        forget()
+
+
+def find_server(settings: Settings, timeout: float = 0.5) -> str | None:
+    """The URL of a live `intentkb serve` of this data directory and graph, or None."""
+    try:
+        rec = json.loads(record_path(settings).read_text())
+        os.kill(int(rec["pid"]), 0)
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if rec.get("graph") != settings.graph_name:
+        return None
+    try:
+        with urllib.request.urlopen(f"{rec['url']}/health", timeout=timeout) as r:
+            if json.loads(r.read()).get("status") == "ok":
+                return str(rec["url"])
+    except (OSError, ValueError):
+        return None
+    return None
+
+
+def call(url: str, path: str, body: dict[str, Any], token: str | None = None, timeout: float = 60.0) -> Any:
+    """POST `body` as JSON to a running server; its error detail as an IntentKBError."""
+    headers = {"Content-Type": "application/json"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    req = urllib.request.Request(url + path, data=json.dumps(body).encode(), headers=headers, method="POST")
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as r:
+            return json.loads(r.read())
+    except urllib.error.HTTPError as e:
+        try:
+            detail = json.loads(e.read()).get("detail")
+        except ValueError:
+            detail = None
+        raise IntentKBError(f"intentkb serve at {url}: HTTP {e.code}: {detail or e.reason}") from None
