@@ -131,19 +131,21 @@ TEST_API_KEY = "sk-intentkb-test-0f4c2b9e7d1a4c55b3e8"
 def llm_server():
     from intentkb.llm.scripted_server import ScriptedServer
 
-    with ScriptedServer(slow_seconds=1.0) as srv:
+    with ScriptedServer(slow_seconds=2.5) as srv:
         yield srv
 
 
 @pytest.fixture
 def llm_settings(llm_server, tmp_path: Path):
-    """Fast retries and a short timeout, so that the fault tests take seconds."""
+    """Fast retries and a short deadline (1.5 s for a whole request: enough for any reply of the
+    scripted server on a busy 2-core machine, short enough that a "slow" fault costs seconds).
+    Tests of faults at scale shorten it further for themselves."""
     from pydantic import SecretStr
 
     from intentkb.llm.settings import LLMSettings
 
     return LLMSettings(api_key=SecretStr(TEST_API_KEY), base_url=llm_server.url, model="gpt-4o-mini", concurrency=8,
-                       timeout=0.4, max_retries=4, backoff_base=0.01, backoff_max=0.05, temperature=0.0, seed=None,
+                       timeout=1.5, max_retries=4, backoff_base=0.01, backoff_max=0.05, temperature=0.0, seed=None,
                        multimodal="off", prompts_dir=None, price=None, cache_path=tmp_path / "llm_cache.sqlite")
 
 

@@ -148,8 +148,8 @@ def test_faults_end_in_the_graph_or_the_rejects_file(estore, tmp_path, llm_serve
     """30 % of requests fail (429, 500, timeouts, bad JSON, unusable or cut-off replies)."""
     sessions = load_sessions(estore, tmp_path)
     llm_server.faults = 0.3
-    llm_server.slow_seconds = 0.6  # past the 0.4 s timeout
-    llm = llm_settings.model_copy(update={"max_retries": 2, "concurrency": 16})
+    llm_server.slow_seconds = 0.6  # past the 0.4 s deadline
+    llm = llm_settings.model_copy(update={"max_retries": 2, "concurrency": 16, "timeout": 0.4})
     gen("attributes", estore.settings, llm)
     rec = gen("trees", estore.settings, llm)
     st = rec.stages[0]
