@@ -27,7 +27,6 @@ import json
 import random
 import resource
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -45,15 +44,10 @@ from intentkb.llm.client import LLMClient
 from intentkb.llm.prompts import Prompts
 from intentkb.llm.run import GenOptions, RunRecord, run_generation
 from intentkb.llm.settings import LLMSettings
+from intentkb.testing import free_port
 
 HERE = Path(__file__).parent
 SHARED = HERE.parent.parent / "shared" / "data"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Server:

@@ -5,13 +5,11 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
-from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -19,16 +17,11 @@ from click.testing import CliRunner
 from intentkb.cli.main import cli
 from intentkb.retrieval.build import build_indexes
 from intentkb.retrieval.retrieve import Retriever
+from intentkb.testing import free_port
 
 from .test_retrieval import LONGBOARD, _load, _script, shared_embedder  # noqa: F401 - the module's embedder fixture
 
 TOKEN = "serve-test-token-7f3a"
-
-
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _request(url: str, body: dict | None = None, token: str | None = None) -> tuple[int, dict]:
@@ -50,7 +43,7 @@ def served(estore, tmp_path, shared_embedder):
     procs = []
 
     def start(token: str | None = None) -> str:
-        port = _port()
+        port = free_port()
         env = {**os.environ, "INTENTKB_HOME": str(settings.data_dir), "INTENTKB_GRAPH": settings.graph_name}
         env.pop("INTENTKB_SERVE_TOKEN", None)
         if token:

@@ -69,10 +69,13 @@ def unescape_html(text: str) -> str:
     return text
 
 
+def first_sentence(text: str) -> str:
+    return re.split(r"(?<=[.!?])\s+", text.strip(), maxsplit=1)[0]
+
+
 def snippet(text: str, limit: int = 120) -> str:
     """A readable piece of an intention: boilerplate off, the first sentence, cut at a word."""
-    core = strip_boilerplate(" ".join(text.split()))
-    first = re.split(r"(?<=[.!?])\s+", core, maxsplit=1)[0]
+    first = first_sentence(strip_boilerplate(" ".join(text.split())))
     first = first[:1].upper() + first[1:]
     if len(first) <= limit:
         return first

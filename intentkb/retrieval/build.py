@@ -65,16 +65,22 @@ def index_dir(settings: Settings, name: str) -> Path:
 
 def iter_texts(store: GraphStore, name: str, page: int = PAGE) -> Iterator[tuple[str, str]]:
     """(id, text to embed) of every node of an index's source, in id order, a page at a time."""
-    return page_texts(store, SOURCES[name], {}, page)
+    return page_texts(store, SOURCES[name], {}, page, text_of=product_text if name == "products" else _text)
 
 
-def page_texts(store: GraphStore, query: str, params: dict[str, Any], page: int = PAGE) -> Iterator[tuple[str, str]]:
-    """(id, text to embed) rows of a named query paged by `$after` (keyset) and `$limit`."""
+def _text(row: dict[str, Any]) -> str:
+    return row["text"] or ""
+
+
+def page_texts(store: GraphStore, query: str, params: dict[str, Any], page: int = PAGE,
+               text_of: Callable[[dict[str, Any]], str] = _text) -> Iterator[tuple[str, str]]:
+    """(id, text to embed) rows of a named query paged by `$after` (keyset) and `$limit`;
+    `text_of` makes a row's text (its `text` column by default)."""
     after = ""
     while True:
         rows = store.run(query, {**params, "after": after, "limit": page})
         for r in rows:
-            text = r["text"] if "text" in r else product_text(r)
+            text = text_of(r)
             if text:
                 yield r["id"], embedding_text(text)
         if len(rows) < page:

@@ -99,7 +99,8 @@ class Retriever:
         if self.products is None:
             return by_intention[:k]
         direct = self.products.search(vector[None, :], max(2 * k, 20), model=self.embedder.key)[0]
-        missing = [p for p, _ in direct if p not in {h.product for h in by_intention}]
+        known = {h.product for h in by_intention}
+        missing = [p for p, _ in direct if p not in known]
         titles = {r["id"]: r["title"] for r in self.store.run("product_titles", {"ids": missing})} if missing else {}
         return fuse(by_intention, direct, titles, k, weak_product=self.products.meta.weak_below)
 
@@ -123,12 +124,16 @@ class Retriever:
             for r in self.store.run("script_aligned_products", {"script": script}):
                 by_step.setdefault(r["step"], []).append(r)
         width = max(2 * k, 20) if self.products is not None else k
-        vectors = self.embedder.encode([embedding_text(s["text"]) for s in steps])
+        # steps are embedded only when something searches with them: a step without an aligned
+        # path, or the direct path (an aligned script without a product index needs no model)
+        need = [s for s in steps if self.products is not None or not by_step.get(s["id"])]
+        vectors = dict(zip((s["id"] for s in need), self.embedder.encode([embedding_text(s["text"]) for s in need]))) if need else {}
         out = []
-        for s, v in zip(steps, vectors):
+        for s in steps:
             # the graph's own path when the step has one; else searched now, with the threshold
             aligned = bool(by_step.get(s["id"]))
-            path = merge_products(by_step[s["id"]], width) if aligned else self._products(v, width, threshold)
+            path = merge_products(by_step[s["id"]], width) if aligned else self._products(vectors[s["id"]], width, threshold)
+            products = self._fused(vectors[s["id"]], path, k) if self.products is not None else path[:k]
             out.append(StepProducts(step=s["id"], idx=s["idx"], text=s["text"], source="aligned" if aligned else "search",
-                                    products=self._fused(v, path, k)))
+                                    products=products))
         return out

@@ -23,7 +23,7 @@ from ..config import Settings
 from ..errors import IntentKBError
 from ..kb.queries import keyset_pages
 from ..kb.store import GraphStore, Row
-from ..kb.texts import strip_boilerplate
+from ..kb.texts import first_sentence, strip_boilerplate
 from .items import Item, make_item, product_ref, seeded
 from .neighbours import Neighbours
 from .stats import BuildStats
@@ -59,7 +59,7 @@ def shown_intention(text: str, assertion: str | None, titles: list[str]) -> str:
     answer away: the first sentence without its lead-in, with the pair's titles (`titles`, in role
     order) replaced by "product A" / "product B"; if that still names a product, the FolkScope
     assertion's reason masked the same way; failing both, the masked first sentence."""
-    first = re.split(r"(?<=[.!?])\s+", text.strip(), maxsplit=1)[0]
+    first = first_sentence(text)
     core = _masked(strip_boilerplate(first), titles)
     if not _names(core, titles):
         return core

@@ -14,12 +14,13 @@ import argparse
 import importlib.util
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
 import urllib.request
 from pathlib import Path
+
+from . import free_port
 
 MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 MODEL_NAME = "SmolLM2-135M-Instruct"
@@ -47,12 +48,6 @@ def check() -> Path:
     return model_path()
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 class LlamaServer:
     """`with LlamaServer(parallel=2) as srv:` → `srv.url` is an OpenAI base URL (…/v1)."""
 
@@ -61,7 +56,7 @@ class LlamaServer:
         self.parallel = parallel
         self.ctx_per_slot = ctx_per_slot
         self.threads = threads or min(4, os.cpu_count() or 2)
-        self.port = port or _free_port()
+        self.port = port or free_port()
         self.proc: subprocess.Popen[bytes] | None = None
         self.log = Path(os.environ.get("TMPDIR", "/tmp")) / f"intentkb-llamacpp-{self.port}.log"
 
