@@ -40,10 +40,18 @@ class Settings(BaseModel):
     embedding_model: str = Field(default_factory=lambda: _env("INTENTKB_EMBEDDING_MODEL", default="all-MiniLM-L6-v2") or "all-MiniLM-L6-v2")
     # torch device of the embedding model: "cpu", "cuda", "cuda:1", "mps" (vectors agree to float rounding).
     embedding_device: str = Field(default_factory=lambda: _env("INTENTKB_EMBEDDING_DEVICE", default="cpu") or "cpu")
-    # "bfloat16" runs the model under bfloat16 autocast: about 1.6x faster on CPUs with AVX512-BF16 or
-    # AMX (slower on others), cosine ≥ 0.9999 to float32. Its vectors are cached and indexed apart.
-    embedding_precision: Literal["float32", "bfloat16"] = Field(
+    # "torch" runs the sentence-transformers model; "onnx" its ONNX Runtime export (made once per model
+    # under `onnx_dir`): no torch import when encoding, float32 the same vectors, int8 ~2x faster on 2 cores.
+    embedding_backend: Literal["torch", "onnx"] = Field(
+        default_factory=lambda: _env("INTENTKB_EMBEDDING_BACKEND", default="torch") or "torch")  # type: ignore[arg-type]
+    # float32 everywhere; "bfloat16" (torch) runs under bfloat16 autocast, "int8" (onnx) the dynamically
+    # quantised export. Which is faster depends on the CPU: `bench/encoder.py` measures it (bfloat16 was
+    # 1.6x faster on a CPU with AMX and 6x slower on an AVX2 EPYC). Their vectors are cached and indexed apart.
+    embedding_precision: Literal["float32", "bfloat16", "int8"] = Field(
         default_factory=lambda: _env("INTENTKB_EMBEDDING_PRECISION", default="float32") or "float32")  # type: ignore[arg-type]
+    # Encoder threads; None: the idle cores when the model loads (retrieval/threads.py).
+    embedding_threads: int | None = Field(
+        default_factory=lambda: int(_env("INTENTKB_EMBEDDING_THREADS", default="0") or 0) or None, ge=1, le=512)
 
     # Limits on query text from outside (`intentkb cypher`, `store.run(TEXT)`): see kb/guard.py and README.
     query_timeout: float = Field(default_factory=lambda: float(_env("INTENTKB_QUERY_TIMEOUT", default="30") or 30), gt=0, le=86_400)
@@ -72,6 +80,24 @@ class Settings(BaseModel):
     @property
     def rejects_dir(self) -> Path:
         return self.data_dir / "rejects"
+
+    @property
+    def models_dir(self) -> Path:
+        """Models trained here (`intentkb train embedder -o NAME` → models/NAME) and ONNX exports."""
+        return self.data_dir / "models"
+
+    @property
+    def onnx_dir(self) -> Path:
+        env = _env("INTENTKB_ONNX_DIR")
+        return Path(env).expanduser() if env else self.models_dir / "onnx"
+
+    @property
+    def embedding_model_location(self) -> str:
+        """`embedding_model` as a path or hub name: a bare NAME of a model trained here is models/NAME."""
+        name = self.embedding_model
+        if "/" not in name and (self.models_dir / name).is_dir():
+            return str(self.models_dir / name)
+        return name
 
     @property
     def embedding_cache_path(self) -> Path:

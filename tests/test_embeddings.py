@@ -9,7 +9,12 @@ import numpy as np
 import pytest
 
 from intentkb.errors import IntentKBError
-from intentkb.retrieval.embeddings import DEFAULT_MODEL, Embedder, EmbeddingCache, model_key
+from intentkb.retrieval.embeddings import (
+    DEFAULT_MODEL,
+    Embedder,
+    EmbeddingCache,
+    model_key,
+)
 
 STEP = "Buy a helmet and knee pads before the first skating lesson."
 NEAR = "The customer wants protective gear for learning to skate."
@@ -87,3 +92,117 @@ def test_settings_choose_model_precision_and_device(tmp_path, monkeypatch):
     assert (e.precision, e.device, e.key) == ("bfloat16", "cuda:1", settings_key(s))
     assert e._model is None  # nothing loaded until a text needs the model
     assert e.cache is not None and e.cache.path == tmp_path / "embeddings.sqlite"
+
+
+# -- the ONNX backend, the measured mode choice, threads and progress ------------------------------
+
+@pytest.fixture(scope="module")
+def onnx_dir(tmp_path_factory) -> Path:
+    """One export for the module (~20 s: torch exports, ONNX Runtime fuses and quantises)."""
+    return tmp_path_factory.mktemp("onnx")
+
+
+TEXTS = [STEP, NEAR, FAR, "Cisco 8-port gigabit switch", "Melissa & Doug wooden construction set for kids aged 3+",
+         "keep my coffee hot on the commute", "a", "PersonX bought the item because they wanted to hike " * 20]
+
+
+def test_onnx_float32_is_the_torch_model_and_int8_is_close_and_cached_apart(model_embedder, onnx_dir, tmp_path):
+    exact = model_embedder.encode(TEXTS)
+    cache = EmbeddingCache(tmp_path / "c.sqlite")
+    fp32 = Embedder(DEFAULT_MODEL, cache, backend="onnx", onnx_dir=onnx_dir, threads=1)
+    assert fp32.key == model_key(DEFAULT_MODEL)  # the same vectors, the same key: indexes built on torch stay usable
+    v = fp32.encode(TEXTS)
+    assert fp32.dim == 384 and np.allclose(np.linalg.norm(v, axis=1), 1.0, atol=1e-5)
+    assert float(np.min(np.sum(v * exact, axis=1))) > 0.99999
+    int8 = Embedder(DEFAULT_MODEL, cache, backend="onnx", precision="int8", onnx_dir=onnx_dir, threads=1)
+    assert int8.key == model_key(DEFAULT_MODEL) + "#int8"
+    q = int8.encode(TEXTS)
+    cos = np.sum(q * exact, axis=1)
+    assert float(np.mean(cos)) > 0.98 and float(np.min(cos)) > 0.95
+    assert not np.allclose(q, exact, atol=1e-4)  # it is the quantised graph, not the float one again
+    assert cache.count(int8.key) == len(TEXTS)
+    assert "onnx int8, 1 threads" == int8.describe()
+    with pytest.raises(IntentKBError, match="precision on onnx"):
+        Embedder(DEFAULT_MODEL, backend="onnx", precision="bfloat16")
+
+
+def test_onnx_export_is_made_once_and_reused(onnx_dir, monkeypatch):
+    from intentkb.retrieval import onnx_encoder
+
+    directory, info = onnx_encoder.ensure_export(onnx_dir, model_key(DEFAULT_MODEL), "unused: the export exists")
+    assert (directory / "model_int8.onnx").exists() and info.pooling == "mean" and info.dim == 384
+    monkeypatch.setattr(onnx_encoder, "_export", lambda *a: pytest.fail("exported again"))
+    assert onnx_encoder.ensure_export(onnx_dir, model_key(DEFAULT_MODEL), "x")[0] == directory
+
+
+def test_precision_auto_measures_and_keeps_its_decision(onnx_dir, tmp_path, monkeypatch):
+    from intentkb.config import Settings
+    from intentkb.retrieval import encoder_choice
+
+    monkeypatch.setenv("INTENTKB_ONNX_DIR", str(onnx_dir))
+    settings = Settings(data_dir=tmp_path, embedding_threads=1)
+    monkeypatch.setattr(encoder_choice, "PROBE", 32)
+    choice = encoder_choice.choose(settings, TEXTS * 4)
+    by_mode = {(f.backend, f.precision): f for f in choice.measured}
+    assert set(by_mode) == set(encoder_choice.CANDIDATES)
+    picked = by_mode[(choice.backend, choice.precision)]
+    # never a mode slower than another one that agrees with float32 and ran to the end
+    assert all(picked.texts_per_s >= f.texts_per_s for f in choice.measured if not f.cut_off and f.agreement >= encoder_choice.AGREEMENT)
+    assert picked.agreement >= encoder_choice.AGREEMENT
+    monkeypatch.setattr(encoder_choice, "measure", lambda *a: pytest.fail("measured again"))
+    assert encoder_choice.choose(settings, TEXTS) == choice
+
+
+def test_threads_follow_the_setting_else_the_idle_cores(monkeypatch):
+    from intentkb.retrieval import threads
+
+    assert threads.encoder_threads(3) == 3
+    monkeypatch.setenv("INTENTKB_EMBEDDING_THREADS", "5")
+    assert threads.encoder_threads() == 5
+    monkeypatch.delenv("INTENTKB_EMBEDDING_THREADS")
+    monkeypatch.setattr(threads, "usable_cores", lambda: 2)
+    monkeypatch.setattr(threads, "busy_cores", lambda sample_s=0.2: 1.1)  # another process holds one of two cores
+    assert threads.encoder_threads() == 1
+    monkeypatch.setattr(threads, "busy_cores", lambda sample_s=0.2: 0.05)
+    assert threads.encoder_threads() == 2
+    monkeypatch.setattr(threads, "busy_cores", lambda sample_s=0.2: 7.0)
+    assert threads.encoder_threads() == 1
+
+
+def test_busy_cores_sees_a_busy_process():
+    import multiprocessing
+
+    from intentkb.retrieval.threads import busy_cores
+
+    stop = multiprocessing.Event()
+    p = multiprocessing.Process(target=_spin, args=(stop,))
+    p.start()
+    try:
+        assert busy_cores(0.5) > 0.6
+    finally:
+        stop.set()
+        p.join()
+
+
+def _spin(stop) -> None:
+    while not stop.is_set():
+        pass
+
+
+def test_progress_writes_rate_and_time_left_lines_when_not_a_terminal():
+    import io
+
+    from intentkb.progress import Progress
+
+    out = io.StringIO()
+    p = Progress(1000, "embedding", stream=out, every=0.0)
+    p.update(250)
+    p.update(250)
+    p.close()
+    lines = out.getvalue().splitlines()
+    assert lines[0].startswith("embedding: 250/1,000 texts, ") and "/s" in lines[0] and "left" in lines[0]
+    assert lines[-1].startswith("embedding: 500 texts in ")
+    quiet = io.StringIO()
+    with Progress(10, "x", stream=quiet, every=60.0) as q:
+        q.update(10)
+    assert quiet.getvalue() == ""  # short work prints nothing

@@ -193,7 +193,7 @@ def index_build(ctx: click.Context, only: tuple[str, ...], rebuild: bool, as_jso
     from ..retrieval.build import build_indexes
 
     with _store(ctx) as store:
-        reports = build_indexes(store, _settings(ctx), list(only) or None, rebuild=rebuild, progress=sys.stderr.isatty(),
+        reports = build_indexes(store, _settings(ctx), list(only) or None, rebuild=rebuild, progress=True,
                                 echo=lambda m: click.echo(m, err=True))
     if as_json:
         click.echo(json.dumps([r.model_dump() for r in reports], indent=2))
@@ -225,7 +225,7 @@ def align_steps_cmd(ctx: click.Context, threshold: float, top_k: int, scripts: t
 
     with _store(ctx) as store:
         report = align_steps(store, _settings(ctx), threshold=threshold, top_k=top_k, scripts=list(scripts) or None,
-                             progress=sys.stderr.isatty())
+                             progress=True)
     click.echo(report.model_dump_json(indent=2) if as_json else report.line())
 
 
@@ -334,9 +334,10 @@ def eval_group() -> None:
 @click.option("--task", type=click.Choice(["1", "2"]), help="Treat every question as this IntentionQA task (default: the record's, else detected).")
 @click.option("--predictions", type=click.Path(path_type=Path), help="Write one JSON line per question (scores, prediction).")
 @click.option("--rejects", type=click.Path(path_type=Path), help="Rejects file (default: FILE.mcq.rejects.jsonl).")
-@click.option("--precision", type=click.Choice(["auto", "float32", "bfloat16"]), default="auto", show_default=True,
-              help="Model precision. auto: INTENTKB_EMBEDDING_PRECISION when set, else bfloat16 on CPUs with native "
-                   "bfloat16 (AVX512-BF16/AMX; 2x faster here, same accuracy), else float32.")
+@click.option("--precision", type=click.Choice(["auto", "float32", "bfloat16", "int8"]), default="auto", show_default=True,
+              help="Encoder mode. auto: INTENTKB_EMBEDDING_PRECISION when set, else the fastest mode measured on this "
+                   "machine whose vectors agree with float32 (kept in $INTENTKB_HOME/models/encoder-choice.json); "
+                   "bfloat16 runs on torch, int8 on ONNX Runtime.")
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
 def eval_mcq(ctx: click.Context, file: Path, fmt: str, scorer: str, task: str | None, predictions: Path | None,
@@ -348,21 +349,35 @@ def eval_mcq(ctx: click.Context, file: Path, fmt: str, scorer: str, task: str | 
       intentkb eval mcq QA_fullInfo_task1.jsonl --format intentionqa --scorer embedding
     """
     from ..retrieval.build import open_embedder
-    from ..retrieval.embeddings import native_bf16
+    from ..retrieval.embeddings import Embedder
     from ..tasks.mcq import evaluate_mcq
 
     settings = _settings(ctx)
-    if precision == "auto" and not os.environ.get("INTENTKB_EMBEDDING_PRECISION"):
-        precision = "bfloat16" if settings.embedding_device == "cpu" and native_bf16() else "float32"
-    if precision != "auto":
-        settings = settings.model_copy(update={"embedding_precision": precision})
-    embedder = open_embedder(settings, progress=sys.stderr.isatty())
+    say = lambda m: click.echo(m, err=True)  # noqa: E731
+    opened: list[Embedder] = []
+
+    def make(texts: list[str]) -> Embedder:
+        s = settings
+        if precision == "auto" and not os.environ.get("INTENTKB_EMBEDDING_PRECISION") and settings.embedding_device == "cpu":
+            from ..retrieval.encoder_choice import choose
+
+            c = choose(settings, texts, echo=say)
+            s = settings.model_copy(update={"embedding_backend": c.backend, "embedding_precision": c.precision})
+        elif precision in ("bfloat16", "int8"):
+            s = settings.model_copy(update={"embedding_backend": "torch" if precision == "bfloat16" else "onnx",
+                                            "embedding_precision": precision})
+        elif precision == "float32":
+            s = settings.model_copy(update={"embedding_precision": "float32"})
+        opened.append(open_embedder(s, progress=True, echo=say))
+        return opened[-1]
+
     try:
-        report = evaluate_mcq(file, embedder, scorer=scorer, task=int(task) if task else None, rejects_path=rejects,
-                              predictions_path=predictions, echo=lambda m: click.echo(m, err=True))
+        report = evaluate_mcq(file, make, scorer=scorer, task=int(task) if task else None, rejects_path=rejects,
+                              predictions_path=predictions, echo=say)
     finally:
-        if embedder.cache:
-            embedder.cache.close()
+        for e in opened:
+            if e.cache:
+                e.cache.close()
     if as_json:
         click.echo(report.model_dump_json(indent=2))
         return
@@ -371,7 +386,7 @@ def eval_mcq(ctx: click.Context, file: Path, fmt: str, scorer: str, task: str | 
     click.echo(f"accuracy  {report.overall.text()}  (95% Wilson interval)")
     for name, acc in report.by_task.items():
         click.echo(f"  {name}   {acc.text()}")
-    click.echo(f"{report.texts} distinct texts, {report.encoded} embedded now, in {report.seconds:.1f}s")
+    click.echo(f"{report.texts} distinct texts, {report.encoded} embedded now ({report.encoder}), in {report.seconds:.1f}s")
 
 
 @eval_group.command("score")

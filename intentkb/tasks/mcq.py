@@ -21,7 +21,14 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from ..errors import FormatError, IntentKBError
 from ..ingest.base import explain
@@ -102,6 +109,7 @@ class MCQReport(BaseModel):
     file: str
     scorer: str
     model: str
+    encoder: str = ""  # backend, precision, threads (Embedder.describe)
     read: int
     scored: int
     rejected: int
@@ -142,6 +150,11 @@ def read_questions(path: Path, rejects: RejectSink, task: int | None = None) -> 
     return out, read
 
 
+def question_texts(questions: list[MCQuestion]) -> list[str]:
+    """Every distinct text a file's questions embed (what `--precision auto` measures on)."""
+    return list(dict.fromkeys(t for q in questions for t in (q.query(), *(x for _, x in q.option_texts()))))
+
+
 def score_embedding(questions: list[MCQuestion], embedder: Embedder) -> tuple[list[Prediction], int]:
     """Predictions, and the number of distinct texts embedded (all in one batched call)."""
     texts: dict[str, int] = {}
@@ -159,10 +172,11 @@ def score_embedding(questions: list[MCQuestion], embedder: Embedder) -> tuple[li
     return out, len(texts)
 
 
-def evaluate_mcq(path: Path | str, embedder: Embedder, *, scorer: str = "embedding", task: int | None = None,
+def evaluate_mcq(path: Path | str, embedder: Embedder | Callable[[list[str]], Embedder], *, scorer: str = "embedding", task: int | None = None,
                  rejects_path: Path | None = None, predictions_path: Path | None = None,
                  echo: Callable[[str], None] | None = None) -> MCQReport:
-    """Score every question of an IntentionQA JSONL file; the report balances read = scored + rejected."""
+    """Score every question of an IntentionQA JSONL file; the report balances read = scored + rejected.
+    `embedder` may be a function of the file's texts that makes one (`--precision auto` measures on them)."""
     import time
 
     if scorer != "embedding":
@@ -176,6 +190,8 @@ def evaluate_mcq(path: Path | str, embedder: Embedder, *, scorer: str = "embeddi
         questions, read = read_questions(path, sink, task)
     finally:
         sink.close()
+    if not isinstance(embedder, Embedder):
+        embedder = embedder(question_texts(questions))
     before = embedder.encoded
     preds, n_texts = score_embedding(questions, embedder)
     if predictions_path:
@@ -189,4 +205,4 @@ def evaluate_mcq(path: Path | str, embedder: Embedder, *, scorer: str = "embeddi
         by_task[f"task{t}"] = accuracy(sum(p.correct for p in mine), len(mine))
     return MCQReport(file=str(path), scorer=scorer, model=embedder.key, read=read, scored=len(preds), rejected=sink.count,
                      rejects_file=str(sink.path) if sink.count else None, overall=accuracy(sum(p.correct for p in preds), len(preds)),
-                     by_task=by_task, texts=n_texts, encoded=embedder.encoded - before, seconds=round(time.monotonic() - started, 2))
+                     by_task=by_task, texts=n_texts, encoder=embedder.describe(), encoded=embedder.encoded - before, seconds=round(time.monotonic() - started, 2))
