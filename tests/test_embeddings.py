@@ -161,7 +161,7 @@ def test_threads_follow_the_setting_else_the_idle_cores(monkeypatch):
     assert threads.encoder_threads() == 5
     monkeypatch.delenv("INTENTKB_EMBEDDING_THREADS")
     monkeypatch.setattr(threads, "usable_cores", lambda: 2)
-    monkeypatch.setattr(threads, "busy_cores", lambda sample_s=0.2: 1.1)  # another process holds one of two cores
+    monkeypatch.setattr(threads, "busy_cores", lambda sample_s=0.2: 0.9)  # another process holds one of two cores
     assert threads.encoder_threads() == 1
     monkeypatch.setattr(threads, "busy_cores", lambda sample_s=0.2: 0.05)
     assert threads.encoder_threads() == 2

@@ -586,10 +586,12 @@ def export_neo4j_import_cmd(ctx: click.Context, directory: Path, database: str, 
 
 from .generate import generate_group  # noqa: E402
 from .tasks import eval_run, show_group, tasks_group  # noqa: E402
+from .train import train_group  # noqa: E402
 
 cli.add_command(generate_group)
 cli.add_command(tasks_group)
 cli.add_command(show_group)
+cli.add_command(train_group)
 eval_group.add_command(eval_run)
 
 

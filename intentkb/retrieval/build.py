@@ -121,7 +121,7 @@ def build_index(store: GraphStore, settings: Settings, name: str, *, embedder: E
     """Bring index `name` in line with the graph (see the module docstring for when it rebuilds)."""
     if name not in SOURCES:
         raise IntentKBError(f"unknown index {name!r}; one of {', '.join(SOURCES)}")
-    embedder = embedder or open_embedder(settings, progress=progress)
+    embedder = embedder or open_embedder(settings, progress=progress, echo=echo)
     model = settings_key(settings)
     if embedder.key != model:
         raise IntentKBError(f"embedder model {embedder.key} differs from the setting {model}")
@@ -232,7 +232,7 @@ def build_indexes(store: GraphStore, settings: Settings, names: list[str] | None
                   embedder: Embedder | None = None, echo: Callable[[str], None] | None = None,
                   progress: bool = False) -> list[IndexReport]:
     own = embedder is None
-    embedder = embedder or open_embedder(settings, progress=progress)
+    embedder = embedder or open_embedder(settings, progress=progress, echo=echo)
     try:
         return [build_index(store, settings, n, embedder=embedder, rebuild=rebuild, echo=echo, progress=progress)
                 for n in (names or list(SOURCES))]

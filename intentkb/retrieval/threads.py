@@ -52,4 +52,5 @@ def encoder_threads(setting: int | None = None) -> int:
     if env and env.isdigit() and int(env) > 0:
         return int(env)
     cores = usable_cores()
-    return max(1, min(cores, round(cores - busy_cores())))
+    # a core counts as taken when something else keeps it more than ~70 % busy
+    return max(1, min(cores, int(cores - busy_cores() + 0.7)))
