@@ -23,6 +23,10 @@ def _duration(seconds: float) -> str:
     return f"{seconds / 3600:.1f} h"
 
 
+def _rate(per_s: float) -> str:
+    return f"{per_s:,.0f}/s" if per_s >= 10 else f"{per_s:.2f}/s" if per_s >= 0.1 else f"{60 * per_s:.1f}/min"
+
+
 class Progress:
     def __init__(self, total: int | None, desc: str, *, unit: str = "texts", enabled: bool = True, every: float = 10.0,
                  stream: IO[str] | None = None) -> None:
@@ -55,7 +59,7 @@ class Progress:
         left = ""
         if self.total and rate > 0 and self.done < self.total:
             left = f", about {_duration((self.total - self.done) / rate)} left"
-        print(f"{self.desc}: {self.done:,}{of} {self.unit}, {rate:,.0f}/s{left}", file=self.stream, flush=True)
+        print(f"{self.desc}: {self.done:,}{of} {self.unit}, {_rate(rate)}{left}", file=self.stream, flush=True)
         self._printed = True
 
     def close(self) -> None:
@@ -64,7 +68,7 @@ class Progress:
             self._bar = None
         elif self._printed:
             now = time.monotonic()
-            print(f"{self.desc}: {self.done:,} {self.unit} in {_duration(now - self.started)}, {self.rate(now):,.0f}/s",
+            print(f"{self.desc}: {self.done:,} {self.unit} in {_duration(now - self.started)}, {_rate(self.rate(now))}",
                   file=self.stream, flush=True)
             self._printed = False
 

@@ -104,6 +104,21 @@ def estore(embedded_settings: Settings) -> Iterator[GraphStore]:
     st.close()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def shared_onnx_dir() -> Iterator[Path]:
+    """One ONNX export of the default model for the whole session (~20 s each), wherever a test's
+    INTENTKB_HOME is: exports depend on the model alone."""
+    d = short_tmpdir("ikbx-")
+    before = os.environ.get("INTENTKB_ONNX_DIR")
+    os.environ["INTENTKB_ONNX_DIR"] = str(d)
+    yield d
+    if before is None:
+        os.environ.pop("INTENTKB_ONNX_DIR", None)
+    else:
+        os.environ["INTENTKB_ONNX_DIR"] = before
+    shutil.rmtree(d, ignore_errors=True)
+
+
 def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:  # noqa: ANN001 - pytest's hook
     import sys
 

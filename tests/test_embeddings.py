@@ -96,10 +96,10 @@ def test_settings_choose_model_precision_and_device(tmp_path, monkeypatch):
 
 # -- the ONNX backend, the measured mode choice, threads and progress ------------------------------
 
-@pytest.fixture(scope="module")
-def onnx_dir(tmp_path_factory) -> Path:
-    """One export for the module (~20 s: torch exports, ONNX Runtime fuses and quantises)."""
-    return tmp_path_factory.mktemp("onnx")
+@pytest.fixture
+def onnx_dir(shared_onnx_dir: Path) -> Path:
+    """The session's export (~20 s once: torch exports, ONNX Runtime fuses and quantises)."""
+    return shared_onnx_dir
 
 
 TEXTS = [STEP, NEAR, FAR, "Cisco 8-port gigabit switch", "Melissa & Doug wooden construction set for kids aged 3+",

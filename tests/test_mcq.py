@@ -90,10 +90,12 @@ def test_eval_mcq_cli(tmp_path):
     res = CliRunner().invoke(cli, ["--data-dir", str(tmp_path), "eval", "mcq", str(MCQ), "--format", "intentionqa",
                                    "--scorer", "embedding", "--json"])
     assert res.exit_code == 0, res.output
-    out = json.loads(res.output)
+    out = json.loads(res.stdout)  # stderr says what --precision auto measured; stdout is the JSON alone
+    assert "measuring the encoder modes" in res.stderr and (tmp_path / "models" / "encoder-choice.json").exists()
     assert out["read"] == 20 and out["overall"]["total"] == 20 and set(out["by_task"]) == {"task1", "task2"}
     assert math.isclose(out["overall"]["accuracy"], out["overall"]["correct"] / 20, abs_tol=1e-4)
     res = CliRunner().invoke(cli, ["--data-dir", str(tmp_path), "eval", "mcq", str(MCQ)])
     assert res.exit_code == 0 and "accuracy  " in res.output and "95% Wilson interval" in res.output
+    assert "measuring" not in res.stderr  # the decision was kept
     res = CliRunner().invoke(cli, ["--data-dir", str(tmp_path), "eval", "mcq", str(tmp_path / "missing.jsonl")])
     assert res.exit_code == 1 and "no such file" in res.output

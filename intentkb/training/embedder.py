@@ -160,7 +160,7 @@ def _fit(base_name: str, examples: list[tuple[str, str]], opts: TrainOptions, wo
     from sentence_transformers.sentence_transformer.losses import MultipleNegativesRankingLoss
     from sentence_transformers.sentence_transformer.trainer import SentenceTransformerTrainer
     from sentence_transformers.sentence_transformer.training_args import SentenceTransformerTrainingArguments
-    from transformers import TrainerCallback
+    from transformers import PrinterCallback, TrainerCallback
     from transformers.utils import logging as hf_logging
 
     from ..retrieval.threads import encoder_threads
@@ -190,12 +190,15 @@ def _fit(base_name: str, examples: list[tuple[str, str]], opts: TrainOptions, wo
 
     args = SentenceTransformerTrainingArguments(
         output_dir=str(work), num_train_epochs=opts.epochs, per_device_train_batch_size=opts.batch_size,
-        learning_rate=opts.learning_rate, warmup_ratio=0.1, seed=opts.seed, data_seed=opts.seed,
+        learning_rate=opts.learning_rate, warmup_steps=0.1,  # a float: the share of steps (transformers 5)
+        seed=opts.seed, data_seed=opts.seed,
         batch_sampler=BatchSamplers.NO_DUPLICATES, dataloader_drop_last=True,
         save_strategy="steps", save_steps=opts.save_steps, save_total_limit=1, logging_strategy="no",
         report_to="none", disable_tqdm=True, use_cpu=settings.embedding_device == "cpu", dataloader_num_workers=0)
+    model.model_card_data.set_widget_examples = lambda *_a, **_k: None  # a model-card nicety with a progress bar of its own
     trainer = SentenceTransformerTrainer(model=model, args=args, train_dataset=data, loss=MultipleNegativesRankingLoss(model),
                                          callbacks=[Tick()])
+    trainer.remove_callback(PrinterCallback)  # with tqdm off it prints the trainer's log dicts on stdout
     t = time.monotonic()
     try:
         trainer.train(resume_from_checkpoint=resume)
