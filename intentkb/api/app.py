@@ -90,7 +90,10 @@ class _State:
         """The retriever, opened on first use when the indexes were not there at start."""
         with self.lock:
             if self.retriever is None:
-                self.retriever = Retriever(self.store, self.settings)
+                retriever = Retriever(self.store, self.settings)
+                _ = retriever.embedder.model  # loaded (seconds) here, not in a client's request, even when queries are cached
+                retriever.embedder.encode(["warm up"])
+                self.retriever = retriever
             return self.retriever
 
     def close(self) -> None:
