@@ -46,7 +46,7 @@ class Settings(BaseModel):
         default_factory=lambda: _env("INTENTKB_EMBEDDING_BACKEND", default="torch") or "torch")  # type: ignore[arg-type]
     # float32 everywhere; "bfloat16" (torch) runs under bfloat16 autocast, "int8" (onnx) the dynamically
     # quantised export. Which is faster depends on the CPU: `bench/encoder.py` measures it (bfloat16 was
-    # 1.6x faster on a CPU with AMX and 6x slower on an AVX2 EPYC). Their vectors are cached and indexed apart.
+    # 1.6x faster on a CPU with AMX and 9x slower on an AVX2 EPYC). Their vectors are cached and indexed apart.
     embedding_precision: Literal["float32", "bfloat16", "int8"] = Field(
         default_factory=lambda: _env("INTENTKB_EMBEDDING_PRECISION", default="float32") or "float32")  # type: ignore[arg-type]
     # Encoder threads; None: the idle cores when the model loads (retrieval/threads.py).

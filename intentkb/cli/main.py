@@ -349,7 +349,7 @@ def eval_mcq(ctx: click.Context, file: Path, fmt: str, scorer: str, task: str | 
       intentkb eval mcq QA_fullInfo_task1.jsonl --format intentionqa --scorer embedding
     """
     from ..retrieval.build import open_embedder
-    from ..retrieval.embeddings import Embedder
+    from ..retrieval.embeddings import Embedder, backend_for
     from ..tasks.mcq import evaluate_mcq
 
     settings = _settings(ctx)
@@ -363,11 +363,9 @@ def eval_mcq(ctx: click.Context, file: Path, fmt: str, scorer: str, task: str | 
 
             c = choose(settings, texts, echo=say)
             s = settings.model_copy(update={"embedding_backend": c.backend, "embedding_precision": c.precision})
-        elif precision in ("bfloat16", "int8"):
-            s = settings.model_copy(update={"embedding_backend": "torch" if precision == "bfloat16" else "onnx",
-                                            "embedding_precision": precision})
-        elif precision == "float32":
-            s = settings.model_copy(update={"embedding_precision": "float32"})
+        elif precision != "auto":
+            s = settings.model_copy(update={"embedding_precision": precision,
+                                            "embedding_backend": backend_for(precision, settings.embedding_backend)})
         opened.append(open_embedder(s, progress=True, echo=say))
         return opened[-1]
 

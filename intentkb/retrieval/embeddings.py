@@ -28,6 +28,14 @@ from .threads import encoder_threads
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
 MODEL_MARKER = "intentkb-model.json"  # written by `intentkb train embedder`
 PRECISIONS = {"torch": ("float32", "bfloat16"), "onnx": ("float32", "int8")}
+
+
+def backend_for(precision: str, default: str) -> str:
+    """The backend a precision runs on (bfloat16: torch, int8: ONNX); float32 runs on either."""
+    owners = [b for b, ps in PRECISIONS.items() if precision in ps]
+    return default if default in owners or not owners else owners[0]
+
+
 _DEFAULT_ALIASES = {DEFAULT_MODEL, "sentence-transformers/all-MiniLM-L6-v2"}
 
 
@@ -138,10 +146,8 @@ def _load_model(location: str, device: str, name: str, threads: int) -> Any:
     if key not in _LOADED:
         if Path(location).exists():
             os.environ.setdefault("HF_HUB_OFFLINE", "1")  # a local model must not wait on a hub
-        import torch
-        from sentence_transformers import (
-            SentenceTransformer,  # heavy import: only when needed
-        )
+        import torch  # heavy imports: only when needed
+        from sentence_transformers import SentenceTransformer
 
         if device == "cpu":
             torch.set_num_threads(threads)
@@ -177,8 +183,9 @@ class Embedder:
         self.batch_size = batch_size or (64 if backend == "torch" else 8)
         self.progress = progress
         self.device = device
-        self.onnx_dir = onnx_dir or Path("~/.intentkb/models/onnx").expanduser()
+        self.onnx_dir = onnx_dir  # None: Settings().onnx_dir, when the export is needed
         self.threads = threads
+        self.threads_used: int | None = None  # set when the model loads
         self.echo = echo
         self._model: Any = None
         self.encoded = 0  # texts that went through the model (the rest came from the cache)
@@ -186,23 +193,26 @@ class Embedder:
     @property
     def model(self) -> Any:
         if self._model is None:
+            threads = encoder_threads(self.threads)
             if self.backend == "onnx":
+                from ..config import Settings
                 from .onnx_encoder import OnnxEncoder, ensure_export
 
-                directory, info = ensure_export(self.onnx_dir, model_key(self.name), model_location(self.name), echo=self.echo)
-                self._model = OnnxEncoder(directory, info, self.precision, encoder_threads(self.threads))
+                root = self.onnx_dir or Settings().onnx_dir
+                directory, info = ensure_export(root, model_key(self.name), model_location(self.name), echo=self.echo)
+                self._model = OnnxEncoder(directory, info, self.precision, threads)
             else:
-                self._model = _load_model(model_location(self.name), self.device, self.name, encoder_threads(self.threads))
+                self._model = _load_model(model_location(self.name), self.device, self.name, threads)
+                if self.device == "cpu":
+                    import torch
+
+                    threads = torch.get_num_threads()  # a model loaded earlier in the process kept its count
+            self.threads_used = threads if self.device == "cpu" else None
         return self._model
 
     def describe(self) -> str:
         """The encoder as run: backend, precision and threads (after the model loaded)."""
-        threads = getattr(self._model, "threads", None) if self.backend == "onnx" else None
-        if self.backend == "torch" and self._model is not None and self.device == "cpu":
-            import torch
-
-            threads = torch.get_num_threads()
-        return f"{self.backend} {self.precision}" + (f", {threads} threads" if threads else "")
+        return f"{self.backend} {self.precision}" + (f", {self.threads_used} threads" if self.threads_used else "")
 
     @property
     def dim(self) -> int:

@@ -14,7 +14,7 @@ import hashlib
 import json
 import platform
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -95,7 +95,7 @@ def measure(settings: Settings, texts: Sequence[str], threads: int) -> EncoderCh
     return EncoderChoice(backend=pick.backend, precision=pick.precision, threads=threads, measured=figures, machine=_machine(threads))
 
 
-def choose(settings: Settings, texts: Sequence[str], *, echo: object = None) -> EncoderChoice:
+def choose(settings: Settings, texts: Sequence[str], *, echo: Callable[[str], None] | None = None) -> EncoderChoice:
     """The kept decision for this machine, model and thread count, else a new measurement."""
     threads = encoder_threads(settings.embedding_threads)
     path: Path = settings.models_dir / "encoder-choice.json"
@@ -108,7 +108,7 @@ def choose(settings: Settings, texts: Sequence[str], *, echo: object = None) -> 
             kept = {}
     if key in kept:
         return EncoderChoice.model_validate(kept[key])
-    if callable(echo):
+    if echo:
         echo(f"measuring the encoder modes on {min(PROBE, len(set(texts)))} of these texts (once for this machine)")
     choice = measure(settings, texts, threads)
     kept[key] = choice.model_dump()

@@ -21,14 +21,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    ValidationError,
-    field_validator,
-    model_validator,
-)
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from ..errors import FormatError, IntentKBError
 from ..ingest.base import explain
@@ -157,13 +150,10 @@ def question_texts(questions: list[MCQuestion]) -> list[str]:
 
 def score_embedding(questions: list[MCQuestion], embedder: Embedder) -> tuple[list[Prediction], int]:
     """Predictions, and the number of distinct texts embedded (all in one batched call)."""
-    texts: dict[str, int] = {}
-
-    def slot(t: str) -> int:
-        return texts.setdefault(t, len(texts))
-
-    plan = [(slot(q.query()), [(k, slot(t)) for k, t in q.option_texts()]) for q in questions]
-    vectors = embedder.encode(list(texts)) if texts else np.zeros((0, 0), dtype=np.float32)
+    texts = question_texts(questions)
+    slot = {t: i for i, t in enumerate(texts)}
+    plan = [(slot[q.query()], [(k, slot[t]) for k, t in q.option_texts()]) for q in questions]
+    vectors = embedder.encode(texts) if texts else np.zeros((0, 0), dtype=np.float32)
     out = []
     for q, (qi, opts) in zip(questions, plan):
         scores = {k: round(float(vectors[qi] @ vectors[oi]), 6) for k, oi in opts}

@@ -178,7 +178,7 @@ def _fit(base_name: str, examples: list[tuple[str, str]], opts: TrainOptions, wo
     if resume:
         say(f"resuming from {Path(resume).name}")
 
-    model = SentenceTransformer(model_location(base_name), device=settings.embedding_device if settings.embedding_device != "cpu" else "cpu")
+    model = SentenceTransformer(model_location(base_name), device=settings.embedding_device)
     data = Dataset.from_dict({"anchor": [a for a, _ in examples], "positive": [p for _, p in examples]})
     steps_per_epoch = max(1, len(examples) // opts.batch_size)
     total = steps_per_epoch * opts.epochs
