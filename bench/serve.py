@@ -99,9 +99,19 @@ def open_loop(url: str, texts: list[str], rate: float, clients: int) -> tuple[li
     return lat, time.perf_counter() - t0
 
 
-def report(name: str, lat: list[float], took: float) -> None:
+def health(base: str) -> dict:
+    with urllib.request.urlopen(base + "/health", timeout=10) as r:
+        return json.loads(r.read())
+
+
+def report(name: str, base: str, phase) -> None:  # type: ignore[no-untyped-def]
+    before = health(base)
+    lat, took = phase()
+    after = health(base)
+    batches = max(1, after["retrieve_batches"] - before["retrieve_batches"])
     ms = [x * 1000 for x in lat]
-    print(f"| {name} | {len(ms)} | {len(ms) / took:.0f} | {statistics.median(ms):.1f} | {pct(ms, 95):.1f} | {pct(ms, 99):.1f} |", flush=True)
+    print(f"| {name} | {len(ms)} | {len(ms) / took:.0f} | {statistics.median(ms):.1f} | {pct(ms, 95):.1f} | {pct(ms, 99):.1f} "
+          f"| {(after['retrieve_requests'] - before['retrieve_requests']) / batches:.1f} |", flush=True)
 
 
 def main() -> None:
@@ -129,11 +139,12 @@ def main() -> None:
         fresh = step_texts(args.requests)
         open_texts = step_texts(min(args.requests, int(args.rate * 20)), skip=args.requests)
         print(f"{args.clients} clients, {len(fresh)} distinct real step texts; open loop at {args.rate:g} requests/s")
-        print("| phase | requests | requests/s | p50 ms | p95 ms | p99 ms |\n|---|---|---|---|---|---|")
-        report("closed loop, new texts (model call each)", *(closed_loop(base + "/retrieve", fresh, args.clients)))
-        report("closed loop, the same texts again (cached vectors)", *(closed_loop(base + "/retrieve", fresh, args.clients)))
-        report(f"open loop {args.rate:g}/s, new texts", *(open_loop(base + "/retrieve", open_texts, args.rate, args.clients)))
-        report(f"open loop {args.rate:g}/s, the same texts again", *(open_loop(base + "/retrieve", open_texts, args.rate, args.clients)))
+        print("| phase | requests | requests/s | p50 ms | p95 ms | p99 ms | requests per batch |\n|---|---|---|---|---|---|---|")
+        url = base + "/retrieve"
+        report("closed loop, new texts (model call each)", base, lambda: closed_loop(url, fresh, args.clients))
+        report("closed loop, the same texts again (cached vectors)", base, lambda: closed_loop(url, fresh, args.clients))
+        report(f"open loop {args.rate:g}/s, new texts", base, lambda: open_loop(url, open_texts, args.rate, args.clients))
+        report(f"open loop {args.rate:g}/s, the same texts again", base, lambda: open_loop(url, open_texts, args.rate, args.clients))
     finally:
         proc.terminate()
         proc.wait(timeout=30)

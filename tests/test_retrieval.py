@@ -221,3 +221,7 @@ def test_hybrid_retrieve_reaches_products_without_intentions(kb, shared_embedder
         assert not ({pair["a"], pair["b"]} & {h.product for h in hits if h is not merged[0]})
         # a need nothing in the graph serves: every hit marked weak
         assert all(h.weak for h in r.retrieve("quantum chromodynamics lattice simulation lecture", k=5))
+        # a batch (what `serve` sends for the requests waiting together) answers each text as alone
+        texts = [lonely["title"], pair["text"], "quantum chromodynamics lattice simulation lecture", "a gift for a child"]
+        assert r.retrieve_many(texts, k=5) == [r.retrieve(t, k=5) for t in texts]
+        assert r.retrieve_many(texts, k=3, threshold=0.5) == [r.retrieve(t, k=3, threshold=0.5) for t in texts]

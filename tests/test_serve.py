@@ -8,8 +8,10 @@ import os
 import subprocess
 import sys
 import time
+import threading
 import urllib.error
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from click.testing import CliRunner
@@ -102,6 +104,28 @@ def test_the_api_answers_as_the_library_does(served, shared_embedder):
     assert _request(url + "/retrieve", {"text": "x", "k": 0})[0] == 422
     status, out = _request(url + "/retrieve", {"script": "no-such-script"})
     assert status == 400 and "no script" in out["detail"]
+
+    # concurrent clients: answered in batches (module batching), each as the library answers it alone
+    texts = [f"{w} for a child who loves dinosaurs" for w in ("a present", "a book", "a toy", "a costume", "a puzzle", "a lamp")] * 4
+    with Retriever(store, settings, embedder=shared_embedder) as r:
+        alone = {t: [h.product for h in r.retrieve(t, k=3)] for t in set(texts)}
+    _, before_batches = _request(url + "/health")
+    go = threading.Barrier(len(texts))
+
+    def ask(t: str) -> list[str]:
+        go.wait()
+        status, out = _request(url + "/retrieve", {"text": t, "k": 3})
+        assert status == 200, out
+        return [h["product"] for h in out["products"]]
+
+    with ThreadPoolExecutor(len(texts)) as pool:
+        assert list(pool.map(ask, texts)) == [alone[t] for t in texts]
+    _, after = _request(url + "/health")
+    asked = after["retrieve_requests"] - before_batches["retrieve_requests"]
+    batches = after["retrieve_batches"] - before_batches["retrieve_batches"]
+    assert asked == len(texts) and 1 <= batches < asked, (asked, batches)
+    status, out = _request(url + "/retrieve", {"text": "   ", "k": 3})  # refused alone, not with a batch
+    assert status == 400 and "empty" in out["detail"]
 
     # the CLI finds the server and asks it: a model it cannot load is never loaded
     env = {"INTENTKB_GRAPH": settings.graph_name, "INTENTKB_EMBEDDING_MODEL": "/nonexistent/model"}

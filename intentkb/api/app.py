@@ -2,8 +2,9 @@
 
 The model, the indexes and the store connection are opened once, when the server starts, so a
 query costs one encode, two FAISS searches and one or two graph queries instead of the 12–14 s a
-fresh `intentkb retrieve` spends importing torch and loading the model. Retrieval is serialised by
-one lock: the embedding cache (SQLite) and the loaded model are shared. Every request body is a
+fresh `intentkb retrieve` spends importing torch and loading the model. Retrieval holds one lock
+(the embedding cache, the model and the store connection are shared); text requests waiting at
+the same moment are answered as one batch (module `batching`). Every request body is a
 pydantic model (FastAPI validates it and documents it in `/openapi.json`); Cypher runs with the
 same checks as `intentkb cypher` (read-only, bounded text and nesting, the query timeout). With a
 token, every route but `/health` asks for `Authorization: Bearer TOKEN`.
@@ -11,6 +12,7 @@ token, every route but `/health` asks for `Authorization: Bearer TOKEN`.
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import threading
 from collections.abc import AsyncIterator
@@ -18,6 +20,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import Depends, FastAPI, HTTPException, Query
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -25,8 +28,11 @@ from .. import __version__
 from ..config import Settings
 from ..errors import IntentKBError
 from ..kb.store import GraphStore, open_store
+from ..retrieval.build import open_embedder
+from ..retrieval.embeddings import Embedder
 from ..retrieval.fusion import ProductHit
 from ..retrieval.retrieve import Retriever, StepProducts
+from .batching import Batcher
 
 
 class RetrieveRequest(BaseModel):
@@ -67,6 +73,8 @@ class Health(BaseModel):
     version: str
     graph: str
     indexes: dict[str, int]
+    retrieve_requests: int = Field(description="Text requests answered since the start")
+    retrieve_batches: int = Field(description="The batches they were answered in")
 
 
 class ErrorDetail(BaseModel):
@@ -85,20 +93,24 @@ class _State:
         self.store: GraphStore = open_store(settings)
         self.retriever: Retriever | None = None
         self.lock = threading.Lock()
+        self.embedder: Embedder | None = None
+        self.batcher = Batcher(self.ready, self.lock)
 
     def ready(self) -> Retriever:
         """The retriever, opened on first use when the indexes were not there at start."""
         with self.lock:
             if self.retriever is None:
-                retriever = Retriever(self.store, self.settings)
+                self.embedder = self.embedder or open_embedder(self.settings, spin=False)
+                retriever = Retriever(self.store, self.settings, embedder=self.embedder)
                 _ = retriever.embedder.model  # loaded (seconds) here, not in a client's request, even when queries are cached
                 retriever.embedder.encode(["warm up"])
                 self.retriever = retriever
             return self.retriever
 
     def close(self) -> None:
-        if self.retriever is not None:
-            self.retriever.close()
+        self.batcher.close()
+        if self.embedder is not None and self.embedder.cache:
+            self.embedder.cache.close()
         self.store.close()
 
 
@@ -136,20 +148,25 @@ def create_app(settings: Settings | None = None, *, token: str | None = None) ->
         st = state["s"]
         r = st.retriever
         indexes = {} if r is None else {"intentions": r.index.meta.count, **({"products": r.products.meta.count} if r.products else {})}
-        return Health(status="ok", version=__version__, graph=settings.graph_name, indexes=indexes)
+        return Health(status="ok", version=__version__, graph=settings.graph_name, indexes=indexes,
+                      retrieve_requests=st.batcher.asked, retrieve_batches=st.batcher.batches)
 
     @app.post("/retrieve", response_model=RetrieveResponse, dependencies=guard, responses=ERRORS)
-    def retrieve(req: RetrieveRequest) -> RetrieveResponse:
+    async def retrieve(req: RetrieveRequest) -> RetrieveResponse:
         st = state["s"]
         try:
-            r = st.ready()
-            with st.lock:
-                if req.text is not None:
-                    return RetrieveResponse(text=req.text, products=r.retrieve(req.text, req.k, threshold=req.threshold))
-                kw = {"threshold": req.threshold} if req.threshold is not None else {}
-                return RetrieveResponse(script=req.script, steps=r.retrieve_script(req.script or "", req.k, **kw))
+            if req.text is not None:  # answered with the other requests waiting now (module batching)
+                hits = await asyncio.wrap_future(st.batcher.submit(req.text, req.k, req.threshold))
+                return RetrieveResponse(text=req.text, products=hits)
+            return await run_in_threadpool(_script_steps, st, req)
         except IntentKBError as e:
             raise _error(e) from None
+
+    def _script_steps(st: _State, req: RetrieveRequest) -> RetrieveResponse:
+        r = st.ready()
+        kw = {"threshold": req.threshold} if req.threshold is not None else {}
+        with st.lock:
+            return RetrieveResponse(script=req.script, steps=r.retrieve_script(req.script or "", req.k, **kw))
 
     @app.get("/scripts/{script}/products", response_model=list[StepProducts], dependencies=guard, responses=ERRORS)
     def script_products(script: str, k: int = Query(10, ge=1, le=1000)) -> list[StepProducts]:

@@ -105,10 +105,12 @@ def product_text(row: dict[str, Any]) -> str:
     return ". ".join(p for p in parts if p) + ("; " + "; ".join(attrs) if attrs else "")
 
 
-def open_embedder(settings: Settings, *, progress: bool = False, echo: Callable[[str], None] | None = None) -> Embedder:
+def open_embedder(settings: Settings, *, progress: bool = False, echo: Callable[[str], None] | None = None,
+                  spin: bool = True) -> Embedder:
+    """`spin=False` for a server, whose small encodes alternate with other work (`OnnxEncoder`)."""
     return Embedder(settings.embedding_model_location, EmbeddingCache(settings.embedding_cache_path), progress=progress,
                     precision=settings.embedding_precision, device=settings.embedding_device, backend=settings.embedding_backend,
-                    onnx_dir=settings.onnx_dir, threads=settings.embedding_threads, echo=echo)
+                    onnx_dir=settings.onnx_dir, threads=settings.embedding_threads, echo=echo, spin=spin)
 
 
 def settings_key(settings: Settings) -> str:

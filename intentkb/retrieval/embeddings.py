@@ -168,7 +168,7 @@ class Embedder:
 
     def __init__(self, model: str = DEFAULT_MODEL, cache: EmbeddingCache | None = None, *, batch_size: int | None = None,
                  progress: bool = False, device: str = "cpu", precision: str = "float32", backend: str = "torch",
-                 onnx_dir: Path | None = None, threads: int | None = None, echo: Any = None) -> None:
+                 onnx_dir: Path | None = None, threads: int | None = None, echo: Any = None, spin: bool = True) -> None:
         if backend not in PRECISIONS:
             raise IntentKBError(f"embedding backend must be torch or onnx, not {backend!r}")
         if precision not in PRECISIONS[backend]:
@@ -186,6 +186,7 @@ class Embedder:
         self.onnx_dir = onnx_dir  # None: Settings().onnx_dir, when the export is needed
         self.threads = threads
         self.threads_used: int | None = None  # set when the model loads
+        self.spin = spin
         self.echo = echo
         self._model: Any = None
         self.encoded = 0  # texts that went through the model (the rest came from the cache)
@@ -200,7 +201,7 @@ class Embedder:
 
                 root = self.onnx_dir or Settings().onnx_dir
                 directory, info = ensure_export(root, model_key(self.name), model_location(self.name), echo=self.echo)
-                self._model = OnnxEncoder(directory, info, self.precision, threads)
+                self._model = OnnxEncoder(directory, info, self.precision, threads, spin=self.spin)
             else:
                 self._model = _load_model(model_location(self.name), self.device, self.name, threads)
                 if self.device == "cpu":

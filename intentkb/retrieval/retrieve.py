@@ -13,9 +13,10 @@ path over the products' own texts (module `fusion`).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
+import numpy as np
 from pydantic import BaseModel
 
 from ..config import Settings
@@ -49,7 +50,7 @@ def merge_products(rows: Iterable[Row], k: int) -> list[ProductHit]:
         if cur is None or (r["score"], cur.intention) > (cur.score, r["intention"]):
             score = round(float(r["score"]), 4)
             best[pid] = ProductHit(product=pid, title=r.get("title"), score=score, intention=r["intention"],
-                                   intention_text=r["intention_text"], kind=r["kind"], via=r["via"], intentions=0,
+                                   intention_text=r.get("intention_text") or "", kind=r["kind"], via=r["via"], intentions=0,
                                    intention_score=score, paths=["intention"], weak=score < WEAK_INTENTION)
     for pid, hit in best.items():
         hit.intentions = len(seen[pid])
@@ -81,38 +82,72 @@ class Retriever:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _products(self, vector, k: int, threshold: float | None) -> list[ProductHit]:
+    def _products(self, vector: Any, k: int, threshold: float | None) -> list[ProductHit]:
+        return self._products_many(np.asarray(vector)[None, :], k, threshold)[0]
+
+    def _products_many(self, vectors: np.ndarray, k: int, threshold: float | None) -> list[list[ProductHit]]:
+        """The intention path for several queries: one FAISS search and one graph query per round;
+        a query whose intentions lead to fewer than `k` products is searched again, wider."""
+        out: list[list[ProductHit]] = [[] for _ in range(len(vectors))]
+        pending = list(range(len(vectors)))
         width = max(4 * k, 50)
-        while True:
-            hits = self.index.search(vector[None, :], min(width, MAX_INTENTIONS), model=self.embedder.key)[0]
-            if threshold is not None:
-                hits = [(g, s) for g, s in hits if s >= threshold]
-            rows = self.store.run("intention_products", {"hits": [{"id": g, "score": s} for g, s in hits]}) if hits else []
-            found = merge_products(rows, k)
-            exhausted = len(hits) < min(width, self.index.meta.count) or width >= MAX_INTENTIONS
-            if len(found) >= k or exhausted:
-                return found
+        while pending:
+            found_hits = self.index.search(vectors[pending], min(width, MAX_INTENTIONS), model=self.embedder.key)
+            batch = []
+            for q, hits in zip(pending, found_hits):
+                kept = [(g, s) for g, s in hits if threshold is None or s >= threshold]
+                batch.append((q, kept, len(hits)))
+            params = [{"id": g, "score": s, "q": q} for q, kept, _ in batch for g, s in kept]
+            rows: dict[int, list[Row]] = {}
+            for r in self.store.run("intention_products", {"hits": params}) if params else []:
+                rows.setdefault(r["q"], []).append(r)
+            still = []
+            for q, _, n_hits in batch:
+                out[q] = merge_products(rows.get(q, []), k)
+                exhausted = n_hits < min(width, self.index.meta.count) or width >= MAX_INTENTIONS
+                if len(out[q]) < k and not exhausted:
+                    still.append(q)
+            pending = still
             width *= 4
+        self._texts(out)
+        return out
+
+    def _texts(self, found: list[list[ProductHit]]) -> None:
+        """Titles and intention texts of the hits kept, read once for all of them."""
+        hits = [h for hs in found for h in hs]
+        if not hits:
+            return
+        titles = {r["id"]: r["title"] for r in self.store.run("product_titles", {"ids": sorted({h.product for h in hits})})}
+        texts = {r["id"]: r["text"] for r in self.store.run("intention_texts", {"ids": sorted({h.intention for h in hits})})}
+        for h in hits:
+            h.title, h.intention_text = titles.get(h.product), texts.get(h.intention) or ""
 
     def _fused(self, vector: Any, by_intention: list[ProductHit], k: int) -> list[ProductHit]:
+        return self._fused_many(np.asarray(vector)[None, :], [by_intention], k)[0]
+
+    def _fused_many(self, vectors: np.ndarray, by_intention: list[list[ProductHit]], k: int) -> list[list[ProductHit]]:
         """Both paths fused (module `fusion`); the intention path alone when there is no product index."""
         if self.products is None:
-            return by_intention[:k]
-        direct = self.products.search(vector[None, :], max(2 * k, 20), model=self.embedder.key)[0]
-        known = {h.product for h in by_intention}
-        missing = [p for p, _ in direct if p not in known]
+            return [hits[:k] for hits in by_intention]
+        direct = self.products.search(vectors, max(2 * k, 20), model=self.embedder.key)
+        missing = sorted({p for hits, d in zip(by_intention, direct) for p in {p for p, _ in d} - {h.product for h in hits}})
         titles = {r["id"]: r["title"] for r in self.store.run("product_titles", {"ids": missing})} if missing else {}
-        return fuse(by_intention, direct, titles, k, weak_product=self.products.meta.weak_below)
+        return [fuse(hits, d, titles, k, weak_product=self.products.meta.weak_below) for hits, d in zip(by_intention, direct)]
 
     def retrieve(self, text: str, k: int = 10, *, threshold: float | None = None) -> list[ProductHit]:
         """The `k` products that serve `text`: through intentions and through their own texts, fused."""
-        text = text.strip()
-        if not text:
+        return self.retrieve_many([text], k, threshold=threshold)[0]
+
+    def retrieve_many(self, texts: Sequence[str], k: int = 10, *, threshold: float | None = None) -> list[list[ProductHit]]:
+        """`retrieve` for several texts at once: one encode, and FAISS and the graph asked for all of
+        them together (what `intentkb serve` does with the requests waiting at one moment)."""
+        texts = [t.strip() for t in texts]
+        if not all(texts):
             raise IntentKBError("retrieve: empty text")
-        vector = self.embedder.encode([embedding_text(text)])[0]
+        vectors = np.asarray(self.embedder.encode([embedding_text(t) for t in texts]))
         if self.products is None:
-            return self._products(vector, k, threshold)
-        return self._fused(vector, self._products(vector, max(2 * k, 20), threshold), k)
+            return self._products_many(vectors, k, threshold)
+        return self._fused_many(vectors, self._products_many(vectors, max(2 * k, 20), threshold), k)
 
     def retrieve_script(self, script: str, k: int = 10, *, threshold: float = DEFAULT_THRESHOLD) -> list[StepProducts]:
         """Products for every step of `script`, in step order."""

@@ -1,0 +1,89 @@
+"""Micro-batching for `POST /retrieve`: the requests waiting at one moment are answered together.
+
+One retrieval at a time holds the model, the indexes and the store connection; under 50 clients
+that made each wait for ~50 others one by one. A worker thread instead takes every request that
+is waiting when it comes free (up to `MAX_BATCH`) and answers them with `Retriever.retrieve_many`:
+one encode, one FAISS search per index and one graph query per round for the lot. A lone request
+does not wait for company: it is taken as soon as it arrives.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+
+from ..errors import IntentKBError
+from ..retrieval.fusion import ProductHit
+from ..retrieval.retrieve import Retriever
+
+MAX_BATCH = 64
+
+
+@dataclass
+class _Ask:
+    text: str
+    k: int
+    threshold: float | None
+    done: Future[list[ProductHit]] = field(default_factory=Future)
+
+
+class Batcher:
+    def __init__(self, retriever: Callable[[], Retriever], lock: threading.Lock, max_batch: int = MAX_BATCH) -> None:
+        self._retriever = retriever
+        self._lock = lock  # shared with the routes that use the retriever one call at a time
+        self._max = max_batch
+        self._queue: queue.Queue[_Ask | None] = queue.Queue()
+        self._thread = threading.Thread(target=self._run, name="intentkb-retrieve-batcher", daemon=True)
+        self._thread.start()
+        self.batches = 0
+        self.asked = 0
+
+    def submit(self, text: str, k: int, threshold: float | None) -> Future[list[ProductHit]]:
+        if not text.strip():
+            raise IntentKBError("retrieve: empty text")  # here, not in the batch it would fail whole
+        ask = _Ask(text, k, threshold)
+        self._queue.put(ask)
+        return ask.done
+
+    def close(self) -> None:
+        self._queue.put(None)
+        self._thread.join(timeout=10)
+
+    def _take(self) -> list[_Ask] | None:
+        first = self._queue.get()
+        if first is None:
+            return None
+        asks = [first]
+        while len(asks) < self._max:
+            try:
+                nxt = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if nxt is None:
+                self._queue.put(None)  # answer what was taken, then stop
+                break
+            asks.append(nxt)
+        return asks
+
+    def _run(self) -> None:
+        while (asks := self._take()) is not None:
+            # requests with the same k and threshold go through one call; others in their own
+            groups: dict[tuple[int, float | None], list[_Ask]] = {}
+            for a in asks:
+                groups.setdefault((a.k, a.threshold), []).append(a)
+            for (k, threshold), group in groups.items():
+                try:
+                    r = self._retriever()
+                    with self._lock:
+                        answers = r.retrieve_many([a.text for a in group], k, threshold=threshold)
+                    self.batches += 1
+                    self.asked += len(group)
+                    for a, hits in zip(group, answers):
+                        a.done.set_result(hits)
+                except BaseException as e:  # noqa: BLE001 - every waiting request gets the error, the worker goes on
+                    for a in group:
+                        if not a.done.done():
+                            a.done.set_exception(e)
