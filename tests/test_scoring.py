@@ -80,3 +80,36 @@ def test_scale_needs_two_options(tmp_path, raw):
     f = tmp_path / "one.jsonl"
     f.write_text(raw + "\n")
     assert score_file(f).rejected == 1
+
+
+def test_two_runs_side_by_side_with_mcnemar_by_hand(tmp_path):
+    """Eleven shared items of one task, and two items each file has alone. A is right on
+    {1, 2, 3, 4, 9}, B on {1, 2, 3, 5, 6, 7, 8, 9, 10, 11}; A's and B's wrong answers alternate
+    between a wrong letter and no answer (invalid, also wrong). The options are the map `tasks
+    export` writes."""
+    from intentkb.tasks.paired import compare_files, mcnemar_p
+
+    right_a = {1, 2, 3, 4, 9}
+    right_b = {1, 2, 3, 5, 6, 7, 8, 9, 10, 11}
+
+    def write(path, right, extra):
+        rows = [{"id": f"q{i}", "task": "iqa-t1", "label": "A", "prediction": "A" if i in right else ("B" if i % 2 else None),
+                 "options": {"A": "x", "B": "y", "C": "z", "D": "w"}} for i in range(1, 12)]
+        rows += [{"id": f"{extra}{i}", "task": "iqa-t1", "label": "A", "prediction": "A"} for i in range(2)]
+        path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    a, b = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
+    write(a, right_a, "only-a-")
+    write(b, right_b, "only-b-")
+    report = compare_files(a, b)
+    (t,) = report.tasks
+    # discordant: A only {4}; B only {5, 6, 7, 8, 10, 11}: n = 7, exact two-sided p = 2 (C(7,0) + C(7,1)) / 2^7 = 16/128
+    assert (t.paired, t.only_in_a, t.only_in_b, t.a_only, t.b_only) == (11, 2, 2, 1, 6)
+    assert (t.accuracy_a, t.accuracy_b, t.difference) == (round(5 / 11, 4), round(10 / 11, 4), round(5 / 11, 4))
+    assert t.p_value == 0.125 and t.method == "exact"
+    assert mcnemar_p(0, 0) == (1.0, "exact") and mcnemar_p(5, 5)[0] == 1.0
+    p, method = mcnemar_p(6000, 5000)  # large: chi-square with continuity, (|6000-5000|-1)^2/11000 = 90.8
+    assert method.startswith("chi-square") and p < 1e-20
+    res = CliRunner().invoke(cli, ["eval", "score", str(a), str(b)])
+    assert res.exit_code == 0, res.output
+    assert "+0.4545" in res.output and "0.125" in res.output and "McNemar" in res.output
+    assert CliRunner().invoke(cli, ["eval", "score", str(a), str(b), str(a)]).exit_code != 0

@@ -7,8 +7,8 @@ import json
 import os
 import subprocess
 import sys
-import time
 import threading
+import time
 import urllib.error
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor

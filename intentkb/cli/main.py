@@ -388,21 +388,32 @@ def eval_mcq(ctx: click.Context, file: Path, fmt: str, scorer: str, task: str | 
 
 
 @eval_group.command("score")
-@click.argument("file", type=click.Path(path_type=Path))
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--rejects", type=click.Path(path_type=Path), help="Rejects file (default: FILE.score.rejects.jsonl).")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
 @click.pass_context
-def eval_score(ctx: click.Context, file: Path, rejects: Path | None, fmt: str) -> None:
-    """Accuracy (95% interval) and macro-F1 per task, with random and majority baselines.
+def eval_score(ctx: click.Context, files: tuple[Path, ...], rejects: Path | None, fmt: str) -> None:
+    """Accuracy (95% interval) and macro-F1 per task, with random and majority baselines; given two
+    files, both side by side on the items they share, with the difference and McNemar's test.
 
     FILE is JSON Lines: {"id", "task", "label", "prediction" (null: invalid), "options" (optional)}.
 
     \b
     Example:  intentkb eval score results.jsonl --format json
+    Example:  intentkb eval score plain.results.jsonl injected.results.jsonl
     """
+    if len(files) > 2:
+        raise click.UsageError("give one results file, or two to compare")
+    if len(files) == 2:
+        from ..tasks.paired import compare_files
+        from .output import print_paired
+
+        paired = compare_files(files[0], files[1], echo=lambda m: click.echo(m, err=True))
+        click.echo(paired.model_dump_json(indent=2)) if fmt == "json" else print_paired(paired)
+        return
     from ..tasks.scoring import score_file
 
-    report = score_file(file, rejects_path=rejects, echo=lambda m: click.echo(m, err=True))
+    report = score_file(files[0], rejects_path=rejects, echo=lambda m: click.echo(m, err=True))
     if fmt == "json":
         click.echo(report.model_dump_json(indent=2))
         return
@@ -583,6 +594,7 @@ def export_neo4j_import_cmd(ctx: click.Context, directory: Path, database: str, 
 
 
 from .generate import generate_group  # noqa: E402
+from .knowledge import export_knowledge_cmd  # noqa: E402
 from .tasks import eval_run, show_group, tasks_group  # noqa: E402
 from .train import train_group  # noqa: E402
 
@@ -591,6 +603,7 @@ cli.add_command(tasks_group)
 cli.add_command(show_group)
 cli.add_command(train_group)
 eval_group.add_command(eval_run)
+export_group.add_command(export_knowledge_cmd)
 
 
 def main() -> None:

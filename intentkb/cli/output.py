@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 if TYPE_CHECKING:
+    from ..tasks.paired import PairedReport
     from ..tasks.scoring import ScoreReport
 
 FORMATS = ("table", "json", "csv")
@@ -74,3 +75,15 @@ def print_score(report: ScoreReport) -> None:
              "majority acc/F1": f"{t.majority.accuracy:.4f}/{t.majority.macro_f1:.4f}"}
             for t in [*report.tasks, *([report.overall] if report.overall else [])]]
     emit(rows, "table")
+
+
+def print_paired(report: "PairedReport") -> None:
+    """Two runs side by side: accuracy of each on the shared items, the difference, McNemar's p."""
+    click.echo(f"A = {report.a}\nB = {report.b}")
+    rows = [{"task": t.task, "paired items": t.paired, "accuracy A": f"{t.accuracy_a:.4f}", "accuracy B": f"{t.accuracy_b:.4f}",
+             "B - A": f"{t.difference:+.4f}", "right in A only": t.a_only, "right in B only": t.b_only,
+             "McNemar p": f"{t.p_value:.4g}", "only in A/B": f"{t.only_in_a}/{t.only_in_b}"}
+            for t in [*report.tasks, *([report.overall] if report.overall else [])]]
+    emit(rows, "table")
+    method = {t.method for t in report.tasks}
+    click.echo(f"McNemar's test on the items right in one run only ({', '.join(sorted(method))})")

@@ -99,11 +99,15 @@ def tasks_export(ctx: click.Context, as_json: bool, band: str, **kw: Any) -> Non
               help="json: the answer is constrained to the item's option letters (JSON-schema response_format); lines: "
                    "read from the reply's text; auto: json, lines if the endpoint refuses it (env INTENTKB_LLM_OUTPUT).")
 @click.option("--rejects", type=click.Path(path_type=Path), help="Rejects file (default FILE.eval.rejects.jsonl).")
+@click.option("--split", type=click.Choice(["train", "test"]), help="Only the items of this split (as `tasks export` wrote it).")
+@click.option("--inject", type=click.IntRange(0, 50), default=0, show_default=True,
+              help="Put the K intentions nearest to each item's inputs in its prompt (never the item's own nodes, "
+                   "its group's, or its options' text); needs `index build`.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
 @click.pass_context
 def eval_run(ctx: click.Context, file: Path, model: str | None, style: str, output: Path | None, limit: int | None,
              concurrency: int | None, prompts_dir: Path | None, multimodal: str | None, llm_output: str | None,
-             rejects: Path | None, fmt: str) -> None:
+             rejects: Path | None, split: str | None, inject: int, fmt: str) -> None:
     """Ask a model every item of a task file (from `tasks export`) and score the answers.
 
     Replies are cached; an unreadable answer is invalid (wrong) and reported. Labelled items are
@@ -112,6 +116,7 @@ def eval_run(ctx: click.Context, file: Path, model: str | None, style: str, outp
     \b
     Example:
       OPENAI_BASE_URL=http://localhost:8000/v1 intentkb eval run esb.jsonl --model Qwen2.5-7B-Instruct --prompt cot
+      intentkb eval run iqa_test.jsonl --model Qwen2.5-7B-Instruct --inject 5
     """
     from ..llm.settings import LLMSettings
     from ..tasks.evaluate import evaluate
@@ -120,7 +125,7 @@ def eval_run(ctx: click.Context, file: Path, model: str | None, style: str, outp
                                  ("multimodal", multimodal), ("output", llm_output)) if v is not None}
     llm = LLMSettings().model_copy(update=update)
     tick = (lambda n: click.echo(f"\r  {n:,} answered", nl=False, err=True)) if sys.stderr.isatty() else None
-    report = evaluate(file, _settings(ctx), llm, style=style, output=output, limit=limit, rejects_path=rejects,
+    report = evaluate(file, _settings(ctx), llm, style=style, output=output, limit=limit, rejects_path=rejects, inject=inject, split=split,
                       echo=lambda m: click.echo(m, err=True), progress=tick)
     if tick:
         click.echo("", err=True)

@@ -6,7 +6,8 @@ retries, the response cache and the cost accounting are the same as generation's
 kept whole; `parse_answer` reads the letter (for CoT, from the last line). An unreadable or
 refused reply is an invalid answer: recorded with its reason, counted as wrong, never re-asked with a
 correction (that would change the protocol). Results are JSONL in `eval score`'s format, plus the
-raw reply; a re-run answers from the cache.
+raw reply; a re-run answers from the cache. `inject=K` puts K intentions of the knowledge base in
+each prompt (module `knowledge.inject`) and records them per row (`injected`) and in the run record.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ class EvalReport(BaseModel):
     style: str
     read: int
     answered: int
+    other_split: int = 0  # items of the split not asked for (`--split`)
     rejected: int
     rejects_file: str | None
     invalid: int
@@ -52,14 +54,19 @@ class EvalReport(BaseModel):
     results: str
     run_record: str  # model settings (never the key), template versions, usage: what a paper's table needs
     seconds: float
+    inject: dict[str, Any] | None = None  # --inject K: what was shown and what each rule left out
     score: ScoreReport | None = None
 
     def lines(self) -> list[str]:
         return [f"{self.file} [{self.model}, {self.style} prompts]: read {self.read:,} = answered {self.answered:,} + rejected "
-                f"{self.rejected:,}" + (f" (rejects: {self.rejects_file})" if self.rejects_file else ""),
+                f"{self.rejected:,}" + (f" + other split {self.other_split:,}" if self.other_split else "")
+                + (f" (rejects: {self.rejects_file})" if self.rejects_file else ""),
                 f"  {self.calls:,} calls, {self.cache_hits:,} cache hits, ~${self.cost_usd:.4f}; invalid answers "
                 f"{self.invalid:,} (of which no reply {self.failed:,}); {self.seconds:.1f}s",
-                f"  results: {self.results}  (run record: {self.run_record})"]
+                f"  results: {self.results}  (run record: {self.run_record})"] + (
+                    [f"  injected: {self.inject['intentions_shown']:,} intentions into {self.inject['items']:,} items "
+                     f"(up to {self.inject['k']} each); left out: " + (", ".join(f"{n:,} {why}" for why, n in self.inject["left_out"].items()) or "none")]
+                    if self.inject else [])
 
 
 def _row(item: TaskItem, style: str, model: str, reply: str | None, error: str | None, prediction: str | None) -> dict[str, Any]:
@@ -84,10 +91,11 @@ def images_of(value: Any) -> list[str]:
     return list(dict.fromkeys(out))
 
 
-async def _answer(client: LLMClient, item: TaskItem, style: str) -> tuple[str | None, str | None, str | None]:
+async def _answer(client: LLMClient, item: TaskItem, style: str, knowledge: list[str] | None = None
+                  ) -> tuple[str | None, str | None, str | None]:
     """(reply text, error, predicted letter). With JSON output the answer is constrained to the
     item's option letters (`choice` reply model); with lines it is read from the text."""
-    values = prompt_values(item.model_dump(), style)
+    values = prompt_values(item.model_dump(), style, knowledge)
     try:
         images = images_of(item.inputs)[-MAX_IMAGES:]  # the product asked about comes last: keep it
         reply = await client.complete(template_name(item.task), values, images=images, image_limit=MAX_IMAGES, correct=False,
@@ -99,21 +107,33 @@ async def _answer(client: LLMClient, item: TaskItem, style: str) -> tuple[str | 
 
 
 async def evaluate_async(path: Path, settings: Settings, llm: LLMSettings, *, style: str = "zero", output: Path | None = None,
-                         limit: int | None = None, rejects_path: Path | None = None,
+                         limit: int | None = None, rejects_path: Path | None = None, inject: int = 0, split: str | None = None,
                          echo: Callable[[str], None] | None = None, progress: Callable[[int], None] | None = None) -> EvalReport:
     started = time.monotonic()
-    output = output or path.with_name(f"{path.stem}.{llm.model.replace('/', '_')}.{style}.results.jsonl")
+    tag = f".inject{inject}" if inject else ""
+    output = output or path.with_name(f"{path.stem}.{llm.model.replace('/', '_')}.{style}{tag}.results.jsonl")
     cache = ResponseCache(llm.cache_path or settings.data_dir / "llm_cache.sqlite")
     client = LLMClient(llm, cache, Prompts(llm.prompts_dir))
     sink = RejectSink(rejects_path or path.with_name(path.name + ".eval.rejects.jsonl"), path, echo)
-    answered = invalid = failed = labelled = 0
+    answered = invalid = failed = labelled = other_split = 0
     seen: set[str] = set()
     tmp = output.with_name(output.name + ".tmp")
     output.parent.mkdir(parents=True, exist_ok=True)
+    store = injector = None
+    if inject:
+        from ..kb.store import open_store
+        from ..knowledge.inject import Injector
+
+        store = open_store(settings)
+        injector = Injector(store, settings, inject)
 
     def items() -> Iterator[TaskItem]:
+        nonlocal other_split
         n = 0
         for line, item, raw in validated(jsonl_records(path, ()), TaskItem, sink):
+            if split is not None and item.split != split:
+                other_split += 1
+                continue
             if item.id in seen:
                 sink.add(line, f"duplicate id {item.id!r}", raw)
                 continue
@@ -130,9 +150,13 @@ async def evaluate_async(path: Path, settings: Settings, llm: LLMSettings, *, st
                 window = [it for _, it in zip(range(WINDOW), source)]
                 if not window:
                     break
-                replies = await asyncio.gather(*(_answer(client, it, style) for it in window))
-                for item, (reply, error, prediction) in zip(window, replies):
+                shown = injector.knowledge(window) if injector else [[] for _ in window]
+                replies = await asyncio.gather(*(_answer(client, it, style, [k["text"] for k in ks])
+                                                 for it, ks in zip(window, shown)))
+                for item, (reply, error, prediction), ks in zip(window, replies, shown):
                     row = _row(item, style, llm.model, reply, error, prediction)
+                    if injector:
+                        row["injected"] = [k["id"] for k in ks]
                     answered += 1
                     failed += error is not None and reply is None
                     invalid += row["prediction"] is None
@@ -145,18 +169,24 @@ async def evaluate_async(path: Path, settings: Settings, llm: LLMSettings, *, st
         sink.close()
         await client.aclose()
         cache.close()
+        if injector:
+            injector.close()
+        if store:
+            store.close()
     usage = client.usage.finish(*llm.prices())
     total = usage.total()
     score = score_file(output, echo=echo) if labelled else None
     record = output.with_name(output.name.removesuffix(".jsonl") + ".run.json")
-    report = EvalReport(file=str(path), model=llm.model, style=style, read=answered + sink.count, answered=answered,
+    report = EvalReport(file=str(path), model=llm.model, style=style, read=answered + sink.count + other_split, answered=answered, other_split=other_split,
                         rejected=sink.count, rejects_file=str(sink.path) if sink.count else None, invalid=invalid,
                         failed=failed, cache_hits=total.cache_hits, calls=total.calls, cost_usd=usage.cost_usd,
-                        results=str(output), run_record=str(record), seconds=round(time.monotonic() - started, 2), score=score)
+                        results=str(output), run_record=str(record), seconds=round(time.monotonic() - started, 2), score=score,
+                        inject=injector.record() if injector else None)
     templates = {name: {"version": t.prompt_version, "digest": t.digest, "source": t.source}
                  for name, t in sorted(client.prompts.loaded().items())}
     output_used = "lines (the endpoint refused response_format: " + client.schema_refused + ")" if client.schema_refused else llm.output
-    record.write_text(json.dumps({"llm": llm.public(), "output": output_used, "templates": templates, "usage": usage.model_dump(),
+    record.write_text(json.dumps({"llm": llm.public(), "output": output_used, "templates": templates,
+                                  "inject": injector.record() if injector else None, "usage": usage.model_dump(),
                                   "report": report.model_dump(exclude={"score"})}, indent=2, default=str) + "\n", encoding="utf-8")
     return report
 

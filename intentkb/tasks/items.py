@@ -110,6 +110,7 @@ class TaskItem(BaseModel):
     positive: list[str] | None = None
     group: Text
     provenance: Provenance
+    split: Literal["train", "test"] | None = None  # as `tasks export` wrote it
 
     @model_validator(mode="after")
     def _consistent(self) -> "TaskItem":

@@ -4,6 +4,11 @@ Each task has one template file, `task_<benchmark>_t<N>.txt` (bundled in intentk
 replaceable from a directory with --prompts, like the generation prompts), rendered with the item's
 inputs, its options and `style`: `zero` (answer with the letter), `few` (five worked examples, then
 "Answer:") or `cot` (reason first, the letter alone on the last line: SessionIntentBench Table 13).
+
+Every bundled task template opens with the same **knowledge block**: when `knowledge` (a list of
+texts) is given and not empty, "Background knowledge …" and one line per text come before the
+question; otherwise the block renders to nothing, so the prompt is the paper's. A replacement
+template may leave the block out (then `--inject` changes nothing in its prompts) or word it its own way.
 """
 
 from __future__ import annotations
@@ -21,8 +26,9 @@ def template_name(task: str) -> str:
     return "task_" + task.replace("-", "_")
 
 
-def prompt_values(item: Item, style: str) -> dict[str, Any]:
-    return {**item["inputs"], "options": item["options"], "style": style}
+def prompt_values(item: Item, style: str, knowledge: list[str] | None = None) -> dict[str, Any]:
+    """`knowledge`: background intentions (`eval run --inject`), shown by the templates' knowledge block."""
+    return {**item["inputs"], "options": item["options"], "style": style, "knowledge": knowledge or []}
 
 
 def render(prompts: Prompts, item: Item, style: str) -> list[dict[str, str]]:

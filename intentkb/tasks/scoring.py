@@ -41,6 +41,11 @@ class Scored(BaseModel):
     options: list[str] | None = Field(default=None, min_length=2)
     positive: list[str] | None = Field(default=None, min_length=1)
 
+    @field_validator("options", mode="before")
+    @classmethod
+    def _scale(cls, v: object) -> object:
+        return list(v) if isinstance(v, dict) else v  # the letter -> text map of `tasks export`
+
     @field_validator("label", "prediction", mode="before")
     @classmethod
     def _letters(cls, v: object) -> object:
@@ -108,9 +113,11 @@ def _f1_positive(gold: list[str], pred: list[str | None]) -> float | None:
     return round(2 * prec * rec / (prec + rec), 4) if prec + rec else 0.0
 
 
-def score_task(task: str, rows: list[Scored], seed: int = 0) -> TaskScore:
-    gold = [r.label or "" for r in rows]
-    pred = [r.prediction or None for r in rows]
+def graded(rows: list[Scored]) -> tuple[list[str], list[str | None], list[str], bool]:
+    """(gold, predictions, classes, grouped) as a task is scored: with `positive`, labels and
+    predictions become their group (SessionIntentBench's binary reading)."""
+    gold: list[str] = [r.label or "" for r in rows]
+    pred: list[str | None] = [r.prediction or None for r in rows]
     scale = next((r.options for r in rows if r.options), None)
     positive = next((r.positive for r in rows if r.positive), None)
     if positive is not None:
@@ -121,6 +128,11 @@ def score_task(task: str, rows: list[Scored], seed: int = 0) -> TaskScore:
         pred = [group(p) for p in pred]
         scale = ["negative", "positive"]
     classes = sorted({o.strip().upper() if positive is None else o for o in scale}) if scale else sorted(set(gold) | {p for p in pred if p})
+    return gold, pred, classes, positive is not None
+
+
+def score_task(task: str, rows: list[Scored], seed: int = 0) -> TaskScore:
+    gold, pred, classes, grouped = graded(rows)
     correct = sum(g == p for g, p in zip(gold, pred))
     invalid = sum(p is None for p in pred)
     counts = Counter(gold)
@@ -133,7 +145,7 @@ def score_task(task: str, rows: list[Scored], seed: int = 0) -> TaskScore:
         r_f1 += macro_f1(gold, list(draw), classes)
     return TaskScore(
         task=task, items=len(rows), accuracy=accuracy(correct, len(rows)),
-        macro_f1=round(macro_f1(gold, pred, classes), 4), f1_positive=_f1_positive(gold, pred) if positive else None, invalid=invalid, invalid_rate=round(invalid / len(rows), 4),
+        macro_f1=round(macro_f1(gold, pred, classes), 4), f1_positive=_f1_positive(gold, pred) if grouped else None, invalid=invalid, invalid_rate=round(invalid / len(rows), 4),
         classes=classes, gold_distribution=dict(sorted(counts.items())),
         random=Baseline(accuracy=round(r_acc / RANDOM_DRAWS, 4), macro_f1=round(r_f1 / RANDOM_DRAWS, 4)),
         majority=Baseline(accuracy=round(counts[major] / len(rows), 4), macro_f1=round(macro_f1(gold, [major] * len(gold), classes), 4)),
@@ -141,9 +153,9 @@ def score_task(task: str, rows: list[Scored], seed: int = 0) -> TaskScore:
     )
 
 
-def score_file(path: Path | str, *, rejects_path: Path | None = None, echo: Callable[[str], None] | None = None) -> ScoreReport:
-    """Score every task in a results file; bad lines go to the rejects file with their line and reason."""
-    path = Path(path)
+def read_results(path: Path, rejects_path: Path | None = None, echo: Callable[[str], None] | None = None
+                 ) -> tuple[dict[str, list[Scored]], int, RejectSink]:
+    """(task -> labelled rows, unlabelled rows, the closed rejects sink) of a results file."""
     sink = RejectSink(rejects_path or path.with_name(path.name + ".score.rejects.jsonl"), path, echo)
     by_task: dict[str, list[Scored]] = defaultdict(list)
     seen: set[str] = set()
@@ -160,6 +172,13 @@ def score_file(path: Path | str, *, rejects_path: Path | None = None, echo: Call
             by_task[row.task].append(row)
     finally:
         sink.close()
+    return by_task, unlabelled, sink
+
+
+def score_file(path: Path | str, *, rejects_path: Path | None = None, echo: Callable[[str], None] | None = None) -> ScoreReport:
+    """Score every task in a results file; bad lines go to the rejects file with their line and reason."""
+    path = Path(path)
+    by_task, unlabelled, sink = read_results(path, rejects_path, echo)
     read = sum(len(v) for v in by_task.values()) + unlabelled + sink.count
     tasks = [score_task(t, rows) for t, rows in sorted(by_task.items())]
     everything = [r for t in sorted(by_task) for r in by_task[t]]

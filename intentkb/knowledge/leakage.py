@@ -1,0 +1,53 @@
+"""What a knowledge export must leave out so that no test item's answer is in the training data.
+
+Two rules, both reported:
+- **test split**: a unit whose group (pair, session, script) falls in the test split of `tasks
+  export` — the same hash of (seed, group), so with the same `--seed` / `--test-fraction` the
+  knowledge and the task files split alike. Units without a group (a product's purchase
+  intentions) belong to no benchmark's group and are kept.
+- **excluded items** (`--exclude TASKS.jsonl`, a `tasks export` file): a unit made of any graph
+  node an item's provenance names is left out whole (conservative: a distractor product named by
+  an item takes its pair's document with it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from ..ingest.rejects import RejectSink, validated
+from ..ingest.sources import jsonl_records
+from ..tasks.export import split_of
+from ..tasks.items import TaskItem
+from .units import Unit
+
+
+class Exclusion:
+    def __init__(self, *, seed: int = 0, test_fraction: float = 0.2, keep_test: bool = False, nodes: set[str] | None = None) -> None:
+        self.seed, self.test_fraction, self.keep_test = seed, test_fraction, keep_test
+        self.nodes = nodes or set()
+
+    def reason(self, unit: Unit) -> str | None:
+        """Why `unit` is left out, or None."""
+        if not self.keep_test and unit.group is not None and split_of(unit.group, self.seed, self.test_fraction) == "test":
+            return "test split"
+        if self.nodes and not self.nodes.isdisjoint(unit.nodes):
+            return "excluded items"
+        return None
+
+
+def excluded_nodes(paths: list[Path], rejects_dir: Path, echo: Callable[[str], None] | None = None) -> tuple[set[str], int, int]:
+    """(every node the items' provenance names, items read, lines rejected). Bad lines go to a
+    rejects file under `rejects_dir` with their line and reason."""
+    nodes: set[str] = set()
+    items = rejected = 0
+    for path in paths:
+        sink = RejectSink(rejects_dir / f"{path.name}.exclude.rejects.jsonl", path, echo)
+        try:
+            for _, item, _ in validated(jsonl_records(path, ()), TaskItem, sink):
+                items += 1
+                nodes.update(item.provenance.nodes)
+        finally:
+            sink.close()
+        rejected += sink.count
+    return nodes, items, rejected
