@@ -27,12 +27,17 @@ from .test_retrieval import shared_embedder  # noqa: F401 - the module's embedde
 
 
 @pytest.fixture
-def demo_kb(estore, tmp_path, shared_embedder):
+def demo_kb(store, tmp_path, shared_embedder):
+    """The demo knowledge base, indexed and aligned: on the embedded store, and on Neo4j when it runs."""
     for kind, name, fmt in DEMO_FILES:
-        assert ingest_file(estore, kind, data_path(name), fmt=fmt, rejects_path=tmp_path / f"{name}.rejects").rejected == 0
-    build_indexes(estore, estore.settings, embedder=shared_embedder)
-    align_steps(estore, estore.settings, embedder=shared_embedder)
-    return estore
+        assert ingest_file(store, kind, data_path(name), fmt=fmt, rejects_path=tmp_path / f"{name}.rejects").rejected == 0
+    build_indexes(store, store.settings, embedder=shared_embedder)
+    align_steps(store, store.settings, embedder=shared_embedder)
+    return store
+
+
+def _cli_env(store) -> dict[str, str]:
+    return {"INTENTKB_GRAPH": store.settings.graph_name, "INTENTKB_GRAPH_URI": store.settings.graph_uri}
 
 
 def _rows(path: Path) -> list[dict]:
@@ -108,11 +113,16 @@ def test_nothing_of_the_test_split_or_the_excluded_items(demo_kb, tmp_path):
         assert sum(rep.left_out["test split"].values()) > 0
     # --exclude: nothing made of a node the items name (here: the IQA train items)
     named = {n for i in items["iqa"] if i["split"] == "train" for n in i["provenance"]["nodes"]}
+    exclude = tmp_path / "exclude.jsonl"
+    exclude.write_text((tmp_path / "iqa.jsonl").read_text() + '{"id": "half an item"}\n')
     res = CliRunner().invoke(cli, ["--data-dir", str(store.settings.data_dir), "export", "knowledge", "-o", str(tmp_path / "ex"),
-                                   "--format", "alpaca", "--test-fraction", "0.3", "--exclude", str(tmp_path / "iqa.jsonl")],
-                             env={"INTENTKB_GRAPH": store.settings.graph_name})
+                                   "--format", "alpaca", "--test-fraction", "0.3", "--exclude", str(exclude)],
+                             env=_cli_env(store))
     assert res.exit_code == 0, res.output
     assert "left out (excluded items)" in res.output and "left out (test split)" in res.output
+    assert f"--exclude: {len(items['iqa']):,} items" in res.output and "1 bad lines rejected" in res.output
+    reject = json.loads((store.settings.rejects_dir / "exclude.jsonl.exclude.rejects.jsonl").read_text().splitlines()[0])
+    assert reject["line"] == len(items["iqa"]) + 1 and reject["reason"]
     rows = _rows(tmp_path / "ex" / "intentkb_knowledge_alpaca.jsonl")
     assert rows and not any(named & set(r["provenance"]["nodes"]) for r in rows)
     assert Exclusion(nodes={"x"}, keep_test=True).reason(types.SimpleNamespace(group="g", nodes=["x"])) == "excluded items"  # type: ignore[arg-type]
@@ -211,7 +221,7 @@ def test_inject_shows_nearby_knowledge_but_never_the_items_own_answer(demo_kb, t
     assert all(json.loads(p)[0]["content"].startswith("Background knowledge") for p in shown)
     # the CLI: the option, the default file name says so, the report says what was injected
     env = {"OPENAI_BASE_URL": llm_server.url, "OPENAI_API_KEY": "sk-test", "INTENTKB_LLM_CACHE": str(llm_settings.cache_path),
-           "INTENTKB_LLM_MODEL": llm_settings.model, "INTENTKB_LLM_MULTIMODAL": "off", "INTENTKB_GRAPH": settings.graph_name}
+           "INTENTKB_LLM_MODEL": llm_settings.model, "INTENTKB_LLM_MULTIMODAL": "off", **_cli_env(store)}
     res = CliRunner().invoke(cli, ["--data-dir", str(settings.data_dir), "eval", "run", str(tasks), "--inject", "3"], env=env)
     assert res.exit_code == 0, res.output
     assert "injected:" in res.output and (tmp_path / "tasks.gpt-4o-mini.zero.inject3.results.jsonl").exists()
