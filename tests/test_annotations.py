@@ -37,13 +37,14 @@ def write_answers(path):
     return len(rows)
 
 
-def test_majority_agreement_and_one_sided_filter(tmp_path):
+def test_majority_agreement_and_one_sided_filter(tmp_path, monkeypatch):
+    monkeypatch.setenv("INTENTKB_HOME", str(tmp_path / "kb"))
     src = tmp_path / "answers.csv"
     n = write_answers(src)
     gold = tmp_path / "gold.jsonl"
     r = import_annotations(src, output=gold)
     assert (r.read, r.loaded, r.rejected) == (n, n - 2, 2) == (30, 28, 2)
-    rejects = [json.loads(x) for x in (tmp_path / "answers.csv.annotations.rejects.jsonl").read_text().splitlines()]
+    rejects = [json.loads(x) for x in (tmp_path / "kb" / "rejects" / "answers.csv.annotations.rejects.jsonl").read_text().splitlines()]
     assert [x["line"] for x in rejects] == [30, 31] and "letter A-D" in rejects[0]["reason"] and "twice" in rejects[1]["reason"]
     w4 = next(a for a in r.annotators if a.annotator == "w4")
     assert w4.excluded and w4.positive_share == 1.0 and w4.answers == 10

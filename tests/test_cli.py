@@ -60,6 +60,15 @@ def test_output_formats_and_named_queries(run):
     names = run("cypher", "--list").output
     for name in ("trajectories", "trajectory_details", "session_tree", "product_intentions", "pair_cobuy_intentions"):
         assert name in names
+    assert "$a $b $relation $accepted_only" in names and "gen_cobuy_pairs_page" not in names and "--list --all" in names
+    assert "gen_cobuy_pairs_page" in run("cypher", "--list", "--all").output
+    # a missing parameter names itself (the engine only says "Missing parameters")
+    r = run("cypher", "pair_cobuy_intentions", "-p", "a=B005QXX0MG")
+    assert r.exit_code == 1 and "missing parameters $b, $relation, $accepted_only: give -p b=VALUE" in r.output
+    r = run("cypher", "MATCH (p:Product) WHERE p.id = $id AND p.title <> '$not_a_param' RETURN p  // $nor_this")
+    assert r.exit_code == 1 and "missing parameter $id: give -p id=VALUE" in r.output
+    r = run("retrieve")
+    assert r.exit_code == 2 and 'intentkb retrieve "keep my coffee hot' in r.output
     lines = run("trajectories").output.strip().splitlines()
     assert len([json.loads(x) for x in lines if x.startswith("{")]) == 12
     detailed = [json.loads(x) for x in run("trajectories", "--session", "demo-doll", "--details").output.splitlines() if x.startswith("{")]

@@ -17,7 +17,8 @@ from click.testing import CliRunner
 from intentkb.cli.main import cli
 from intentkb.demo import DEMO_FILES, data_path
 from intentkb.ingest import ingest_file
-from intentkb.knowledge.export import KnowledgeOptions, export_knowledge, merge_dataset_info
+from intentkb.io.dataset_info import merge_dataset_info
+from intentkb.knowledge.export import KnowledgeOptions, export_knowledge
 from intentkb.knowledge.leakage import Exclusion
 from intentkb.retrieval.align import align_steps
 from intentkb.retrieval.build import build_indexes

@@ -60,13 +60,20 @@ def test_cli_bad_lines_rejected_and_counted(tmp_path):
     f = tmp_path / "r.jsonl"
     bad = ['{"id": "x", "task": "sib-t1", "label": 3}', "not json", json.dumps({"id": "sib-t1-1", "task": "sib-t1", "label": "A", "prediction": "A"})]
     f.write_text(RESULTS.read_text() + "\n".join(bad) + "\n")
-    res = CliRunner().invoke(cli, ["eval", "score", str(f), "--format", "json"])
+    kb = tmp_path / "kb"
+    res = CliRunner().invoke(cli, ["--data-dir", str(kb), "eval", "score", str(f), "--format", "json"])
     assert res.exit_code == 0, res.output
     out = json.loads(res.output[res.output.index("{"):])
     assert (out["read"], out["scored"], out["rejected"], out["unlabelled"]) == (19, 16, 3, 0)
-    rejects = [json.loads(x) for x in (tmp_path / "r.jsonl.score.rejects.jsonl").read_text().splitlines()]
+    assert not list(tmp_path.glob("*.rejects.jsonl"))  # under the knowledge base's rejects/, never beside the input
+    rejects = [json.loads(x) for x in (kb / "rejects" / "r.jsonl.score.rejects.jsonl").read_text().splitlines()]
     assert [r["line"] for r in rejects] == [17, 18, 19]
     assert "label" in rejects[0]["reason"] and "duplicate id" in rejects[2]["reason"]
+    # a file of which no line could be read is a failed run
+    junk = tmp_path / "junk.jsonl"
+    junk.write_text("not json\n" + bad[0] + "\n")
+    res = CliRunner().invoke(cli, ["--data-dir", str(kb), "eval", "score", str(junk)])
+    assert res.exit_code == 1 and "every line was rejected (2)" in res.output
     # an item nobody has labelled yet (eval run on unannotated tasks) is read, not scored, not rejected
     f.write_text(RESULTS.read_text() + json.dumps({"id": "new", "task": "sib-t1", "label": None, "prediction": "B"}) + "\n")
     out = json.loads(CliRunner().invoke(cli, ["eval", "score", str(f), "--format", "json"]).output)

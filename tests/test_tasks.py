@@ -510,3 +510,33 @@ def test_session_page_shows_the_whole_tree(demo_kb, tmp_path):
     r = CliRunner().invoke(cli, ["--data-dir", str(settings.data_dir), "show", "session", "nope", "--html", str(tmp_path / "x.html")],
                            env={"INTENTKB_GRAPH": settings.graph_name})
     assert r.exit_code == 1 and "no intention tree" in r.output
+
+
+def test_export_paths_and_empty_exports_are_one_line_errors(demo_kb, tmp_path, monkeypatch):
+    """Found by a new user: `-o EXISTING_FILE` for a directory format ended in a FileExistsError
+    traceback, a second benchmark's SFT export replaced the first's dataset_info.json, a mistyped
+    folder was created silently, and an export of 0 items exited 0."""
+    store, settings = demo_kb
+    monkeypatch.setenv("INTENTKB_GRAPH", settings.graph_name)
+    runner = CliRunner()
+
+    def export(*args: str):
+        return runner.invoke(cli, ["--data-dir", str(settings.data_dir), "tasks", "export", *args])
+
+    taken = tmp_path / "taken.txt"
+    taken.write_text("x")
+    for fmt in ("alpaca", "lm-eval"):
+        r = export("-b", "esb", "--format", fmt, "-o", str(taken))
+        assert r.exit_code == 1 and "is a file" in r.output and "Traceback" not in r.output, r.output
+        assert r.exception is None or isinstance(r.exception, SystemExit)
+    r = export("-b", "esb", "-o", str(tmp_path / "no" / "such" / "esb.jsonl"))
+    assert r.exit_code == 1 and "does not exist" in r.output and not (tmp_path / "no").exists()
+    sft = tmp_path / "sft"
+    assert export("-b", "esb", "--format", "alpaca", "-o", str(sft)).exit_code == 0
+    assert export("-b", "iqa", "--format", "alpaca", "-o", str(sft)).exit_code == 0
+    info = json.loads((sft / "dataset_info.json").read_text())
+    assert {"intentkb_esb_train", "intentkb_iqa_train"} <= set(info)  # merged: LLaMA-Factory sees both
+    r = runner.invoke(cli, ["--data-dir", str(settings.data_dir), "show", "session", "demo-skate", "--html", str(tmp_path / "no" / "s.html")])
+    assert r.exit_code == 1 and "does not exist" in r.output and not (tmp_path / "no").exists()
+    r = export("-b", "sib", "--format", "sharegpt", "-o", str(tmp_path / "sg"))  # sib items carry no label yet
+    assert r.exit_code == 1 and "no items written" in r.output and "no gold label" in r.output

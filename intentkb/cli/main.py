@@ -32,6 +32,18 @@ def _settings(ctx: click.Context) -> Settings:
     return ctx.find_object(Settings) or Settings()
 
 
+def _rejects(ctx: click.Context, path: Path, what: str) -> Path:
+    from ..ingest.rejects import default_rejects_path
+
+    return default_rejects_path(_settings(ctx).rejects_dir, path, what)
+
+
+def _all_rejected(kept: int, rejected: int, rejects_file: str | None) -> None:
+    """A file none of whose lines could be read is a failed run, whatever was printed."""
+    if rejected and not kept:
+        raise click.ClickException(f"every line was rejected ({rejected:,}): see {rejects_file}")
+
+
 def _store(ctx: click.Context):
     from ..kb.store import open_store
 
@@ -275,7 +287,10 @@ def retrieve(ctx: click.Context, text: str | None, k: int, script: str | None, t
 
     With `intentkb serve` running on this graph, the server answers (no model to load here).
     """
-    if bool(text) == bool(script):
+    if not text and not script:
+        raise click.UsageError('give a need in words, or a script: intentkb retrieve "keep my coffee hot on the commute"  |  '
+                               "intentkb retrieve --script ID")
+    if text and script:
         raise click.UsageError("give TEXT or --script, not both")
     hits, steps = _retrieve(ctx, text, k, script, threshold)
     if text:
@@ -333,7 +348,7 @@ def eval_group() -> None:
               help="embedding: the option closest to the question in embedding space.")
 @click.option("--task", type=click.Choice(["1", "2"]), help="Treat every question as this IntentionQA task (default: the record's, else detected).")
 @click.option("--predictions", type=click.Path(path_type=Path), help="Write one JSON line per question (scores, prediction).")
-@click.option("--rejects", type=click.Path(path_type=Path), help="Rejects file (default: FILE.mcq.rejects.jsonl).")
+@click.option("--rejects", type=click.Path(path_type=Path), help="Rejects file (default: DATA_DIR/rejects/FILE.mcq.rejects.jsonl).")
 @click.option("--precision", type=click.Choice(["auto", "float32", "bfloat16", "int8"]), default="auto", show_default=True,
               help="Encoder mode. auto: INTENTKB_EMBEDDING_PRECISION when set, else the fastest mode measured on this "
                    "machine whose vectors agree with float32 (kept in $INTENTKB_HOME/models/encoder-choice.json); "
@@ -370,7 +385,8 @@ def eval_mcq(ctx: click.Context, file: Path, fmt: str, scorer: str, task: str | 
         return opened[-1]
 
     try:
-        report = evaluate_mcq(file, make, scorer=scorer, task=int(task) if task else None, rejects_path=rejects,
+        report = evaluate_mcq(file, make, scorer=scorer, task=int(task) if task else None,
+                              rejects_path=rejects or _rejects(ctx, file, "mcq"),
                               predictions_path=predictions, echo=say)
     finally:
         for e in opened:
@@ -378,6 +394,7 @@ def eval_mcq(ctx: click.Context, file: Path, fmt: str, scorer: str, task: str | 
                 e.cache.close()
     if as_json:
         click.echo(report.model_dump_json(indent=2))
+        _all_rejected(report.scored, report.rejected, report.rejects_file)
         return
     click.echo(f"{report.file} [{fmt}, {scorer} scorer, {report.model}]: read {report.read} = scored {report.scored} + rejected {report.rejected}"
                + (f" (rejects: {report.rejects_file})" if report.rejects_file else ""))
@@ -385,11 +402,12 @@ def eval_mcq(ctx: click.Context, file: Path, fmt: str, scorer: str, task: str | 
     for name, acc in report.by_task.items():
         click.echo(f"  {name}   {acc.text()}")
     click.echo(f"{report.texts} distinct texts, {report.encoded} embedded now ({report.encoder}), in {report.seconds:.1f}s")
+    _all_rejected(report.scored, report.rejected, report.rejects_file)
 
 
 @eval_group.command("score")
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--rejects", type=click.Path(path_type=Path), help="Rejects file (default: FILE.score.rejects.jsonl).")
+@click.option("--rejects", type=click.Path(path_type=Path), help="Rejects file (default: DATA_DIR/rejects/FILE.score.rejects.jsonl).")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
 @click.pass_context
 def eval_score(ctx: click.Context, files: tuple[Path, ...], rejects: Path | None, fmt: str) -> None:
@@ -413,11 +431,12 @@ def eval_score(ctx: click.Context, files: tuple[Path, ...], rejects: Path | None
         return
     from ..tasks.scoring import score_file
 
-    report = score_file(files[0], rejects_path=rejects, echo=lambda m: click.echo(m, err=True))
+    report = score_file(files[0], rejects_path=rejects or _rejects(ctx, files[0], "score"), echo=lambda m: click.echo(m, err=True))
     if fmt == "json":
         click.echo(report.model_dump_json(indent=2))
-        return
-    print_score(report)
+    else:
+        print_score(report)
+    _all_rejected(report.scored, report.rejected, report.rejects_file)
 
 
 @cli.group("annotations")
@@ -431,9 +450,11 @@ def annotations_group() -> None:
 @click.option("--one-sided", type=click.FloatRange(0.5, 1.0), default=0.8, show_default=True,
               help="Leave out annotators who pick one side (positive or negative) at least this often.")
 @click.option("--min-answers", type=click.IntRange(1), default=10, show_default=True, help="…over at least this many answers.")
-@click.option("--rejects", type=click.Path(path_type=Path), help="Rejects file (default: FILE.annotations.rejects.jsonl).")
+@click.option("--rejects", type=click.Path(path_type=Path), help="Rejects file (default: DATA_DIR/rejects/FILE.annotations.rejects.jsonl).")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
-def annotations_import(file: Path, output: Path | None, one_sided: float, min_answers: int, rejects: Path | None, fmt: str) -> None:
+@click.pass_context
+def annotations_import(ctx: click.Context, file: Path, output: Path | None, one_sided: float, min_answers: int, rejects: Path | None,
+                       fmt: str) -> None:
     """Majority labels (T1–T3: A/B positive; T4: A positive) with 3:0 / 2:1 agreement from one answer a row
     (id, task, annotator, answer), after leaving out one-sided annotators.
 
@@ -442,7 +463,8 @@ def annotations_import(file: Path, output: Path | None, one_sided: float, min_an
     """
     from ..tasks.annotations import import_annotations
 
-    report = import_annotations(file, output=output, one_sided=one_sided, min_answers=min_answers, rejects_path=rejects,
+    report = import_annotations(file, output=output, one_sided=one_sided, min_answers=min_answers,
+                                rejects_path=rejects or _rejects(ctx, file, "annotations"),
                                 echo=lambda m: click.echo(m, err=True))
     if fmt == "json":
         click.echo(report.model_dump_json(indent=2))
@@ -475,11 +497,12 @@ def _parse_param(raw: str) -> tuple[str, Any]:
 @click.option("-p", "--param", "params", multiple=True, help="Parameter key=value (value read as JSON when it parses, else text).")
 @click.option("--write", is_flag=True, help="Allow the query to write. Without it the server refuses writes.")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table")
-@click.option("--list", "list_names", is_flag=True, help="List the named queries.")
+@click.option("--list", "list_names", is_flag=True, help="List the named queries with their parameters.")
+@click.option("--all", "list_all", is_flag=True, help="With --list: also the queries intentkb's own pipelines run.")
 @click.option("--timeout", type=click.FloatRange(0.001, 86_400), help="Seconds the query may run (default INTENTKB_QUERY_TIMEOUT, 30).")
 @click.pass_context
 def cypher_cmd(ctx: click.Context, query: str | None, params: tuple[str, ...], write: bool, fmt: str, list_names: bool,
-               timeout: float | None) -> None:
+               list_all: bool, timeout: float | None) -> None:
     """Run Cypher text or a named query (read-only unless --write).
 
     \b
@@ -491,15 +514,19 @@ def cypher_cmd(ctx: click.Context, query: str | None, params: tuple[str, ...], w
     from .. import cypher
 
     if list_names:
-        for name in cypher.names():
-            first = cypher.load(name).splitlines()[0].lstrip("/ ").strip()
-            click.echo(f"{name:28} {first}")
+        shown = [n for n in cypher.names() if list_all or not cypher.is_internal(n)]
+        rows = [{"query": n, "parameters": " ".join("$" + p for p in cypher.parameters(cypher.load(n))), "what": cypher.summary(n)}
+                for n in shown]
+        emit(rows, fmt)
+        if not list_all and fmt == "table":
+            click.echo(f"{len(cypher.names()) - len(shown)} more that intentkb's own pipelines run: --list --all")
         return
     if not query:
-        raise click.UsageError("give a query (or --list)")
+        raise click.UsageError("give a query (Cypher text or a name from --list)")
+    given = dict(_parse_param(p) for p in params)
+    cypher.check_parameters(query, given)
     with _store(ctx) as store:
-        rows = store.run(query, dict(_parse_param(p) for p in params), write=write,
-                         timeout=timeout or _settings(ctx).query_timeout)
+        rows = store.run(query, given, write=write, timeout=timeout or _settings(ctx).query_timeout)
     emit(rows, fmt)
 
 
@@ -551,17 +578,22 @@ def trajectories(ctx: click.Context, sessions: tuple[str, ...], details: bool, p
 
 
 @cli.command()
-@click.option("--data-dir", "demo_dir", type=click.Path(path_type=Path), help="Where to build it (default: a new temporary directory).")
+@click.option("--data-dir", "demo_dir", type=click.Path(path_type=Path),
+              help="Where to build it (default: INTENTKB_HOME when set, else a temporary directory removed at the end).")
 @click.option("--keep-server", is_flag=True, help="Leave the demo's server running for further queries.")
 @click.pass_context
 def demo(ctx: click.Context, demo_dir: Path | None, keep_server: bool) -> None:
     """Build a small knowledge base from bundled real data and hand-built trees, then query it.
 
     \b
-    Example:  intentkb demo --data-dir ./intentkb-demo --keep-server
+    Example:
+      intentkb demo --data-dir ./intentkb-demo --keep-server
     """
     from ..demo import run_demo
 
+    chosen = ctx.parent.params.get("data_dir") if ctx.parent else None  # intentkb --data-dir DIR demo
+    if demo_dir is None and (chosen or os.environ.get("INTENTKB_HOME")):
+        demo_dir = _settings(ctx).data_dir
     run_demo(demo_dir, keep_server=keep_server, echo=click.echo)
 
 

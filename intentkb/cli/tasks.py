@@ -80,9 +80,13 @@ def tasks_export(ctx: click.Context, as_json: bool, band: str, **kw: Any) -> Non
         click.echo("", err=True)
     if as_json:
         click.echo(report.model_dump_json(indent=2))
-        return
-    for line in report.lines():
-        click.echo(line)
+    else:
+        for line in report.lines():
+            click.echo(line)
+    if report.written == 0:
+        why = ([f"{report.unlabelled_left_out:,} items have no gold label, which {report.format} needs (--labels)"]
+               if report.unlabelled_left_out else []) + report.build.skipped_lines()
+        raise click.ClickException("no items written: " + ("; ".join(why) or "the graph holds nothing these tasks are built from"))
 
 
 @click.command("run")
@@ -98,7 +102,7 @@ def tasks_export(ctx: click.Context, as_json: bool, band: str, **kw: Any) -> Non
 @click.option("--llm-output", type=click.Choice(["auto", "json", "lines"]),
               help="json: the answer is constrained to the item's option letters (JSON-schema response_format); lines: "
                    "read from the reply's text; auto: json, lines if the endpoint refuses it (env INTENTKB_LLM_OUTPUT).")
-@click.option("--rejects", type=click.Path(path_type=Path), help="Rejects file (default FILE.eval.rejects.jsonl).")
+@click.option("--rejects", type=click.Path(path_type=Path), help="Rejects file (default DATA_DIR/rejects/FILE.eval.rejects.jsonl).")
 @click.option("--split", type=click.Choice(["train", "test"]), help="Only the items of this split (as `tasks export` wrote it).")
 @click.option("--inject", type=click.IntRange(0, 50), default=0, show_default=True,
               help="Put the K intentions nearest to each item's inputs in its prompt (never the item's own nodes, "
@@ -131,13 +135,15 @@ def eval_run(ctx: click.Context, file: Path, model: str | None, style: str, outp
         click.echo("", err=True)
     if fmt == "json":
         click.echo(report.model_dump_json(indent=2))
-        return
-    for line in report.lines():
-        click.echo(line)
-    if report.score is not None:
-        print_score(report.score)
     else:
-        click.echo("no item has a label: attach gold labels with `tasks export --labels` to score")
+        for line in report.lines():
+            click.echo(line)
+        if report.score is not None:
+            print_score(report.score)
+        elif report.answered:
+            click.echo("no item has a label: attach gold labels with `tasks export --labels` to score")
+    if report.rejected and not report.answered:
+        raise click.ClickException(f"every line was rejected ({report.rejected:,}): see {report.rejects_file}")
 
 
 @click.group("show")

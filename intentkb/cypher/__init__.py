@@ -33,3 +33,39 @@ def names() -> list[str]:
 def resolve(query_or_name: str) -> str:
     """A bare lowercase identifier is a query name; anything else is Cypher text."""
     return load(query_or_name.strip()) if is_query_name(query_or_name) else query_or_name
+
+
+# Queries the pipelines run for themselves (generation, ingest, indexing, alignment, task building,
+# training, knowledge export, injection): `cypher --list` shows them only with --all.
+INTERNAL_PREFIXES = ("gen_", "ingest_", "index_", "align_", "task_", "train_", "knowledge_", "inject_")
+_PARAM = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
+
+
+def is_internal(name: str) -> bool:
+    return name.startswith(INTERNAL_PREFIXES)
+
+
+def _code(text: str) -> str:
+    """The query without its comment lines and string literals (a `$` in either is no parameter)."""
+    code = "\n".join(line.split("//", 1)[0] for line in text.splitlines())
+    return re.sub(r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"", "''", code)
+
+
+def parameters(text: str) -> list[str]:
+    """The `$names` a query uses, in first-use order."""
+    return list(dict.fromkeys(_PARAM.findall(_code(text))))
+
+
+def summary(name: str) -> str:
+    """The first comment line of a named query: what it returns."""
+    first = next((ln for ln in load(name).splitlines() if ln.startswith("//")), "")
+    return first.lstrip("/ ").strip()
+
+
+def check_parameters(query_or_name: str, given: dict[str, object]) -> None:
+    """A query run without one of its parameters fails with that parameter's name, not the engine's
+    "Missing parameters"."""
+    missing = [p for p in parameters(resolve(query_or_name)) if p not in given]
+    if missing:
+        hint = " ".join(f"-p {m}=VALUE" for m in missing)
+        raise IntentKBError(f"missing parameter{'s' if len(missing) > 1 else ''} {', '.join('$' + m for m in missing)}: give {hint}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import tempfile
 import time
 from collections.abc import Callable
@@ -65,6 +66,7 @@ def tasks_demo(store: GraphStore, settings: Settings, data_dir: Path, echo: Call
     from ..tasks.html import write_session_html
 
     out = data_dir / "tasks"
+    out.mkdir(exist_ok=True)  # exports refuse a missing folder: the demo makes its own
     echo(f"\nbenchmark tasks from the graph (intentkb tasks export -b sib|esb|iqa -o FILE), into {out}:")
     counts: dict[str, int] = {}
     for bench in ("sib", "esb", "iqa"):
@@ -96,7 +98,10 @@ def generation_demo(settings: Settings, echo: Callable[[str], None]) -> None:
 
 
 def run_demo(data_dir: Path | None = None, *, keep_server: bool = False, echo: Callable[[str], None] = print) -> dict:
+    """Build and query the demo in `data_dir`; without one, in a temporary directory that is removed
+    at the end (kept, with its server, under `keep_server`)."""
     started = time.monotonic()
+    temporary = data_dir is None
     data_dir = Path(data_dir) if data_dir else Path(tempfile.mkdtemp(prefix="intentkb-demo-"))
     settings = Settings(graph_uri="embedded").with_data_dir(data_dir)
     echo(f"building the demo knowledge base in {data_dir}")
@@ -129,6 +134,11 @@ def run_demo(data_dir: Path | None = None, *, keep_server: bool = False, echo: C
         from ..kb.embedded import EmbeddedServer
 
         EmbeddedServer(data_dir).stop()
-    echo(f"\ndone in {time.monotonic() - started:.1f}s. Query it: INTENTKB_HOME={data_dir} intentkb stats"
-         + ("" if keep_server else "  (the server starts again on demand)"))
+    if temporary and not keep_server:
+        shutil.rmtree(data_dir, ignore_errors=True)
+        echo(f"\ndone in {time.monotonic() - started:.1f}s, in a temporary directory, now removed: "
+             "`intentkb demo --data-dir DIR` (or INTENTKB_HOME=DIR) keeps the knowledge base")
+    else:
+        echo(f"\ndone in {time.monotonic() - started:.1f}s. Query it: INTENTKB_HOME={data_dir} intentkb stats"
+             + ("" if keep_server else "  (the server starts again on demand)"))
     return {"data_dir": str(data_dir), "counts": counts, "trajectories": trajectories, "tasks": task_counts}

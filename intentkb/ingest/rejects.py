@@ -74,3 +74,17 @@ def validated(records: Iterable[Record], model: type[M], sink: RejectSink) -> It
             yield line, model.model_validate(raw), raw
         except ValidationError as e:
             sink.add(line, explain(e), raw)
+
+
+def default_rejects_path(rejects_dir: Path, path: Path, what: str) -> Path:
+    """Where the bad lines of reading `path` for `what` (an ingest kind, `score`, `mcq`, …) go by
+    default: the knowledge base's rejects folder, never beside the input (which may be read-only,
+    shared, or a dataset's own directory)."""
+    return rejects_dir / f"{path.name}.{what}.rejects.jsonl"
+
+
+def user_rejects_path(path: Path, what: str) -> Path:
+    """`default_rejects_path` under the rejects folder of the settings in force (INTENTKB_HOME)."""
+    from ..config import Settings
+
+    return default_rejects_path(Settings().rejects_dir, path, what)

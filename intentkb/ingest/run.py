@@ -19,7 +19,7 @@ from .base import Reader, explain
 from .cobuy import IntentionQAReader, MindCsvReader
 from .intentions import PurchaseIntentionsReader
 from .products import CatalogueReader, M2ProductsReader
-from .rejects import RejectSink
+from .rejects import RejectSink, default_rejects_path
 from .scripts import CoScriptReader
 from .sessions import M2SessionsReader
 from .sources import BadLine, InputBroken, base_suffix, csv_header, is_json_array
@@ -92,8 +92,6 @@ def detect_format(kind: str, path: Path) -> str:
     raise FormatError(f"cannot tell the format of {path}; pass --format")
 
 
-def default_rejects_path(rejects_dir: Path, path: Path, kind: str) -> Path:
-    return rejects_dir / f"{path.name}.{kind}.rejects.jsonl"
 
 
 def ingest_file(

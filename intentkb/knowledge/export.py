@@ -13,7 +13,6 @@ previous files, and a re-run writes the same lines (units come in id order).
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from collections import Counter
@@ -25,6 +24,8 @@ import orjson
 from pydantic import BaseModel, Field
 
 from ..errors import IntentKBError
+from ..io.dataset_info import merge_dataset_info
+from ..io.paths import check_output
 from ..kb.store import GraphStore
 from .leakage import Exclusion
 from .units import KINDS, SOURCES, Unit
@@ -108,32 +109,13 @@ def dataset_info_entry(fmt: str, file_name: str) -> dict[str, Any]:
             "tags": {"role_tag": "from", "content_tag": "value", "user_tag": "human", "assistant_tag": "gpt"}}
 
 
-def merge_dataset_info(directory: Path, entries: dict[str, dict[str, Any]]) -> Path:
-    """Add or replace `entries` in the directory's dataset_info.json, keeping every other dataset."""
-    path = directory / "dataset_info.json"
-    info: dict[str, Any] = {}
-    if path.exists():
-        try:
-            info = json.loads(path.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as e:
-            raise IntentKBError(f"{path} is not JSON ({e}): fix or remove it; intentkb merges its entries into it") from None
-        if not isinstance(info, dict):
-            raise IntentKBError(f"{path} is not a JSON object of datasets")
-    info.update(entries)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(info, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
-    return path
-
-
 def export_knowledge(store: GraphStore, opts: KnowledgeOptions, exclusion: Exclusion | None = None,
                      progress: Callable[[int], None] | None = None) -> KnowledgeReport:
     started = time.monotonic()
     unknown = [k for k in opts.kinds if k not in SOURCES]
     if unknown:
         raise IntentKBError(f"unknown kind {', '.join(unknown)}: choose from {', '.join(KINDS)}")
-    if not opts.output.parent.exists():
-        raise IntentKBError(f"{opts.output.parent} does not exist")
+    check_output(opts.output, directory=True)
     opts.output.mkdir(exist_ok=True)
     exclusion = exclusion or Exclusion(seed=opts.seed, test_fraction=opts.test_fraction, keep_test=opts.keep_test)
     name = FILES[opts.fmt]

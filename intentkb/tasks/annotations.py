@@ -22,8 +22,9 @@ from typing import Any
 from pydantic import BaseModel, field_validator, model_validator
 
 from ..errors import FormatError
-from ..ingest.rejects import RejectSink, validated
+from ..ingest.rejects import RejectSink, user_rejects_path, validated
 from ..ingest.sources import Record, base_suffix, csv_records, jsonl_dump, jsonl_records
+from ..io.paths import check_output
 from ..kb.models import Key, Text
 
 _ALIASES = {"annotator": ("annotator", "worker", "workerid", "worker_id"), "answer": ("answer", "choice", "label")}
@@ -108,7 +109,7 @@ def import_annotations(path: Path | str, *, output: Path | None = None, one_side
                        rejects_path: Path | None = None, echo: Callable[[str], None] | None = None) -> AnnotationReport:
     """Gold labels with agreement per item (written to `output` as JSON Lines) and the statistics."""
     path = Path(path)
-    sink = RejectSink(rejects_path or path.with_name(path.name + ".annotations.rejects.jsonl"), path, echo)
+    sink = RejectSink(rejects_path or user_rejects_path(path, "annotations"), path, echo)
     answers: list[Answer] = []
     seen: set[tuple[str, str]] = set()
     try:
@@ -157,7 +158,7 @@ def import_annotations(path: Path | str, *, output: Path | None = None, one_side
         out_rows.append({"id": iid, "task": task, "label": label, "agreement": agreement,
                          "answers": dict(sorted(Counter(v.answer for v in votes).items())), "positive": sorted(pos)})
     if output is not None:
-        output.parent.mkdir(parents=True, exist_ok=True)
+        check_output(output, directory=False)
         tmp = output.with_name(output.name + ".tmp")
         with open(tmp, "w", encoding="utf-8") as fh:
             for row in out_rows:

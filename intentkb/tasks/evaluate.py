@@ -23,8 +23,9 @@ from typing import Any
 from pydantic import BaseModel
 
 from ..config import Settings
-from ..ingest.rejects import RejectSink, validated
+from ..ingest.rejects import RejectSink, default_rejects_path, validated
 from ..ingest.sources import jsonl_records
+from ..io.paths import check_output
 from ..llm.cache import ResponseCache
 from ..llm.client import LLMClient, Rejected
 from ..llm.prompts import Prompts
@@ -114,11 +115,11 @@ async def evaluate_async(path: Path, settings: Settings, llm: LLMSettings, *, st
     output = output or path.with_name(f"{path.stem}.{llm.model.replace('/', '_')}.{style}{tag}.results.jsonl")
     cache = ResponseCache(llm.cache_path or settings.data_dir / "llm_cache.sqlite")
     client = LLMClient(llm, cache, Prompts(llm.prompts_dir))
-    sink = RejectSink(rejects_path or path.with_name(path.name + ".eval.rejects.jsonl"), path, echo)
+    sink = RejectSink(rejects_path or default_rejects_path(settings.rejects_dir, path, "eval"), path, echo)
     answered = invalid = failed = labelled = other_split = 0
     seen: set[str] = set()
     tmp = output.with_name(output.name + ".tmp")
-    output.parent.mkdir(parents=True, exist_ok=True)
+    check_output(output, directory=False)
     store = injector = None
     if inject:
         from ..kb.store import open_store

@@ -34,8 +34,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ..config import Settings
 from ..errors import IntentKBError
-from ..ingest.rejects import RejectSink, validated
+from ..ingest.rejects import RejectSink, user_rejects_path, validated
 from ..ingest.sources import jsonl_records
+from ..io.dataset_info import merge_dataset_info
+from ..io.paths import check_output
 from ..kb.models import Text
 from ..kb.store import GraphStore
 from ..llm.prompts import Prompts
@@ -133,7 +135,7 @@ class GoldRow(BaseModel):
 def load_labels(path: Path, echo: Callable[[str], None] | None = None) -> tuple[dict[str, dict[str, Any]], int]:
     """(id -> gold row, rows rejected); bad rows go to PATH.labels.rejects.jsonl with line and reason."""
     gold: dict[str, dict[str, Any]] = {}
-    sink = RejectSink(path.with_name(path.name + ".labels.rejects.jsonl"), path, echo)
+    sink = RejectSink(user_rejects_path(path, "labels"), path, echo)
     try:
         for _, row, _ in validated(jsonl_records(path, ()), GoldRow, sink):
             gold[row.id] = row.model_dump(exclude_none=True)
@@ -163,7 +165,6 @@ class _Writer:
         self.style = opts.style or "zero"
         out = opts.output
         if opts.fmt in ("jsonl", "csv"):
-            out.parent.mkdir(parents=True, exist_ok=True)
             self.tmp = out.with_name(out.name + ".tmp")
             self.fh = stack.enter_context(open(self.tmp, "wb") if opts.fmt == "jsonl" else open(self.tmp, "w", encoding="utf-8", newline=""))
             self.files.append(out)
@@ -171,7 +172,7 @@ class _Writer:
                 self.csv = csv.writer(self.fh)
                 self.csv.writerow(["id", "benchmark", "task", "split", "question", "options", "label", "annotator", "answer"])
         else:
-            out.mkdir(parents=True, exist_ok=True)
+            out.mkdir(exist_ok=True)
             self.handles: dict[str, Any] = {}
             self.counts: Counter[str] = Counter()
 
@@ -244,9 +245,7 @@ class _Writer:
                     entry["tags"] = {"role_tag": "from", "content_tag": "value", "user_tag": "human",
                                      "assistant_tag": "gpt", "system_tag": "system"}
                 info[f"intentkb_{p.stem}"] = entry
-            path = self.opts.output / "dataset_info.json"
-            path.write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
-            out.append(str(path))
+            out.append(str(merge_dataset_info(self.opts.output, info)))  # other datasets there stay
         else:
             for task in tasks:
                 splits = {s: (self.opts.output / f"{task}_{s}.jsonl").resolve() for s in ("train", "test")
@@ -286,6 +285,7 @@ def export_tasks(store: GraphStore, settings: Settings | None, opts: ExportOptio
     if opts.style == "cot" and opts.fmt in ("alpaca", "sharegpt"):
         raise IntentKBError("chain-of-thought training data needs rationales, which task items do not have: "
                             "export SFT files with --prompt zero or few")
+    check_output(opts.output, directory=opts.fmt not in ("jsonl", "csv"))
     needs_prompts = opts.fmt != "jsonl" or opts.style is not None
     prompts = Prompts(opts.prompts_dir) if needs_prompts else None
     if prompts is not None:

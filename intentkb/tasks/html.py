@@ -17,6 +17,7 @@ from typing import Any
 import networkx as nx
 
 from ..errors import IntentKBError
+from ..io.paths import check_output
 from ..kb.queries import check_tree, session_tree, tree_profile
 from ..kb.store import GraphStore
 
@@ -97,7 +98,7 @@ def session_html(store: GraphStore, session: str) -> str:
 
 
 def write_session_html(store: GraphStore, session: str, path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
+    check_output(path, directory=False)
     path.write_text(session_html(store, session), encoding="utf-8")
     return path
 

@@ -25,8 +25,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from ..errors import FormatError, IntentKBError
 from ..ingest.base import explain
-from ..ingest.rejects import RejectSink
+from ..ingest.rejects import RejectSink, user_rejects_path
 from ..ingest.sources import BadLine, jsonl_records
+from ..io.paths import check_output
 from ..kb.models import NumStr, OptText, Text
 from ..retrieval.embeddings import Embedder, embedding_text
 from .metrics import Accuracy, accuracy
@@ -175,7 +176,7 @@ def evaluate_mcq(path: Path | str, embedder: Embedder | Callable[[list[str]], Em
     if not path.exists():
         raise FormatError(f"{path}: no such file")
     started = time.monotonic()
-    sink = RejectSink(rejects_path or path.with_name(path.name + ".mcq.rejects.jsonl"), path, echo)
+    sink = RejectSink(rejects_path or user_rejects_path(path, "mcq"), path, echo)
     try:
         questions, read = read_questions(path, sink, task)
     finally:
@@ -185,7 +186,7 @@ def evaluate_mcq(path: Path | str, embedder: Embedder | Callable[[list[str]], Em
     before = embedder.encoded
     preds, n_texts = score_embedding(questions, embedder)
     if predictions_path:
-        predictions_path.parent.mkdir(parents=True, exist_ok=True)
+        check_output(predictions_path, directory=False)
         with open(predictions_path, "w", encoding="utf-8") as fh:
             for p in preds:
                 fh.write(json.dumps(p.model_dump(), ensure_ascii=False) + "\n")

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from ..ingest.rejects import RejectSink, validated
+from ..ingest.rejects import RejectSink, user_rejects_path, validated
 from ..ingest.sources import jsonl_records
 from ..kb.models import OptText, Text
 from .metrics import Accuracy, accuracy
@@ -156,7 +156,7 @@ def score_task(task: str, rows: list[Scored], seed: int = 0) -> TaskScore:
 def read_results(path: Path, rejects_path: Path | None = None, echo: Callable[[str], None] | None = None
                  ) -> tuple[dict[str, list[Scored]], int, RejectSink]:
     """(task -> labelled rows, unlabelled rows, the closed rejects sink) of a results file."""
-    sink = RejectSink(rejects_path or path.with_name(path.name + ".score.rejects.jsonl"), path, echo)
+    sink = RejectSink(rejects_path or user_rejects_path(path, "score"), path, echo)
     by_task: dict[str, list[Scored]] = defaultdict(list)
     seen: set[str] = set()
     unlabelled = 0
