@@ -96,3 +96,12 @@ def test_every_command_has_help_with_an_example():
                  ["stats"], ["trajectories"], ["demo"]):
         out = runner.invoke(cli, args + ["--help"]).output
         assert "Example" in out, args
+
+
+def test_table_cells_are_cut_at_a_word_boundary():
+    from intentkb.cli.output import _cell
+
+    text = "Products that scored intentions lead to: co-buy and purchase intentions explain them"
+    assert _cell(text, 40) == "Products that scored intentions lead…"
+    assert _cell("x" * 50, 10) == "x" * 9 + "…"  # one long word: cut inside it
+    assert _cell("short", 40) == "short" and len(_cell(text, 40)) <= 40

@@ -21,7 +21,11 @@ def _cell(v: Any, width: int | None) -> str:
     text = v if isinstance(v, str) else json.dumps(v, ensure_ascii=False, default=str)
     text = text.replace("\n", " ")
     if width and len(text) > width:
-        text = text[: width - 1] + "…"
+        cut = text[: width - 1]
+        space = cut.rfind(" ")
+        if space >= width // 2:  # at a word boundary, unless that throws away half the cell
+            cut = cut[:space]
+        text = cut.rstrip(" ,;:-") + "…"
     return text
 
 
