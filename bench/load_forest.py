@@ -67,7 +67,7 @@ def main() -> None:
     settings = Settings(data_dir=data_dir, graph_uri="embedded")
     server = EmbeddedServer(data_dir, settings.falkordb_args)
     server.start()  # started outside the timed load, as a user's server would already be
-    cli = [sys.executable, "-m", "intentkb.cli.main", "ingest", "trees", str(forest), "--json", "--batch-size", str(args.batch_size), "--mode", args.mode]
+    cli = [sys.executable, "-m", "intentkb.cli.main", "ingest", "trees", str(forest), "--format", "json", "--batch-size", str(args.batch_size), "--mode", args.mode]
     results: dict[str, object] = {"totals": totals}
     try:
         wall, rss, out = run_child(cli, env)

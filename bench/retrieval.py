@@ -118,7 +118,7 @@ def main() -> None:
         write_jsonl(scripts, data.scripts(args.shared, args.steps))
         print(f"corpora written in {time.perf_counter() - t:.1f}s")
         for kind, f in [("products", args.shared / "amazon_products" / "test_sample_1000.csv"), ("intentions", intentions), ("scripts", scripts)]:
-            wall, rss, out = run([*cli, "ingest", kind, str(f), "--json"], env)
+            wall, rss, out = run([*cli, "ingest", kind, str(f), "--format", "json"], env)
             s = json.loads(out)[0]
             print(f"ingest {kind}: read {s['read']:,} = loaded {s['loaded']:,} + rejected {s['rejected']:,} in {wall:.1f}s")
             results[f"ingest_{kind}_s"] = round(wall, 1)
@@ -129,7 +129,7 @@ def main() -> None:
         return
 
     # -- index build (from scratch; texts already embedded come from the cache) ----------------
-    wall, rss, out = run([*cli, "index", "build", "--rebuild", "--json"], env)
+    wall, rss, out = run([*cli, "index", "build", "--rebuild", "--format", "json"], env)
     reports = {r["name"]: r for r in json.loads(out)}
     for r in reports.values():
         print(f"index {r['name']}: {r['kind']} of {r['count']:,} vectors, {r['encoded']:,} embedded now; read {r['read_seconds']}s, "
@@ -188,12 +188,12 @@ def main() -> None:
     results["retrieve_ms"] = {"p50": round(p[0], 1), "p90": round(p[1], 1), "p99": round(p[2], 1), "encode": round(enc, 1), "faiss": round(srch, 2), "graph": round(gq, 1)}
 
     # -- alignment of every step ----------------------------------------------------------------
-    wall, rss, out = run([*cli, "align", "steps", "--threshold", "0.45", "--top-k", "10", "--json"], env)
+    wall, rss, out = run([*cli, "align", "steps", "--threshold", "0.45", "--top-k", "10", "--format", "json"], env)
     a = json.loads(out)
     print(f"align steps: {a['steps']:,} steps, {a['aligned_steps']:,} aligned, {a['edges']:,} ALIGNED edges "
           f"({a['edges_created']:,} new, {a['edges_deleted']:,} dropped, {a['encoded']:,} embedded) in {wall:.1f}s wall, peak RSS {rss:,.0f} MiB")
     results["align"] = {"seconds": round(wall, 1), "peak_rss_mib": round(rss), **a}
-    wall2, rss2, out2 = run([*cli, "align", "steps", "--json"], env)
+    wall2, rss2, out2 = run([*cli, "align", "steps", "--format", "json"], env)
     a2 = json.loads(out2)
     print(f"align again: {wall2:.1f}s, {a2['edges_created']} new, {a2['edges_deleted']} dropped (idempotent: {a2['edges'] == a['edges'] and not a2['edges_created'] and not a2['edges_deleted']})")
     results["align_rerun"] = {"seconds": round(wall2, 1), "created": a2["edges_created"], "deleted": a2["edges_deleted"]}
@@ -202,7 +202,7 @@ def main() -> None:
     extra = args.out / "extra.jsonl"
     write_jsonl(extra, ({"product": "B07KMVJJK7", "intention": f"The customer bought it for longboard trip number {i} along the coast."} for i in range(1000)))
     run([*cli, "ingest", "intentions", str(extra)], env)
-    wall, rss, out = run([*cli, "index", "build", "--only", "intentions", "--json"], env)
+    wall, rss, out = run([*cli, "index", "build", "--only", "intentions", "--format", "json"], env)
     u = json.loads(out)[0]
     print(f"incremental index build: +{u['added']:,} new, {u['encoded']:,} embedded, rebuilt: {u['rebuilt']}, {wall:.1f}s wall, peak RSS {rss:,.0f} MiB")
     results["incremental"] = {"seconds": round(wall, 1), "added": u["added"], "encoded": u["encoded"], "rebuilt": u["rebuilt"], "peak_rss_mib": round(rss)}
@@ -217,8 +217,8 @@ def main() -> None:
         cold = Path(tempfile.mkdtemp(prefix="ikb-mcq-"))  # an empty embedding cache
         env_mcq = {k: v for k, v in env.items() if k != "INTENTKB_EMBEDDING_PRECISION"} | {"INTENTKB_HOME": str(cold)}
         for label in ("cold", "warm"):
-            wall, rss, out = run([*cli, "eval", "mcq", str(qfile), "--format", "intentionqa", "--scorer", "embedding",
-                                  "--precision", precision, "--json"], env_mcq)
+            wall, rss, out = run([*cli, "eval", "mcq", str(qfile), "--input-format", "intentionqa", "--scorer", "embedding",
+                                  "--precision", precision, "--format", "json"], env_mcq)
             m = json.loads(out)
             print(f"eval mcq ({precision}, {label} cache): {m['scored']:,} questions, {m['texts']:,} distinct texts, {m['encoded']:,} embedded, "
                   f"accuracy {m['overall']['accuracy']} [{m['overall']['ci95_low']}, {m['overall']['ci95_high']}], {wall:.1f}s wall "

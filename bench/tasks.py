@@ -96,7 +96,7 @@ def main() -> None:
     results: dict[str, object] = {"totals": totals}
     try:
         t = time.perf_counter()
-        run_child([sys.executable, "-m", "intentkb.cli.main", "ingest", "trees", str(forest), "--json"], env)
+        run_child([sys.executable, "-m", "intentkb.cli.main", "ingest", "trees", str(forest), "--format", "json"], env)
         print(f"forest: {totals['sessions']:,} sessions, {totals['intentions']:,} intentions, {totals['trajectories']:,} "
               f"trajectories, loaded in {time.perf_counter() - t:.1f}s (not timed below)")
         for mode, target in (("end", 180), ("every", 600)):

@@ -70,7 +70,7 @@ def test_the_whole_pipeline_on_a_real_llama_cpp_server(estore, tmp_path, llama_s
     first = {c[1]: run(*c, "--json") for c in commands}
     category = estore.run("MATCH (p:Product) WHERE p.category IS NOT NULL RETURN p.category AS c, count(*) AS n ORDER BY n DESC, c LIMIT 1")[0]["c"]
     commands.append(("generate", "scripts", "--from", "categories", "--category", category, "--per-source", "1", "--intentions", "0"))
-    first["scripts"] = run(*commands[-1], "--json")
+    first["scripts"] = run(*commands[-1], "--format", "json")  # and --json, the old spelling, above
     counts = {k: _stage_counts(v) for k, v in first.items()}
     assert all(v["output"] == "auto" for v in first.values())  # the server took every response_format
     attrs = counts["attributes"][0]

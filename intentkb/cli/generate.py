@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from ..config import Settings
+from .output import report_format
 
 
 def _common(f: Any) -> Any:
@@ -24,11 +25,10 @@ def _common(f: Any) -> Any:
                           "refuses response_format). Env INTENTKB_LLM_OUTPUT, default auto."),
         click.option("--batch", is_flag=True, help="Use the OpenAI Batch API (half price, results within 24 h); resumable."),
         click.option("--dry-run", is_flag=True, help="Print the number of calls and the estimated tokens and cost; call nothing, write nothing."),
-        click.option("--json", "as_json", is_flag=True, help="Print the run record as JSON."),
     ]
     for o in reversed(opts):
         f = o(f)
-    return f
+    return report_format(f)
 
 
 def _run(ctx: click.Context, pipeline: str, *, limit: int | None, concurrency: int | None, model: str | None,

@@ -13,7 +13,7 @@ import click
 from .. import __version__
 from ..config import Settings
 from ..errors import IntentKBError
-from .output import FORMATS, emit, emit_jsonl, print_score
+from .output import FORMATS, emit, emit_jsonl, print_score, report_format
 
 
 class _Group(click.Group):
@@ -146,14 +146,14 @@ _INGEST_HELP = {
 @cli.command()
 @click.argument("kind", type=click.Choice(list(_INGEST_HELP)))
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--format", "fmt", help="Reader format (default: detected). products: m2|catalog; cobuy: mind|intentionqa.")
+@click.option("--input-format", "fmt", help="Reader format (default: detected). products: m2|catalog; cobuy: mind|intentionqa.")
 @click.option("--rejects", type=click.Path(path_type=Path), help="Rejects file (default: DATA_DIR/rejects/FILE.KIND.rejects.jsonl).")
 @click.option("--batch-size", type=click.IntRange(1, 100_000), help="Records (tree nodes for trees) per write batch.")
 @click.option("--mode", type=click.Choice(["auto", "bulk", "merge"]), default="auto", show_default=True,
               help="trees: 'bulk' builds an empty embedded graph with GRAPH.BULK (5-10x faster, same graph); "
                    "'merge' writes with MERGE; 'auto' bulk-loads when the graph is empty.")
 @click.option("--workers", type=click.IntRange(0, 64), help="Bulk path: parsing processes (default: CPUs, 0 for small files).")
-@click.option("--json", "as_json", is_flag=True, help="Print the summaries as JSON.")
+@report_format
 @click.pass_context
 def ingest(ctx: click.Context, kind: str, files: tuple[Path, ...], fmt: str | None, rejects: Path | None, batch_size: int | None,
            mode: str, workers: int | None, as_json: bool) -> None:
@@ -163,7 +163,7 @@ def ingest(ctx: click.Context, kind: str, files: tuple[Path, ...], fmt: str | No
     Example:
       intentkb ingest products test_sample_1000.csv
       intentkb ingest cobuy crowdsourcing_integrate_4500_b*.csv
-      intentkb ingest sessions sessions_train.parquet --format m2
+      intentkb ingest sessions sessions_train.parquet --input-format m2
     """
     from ..ingest import IngestFailed, ingest_file
 
@@ -192,7 +192,7 @@ def index_group() -> None:
 @index_group.command("build")
 @click.option("--only", type=click.Choice(["intentions", "steps", "products"]), multiple=True, help="Build only this index (repeatable).")
 @click.option("--rebuild", is_flag=True, help="Build from scratch (needed after changing the embedding model).")
-@click.option("--json", "as_json", is_flag=True, help="Print the reports as JSON.")
+@report_format
 @click.pass_context
 def index_build(ctx: click.Context, only: tuple[str, ...], rebuild: bool, as_json: bool) -> None:
     """Embed new and changed texts, drop deleted ones, save the indexes.
@@ -223,7 +223,7 @@ def align_group() -> None:
 @click.option("--threshold", type=click.FloatRange(-1, 1), default=0.45, show_default=True, help="Least cosine similarity (EcomScriptBench: 0.45).")
 @click.option("--top-k", type=click.IntRange(1, 1000), default=10, show_default=True, help="At most this many intentions per step.")
 @click.option("--script", "scripts", multiple=True, help="Only the steps of these scripts (repeatable).")
-@click.option("--json", "as_json", is_flag=True)
+@report_format
 @click.pass_context
 def align_steps_cmd(ctx: click.Context, threshold: float, top_k: int, scripts: tuple[str, ...], as_json: bool) -> None:
     """Write (Step)-[:ALIGNED {score}]->(Intention) for each step's closest intentions.
@@ -343,7 +343,8 @@ def eval_group() -> None:
 
 @eval_group.command("mcq")
 @click.argument("file", type=click.Path(path_type=Path))
-@click.option("--format", "fmt", type=click.Choice(["intentionqa"]), default="intentionqa", show_default=True)
+@click.option("--input-format", "fmt", type=click.Choice(["intentionqa"]), default="intentionqa", show_default=True,
+              help="The questions' file format: IntentionQA JSONL (QA_fullInfo_task*.jsonl).")
 @click.option("--scorer", type=click.Choice(["embedding"]), default="embedding", show_default=True,
               help="embedding: the option closest to the question in embedding space.")
 @click.option("--task", type=click.Choice(["1", "2"]), help="Treat every question as this IntentionQA task (default: the record's, else detected).")
@@ -353,7 +354,7 @@ def eval_group() -> None:
               help="Encoder mode. auto: INTENTKB_EMBEDDING_PRECISION when set, else the fastest mode measured on this "
                    "machine whose vectors agree with float32 (kept in $INTENTKB_HOME/models/encoder-choice.json); "
                    "bfloat16 runs on torch, int8 on ONNX Runtime.")
-@click.option("--json", "as_json", is_flag=True)
+@report_format
 @click.pass_context
 def eval_mcq(ctx: click.Context, file: Path, fmt: str, scorer: str, task: str | None, predictions: Path | None,
              rejects: Path | None, precision: str, as_json: bool) -> None:
@@ -361,7 +362,7 @@ def eval_mcq(ctx: click.Context, file: Path, fmt: str, scorer: str, task: str | 
 
     \b
     Example:
-      intentkb eval mcq QA_fullInfo_task1.jsonl --format intentionqa --scorer embedding
+      intentkb eval mcq QA_fullInfo_task1.jsonl --input-format intentionqa --scorer embedding
     """
     from ..retrieval.build import open_embedder
     from ..retrieval.embeddings import Embedder, backend_for
@@ -605,7 +606,7 @@ def export_group() -> None:
 @export_group.command("neo4j-import")
 @click.argument("directory", type=click.Path(path_type=Path))
 @click.option("--database", default="neo4j", show_default=True, help="The Neo4j database the import creates.")
-@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@report_format
 @click.pass_context
 def export_neo4j_import_cmd(ctx: click.Context, directory: Path, database: str, as_json: bool) -> None:
     """CSV files for `neo4j-admin database import full`: a large first load into Neo4j.

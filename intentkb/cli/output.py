@@ -91,3 +91,17 @@ def print_paired(report: "PairedReport") -> None:
     emit(rows, "table")
     method = {t.method for t in report.tasks}
     click.echo(f"McNemar's test on the items right in one run only ({', '.join(sorted(method))})")
+
+
+def report_format(f: Any) -> Any:
+    """`--format table|json` for a command that prints a report: the one output option of every
+    command. The command receives `as_json`; `--json` is kept, hidden, for scripts written before."""
+    import functools
+
+    @functools.wraps(f)
+    def wrapper(*args: Any, out_format: str, as_json: bool, **kw: Any) -> Any:
+        return f(*args, as_json=as_json or out_format == "json", **kw)
+
+    wrapper = click.option("--json", "as_json", is_flag=True, hidden=True, help="Same as --format json.")(wrapper)
+    return click.option("--format", "out_format", type=click.Choice(["table", "json"]), default="table", show_default=True,
+                        help="Print the report as text (table) or as JSON.")(wrapper)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from ..config import Settings
+from .output import report_format
 
 
 @click.group("train")
@@ -28,7 +29,7 @@ def train_group() -> None:
 @click.option("--questions", "max_questions", type=click.IntRange(1), default=2000, show_default=True,
               help="At most this many held-out questions per task, scored before and after.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the sampler, the initialisation and the questions.")
-@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@report_format
 @click.pass_context
 def train_embedder_cmd(ctx: click.Context, name: str, epochs: int, batch_size: int, learning_rate: float, kinds: str,
                        held_out: float, step_min_score: float, max_questions: int, seed: int, as_json: bool) -> None:
