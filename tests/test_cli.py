@@ -91,11 +91,27 @@ def test_ingest_and_stats_commands(run, tmp_path):
 
 
 def test_every_command_has_help_with_an_example():
+    """Every command, walked from the group: an example on its own line after "Example:", and help
+    text on every option."""
+    import re
+
+    import click
+
+    def walk(cmd, path):
+        if isinstance(cmd, click.Group):
+            for name, sub in cmd.commands.items():
+                yield from walk(sub, [*path, name])
+        else:
+            yield path, cmd
+
     runner = CliRunner()
-    for args in (["init"], ["server", "start"], ["server", "stop"], ["server", "status"], ["ingest"], ["cypher"],
-                 ["stats"], ["trajectories"], ["demo"]):
-        out = runner.invoke(cli, args + ["--help"]).output
-        assert "Example" in out, args
+    commands = list(walk(cli, []))
+    assert len(commands) >= 27
+    for path, cmd in commands:
+        out = runner.invoke(cli, [*path, "--help"]).output
+        assert re.search(r"^\s*Examples?:\n\s+.*\bintentkb ", out, re.M), path
+        assert not re.search(r"^\s*Examples?:[ \t]+\S", out, re.M), path  # never on the same line
+        assert all(p.help for p in cmd.params if isinstance(p, click.Option) and not p.hidden), path
 
 
 def test_table_cells_are_cut_at_a_word_boundary():

@@ -69,7 +69,8 @@ def gen_attributes(ctx: click.Context, all_products: bool, **kw: Any) -> None:
     """SessionIntentBench step 1: category and `name: value` attributes of each product.
 
     \b
-    Example:  intentkb generate attributes --dry-run
+    Example:
+      intentkb generate attributes --dry-run
     """
     _run(ctx, "attributes", all_products=all_products, **kw)
 
@@ -87,7 +88,8 @@ def gen_trees(ctx: click.Context, sessions: tuple[str, ...], roots: int, width: 
     comparison at every node). Run `generate attributes` first: the prompts show them.
 
     \b
-    Example:  intentkb generate trees --limit 100 --concurrency 64
+    Example:
+      intentkb generate trees --limit 100 --concurrency 64
     """
     from ..kb.schedule import BranchingSchedule
 
@@ -105,7 +107,8 @@ def gen_mind(ctx: click.Context, stages: tuple[str, ...], relations: tuple[str, 
     role-aware filter (accepted + reason). Preserve rates per relation: `intentkb stats`.
 
     \b
-    Example:  intentkb generate mind --relation usedFor --relation capableOf --dry-run
+    Example:
+      intentkb generate mind --relation usedFor --relation capableOf --dry-run
     """
     from ..kb.models import Relation
 
@@ -131,7 +134,8 @@ def gen_scripts(ctx: click.Context, source: str, categories: tuple[str, ...], pe
     intentions per product. Then `intentkb index build` and `intentkb align steps` link them.
 
     \b
-    Example:  intentkb generate scripts --from categories --per-source 3
+    Example:
+      intentkb generate scripts --from categories --per-source 3
     """
     if categories and source != "categories":
         raise click.BadParameter("--category needs --from categories", param_hint="--category")

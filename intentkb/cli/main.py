@@ -78,7 +78,8 @@ def init(ctx: click.Context) -> None:
     """Create the data directory, start the store and set up its schema.
 
     \b
-    Example:  intentkb --data-dir ./kb init
+    Example:
+      intentkb --data-dir ./kb init
     """
     with _store(ctx) as store:
         store.setup_schema()
@@ -103,7 +104,12 @@ def _server(ctx: click.Context):
 @server.command("start")
 @click.pass_context
 def server_start(ctx: click.Context) -> None:
-    """Start the server (reuses a running one).  Example: intentkb server start"""
+    """Start the server (reuses a running one).
+
+    \b
+    Example:
+      intentkb server start
+    """
     srv = _server(ctx)
     started = srv.start()
     click.echo(f"{'started' if started else 'already running'}: {srv.socket}")
@@ -112,16 +118,26 @@ def server_start(ctx: click.Context) -> None:
 @server.command("stop")
 @click.pass_context
 def server_stop(ctx: click.Context) -> None:
-    """Stop the server cleanly.  Example: intentkb server stop"""
+    """Stop the server cleanly.
+
+    \b
+    Example:
+      intentkb server stop
+    """
     srv = _server(ctx)
     click.echo("stopped" if srv.stop() else "not running")
 
 
 @server.command("status")
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True, help="Print as text (table) or as JSON.")
 @click.pass_context
 def server_status(ctx: click.Context, fmt: str) -> None:
-    """Is the server running, where, how big.  Example: intentkb server status --format json"""
+    """Is the server running, where, how big.
+
+    \b
+    Example:
+      intentkb server status --format json
+    """
     st = _server(ctx).status()
     if fmt == "json":
         click.echo(st.model_dump_json(indent=2))
@@ -275,7 +291,7 @@ def _hit_row(h: Any, rank: int | None = None) -> dict[str, Any]:
 @click.option("-k", "k", type=click.IntRange(1, 1000), default=10, show_default=True, help="Products per text or step.")
 @click.option("--script", help="Products for every step of this script instead of TEXT.")
 @click.option("--threshold", type=click.FloatRange(-1, 1), help="Least intention similarity (default: none for TEXT, 0.45 for unaligned steps).")
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True, help="Print as text (table) or as JSON.")
 @click.pass_context
 def retrieve(ctx: click.Context, text: str | None, k: int, script: str | None, threshold: float | None, fmt: str) -> None:
     """Products that serve TEXT (or each step of a script), through the intentions they explain.
@@ -313,7 +329,7 @@ def retrieve(ctx: click.Context, text: str | None, k: int, script: str | None, t
 
 @cli.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (127.0.0.1: this machine only).")
-@click.option("--port", type=click.IntRange(1, 65535), default=8765, show_default=True)
+@click.option("--port", type=click.IntRange(1, 65535), default=8765, show_default=True, help="TCP port to listen on.")
 @click.option("--token", envvar="INTENTKB_SERVE_TOKEN", help="Require `Authorization: Bearer TOKEN` (env INTENTKB_SERVE_TOKEN).")
 @click.pass_context
 def serve(ctx: click.Context, host: str, port: int, token: str | None) -> None:
@@ -409,7 +425,7 @@ def eval_mcq(ctx: click.Context, file: Path, fmt: str, scorer: str, task: str | 
 @eval_group.command("score")
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--rejects", type=click.Path(path_type=Path), help="Rejects file (default: DATA_DIR/rejects/FILE.score.rejects.jsonl).")
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True, help="Print as text (table) or as JSON.")
 @click.pass_context
 def eval_score(ctx: click.Context, files: tuple[Path, ...], rejects: Path | None, fmt: str) -> None:
     """Accuracy (95% interval) and macro-F1 per task, with random and majority baselines; given two
@@ -418,8 +434,9 @@ def eval_score(ctx: click.Context, files: tuple[Path, ...], rejects: Path | None
     FILE is JSON Lines: {"id", "task", "label", "prediction" (null: invalid), "options" (optional)}.
 
     \b
-    Example:  intentkb eval score results.jsonl --format json
-    Example:  intentkb eval score plain.results.jsonl injected.results.jsonl
+    Examples:
+      intentkb eval score results.jsonl --format json
+      intentkb eval score plain.results.jsonl injected.results.jsonl
     """
     if len(files) > 2:
         raise click.UsageError("give one results file, or two to compare")
@@ -452,7 +469,7 @@ def annotations_group() -> None:
               help="Leave out annotators who pick one side (positive or negative) at least this often.")
 @click.option("--min-answers", type=click.IntRange(1), default=10, show_default=True, help="…over at least this many answers.")
 @click.option("--rejects", type=click.Path(path_type=Path), help="Rejects file (default: DATA_DIR/rejects/FILE.annotations.rejects.jsonl).")
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True, help="Print as text (table) or as JSON.")
 @click.pass_context
 def annotations_import(ctx: click.Context, file: Path, output: Path | None, one_sided: float, min_answers: int, rejects: Path | None,
                        fmt: str) -> None:
@@ -460,7 +477,8 @@ def annotations_import(ctx: click.Context, file: Path, output: Path | None, one_
     (id, task, annotator, answer), after leaving out one-sided annotators.
 
     \b
-    Example:  intentkb annotations import answers.csv -o gold.jsonl
+    Example:
+      intentkb annotations import answers.csv -o gold.jsonl
     """
     from ..tasks.annotations import import_annotations
 
@@ -497,7 +515,7 @@ def _parse_param(raw: str) -> tuple[str, Any]:
 @click.argument("query", required=False)
 @click.option("-p", "--param", "params", multiple=True, help="Parameter key=value (value read as JSON when it parses, else text).")
 @click.option("--write", is_flag=True, help="Allow the query to write. Without it the server refuses writes.")
-@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True, help="Print the rows as a table, JSON or CSV.")
 @click.option("--list", "list_names", is_flag=True, help="List the named queries with their parameters.")
 @click.option("--all", "list_all", is_flag=True, help="With --list: also the queries intentkb's own pipelines run.")
 @click.option("--timeout", type=click.FloatRange(0.001, 86_400), help="Seconds the query may run (default INTENTKB_QUERY_TIMEOUT, 30).")
@@ -532,13 +550,14 @@ def cypher_cmd(ctx: click.Context, query: str | None, params: tuple[str, ...], w
 
 
 @cli.command()
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True, help="Print as text (table) or as JSON.")
 @click.pass_context
 def stats(ctx: click.Context, fmt: str) -> None:
     """Counts per label and edge type, and MIND filter preserve rates per relation.
 
     \b
-    Example:  intentkb stats --format json
+    Example:
+      intentkb stats --format json
     """
     from ..kb.queries import relation_preserve_rates
 

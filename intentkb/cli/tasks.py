@@ -23,7 +23,12 @@ def tasks_group() -> None:
 
 @tasks_group.command("list")
 def tasks_list() -> None:
-    """The tasks each benchmark builds."""
+    """The tasks each benchmark builds.
+
+    \b
+    Example:
+      intentkb tasks list
+    """
     from ..tasks.items import TASKS
 
     emit([{"benchmark": b, "task": t, "asks": what} for b, ts in TASKS.items() for t, what in ts.items()], "table", width=100)
@@ -38,17 +43,20 @@ def _band(value: str) -> tuple[float, float]:
 
 
 @tasks_group.command("export")
-@click.option("--benchmark", "-b", type=click.Choice(["sib", "esb", "iqa"]), required=True)
+@click.option("--benchmark", "-b", type=click.Choice(["sib", "esb", "iqa"]), required=True,
+              help="sib: SessionIntentBench; esb: EcomScriptBench; iqa: IntentionQA-style.")
 @click.option("--task", "tasks", type=click.IntRange(1, 4), multiple=True, help="Task number (repeatable; default all).")
 @click.option("--mode", type=click.Choice(["end", "every"]), default="end", show_default=True,
               help="sib: ask at the end of each trajectory (the annotated set) or at every step (the task pool).")
 @click.option("--prompt", "style", type=click.Choice(["zero", "few", "cot"]),
               help="Prompt style rendered into the export (default: zero; jsonl: no prompt unless given).")
-@click.option("--format", "fmt", type=click.Choice(["jsonl", "csv", "alpaca", "sharegpt", "lm-eval"]), default="jsonl", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["jsonl", "csv", "alpaca", "sharegpt", "lm-eval"]), default="jsonl", show_default=True,
+              help="The files written: items (jsonl), an annotation sheet (csv), LLaMA-Factory SFT data, lm-evaluation-harness tasks.")
 @click.option("-o", "--output", type=click.Path(path_type=Path), required=True,
               help="A file (jsonl, csv) or a directory (alpaca, sharegpt, lm-eval).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the split, negatives and distractors.")
-@click.option("--test-fraction", type=click.FloatRange(0, 1), default=0.2, show_default=True)
+@click.option("--test-fraction", type=click.FloatRange(0, 1), default=0.2, show_default=True,
+              help="Share of groups (sessions, scripts, pairs) in the test split, by a hash of seed and group.")
 @click.option("--labels", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Gold labels to attach by id (the output of `annotations import`, or {id, label} lines).")
 @click.option("--limit", type=click.IntRange(1), help="Stop after this many items.")
@@ -92,7 +100,8 @@ def tasks_export(ctx: click.Context, as_json: bool, band: str, **kw: Any) -> Non
 @click.command("run")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--model", help="Model name (env INTENTKB_LLM_MODEL, default gpt-4o-mini).")
-@click.option("--prompt", "style", type=click.Choice(["zero", "few", "cot"]), default="zero", show_default=True)
+@click.option("--prompt", "style", type=click.Choice(["zero", "few", "cot"]), default="zero", show_default=True,
+              help="Prompt style: zero-shot, five worked examples, or chain of thought (letter on the last line).")
 @click.option("-o", "--output", type=click.Path(path_type=Path), help="Results JSONL (default FILE.<model>.<style>.results.jsonl).")
 @click.option("--limit", type=click.IntRange(1), help="Only the first N items.")
 @click.option("--concurrency", type=click.IntRange(1, 4096), help="Requests in flight (env INTENTKB_LLM_CONCURRENCY, default 32).")
@@ -107,7 +116,7 @@ def tasks_export(ctx: click.Context, as_json: bool, band: str, **kw: Any) -> Non
 @click.option("--inject", type=click.IntRange(0, 50), default=0, show_default=True,
               help="Put the K intentions nearest to each item's inputs in its prompt (never the item's own nodes, "
                    "its group's, or its options' text); needs `index build`.")
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True, help="Print as text (table) or as JSON.")
 @click.pass_context
 def eval_run(ctx: click.Context, file: Path, model: str | None, style: str, output: Path | None, limit: int | None,
              concurrency: int | None, prompts_dir: Path | None, multimodal: str | None, llm_output: str | None,
@@ -160,7 +169,8 @@ def show_session(ctx: click.Context, session: str, html_path: Path) -> None:
     """One session's intention tree as an HTML page: products on top, branches below, details on hover.
 
     \b
-    Example:  intentkb show session demo-skate --html skate.html
+    Example:
+      intentkb show session demo-skate --html skate.html
     """
     from ..kb.store import open_store
     from ..tasks.html import write_session_html
