@@ -28,7 +28,7 @@ import pyarrow.parquet as pq
 from intentkb.config import Settings
 from intentkb.errors import StoreError
 from intentkb.ingest.run import FORMATS
-from intentkb.ingest.sources import BadLine
+from intentkb.io.sources import BadLine
 from intentkb.kb.embedded import EmbeddedServer
 from intentkb.kb.guard import QueryRefused
 from intentkb.kb.store import open_store

@@ -18,7 +18,7 @@ from typing import Any
 
 from intentkb.ingest.cobuy import MindCsvReader
 from intentkb.ingest.products import CatalogueReader
-from intentkb.ingest.sources import BadLine
+from intentkb.io.sources import BadLine
 
 _PHRASINGS = [
     "Bought {p} to {g}.",

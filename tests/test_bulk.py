@@ -17,13 +17,13 @@ from pathlib import Path
 import pytest
 
 from intentkb.config import Settings
+from intentkb.demo import data_path
 from intentkb.errors import IntentKBError
 from intentkb.ingest import ingest_file
 from intentkb.ingest.synthetic import synthetic_forest
 from intentkb.kb.bulk_format import edge_blob, encode_value, node_blob
 from intentkb.kb.embedded import EmbeddedServer
 from intentkb.kb.store import GraphStore, open_store
-from intentkb.demo import data_path
 
 from .conftest import FIXTURES, short_tmpdir
 from .test_crash import env_for, final_counts

@@ -9,12 +9,7 @@ import numpy as np
 import pytest
 
 from intentkb.errors import IntentKBError
-from intentkb.retrieval.embeddings import (
-    DEFAULT_MODEL,
-    Embedder,
-    EmbeddingCache,
-    model_key,
-)
+from intentkb.retrieval.embeddings import DEFAULT_MODEL, Embedder, EmbeddingCache, model_key
 
 STEP = "Buy a helmet and knee pads before the first skating lesson."
 NEAR = "The customer wants protective gear for learning to skate."

@@ -176,6 +176,7 @@ def test_llamafactory_reads_the_pt_alpaca_and_sharegpt_files(demo_kb, tmp_path):
 
 
 def test_inject_shows_nearby_knowledge_but_never_the_items_own_answer(demo_kb, tmp_path, llm_server, llm_settings):
+    from intentkb.knowledge.inject import Injector
     from intentkb.tasks.evaluate import evaluate
 
     store = demo_kb
@@ -191,7 +192,11 @@ def test_inject_shows_nearby_knowledge_but_never_the_items_own_answer(demo_kb, t
     plain = evaluate(tasks, settings, llm_settings, output=tmp_path / "plain.jsonl")
     assert plain.inject is None and not any("Background knowledge" in json.dumps(q["messages"]) for q in llm_server.requests)
     asked = len(llm_server.requests)
-    report = evaluate(tasks, settings, llm_settings, output=tmp_path / "inject.jsonl", inject=3)
+    injector = Injector(store, settings, 3)
+    try:
+        report = evaluate(tasks, settings, llm_settings, output=tmp_path / "inject.jsonl", context=injector)
+    finally:
+        injector.close()
     rows = _rows(tmp_path / "inject.jsonl")
     assert report.inject and report.inject["k"] == 3 and report.inject["items"] == len(rows) == len(items)
     assert report.inject["intentions_shown"] == sum(len(r["injected"]) for r in rows) > 0

@@ -4,10 +4,18 @@ from __future__ import annotations
 
 import pytest
 
-from intentkb.llm.parsing import (ParseError, parse_attributes, parse_cobuy_intention, parse_intentions, parse_objectives,
-                                  parse_purchase_intentions, parse_steps, parse_verdict)
-from intentkb.llm.synthetic import detect_format, synthetic_reply
+from intentkb.llm.parsing import (
+    ParseError,
+    parse_attributes,
+    parse_cobuy_intention,
+    parse_intentions,
+    parse_objectives,
+    parse_purchase_intentions,
+    parse_steps,
+    parse_verdict,
+)
 from intentkb.llm.prompts import Prompts
+from intentkb.llm.synthetic import detect_format, synthetic_reply
 
 
 def test_attributes_plain_and_markdown():

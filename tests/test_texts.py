@@ -5,7 +5,8 @@ from __future__ import annotations
 import csv
 import html
 
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from intentkb.ingest import ingest_file
 from intentkb.kb.texts import BOILERPLATE, add_boilerplate, snippet, strip_boilerplate, unescape_html

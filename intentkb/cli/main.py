@@ -33,7 +33,7 @@ def _settings(ctx: click.Context) -> Settings:
 
 
 def _rejects(ctx: click.Context, path: Path, what: str) -> Path:
-    from ..ingest.rejects import default_rejects_path
+    from ..io.rejects import default_rejects_path
 
     return default_rejects_path(_settings(ctx).rejects_dir, path, what)
 

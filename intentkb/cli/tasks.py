@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -138,8 +139,18 @@ def eval_run(ctx: click.Context, file: Path, model: str | None, style: str, outp
                                  ("multimodal", multimodal), ("output", llm_output)) if v is not None}
     llm = LLMSettings().model_copy(update=update)
     tick = (lambda n: click.echo(f"\r  {n:,} answered", nl=False, err=True)) if sys.stderr.isatty() else None
-    report = evaluate(file, _settings(ctx), llm, style=style, output=output, limit=limit, rejects_path=rejects, inject=inject, split=split,
-                      echo=lambda m: click.echo(m, err=True), progress=tick)
+    settings = _settings(ctx)
+    with ExitStack() as stack:
+        context = None
+        if inject:
+            from ..kb.store import open_store
+            from ..knowledge.inject import Injector
+
+            store = stack.enter_context(open_store(settings))
+            context = Injector(store, settings, inject)
+            stack.callback(context.close)
+        report = evaluate(file, settings, llm, style=style, output=output, limit=limit, rejects_path=rejects, context=context, split=split,
+                          echo=lambda m: click.echo(m, err=True), progress=tick)
     if tick:
         click.echo("", err=True)
     if fmt == "json":

@@ -8,26 +8,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, ClassVar, Generic, TypeVar
 
-from pydantic import ValidationError
-
+from ..io.sources import Record
 from ..kb.ids import attribute_id
 from ..kb.models import Attribute, clean_text
 from ..kb.store import GraphStore, PreparedWrite
-from .sources import Record
 
 U = TypeVar("U")
-
-
-def explain(err: Exception) -> str:
-    """One line for a rejected row: pydantic errors as `field: message; …`."""
-    if isinstance(err, ValidationError):
-        parts = []
-        for e in err.errors(include_url=False):
-            loc = ".".join(str(x) for x in e["loc"]) or "record"
-            msg = e["msg"].removeprefix("Value error, ")
-            parts.append(f"{loc}: {msg}")
-        return "; ".join(parts)
-    return str(err) or type(err).__name__
 
 
 class Reader(ABC, Generic[U]):

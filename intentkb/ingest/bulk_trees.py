@@ -28,12 +28,11 @@ from typing import Any
 import numpy as np
 from pydantic import ValidationError
 
+from ..io.rejects import RejectSink, explain
+from ..io.sources import BadLine, InputBroken, jsonl_lines, parse_json_line
 from ..kb.bulk_format import NULL, edge_blob, encode_value, header, node_blob
 from ..kb.embedded import BulkLoad, EmbeddedStore
 from ..kb.store import WriteStats
-from .base import explain
-from .rejects import RejectSink
-from .sources import BadLine, InputBroken, jsonl_lines, parse_json_line
 from .trees import TreesReader, TreeUnit, plan_trees
 
 INTENTION_KEYS = ("id", "text", "kind", "step", "rationale", "comparison", "comparison_aspect", "model", "prompt_version", "source")

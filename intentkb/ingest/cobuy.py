@@ -11,11 +11,12 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from ..io.rejects import explain
+from ..io.sources import BadLine, Record, csv_header, csv_records, jsonl_records
 from ..kb.ids import cobuy_intention_id, product_id
 from ..kb.models import Intention, Product, Relation, clean_text
-from .base import Reader, explain
+from .base import Reader
 from .fields import Key, Number, RawRow, RawText, RequiredText
-from .sources import BadLine, Record, csv_header, csv_records, jsonl_records
 
 
 @dataclass

@@ -14,11 +14,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..io.sources import Record, base_suffix, jsonl_records, table_records
 from ..kb.ids import product_id, purchase_intention_id
 from ..kb.models import Intention, Product, clean_text
 from .base import Reader
 from .fields import Locale, RawRow, RawText, read_key, read_text
-from .sources import Record, base_suffix, jsonl_records, table_records
 
 _PRODUCT_KEYS = ("product", "asin", "product_id", "item_id")
 _TEXT_KEYS = ("intention", "text")

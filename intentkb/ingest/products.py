@@ -2,22 +2,20 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pydantic import Field
 
+from ..io.sources import Record, csv_records, table_records
 from ..kb.ids import product_id
 from ..kb.models import Attribute, Product
 from ..kb.store import GraphStore, PreparedWrite
-from pydantic import Field
-
 from .base import Reader, attribute, attribute_rows, plan_rows
 from .fields import Key, Locale, Price, RawKey, RawRow, RawText
-from .sources import Record, csv_records, table_records
 
 
 @dataclass

@@ -13,16 +13,16 @@ from pydantic import ValidationError
 from tqdm import tqdm
 
 from ..errors import FormatError, IntentKBError
+from ..io.rejects import RejectSink, default_rejects_path, explain
+from ..io.sources import BadLine, InputBroken, base_suffix, csv_header, is_json_array
 from ..kb.embedded import GraphNotEmpty
 from ..kb.store import GraphStore, PreparedWrite, WriteStats
-from .base import Reader, explain
+from .base import Reader
 from .cobuy import IntentionQAReader, MindCsvReader
 from .intentions import PurchaseIntentionsReader
 from .products import CatalogueReader, M2ProductsReader
-from .rejects import RejectSink, default_rejects_path
 from .scripts import CoScriptReader
 from .sessions import M2SessionsReader
-from .sources import BadLine, InputBroken, base_suffix, csv_header, is_json_array
 from .summary import IngestFailed, IngestSummary
 from .trees import TreesReader
 

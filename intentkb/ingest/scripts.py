@@ -2,21 +2,19 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-
-from ..kb.ids import script_id, step_id
-from ..kb.models import Script, Step, clean_text
 from pydantic import Field
 
+from ..io.sources import Record, jsonl_records
+from ..kb.ids import script_id, step_id
+from ..kb.models import Script, Step, clean_text
 from .base import Reader, loads_list
 from .fields import RawRow, RawText, RequiredText
-from .sources import Record, jsonl_records
 
 _NUMBERING = re.compile(r"^\s*(?:step\s*)?\d+\s*[.):\-]\s*", re.IGNORECASE)
 

@@ -2,22 +2,20 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
 from pydantic import BeforeValidator
 
-
+from ..io.sources import Record, table_records
 from ..kb.ids import product_id, session_id
 from ..kb.models import Session
 from ..kb.store import GraphStore, PreparedWrite
 from .base import Reader, plan_rows
 from .fields import Locale, RawKey, RawRow, read_key
-from .sources import Record, table_records
 
 _QUOTED = re.compile(r"""'([^']*)'|"([^"]*)\"""")
 

@@ -21,18 +21,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    PrivateAttr,
-    StringConstraints,
-    ValidationError,
-    model_validator,
-    with_config,
-)
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, StringConstraints, ValidationError, model_validator, with_config
 from typing_extensions import NotRequired, TypedDict
 
+from ..io.sources import BadLine, Record, jsonl_records, parse_json_line
 from ..kb.ids import attribute_id, session_id, session_intention_ider
 from ..kb.models import Attribute, OptKey, OptText, Product, Session
 from ..kb.store import GraphStore, PreparedWrite
@@ -40,7 +32,6 @@ from .base import Reader
 from .fields import Key
 from .products import ProductUnit, plan_products
 from .sessions import SessionUnit, plan_sessions
-from .sources import BadLine, Record, jsonl_records, parse_json_line
 
 # Tree files run to millions of nodes, so their fields are checked by pydantic-core alone (no Python
 # validator per field): stripped, non-empty, and free of control characters (a NUL cannot travel in a

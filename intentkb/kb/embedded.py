@@ -19,14 +19,14 @@ from pathlib import Path
 from typing import Any
 
 import redis
-from redis.backoff import NoBackoff
-from redis.retry import Retry
 from falkordb import FalkorDB
 from falkordb.edge import Edge as FEdge
 from falkordb.node import Node as FNode
 from falkordb.path import Path as FPath
 from falkordb.query_result import QueryResult
 from pydantic import BaseModel
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from ..config import Settings
 from ..errors import ReadOnlyViolation, StoreError

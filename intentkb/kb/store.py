@@ -8,8 +8,8 @@ from the user's own `intentkb cypher` argument. Reads go through each engine's r
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from itertools import islice
 from typing import Any
 

@@ -15,8 +15,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from ..ingest.rejects import RejectSink, validated
-from ..ingest.sources import jsonl_records
+from ..io.rejects import RejectSink, validated
+from ..io.sources import jsonl_records
 from ..tasks.export import split_of
 from ..tasks.items import TaskItem
 from .units import Unit

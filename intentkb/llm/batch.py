@@ -17,9 +17,9 @@ from typing import Any
 from pydantic import BaseModel
 
 from ..errors import IntentKBError
+from ..private import private_write_text
 from .client import LLMClient, PendingRequest, attempt_of
 from .parsing import ParseError
-from ..private import private_write_text
 
 _DONE = {"completed", "failed", "expired", "cancelled"}
 

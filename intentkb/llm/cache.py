@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
+
 from ..private import private_file
 
 _SCHEMA = """

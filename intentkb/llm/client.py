@@ -16,13 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import openai
-from tenacity import (
-    AsyncRetrying,
-    RetryCallState,
-    retry_if_exception,
-    stop_after_attempt,
-    wait_random_exponential,
-)
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt, wait_random_exponential
 
 from ..errors import IntentKBError
 from .accounting import Usage

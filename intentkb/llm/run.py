@@ -15,6 +15,7 @@ from ..config import Settings
 from ..kb.models import Relation
 from ..kb.schedule import BranchingSchedule
 from ..kb.store import open_store
+from ..private import private_dir, private_write_text
 from . import esb, mind, sib
 from .accounting import PromptUsage, Usage
 from .batch import BatchRound, batch_rounds
@@ -24,7 +25,6 @@ from .context import GenContext
 from .prompts import Prompts
 from .runner import StageReport
 from .settings import LLMSettings
-from ..private import private_dir, private_write_text
 
 Pipeline = Literal["attributes", "trees", "mind", "scripts"]
 PIPELINES: tuple[str, ...] = ("attributes", "trees", "mind", "scripts")

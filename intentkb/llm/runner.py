@@ -17,9 +17,9 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, model_validator
 from tqdm import tqdm
 
-from ..ingest.rejects import RejectsJsonl
-from ..private import redact
+from ..io.rejects import RejectsJsonl
 from ..kb.store import GraphStore, PreparedWrite, WriteStats
+from ..private import redact
 from .client import Deferred, Rejected
 
 T = TypeVar("T")

@@ -20,13 +20,7 @@ from pydantic import BaseModel
 from ..config import Settings
 from ..errors import IntentKBError
 from ..kb.store import GraphStore
-from .embeddings import (
-    Embedder,
-    EmbeddingCache,
-    embedding_key,
-    embedding_text,
-    text_hash,
-)
+from .embeddings import Embedder, EmbeddingCache, embedding_key, embedding_text, text_hash
 from .index import IVF_THRESHOLD, VectorIndex
 
 # index name → the named query that pages through its texts

@@ -22,9 +22,9 @@ from typing import Any
 from pydantic import BaseModel, field_validator, model_validator
 
 from ..errors import FormatError
-from ..ingest.rejects import RejectSink, user_rejects_path, validated
-from ..ingest.sources import Record, base_suffix, csv_records, jsonl_dump, jsonl_records
 from ..io.paths import check_output
+from ..io.rejects import RejectSink, user_rejects_path, validated
+from ..io.sources import Record, base_suffix, csv_records, jsonl_dump, jsonl_records
 from ..kb.models import Key, Text
 
 _ALIASES = {"annotator": ("annotator", "worker", "workerid", "worker_id"), "answer": ("answer", "choice", "label")}

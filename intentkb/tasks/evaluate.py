@@ -6,8 +6,9 @@ retries, the response cache and the cost accounting are the same as generation's
 kept whole; `parse_answer` reads the letter (for CoT, from the last line). An unreadable or
 refused reply is an invalid answer: recorded with its reason, counted as wrong, never re-asked with a
 correction (that would change the protocol). Results are JSONL in `eval score`'s format, plus the
-raw reply; a re-run answers from the cache. `inject=K` puts K intentions of the knowledge base in
-each prompt (module `knowledge.inject`) and records them per row (`injected`) and in the run record.
+raw reply; a re-run answers from the cache. With a `context` source (`eval run --inject K`: the K
+nearest intentions of the knowledge base, `knowledge.inject.Injector`) each prompt gets its
+knowledge block, recorded per row (`injected`) and in the run record.
 """
 
 from __future__ import annotations
@@ -16,16 +17,16 @@ import asyncio
 import json
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from pydantic import BaseModel
 
 from ..config import Settings
-from ..ingest.rejects import RejectSink, default_rejects_path, validated
-from ..ingest.sources import jsonl_records
 from ..io.paths import check_output
+from ..io.rejects import RejectSink, default_rejects_path, validated
+from ..io.sources import jsonl_records
 from ..llm.cache import ResponseCache
 from ..llm.client import LLMClient, Rejected
 from ..llm.prompts import Prompts
@@ -33,6 +34,16 @@ from ..llm.settings import LLMSettings
 from .items import TaskItem
 from .render import parse_answer, prompt_values, template_name
 from .scoring import ScoreReport, score_file
+
+class ContextSource(Protocol):
+    """What `eval run` asks for background knowledge per item (the caller opens and closes it)."""
+
+    k: int
+
+    def knowledge(self, items: Sequence[TaskItem]) -> list[list[dict[str, str]]]: ...  # [{id, text}] per item
+
+    def record(self) -> dict[str, Any]: ...  # what was shown and held back, for the run record
+
 
 WINDOW = 2000  # items in flight per round: bounded memory on any file size
 MAX_IMAGES = 8  # product images sent with one item to a vision model (one per product shown)
@@ -108,10 +119,12 @@ async def _answer(client: LLMClient, item: TaskItem, style: str, knowledge: list
 
 
 async def evaluate_async(path: Path, settings: Settings, llm: LLMSettings, *, style: str = "zero", output: Path | None = None,
-                         limit: int | None = None, rejects_path: Path | None = None, inject: int = 0, split: str | None = None,
+                         limit: int | None = None, rejects_path: Path | None = None, context: ContextSource | None = None,
+                         split: str | None = None,
                          echo: Callable[[str], None] | None = None, progress: Callable[[int], None] | None = None) -> EvalReport:
     started = time.monotonic()
-    tag = f".inject{inject}" if inject else ""
+    injector = context
+    tag = f".inject{injector.k}" if injector else ""
     output = output or path.with_name(f"{path.stem}.{llm.model.replace('/', '_')}.{style}{tag}.results.jsonl")
     cache = ResponseCache(llm.cache_path or settings.data_dir / "llm_cache.sqlite")
     client = LLMClient(llm, cache, Prompts(llm.prompts_dir))
@@ -120,13 +133,6 @@ async def evaluate_async(path: Path, settings: Settings, llm: LLMSettings, *, st
     seen: set[str] = set()
     tmp = output.with_name(output.name + ".tmp")
     check_output(output, directory=False)
-    store = injector = None
-    if inject:
-        from ..kb.store import open_store
-        from ..knowledge.inject import Injector
-
-        store = open_store(settings)
-        injector = Injector(store, settings, inject)
 
     def items() -> Iterator[TaskItem]:
         nonlocal other_split
@@ -170,10 +176,6 @@ async def evaluate_async(path: Path, settings: Settings, llm: LLMSettings, *, st
         sink.close()
         await client.aclose()
         cache.close()
-        if injector:
-            injector.close()
-        if store:
-            store.close()
     usage = client.usage.finish(*llm.prices())
     total = usage.total()
     score = score_file(output, echo=echo) if labelled else None

@@ -34,10 +34,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ..config import Settings
 from ..errors import IntentKBError
-from ..ingest.rejects import RejectSink, user_rejects_path, validated
-from ..ingest.sources import jsonl_records
 from ..io.dataset_info import merge_dataset_info
 from ..io.paths import check_output
+from ..io.rejects import RejectSink, user_rejects_path, validated
+from ..io.sources import jsonl_records
 from ..kb.models import Text
 from ..kb.store import GraphStore
 from ..llm.prompts import Prompts

@@ -24,10 +24,9 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from ..errors import FormatError, IntentKBError
-from ..ingest.base import explain
-from ..ingest.rejects import RejectSink, user_rejects_path
-from ..ingest.sources import BadLine, jsonl_records
 from ..io.paths import check_output
+from ..io.rejects import RejectSink, explain, user_rejects_path
+from ..io.sources import BadLine, jsonl_records
 from ..kb.models import NumStr, OptText, Text
 from ..retrieval.embeddings import Embedder, embedding_text
 from .metrics import Accuracy, accuracy

@@ -23,8 +23,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from ..ingest.rejects import RejectSink, user_rejects_path, validated
-from ..ingest.sources import jsonl_records
+from ..io.rejects import RejectSink, user_rejects_path, validated
+from ..io.sources import jsonl_records
 from ..kb.models import OptText, Text
 from .metrics import Accuracy, accuracy
 

@@ -9,8 +9,20 @@ from typing import IO, Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from ..private import private_open
-from .base import explain
 from .sources import BadLine, Record, jsonl_dump
+
+
+def explain(err: Exception) -> str:
+    """One line for a rejected row: pydantic errors as `field: message; …`."""
+    if isinstance(err, ValidationError):
+        parts = []
+        for e in err.errors(include_url=False):
+            loc = ".".join(str(x) for x in e["loc"]) or "record"
+            msg = e["msg"].removeprefix("Value error, ")
+            parts.append(f"{loc}: {msg}")
+        return "; ".join(parts)
+    return str(err) or type(err).__name__
+
 
 M = TypeVar("M", bound=BaseModel)
 
