@@ -13,6 +13,7 @@ from intentkb.kb.queries import (
     check_tree,
     iter_session_ids,
     iter_trajectories,
+    keyset_pages,
     pair_cobuy_intentions,
     product_intentions,
     relation_preserve_rates,
@@ -80,6 +81,17 @@ def test_session_tree_as_networkx(demo_store):
 
 def test_session_ids_stream_in_pages(demo_store):
     assert list(iter_session_ids(demo_store, page=1)) == ["demo-doll", "demo-puzzle", "demo-skate"]
+
+
+def test_one_pager_for_one_and_two_keys(demo_store):
+    """keyset_pages: `$after` on `id`, or one parameter per key (`$a`, `$b` for product pairs), and a row limit."""
+    whole = demo_store.run("gen_cobuy_pairs_page", {"a": "", "b": "", "limit": 100_000})
+    pages = list(keyset_pages(demo_store, "gen_cobuy_pairs_page", 3, keys=("a", "b")))
+    assert len(whole) > 6 and all(len(p) <= 3 for p in pages) and [r for p in pages for r in p] == whole
+    assert sum(len(p) for p in keyset_pages(demo_store, "gen_cobuy_pairs_page", 3, keys=("a", "b"), limit=5)) == 5
+    ids = [r["id"] for p in keyset_pages(demo_store, "session_ids_page", 1) for r in p]
+    assert ids == sorted(ids) == list(iter_session_ids(demo_store)) and len(ids) == 3
+    assert list(keyset_pages(demo_store, "session_ids_page", 2, limit=0)) == []
 
 
 def test_product_and_pair_intentions(demo_store):

@@ -16,16 +16,26 @@ def iter_session_ids(store: GraphStore, page: int = 500) -> Iterator[str]:
         yield from (r["id"] for r in rows)
 
 
-def keyset_pages(store: GraphStore, query: str, page: int, params: dict[str, Any] | None = None) -> Iterator[list[Row]]:
-    """Pages of a query paged by `$after` / `$limit` over rows ordered by `id`: constant memory."""
-    after = ""
-    while True:
-        rows = store.run(query, {**(params or {}), "after": after, "limit": page})
+def keyset_pages(store: GraphStore, query: str, page: int, params: dict[str, Any] | None = None, *,
+                 keys: tuple[str, ...] = ("id",), limit: int | None = None) -> Iterator[list[Row]]:
+    """Pages of a keyset-paged query, constant memory: the one pager of every paged query.
+
+    One key (`id`): the query takes `$after` and returns rows ordered by `id`. Several keys (e.g.
+    `("a", "b")` for product pairs): the query takes one parameter per key, named after it, and
+    returns rows ordered by them. Both take `$limit`. `limit` stops after that many rows in all."""
+    cursor: dict[str, Any] = {"after": ""} if keys == ("id",) else {k: "" for k in keys}
+    left = limit
+    while left is None or left > 0:
+        size = page if left is None else min(page, left)
+        rows = store.run(query, {**(params or {}), **cursor, "limit": size})
         if rows:
             yield rows
-        if len(rows) < page:
+        if left is not None:
+            left -= len(rows)
+        if len(rows) < size:
             return
-        after = rows[-1]["id"]
+        last = rows[-1]
+        cursor = {"after": last["id"]} if keys == ("id",) else {k: last[k] for k in keys}
 
 
 def iter_trajectories(store: GraphStore, page: int = 200, sessions: list[str] | None = None) -> Iterator[Row]:

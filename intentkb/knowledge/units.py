@@ -75,9 +75,7 @@ def assertion_sentence(assertion: str | None, a: str, b: str) -> str:
 
 
 def cobuy_units(store: GraphStore, include_rejected: bool = False) -> Iterator[Unit]:
-    a = b = ""
-    while True:
-        rows = store.run("knowledge_cobuy_pairs_page", {"a": a, "b": b, "limit": PAGE})
+    for rows in keyset_pages(store, "knowledge_cobuy_pairs_page", PAGE, keys=("a", "b")):
         for r in rows:
             intentions = [i for i in r["intentions"] if kept(i, include_rejected) and i.get("text")]
             if not intentions:
@@ -98,9 +96,6 @@ def cobuy_units(store: GraphStore, include_rejected: bool = False) -> Iterator[U
                     f"What is their co-buy intention under the relation \"{i['relation']}\"?", said, i["id"]))
             yield Unit("cobuy", f"cobuy:{r['a']}|{r['b']}", "|".join(sorted((r["a"], r["b"]))),
                        [r["a"], r["b"], *(i["id"] for i in intentions)], [i["id"] for i in intentions], "\n".join(lines), instructions)
-        if len(rows) < PAGE:
-            return
-        a, b = rows[-1]["a"], rows[-1]["b"]
 
 
 def purchase_units(store: GraphStore, include_rejected: bool = False) -> Iterator[Unit]:

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from ..config import Settings
+from ..kb.queries import keyset_pages
 from ..kb.store import GraphStore, Row
 from .client import LLMClient
 from .runner import StageReport, Work, run_stage
@@ -52,16 +53,8 @@ class GenContext:
         return prefetch(self._pages(query, params, limit))
 
     def _pages(self, query: str, params: dict[str, Any] | None, limit: int | None) -> Iterator[Row]:
-        after, left = "", limit if limit is not None else self.limit
-        while left is None or left > 0:
-            size = PAGE if left is None else min(PAGE, left)
-            rows = self.store.run(query, {**(params or {}), "after": after, "limit": size})
+        for rows in keyset_pages(self.store, query, PAGE, params, limit=limit if limit is not None else self.limit):
             yield from rows
-            if left is not None:
-                left -= len(rows)
-            if len(rows) < size:
-                return
-            after = rows[-1]["id"]
 
     @property
     def model(self) -> str:

@@ -12,6 +12,7 @@ from typing import Any
 
 from ..kb.ids import cobuy_intention_id
 from ..kb.models import Relation
+from ..kb.queries import keyset_pages
 from .context import PAGE, GenContext, prefetch, product_view
 from .parsing import FilterVerdict
 from .runner import Outcome, StageReport, Write
@@ -46,10 +47,8 @@ async def generate_features(ctx: GenContext) -> StageReport:
 
 def _pending_pairs(ctx: GenContext, relations: list[str]) -> Iterator[tuple[dict[str, Any], str]]:
     """(pair row, relation) for every relation a co-bought pair has no intention of yet."""
-    a = b = ""
     left = ctx.limit
-    while True:
-        rows = ctx.store.run("gen_cobuy_pairs_page", {"a": a, "b": b, "limit": PAGE})
+    for rows in keyset_pages(ctx.store, "gen_cobuy_pairs_page", PAGE, keys=("a", "b")):
         for row in rows:
             done = set(row["done"] or [])
             for rel in relations:
@@ -59,9 +58,6 @@ def _pending_pairs(ctx: GenContext, relations: list[str]) -> Iterator[tuple[dict
                             return
                         left -= 1
                     yield row, rel
-        if len(rows) < PAGE:
-            return
-        a, b = rows[-1]["a"], rows[-1]["b"]
 
 
 async def generate_cobuy_intentions(ctx: GenContext, relations: list[Relation] | None = None) -> StageReport:

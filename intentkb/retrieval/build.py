@@ -19,6 +19,7 @@ from pydantic import BaseModel
 
 from ..config import Settings
 from ..errors import IntentKBError
+from ..kb.queries import keyset_pages
 from ..kb.store import GraphStore
 from .embeddings import Embedder, EmbeddingCache, embedding_key, embedding_text, text_hash
 from .index import IVF_THRESHOLD, VectorIndex
@@ -76,16 +77,11 @@ def page_texts(store: GraphStore, query: str, params: dict[str, Any], page: int 
                text_of: Callable[[dict[str, Any]], str] = _text) -> Iterator[tuple[str, str]]:
     """(id, text to embed) rows of a named query paged by `$after` (keyset) and `$limit`;
     `text_of` makes a row's text (its `text` column by default)."""
-    after = ""
-    while True:
-        rows = store.run(query, {**params, "after": after, "limit": page})
+    for rows in keyset_pages(store, query, page, params):
         for r in rows:
             text = text_of(r)
             if text:
                 yield r["id"], embedding_text(text)
-        if len(rows) < page:
-            return
-        after = rows[-1]["id"]
 
 
 def product_text(row: dict[str, Any]) -> str:

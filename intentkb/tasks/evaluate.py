@@ -35,6 +35,7 @@ from .items import TaskItem
 from .render import parse_answer, prompt_values, template_name
 from .scoring import ScoreReport, score_file
 
+
 class ContextSource(Protocol):
     """What `eval run` asks for background knowledge per item (the caller opens and closes it)."""
 
