@@ -103,5 +103,10 @@ class Settings(BaseModel):
     def embedding_cache_path(self) -> Path:
         return self.data_dir / "embeddings.sqlite"
 
+    @property
+    def llm_cache_path(self) -> Path:
+        """The LLM response cache of generation and evaluation alike (INTENTKB_LLM_CACHE overrides it)."""
+        return self.data_dir / "llm_cache.sqlite"
+
     def with_data_dir(self, data_dir: Path | str) -> "Settings":
         return self.model_copy(update={"data_dir": Path(data_dir).expanduser()})

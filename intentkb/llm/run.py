@@ -148,7 +148,7 @@ async def run_async(pipeline: str, settings: Settings, llm: LLMSettings, opts: G
     record = RunRecord(run_id=run_id, pipeline=pipeline, started=started.isoformat(timespec="seconds"),
                        dry_run=opts.dry_run, batch=opts.batch, llm=llm.public(),
                        options=opts.model_dump(mode="json", exclude={"progress", "dry_run", "batch"}))
-    cache = ResponseCache(llm.cache_path or settings.data_dir / "llm_cache.sqlite")
+    cache = ResponseCache(llm.cache_path or settings.llm_cache_path)
     client = LLMClient(llm, cache, Prompts(llm.prompts_dir), dry=opts.dry_run)
     store = open_store(settings)
     t0 = time.perf_counter()

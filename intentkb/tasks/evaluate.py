@@ -127,7 +127,7 @@ async def evaluate_async(path: Path, settings: Settings, llm: LLMSettings, *, st
     injector = context
     tag = f".inject{injector.k}" if injector else ""
     output = output or path.with_name(f"{path.stem}.{llm.model.replace('/', '_')}.{style}{tag}.results.jsonl")
-    cache = ResponseCache(llm.cache_path or settings.data_dir / "llm_cache.sqlite")
+    cache = ResponseCache(llm.cache_path or settings.llm_cache_path)
     client = LLMClient(llm, cache, Prompts(llm.prompts_dir))
     sink = RejectSink(rejects_path or default_rejects_path(settings.rejects_dir, path, "eval"), path, echo)
     answered = invalid = failed = labelled = other_split = 0
