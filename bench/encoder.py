@@ -23,17 +23,17 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-import retrieval_data as data  # noqa: E402
+import retrieval_data as data
 
-from intentkb.retrieval.embeddings import DEFAULT_MODEL, Embedder  # noqa: E402
-from intentkb.retrieval.threads import encoder_threads  # noqa: E402
-from intentkb.tasks.mcq import MCQuestion, question_texts  # noqa: E402
+from intentkb.retrieval.embeddings import DEFAULT_MODEL, Embedder
+from intentkb.retrieval.threads import encoder_threads
+from intentkb.tasks.mcq import MCQuestion, question_texts
 
 SHARED = Path(__file__).parent.parent.parent / "shared" / "data"
 MODES = [("torch", "float32"), ("torch", "bfloat16"), ("onnx", "float32"), ("onnx", "int8")]
 
 
-def _spin(stop: "multiprocessing.synchronize.Event") -> None:
+def _spin(stop: multiprocessing.synchronize.Event) -> None:
     while not stop.is_set():
         pass
 
@@ -67,11 +67,11 @@ def main() -> None:
         base = 0.0
         for backend, precision in MODES:
             e = Embedder(DEFAULT_MODEL, None, backend=backend, precision=precision, onnx_dir=args.onnx_dir)
-            sample = texts[:args.bf16_texts] if precision == "bfloat16" else texts
+            sample = texts[: args.bf16_texts] if precision == "bfloat16" else texts
             rate, v = _rate(e, sample)
             if ref is None:
                 ref, base = v, rate
-            cos = np.sum(v * ref[:len(v)], axis=1)
+            cos = np.sum(v * ref[: len(v)], axis=1)
             rates[(backend, precision)].append(rate)
             ratios[(backend, precision)].append(rate / base)
             agree[(backend, precision)] = (float(cos.mean()), float(cos.min()))

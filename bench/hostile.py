@@ -29,9 +29,9 @@ from intentkb.config import Settings
 from intentkb.errors import StoreError
 from intentkb.ingest.run import FORMATS
 from intentkb.io.sources import BadLine
-from intentkb.kb.embedded import EmbeddedServer
+from intentkb.kb.engines import open_store
+from intentkb.kb.falkordb import EmbeddedServer
 from intentkb.kb.guard import QueryRefused
-from intentkb.kb.store import open_store
 
 LONG = "UNWIND range(1, 100000) AS a UNWIND range(1, 100000) AS b RETURN count(*)"
 
@@ -56,7 +56,7 @@ def console(settings: Settings, runs: int) -> None:
         for n_long in (0, 1, 2):
             stop = threading.Event()
 
-            def hog() -> None:
+            def hog(stop: threading.Event = stop) -> None:
                 with open_store(settings) as s2:
                     while not stop.is_set():
                         try:
@@ -89,14 +89,28 @@ def reader_files(d: Path, rows: int) -> dict[str, tuple[str, str, Path]]:
     (d / "sessions.csv").write_text(clean)
     (d / "sessions_damaged.csv").write_text("".join(damaged_lines))
     (d / "sessions.csv.gz").write_bytes(gzip.compress(clean.encode()))
-    pq.write_table(pa.Table.from_pylist([{"session_id": a, "prev_items": [f"Z{i:07d}0", f"Z{i:07d}1", f"Z{i:07d}2"], "next_item": c, "locale": e}
-                                         for i, (a, _, c, e) in enumerate(sess)]), d / "sessions.parquet")
-    script = {"id": 0, "Abstract Goal": "Buy a tent", "Specific Goal": "Buy a tent for two", "Constraint": "for two",
-              "Script": "1. Decide the size. 2. Compare prices. 3. Order it.", "Category": "Sports"}
+    pq.write_table(
+        pa.Table.from_pylist(
+            [{"session_id": a, "prev_items": [f"Z{i:07d}0", f"Z{i:07d}1", f"Z{i:07d}2"], "next_item": c, "locale": e} for i, (a, _, c, e) in enumerate(sess)]
+        ),
+        d / "sessions.parquet",
+    )
+    script = {
+        "id": 0,
+        "Abstract Goal": "Buy a tent",
+        "Specific Goal": "Buy a tent for two",
+        "Constraint": "for two",
+        "Script": "1. Decide the size. 2. Compare prices. 3. Order it.",
+        "Category": "Sports",
+    }
     (d / "scripts.jsonl").write_text("".join(json.dumps({**script, "id": i, "Abstract Goal": f"Buy tent {i}"}) + "\n" for i in range(rows)))
-    return {"sessions CSV": ("sessions", "m2", d / "sessions.csv"), "sessions CSV, 1 % unbalanced quotes": ("sessions", "m2", d / "sessions_damaged.csv"),
-            "sessions CSV.gz": ("sessions", "m2", d / "sessions.csv.gz"), "sessions parquet": ("sessions", "m2", d / "sessions.parquet"),
-            "scripts JSONL": ("scripts", "coscript", d / "scripts.jsonl")}
+    return {
+        "sessions CSV": ("sessions", "m2", d / "sessions.csv"),
+        "sessions CSV, 1 % unbalanced quotes": ("sessions", "m2", d / "sessions_damaged.csv"),
+        "sessions CSV.gz": ("sessions", "m2", d / "sessions.csv.gz"),
+        "sessions parquet": ("sessions", "m2", d / "sessions.parquet"),
+        "scripts JSONL": ("scripts", "coscript", d / "scripts.jsonl"),
+    }
 
 
 def readers(rows: int, runs: int) -> None:

@@ -37,8 +37,8 @@ from pydantic import SecretStr
 
 from intentkb.config import Settings
 from intentkb.ingest import ingest_file
-from intentkb.kb.embedded import EmbeddedServer
-from intentkb.kb.store import open_store
+from intentkb.kb.engines import open_store
+from intentkb.kb.falkordb import EmbeddedServer
 from intentkb.llm.cache import ResponseCache
 from intentkb.llm.client import LLMClient
 from intentkb.llm.prompts import Prompts
@@ -55,8 +55,7 @@ class Server:
 
     def __init__(self, *args: str) -> None:
         self.port = free_port()
-        self.proc = subprocess.Popen([sys.executable, "-m", "intentkb.llm.scripted_server", "--port", str(self.port), *args],
-                                     stdout=subprocess.PIPE, text=True)
+        self.proc = subprocess.Popen([sys.executable, "-m", "intentkb.llm.scripted_server", "--port", str(self.port), *args], stdout=subprocess.PIPE, text=True)
         self.proc.stdout.readline()  # "scripted OpenAI-compatible server on …"
 
     @property
@@ -115,8 +114,18 @@ def run_all(settings: Settings, llm: LLMSettings, a: argparse.Namespace) -> list
 def cache_layer_hits(llm: LLMSettings, n: int) -> float:
     """Cache hits/s of `LLMClient.complete` alone: render, key, lookup, parse."""
     client = LLMClient(llm, ResponseCache(llm.cache_path), Prompts())
-    products = [{"text": f"Product {i} (color: red | size: {i})", "title": f"Product {i}", "details": "", "features": "",
-                 "category": None, "images": [], "has_images": False} for i in range(n)]
+    products = [
+        {
+            "text": f"Product {i} (color: red | size: {i})",
+            "title": f"Product {i}",
+            "details": "",
+            "features": "",
+            "category": None,
+            "images": [],
+            "has_images": False,
+        }
+        for i in range(n)
+    ]
 
     async def go() -> float:
         for p in products:  # fill
@@ -149,10 +158,11 @@ def report(title: str, runs: list[tuple[str, RunRecord]]) -> None:
         for s in r.stages:
             print(f"  {s.line()}")
         rate = (t.calls or t.cache_hits) / r.seconds if r.seconds else 0
-        print(f"  {name}: {t.calls:,} calls, {t.cache_hits:,} cache hits, {t.retries:,} retries, {t.corrections:,} corrections "
-              f"in {r.seconds:.1f}s → {rate:,.0f} {'calls' if t.calls else 'hits'}/s")
-    print(f"  all: {calls:,} calls + {hits:,} cache hits in {secs:.1f}s → "
-          f"{(calls or hits) / secs:,.0f} {'calls' if calls else 'hits'}/s end to end")
+        print(
+            f"  {name}: {t.calls:,} calls, {t.cache_hits:,} cache hits, {t.retries:,} retries, {t.corrections:,} corrections "
+            f"in {r.seconds:.1f}s → {rate:,.0f} {'calls' if t.calls else 'hits'}/s"
+        )
+    print(f"  all: {calls:,} calls + {hits:,} cache hits in {secs:.1f}s → {(calls or hits) / secs:,.0f} {'calls' if calls else 'hits'}/s end to end")
 
 
 def main() -> None:
@@ -175,9 +185,22 @@ def main() -> None:
     srv = Server()
     try:
         base = Settings(data_dir=kb, graph_uri="embedded")
-        llm = LLMSettings(api_key=SecretStr("sk-bench"), base_url=srv.url, model="gpt-4o-mini", concurrency=a.concurrency,
-                          timeout=30.0, max_retries=8, backoff_base=0.05, backoff_max=1.0, temperature=0.0, seed=None,
-                          multimodal="off", prompts_dir=None, price=None, cache_path=a.out / "cache.sqlite")
+        llm = LLMSettings(
+            api_key=SecretStr("sk-bench"),
+            base_url=srv.url,
+            model="gpt-4o-mini",
+            concurrency=a.concurrency,
+            timeout=30.0,
+            max_retries=8,
+            backoff_base=0.05,
+            backoff_max=1.0,
+            temperature=0.0,
+            seed=None,
+            multimodal="off",
+            prompts_dir=None,
+            price=None,
+            cache_path=a.out / "cache.sqlite",
+        )
 
         live = base.model_copy(update={"graph_name": "live"})
         print("knowledge base:", json.dumps(load_kb(live, a.shared, sessions_csv, mind_files, a.out / "rejects")))
@@ -187,16 +210,18 @@ def main() -> None:
         load_kb(cached, a.shared, sessions_csv, mind_files, a.out / "rejects")
         report("2. the same work from the cache, into a fresh graph", run_all(cached, llm, a))
         n = 20_000
-        print(f"  cache layer alone (LLMClient.complete, no graph): {cache_layer_hits(llm.model_copy(update={'cache_path': a.out / 'layer.sqlite'}), n):,.0f} hits/s over {n:,} prompts")
+        print(
+            f"  cache layer alone (LLMClient.complete, no graph): {cache_layer_hits(llm.model_copy(update={'cache_path': a.out / 'layer.sqlite'}), n):,.0f} hits/s over {n:,} prompts"
+        )
         srv.stop()
 
         srv = Server("--faults", "0.3", "--slow", "1.0", "--retry-after", "0")
         faulty = base.model_copy(update={"graph_name": "faults"})
         load_kb(faulty, a.shared, sessions_csv, mind_files, a.out / "rejects")
-        fl = llm.model_copy(update={"base_url": srv.url, "timeout": 0.5, "max_retries": 3,
-                                    "cache_path": a.out / "cache-faults.sqlite"})
-        small = argparse.Namespace(sessions=max(1, int(a.sessions * a.fault_scale)), pairs=max(1, int(a.pairs * a.fault_scale)),
-                                   products=max(1, int(a.products * a.fault_scale)))
+        fl = llm.model_copy(update={"base_url": srv.url, "timeout": 0.5, "max_retries": 3, "cache_path": a.out / "cache-faults.sqlite"})
+        small = argparse.Namespace(
+            sessions=max(1, int(a.sessions * a.fault_scale)), pairs=max(1, int(a.pairs * a.fault_scale)), products=max(1, int(a.products * a.fault_scale))
+        )
         runs = run_all(faulty, fl, small)
         report("3. 30 % faults (429, 500, timeouts, bad JSON, unusable, cut off)", runs)
         reasons: Counter[str] = Counter()

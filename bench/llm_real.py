@@ -31,8 +31,8 @@ from pydantic import SecretStr
 
 from intentkb.config import Settings
 from intentkb.ingest import ingest_file
-from intentkb.kb.embedded import EmbeddedServer
-from intentkb.kb.store import open_store
+from intentkb.kb.engines import open_store
+from intentkb.kb.falkordb import EmbeddedServer
 from intentkb.llm.accounting import PromptUsage
 from intentkb.llm.cache import ResponseCache
 from intentkb.llm.client import LLMClient, Rejected
@@ -50,9 +50,23 @@ PRODUCTS = SHARED / "amazon_products" / "test_sample_1000.csv"
 
 
 def llm_settings(url: str, cache: Path, output: str, concurrency: int) -> LLMSettings:
-    return LLMSettings(api_key=SecretStr(""), base_url=url, model=MODEL_NAME, concurrency=concurrency, timeout=300.0,
-                       max_retries=2, backoff_base=0.1, backoff_max=1.0, temperature=0.0, seed=None, multimodal="off",
-                       prompts_dir=None, price=None, cache_path=cache, output=output)  # type: ignore[arg-type]
+    return LLMSettings(
+        api_key=SecretStr(""),
+        base_url=url,
+        model=MODEL_NAME,
+        concurrency=concurrency,
+        timeout=300.0,
+        max_retries=2,
+        backoff_base=0.1,
+        backoff_max=1.0,
+        temperature=0.0,
+        seed=None,
+        multimodal="off",
+        prompts_dir=None,
+        price=None,
+        cache_path=cache,
+        output=output,
+    )  # type: ignore[arg-type]
 
 
 def real_products(n: int, seed: int = 3) -> list[dict[str, str]]:
@@ -63,10 +77,10 @@ def real_products(n: int, seed: int = 3) -> list[dict[str, str]]:
 
 # -- 1. throughput ----------------------------------------------------------------------------------
 
+
 def throughput(url: str, out: Path, prompts: int, concurrency: int) -> tuple[float, float, int]:
     """(completion tokens/s, calls/s, failures) of `prompts` attribute calls at `concurrency`."""
-    views = [product_view({"id": r["Product Url"], "title": r["Product Name"], "category": r["Category"]})
-             for r in real_products(prompts)]
+    views = [product_view({"id": r["Product Url"], "title": r["Product Name"], "category": r["Category"]}) for r in real_products(prompts)]
     cache = out / f"tp-{concurrency}-{time.time_ns()}.sqlite"
     client = LLMClient(llm_settings(url, cache, "json", concurrency), ResponseCache(cache), Prompts())
     failures = 0
@@ -93,6 +107,7 @@ def throughput(url: str, out: Path, prompts: int, concurrency: int) -> tuple[flo
 
 # -- 2. parse shares ---------------------------------------------------------------------------------
 
+
 def build_kb(settings: Settings, out: Path, a: argparse.Namespace) -> None:
     """Real products, sessions of 3 of them, real MIND co-buy pairs (their intentions removed, so
     the pipelines make them)."""
@@ -103,11 +118,13 @@ def build_kb(settings: Settings, out: Path, a: argparse.Namespace) -> None:
         w = csv.writer(fh)
         w.writerow(["prev_items", "next_item", "locale"])
         for i in range(a.sessions):
-            items = asins[3 * i: 3 * i + 3]
+            items = asins[3 * i : 3 * i + 3]
             w.writerow(["[" + " ".join(f"'{x}'" for x in items) + "]", items[0], ""])
     pairs = out / "pairs.csv"
-    with open(SHARED / "mind_cobuy_folkscope" / "crowdsourcing_integrate_4500_b1.csv", newline="", encoding="utf-8") as src, \
-            open(pairs, "w", newline="", encoding="utf-8") as dst:
+    with (
+        open(SHARED / "mind_cobuy_folkscope" / "crowdsourcing_integrate_4500_b1.csv", newline="", encoding="utf-8") as src,
+        open(pairs, "w", newline="", encoding="utf-8") as dst,
+    ):
         rows = csv.reader(src)
         csv.writer(dst).writerows(row for _, row in zip(range(1 + (a.pairs + 1) // 2), rows))  # two pairs a record
     with open_store(settings) as store:
@@ -158,8 +175,11 @@ def main() -> None:
         print("|---|---|---|---|")
         for c in (1, 2, 4):
             runs = [throughput(srv.url, a.out, a.prompts, c) for _ in range(a.runs)]
-            print(f"| {c} | {statistics.median(r[0] for r in runs):.1f} | {statistics.median(r[1] for r in runs):.2f} | "
-                  f"{sum(r[2] for r in runs)} of {a.prompts * a.runs} |", flush=True)
+            print(
+                f"| {c} | {statistics.median(r[0] for r in runs):.1f} | {statistics.median(r[1] for r in runs):.2f} | "
+                f"{sum(r[2] for r in runs)} of {a.prompts * a.runs} |",
+                flush=True,
+            )
 
     kb = a.out / "kb"
     server = EmbeddedServer(kb)
@@ -181,8 +201,9 @@ def main() -> None:
                 export_tasks(store, settings, ExportOptions(benchmark="sib", output=items))
             evals = {}
             for mode in ("lines", "json"):
-                rep = evaluate(items, settings, llm_settings(srv.url, a.out / f"eval-{mode}.sqlite", mode, 2), limit=a.items,
-                               output=a.out / f"eval-{mode}.jsonl")
+                rep = evaluate(
+                    items, settings, llm_settings(srv.url, a.out / f"eval-{mode}.sqlite", mode, 2), limit=a.items, output=a.out / f"eval-{mode}.jsonl"
+                )
                 evals[mode] = rep
     finally:
         server.stop()
@@ -202,8 +223,11 @@ def main() -> None:
         print(f"| {template} | " + " | ".join(cells) + " |")
     for mode, rep in evals.items():
         valid = rep.answered - rep.invalid
-        print(f"| eval run (SIB, zero-shot), {mode} | {rep.answered} answers | {valid / rep.answered:.0%} carry a letter |" if rep.answered
-              else f"| eval run, {mode} | 0 |")
+        print(
+            f"| eval run (SIB, zero-shot), {mode} | {rep.answered} answers | {valid / rep.answered:.0%} carry a letter |"
+            if rep.answered
+            else f"| eval run, {mode} | 0 |"
+        )
     sys.stdout.flush()
 
 

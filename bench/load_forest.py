@@ -23,9 +23,9 @@ from pathlib import Path
 
 from intentkb.config import Settings
 from intentkb.ingest.synthetic import PAPER_LENGTHS, forest_totals, synthetic_forest
-from intentkb.kb.embedded import EmbeddedServer
+from intentkb.kb.engines import open_store
+from intentkb.kb.falkordb import EmbeddedServer
 from intentkb.kb.queries import iter_trajectories
-from intentkb.kb.store import open_store
 
 
 def run_child(cmd: list[str], env: dict[str, str]) -> tuple[float, float, str]:
@@ -46,8 +46,9 @@ def main() -> None:
     ap.add_argument("--scale", type=float, default=1.0, help="fraction of the paper's 10,905 sessions")
     ap.add_argument("--out", type=Path, default=Path(__file__).parent / "out")
     ap.add_argument("--batch-size", type=int, default=5000)
-    ap.add_argument("--mode", choices=["auto", "bulk", "merge"], default="auto",
-                    help="the first load: auto = bulk (the graph is empty); the re-run is always MERGE")
+    ap.add_argument(
+        "--mode", choices=["auto", "bulk", "merge"], default="auto", help="the first load: auto = bulk (the graph is empty); the re-run is always MERGE"
+    )
     args = ap.parse_args()
 
     lengths = {k: max(1, round(v * args.scale)) for k, v in PAPER_LENGTHS.items()}
@@ -58,8 +59,10 @@ def main() -> None:
     with open(forest, "w") as fh:
         for rec in synthetic_forest(lengths):
             fh.write(json.dumps(rec, separators=(",", ":")) + "\n")
-    print(f"generated {totals['sessions']:,} sessions, {totals['intentions']:,} intentions, "
-          f"{totals['trajectories']:,} trajectories → {forest} ({forest.stat().st_size / 2**20:.0f} MiB) in {time.perf_counter() - t:.1f}s")
+    print(
+        f"generated {totals['sessions']:,} sessions, {totals['intentions']:,} intentions, "
+        f"{totals['trajectories']:,} trajectories → {forest} ({forest.stat().st_size / 2**20:.0f} MiB) in {time.perf_counter() - t:.1f}s"
+    )
 
     data_dir = Path("/tmp") / f"intentkb-bench-{os.getpid()}"
     shutil.rmtree(data_dir, ignore_errors=True)
@@ -67,16 +70,37 @@ def main() -> None:
     settings = Settings(data_dir=data_dir, graph_uri="embedded")
     server = EmbeddedServer(data_dir, settings.falkordb_args)
     server.start()  # started outside the timed load, as a user's server would already be
-    cli = [sys.executable, "-m", "intentkb.cli.main", "ingest", "trees", str(forest), "--format", "json", "--batch-size", str(args.batch_size), "--mode", args.mode]
+    cli = [
+        sys.executable,
+        "-m",
+        "intentkb.cli.main",
+        "ingest",
+        "trees",
+        str(forest),
+        "--format",
+        "json",
+        "--batch-size",
+        str(args.batch_size),
+        "--mode",
+        args.mode,
+    ]
     results: dict[str, object] = {"totals": totals}
     try:
         wall, rss, out = run_child(cli, env)
         summary = json.loads(out)[0]
         rate = totals["intentions"] / wall
-        results["load"] = {"mode": summary["mode"], "seconds": round(wall, 1), "intention_nodes_per_s": round(rate), "peak_rss_mib": round(rss),
-                           "nodes_created": summary["written"]["nodes_created"], "edges_created": summary["written"]["relationships_created"]}
-        print(f"load ({summary['mode']}):   {wall:.1f}s  {rate:,.0f} intention nodes/s  peak RSS {rss:.0f} MiB  "
-              f"({summary['written']['nodes_created']:,} nodes, {summary['written']['relationships_created']:,} edges created)")
+        results["load"] = {
+            "mode": summary["mode"],
+            "seconds": round(wall, 1),
+            "intention_nodes_per_s": round(rate),
+            "peak_rss_mib": round(rss),
+            "nodes_created": summary["written"]["nodes_created"],
+            "edges_created": summary["written"]["relationships_created"],
+        }
+        print(
+            f"load ({summary['mode']}):   {wall:.1f}s  {rate:,.0f} intention nodes/s  peak RSS {rss:.0f} MiB  "
+            f"({summary['written']['nodes_created']:,} nodes, {summary['written']['relationships_created']:,} edges created)"
+        )
 
         with open_store(settings) as store:
             counts1 = store.counts()
@@ -102,18 +126,32 @@ def main() -> None:
         while server.status().aof_rewrite_in_progress:
             time.sleep(0.5)
         aof = sum(f.stat().st_size for f in (server.dir / "appendonlydir").iterdir()) / 2**20
-        t = time.perf_counter(); server.stop(); stop_s = time.perf_counter() - t
-        t = time.perf_counter(); server.start(); start_s = time.perf_counter() - t
+        t = time.perf_counter()
+        server.stop()
+        stop_s = time.perf_counter() - t
+        t = time.perf_counter()
+        server.start()
+        start_s = time.perf_counter() - t
         pid = int(server.pidfile.read_text())
         os.kill(pid, signal.SIGKILL)
         time.sleep(0.2)
-        t = time.perf_counter(); server.start(); crash_s = time.perf_counter() - t
+        t = time.perf_counter()
+        server.start()
+        crash_s = time.perf_counter() - t
         with open_store(settings) as store:
             counts3 = store.counts()
-        results["restart"] = {"server_memory": st.used_memory_human, "aof_mib": round(aof), "stop_s": round(stop_s, 2), "clean_restart_s": round(start_s, 2),
-                              "restart_after_kill9_s": round(crash_s, 2), "counts_after_kill9_unchanged": counts3 == counts1}
-        print(f"restart: server memory {st.used_memory_human}, AOF {aof:.0f} MiB; stop {stop_s:.2f}s, clean restart {start_s:.2f}s, "
-              f"restart after kill -9 {crash_s:.2f}s, counts unchanged: {counts3 == counts1}")
+        results["restart"] = {
+            "server_memory": st.used_memory_human,
+            "aof_mib": round(aof),
+            "stop_s": round(stop_s, 2),
+            "clean_restart_s": round(start_s, 2),
+            "restart_after_kill9_s": round(crash_s, 2),
+            "counts_after_kill9_unchanged": counts3 == counts1,
+        }
+        print(
+            f"restart: server memory {st.used_memory_human}, AOF {aof:.0f} MiB; stop {stop_s:.2f}s, clean restart {start_s:.2f}s, "
+            f"restart after kill -9 {crash_s:.2f}s, counts unchanged: {counts3 == counts1}"
+        )
     finally:
         server.stop()
         shutil.rmtree(data_dir, ignore_errors=True)

@@ -24,9 +24,10 @@ from pathlib import Path
 from intentkb.config import Settings
 from intentkb.ingest import ingest_file
 from intentkb.ingest.synthetic import PAPER_LENGTHS, forest_totals, synthetic_forest
-from intentkb.kb.embedded import EmbeddedServer
+from intentkb.kb.engines import open_store
+from intentkb.kb.falkordb import EmbeddedServer
 from intentkb.kb.queries import iter_trajectories
-from intentkb.kb.store import GraphStore, open_store
+from intentkb.kb.store import GraphStore
 from intentkb.tasks.export import ExportOptions, export_tasks
 
 LOCAL = Path(__file__).resolve().parent.parent / "tests" / "neo4j" / "local"
@@ -58,13 +59,19 @@ def measure(store: GraphStore, settings: Settings, forest: Path, nodes: int, bat
     t = time.perf_counter()
     report = export_tasks(store, settings, ExportOptions(benchmark="sib", output=out / f"sib-{store.kind}.jsonl"))
     export = time.perf_counter() - t
-    return {"load_s": load, "nodes_per_s": nodes / load, "trajectories": n, "walk_s": walk, "export_s": export,
-            "items": sum(sum(c.values()) for c in report.by_task.values())}
+    return {
+        "load_s": load,
+        "nodes_per_s": nodes / load,
+        "trajectories": n,
+        "walk_s": walk,
+        "export_s": export,
+        "items": sum(sum(c.values()) for c in report.by_task.values()),
+    }
 
 
 def first_load(forest: Path, nodes: int, work: Path) -> None:
     """Bulk into a fresh embedded graph, export the CSVs, import them with neo4j-admin."""
-    from intentkb.kb.neo4j_import import export_neo4j_import
+    from intentkb.kb.neo4j.import_files import export_neo4j_import
 
     settings = Settings(data_dir=work / "kb", graph_uri="embedded", graph_name=f"f{uuid.uuid4().hex[:8]}")
     with open_store(settings) as store:
@@ -79,9 +86,12 @@ def first_load(forest: Path, nodes: int, work: Path) -> None:
     subprocess.run([str(LOCAL), "import", str(work / "imported"), str(work / "csv" / "neo4j-admin.args")], check=True, capture_output=True)
     imported = time.perf_counter() - t
     total = bulk + export + imported
-    print(f"| first load into Neo4j: bulk {bulk:.1f} s + export {export:.1f} s + neo4j-admin import {imported:.1f} s "
-          f"(a JVM start included) = {total:.1f} s | {nodes / total:,.0f} | {sum(report.nodes.values()):,} nodes, "
-          f"{sum(report.relationships.values()):,} relationships | |", flush=True)
+    print(
+        f"| first load into Neo4j: bulk {bulk:.1f} s + export {export:.1f} s + neo4j-admin import {imported:.1f} s "
+        f"(a JVM start included) = {total:.1f} s | {nodes / total:,.0f} | {sum(report.nodes.values()):,} nodes, "
+        f"{sum(report.relationships.values()):,} relationships | |",
+        flush=True,
+    )
 
 
 def main() -> None:
@@ -103,16 +113,21 @@ def main() -> None:
     if started:
         uri = subprocess.run([str(LOCAL), "start", str(work / "neo4j")], check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1]
     try:
-        engines = {"embedded": Settings(data_dir=work / "kb", graph_uri="embedded", graph_name=f"b{uuid.uuid4().hex[:8]}"),
-                   "neo4j": Settings(data_dir=work / "kb-neo4j", graph_uri=uri)}
+        engines = {
+            "embedded": Settings(data_dir=work / "kb", graph_uri="embedded", graph_name=f"b{uuid.uuid4().hex[:8]}"),
+            "neo4j": Settings(data_dir=work / "kb-neo4j", graph_uri=uri),
+        }
         print("| engine | batch | MERGE load | intentions/s | trajectories streamed | SIB export (end) |")
         print("|---|---|---|---|---|---|")
         for batch in (int(b) for b in args.batch_sizes.split(",")):
             for name, settings in engines.items():
                 with open_store(settings) as store:
                     m = measure(store, settings, forest, totals["intentions"], batch, work)
-                    print(f"| {name} | {batch:,} | {m['load_s']:.1f} s | {m['nodes_per_s']:,.0f} | {m['trajectories']:,} in {m['walk_s']:.1f} s "
-                          f"| {m['items']:,} items in {m['export_s']:.1f} s |", flush=True)
+                    print(
+                        f"| {name} | {batch:,} | {m['load_s']:.1f} s | {m['nodes_per_s']:,.0f} | {m['trajectories']:,} in {m['walk_s']:.1f} s "
+                        f"| {m['items']:,} items in {m['export_s']:.1f} s |",
+                        flush=True,
+                    )
                     empty(store)
         if not args.no_first_load:
             first_load(forest, totals["intentions"], work)

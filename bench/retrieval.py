@@ -30,15 +30,15 @@ import faiss
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-import retrieval_data as data  # noqa: E402
+import retrieval_data as data
 
-from intentkb.config import Settings  # noqa: E402
-from intentkb.kb.embedded import EmbeddedServer  # noqa: E402
-from intentkb.kb.store import open_store  # noqa: E402
-from intentkb.retrieval.build import index_dir, iter_texts, open_embedder  # noqa: E402
-from intentkb.retrieval.embeddings import Embedder, embedding_text, text_hash  # noqa: E402
-from intentkb.retrieval.index import VectorIndex  # noqa: E402
-from intentkb.retrieval.retrieve import Retriever  # noqa: E402
+from intentkb.config import Settings
+from intentkb.kb.engines import open_store
+from intentkb.kb.falkordb import EmbeddedServer
+from intentkb.retrieval.build import index_dir, iter_texts, open_embedder
+from intentkb.retrieval.embeddings import Embedder, embedding_text, text_hash
+from intentkb.retrieval.index import VectorIndex
+from intentkb.retrieval.retrieve import Retriever
 
 HERE = Path(__file__).parent
 SHARED = HERE.parent.parent / "shared" / "data"
@@ -132,9 +132,11 @@ def main() -> None:
     wall, rss, out = run([*cli, "index", "build", "--rebuild", "--format", "json"], env)
     reports = {r["name"]: r for r in json.loads(out)}
     for r in reports.values():
-        print(f"index {r['name']}: {r['kind']} of {r['count']:,} vectors, {r['encoded']:,} embedded now; read {r['read_seconds']}s, "
-              f"embed/cache {r['embed_seconds']}s, FAISS {r['index_seconds']}s" + (f", nlist {r['nlist']}, nprobe {r['nprobe']}, "
-              f"recall@10 {r['recall_at_10']} (build sample)" if r["kind"] == "ivf" else ""))
+        print(
+            f"index {r['name']}: {r['kind']} of {r['count']:,} vectors, {r['encoded']:,} embedded now; read {r['read_seconds']}s, "
+            f"embed/cache {r['embed_seconds']}s, FAISS {r['index_seconds']}s"
+            + (f", nlist {r['nlist']}, nprobe {r['nprobe']}, recall@10 {r['recall_at_10']} (build sample)" if r["kind"] == "ivf" else "")
+        )
     print(f"index build: {wall:.1f}s wall, peak RSS {rss:,.0f} MiB, server {server_memory(kb)}")
     results["index_build"] = {"seconds": round(wall, 1), "peak_rss_mib": round(rss), "reports": reports}
     size = sum(f.stat().st_size for f in index_dir(settings, "intentions").iterdir()) / 2**20
@@ -177,25 +179,42 @@ def main() -> None:
             assert hits, q
         # where the time goes, on 200 of the queries
         for q in queries_txt[20:220]:
-            t0 = time.perf_counter(); v = r.embedder.encode([embedding_text(q)]); t1 = time.perf_counter()
-            h = r.index.search(v, 50); t2 = time.perf_counter()
-            store.run("intention_products", {"hits": [{"id": g, "score": s} for g, s in h[0]]}); t3 = time.perf_counter()
+            t0 = time.perf_counter()
+            v = r.embedder.encode([embedding_text(q)])
+            t1 = time.perf_counter()
+            h = r.index.search(v, 50)
+            t2 = time.perf_counter()
+            store.run("intention_products", {"hits": [{"id": g, "score": s} for g, s in h[0]]})
+            t3 = time.perf_counter()
             parts.append(((t1 - t0) * 1000, (t2 - t1) * 1000, (t3 - t2) * 1000))
     p = np.percentile(lat, [50, 90, 99])
     enc, srch, gq = (float(np.median([x[i] for x in parts])) for i in range(3))
-    print(f"retrieve -k 10 over {len(ids):,} intentions, {args.queries} new queries: p50 {p[0]:.1f} ms, p90 {p[1]:.1f} ms, p99 {p[2]:.1f} ms "
-          f"(median parts: encode {enc:.1f} ms, FAISS {srch:.2f} ms, graph {gq:.1f} ms)")
-    results["retrieve_ms"] = {"p50": round(p[0], 1), "p90": round(p[1], 1), "p99": round(p[2], 1), "encode": round(enc, 1), "faiss": round(srch, 2), "graph": round(gq, 1)}
+    print(
+        f"retrieve -k 10 over {len(ids):,} intentions, {args.queries} new queries: p50 {p[0]:.1f} ms, p90 {p[1]:.1f} ms, p99 {p[2]:.1f} ms "
+        f"(median parts: encode {enc:.1f} ms, FAISS {srch:.2f} ms, graph {gq:.1f} ms)"
+    )
+    results["retrieve_ms"] = {
+        "p50": round(p[0], 1),
+        "p90": round(p[1], 1),
+        "p99": round(p[2], 1),
+        "encode": round(enc, 1),
+        "faiss": round(srch, 2),
+        "graph": round(gq, 1),
+    }
 
     # -- alignment of every step ----------------------------------------------------------------
     wall, rss, out = run([*cli, "align", "steps", "--threshold", "0.45", "--top-k", "10", "--format", "json"], env)
     a = json.loads(out)
-    print(f"align steps: {a['steps']:,} steps, {a['aligned_steps']:,} aligned, {a['edges']:,} ALIGNED edges "
-          f"({a['edges_created']:,} new, {a['edges_deleted']:,} dropped, {a['encoded']:,} embedded) in {wall:.1f}s wall, peak RSS {rss:,.0f} MiB")
+    print(
+        f"align steps: {a['steps']:,} steps, {a['aligned_steps']:,} aligned, {a['edges']:,} ALIGNED edges "
+        f"({a['edges_created']:,} new, {a['edges_deleted']:,} dropped, {a['encoded']:,} embedded) in {wall:.1f}s wall, peak RSS {rss:,.0f} MiB"
+    )
     results["align"] = {"seconds": round(wall, 1), "peak_rss_mib": round(rss), **a}
-    wall2, rss2, out2 = run([*cli, "align", "steps", "--format", "json"], env)
+    wall2, _rss2, out2 = run([*cli, "align", "steps", "--format", "json"], env)
     a2 = json.loads(out2)
-    print(f"align again: {wall2:.1f}s, {a2['edges_created']} new, {a2['edges_deleted']} dropped (idempotent: {a2['edges'] == a['edges'] and not a2['edges_created'] and not a2['edges_deleted']})")
+    print(
+        f"align again: {wall2:.1f}s, {a2['edges_created']} new, {a2['edges_deleted']} dropped (idempotent: {a2['edges'] == a['edges'] and not a2['edges_created'] and not a2['edges_deleted']})"
+    )
     results["align_rerun"] = {"seconds": round(wall2, 1), "created": a2["edges_created"], "deleted": a2["edges_deleted"]}
 
     # -- incremental update: 1,000 new intentions ----------------------------------------------
@@ -217,15 +236,24 @@ def main() -> None:
         cold = Path(tempfile.mkdtemp(prefix="ikb-mcq-"))  # an empty embedding cache
         env_mcq = {k: v for k, v in env.items() if k != "INTENTKB_EMBEDDING_PRECISION"} | {"INTENTKB_HOME": str(cold)}
         for label in ("cold", "warm"):
-            wall, rss, out = run([*cli, "eval", "mcq", str(qfile), "--input-format", "intentionqa", "--scorer", "embedding",
-                                  "--precision", precision, "--format", "json"], env_mcq)
+            wall, rss, out = run(
+                [*cli, "eval", "mcq", str(qfile), "--input-format", "intentionqa", "--scorer", "embedding", "--precision", precision, "--format", "json"],
+                env_mcq,
+            )
             m = json.loads(out)
-            print(f"eval mcq ({precision}, {label} cache): {m['scored']:,} questions, {m['texts']:,} distinct texts, {m['encoded']:,} embedded, "
-                  f"accuracy {m['overall']['accuracy']} [{m['overall']['ci95_low']}, {m['overall']['ci95_high']}], {wall:.1f}s wall "
-                  f"(process start and model load included), peak RSS {rss:,.0f} MiB")
-            results[f"mcq_{precision}_{label}"] = {"seconds": round(wall, 1), "texts": m["texts"], "encoded": m["encoded"],
-                                                   "accuracy": m["overall"]["accuracy"], "by_task": {k: v["accuracy"] for k, v in m["by_task"].items()},
-                                                   "peak_rss_mib": round(rss)}
+            print(
+                f"eval mcq ({precision}, {label} cache): {m['scored']:,} questions, {m['texts']:,} distinct texts, {m['encoded']:,} embedded, "
+                f"accuracy {m['overall']['accuracy']} [{m['overall']['ci95_low']}, {m['overall']['ci95_high']}], {wall:.1f}s wall "
+                f"(process start and model load included), peak RSS {rss:,.0f} MiB"
+            )
+            results[f"mcq_{precision}_{label}"] = {
+                "seconds": round(wall, 1),
+                "texts": m["texts"],
+                "encoded": m["encoded"],
+                "accuracy": m["overall"]["accuracy"],
+                "by_task": {k: v["accuracy"] for k, v in m["by_task"].items()},
+                "peak_rss_mib": round(rss),
+            }
         shutil.rmtree(cold, ignore_errors=True)
     print(json.dumps(results))
     (args.out / "results.json").write_text(json.dumps(results, indent=2))

@@ -89,8 +89,14 @@ def scripts(shared: Path, steps: int = 100_000) -> Iterator[dict[str, Any]]:
                 script = [f"{s.rstrip('.')}, {c}." for s in script]
             script = script[: steps - total]
             total += len(script)
-            yield {"id": f"bench-{repeat}-{r['id']}", "Abstract Goal": r["Abstract Goal"], "Specific Goal": r["Specific Goal"],
-                   "Constraint": r.get("Constraint"), "Category": r.get("Category"), "Script": script}
+            yield {
+                "id": f"bench-{repeat}-{r['id']}",
+                "Abstract Goal": r["Abstract Goal"],
+                "Specific Goal": r["Specific Goal"],
+                "Constraint": r.get("Constraint"),
+                "Category": r.get("Category"),
+                "Script": script,
+            }
             if total >= steps:
                 return
         repeat += 1
@@ -123,7 +129,18 @@ def intentionqa_questions(shared: Path, n: int = 5000, seed: int = 5) -> list[di
         options = [gold] + rng.sample([x for x in rng.sample(pool, 8) if x != gold], 3)
         rng.shuffle(options)
         letters = "ABCD"
-        out.append({"id": f"bench-{k}", "task": task, "item_a_id": u.a.asin, "item_b_id": u.b.asin, "item_a_name": u.a.title,
-                    "item_b_name": u.b.title, "relation": u.intention.relation, "assertion": u.intention.assertion or u.intention.text,
-                    "options": dict(zip(letters, options)), "gold_ind": letters[options.index(gold)]})
+        out.append(
+            {
+                "id": f"bench-{k}",
+                "task": task,
+                "item_a_id": u.a.asin,
+                "item_b_id": u.b.asin,
+                "item_a_name": u.a.title,
+                "item_b_name": u.b.title,
+                "relation": u.intention.relation,
+                "assertion": u.intention.assertion or u.intention.text,
+                "options": dict(zip(letters, options)),
+                "gold_ind": letters[options.index(gold)],
+            }
+        )
     return out

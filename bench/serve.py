@@ -27,7 +27,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent.parent))
-from intentkb.testing import free_port  # noqa: E402
+from intentkb.testing import free_port
 
 SHARED = Path(__file__).parent.parent.parent / "shared" / "data"
 
@@ -43,12 +43,12 @@ def step_texts(n: int, skip: int = 0) -> list[str]:
                 if t not in seen:
                     seen.add(t)
                     out.append(t)
-    return out[skip:skip + n]
+    return out[skip : skip + n]
 
 
 def pct(values: list[float], p: float) -> float:
     s = sorted(values)
-    return s[min(len(s) - 1, int(round(p / 100 * (len(s) - 1))))]
+    return s[min(len(s) - 1, round(p / 100 * (len(s) - 1)))]
 
 
 def _post(url: str, text: str) -> float:
@@ -110,8 +110,11 @@ def report(name: str, base: str, phase) -> None:  # type: ignore[no-untyped-def]
     after = health(base)
     batches = max(1, after["retrieve_batches"] - before["retrieve_batches"])
     ms = [x * 1000 for x in lat]
-    print(f"| {name} | {len(ms)} | {len(ms) / took:.0f} | {statistics.median(ms):.1f} | {pct(ms, 95):.1f} | {pct(ms, 99):.1f} "
-          f"| {(after['retrieve_requests'] - before['retrieve_requests']) / batches:.1f} |", flush=True)
+    print(
+        f"| {name} | {len(ms)} | {len(ms) / took:.0f} | {statistics.median(ms):.1f} | {pct(ms, 95):.1f} | {pct(ms, 99):.1f} "
+        f"| {(after['retrieve_requests'] - before['retrieve_requests']) / batches:.1f} |",
+        flush=True,
+    )
 
 
 def main() -> None:

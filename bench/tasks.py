@@ -22,12 +22,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-import subprocess  # noqa: E402
+import subprocess
 
-from intentkb.config import Settings  # noqa: E402
-from intentkb.ingest.synthetic import PAPER_LENGTHS, forest_totals, synthetic_forest  # noqa: E402
-from intentkb.kb.embedded import EmbeddedServer  # noqa: E402
-from intentkb.kb.schedule import BranchingSchedule  # noqa: E402
+from intentkb.config import Settings
+from intentkb.ingest.synthetic import PAPER_LENGTHS, forest_totals, synthetic_forest
+from intentkb.kb.falkordb import EmbeddedServer
+from intentkb.kb.schedule import BranchingSchedule
 
 
 def run_child(cmd: list[str], env: dict[str, str]) -> tuple[float, float, str]:
@@ -97,8 +97,10 @@ def main() -> None:
     try:
         t = time.perf_counter()
         run_child([sys.executable, "-m", "intentkb.cli.main", "ingest", "trees", str(forest), "--format", "json"], env)
-        print(f"forest: {totals['sessions']:,} sessions, {totals['intentions']:,} intentions, {totals['trajectories']:,} "
-              f"trajectories, loaded in {time.perf_counter() - t:.1f}s (not timed below)")
+        print(
+            f"forest: {totals['sessions']:,} sessions, {totals['intentions']:,} intentions, {totals['trajectories']:,} "
+            f"trajectories, loaded in {time.perf_counter() - t:.1f}s (not timed below)"
+        )
         for mode, target in (("end", 180), ("every", 600)):
             path = args.out / f"sib-{mode}-{args.scale:g}.jsonl"
             cmd = [sys.executable, "-m", "intentkb.cli.main", "tasks", "export", "-b", "sib", "--mode", mode, "-o", str(path), "--json"]
@@ -108,13 +110,24 @@ def main() -> None:
             want = expected_counts(lengths, mode)
             size = path.stat().st_size / 2**20
             test_share = {t: round(c.get("test", 0) / max(1, sum(c.values())), 4) for t, c in report["by_task"].items()}
-            results[mode] = {"seconds": round(wall, 1), "peak_rss_mib": round(rss), "items": report["written"],
-                             "items_per_s": round(report["written"] / wall), "trajectories": report["build"]["trajectories"],
-                             "repeats_merged": report["build"]["repeats"], "by_task": counts, "expected": want,
-                             "counts_match": counts == want, "test_share": test_share, "file_mib": round(size)}
-            print(f"export {mode:5}: {wall:6.1f}s (target {target}s)  {report['written']:,} items, {report['written'] / wall:,.0f}/s, "
-                  f"peak RSS {rss:.0f} MiB, {size:,.0f} MiB of JSONL; {report['build']['trajectories']:,} trajectories, "
-                  f"{report['build']['repeats']:,} repeated questions merged")
+            results[mode] = {
+                "seconds": round(wall, 1),
+                "peak_rss_mib": round(rss),
+                "items": report["written"],
+                "items_per_s": round(report["written"] / wall),
+                "trajectories": report["build"]["trajectories"],
+                "repeats_merged": report["build"]["repeats"],
+                "by_task": counts,
+                "expected": want,
+                "counts_match": counts == want,
+                "test_share": test_share,
+                "file_mib": round(size),
+            }
+            print(
+                f"export {mode:5}: {wall:6.1f}s (target {target}s)  {report['written']:,} items, {report['written'] / wall:,.0f}/s, "
+                f"peak RSS {rss:.0f} MiB, {size:,.0f} MiB of JSONL; {report['build']['trajectories']:,} trajectories, "
+                f"{report['build']['repeats']:,} repeated questions merged"
+            )
             print(f"  per task {counts}; expected from the schedule: {'match' if counts == want else want}; test share {test_share}")
             if not args.keep:
                 path.unlink()

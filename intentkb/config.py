@@ -42,16 +42,15 @@ class Settings(BaseModel):
     embedding_device: str = Field(default_factory=lambda: _env("INTENTKB_EMBEDDING_DEVICE", default="cpu") or "cpu")
     # "torch" runs the sentence-transformers model; "onnx" its ONNX Runtime export (made once per model
     # under `onnx_dir`): no torch import when encoding, float32 the same vectors, int8 ~2x faster on 2 cores.
-    embedding_backend: Literal["torch", "onnx"] = Field(
-        default_factory=lambda: _env("INTENTKB_EMBEDDING_BACKEND", default="torch") or "torch")  # type: ignore[arg-type]
+    embedding_backend: Literal["torch", "onnx"] = Field(default_factory=lambda: _env("INTENTKB_EMBEDDING_BACKEND", default="torch") or "torch")  # type: ignore[arg-type]
     # float32 everywhere; "bfloat16" (torch) runs under bfloat16 autocast, "int8" (onnx) the dynamically
     # quantised export. Which is faster depends on the CPU: `bench/encoder.py` measures it (bfloat16 was
     # 1.6x faster on a CPU with AMX and 9x slower on an AVX2 EPYC). Their vectors are cached and indexed apart.
     embedding_precision: Literal["float32", "bfloat16", "int8"] = Field(
-        default_factory=lambda: _env("INTENTKB_EMBEDDING_PRECISION", default="float32") or "float32")  # type: ignore[arg-type]
+        default_factory=lambda: _env("INTENTKB_EMBEDDING_PRECISION", default="float32") or "float32"
+    )  # type: ignore[arg-type]
     # Encoder threads; None: the idle cores when the model loads (retrieval/threads.py).
-    embedding_threads: int | None = Field(
-        default_factory=lambda: int(_env("INTENTKB_EMBEDDING_THREADS", default="0") or 0) or None, ge=1, le=512)
+    embedding_threads: int | None = Field(default_factory=lambda: int(_env("INTENTKB_EMBEDDING_THREADS", default="0") or 0) or None, ge=1, le=512)
 
     # Limits on query text from outside (`intentkb cypher`, `store.run(TEXT)`): see kb/guard.py and README.
     query_timeout: float = Field(default_factory=lambda: float(_env("INTENTKB_QUERY_TIMEOUT", default="30") or 30), gt=0, le=86_400)
@@ -108,5 +107,5 @@ class Settings(BaseModel):
         """The LLM response cache of generation and evaluation alike (INTENTKB_LLM_CACHE overrides it)."""
         return self.data_dir / "llm_cache.sqlite"
 
-    def with_data_dir(self, data_dir: Path | str) -> "Settings":
+    def with_data_dir(self, data_dir: Path | str) -> Settings:
         return self.model_copy(update={"data_dir": Path(data_dir).expanduser()})

@@ -58,8 +58,12 @@ def private_write_text(path: Path, text: str) -> None:
 _SECRET_SHAPES = (
     (re.compile(r"(?i)\b(bearer|basic)(\s+)[A-Za-z0-9._~+/=:-]{6,}"), r"\1\2[redacted]"),
     (re.compile(r"\b(sk|rk|pk)-[A-Za-z0-9_-]{8,}"), r"\1-[redacted]"),
-    (re.compile(r"(?i)\b(api[_-]?key|x-api-key|authorization|password|secret)(\\?[\"']?\s*[:=]\s*\\?[\"']?(?:(?:bearer|basic)\s+)?)(?!\[redacted\]|(?:bearer|basic)\s)[^\s\"'\\,;}&]+"),
-     r"\1\2[redacted]"),
+    (
+        re.compile(
+            r"(?i)\b(api[_-]?key|x-api-key|authorization|password|secret)(\\?[\"']?\s*[:=]\s*\\?[\"']?(?:(?:bearer|basic)\s+)?)(?!\[redacted\]|(?:bearer|basic)\s)[^\s\"'\\,;}&]+"
+        ),
+        r"\1\2[redacted]",
+    ),
     (re.compile(r"(?i)(\w+://)[^/@\s:]*:[^/@\s]*@"), r"\1[redacted]@"),
 )
 

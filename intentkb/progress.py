@@ -28,8 +28,7 @@ def _rate(per_s: float) -> str:
 
 
 class Progress:
-    def __init__(self, total: int | None, desc: str, *, unit: str = "texts", enabled: bool = True, every: float = 10.0,
-                 stream: IO[str] | None = None) -> None:
+    def __init__(self, total: int | None, desc: str, *, unit: str = "texts", enabled: bool = True, every: float = 10.0, stream: IO[str] | None = None) -> None:
         self.total, self.desc, self.unit, self.every = total, desc, unit, every
         self.stream = stream or sys.stderr
         self.enabled = enabled
@@ -68,11 +67,10 @@ class Progress:
             self._bar = None
         elif self._printed:
             now = time.monotonic()
-            print(f"{self.desc}: {self.done:,} {self.unit} in {_duration(now - self.started)}, {_rate(self.rate(now))}",
-                  file=self.stream, flush=True)
+            print(f"{self.desc}: {self.done:,} {self.unit} in {_duration(now - self.started)}, {_rate(self.rate(now))}", file=self.stream, flush=True)
             self._printed = False
 
-    def __enter__(self) -> "Progress":
+    def __enter__(self) -> Progress:
         return self
 
     def __exit__(self, *_exc: object) -> None:

@@ -14,12 +14,12 @@ from pathlib import Path
 import pytest
 
 from intentkb.config import Settings
-from intentkb.kb.embedded import EmbeddedServer, EmbeddedStore
-from intentkb.kb.store import GraphStore, open_store
+from intentkb.kb.engines import open_store
+from intentkb.kb.falkordb import EmbeddedServer, EmbeddedStore
+from intentkb.kb.store import GraphStore
 
 FIXTURES = Path(__file__).parent / "fixtures"
-NEO4J_SKIP = ("no Neo4j: NEO4J_URI is not set and Java or Maven is missing, so tests/neo4j/local cannot start one; "
-              "Neo4j variants skipped")
+NEO4J_SKIP = "no Neo4j: NEO4J_URI is not set and Java or Maven is missing, so tests/neo4j/local cannot start one; Neo4j variants skipped"
 LOCAL_NEO4J = Path(__file__).parent / "neo4j" / "local"
 
 
@@ -53,10 +53,7 @@ def embedded_settings(server_dir: Path) -> Settings:
 
 
 def _drop(store: GraphStore) -> None:
-    if isinstance(store, EmbeddedStore):
-        store.db.connection.delete(store.graph.name)
-    else:
-        store.run("MATCH (n) DETACH DELETE n", write=True)
+    store.drop()
 
 
 @pytest.fixture(scope="session")
@@ -119,14 +116,16 @@ def shared_onnx_dir() -> Iterator[Path]:
     shutil.rmtree(d, ignore_errors=True)
 
 
-def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:  # noqa: ANN001 - pytest's hook
+def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
     import sys
 
     fuzz = sys.modules.get("tests.test_fuzz_readers")
     if fuzz is not None and fuzz.TOTALS["files"]:
         t = fuzz.TOTALS
-        terminalreporter.write_line(f"reader fuzz: {t['files']} files, {t['records']} records ({t['good']} good), loaded {t['loaded']}, "
-                                    f"rejected {t['rejected']}, crashes {t['crashes']}, good records lost {t['lost']}")
+        terminalreporter.write_line(
+            f"reader fuzz: {t['files']} files, {t['records']} records ({t['good']} good), loaded {t['loaded']}, "
+            f"rejected {t['rejected']}, crashes {t['crashes']}, good records lost {t['lost']}"
+        )
 
 
 def pytest_report_header(config: pytest.Config) -> str:
@@ -159,9 +158,22 @@ def llm_settings(llm_server, tmp_path: Path):
 
     from intentkb.llm.settings import LLMSettings
 
-    return LLMSettings(api_key=SecretStr(TEST_API_KEY), base_url=llm_server.url, model="gpt-4o-mini", concurrency=8,
-                       timeout=1.5, max_retries=4, backoff_base=0.01, backoff_max=0.05, temperature=0.0, seed=None,
-                       multimodal="off", prompts_dir=None, price=None, cache_path=tmp_path / "llm_cache.sqlite")
+    return LLMSettings(
+        api_key=SecretStr(TEST_API_KEY),
+        base_url=llm_server.url,
+        model="gpt-4o-mini",
+        concurrency=8,
+        timeout=1.5,
+        max_retries=4,
+        backoff_base=0.01,
+        backoff_max=0.05,
+        temperature=0.0,
+        seed=None,
+        multimodal="off",
+        prompts_dir=None,
+        price=None,
+        cache_path=tmp_path / "llm_cache.sqlite",
+    )
 
 
 # -- a real llama.cpp server with a small model from PyPI ----------------------------------------

@@ -28,8 +28,10 @@ def write_answers(path):
     # w4 answers A everywhere (10 answers, 100 % positive): left out
     rows += [{"id": item, "task": task, "WorkerId": "w4", "answer": "A"} for (task, item) in VOTES]
     rows += [{"id": f"k{n}", "task": "sib-t1", "WorkerId": "w4", "answer": "A"} for n in range(4)]
-    rows += [{"id": "i1", "task": "sib-t1", "WorkerId": "w5", "answer": "E"},   # not on the scale
-             {"id": "i1", "task": "sib-t1", "WorkerId": "w1", "answer": "B"}]  # w1 answered i1 already
+    rows += [
+        {"id": "i1", "task": "sib-t1", "WorkerId": "w5", "answer": "E"},  # not on the scale
+        {"id": "i1", "task": "sib-t1", "WorkerId": "w1", "answer": "B"},
+    ]  # w1 answered i1 already
     with open(path, "w", newline="") as fh:
         w = csv.DictWriter(fh, fieldnames=["id", "task", "WorkerId", "answer"])
         w.writeheader()
@@ -59,8 +61,12 @@ def test_majority_agreement_and_one_sided_filter(tmp_path, monkeypatch):
     # the gold labels score model answers as the paper does: a "Maybe yes" (B) on a positive item is right
     preds = {"i1": "B", "i2": "A", "i3": "D", "i4": "C", "j1": "A", "j2": "A"}
     res = tmp_path / "results.jsonl"
-    res.write_text("".join(json.dumps({"id": x["id"], "task": x["task"], "label": x["label"], "prediction": preds[x["id"]],
-                                       "positive": x["positive"]}) + "\n" for x in labels.values()))
+    res.write_text(
+        "".join(
+            json.dumps({"id": x["id"], "task": x["task"], "label": x["label"], "prediction": preds[x["id"]], "positive": x["positive"]}) + "\n"
+            for x in labels.values()
+        )
+    )
     s = {t.task: t for t in score_file(res).tasks}
     assert s["sib-t1"].accuracy.correct == 3 and s["sib-t4"].accuracy.correct == 1
 

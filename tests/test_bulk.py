@@ -21,9 +21,10 @@ from intentkb.demo import data_path
 from intentkb.errors import IntentKBError
 from intentkb.ingest import ingest_file
 from intentkb.ingest.synthetic import synthetic_forest
-from intentkb.kb.bulk_format import edge_blob, encode_value, node_blob
-from intentkb.kb.embedded import EmbeddedServer
-from intentkb.kb.store import GraphStore, open_store
+from intentkb.kb.engines import open_store
+from intentkb.kb.falkordb import EmbeddedServer
+from intentkb.kb.falkordb.bulk_format import edge_blob, encode_value, node_blob
+from intentkb.kb.store import GraphStore
 
 from .conftest import FIXTURES, short_tmpdir
 from .test_crash import env_for, final_counts
@@ -129,8 +130,9 @@ def test_bulk_format_values():
     assert blob.startswith(b"Product\x00" + (2).to_bytes(4, "little") + b"id\x00price\x00")
     assert blob.endswith(b"\x03p1\x00\x00" + b"\x03p2\x00\x02" + struct.pack("<d", 1.5))
     e = edge_blob("VIEWED", [0], [1], ("pos", [2]))
-    assert e == b"VIEWED\x00" + (1).to_bytes(4, "little") + b"pos\x00" + (0).to_bytes(8, "little") + (1).to_bytes(8, "little") \
-        + b"\x04" + (2).to_bytes(8, "little")
+    assert e == b"VIEWED\x00" + (1).to_bytes(4, "little") + b"pos\x00" + (0).to_bytes(8, "little") + (1).to_bytes(8, "little") + b"\x04" + (2).to_bytes(
+        8, "little"
+    )
 
 
 def _bulk_cmd(forest: Path) -> list[str]:
@@ -152,7 +154,7 @@ def test_sigkill_mid_bulk_leaves_the_graph_empty_and_a_rerun_completes(data_dir,
                     if c.exists("intentkb.bulk") and c.execute_command("GRAPH.RO_QUERY", "intentkb.bulk", "MATCH (n:Intention) RETURN count(n)")[1][0][0] > 0:
                         started = True
                         break
-            except Exception:  # noqa: BLE001 - server still starting
+            except Exception:
                 pass
         time.sleep(0.02)
     proc.send_signal(signal.SIGKILL)
@@ -174,13 +176,22 @@ def test_sigkill_mid_bulk_leaves_the_graph_empty_and_a_rerun_completes(data_dir,
         assert not c.exists("intentkb.bulk")  # the scratch graph is gone after the swap
 
 
-
 def test_unrolled_intention_encoding_matches_the_generic_one():
     from intentkb.ingest.bulk_trees import INTENTION_KEYS, encode_intention
-    from intentkb.kb.bulk_format import encode_entry, encode_value
+    from intentkb.kb.falkordb.bulk_format import encode_entry, encode_value
 
-    full = {"id": "i1", "text": "t", "kind": "session", "step": 2, "rationale": "r", "comparison": "c",
-            "comparison_aspect": "a", "model": "m", "prompt_version": "v1", "source": "s"}
+    full = {
+        "id": "i1",
+        "text": "t",
+        "kind": "session",
+        "step": 2,
+        "rationale": "r",
+        "comparison": "c",
+        "comparison_aspect": "a",
+        "model": "m",
+        "prompt_version": "v1",
+        "source": "s",
+    }
     bare = {"id": "i2", "text": "é", "kind": "session", "step": 7}
     for props in (full, bare):
         tail = b"".join(encode_value(props.get(k)) for k in ("model", "prompt_version", "source"))

@@ -17,10 +17,10 @@ import pytest
 
 from intentkb.config import Settings
 from intentkb.ingest.synthetic import forest_totals, synthetic_forest
-from intentkb.kb.embedded import EmbeddedServer
+from intentkb.kb.engines import open_store
+from intentkb.kb.falkordb import EmbeddedServer
 from intentkb.kb.queries import iter_session_ids, session_tree, tree_profile
 from intentkb.kb.schedule import BranchingSchedule
-from intentkb.kb.store import open_store
 
 from .conftest import short_tmpdir
 
@@ -67,7 +67,7 @@ def wait_for_progress(d: Path, proc: subprocess.Popen, at_least: int) -> None:
         try:
             if roots(d) >= at_least:
                 return
-        except Exception:  # noqa: BLE001 - the server may still be starting
+        except Exception:
             pass
         time.sleep(0.05)
 

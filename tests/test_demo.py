@@ -8,7 +8,7 @@ import subprocess
 import sys
 import time
 
-from intentkb.kb.embedded import EmbeddedServer
+from intentkb.kb.falkordb import EmbeddedServer
 
 from .conftest import short_tmpdir
 
@@ -18,8 +18,13 @@ def test_demo_builds_and_queries_offline():
     try:
         # INTENTKB_HOME set and no --data-dir: the demo builds there (it used to build in a new temporary
         # directory, and the next `intentkb stats` showed zeros)
-        env = {**os.environ, "INTENTKB_GRAPH_URI": "embedded", "INTENTKB_HOME": str(d / "kb"),
-               "http_proxy": "http://127.0.0.1:9", "https_proxy": "http://127.0.0.1:9"}
+        env = {
+            **os.environ,
+            "INTENTKB_GRAPH_URI": "embedded",
+            "INTENTKB_HOME": str(d / "kb"),
+            "http_proxy": "http://127.0.0.1:9",
+            "https_proxy": "http://127.0.0.1:9",
+        }
         env.pop("INTENTKB_GRAPH", None)
         t = time.monotonic()
         r = subprocess.run([sys.executable, "-m", "intentkb.cli.main", "demo"], env=env, capture_output=True, text=True, timeout=120)
@@ -47,8 +52,7 @@ def test_demo_builds_and_queries_offline():
         assert (d / "kb" / "session-demo-skate.html").read_text().count('class="node"') == 11
         assert elapsed < 60
         assert not EmbeddedServer(d / "kb").status().running  # the demo stops what it started
-        stats = subprocess.run([sys.executable, "-m", "intentkb.cli.main", "stats", "--format", "json"], env=env, capture_output=True,
-                               text=True, timeout=120)
+        stats = subprocess.run([sys.executable, "-m", "intentkb.cli.main", "stats", "--format", "json"], env=env, capture_output=True, text=True, timeout=120)
         assert stats.returncode == 0, stats.stderr
         assert '"Intention"' in stats.stdout and "180" in stats.stdout
     finally:

@@ -91,14 +91,23 @@ def test_settings_choose_model_precision_and_device(tmp_path, monkeypatch):
 
 # -- the ONNX backend, the measured mode choice, threads and progress ------------------------------
 
+
 @pytest.fixture
 def onnx_dir(shared_onnx_dir: Path) -> Path:
     """The session's export (~20 s once: torch exports, ONNX Runtime fuses and quantises)."""
     return shared_onnx_dir
 
 
-TEXTS = [STEP, NEAR, FAR, "Cisco 8-port gigabit switch", "Melissa & Doug wooden construction set for kids aged 3+",
-         "keep my coffee hot on the commute", "a", "PersonX bought the item because they wanted to hike " * 20]
+TEXTS = [
+    STEP,
+    NEAR,
+    FAR,
+    "Cisco 8-port gigabit switch",
+    "Melissa & Doug wooden construction set for kids aged 3+",
+    "keep my coffee hot on the commute",
+    "a",
+    "PersonX bought the item because they wanted to hike " * 20,
+]
 
 
 def test_onnx_float32_is_the_torch_model_and_int8_is_close_and_cached_apart(model_embedder, onnx_dir, tmp_path):
@@ -116,7 +125,7 @@ def test_onnx_float32_is_the_torch_model_and_int8_is_close_and_cached_apart(mode
     assert float(np.mean(cos)) > 0.98 and float(np.min(cos)) > 0.95
     assert not np.allclose(q, exact, atol=1e-4)  # it is the quantised graph, not the float one again
     assert cache.count(int8.key) == len(TEXTS)
-    assert "onnx int8, 1 threads" == int8.describe()
+    assert int8.describe() == "onnx int8, 1 threads"
     with pytest.raises(IntentKBError, match="precision on onnx"):
         Embedder(DEFAULT_MODEL, backend="onnx", precision="bfloat16")
 

@@ -14,8 +14,9 @@ from intentkb.config import Settings
 from intentkb.demo import DEMO_FILES, DEMO_QUERY, DEMO_SCRIPT, data_path
 from intentkb.errors import ReadOnlyViolation
 from intentkb.ingest import ingest_file
+from intentkb.kb.engines import open_store
 from intentkb.kb.queries import iter_trajectories
-from intentkb.kb.store import GraphStore, open_store
+from intentkb.kb.store import GraphStore
 from intentkb.retrieval.align import align_steps
 from intentkb.retrieval.build import build_indexes
 from intentkb.retrieval.embeddings import DEFAULT_MODEL, Embedder, EmbeddingCache
@@ -47,8 +48,9 @@ def build(store: GraphStore, settings: Settings, embedder: Embedder, out: Path) 
     trajectories = sorted(json.dumps(t, sort_keys=True) for t in iter_trajectories(store))
     build_indexes(store, settings, embedder=embedder)
     report = align_steps(store, settings, embedder=embedder)
-    aligned = sorted((r["s"], r["i"], round(r["score"], 4)) for r in store.run(
-        "MATCH (s:Step)-[a:ALIGNED]->(i:Intention) RETURN s.id AS s, i.id AS i, a.score AS score"))
+    aligned = sorted(
+        (r["s"], r["i"], round(r["score"], 4)) for r in store.run("MATCH (s:Step)-[a:ALIGNED]->(i:Intention) RETURN s.id AS s, i.id AS i, a.score AS score")
+    )
     script = store.run("MATCH (c:Script {objective: $o}) RETURN c.id AS id", {"o": DEMO_SCRIPT})[0]["id"]
     with Retriever(store, settings, embedder=embedder) as r:
         per_step = [[(h.product, round(h.score, 4)) for h in s.products] for s in r.retrieve_script(script, k=3)]
@@ -60,8 +62,16 @@ def build(store: GraphStore, settings: Settings, embedder: Embedder, out: Path) 
         items[bench] = sorted(path.read_text().splitlines())
     with pytest.raises(ReadOnlyViolation):
         store.run("CREATE (:Product {id: 'written-read-only'})")
-    return {"graph": graph, "trajectories": trajectories, "aligned": aligned, "aligned_report": (report.steps, report.edges),
-            "per_step": per_step, "free": free, "items": items, "counts": store.counts()}
+    return {
+        "graph": graph,
+        "trajectories": trajectories,
+        "aligned": aligned,
+        "aligned_report": (report.steps, report.edges),
+        "per_step": per_step,
+        "free": free,
+        "items": items,
+        "counts": store.counts(),
+    }
 
 
 @pytest.fixture

@@ -30,9 +30,10 @@ from hypothesis import strategies as st
 from intentkb.config import Settings
 from intentkb.demo import data_path
 from intentkb.ingest import IngestFailed, ingest_file
-from intentkb.kb.embedded import EmbeddedStore
+from intentkb.kb.engines import open_store
+from intentkb.kb.falkordb import EmbeddedStore
 from intentkb.kb.models import clean_text
-from intentkb.kb.store import GraphStore, open_store
+from intentkb.kb.store import GraphStore
 
 from .conftest import FIXTURES
 
@@ -41,6 +42,7 @@ TOTALS: dict[str, int] = {"files": 0, "records": 0, "good": 0, "loaded": 0, "rej
 
 
 # -- the real rows ------------------------------------------------------------------------------
+
 
 def _csv_dicts(path: Path) -> list[dict[str, str]]:
     with open(path, newline="", encoding="utf-8") as fh:
@@ -79,7 +81,7 @@ def _check_m2_product(store: GraphStore, r: dict[str, Any]) -> bool:
 
 def _relabel_catalog(r: dict[str, Any], tag: str) -> dict[str, Any]:
     asin = r["Product Url"].split("/dp/")[1][:10]
-    return {**r, "Product Url": r["Product Url"].replace(asin, f"{tag}{asin[len(tag):]}")}
+    return {**r, "Product Url": r["Product Url"].replace(asin, f"{tag}{asin[len(tag) :]}")}
 
 
 def _check_catalog(store: GraphStore, r: dict[str, Any]) -> bool:
@@ -101,26 +103,35 @@ def _check_session(store: GraphStore, r: dict[str, Any]) -> bool:
 def _relabel_mind(r: dict[str, Any], tag: str) -> dict[str, Any]:
     out = dict(r)
     for k in ("id_a_1", "id_b_1", "id_a_2", "id_b_2"):
-        out[k] = f"{tag}{r[k][len(tag):]}"
+        out[k] = f"{tag}{r[k][len(tag) :]}"
     return out
 
 
 def _check_mind(store: GraphStore, r: dict[str, Any]) -> bool:
     for s in ("1", "2"):
-        got = _one(store, "MATCH (a:Product {id: $a})<-[:EXPLAINS]-(i:Intention)-[:EXPLAINS]->(b:Product {id: $b}) "
-                          "WHERE i.text = $t RETURN a.title AS ta", a=r[f"id_a_{s}"], b=r[f"id_b_{s}"], t=clean_text(r[f"Intention_{s}"]))
+        got = _one(
+            store,
+            "MATCH (a:Product {id: $a})<-[:EXPLAINS]-(i:Intention)-[:EXPLAINS]->(b:Product {id: $b}) WHERE i.text = $t RETURN a.title AS ta",
+            a=r[f"id_a_{s}"],
+            b=r[f"id_b_{s}"],
+            t=clean_text(r[f"Intention_{s}"]),
+        )
         if [g["ta"] for g in got] != [clean_text(r[f"Product_a_{s}"])]:
             return False
     return True
 
 
 def _relabel_iqa(r: dict[str, Any], tag: str) -> dict[str, Any]:
-    return {**r, "item_a_id": f"{tag}{r['item_a_id'][len(tag):]}", "item_b_id": f"{tag}{r['item_b_id'][len(tag):]}"}
+    return {**r, "item_a_id": f"{tag}{r['item_a_id'][len(tag) :]}", "item_b_id": f"{tag}{r['item_b_id'][len(tag) :]}"}
 
 
 def _check_iqa(store: GraphStore, r: dict[str, Any]) -> bool:
-    got = _one(store, "MATCH (a:Product {id: $a})<-[:EXPLAINS]-(i:Intention)-[:EXPLAINS]->(:Product {id: $b}) RETURN i.text AS t, a.title AS ta",
-               a=r["item_a_id"], b=r["item_b_id"])
+    got = _one(
+        store,
+        "MATCH (a:Product {id: $a})<-[:EXPLAINS]-(i:Intention)-[:EXPLAINS]->(:Product {id: $b}) RETURN i.text AS t, a.title AS ta",
+        a=r["item_a_id"],
+        b=r["item_b_id"],
+    )
     return {"t": clean_text(r["assertion"]), "ta": clean_text(r["item_a_name"])} in got
 
 
@@ -153,6 +164,7 @@ def _relabel_tree(r: dict[str, Any], tag: str) -> dict[str, Any]:
 def _check_tree(store: GraphStore, r: dict[str, Any]) -> bool:
     def size(n: dict[str, Any]) -> int:
         return 1 + sum(size(c) for c in n.get("children") or [])
+
     want = sum(size(n) for n in r["intentions"])
     got = _one(store, "MATCH (:Session {id: $s})-[:ROOT]->(:Intention)-[:BRANCH*0..]->(i) RETURN count(i) AS n", s=r["session_id"])
     return got == [{"n": want}]
@@ -199,8 +211,25 @@ SPECS = specs()
 
 # -- damage ----------------------------------------------------------------------------------
 
-HOSTILE_VALUES = ["", " ", "NaN", "inf", "None", "1e400", "1.234,56", '["a", {"b": 1}]', "B0X\u200b", "\u202e", "\\", '"', "'",
-                  "a" * 3000, "Z\x00Z", "😀", "\ud800x"]
+HOSTILE_VALUES = [
+    "",
+    " ",
+    "NaN",
+    "inf",
+    "None",
+    "1e400",
+    "1.234,56",
+    '["a", {"b": 1}]',
+    "B0X\u200b",
+    "\u202e",
+    "\\",
+    '"',
+    "'",
+    "a" * 3000,
+    "Z\x00Z",
+    "😀",
+    "\ud800x",
+]
 JSON_VALUES: list[Any] = [None, 0, -1, 1.5, True, [], {}, ["x", None], {"a": [1]}, "NaN", "", "x" * 500, [[[[[[]]]]]]]
 
 
@@ -218,7 +247,7 @@ def line_damage(draw: st.DrawFn) -> Callable[[bytes], bytes]:
         if op == "quote":
             return line[:i] + b'"' + line[i:]
         if op == "delete":
-            return line[:i] + line[i + 1:]
+            return line[:i] + line[i + 1 :]
         if op == "bad_utf8":
             return line[:i] + b"\xff\xfe" + line[i:]
         if op == "nul":
@@ -228,6 +257,7 @@ def line_damage(draw: st.DrawFn) -> Callable[[bytes], bytes]:
         if op == "comma":
             return line[:i] + b",,," + line[i:]
         return line[:i] + junk + line[i:]
+
     return apply
 
 
@@ -245,6 +275,7 @@ def value_damage(draw: st.DrawFn, row: dict[str, Any], json_values: bool) -> dic
 
 
 # -- writing files ---------------------------------------------------------------------------
+
 
 def _csv_line(header: list[str], row: dict[str, Any]) -> bytes:
     buf = io.StringIO()
@@ -320,6 +351,7 @@ def file_plan(draw: st.DrawFn, spec: Spec) -> list[tuple[str, Any]]:
 
 # -- the property ----------------------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def fuzz_dir(server_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     return server_dir, tmp_path_factory.mktemp("fuzz")
@@ -329,8 +361,13 @@ def fuzz_dir(server_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> tupl
 def test_damaged_files_lose_nothing_and_raise_nothing(spec: Spec, fuzz_dir: tuple[Path, Path]) -> None:
     server_dir, work = fuzz_dir
 
-    @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), database=None,  # same cases every run
-              derandomize=not os.environ.get("INTENTKB_FUZZ_RANDOM"))
+    @settings(
+        max_examples=EXAMPLES,
+        deadline=None,
+        suppress_health_check=list(HealthCheck),
+        database=None,  # same cases every run
+        derandomize=not os.environ.get("INTENTKB_FUZZ_RANDOM"),
+    )
     @given(plan=file_plan(spec))
     def run(plan: list[tuple[str, Any]]) -> None:
         name = f"f{uuid.uuid4().hex[:10]}"
@@ -365,11 +402,9 @@ def test_damaged_files_lose_nothing_and_raise_nothing(spec: Spec, fuzz_dir: tupl
                 assert e["file"] == str(path) and e["reason"] and isinstance(e["line"], int)
                 assert e["line"] in damaged, (e, damaged)
         finally:
-            if isinstance(store, EmbeddedStore):
-                store.db.connection.delete(store.graph.name)
+            store.drop()
             store.close()
             path.unlink(missing_ok=True)
             rejects.unlink(missing_ok=True)
 
     run()
-

@@ -19,7 +19,8 @@ from click.testing import CliRunner
 from intentkb.cli.main import cli
 from intentkb.config import Settings
 from intentkb.ingest import ingest_file
-from intentkb.kb.store import GraphStore, open_store
+from intentkb.kb.engines import open_store
+from intentkb.kb.store import GraphStore
 from intentkb.llm.run import GenOptions, run_generation
 
 from .conftest import FIXTURES, TEST_API_KEY
@@ -41,10 +42,13 @@ def gen(pipeline: str, settings: Settings, llm, **opts):
 
 def dump(store: GraphStore) -> tuple[list[str], list[str]]:
     """Every node and edge with all properties, sorted: two graphs are equal when their dumps are."""
-    nodes = sorted(json.dumps([sorted(r["labels"]), r["props"]], sort_keys=True)
-                   for r in store.run("MATCH (n) RETURN labels(n) AS labels, properties(n) AS props"))
-    edges = sorted(json.dumps([r["t"], r["a"], r["b"], r["props"]], sort_keys=True)
-                   for r in store.run("MATCH (a)-[r]->(b) RETURN type(r) AS t, a.id AS a, b.id AS b, properties(r) AS props"))
+    nodes = sorted(
+        json.dumps([sorted(r["labels"]), r["props"]], sort_keys=True) for r in store.run("MATCH (n) RETURN labels(n) AS labels, properties(n) AS props")
+    )
+    edges = sorted(
+        json.dumps([r["t"], r["a"], r["b"], r["props"]], sort_keys=True)
+        for r in store.run("MATCH (a)-[r]->(b) RETURN type(r) AS t, a.id AS a, b.id AS b, properties(r) AS props")
+    )
     return nodes, edges
 
 
@@ -67,10 +71,13 @@ def test_attributes_then_tree_of_a_five_product_session(estore, tmp_path, llm_se
     assert steps_of(estore, sessions[3]) == [1, 5, 25]
     assert llm_server.completions == 8 + CALLS_5 + CALLS_3
     # every node: AT the product of its step, a valued attribute, a rationale; a comparison from step 2 on
-    rows = estore.run("""MATCH (s:Session {id: $s})-[:ROOT]->(:Intention)-[:BRANCH*0..]->(n:Intention)-[:AT]->(p:Product)
+    rows = estore.run(
+        """MATCH (s:Session {id: $s})-[:ROOT]->(:Intention)-[:BRANCH*0..]->(n:Intention)-[:AT]->(p:Product)
                          MATCH (s)-[v:VIEWED]->(p) WHERE v.pos = n.step
                          MATCH (n)-[:VALUES]->(:Attribute)
-                         RETURN n.step AS step, n.rationale AS r, n.comparison AS c""", {"s": sessions[5]})
+                         RETURN n.step AS step, n.rationale AS r, n.comparison AS c""",
+        {"s": sessions[5]},
+    )
     assert len(rows) == sum(TREE_5) and all(r["r"] for r in rows)
     assert all(r["c"] for r in rows if r["step"] > 1) and not any(r["c"] for r in rows if r["step"] == 1)
     done = estore.run("MATCH (s:Session) RETURN s.tree_nodes AS n, s.tree_schedule AS k ORDER BY n")
@@ -96,18 +103,27 @@ def test_dry_run_counts_every_call_and_writes_nothing(estore, tmp_path, llm_serv
     assert rec.total.calls == CALLS_5 + CALLS_3 and llm_server.counts["requests"] == 0
     assert rec.total.prompt_tokens > 100 * rec.total.calls and rec.usage.cost_usd > 0
     assert estore.run("MATCH (i:Intention) RETURN count(i) AS n")[0]["n"] == 0
-    r = CliRunner().invoke(cli, ["--data-dir", str(estore.settings.data_dir), "generate", "trees", "--dry-run"],
-                           env={"INTENTKB_GRAPH": estore.settings.graph_name, "OPENAI_API_KEY": ""})
+    r = CliRunner().invoke(
+        cli,
+        ["--data-dir", str(estore.settings.data_dir), "generate", "trees", "--dry-run"],
+        env={"INTENTKB_GRAPH": estore.settings.graph_name, "OPENAI_API_KEY": ""},
+    )
     assert r.exit_code == 0, r.output
     assert f"dry run, estimated: {CALLS_5 + CALLS_3} calls" in r.output
 
 
 def _run_cli(args: list[str], settings: Settings, llm_server, cache: Path, **extra: str) -> subprocess.Popen:
-    env = {**os.environ, "INTENTKB_HOME": str(settings.data_dir), "INTENTKB_GRAPH": settings.graph_name,
-           "OPENAI_BASE_URL": llm_server.url, "OPENAI_API_KEY": TEST_API_KEY, "INTENTKB_LLM_CACHE": str(cache),
-           "INTENTKB_LLM_CONCURRENCY": "4", **extra}
-    return subprocess.Popen([sys.executable, "-m", "intentkb.cli.main", *args], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    env = {
+        **os.environ,
+        "INTENTKB_HOME": str(settings.data_dir),
+        "INTENTKB_GRAPH": settings.graph_name,
+        "OPENAI_BASE_URL": llm_server.url,
+        "OPENAI_API_KEY": TEST_API_KEY,
+        "INTENTKB_LLM_CACHE": str(cache),
+        "INTENTKB_LLM_CONCURRENCY": "4",
+        **extra,
+    }
+    return subprocess.Popen([sys.executable, "-m", "intentkb.cli.main", *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
 def test_killed_run_resumes_to_the_graph_of_an_uninterrupted_run(estore, tmp_path, llm_server, llm_settings):
@@ -158,7 +174,7 @@ def test_faults_end_in_the_graph_or_the_rejects_file(estore, tmp_path, llm_serve
     assert len(rejects) == st.rejected and all(r["reason"] and r["item"]["session"] for r in rejects)
     assert rec.total.retries > 0 and llm_server.counts["429"] and llm_server.counts["slow"]
     # a finished tree is whole; an unfinished one is not marked and the next run completes it
-    for n, sid in sessions.items():
+    for _n, sid in sessions.items():
         marked = estore.run("MATCH (s:Session {id: $s}) RETURN s.tree_nodes AS n", {"s": sid})[0]["n"]
         assert marked is None or sum(steps_of(estore, sid)) == marked
     llm_server.faults = 0.0
@@ -206,8 +222,7 @@ def test_mind_pipeline_and_preserve_rates(estore, tmp_path, llm_server, llm_sett
     assert filt.written == intents.written  # the ingested intentions carry their verdicts already
     judged = estore.run("MATCH (i:Intention) WHERE i.relation IN ['usedFor', 'isA'] AND i.accepted IS NULL RETURN count(i) AS n")
     assert judged[0]["n"] == 0
-    r = CliRunner().invoke(cli, ["--data-dir", str(estore.settings.data_dir), "stats", "--format", "json"],
-                           env={"INTENTKB_GRAPH": estore.settings.graph_name})
+    r = CliRunner().invoke(cli, ["--data-dir", str(estore.settings.data_dir), "stats", "--format", "json"], env={"INTENTKB_GRAPH": estore.settings.graph_name})
     rates = {x["relation"]: x for x in json.loads(r.output)["relations"]}
     assert rates["usedFor"]["unfiltered"] == 0 and rates["usedFor"]["intentions"] >= pairs
     # resumable: nothing left to do
@@ -250,8 +265,11 @@ def test_api_key_lands_nowhere(estore, tmp_path, llm_server, llm_settings):
     out2, err2 = proc.communicate(timeout=120)
     assert proc.returncode == 0, err2
     assert llm_server.auth_headers == {f"Bearer {TEST_API_KEY}"}
-    export = CliRunner().invoke(cli, ["--data-dir", str(estore.settings.data_dir), "trajectories", "--details"],
-                                env={"INTENTKB_GRAPH": estore.settings.graph_name}).output
+    export = (
+        CliRunner()
+        .invoke(cli, ["--data-dir", str(estore.settings.data_dir), "trajectories", "--details"], env={"INTENTKB_GRAPH": estore.settings.graph_name})
+        .output
+    )
     texts = [out1, err1, out2, err2, export, json.dumps(dump(estore))]
     files = [p for p in [*estore.settings.data_dir.rglob("*"), *tmp_path.rglob("*")] if p.is_file() and not p.is_socket()]
     assert cache in files and any(p.parent.name == "runs" for p in files)
@@ -263,10 +281,14 @@ def test_api_key_lands_nowhere(estore, tmp_path, llm_server, llm_settings):
 
 def test_missing_key_is_one_line_and_exit_1(estore, tmp_path, llm_server):
     load_sessions(estore, tmp_path)
-    env = {**os.environ, "INTENTKB_HOME": str(estore.settings.data_dir), "INTENTKB_GRAPH": estore.settings.graph_name,
-           "OPENAI_API_KEY": "", "OPENAI_BASE_URL": ""}
-    r = subprocess.run([sys.executable, "-m", "intentkb.cli.main", "generate", "attributes"], env=env,
-                       capture_output=True, text=True, timeout=120)
+    env = {
+        **os.environ,
+        "INTENTKB_HOME": str(estore.settings.data_dir),
+        "INTENTKB_GRAPH": estore.settings.graph_name,
+        "OPENAI_API_KEY": "",
+        "OPENAI_BASE_URL": "",
+    }
+    r = subprocess.run([sys.executable, "-m", "intentkb.cli.main", "generate", "attributes"], env=env, capture_output=True, text=True, timeout=120)
     assert r.returncode == 1
     assert "Error: OPENAI_API_KEY is not set" in r.stderr
     assert "Traceback" not in r.stderr and "never retrieved" not in r.stderr

@@ -28,9 +28,10 @@ from intentkb.errors import FormatError, StoreError
 from intentkb.ingest import IngestFailed, ingest_file
 from intentkb.ingest.fields import read_key, read_price
 from intentkb.ingest.synthetic import synthetic_forest
-from intentkb.kb.embedded import EmbeddedServer
+from intentkb.kb.engines import open_store
+from intentkb.kb.falkordb import EmbeddedServer
 from intentkb.kb.guard import QueryRefused
-from intentkb.kb.store import GraphStore, open_store
+from intentkb.kb.store import GraphStore
 
 from .conftest import FIXTURES, short_tmpdir
 from .test_crash import env_for
@@ -53,12 +54,16 @@ def loaded_sessions(store: GraphStore) -> set[str]:
 
 # -- 1. damaged CSV quoting -------------------------------------------------------------------
 
-@pytest.mark.parametrize("damage", [
-    's-bad,"[\'Z0750004',                      # a row cut inside a quoted value
-    '"s-bad,[\'Z1\' \'Z2\'],Z3,UK',             # an unbalanced opening quote
-    's-bad,"[\'Z1\' \'Z2\']",Z3,"UK',           # the last field cut inside its quotes
-    's-bad,"[\'Z1\' "\'Z2\']",Z3,UK',           # a stray quote inside a quoted field
-])
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        "s-bad,\"['Z0750004",  # a row cut inside a quoted value
+        "\"s-bad,['Z1' 'Z2'],Z3,UK",  # an unbalanced opening quote
+        "s-bad,\"['Z1' 'Z2']\",Z3,\"UK",  # the last field cut inside its quotes
+        "s-bad,\"['Z1' \"'Z2']\",Z3,UK",  # a stray quote inside a quoted field
+    ],
+)
 def test_a_broken_quote_costs_one_line_not_the_rows_after_it(store, tmp_path, damage):
     header = ["session_id", "prev_items", "next_item", "locale"]
     good = session_rows(60)
@@ -89,8 +94,11 @@ def test_a_newline_inside_proper_quotes_stays_legal(store, tmp_path):
 def test_catalogue_descriptions_spanning_lines_still_load(store, tmp_path):
     src = (FIXTURES / "catalog_sample.csv").read_text(encoding="utf-8")
     header = next(csv.reader(io.StringIO(src)))
-    row = {h: "" for h in header} | {"Product Name": "Multi\nline\n\"quoted\" name", "Product Url": "https://www.amazon.com/x/dp/B0MULTI001",
-                                     "About Product": "line one\nline two, with a comma\n\nline four"}
+    row = {h: "" for h in header} | {
+        "Product Name": 'Multi\nline\n"quoted" name',
+        "Product Url": "https://www.amazon.com/x/dp/B0MULTI001",
+        "About Product": "line one\nline two, with a comma\n\nline four",
+    }
     f = tmp_path / "catalog.csv"
     f.write_text(src + csv_text([[row[h] for h in header]]), encoding="utf-8")
     s, _, _ = load(store, "products", f, tmp_path)
@@ -99,6 +107,7 @@ def test_catalogue_descriptions_spanning_lines_still_load(store, tmp_path):
 
 
 # -- 2. tracebacks mid-file -------------------------------------------------------------------
+
 
 def coscript_lines(n: int) -> list[str]:
     first = json.loads((FIXTURES / "coscript_sample.jsonl").read_text().splitlines()[0])
@@ -155,8 +164,9 @@ def test_the_cli_prints_what_was_kept_then_one_error_line(tmp_path):
     d = short_tmpdir("ikbh-")
     try:
         f = broken_gzip(tmp_path, coscript_lines(2000), "truncated")
-        out = subprocess.run([sys.executable, "-m", "intentkb.cli.main", "ingest", "scripts", str(f)], env=env_for(d),
-                             capture_output=True, text=True, timeout=120)
+        out = subprocess.run(
+            [sys.executable, "-m", "intentkb.cli.main", "ingest", "scripts", str(f)], env=env_for(d), capture_output=True, text=True, timeout=120
+        )
         assert out.returncode == 1 and "Traceback" not in out.stderr
         assert "read " in out.stdout and "= loaded" in out.stdout
         assert out.stderr.strip().splitlines()[-1].startswith("Error: ") and "broken at line" in out.stderr
@@ -173,7 +183,7 @@ def test_corrupt_parquet_mid_file_keeps_the_rows_before(store, tmp_path):
     meta = pq.ParquetFile(f).metadata
     col = meta.row_group(2).column(0)  # damage the third row group's first column chunk
     start = col.data_page_offset + 40
-    data[start:start + 200] = b"\xff" * 200
+    data[start : start + 200] = b"\xff" * 200
     f.write_bytes(bytes(data))
     with pytest.raises(IngestFailed, match="broken at row") as err:
         ingest_file(store, "sessions", f, rejects_path=tmp_path / "r.jsonl")
@@ -185,7 +195,7 @@ def test_corrupt_parquet_mid_file_keeps_the_rows_before(store, tmp_path):
 def test_parquet_with_integer_id_and_locale_columns(store, tmp_path):
     f = tmp_path / "products.parquet"
     pq.write_table(pa.Table.from_pylist([{"id": 123456, "locale": "UK", "title": "numbered"}, {"id": 99, "locale": None, "title": "n"}]), f)
-    s, rej, _ = load(store, "products", f, tmp_path, fmt="m2")
+    s, _rej, _ = load(store, "products", f, tmp_path, fmt="m2")
     assert (s.read, s.loaded, s.rejected) == (2, 2, 0)
     assert {r["id"] for r in store.run("MATCH (p:Product) RETURN p.id AS id")} == {"UK:123456", "99"}
     g = tmp_path / "int_locale.parquet"
@@ -205,6 +215,7 @@ def test_a_fifo_is_refused_at_once(store, tmp_path):
 
 # -- 3. the console ---------------------------------------------------------------------------
 
+
 def test_nested_and_long_queries_are_refused_before_they_reach_the_server(estore):
     for text in ("RETURN " + "(" * 60_000 + "1" + ")" * 60_000, "RETURN " + "[" * 60_000 + "]" * 60_000):
         t0 = time.monotonic()
@@ -221,8 +232,12 @@ def test_nested_and_long_queries_are_refused_before_they_reach_the_server(estore
 
 
 def test_hostile_parameters_are_refused_with_one_line(estore):
-    for params, reason in [({"x": {"a`b": 1}}, "backtick"), ({"x": json.loads("[" * 900 + "]" * 900)}, "deep"),
-                           ({"x": float("nan")}, "finite"), ({"x": object()}, "cannot be sent")]:
+    for params, reason in [
+        ({"x": {"a`b": 1}}, "backtick"),
+        ({"x": json.loads("[" * 900 + "]" * 900)}, "deep"),
+        ({"x": float("nan")}, "finite"),
+        ({"x": object()}, "cannot be sent"),
+    ]:
         with pytest.raises(QueryRefused, match=reason):
             estore.run("RETURN $x", params)
     assert estore.run("RETURN $x AS x", {"x": {"Odd Key": [1, {"k": "v"}]}}) == [{"x": {"Odd Key": [1, {"k": "v"}]}}]
@@ -264,17 +279,23 @@ def test_a_short_query_is_answered_while_two_long_ones_run(embedded_settings):
 
 def test_the_cli_console_refuses_with_one_error_line(data_dir):
     env = env_for(data_dir)
-    for args in (["RETURN " + "(" * 30 + "1" + ")" * 30], ["RETURN $x", "-p", 'x={"a`b": 1}'],
-                 ["RETURN $x", "-p", "x=" + "[" * 5000 + "]" * 5000], ["UNWIND range(1, 20000) AS a UNWIND range(1, 20000) AS b RETURN count(*)", "--timeout", "1"]):
+    for args in (
+        ["RETURN " + "(" * 30 + "1" + ")" * 30],
+        ["RETURN $x", "-p", 'x={"a`b": 1}'],
+        ["RETURN $x", "-p", "x=" + "[" * 5000 + "]" * 5000],
+        ["UNWIND range(1, 20000) AS a UNWIND range(1, 20000) AS b RETURN count(*)", "--timeout", "1"],
+    ):
         out = subprocess.run([sys.executable, "-m", "intentkb.cli.main", "cypher", *args], env=env, capture_output=True, text=True, timeout=120)
         assert out.returncode != 0 and "Traceback" not in out.stderr, out.stderr[-500:]
         assert "Error" in out.stderr.strip().splitlines()[-1]
-    ok = subprocess.run([sys.executable, "-m", "intentkb.cli.main", "cypher", "RETURN 1 AS one", "--format", "json"], env=env,
-                        capture_output=True, text=True, timeout=60)
+    ok = subprocess.run(
+        [sys.executable, "-m", "intentkb.cli.main", "cypher", "RETURN 1 AS one", "--format", "json"], env=env, capture_output=True, text=True, timeout=60
+    )
     assert json.loads(ok.stdout) == [{"one": 1}]
 
 
 # -- 4. stopping only our own server ----------------------------------------------------------
+
 
 def test_a_copied_data_directory_does_not_stop_the_original_server(data_dir):
     original = EmbeddedServer(data_dir)
@@ -313,6 +334,7 @@ def test_a_stale_pid_file_never_signals_a_stranger(data_dir, tmp_path):
 
 # -- 5. the later record wins -----------------------------------------------------------------
 
+
 def test_a_repeated_session_replaces_its_viewed_edges(store, tmp_path):
     header = ["session_id", "prev_items", "next_item", "locale"]
     first, later = ["s1", "['A1' 'A2' 'A3']", "", "UK"], ["s1", "['B1']", "", "UK"]
@@ -333,8 +355,10 @@ def test_a_repeated_tree_replaces_the_earlier_one(estore, tmp_path, mode):
     f.write_text(json.dumps(first) + "\n" + json.dumps(later) + "\n")
     load(estore, "trees", f, tmp_path, mode=mode)
     sid = first["session_id"]
-    got = estore.run("MATCH (:Session {id: $s})-[:ROOT]->(r)-[:BRANCH*0..]->(i) "
-                     "OPTIONAL MATCH (i)-[:VALUES]->(a) RETURN i.text AS t, i.rationale AS why, a.value AS v", {"s": sid})
+    got = estore.run(
+        "MATCH (:Session {id: $s})-[:ROOT]->(r)-[:BRANCH*0..]->(i) OPTIONAL MATCH (i)-[:VALUES]->(a) RETURN i.text AS t, i.rationale AS why, a.value AS v",
+        {"s": sid},
+    )
     assert got == [{"t": "The only hypothesis now.", "why": None, "v": "green"}]
     assert estore.run("MATCH (i:Intention) RETURN count(i) AS n") == [{"n": 1}]
 
@@ -348,16 +372,32 @@ def test_a_repeated_product_takes_the_later_title_in_cobuy_and_purchase_files(st
     load(store, "cobuy", f, tmp_path)
     assert store.run("MATCH (p:Product {id: $id}) RETURN p.title AS t", {"id": a["item_a_id"]}) == [{"t": "The later title"}]
     g = tmp_path / "purchase.jsonl"
-    g.write_text(json.dumps({"product": "B0PURCH001", "intention": "one", "title": "first"}) + "\n"
-                 + json.dumps({"product": "B0PURCH001", "intention": "two", "title": "second"}) + "\n")
+    g.write_text(
+        json.dumps({"product": "B0PURCH001", "intention": "one", "title": "first"})
+        + "\n"
+        + json.dumps({"product": "B0PURCH001", "intention": "two", "title": "second"})
+        + "\n"
+    )
     load(store, "intentions", g, tmp_path)
     assert store.run("MATCH (p:Product {id: 'B0PURCH001'}) RETURN p.title AS t") == [{"t": "second"}]
 
 
 # -- 6. silent misreads -----------------------------------------------------------------------
 
-@pytest.mark.parametrize("raw, want", [("1e5", 100_000.0), ("1.234,56", 1234.56), ("12,99", 12.99), ("$1,234.50", 1234.5),
-                                       ("$10.99 - $15.99", 10.99), ("$ 19 99 $39.95 #listPrice…", 19.99), ("Total price:", None), ("", None)])
+
+@pytest.mark.parametrize(
+    "raw, want",
+    [
+        ("1e5", 100_000.0),
+        ("1.234,56", 1234.56),
+        ("12,99", 12.99),
+        ("$1,234.50", 1234.5),
+        ("$10.99 - $15.99", 10.99),
+        ("$ 19 99 $39.95 #listPrice…", 19.99),
+        ("Total price:", None),
+        ("", None),
+    ],
+)
 def test_prices_read_whole(raw, want):
     assert read_price(raw) == (pytest.approx(want) if want else None)
 
@@ -393,13 +433,15 @@ def test_undecodable_bytes_and_nuls_are_per_row_rejects_anywhere(store, tmp_path
 
 def test_null_words_and_none_items_never_become_products(store, tmp_path):
     f = tmp_path / "s.jsonl"  # sessions from JSON rows through the parquet path
-    rows = [{"prev_items": ["B01", "B02"], "next_item": None, "locale": "UK"},
-            {"prev_items": ["B01", None], "next_item": "B03", "locale": "UK"},
-            {"prev_items": ["B01"], "next_item": "NaN", "locale": "UK"},
-            {"prev_items": ["B01"], "next_item": "inf", "locale": "UK"}]
+    rows = [
+        {"prev_items": ["B01", "B02"], "next_item": None, "locale": "UK"},
+        {"prev_items": ["B01", None], "next_item": "B03", "locale": "UK"},
+        {"prev_items": ["B01"], "next_item": "NaN", "locale": "UK"},
+        {"prev_items": ["B01"], "next_item": "inf", "locale": "UK"},
+    ]
     p = tmp_path / "s.parquet"
     pq.write_table(pa.Table.from_pylist(rows), p)
-    s, rej, _ = load(store, "sessions", p, tmp_path)
+    s, _rej, _ = load(store, "sessions", p, tmp_path)
     assert (s.read, s.loaded, s.rejected) == (4, 1, 3)
     ids = {r["id"] for r in store.run("MATCH (p:Product) RETURN p.id AS id")}
     assert ids == {"UK:B01", "UK:B02"}
@@ -407,6 +449,7 @@ def test_null_words_and_none_items_never_become_products(store, tmp_path):
 
 
 # -- 7. all rejected is a wrong format ------------------------------------------------------
+
 
 def test_a_file_of_another_kind_is_a_wrong_format_error(store, tmp_path):
     with pytest.raises(IngestFailed, match="every one of 20 records was rejected") as err:
@@ -419,11 +462,12 @@ def test_a_bad_mind_row_counts_both_its_records(store, tmp_path):
     src = (FIXTURES / "mind_sample.csv").read_text(encoding="utf-8")
     f = tmp_path / "mind.csv"
     f.write_text(src.rstrip("\n") + "\nonly,three,fields\n", encoding="utf-8")
-    s, rej, _ = load(store, "cobuy", f, tmp_path)
+    s, _rej, _ = load(store, "cobuy", f, tmp_path)
     assert (s.read, s.loaded, s.rejected) == (12, 10, 2)
 
 
 # -- 8. private files -------------------------------------------------------------------------
+
 
 def test_users_files_under_the_data_directory_are_private(data_dir, tmp_path):
     os.umask(0o022)
@@ -445,6 +489,7 @@ def test_users_files_under_the_data_directory_are_private(data_dir, tmp_path):
 
 # -- 9. a bulk load and another writer ------------------------------------------------------
 
+
 def test_a_bulk_load_and_a_concurrent_ingest_both_succeed(tmp_path):
     d = short_tmpdir("ikbw-")
     try:
@@ -456,7 +501,7 @@ def test_a_bulk_load_and_a_concurrent_ingest_both_succeed(tmp_path):
         bulk = subprocess.Popen(cmd + ["trees", str(forest), "--workers", "0"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         time.sleep(0.3)
         other = subprocess.run(cmd + ["products", str(FIXTURES / "catalog_sample.csv")], env=env, capture_output=True, text=True, timeout=300)
-        out, err = bulk.communicate(timeout=300)
+        _out, err = bulk.communicate(timeout=300)
         assert bulk.returncode == 0, err[-800:]
         assert other.returncode == 0, other.stderr[-800:]
         with open_store(Settings(data_dir=d)) as st:

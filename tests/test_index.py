@@ -31,7 +31,7 @@ def test_flat_index_finds_each_vector_first_and_survives_save_load(tmp_path):
 def test_ivf_index_meets_its_recall_target(tmp_path):
     v = unit_vectors(6000, seed=1)
     idx = VectorIndex.build("steps", "m", [f"s{k}" for k in range(6000)], v, ivf_threshold=5000)
-    assert idx.meta.kind == "ivf" and idx.meta.nlist == int(4 * 6000 ** 0.5)
+    assert idx.meta.kind == "ivf" and idx.meta.nlist == int(4 * 6000**0.5)
     assert idx.meta.recall_at_10 >= 0.95 and 1 <= idx.meta.nprobe <= idx.meta.nlist
     idx.save(tmp_path / "ivf")
     back = VectorIndex.load(tmp_path / "ivf")

@@ -50,14 +50,20 @@ def csv_line(fields: list[str]) -> str:
 def test_catalogue_products_good_and_bad(store, tmp_path):
     src = FIXTURES / "catalog_sample.csv"
     header = next(csv.reader(open(src, newline="")))
+
     def row(**kv):
         return csv_line([kv.get(h, "") for h in header])
+
     f = tmp_path / "catalog.csv"
-    bad = with_bad_lines(src, f, [
-        row(**{"Product Name": "No asin anywhere", "Product Url": "https://www.amazon.com/some-thing"}),
-        row(**{"Product Name": "NaN price", "Product Url": "https://www.amazon.com/x/dp/B0000NAN01", "Selling Price": "nan"}),
-        "only,three,fields",
-    ])
+    bad = with_bad_lines(
+        src,
+        f,
+        [
+            row(**{"Product Name": "No asin anywhere", "Product Url": "https://www.amazon.com/some-thing"}),
+            row(**{"Product Name": "NaN price", "Product Url": "https://www.amazon.com/x/dp/B0000NAN01", "Selling Price": "nan"}),
+            "only,three,fields",
+        ],
+    )
     s, rej, msgs = load(store, "products", f, tmp_path)
     assert (s.format, s.read, s.loaded, s.rejected) == ("catalog", 15, 12, 3)
     assert [r["line"] for r in rej] == bad
@@ -92,11 +98,11 @@ def test_m2_products_csv_and_parquet(store, tmp_path):
 
 def test_m2_sessions_good_and_bad(store, tmp_path):
     f = tmp_path / "sessions.csv"
-    bad = with_bad_lines(FIXTURES / "m2_sessions.csv", f, [
-        csv_line(["B07KMVJJK7 B008AK6DAS", "", "UK"]),
-        csv_line(["[]", "", "UK"]),
-        csv_line(["['B07KMVJJK7']", "not an id", "UK"]),
-    ])
+    bad = with_bad_lines(
+        FIXTURES / "m2_sessions.csv",
+        f,
+        [csv_line(["B07KMVJJK7 B008AK6DAS", "", "UK"]), csv_line(["[]", "", "UK"]), csv_line(["['B07KMVJJK7']", "not an id", "UK"])],
+    )
     s, rej, _ = load(store, "sessions", f, tmp_path)
     assert (s.read, s.loaded, s.rejected) == (7, 4, 3)
     # the third good session's prev_items spans two physical lines (numpy wrapping: lines 4-5), and
@@ -114,8 +120,8 @@ def test_mind_cobuy_good_and_bad(store, tmp_path):
     rows = list(csv.reader(open(src, newline="")))
     header = rows[0]
     broken = list(rows[1])
-    broken[header.index("Relation_1")] = "likes"          # record 1 of this row: unknown relation
-    broken[header.index("id_a_2")] = ""                   # record 2: no product id
+    broken[header.index("Relation_1")] = "likes"  # record 1 of this row: unknown relation
+    broken[header.index("id_a_2")] = ""  # record 2: no product id
     f = tmp_path / "mind.csv"
     with open(f, "w", newline="") as fh:
         csv.writer(fh).writerows(rows)
@@ -135,11 +141,15 @@ def test_mind_cobuy_good_and_bad(store, tmp_path):
 def test_intentionqa_good_and_bad(store, tmp_path):
     f = tmp_path / "iqa.jsonl"
     good = json.loads((FIXTURES / "intentionqa_sample.jsonl").read_text().splitlines()[0])
-    bad = with_bad_lines(FIXTURES / "intentionqa_sample.jsonl", f, [
-        '{"item_a_id": "B1", "item_b_id": "B2", "relation": "isA", "assertion": ',
-        json.dumps({**good, "relation": "hates"}),
-        json.dumps({**good, "item_b_id": good["item_a_id"]}),
-    ])
+    bad = with_bad_lines(
+        FIXTURES / "intentionqa_sample.jsonl",
+        f,
+        [
+            '{"item_a_id": "B1", "item_b_id": "B2", "relation": "isA", "assertion": ',
+            json.dumps({**good, "relation": "hates"}),
+            json.dumps({**good, "item_b_id": good["item_a_id"]}),
+        ],
+    )
     s, rej, _ = load(store, "cobuy", f, tmp_path)
     assert (s.format, s.read, s.loaded, s.rejected) == ("intentionqa", 11, 8, 3)
     assert [r["line"] for r in rej] == bad
@@ -150,11 +160,15 @@ def test_intentionqa_good_and_bad(store, tmp_path):
 
 def test_coscript_good_and_bad(store, tmp_path):
     f = tmp_path / "coscript.jsonl"
-    bad = with_bad_lines(FIXTURES / "coscript_sample.jsonl", f, [
-        json.dumps({"id": 99, "Abstract Goal": "Cook", "Script": [], "Category": "Food"}),
-        json.dumps({"id": 98, "Abstract Goal": " ", "Script": ["1. Do it."]}),
-        "not json at all",
-    ])
+    bad = with_bad_lines(
+        FIXTURES / "coscript_sample.jsonl",
+        f,
+        [
+            json.dumps({"id": 99, "Abstract Goal": "Cook", "Script": [], "Category": "Food"}),
+            json.dumps({"id": 98, "Abstract Goal": " ", "Script": ["1. Do it."]}),
+            "not json at all",
+        ],
+    )
     s, rej, _ = load(store, "scripts", f, tmp_path)
     assert (s.read, s.loaded, s.rejected) == (23, 20, 3)
     assert [r["line"] for r in rej] == bad
@@ -168,11 +182,7 @@ def test_coscript_good_and_bad(store, tmp_path):
 
 def test_purchase_intentions_good_and_bad_jsonl_and_csv(store, tmp_path):
     f = tmp_path / "purchase.jsonl"
-    bad = with_bad_lines(data_path("purchase_intentions.jsonl"), f, [
-        json.dumps({"product": "B07KMVJJK7"}),
-        json.dumps({"intention": "to skate"}),
-        "[1, 2",
-    ])
+    bad = with_bad_lines(data_path("purchase_intentions.jsonl"), f, [json.dumps({"product": "B07KMVJJK7"}), json.dumps({"intention": "to skate"}), "[1, 2"])
     s, rej, _ = load(store, "intentions", f, tmp_path)
     assert (s.format, s.read, s.loaded, s.rejected) == ("purchase", 38, 35, 3)
     assert [r["line"] for r in rej] == bad
@@ -191,8 +201,10 @@ def test_trees_good_and_bad(store, tmp_path):
     f = tmp_path / "trees.jsonl"
     one = json.loads(data_path("trees.jsonl").read_text().splitlines()[1])
     too_deep = {**one, "products": one["products"][:2]}
-    bad_attr = json.loads(json.dumps(one)); bad_attr["intentions"][0]["attribute"] = "no colon here"
-    no_text = json.loads(json.dumps(one)); no_text["intentions"][0]["children"][0]["text"] = "   "
+    bad_attr = json.loads(json.dumps(one))
+    bad_attr["intentions"][0]["attribute"] = "no colon here"
+    no_text = json.loads(json.dumps(one))
+    no_text["intentions"][0]["children"][0]["text"] = "   "
     bad = with_bad_lines(data_path("trees.jsonl"), f, [json.dumps(too_deep), json.dumps(bad_attr), json.dumps(no_text)])
     s, rej, _ = load(store, "trees", f, tmp_path)
     assert (s.read, s.loaded, s.rejected) == (6, 3, 3)
@@ -203,10 +215,12 @@ def test_trees_good_and_bad(store, tmp_path):
     assert c["edges"]["AT"] == c["edges"]["VALUES"] == 25
 
 
-@pytest.mark.parametrize("kind,fixture", [("scripts", "catalog_sample.csv"), ("sessions", "coscript_sample.jsonl"),
-                                          ("trees", "intentionqa_sample.jsonl"), ("cobuy", "m2_products.csv")])
+@pytest.mark.parametrize(
+    "kind,fixture",
+    [("scripts", "catalog_sample.csv"), ("sessions", "coscript_sample.jsonl"), ("trees", "intentionqa_sample.jsonl"), ("cobuy", "m2_products.csv")],
+)
 def test_wrong_format_fails_fast_and_writes_nothing(store, tmp_path, kind, fixture):
-    with pytest.raises(FormatError, match="format|JSON"):
+    with pytest.raises(FormatError, match=r"format|JSON"):
         ingest_file(store, kind, FIXTURES / fixture, rejects_path=tmp_path / "r.jsonl")
     assert sum(store.counts()["nodes"].values()) == 0
     assert not (tmp_path / "r.jsonl").exists()
@@ -264,11 +278,13 @@ def test_loading_everything_twice_changes_no_count(store, tmp_path):
 def test_m2_sessions_parquet_link_to_m2_products(store, tmp_path):
     ingest_file(store, "products", FIXTURES / "m2_products.csv", fmt="m2", rejects_path=tmp_path / "r.jsonl")
     products = store.counts()["nodes"]["Product"]
-    table = pa.table({
-        "prev_items": pa.array([["B008AK6DAS", "B076Y2SNHM"], ["B07KMVJJK7"], []], type=pa.list_(pa.string())),
-        "next_item": ["B07PF1R8LS", None, None],
-        "locale": ["UK", "DE", "UK"],
-    })
+    table = pa.table(
+        {
+            "prev_items": pa.array([["B008AK6DAS", "B076Y2SNHM"], ["B07KMVJJK7"], []], type=pa.list_(pa.string())),
+            "next_item": ["B07PF1R8LS", None, None],
+            "locale": ["UK", "DE", "UK"],
+        }
+    )
     pq.write_table(table, tmp_path / "sessions.parquet")
     s, rej, _ = load(store, "sessions", tmp_path / "sessions.parquet", tmp_path)
     assert (s.read, s.loaded, s.rejected) == (3, 2, 1) and rej[0]["line"] == 3 and "empty session" in rej[0]["reason"]

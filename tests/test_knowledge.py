@@ -24,7 +24,7 @@ from intentkb.retrieval.align import align_steps
 from intentkb.retrieval.build import build_indexes
 from intentkb.tasks.export import ExportOptions, export_tasks, split_of
 
-from .test_retrieval import shared_embedder  # noqa: F401 - the module's embedder fixture
+from .test_retrieval import shared_embedder
 
 
 @pytest.fixture
@@ -64,8 +64,9 @@ def test_documents_hold_every_kept_intention_once(demo_kb, tmp_path):
     rejected = _intentions(store, "cobuy", accepted_only=False) - _intentions(store, "cobuy")
     assert rejected and not rejected & set(said)  # the demo MIND file has filter-rejected intentions
     # sessions: one document per trajectory, every tree node on at least one of them
-    trajectories = store.run("MATCH p = (s:Session)-[:ROOT]->(:Intention)-[:BRANCH*0..]->(l:Intention) "
-                             "WHERE NOT (l)-[:BRANCH]->() RETURN count(p) AS n")[0]["n"]
+    trajectories = store.run("MATCH p = (s:Session)-[:ROOT]->(:Intention)-[:BRANCH*0..]->(l:Intention) WHERE NOT (l)-[:BRANCH]->() RETURN count(p) AS n")[0][
+        "n"
+    ]
     assert sum(r["kind"] == "session" for r in rows) == trajectories
     assert _intentions(store, "session") <= set(said)
     # the documents say what the graph says: a pair's titles and its intention's text
@@ -116,9 +117,24 @@ def test_nothing_of_the_test_split_or_the_excluded_items(demo_kb, tmp_path):
     named = {n for i in items["iqa"] if i["split"] == "train" for n in i["provenance"]["nodes"]}
     exclude = tmp_path / "exclude.jsonl"
     exclude.write_text((tmp_path / "iqa.jsonl").read_text() + '{"id": "half an item"}\n')
-    res = CliRunner().invoke(cli, ["--data-dir", str(store.settings.data_dir), "export", "knowledge", "-o", str(tmp_path / "ex"),
-                                   "--format", "alpaca", "--test-fraction", "0.3", "--exclude", str(exclude)],
-                             env=_cli_env(store))
+    res = CliRunner().invoke(
+        cli,
+        [
+            "--data-dir",
+            str(store.settings.data_dir),
+            "export",
+            "knowledge",
+            "-o",
+            str(tmp_path / "ex"),
+            "--format",
+            "alpaca",
+            "--test-fraction",
+            "0.3",
+            "--exclude",
+            str(exclude),
+        ],
+        env=_cli_env(store),
+    )
     assert res.exit_code == 0, res.output
     assert "left out (excluded items)" in res.output and "left out (test split)" in res.output
     assert f"--exclude: {len(items['iqa']):,} items" in res.output and "1 bad lines rejected" in res.output
@@ -203,10 +219,14 @@ def test_inject_shows_nearby_knowledge_but_never_the_items_own_answer(demo_kb, t
     assert report.inject["left_out"].get("the item's own nodes", 0) > 0  # the nearest intention is often the answer itself
     record = json.loads(Path(report.run_record).read_text())
     assert record["inject"] == report.inject
-    texts = {r["id"]: r for r in store.run(
-        "MATCH (i:Intention) OPTIONAL MATCH (i)-[:EXPLAINS|AT]->(p:Product) OPTIONAL MATCH (i)<-[:BRANCH*0..32]-(:Intention)<-[:ROOT]-(s:Session) "
-        "OPTIONAL MATCH (st:Step)-[:ALIGNED]->(i) OPTIONAL MATCH (c:Script)-[:HAS_STEP]->(st) "
-        "RETURN i.id AS id, i.text AS text, collect(DISTINCT p.id) AS products, collect(DISTINCT s.id) AS sessions, collect(DISTINCT c.id) AS scripts")}
+    texts = {
+        r["id"]: r
+        for r in store.run(
+            "MATCH (i:Intention) OPTIONAL MATCH (i)-[:EXPLAINS|AT]->(p:Product) OPTIONAL MATCH (i)<-[:BRANCH*0..32]-(:Intention)<-[:ROOT]-(s:Session) "
+            "OPTIONAL MATCH (st:Step)-[:ALIGNED]->(i) OPTIONAL MATCH (c:Script)-[:HAS_STEP]->(st) "
+            "RETURN i.id AS id, i.text AS text, collect(DISTINCT p.id) AS products, collect(DISTINCT s.id) AS sessions, collect(DISTINCT c.id) AS scripts"
+        )
+    }
     prompts = {}
     for q in llm_server.requests[asked:]:
         prompts[json.dumps(q["messages"])] = q
@@ -226,8 +246,14 @@ def test_inject_shows_nearby_knowledge_but_never_the_items_own_answer(demo_kb, t
     assert len(shown) == sum(bool(r["injected"]) for r in rows)
     assert all(json.loads(p)[0]["content"].startswith("Background knowledge") for p in shown)
     # the CLI: the option, the default file name says so, the report says what was injected
-    env = {"OPENAI_BASE_URL": llm_server.url, "OPENAI_API_KEY": "sk-test", "INTENTKB_LLM_CACHE": str(llm_settings.cache_path),
-           "INTENTKB_LLM_MODEL": llm_settings.model, "INTENTKB_LLM_MULTIMODAL": "off", **_cli_env(store)}
+    env = {
+        "OPENAI_BASE_URL": llm_server.url,
+        "OPENAI_API_KEY": "sk-test",
+        "INTENTKB_LLM_CACHE": str(llm_settings.cache_path),
+        "INTENTKB_LLM_MODEL": llm_settings.model,
+        "INTENTKB_LLM_MULTIMODAL": "off",
+        **_cli_env(store),
+    }
     res = CliRunner().invoke(cli, ["--data-dir", str(settings.data_dir), "eval", "run", str(tasks), "--inject", "3"], env=env)
     assert res.exit_code == 0, res.output
     assert "injected:" in res.output and (tmp_path / "tasks.gpt-4o-mini.zero.inject3.results.jsonl").exists()

@@ -11,8 +11,15 @@ from intentkb.llm.cache import ResponseCache
 from intentkb.llm.client import LLMClient, LLMFatal, Rejected
 from intentkb.llm.prompts import Prompts
 
-PRODUCT = {"text": "Anker 737 power bank (capacity: 24,000 mAh)", "title": "Anker 737 power bank", "details": "",
-           "features": "", "category": None, "images": ["https://example.com/a.jpg"], "has_images": False}
+PRODUCT = {
+    "text": "Anker 737 power bank (capacity: 24,000 mAh)",
+    "title": "Anker 737 power bank",
+    "details": "",
+    "features": "",
+    "category": None,
+    "images": ["https://example.com/a.jpg"],
+    "has_images": False,
+}
 
 
 def client_for(llm_settings, **update) -> LLMClient:
@@ -26,6 +33,7 @@ def ask(client: LLMClient, name: str = "sib_attributes", values=None, **kw):
             return await client.complete(name, values or {"product": PRODUCT}, **kw)
         finally:
             await client.aclose()
+
     return asyncio.run(go())
 
 
@@ -126,5 +134,6 @@ def test_concurrency_is_bounded(llm_server, llm_settings):
     async def go():
         await asyncio.gather(*(c.complete("sib_attributes", {"product": {**PRODUCT, "text": f"product {i}"}}) for i in range(12)))
         await c.aclose()
+
     asyncio.run(go())
     assert llm_server.completions == 12 and llm_server.max_in_flight == 3

@@ -28,8 +28,16 @@ from .conftest import TEST_API_KEY
 from .test_generate import gen, load_sessions
 from .test_llm_client import PRODUCT, ask, client_for
 
-ARGS = {"attributes": {}, "intentions": {"n": 3, "comparison": True}, "free_text": {}, "cobuy_intention": {},
-        "verdict": {}, "objectives": {"n": 2}, "steps": {}, "purchase_intentions": {"n": 4}}
+ARGS = {
+    "attributes": {},
+    "intentions": {"n": 3, "comparison": True},
+    "free_text": {},
+    "cobuy_intention": {},
+    "verdict": {},
+    "objectives": {"n": 2},
+    "steps": {},
+    "purchase_intentions": {"n": 4},
+}
 
 
 @hsettings(max_examples=40, deadline=None)
@@ -43,6 +51,7 @@ def test_a_json_reply_reads_as_its_line_reply(name, seed):
 
 def test_schemas_keep_to_strict_mode():
     """OpenAI's strict mode: every object closed, every field required, no $ref left."""
+
     def walk(node):
         if isinstance(node, dict):
             assert "$ref" not in node and "$defs" not in node
@@ -53,6 +62,7 @@ def test_schemas_keep_to_strict_mode():
         elif isinstance(node, list):
             for v in node:
                 walk(v)
+
     for name in REPLIES:
         walk(json_schema(name, {**ARGS.get(name, {}), "letters": ["A", "B", "C"], "cot": True}))
     schema = json_schema("intentions", {"n": 2, "comparison": True})["properties"]["intentions"]
@@ -127,6 +137,7 @@ def test_a_template_without_a_reply_model(llm_server, llm_settings, tmp_path):
     def client(output):
         s = llm_settings.model_copy(update={"output": output})
         return LLMClient(s, ResponseCache(s.cache_path), Prompts(own))
+
     assert ask(client("auto")).mode == "lines"
     assert "response_format" not in llm_server.requests[-1]
     with pytest.raises(LLMFatal, match="declares no reply model"):
@@ -134,6 +145,7 @@ def test_a_template_without_a_reply_model(llm_server, llm_settings, tmp_path):
 
 
 # -- faults found by a hostile test ---------------------------------------------------------------
+
 
 @pytest.mark.parametrize("fault", ["drip", "endless"])
 def test_the_timeout_is_a_whole_request_deadline(estore, tmp_path, llm_server, llm_settings, fault):
@@ -161,12 +173,18 @@ def test_an_echoed_key_never_reaches_the_rejects_file(estore, tmp_path, llm_serv
 
 
 def test_credentials_in_the_base_url_are_never_printed(estore, tmp_path):
-    env = {**os.environ, "INTENTKB_HOME": str(estore.settings.data_dir), "INTENTKB_GRAPH": estore.settings.graph_name,
-           "OPENAI_API_KEY": TEST_API_KEY, "OPENAI_BASE_URL": "http://alice:s3cr3t-url-pass@127.0.0.1:9/v1",
-           "INTENTKB_LLM_RETRIES": "0"}
+    env = {
+        **os.environ,
+        "INTENTKB_HOME": str(estore.settings.data_dir),
+        "INTENTKB_GRAPH": estore.settings.graph_name,
+        "OPENAI_API_KEY": TEST_API_KEY,
+        "OPENAI_BASE_URL": "http://alice:s3cr3t-url-pass@127.0.0.1:9/v1",
+        "INTENTKB_LLM_RETRIES": "0",
+    }
     load_sessions(estore, tmp_path)
-    r = subprocess.run([sys.executable, "-m", "intentkb.cli.main", "generate", "attributes", "--limit", "1"], env=env,
-                       capture_output=True, text=True, timeout=120)
+    r = subprocess.run(
+        [sys.executable, "-m", "intentkb.cli.main", "generate", "attributes", "--limit", "1"], env=env, capture_output=True, text=True, timeout=120
+    )
     assert r.returncode == 1 and "cannot reach the endpoint http://127.0.0.1:9/v1" in r.stderr
     assert "s3cr3t-url-pass" not in r.stderr + r.stdout and "alice" not in r.stderr and TEST_API_KEY not in r.stderr
     runs = list((estore.settings.data_dir / "runs").glob("*.json")) if (estore.settings.data_dir / "runs").exists() else []
@@ -176,7 +194,7 @@ def test_credentials_in_the_base_url_are_never_printed(estore, tmp_path):
 def test_a_prompt_too_long_for_the_context_is_a_reject_not_a_retry(llm_server, llm_settings):
     llm_server.queue("overflow")
     c = client_for(llm_settings)
-    with pytest.raises(Rejected, match="does not fit the model's context.*exceeds the available context size"):
+    with pytest.raises(Rejected, match=r"does not fit the model's context.*exceeds the available context size"):
         ask(c)
     assert llm_server.counts["requests"] == 1 and c.usage.total().retries == 0
 
@@ -189,5 +207,6 @@ def test_the_first_json_request_probes_alone(llm_server, llm_settings):
     async def go():
         await asyncio.gather(*(c.complete("sib_attributes", {"product": {**PRODUCT, "text": f"product {i}"}}) for i in range(12)))
         await c.aclose()
+
     asyncio.run(go())
     assert llm_server.completions == 12 and llm_server.max_in_flight == 4

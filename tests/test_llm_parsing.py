@@ -22,15 +22,20 @@ def test_attributes_plain_and_markdown():
     got = parse_attributes("Category: Kitchen Appliance\nAttributes: brand: KitchenAid | model: Artisan Series | capacity: 5-Quart | color: Empire Red")
     assert got.category == "Kitchen Appliance"
     assert got.attributes == [("brand", "KitchenAid"), ("model", "Artisan Series"), ("capacity", "5-Quart"), ("color", "Empire Red")]
-    got = parse_attributes("**Category:** Clothing\n**Attributes:**\n- brand: Adidas\n- size: 8\n- description: a very long value that is more than three words")
+    got = parse_attributes(
+        "**Category:** Clothing\n**Attributes:**\n- brand: Adidas\n- size: 8\n- description: a very long value that is more than three words"
+    )
     assert got.attributes == [("brand", "Adidas"), ("size", "8")] and got.dropped == 1
 
 
-@pytest.mark.parametrize("reply, why", [
-    ("Attributes: brand: X", "no 'Category:'"),
-    ("Category: A very long category name\nAttributes: brand: X", "at most 3 words"),
-    ("Category: Toys\nAttributes: just words here", "no attribute"),
-])
+@pytest.mark.parametrize(
+    "reply, why",
+    [
+        ("Attributes: brand: X", "no 'Category:'"),
+        ("Category: A very long category name\nAttributes: brand: X", "at most 3 words"),
+        ("Category: Toys\nAttributes: just words here", "no attribute"),
+    ],
+)
 def test_attributes_refused_with_reason(reply, why):
     with pytest.raises(ParseError, match=why):
         parse_attributes(reply)
@@ -91,8 +96,7 @@ def test_every_bundled_template_is_recognised_and_answerable():
     from intentkb.llm.parsing import PARSERS
 
     prompts = Prompts()
-    product = {"text": "Mug (color: red)", "title": "Mug", "details": "", "features": "A mug", "category": "Kitchen",
-               "images": [], "has_images": False}
+    product = {"text": "Mug (color: red)", "title": "Mug", "details": "", "features": "A mug", "category": "Kitchen", "images": [], "has_images": False}
     values = {
         "sib_attributes": {"product": product},
         "sib_tree_root": {"product": product, "n": 1},

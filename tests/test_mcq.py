@@ -87,8 +87,9 @@ def test_list_options_and_bad_lines_are_rejected_with_line_numbers(embedder, tmp
 
 
 def test_eval_mcq_cli(tmp_path):
-    res = CliRunner().invoke(cli, ["--data-dir", str(tmp_path), "eval", "mcq", str(MCQ), "--input-format", "intentionqa",
-                                   "--scorer", "embedding", "--format", "json"])
+    res = CliRunner().invoke(
+        cli, ["--data-dir", str(tmp_path), "eval", "mcq", str(MCQ), "--input-format", "intentionqa", "--scorer", "embedding", "--format", "json"]
+    )
     assert res.exit_code == 0, res.output
     out = json.loads(res.stdout)  # stderr says what --precision auto measured; stdout is the JSON alone
     assert "measuring the encoder modes" in res.stderr and (tmp_path / "models" / "encoder-choice.json").exists()

@@ -14,8 +14,8 @@ from intentkb.config import Settings
 from intentkb.demo import DEMO_FILES, data_path
 from intentkb.errors import IntentKBError
 from intentkb.ingest import ingest_file
-from intentkb.kb.neo4j_import import export_neo4j_import
-from intentkb.kb.store import open_store
+from intentkb.kb.engines import open_store
+from intentkb.kb.neo4j.import_files import export_neo4j_import
 
 from .conftest import FIXTURES, LOCAL_NEO4J, NEO4J_SKIP, short_tmpdir
 from .test_bulk import dump
@@ -39,8 +39,7 @@ def test_export_imports_into_neo4j_as_the_same_graph(server_dir: Path, tmp_path:
     assert report.nodes["Intention"] > 100 and "VIEWED(Session->Product)" in report.relationships
     d = short_tmpdir("ikbi-")
     try:
-        imp = subprocess.run([str(LOCAL_NEO4J), "import", str(d), str(tmp_path / "csv" / "neo4j-admin.args")],
-                             capture_output=True, text=True, timeout=600)
+        imp = subprocess.run([str(LOCAL_NEO4J), "import", str(d), str(tmp_path / "csv" / "neo4j-admin.args")], capture_output=True, text=True, timeout=600)
         assert imp.returncode == 0 and "IMPORT DONE" in imp.stdout, imp.stdout[-1500:] + imp.stderr[-1500:]
         uri = subprocess.run([str(LOCAL_NEO4J), "start", str(d)], capture_output=True, text=True, timeout=600, check=True).stdout.strip().splitlines()[-1]
         with open_store(Settings(data_dir=tmp_path / "neo", graph_uri=uri)) as neo:

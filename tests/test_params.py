@@ -4,10 +4,25 @@ from __future__ import annotations
 
 import pytest
 
-from intentkb.kb.params import encode_value, params_header
+from intentkb.kb.falkordb.params import encode_value, params_header
 
-TRICKY = ['a"b', "back\\slash", "new\nline", "tab\tx", "uni ✓ 日本 \u2028", "quote' single", '\\"', "end\\",
-          "}`]) MATCH (n) DETACH DELETE n //", 'x","k":1', "cr\rx", "\\u0000 literal", "`tick`", "", "emoji 🛒"]
+TRICKY = [
+    'a"b',
+    "back\\slash",
+    "new\nline",
+    "tab\tx",
+    "uni ✓ 日本 \u2028",
+    "quote' single",
+    '\\"',
+    "end\\",
+    "}`]) MATCH (n) DETACH DELETE n //",
+    'x","k":1',
+    "cr\rx",
+    "\\u0000 literal",
+    "`tick`",
+    "",
+    "emoji 🛒",
+]
 
 
 def test_tricky_strings_round_trip(estore):

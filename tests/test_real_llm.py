@@ -44,16 +44,23 @@ def _stage_counts(record: dict) -> list[tuple[str, int, int, int]]:
 
 def test_the_whole_pipeline_on_a_real_llama_cpp_server(estore, tmp_path, llama_server):
     settings = estore.settings
-    env = {"INTENTKB_GRAPH": settings.graph_name, "OPENAI_BASE_URL": llama_server.url, "OPENAI_API_KEY": "",
-           "INTENTKB_LLM_MODEL": "SmolLM2-135M-Instruct", "INTENTKB_LLM_CONCURRENCY": str(LLAMA_SLOTS),
-           "INTENTKB_LLM_CACHE": str(tmp_path / "cache.sqlite"), "INTENTKB_LLM_TIMEOUT": "120", "INTENTKB_LLM_OUTPUT": "auto",
-           "INTENTKB_LLM_MULTIMODAL": "off"}
+    env = {
+        "INTENTKB_GRAPH": settings.graph_name,
+        "OPENAI_BASE_URL": llama_server.url,
+        "OPENAI_API_KEY": "",
+        "INTENTKB_LLM_MODEL": "SmolLM2-135M-Instruct",
+        "INTENTKB_LLM_CONCURRENCY": str(LLAMA_SLOTS),
+        "INTENTKB_LLM_CACHE": str(tmp_path / "cache.sqlite"),
+        "INTENTKB_LLM_TIMEOUT": "120",
+        "INTENTKB_LLM_OUTPUT": "auto",
+        "INTENTKB_LLM_MULTIMODAL": "off",
+    }
     runner = CliRunner()
 
     def run(*args: str) -> dict:
         r = runner.invoke(cli, ["--data-dir", str(settings.data_dir), *args], env=env)
         assert r.exit_code == 0, r.output
-        return json.loads(r.output[r.output.index("{"):])
+        return json.loads(r.output[r.output.index("{") :])
 
     ingest_file(estore, "products", FIXTURES / "m2_products.csv", rejects_path=tmp_path / "p.rejects.jsonl")
     _sessions_csv(tmp_path / "sessions.csv")
@@ -82,10 +89,13 @@ def test_the_whole_pipeline_on_a_real_llama_cpp_server(estore, tmp_path, llama_s
     done = estore.run("MATCH (s:Session) WHERE s.tree_nodes IS NOT NULL RETURN s.id AS id, s.tree_nodes AS n")
     assert len(done) == trees[2] and all(d["n"] == 1 + 2 + 2 for d in done)
     for d in done:
-        nodes = estore.run("""MATCH (s:Session {id: $s})-[:ROOT]->(:Intention)-[:BRANCH*0..]->(n:Intention)
+        nodes = estore.run(
+            """MATCH (s:Session {id: $s})-[:ROOT]->(:Intention)-[:BRANCH*0..]->(n:Intention)
                               OPTIONAL MATCH (n)-[:VALUES]->(a:Attribute) OPTIONAL MATCH (n)-[:AT]->(p:Product)
                               RETURN n.step AS step, n.text AS text, n.rationale AS rationale, n.comparison AS comparison,
-                                     a.name AS attr, p.id AS product""", {"s": d["id"]})
+                                     a.name AS attr, p.id AS product""",
+            {"s": d["id"]},
+        )
         assert sorted(n["step"] for n in nodes) == [1, 2, 2, 3, 3]
         for n in nodes:
             assert n["text"] and n["rationale"] and n["attr"] and n["product"], n
@@ -97,14 +107,12 @@ def test_the_whole_pipeline_on_a_real_llama_cpp_server(estore, tmp_path, llama_s
     # MIND on two pairs, one relation: features, one intention per pair, the filter's verdicts
     _features, intents, filt = counts["mind"]
     assert intents[1] == 2 and filt[1] == intents[2], counts
-    judged = estore.run("MATCH (i:Intention {kind: 'cobuy'}) WHERE i.model = 'SmolLM2-135M-Instruct' "
-                        "RETURN i.text AS text, i.accepted AS accepted")
+    judged = estore.run("MATCH (i:Intention {kind: 'cobuy'}) WHERE i.model = 'SmolLM2-135M-Instruct' RETURN i.text AS text, i.accepted AS accepted")
     assert len(judged) == intents[2] and all(j["text"] and j["accepted"] is not None for j in judged)
     # scripts from one category: objectives, then the steps, linked in order
     scripts = counts["scripts"][0]
     assert scripts[1] == 1, counts
-    steps = estore.run("MATCH (c:Script)-[:HAS_STEP]->(s:Step) WHERE c.source_id STARTS WITH 'category:' "
-                       "RETURN c.id AS c, count(s) AS n")
+    steps = estore.run("MATCH (c:Script)-[:HAS_STEP]->(s:Step) WHERE c.source_id STARTS WITH 'category:' RETURN c.id AS c, count(s) AS n")
     assert len(steps) == scripts[2] and all(r["n"] >= 2 for r in steps)
 
     # tasks from the trees, answered by the model (letters constrained to each item's options), scored

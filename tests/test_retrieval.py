@@ -32,8 +32,11 @@ def shared_embedder(tmp_path_factory) -> Embedder:
 def _load(store: GraphStore, tmp_path: Path) -> tuple[GraphStore, Settings]:
     """Catalogue products, their purchase intentions and scripts from the bundled demo data (the
     graph is the test's own, and so are its indexes: they live under the graph's name)."""
-    for kind, name, fmt in [("products", "products.csv", "catalog"), ("intentions", "purchase_intentions.jsonl", "purchase"),
-                            ("scripts", "scripts.jsonl", "coscript")]:
+    for kind, name, fmt in [
+        ("products", "products.csv", "catalog"),
+        ("intentions", "purchase_intentions.jsonl", "purchase"),
+        ("scripts", "scripts.jsonl", "coscript"),
+    ]:
         s = ingest_file(store, kind, data_path(name), fmt=fmt, rejects_path=tmp_path / f"{name}.rejects")
         assert s.rejected == 0
     return store, store.settings
@@ -74,13 +77,18 @@ def test_index_build_save_load_and_incremental_update(kb, shared_embedder):
     assert not again.rebuilt and (again.added, again.updated, again.removed, again.unchanged, again.encoded) == (0, 0, 0, 35, 0)
 
     # one new intention, one changed text, one deleted node
-    store.run("MATCH (p:Product {id: 'B07PF1R8LS'}) "
-              "CREATE (:Intention {id: 'i-new', kind: 'purchase', text: $t})-[:EXPLAINS {role: 'p'}]->(p)",
-              {"t": f"The customer bought it for a fossil-themed birthday party ({store.kind})."}, write=True)
+    store.run(
+        "MATCH (p:Product {id: 'B07PF1R8LS'}) CREATE (:Intention {id: 'i-new', kind: 'purchase', text: $t})-[:EXPLAINS {role: 'p'}]->(p)",
+        {"t": f"The customer bought it for a fossil-themed birthday party ({store.kind})."},
+        write=True,
+    )
     changed = store.run("MATCH (i:Intention) WHERE i.id <> 'i-new' RETURN i.id AS id ORDER BY id LIMIT 2")
     # texts of their own per engine: the shared embedder has seen the other engine's run
-    store.run("MATCH (i:Intention {id: $id}) SET i.text = $t", {"id": changed[0]["id"], "t": f"The customer bought it to practise night skating ({store.kind})."},
-              write=True)
+    store.run(
+        "MATCH (i:Intention {id: $id}) SET i.text = $t",
+        {"id": changed[0]["id"], "t": f"The customer bought it to practise night skating ({store.kind})."},
+        write=True,
+    )
     store.run("MATCH (i:Intention {id: $id}) DETACH DELETE i", {"id": changed[1]["id"]}, write=True)
     before = shared_embedder.encoded
     upd = build_index(store, settings, "intentions", embedder=shared_embedder)
@@ -100,8 +108,11 @@ def test_an_index_of_another_model_is_refused(ekb, shared_embedder):
         build_index(store, other, "intentions")  # refused before any model is loaded
     with pytest.raises(ModelMismatch):
         Retriever(store, other, embedder=shared_embedder)
-    res = CliRunner().invoke(cli, ["--data-dir", str(settings.data_dir), "retrieve", "helmet"],
-                             env={"INTENTKB_EMBEDDING_MODEL": "sentence-transformers/all-mpnet-base-v2", "INTENTKB_GRAPH": settings.graph_name})
+    res = CliRunner().invoke(
+        cli,
+        ["--data-dir", str(settings.data_dir), "retrieve", "helmet"],
+        env={"INTENTKB_EMBEDDING_MODEL": "sentence-transformers/all-mpnet-base-v2", "INTENTKB_GRAPH": settings.graph_name},
+    )
     assert res.exit_code == 1 and "was built with sentence-transformers/all-MiniLM-L6-v2" in res.output
 
 
@@ -127,8 +138,11 @@ def test_alignment_is_idempotent_and_follows_the_threshold(kb, shared_embedder):
     assert strict.edges == len(kept) < len(edges) and strict.edges_deleted == len(edges) - len(kept)
     assert all(score >= 0.6 for _, _, score in kept) and len({s for s, _, _ in kept}) == len(kept)
     # the walk the issue asks for: Script -> Step -> Intention -> Product, in Cypher
-    walk = store.run("MATCH (c:Script {objective: $o})-[:HAS_STEP]->(s:Step)-[:ALIGNED]->(:Intention)-[:EXPLAINS]->(p:Product) "
-                     "RETURN s.idx AS idx, p.id AS product ORDER BY idx", {"o": LONGBOARD})
+    walk = store.run(
+        "MATCH (c:Script {objective: $o})-[:HAS_STEP]->(s:Step)-[:ALIGNED]->(:Intention)-[:EXPLAINS]->(p:Product) "
+        "RETURN s.idx AS idx, p.id AS product ORDER BY idx",
+        {"o": LONGBOARD},
+    )
     assert {"idx": 1, "product": "B07KMVJJK7"} in walk
 
 
@@ -183,9 +197,11 @@ def test_fusion_by_reciprocal_rank_pairs_and_weak_marks():
     """Hand-computed: RRF with k = 60 over the two rankings."""
     from intentkb.retrieval.fusion import ProductHit, fuse
 
-    by_intention = [ProductHit(product="a", title="A", score=0.8, intention="i1", intention_text="x", kind="cobuy", via="EXPLAINS"),
-                    ProductHit(product="b", title="B", score=0.8, intention="i1", intention_text="x", kind="cobuy", via="EXPLAINS"),
-                    ProductHit(product="c", title="C", score=0.3, intention="i2", intention_text="y", kind="purchase", via="EXPLAINS")]
+    by_intention = [
+        ProductHit(product="a", title="A", score=0.8, intention="i1", intention_text="x", kind="cobuy", via="EXPLAINS"),
+        ProductHit(product="b", title="B", score=0.8, intention="i1", intention_text="x", kind="cobuy", via="EXPLAINS"),
+        ProductHit(product="c", title="C", score=0.3, intention="i2", intention_text="y", kind="purchase", via="EXPLAINS"),
+    ]
     direct = [("c", 0.7), ("d", 0.2)]
     hits = fuse(by_intention, direct, {"d": "D"}, k=10, weak_product=0.5)
     # a path votes only where it vouches (intention cosine >= 0.45, product cosine >= 0.5), ranked among those:
@@ -204,8 +220,9 @@ def test_hybrid_retrieve_reaches_products_without_intentions(kb, shared_embedder
     reports = {r.name: r for r in build_indexes(store, settings, embedder=shared_embedder)}
     meta = VectorIndex.load(index_dir(settings, "products")).meta
     assert reports["products"].count > 0 and meta.weak_below is not None and 0 < meta.weak_below < 1 and "Youden" in meta.calibrated_on
-    lonely = store.run("MATCH (p:Product) WHERE p.title IS NOT NULL AND NOT (p)<-[:EXPLAINS|AT]-(:Intention) "
-                       "RETURN p.id AS id, p.title AS title ORDER BY id LIMIT 1")[0]
+    lonely = store.run(
+        "MATCH (p:Product) WHERE p.title IS NOT NULL AND NOT (p)<-[:EXPLAINS|AT]-(:Intention) RETURN p.id AS id, p.title AS title ORDER BY id LIMIT 1"
+    )[0]
     with Retriever(store, settings, embedder=shared_embedder) as r:
         hits = r.retrieve(lonely["title"], k=5)
         found = {h.product: h for h in hits}
@@ -213,8 +230,10 @@ def test_hybrid_retrieve_reaches_products_without_intentions(kb, shared_embedder
         assert found[lonely["id"]].paths == ["product"] and not found[lonely["id"]].weak
         assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
         # a co-buy intention's own text: both products of its pair, one hit
-        pair = store.run("MATCH (a:Product)<-[:EXPLAINS {role: 'a'}]-(i:Intention {kind: 'cobuy'})-[:EXPLAINS {role: 'b'}]->(b:Product) "
-                         "RETURN i.text AS text, a.id AS a, b.id AS b ORDER BY i.id LIMIT 1")[0]
+        pair = store.run(
+            "MATCH (a:Product)<-[:EXPLAINS {role: 'a'}]-(i:Intention {kind: 'cobuy'})-[:EXPLAINS {role: 'b'}]->(b:Product) "
+            "RETURN i.text AS text, a.id AS a, b.id AS b ORDER BY i.id LIMIT 1"
+        )[0]
         hits = r.retrieve(pair["text"], k=5)
         merged = [h for h in hits if h.pair]
         assert merged and {merged[0].product, merged[0].pair} == {pair["a"], pair["b"]}

@@ -63,7 +63,7 @@ def test_cli_bad_lines_rejected_and_counted(tmp_path):
     kb = tmp_path / "kb"
     res = CliRunner().invoke(cli, ["--data-dir", str(kb), "eval", "score", str(f), "--format", "json"])
     assert res.exit_code == 0, res.output
-    out = json.loads(res.output[res.output.index("{"):])
+    out = json.loads(res.output[res.output.index("{") :])
     assert (out["read"], out["scored"], out["rejected"], out["unlabelled"]) == (19, 16, 3, 0)
     assert not list(tmp_path.glob("*.rejects.jsonl"))  # under the knowledge base's rejects/, never beside the input
     rejects = [json.loads(x) for x in (kb / "rejects" / "r.jsonl.score.rejects.jsonl").read_text().splitlines()]
@@ -100,10 +100,19 @@ def test_two_runs_side_by_side_with_mcnemar_by_hand(tmp_path):
     right_b = {1, 2, 3, 5, 6, 7, 8, 9, 10, 11}
 
     def write(path, right, extra):
-        rows = [{"id": f"q{i}", "task": "iqa-t1", "label": "A", "prediction": "A" if i in right else ("B" if i % 2 else None),
-                 "options": {"A": "x", "B": "y", "C": "z", "D": "w"}} for i in range(1, 12)]
+        rows = [
+            {
+                "id": f"q{i}",
+                "task": "iqa-t1",
+                "label": "A",
+                "prediction": "A" if i in right else ("B" if i % 2 else None),
+                "options": {"A": "x", "B": "y", "C": "z", "D": "w"},
+            }
+            for i in range(1, 12)
+        ]
         rows += [{"id": f"{extra}{i}", "task": "iqa-t1", "label": "A", "prediction": "A"} for i in range(2)]
         path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+
     a, b = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
     write(a, right_a, "only-a-")
     write(b, right_b, "only-b-")

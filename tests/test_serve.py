@@ -21,15 +21,16 @@ from intentkb.retrieval.build import build_indexes
 from intentkb.retrieval.retrieve import Retriever
 from intentkb.testing import free_port
 
-from .test_retrieval import LONGBOARD, _load, _script, shared_embedder  # noqa: F401 - the module's embedder fixture
+from .test_retrieval import LONGBOARD, _load, _script, shared_embedder
 
 TOKEN = "serve-test-token-7f3a"
 
 
 def _request(url: str, body: dict | None = None, token: str | None = None) -> tuple[int, dict]:
     headers = {"Content-Type": "application/json", **({"Authorization": f"Bearer {token}"} if token else {})}
-    req = urllib.request.Request(url, data=json.dumps(body).encode() if body is not None else None, headers=headers,
-                                 method="POST" if body is not None else "GET")
+    req = urllib.request.Request(
+        url, data=json.dumps(body).encode() if body is not None else None, headers=headers, method="POST" if body is not None else "GET"
+    )
     try:
         with urllib.request.urlopen(req, timeout=60) as r:
             return r.status, json.loads(r.read())
@@ -50,8 +51,9 @@ def served(estore, tmp_path, shared_embedder):
         env.pop("INTENTKB_SERVE_TOKEN", None)
         if token:
             env["INTENTKB_SERVE_TOKEN"] = token
-        proc = subprocess.Popen([sys.executable, "-m", "intentkb.cli.main", "serve", "--port", str(port)], env=env,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "intentkb.cli.main", "serve", "--port", str(port)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
         procs.append(proc)
         url = f"http://127.0.0.1:{port}"
         for _ in range(240):
@@ -86,8 +88,7 @@ def test_the_api_answers_as_the_library_does(served, shared_embedder):
     assert status == 200 and [h["product"] for h in out["products"]] == [h.product for h in here]
     assert all(h["why"] for h in out["products"])
     status, out = _request(url + "/retrieve", {"script": _script(store), "k": 2})
-    assert status == 200 and [[h["product"] for h in s["products"]] for s in out["steps"]] == \
-        [[h.product for h in s.products] for s in here_steps]
+    assert status == 200 and [[h["product"] for h in s["products"]] for s in out["steps"]] == [[h.product for h in s.products] for s in here_steps]
     status, steps = _request(url + f"/scripts/{_script(store)}/products?k=2")
     assert status == 200 and [s["idx"] for s in steps] == [1, 2, 3, 4, 5]
 
@@ -129,8 +130,9 @@ def test_the_api_answers_as_the_library_does(served, shared_embedder):
 
     # the CLI finds the server and asks it: a model it cannot load is never loaded
     env = {"INTENTKB_GRAPH": settings.graph_name, "INTENTKB_EMBEDDING_MODEL": "/nonexistent/model"}
-    res = CliRunner().invoke(cli, ["--data-dir", str(settings.data_dir), "retrieve", "a present for a child who loves dinosaurs",
-                                   "-k", "5", "--format", "json"], env=env)
+    res = CliRunner().invoke(
+        cli, ["--data-dir", str(settings.data_dir), "retrieve", "a present for a child who loves dinosaurs", "-k", "5", "--format", "json"], env=env
+    )
     assert res.exit_code == 0, res.output
     assert [h["product"] for h in json.loads(res.output)["products"]] == [h.product for h in here]
 
@@ -151,8 +153,21 @@ def test_the_api_holds_to_its_own_openapi_schema(served, tmp_path):
     _, _, start = served
     for token in (None, TOKEN):
         url = start(token)
-        args = [sys.executable, "-m", "schemathesis.cli", "run", f"{url}/openapi.json", "--checks", "all",
-                "--exclude-checks", "positive_data_acceptance", "--max-examples", "40", "--seed", "1"]
+        args = [
+            sys.executable,
+            "-m",
+            "schemathesis.cli",
+            "run",
+            f"{url}/openapi.json",
+            "--checks",
+            "all",
+            "--exclude-checks",
+            "positive_data_acceptance",
+            "--max-examples",
+            "40",
+            "--seed",
+            "1",
+        ]
         if token:
             args += ["-H", f"Authorization: Bearer {token}"]
         r = subprocess.run(args, capture_output=True, text=True, timeout=600, cwd=tmp_path)  # its .schemathesis/ cache there

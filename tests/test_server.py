@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from intentkb.config import Settings
-from intentkb.kb.embedded import EmbeddedServer
-from intentkb.kb.store import open_store
+from intentkb.kb.engines import open_store
+from intentkb.kb.falkordb import EmbeddedServer
 
 from .conftest import FIXTURES
 
@@ -92,8 +92,18 @@ def test_kill9_loses_nothing_and_stale_socket_recovers(data_dir):
 def test_many_cli_processes_at_once_share_one_server(data_dir):
     env = {**os.environ, "INTENTKB_HOME": str(data_dir), "INTENTKB_GRAPH_URI": "embedded"}
     cmd = [sys.executable, "-m", "intentkb.cli.main"]
-    procs = [subprocess.Popen(cmd + ["ingest", "scripts", str(FIXTURES / "coscript_sample.jsonl")], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(3)]
-    procs += [subprocess.Popen(cmd + ["cypher", "--format", "json", "MATCH (s:Script) RETURN count(s) AS n"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(3)]
+    procs = [
+        subprocess.Popen(
+            cmd + ["ingest", "scripts", str(FIXTURES / "coscript_sample.jsonl")], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        for _ in range(3)
+    ]
+    procs += [
+        subprocess.Popen(
+            cmd + ["cypher", "--format", "json", "MATCH (s:Script) RETURN count(s) AS n"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        for _ in range(3)
+    ]
     outs = [p.communicate(timeout=120) for p in procs]
     assert [p.returncode for p in procs] == [0] * 6, outs
     servers = subprocess.run(["pgrep", "-f", f"unixsocket:{EmbeddedServer(data_dir).socket}"], capture_output=True, text=True).stdout.split()
@@ -121,7 +131,7 @@ def test_socket_path_too_long_is_a_clear_error(tmp_path):
 
 
 def test_module_arguments_keep_the_users_and_add_our_defaults():
-    from intentkb.kb.embedded import module_args
+    from intentkb.kb.falkordb import module_args
 
     defaults = "THREAD_COUNT 4 TIMEOUT_DEFAULT 30000 TIMEOUT_MAX 3600000 QUERY_MEM_CAPACITY 4294967296"
     assert module_args("") == "OMP_THREAD_COUNT 1 " + defaults

@@ -21,8 +21,8 @@ from intentkb.cli.main import cli
 from intentkb.config import Settings
 from intentkb.demo import DEMO_FILES, data_path
 from intentkb.ingest import ingest_file
+from intentkb.kb.engines import open_store
 from intentkb.kb.queries import session_tree
-from intentkb.kb.store import open_store
 from intentkb.llm.prompts import Prompts
 from intentkb.retrieval.align import align_steps
 from intentkb.retrieval.build import build_indexes
@@ -75,11 +75,11 @@ def _trees(store):
 
 # -- SessionIntentBench ------------------------------------------------------------------------------
 
+
 def test_sib_counts_follow_the_trajectories(demo_kb):
     store, _ = demo_kb
     trees = _trees(store)
-    n_traj = store.run("MATCH (s:Session)-[:ROOT]->(:Intention)-[:BRANCH*0..]->(l:Intention) "
-                       "WHERE NOT (l)-[:BRANCH]->() RETURN count(*) AS n")[0]["n"]
+    n_traj = store.run("MATCH (s:Session)-[:ROOT]->(:Intention)-[:BRANCH*0..]->(l:Intention) WHERE NOT (l)-[:BRANCH]->() RETURN count(*) AS n")[0]["n"]
     leaves = [(g, n) for g in trees.values() for n in g.nodes if g.out_degree(n) == 0]
     inner = [(g, n) for g in trees.values() for n in g.nodes if g.out_degree(n) > 0]
     assert n_traj == len(leaves) == 12
@@ -143,12 +143,14 @@ def test_sib_and_esb_builders_on_every_store(store, tmp_path):
 
 # -- EcomScriptBench ---------------------------------------------------------------------------------
 
+
 def test_esb_negatives_and_hard_negatives(demo_kb, neighbours):
     store, settings = demo_kb
     stats = BuildStats()
     items = list(esb_items(store, settings, list(TASKS["esb"]), neighbours=neighbours, stats=stats))
-    scripts = {r["id"]: [s["text"] for s in sorted(r["steps"], key=lambda s: s["idx"])]
-               for r in store.run("task_esb_scripts_page", {"after": "", "limit": 100})}
+    scripts = {
+        r["id"]: [s["text"] for s in sorted(r["steps"], key=lambda s: s["idx"])] for r in store.run("task_esb_scripts_page", {"after": "", "limit": 100})
+    }
     t1 = [i for i in items if i["task"] == "esb-t1"]
     assert Counter(i["label"] for i in t1) == {"A": len(scripts), "B": len(scripts)}
     all_steps = {t for ts in scripts.values() for t in ts}
@@ -165,11 +167,14 @@ def test_esb_negatives_and_hard_negatives(demo_kb, neighbours):
             diff = [k for k, (a, b) in enumerate(zip(shown, own)) if a != b]
             assert len(diff) == 1 and shown[diff[0]] in all_steps - set(own)
 
-    aligned = {(r["step"], r["product"]) for r in store.run(
-        "MATCH (s:Step)-[:ALIGNED]->(:Intention)-[:EXPLAINS|AT]->(p:Product) RETURN DISTINCT s.id AS step, p.id AS product")}
+    aligned = {
+        (r["step"], r["product"])
+        for r in store.run("MATCH (s:Step)-[:ALIGNED]->(:Intention)-[:EXPLAINS|AT]->(p:Product) RETURN DISTINCT s.id AS step, p.id AS product")
+    }
     script_products = {}
-    for r in store.run("MATCH (c:Script)-[:HAS_STEP]->(s:Step)-[:ALIGNED]->(:Intention)-[:EXPLAINS|AT]->(p:Product) "
-                       "RETURN c.id AS c, collect(DISTINCT p.id) AS ps"):
+    for r in store.run(
+        "MATCH (c:Script)-[:HAS_STEP]->(s:Step)-[:ALIGNED]->(:Intention)-[:EXPLAINS|AT]->(p:Product) RETURN c.id AS c, collect(DISTINCT p.id) AS ps"
+    ):
         script_products[r["c"]] = set(r["ps"])
     t2 = [i for i in items if i["task"] == "esb-t2"]
     n_aligned_steps = store.run("MATCH (s:Step)-[:ALIGNED]->() RETURN count(DISTINCT s) AS n")[0]["n"]
@@ -195,6 +200,7 @@ def test_esb_negatives_and_hard_negatives(demo_kb, neighbours):
 
 # -- IntentionQA-style -------------------------------------------------------------------------------
 
+
 def test_iqa_distractors_lie_in_the_band(demo_kb, neighbours, embedder):
     store, settings = demo_kb
     band = (0.3, 0.8)
@@ -206,13 +212,11 @@ def test_iqa_distractors_lie_in_the_band(demo_kb, neighbours, embedder):
     assert c["iqa-t1"] + skipped["iqa-t1"] == kept and c["iqa-t2"] + skipped["iqa-t2"] == kept and c["iqa-t1"] > 20
     for item in items:
         TaskItem.model_validate(item)
-        q = store.run("MATCH (i:Intention {id: $i}) RETURN i.text AS text, i.assertion AS assertion",
-                      {"i": item["provenance"]["nodes"][0]})[0]
+        q = store.run("MATCH (i:Intention {id: $i}) RETURN i.text AS text, i.assertion AS assertion", {"i": item["provenance"]["nodes"][0]})[0]
         opts, label = item["options"], item["label"]
         assert list(opts) == list("ABCD") and len(set(opts.values())) == 4
         a, b = item["provenance"]["nodes"][1:]
-        titles = {r["id"]: r["title"] for r in store.run("MATCH (p:Product) WHERE p.id IN $ids RETURN p.id AS id, p.title AS title",
-                                                         {"ids": [a, b]})}
+        titles = {r["id"]: r["title"] for r in store.run("MATCH (p:Product) WHERE p.id IN $ids RETURN p.id AS id, p.title AS title", {"ids": [a, b]})}
         shown = shown_intention(q["text"], q["assertion"], list(titles.values()))
         # the intention never names the pair's products (MIND's texts do after their first sentence)
         assert " ".join(titles[b].casefold().split()[:3]) not in shown.casefold()
@@ -237,20 +241,27 @@ def test_iqa_distractors_lie_in_the_band(demo_kb, neighbours, embedder):
 
 
 def test_shown_intention_leaves_the_product_names_out():
-    text = ("The potential co-buy intention for these two products could be that they are both used for communication "
-            "purposes. The BTECH QHM22 Platinum Series Shoulder Speaker Mic is designed to endure rain.")
+    text = (
+        "The potential co-buy intention for these two products could be that they are both used for communication "
+        "purposes. The BTECH QHM22 Platinum Series Shoulder Speaker Mic is designed to endure rain."
+    )
     assert shown_intention(text, None, ["BTECH QHM22 Platinum Series Shoulder Speaker Mic"]) == "they are both used for communication purposes."
     named = "The potential co-buy intention could be to pair the BTECH QHM22 Platinum mic with a radio."
     assertion = "PersonX bought a product of Item A and a product of Item B because they are used for two-way radios."
     assert shown_intention(named, assertion, ["BTECH QHM22 Platinum Series"]) == "they are used for two-way radios."
-    both = ("The potential co-buy intention could be that the person wants both the Gothic Bat Cameo Necklace and the "
-            "gothic bat cameo pendant as a set. They match.")
-    assert shown_intention(both, None, ["Gothic Bat Cameo Necklace", "Gothic Bat Cameo Pendant"]) == \
-        "the person wants both the product A and the product B as a set."
+    both = (
+        "The potential co-buy intention could be that the person wants both the Gothic Bat Cameo Necklace and the "
+        "gothic bat cameo pendant as a set. They match."
+    )
+    assert (
+        shown_intention(both, None, ["Gothic Bat Cameo Necklace", "Gothic Bat Cameo Pendant"])
+        == "the person wants both the product A and the product B as a set."
+    )
     assert shown_intention("Keeps the kids busy on trips.", None, ["Crayola crayons"]) == "Keeps the kids busy on trips."
 
 
 # -- prompts and answers -----------------------------------------------------------------------------
+
 
 def test_every_task_renders_in_every_style_and_templates_can_be_replaced(demo_kb, neighbours, tmp_path):
     store, settings = demo_kb
@@ -275,18 +286,31 @@ def test_every_task_renders_in_every_style_and_templates_can_be_replaced(demo_kb
     assert mine == f"MY OWN {sib_t1['inputs']['intention']} [cot]"
 
 
-@pytest.mark.parametrize("reply,style,expected", [
-    ("B", "zero", "B"), ("(C)", "zero", "C"), ("b) maybe", "zero", "B"), ("**Answer: D**", "zero", "D"),
-    ("B. Maybe yes", "few", "B"), ("Maybe no", "zero", "C"), ("I think so.\nThe answer is A.", "zero", "A"),
-    ("A customer like this would buy it.", "zero", None), ("E", "zero", None), ("", "zero", None),
-    ("The intention fits.\nB", "cot", "B"), ("Reasoning.\nFinal answer: C", "cot", "C"),
-    ("B\nbecause the product fits", "cot", None), ("I cannot decide.", "cot", None),
-])
+@pytest.mark.parametrize(
+    "reply,style,expected",
+    [
+        ("B", "zero", "B"),
+        ("(C)", "zero", "C"),
+        ("b) maybe", "zero", "B"),
+        ("**Answer: D**", "zero", "D"),
+        ("B. Maybe yes", "few", "B"),
+        ("Maybe no", "zero", "C"),
+        ("I think so.\nThe answer is A.", "zero", "A"),
+        ("A customer like this would buy it.", "zero", None),
+        ("E", "zero", None),
+        ("", "zero", None),
+        ("The intention fits.\nB", "cot", "B"),
+        ("Reasoning.\nFinal answer: C", "cot", "C"),
+        ("B\nbecause the product fits", "cot", None),
+        ("I cannot decide.", "cot", None),
+    ],
+)
 def test_answer_parsing(reply, style, expected):
     assert parse_answer(reply, {"A": "Yes", "B": "Maybe yes", "C": "Maybe no", "D": "No"}, style) == expected
 
 
 # -- export ------------------------------------------------------------------------------------------
+
 
 def test_split_is_seeded_grouped_and_four_to_one():
     groups = [f"session-{i}" for i in range(20_000)]
@@ -370,13 +394,13 @@ def test_labels_from_annotations_reach_the_sft_and_lm_eval_files(demo_kb, tmp_pa
     for task in SIB:
         cfg = yaml.safe_load((lm / f"{task.replace('-', '_')}.yaml").read_text())
         assert cfg["output_type"] == "multiple_choice" and cfg["doc_to_target"] == "gold"
-        for split, path in cfg["dataset_kwargs"]["data_files"].items():
+        for _split, path in cfg["dataset_kwargs"]["data_files"].items():
             docs = [json.loads(x) for x in Path(path).read_text().splitlines()]
             assert docs and all(d["choices"][d["gold"]] in "ABCD" for d in docs)
 
 
 def test_cli_exports_every_task_type_from_the_demo_kb(demo_kb, tmp_path, monkeypatch):
-    store, settings = demo_kb
+    _store, settings = demo_kb
     monkeypatch.setenv("INTENTKB_GRAPH", settings.graph_name)
     runner = CliRunner()
     seen = set()
@@ -390,6 +414,7 @@ def test_cli_exports_every_task_type_from_the_demo_kb(demo_kb, tmp_path, monkeyp
 
 
 # -- evaluation --------------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("output", ["lines", "json"])
 def test_eval_run_answers_parses_scores_and_caches(demo_kb, neighbours, tmp_path, llm_server, llm_settings, output):
@@ -414,13 +439,13 @@ def test_eval_run_answers_parses_scores_and_caches(demo_kb, neighbours, tmp_path
             else:  # the letter is constrained to the item's options: never invalid, read from the JSON
                 reply = json.loads(row["reply"])
                 assert row["prediction"] == reply["answer"] in row["options"] and ("reasoning" in reply) == (style == "cot")
-        for request in llm_server.requests[-len(rows):]:
+        for request in llm_server.requests[-len(rows) :]:
             fmt = request.get("response_format")
             if output == "lines":
                 assert fmt is None
             else:
                 props = fmt["json_schema"]["schema"]["properties"]
-                assert props["answer"]["enum"] == ["A", "B"] and list(props)[0] == ("reasoning" if style == "cot" else "answer")
+                assert props["answer"]["enum"] == ["A", "B"] and next(iter(props)) == ("reasoning" if style == "cot" else "answer")
         invalid = sum(r["prediction"] is None for r in rows)
         assert report.invalid == invalid
         correct = Counter(r["task"] for r in rows if r["prediction"] == r["label"])
@@ -434,8 +459,14 @@ def test_eval_run_answers_parses_scores_and_caches(demo_kb, neighbours, tmp_path
     assert again.calls == 0 and again.cache_hits == rep.written
     assert (tmp_path / "again.jsonl").read_text() == (tmp_path / "results-cot.jsonl").read_text()
     # the CLI: same answers from the cache, a table of scores
-    env = {"OPENAI_BASE_URL": llm_server.url, "OPENAI_API_KEY": TEST_API_KEY, "INTENTKB_LLM_CACHE": str(llm_settings.cache_path),
-           "INTENTKB_LLM_MODEL": llm_settings.model, "INTENTKB_LLM_MULTIMODAL": "off", "INTENTKB_LLM_OUTPUT": output}
+    env = {
+        "OPENAI_BASE_URL": llm_server.url,
+        "OPENAI_API_KEY": TEST_API_KEY,
+        "INTENTKB_LLM_CACHE": str(llm_settings.cache_path),
+        "INTENTKB_LLM_MODEL": llm_settings.model,
+        "INTENTKB_LLM_MULTIMODAL": "off",
+        "INTENTKB_LLM_OUTPUT": output,
+    }
     r = CliRunner().invoke(cli, ["--data-dir", str(tmp_path), "eval", "run", str(tasks), "--prompt", "cot", "-o", str(tmp_path / "cli.jsonl")], env=env)
     assert r.exit_code == 0, r.output
     assert f"0 calls, {rep.written} cache hits" in r.output and "esb-t2" in r.output and "random acc/F1" in r.output
@@ -463,6 +494,7 @@ def test_eval_run_sends_product_images_to_vision_models(demo_kb, tmp_path, llm_s
 
 
 # -- HTML --------------------------------------------------------------------------------------------
+
 
 class _Page(HTMLParser):
     def __init__(self) -> None:
@@ -507,8 +539,9 @@ def test_session_page_shows_the_whole_tree(demo_kb, tmp_path):
         assert f"values: {d['attribute_name']}: {d['attribute_value']}" in tip
         if d["comparison"]:
             assert d["comparison"] in tip and d["comparison"] in data[n]["comparison"]
-    r = CliRunner().invoke(cli, ["--data-dir", str(settings.data_dir), "show", "session", "nope", "--html", str(tmp_path / "x.html")],
-                           env={"INTENTKB_GRAPH": settings.graph_name})
+    r = CliRunner().invoke(
+        cli, ["--data-dir", str(settings.data_dir), "show", "session", "nope", "--html", str(tmp_path / "x.html")], env={"INTENTKB_GRAPH": settings.graph_name}
+    )
     assert r.exit_code == 1 and "no intention tree" in r.output
 
 
@@ -516,7 +549,7 @@ def test_export_paths_and_empty_exports_are_one_line_errors(demo_kb, tmp_path, m
     """Found by a new user: `-o EXISTING_FILE` for a directory format ended in a FileExistsError
     traceback, a second benchmark's SFT export replaced the first's dataset_info.json, a mistyped
     folder was created silently, and an export of 0 items exited 0."""
-    store, settings = demo_kb
+    _store, settings = demo_kb
     monkeypatch.setenv("INTENTKB_GRAPH", settings.graph_name)
     runner = CliRunner()
 

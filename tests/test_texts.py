@@ -28,10 +28,13 @@ def test_every_known_opening_of_the_real_data_is_stripped():
         core = embedding_text(t)
         assert core and "co-buy intention" not in core[:60].lower() and not core.lower().startswith("personx"), (t, core)
         assert core in t  # only an opening is dropped
-    assert strip_boilerplate("The potential co-buy intention for people purchasing these two U.S. Polo Assn. shirts might be: "
-                             "to dress alike") == "to dress alike"
-    assert strip_boilerplate("PersonX bought a product of Item A and a product of Item B because they both are a type of "
-                             '"Laptop Accessories".') == 'they both are a type of "Laptop Accessories".'
+    assert (
+        strip_boilerplate("The potential co-buy intention for people purchasing these two U.S. Polo Assn. shirts might be: to dress alike") == "to dress alike"
+    )
+    assert (
+        strip_boilerplate('PersonX bought a product of Item A and a product of Item B because they both are a type of "Laptop Accessories".')
+        == 'they both are a type of "Laptop Accessories".'
+    )
     assert strip_boilerplate("Keep coffee hot on the commute") == "Keep coffee hot on the commute"
     assert strip_boilerplate("The potential co-buy intention could be") == "The potential co-buy intention could be"  # nothing left
 
@@ -47,8 +50,10 @@ def test_the_table_is_extensible():
 
 
 def test_snippets_are_short_first_sentences():
-    t = ("The potential co-buy intention for these two products could be that they are both used for communication purposes. "
-         "The BTECH QHM22 Platinum Series Shoulder Speaker Mic is designed to endure rain.")
+    t = (
+        "The potential co-buy intention for these two products could be that they are both used for communication purposes. "
+        "The BTECH QHM22 Platinum Series Shoulder Speaker Mic is designed to endure rain."
+    )
     assert snippet(t) == "They are both used for communication purposes."
     long = snippet("word " * 80, limit=40)
     assert len(long) <= 40 and long.endswith("…")

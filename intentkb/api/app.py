@@ -27,7 +27,8 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from .. import __version__
 from ..config import Settings
 from ..errors import IntentKBError
-from ..kb.store import GraphStore, open_store
+from ..kb.engines import open_store
+from ..kb.store import GraphStore
 from ..retrieval.build import open_embedder
 from ..retrieval.embeddings import Embedder
 from ..retrieval.fusion import ProductHit
@@ -44,7 +45,7 @@ class RetrieveRequest(BaseModel):
     threshold: float | None = Field(default=None, ge=-1, le=1, description="Least intention similarity")
 
     @model_validator(mode="after")
-    def _one(self) -> "RetrieveRequest":
+    def _one(self) -> RetrieveRequest:
         if (self.text is None) == (self.script is None):
             raise ValueError("give text or script, not both")
         return self
@@ -128,8 +129,7 @@ def create_app(settings: Settings | None = None, *, token: str | None = None) ->
         yield
         st.close()
 
-    app = FastAPI(title="intentkb", version=__version__, lifespan=lifespan,
-                  description="Retrieval over a knowledge graph of e-commerce purchase intentions.")
+    app = FastAPI(title="intentkb", version=__version__, lifespan=lifespan, description="Retrieval over a knowledge graph of e-commerce purchase intentions.")
     bearer = HTTPBearer(auto_error=False)
 
     def authorised(creds: HTTPAuthorizationCredentials | None = Depends(bearer)) -> None:
@@ -148,8 +148,14 @@ def create_app(settings: Settings | None = None, *, token: str | None = None) ->
         st = state["s"]
         r = st.retriever
         indexes = {} if r is None else {"intentions": r.index.meta.count, **({"products": r.products.meta.count} if r.products else {})}
-        return Health(status="ok", version=__version__, graph=settings.graph_name, indexes=indexes,
-                      retrieve_requests=st.batcher.asked, retrieve_batches=st.batcher.batches)
+        return Health(
+            status="ok",
+            version=__version__,
+            graph=settings.graph_name,
+            indexes=indexes,
+            retrieve_requests=st.batcher.asked,
+            retrieve_batches=st.batcher.batches,
+        )
 
     @app.post("/retrieve", response_model=RetrieveResponse, dependencies=guard, responses=ERRORS)
     async def retrieve(req: RetrieveRequest) -> RetrieveResponse:

@@ -83,7 +83,7 @@ class Batcher:
                     self.asked += len(group)
                     for a, hits in zip(group, answers):
                         a.done.set_result(hits)
-                except BaseException as e:  # noqa: BLE001 - every waiting request gets the error, the worker goes on
+                except BaseException as e:
                     for a in group:
                         if not a.done.done():
                             a.done.set_exception(e)

@@ -23,8 +23,7 @@ def record_path(settings: Settings) -> Path:
     return settings.data_dir / RECORD
 
 
-def serve(settings: Settings, *, host: str = "127.0.0.1", port: int = 8765, token: str | None = None,
-          log_level: str = "warning") -> None:
+def serve(settings: Settings, *, host: str = "127.0.0.1", port: int = 8765, token: str | None = None, log_level: str = "warning") -> None:
     """Run the API until interrupted (uvicorn), recorded in DATA_DIR/serve.json meanwhile."""
     import uvicorn
 
@@ -35,8 +34,8 @@ def serve(settings: Settings, *, host: str = "127.0.0.1", port: int = 8765, toke
     server = uvicorn.Server(config)
     path = record_path(settings)
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
-    private_write_text(path, json.dumps({"url": f"http://{shown}:{port}", "pid": os.getpid(), "graph": settings.graph_name,
-                                         "token": token is not None}))
+    private_write_text(path, json.dumps({"url": f"http://{shown}:{port}", "pid": os.getpid(), "graph": settings.graph_name, "token": token is not None}))
+
     def forget() -> None:
         try:
             if json.loads(path.read_text()).get("pid") == os.getpid():

@@ -16,13 +16,22 @@ def _common(f: Any) -> Any:
         click.option("--limit", type=click.IntRange(0), help="At most this many items (products, sessions, pairs×relations…)."),
         click.option("--concurrency", type=click.IntRange(1, 4096), help="Requests in flight (env INTENTKB_LLM_CONCURRENCY, default 32)."),
         click.option("--model", help="Model name (env INTENTKB_LLM_MODEL, default gpt-4o-mini)."),
-        click.option("--prompts", "prompts_dir", type=click.Path(path_type=Path, file_okay=False),
-                     help="Directory of your own prompt templates (same file names as intentkb/llm/prompts)."),
+        click.option(
+            "--prompts",
+            "prompts_dir",
+            type=click.Path(path_type=Path, file_okay=False),
+            help="Directory of your own prompt templates (same file names as intentkb/llm/prompts).",
+        ),
         click.option("--multimodal", type=click.Choice(["auto", "on", "off"]), help="Send product images as image parts (auto: by model name)."),
-        click.option("--output", "--llm-output", "llm_output", type=click.Choice(["auto", "json", "lines"]),
-                     help="How replies are asked for: json (each template's reply model as a JSON-schema response_format), "
-                          "lines (the papers' line formats) or auto (json; lines for the rest of the run if the endpoint "
-                          "refuses response_format). Env INTENTKB_LLM_OUTPUT, default auto."),
+        click.option(
+            "--output",
+            "--llm-output",
+            "llm_output",
+            type=click.Choice(["auto", "json", "lines"]),
+            help="How replies are asked for: json (each template's reply model as a JSON-schema response_format), "
+            "lines (the papers' line formats) or auto (json; lines for the rest of the run if the endpoint "
+            "refuses response_format). Env INTENTKB_LLM_OUTPUT, default auto.",
+        ),
         click.option("--batch", is_flag=True, help="Use the OpenAI Batch API (half price, results within 24 h); resumable."),
         click.option("--dry-run", is_flag=True, help="Print the number of calls and the estimated tokens and cost; call nothing, write nothing."),
     ]
@@ -31,14 +40,30 @@ def _common(f: Any) -> Any:
     return report_format(f)
 
 
-def _run(ctx: click.Context, pipeline: str, *, limit: int | None, concurrency: int | None, model: str | None,
-         prompts_dir: Path | None, multimodal: str | None, llm_output: str | None, batch: bool, dry_run: bool, as_json: bool, **options: Any) -> None:
+def _run(
+    ctx: click.Context,
+    pipeline: str,
+    *,
+    limit: int | None,
+    concurrency: int | None,
+    model: str | None,
+    prompts_dir: Path | None,
+    multimodal: str | None,
+    llm_output: str | None,
+    batch: bool,
+    dry_run: bool,
+    as_json: bool,
+    **options: Any,
+) -> None:
     from ..llm.run import GenOptions, run_generation
     from ..llm.settings import LLMSettings
 
     settings: Settings = ctx.find_object(Settings) or Settings()
-    update: dict[str, Any] = {k: v for k, v in (("concurrency", concurrency), ("model", model), ("prompts_dir", prompts_dir),
-                                                 ("multimodal", multimodal), ("output", llm_output)) if v is not None}
+    update: dict[str, Any] = {
+        k: v
+        for k, v in (("concurrency", concurrency), ("model", model), ("prompts_dir", prompts_dir), ("multimodal", multimodal), ("output", llm_output))
+        if v is not None
+    }
     llm = LLMSettings().model_copy(update=update)
     opts = GenOptions(limit=limit, batch=batch, dry_run=dry_run, **options)
     record = run_generation(pipeline, settings, llm, opts, echo=lambda s: click.echo(s, err=True))
@@ -80,8 +105,9 @@ def gen_attributes(ctx: click.Context, all_products: bool, **kw: Any) -> None:
 @click.option("--session", "sessions", multiple=True, help="Only these sessions (repeatable).")
 @click.option("--roots", type=click.IntRange(1, 20), default=1, show_default=True, help="Intentions at step 1.")
 @click.option("--width", type=click.IntRange(1, 20), default=5, show_default=True, help="Children per intention while branching.")
-@click.option("--branch-until", type=click.IntRange(1, 100), default=4, show_default=True,
-              help="Branch while the child's step ≤ this; one child per intention after.")
+@click.option(
+    "--branch-until", type=click.IntRange(1, 100), default=4, show_default=True, help="Branch while the child's step ≤ this; one child per intention after."
+)
 @click.pass_context
 def gen_trees(ctx: click.Context, sessions: tuple[str, ...], roots: int, width: int, branch_until: int, **kw: Any) -> None:
     """SessionIntentBench: an intention tree per session (intention, valued attribute, rationale,
@@ -98,8 +124,13 @@ def gen_trees(ctx: click.Context, sessions: tuple[str, ...], roots: int, width: 
 
 @generate_group.command("mind")
 @_common
-@click.option("--stage", "stages", multiple=True, type=click.Choice(["features", "intentions", "filter"]),
-              help="Only these stages (repeatable; default all three, in order).")
+@click.option(
+    "--stage",
+    "stages",
+    multiple=True,
+    type=click.Choice(["features", "intentions", "filter"]),
+    help="Only these stages (repeatable; default all three, in order).",
+)
 @click.option("--relation", "relations", multiple=True, help="Only these MIND relations (repeatable; default all 20).")
 @click.pass_context
 def gen_mind(ctx: click.Context, stages: tuple[str, ...], relations: tuple[str, ...], **kw: Any) -> None:
@@ -121,15 +152,21 @@ def gen_mind(ctx: click.Context, stages: tuple[str, ...], relations: tuple[str, 
 
 @generate_group.command("scripts")
 @_common
-@click.option("--from", "source", type=click.Choice(["products", "categories"]), default="products", show_default=True,
-              help="Make objectives from each product or from each product category.")
+@click.option(
+    "--from",
+    "source",
+    type=click.Choice(["products", "categories"]),
+    default="products",
+    show_default=True,
+    help="Make objectives from each product or from each product category.",
+)
 @click.option("--category", "categories", multiple=True, help="With --from categories: only this category (repeatable).")
 @click.option("--per-source", type=click.IntRange(1, 20), default=2, show_default=True, help="Objectives (scripts) per product or category.")
-@click.option("--intentions", "intentions_per_product", type=click.IntRange(0, 50), default=5, show_default=True,
-              help="Purchase intentions per product (0: none).")
+@click.option(
+    "--intentions", "intentions_per_product", type=click.IntRange(0, 50), default=5, show_default=True, help="Purchase intentions per product (0: none)."
+)
 @click.pass_context
-def gen_scripts(ctx: click.Context, source: str, categories: tuple[str, ...], per_source: int, intentions_per_product: int,
-                **kw: Any) -> None:
+def gen_scripts(ctx: click.Context, source: str, categories: tuple[str, ...], per_source: int, intentions_per_product: int, **kw: Any) -> None:
     """EcomScriptBench: objectives and step scripts from products or categories, and purchase
     intentions per product. Then `intentkb index build` and `intentkb align steps` link them.
 
@@ -139,5 +176,4 @@ def gen_scripts(ctx: click.Context, source: str, categories: tuple[str, ...], pe
     """
     if categories and source != "categories":
         raise click.BadParameter("--category needs --from categories", param_hint="--category")
-    _run(ctx, "scripts", source=source, categories=list(categories), per_source=per_source,
-         intentions_per_product=intentions_per_product, **kw)
+    _run(ctx, "scripts", source=source, categories=list(categories), per_source=per_source, intentions_per_product=intentions_per_product, **kw)

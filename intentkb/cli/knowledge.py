@@ -11,23 +11,52 @@ from ..knowledge.units import KINDS
 
 
 @click.command("knowledge")
-@click.option("-o", "--output", type=click.Path(path_type=Path), required=True,
-              help="Directory for the JSONL file; its dataset_info.json gets (or keeps) LLaMA-Factory's entry.")
-@click.option("--format", "fmt", type=click.Choice(["pretrain", "alpaca", "sharegpt"]), default="pretrain", show_default=True,
-              help="pretrain: {text} documents (LLaMA-Factory's pt stage); alpaca / sharegpt: instruction pairs.")
-@click.option("--kinds", default=",".join(KINDS), show_default=True,
-              help="Knowledge to export: cobuy (pairs), purchase (products), session (trajectories), script (steps → products).")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="Directory for the JSONL file; its dataset_info.json gets (or keeps) LLaMA-Factory's entry.",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["pretrain", "alpaca", "sharegpt"]),
+    default="pretrain",
+    show_default=True,
+    help="pretrain: {text} documents (LLaMA-Factory's pt stage); alpaca / sharegpt: instruction pairs.",
+)
+@click.option(
+    "--kinds",
+    default=",".join(KINDS),
+    show_default=True,
+    help="Knowledge to export: cobuy (pairs), purchase (products), session (trajectories), script (steps → products).",
+)
 @click.option("--include-rejected", is_flag=True, help="Also intentions the role-aware filter rejected.")
-@click.option("--exclude", "excludes", multiple=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="A `tasks export` JSONL: leave out everything made of a node its items name (repeatable).")
+@click.option(
+    "--exclude",
+    "excludes",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="A `tasks export` JSONL: leave out everything made of a node its items name (repeatable).",
+)
 @click.option("--seed", type=int, default=0, show_default=True, help="The split seed of `tasks export` (same value there).")
-@click.option("--test-fraction", type=click.FloatRange(0, 1), default=0.2, show_default=True,
-              help="The test share of `tasks export` (same value there).")
+@click.option("--test-fraction", type=click.FloatRange(0, 1), default=0.2, show_default=True, help="The test share of `tasks export` (same value there).")
 @click.option("--keep-test", is_flag=True, help="Do not leave out the groups (pairs, sessions, scripts) of the test split.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @click.pass_context
-def export_knowledge_cmd(ctx: click.Context, output: Path, fmt: str, kinds: str, include_rejected: bool, excludes: tuple[Path, ...],
-                         seed: int, test_fraction: float, keep_test: bool, as_json: bool) -> None:
+def export_knowledge_cmd(
+    ctx: click.Context,
+    output: Path,
+    fmt: str,
+    kinds: str,
+    include_rejected: bool,
+    excludes: tuple[Path, ...],
+    seed: int,
+    test_fraction: float,
+    keep_test: bool,
+    as_json: bool,
+) -> None:
     """The graph's intention knowledge as training data, kept apart from the test items.
 
     By default the groups whose task items fall in the test split (the same seed and fraction as
@@ -38,13 +67,20 @@ def export_knowledge_cmd(ctx: click.Context, output: Path, fmt: str, kinds: str,
       intentkb tasks export -b iqa -o iqa.jsonl
       intentkb export knowledge -o lf-data --format pretrain --exclude iqa.jsonl
     """
-    from ..kb.store import open_store
+    from ..kb.engines import open_store
     from ..knowledge.export import KnowledgeOptions, export_knowledge
     from ..knowledge.leakage import Exclusion, excluded_nodes
 
     settings = ctx.find_object(Settings) or Settings()
-    opts = KnowledgeOptions(fmt=fmt, output=output, kinds=[k.strip() for k in kinds.split(",") if k.strip()],  # type: ignore[arg-type]
-                            include_rejected=include_rejected, seed=seed, test_fraction=test_fraction, keep_test=keep_test)
+    opts = KnowledgeOptions(
+        fmt=fmt,
+        output=output,
+        kinds=[k.strip() for k in kinds.split(",") if k.strip()],  # type: ignore[arg-type]
+        include_rejected=include_rejected,
+        seed=seed,
+        test_fraction=test_fraction,
+        keep_test=keep_test,
+    )
     nodes, items, rejected = excluded_nodes(list(excludes), settings.rejects_dir, echo=lambda m: click.echo(m, err=True))
     exclusion = Exclusion(seed=seed, test_fraction=test_fraction, keep_test=keep_test, nodes=nodes)
     with open_store(settings) as store:

@@ -45,7 +45,7 @@ def _all_rejected(kept: int, rejected: int, rejects_file: str | None) -> None:
 
 
 def _store(ctx: click.Context):
-    from ..kb.store import open_store
+    from ..kb.engines import open_store
 
     return open_store(_settings(ctx))
 
@@ -93,7 +93,7 @@ def server() -> None:
 
 
 def _server(ctx: click.Context):
-    from ..kb.embedded import EmbeddedServer
+    from ..kb.falkordb import EmbeddedServer
 
     s = _settings(ctx)
     if not s.embedded:
@@ -165,14 +165,28 @@ _INGEST_HELP = {
 @click.option("--input-format", "fmt", help="Reader format (default: detected). products: m2|catalog; cobuy: mind|intentionqa.")
 @click.option("--rejects", type=click.Path(path_type=Path), help="Rejects file (default: DATA_DIR/rejects/FILE.KIND.rejects.jsonl).")
 @click.option("--batch-size", type=click.IntRange(1, 100_000), help="Records (tree nodes for trees) per write batch.")
-@click.option("--mode", type=click.Choice(["auto", "bulk", "merge"]), default="auto", show_default=True,
-              help="trees: 'bulk' builds an empty embedded graph with GRAPH.BULK (5-10x faster, same graph); "
-                   "'merge' writes with MERGE; 'auto' bulk-loads when the graph is empty.")
+@click.option(
+    "--mode",
+    type=click.Choice(["auto", "bulk", "merge"]),
+    default="auto",
+    show_default=True,
+    help="trees: 'bulk' builds an empty embedded graph with GRAPH.BULK (5-10x faster, same graph); "
+    "'merge' writes with MERGE; 'auto' bulk-loads when the graph is empty.",
+)
 @click.option("--workers", type=click.IntRange(0, 64), help="Bulk path: parsing processes (default: CPUs, 0 for small files).")
 @report_format
 @click.pass_context
-def ingest(ctx: click.Context, kind: str, files: tuple[Path, ...], fmt: str | None, rejects: Path | None, batch_size: int | None,
-           mode: str, workers: int | None, as_json: bool) -> None:
+def ingest(
+    ctx: click.Context,
+    kind: str,
+    files: tuple[Path, ...],
+    fmt: str | None,
+    rejects: Path | None,
+    batch_size: int | None,
+    mode: str,
+    workers: int | None,
+    as_json: bool,
+) -> None:
     """Load FILES of KIND; bad rows go to a rejects file, good rows load, re-runs add nothing.
 
     \b
@@ -187,8 +201,18 @@ def ingest(ctx: click.Context, kind: str, files: tuple[Path, ...], fmt: str | No
     with _store(ctx) as store:
         for f in files:
             try:
-                s = ingest_file(store, kind, f, fmt=fmt, rejects_path=rejects, batch_size=batch_size, mode=mode, workers=workers,
-                                progress=sys.stderr.isatty(), echo=lambda m: click.echo(m, err=True))
+                s = ingest_file(
+                    store,
+                    kind,
+                    f,
+                    fmt=fmt,
+                    rejects_path=rejects,
+                    batch_size=batch_size,
+                    mode=mode,
+                    workers=workers,
+                    progress=sys.stderr.isatty(),
+                    echo=lambda m: click.echo(m, err=True),
+                )
             except IngestFailed as e:  # what was kept is printed, then the one-line reason and exit 1
                 click.echo(json.dumps([x.model_dump() for x in [*summaries, e.summary]], indent=2) if as_json else e.summary.line())
                 raise
@@ -221,8 +245,7 @@ def index_build(ctx: click.Context, only: tuple[str, ...], rebuild: bool, as_jso
     from ..retrieval.build import build_indexes
 
     with _store(ctx) as store:
-        reports = build_indexes(store, _settings(ctx), list(only) or None, rebuild=rebuild, progress=True,
-                                echo=lambda m: click.echo(m, err=True))
+        reports = build_indexes(store, _settings(ctx), list(only) or None, rebuild=rebuild, progress=True, echo=lambda m: click.echo(m, err=True))
     if as_json:
         click.echo(json.dumps([r.model_dump() for r in reports], indent=2))
     else:
@@ -252,8 +275,7 @@ def align_steps_cmd(ctx: click.Context, threshold: float, top_k: int, scripts: t
     from ..retrieval.align import align_steps
 
     with _store(ctx) as store:
-        report = align_steps(store, _settings(ctx), threshold=threshold, top_k=top_k, scripts=list(scripts) or None,
-                             progress=True)
+        report = align_steps(store, _settings(ctx), threshold=threshold, top_k=top_k, scripts=list(scripts) or None, progress=True)
     click.echo(report.model_dump_json(indent=2) if as_json else report.line())
 
 
@@ -267,11 +289,9 @@ def _retrieve(ctx: click.Context, text: str | None, k: int, script: str | None, 
     settings = _settings(ctx)
     url = find_server(settings)
     if url is not None:
-        body: dict[str, Any] = {"k": k, **({"text": text} if text else {"script": script}),
-                                **({"threshold": threshold} if threshold is not None else {})}
+        body: dict[str, Any] = {"k": k, **({"text": text} if text else {"script": script}), **({"threshold": threshold} if threshold is not None else {})}
         out = call(url, "/retrieve", body, token=os.environ.get("INTENTKB_SERVE_TOKEN"))
-        return ([ProductHit.model_validate(h) for h in out.get("products") or []],
-                [StepProducts.model_validate(s) for s in out.get("steps") or []])
+        return ([ProductHit.model_validate(h) for h in out.get("products") or []], [StepProducts.model_validate(s) for s in out.get("steps") or []])
     with _store(ctx) as store, Retriever(store, settings) as r:
         if text:
             return r.retrieve(text, k, threshold=threshold), []
@@ -282,8 +302,14 @@ def _hit_row(h: Any, rank: int | None = None) -> dict[str, Any]:
     """One retrieve hit as a table row: a co-buy pair on one row, weak matches marked as such."""
     title = f"{h.title}  +  {h.pair_title or h.pair}" if h.pair else h.title
     row = {"rank": rank} if rank is not None else {}
-    return {**row, "score": h.score, "match": ("weak: " if h.weak else "") + "+".join(h.paths), "product": h.product + (f" + {h.pair}" if h.pair else ""),
-            "title": title, "why": h.why}
+    return {
+        **row,
+        "score": h.score,
+        "match": ("weak: " if h.weak else "") + "+".join(h.paths),
+        "product": h.product + (f" + {h.pair}" if h.pair else ""),
+        "title": title,
+        "why": h.why,
+    }
 
 
 @cli.command()
@@ -304,8 +330,7 @@ def retrieve(ctx: click.Context, text: str | None, k: int, script: str | None, t
     With `intentkb serve` running on this graph, the server answers (no model to load here).
     """
     if not text and not script:
-        raise click.UsageError('give a need in words, or a script: intentkb retrieve "keep my coffee hot on the commute"  |  '
-                               "intentkb retrieve --script ID")
+        raise click.UsageError('give a need in words, or a script: intentkb retrieve "keep my coffee hot on the commute"  |  intentkb retrieve --script ID')
     if text and script:
         raise click.UsageError("give TEXT or --script, not both")
     hits, steps = _retrieve(ctx, text, k, script, threshold)
@@ -359,21 +384,38 @@ def eval_group() -> None:
 
 @eval_group.command("mcq")
 @click.argument("file", type=click.Path(path_type=Path))
-@click.option("--input-format", "fmt", type=click.Choice(["intentionqa"]), default="intentionqa", show_default=True,
-              help="The questions' file format: IntentionQA JSONL (QA_fullInfo_task*.jsonl).")
-@click.option("--scorer", type=click.Choice(["embedding"]), default="embedding", show_default=True,
-              help="embedding: the option closest to the question in embedding space.")
+@click.option(
+    "--input-format",
+    "fmt",
+    type=click.Choice(["intentionqa"]),
+    default="intentionqa",
+    show_default=True,
+    help="The questions' file format: IntentionQA JSONL (QA_fullInfo_task*.jsonl).",
+)
+@click.option(
+    "--scorer",
+    type=click.Choice(["embedding"]),
+    default="embedding",
+    show_default=True,
+    help="embedding: the option closest to the question in embedding space.",
+)
 @click.option("--task", type=click.Choice(["1", "2"]), help="Treat every question as this IntentionQA task (default: the record's, else detected).")
 @click.option("--predictions", type=click.Path(path_type=Path), help="Write one JSON line per question (scores, prediction).")
 @click.option("--rejects", type=click.Path(path_type=Path), help="Rejects file (default: DATA_DIR/rejects/FILE.mcq.rejects.jsonl).")
-@click.option("--precision", type=click.Choice(["auto", "float32", "bfloat16", "int8"]), default="auto", show_default=True,
-              help="Encoder mode. auto: INTENTKB_EMBEDDING_PRECISION when set, else the fastest mode measured on this "
-                   "machine whose vectors agree with float32 (kept in $INTENTKB_HOME/models/encoder-choice.json); "
-                   "bfloat16 runs on torch, int8 on ONNX Runtime.")
+@click.option(
+    "--precision",
+    type=click.Choice(["auto", "float32", "bfloat16", "int8"]),
+    default="auto",
+    show_default=True,
+    help="Encoder mode. auto: INTENTKB_EMBEDDING_PRECISION when set, else the fastest mode measured on this "
+    "machine whose vectors agree with float32 (kept in $INTENTKB_HOME/models/encoder-choice.json); "
+    "bfloat16 runs on torch, int8 on ONNX Runtime.",
+)
 @report_format
 @click.pass_context
-def eval_mcq(ctx: click.Context, file: Path, fmt: str, scorer: str, task: str | None, predictions: Path | None,
-             rejects: Path | None, precision: str, as_json: bool) -> None:
+def eval_mcq(
+    ctx: click.Context, file: Path, fmt: str, scorer: str, task: str | None, predictions: Path | None, rejects: Path | None, precision: str, as_json: bool
+) -> None:
     """Accuracy with a 95% confidence interval on IntentionQA-format multiple-choice questions.
 
     \b
@@ -396,15 +438,20 @@ def eval_mcq(ctx: click.Context, file: Path, fmt: str, scorer: str, task: str | 
             c = choose(settings, texts, echo=say)
             s = settings.model_copy(update={"embedding_backend": c.backend, "embedding_precision": c.precision})
         elif precision != "auto":
-            s = settings.model_copy(update={"embedding_precision": precision,
-                                            "embedding_backend": backend_for(precision, settings.embedding_backend)})
+            s = settings.model_copy(update={"embedding_precision": precision, "embedding_backend": backend_for(precision, settings.embedding_backend)})
         opened.append(open_embedder(s, progress=True, echo=say))
         return opened[-1]
 
     try:
-        report = evaluate_mcq(file, make, scorer=scorer, task=int(task) if task else None,
-                              rejects_path=rejects or _rejects(ctx, file, "mcq"),
-                              predictions_path=predictions, echo=say)
+        report = evaluate_mcq(
+            file,
+            make,
+            scorer=scorer,
+            task=int(task) if task else None,
+            rejects_path=rejects or _rejects(ctx, file, "mcq"),
+            predictions_path=predictions,
+            echo=say,
+        )
     finally:
         for e in opened:
             if e.cache:
@@ -413,8 +460,10 @@ def eval_mcq(ctx: click.Context, file: Path, fmt: str, scorer: str, task: str | 
         click.echo(report.model_dump_json(indent=2))
         _all_rejected(report.scored, report.rejected, report.rejects_file)
         return
-    click.echo(f"{report.file} [{fmt}, {scorer} scorer, {report.model}]: read {report.read} = scored {report.scored} + rejected {report.rejected}"
-               + (f" (rejects: {report.rejects_file})" if report.rejects_file else ""))
+    click.echo(
+        f"{report.file} [{fmt}, {scorer} scorer, {report.model}]: read {report.read} = scored {report.scored} + rejected {report.rejected}"
+        + (f" (rejects: {report.rejects_file})" if report.rejects_file else "")
+    )
     click.echo(f"accuracy  {report.overall.text()}  (95% Wilson interval)")
     for name, acc in report.by_task.items():
         click.echo(f"  {name}   {acc.text()}")
@@ -465,14 +514,18 @@ def annotations_group() -> None:
 @annotations_group.command("import")
 @click.argument("file", type=click.Path(path_type=Path))
 @click.option("-o", "--output", type=click.Path(path_type=Path), help="Write the gold labels here (JSON Lines: id, task, label, agreement, answers).")
-@click.option("--one-sided", type=click.FloatRange(0.5, 1.0), default=0.8, show_default=True,
-              help="Leave out annotators who pick one side (positive or negative) at least this often.")
+@click.option(
+    "--one-sided",
+    type=click.FloatRange(0.5, 1.0),
+    default=0.8,
+    show_default=True,
+    help="Leave out annotators who pick one side (positive or negative) at least this often.",
+)
 @click.option("--min-answers", type=click.IntRange(1), default=10, show_default=True, help="…over at least this many answers.")
 @click.option("--rejects", type=click.Path(path_type=Path), help="Rejects file (default: DATA_DIR/rejects/FILE.annotations.rejects.jsonl).")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True, help="Print as text (table) or as JSON.")
 @click.pass_context
-def annotations_import(ctx: click.Context, file: Path, output: Path | None, one_sided: float, min_answers: int, rejects: Path | None,
-                       fmt: str) -> None:
+def annotations_import(ctx: click.Context, file: Path, output: Path | None, one_sided: float, min_answers: int, rejects: Path | None, fmt: str) -> None:
     """Majority labels (T1–T3: A/B positive; T4: A positive) with 3:0 / 2:1 agreement from one answer a row
     (id, task, annotator, answer), after leaving out one-sided annotators.
 
@@ -482,17 +535,26 @@ def annotations_import(ctx: click.Context, file: Path, output: Path | None, one_
     """
     from ..tasks.annotations import import_annotations
 
-    report = import_annotations(file, output=output, one_sided=one_sided, min_answers=min_answers,
-                                rejects_path=rejects or _rejects(ctx, file, "annotations"),
-                                echo=lambda m: click.echo(m, err=True))
+    report = import_annotations(
+        file,
+        output=output,
+        one_sided=one_sided,
+        min_answers=min_answers,
+        rejects_path=rejects or _rejects(ctx, file, "annotations"),
+        echo=lambda m: click.echo(m, err=True),
+    )
     if fmt == "json":
         click.echo(report.model_dump_json(indent=2))
         return
-    click.echo(f"{report.file}: read {report.read} = loaded {report.loaded} + rejected {report.rejected}"
-               + (f" (rejects: {report.rejects_file})" if report.rejects_file else ""))
+    click.echo(
+        f"{report.file}: read {report.read} = loaded {report.loaded} + rejected {report.rejected}"
+        + (f" (rejects: {report.rejects_file})" if report.rejects_file else "")
+    )
     gone = [a for a in report.annotators if a.excluded]
-    click.echo(f"{len(report.annotators)} annotators, {len(gone)} left out as one-sided"
-               + (": " + ", ".join(f"{a.annotator} ({a.positive_share:.0%} positive of {a.answers})" for a in gone) if gone else ""))
+    click.echo(
+        f"{len(report.annotators)} annotators, {len(gone)} left out as one-sided"
+        + (": " + ", ".join(f"{a.annotator} ({a.positive_share:.0%} positive of {a.answers})" for a in gone) if gone else "")
+    )
     emit([t.model_dump() for t in report.tasks], "table")
     if report.output:
         click.echo(f"gold labels: {report.output}")
@@ -520,8 +582,9 @@ def _parse_param(raw: str) -> tuple[str, Any]:
 @click.option("--all", "list_all", is_flag=True, help="With --list: also the queries intentkb's own pipelines run.")
 @click.option("--timeout", type=click.FloatRange(0.001, 86_400), help="Seconds the query may run (default INTENTKB_QUERY_TIMEOUT, 30).")
 @click.pass_context
-def cypher_cmd(ctx: click.Context, query: str | None, params: tuple[str, ...], write: bool, fmt: str, list_names: bool,
-               list_all: bool, timeout: float | None) -> None:
+def cypher_cmd(
+    ctx: click.Context, query: str | None, params: tuple[str, ...], write: bool, fmt: str, list_names: bool, list_all: bool, timeout: float | None
+) -> None:
     """Run Cypher text or a named query (read-only unless --write).
 
     \b
@@ -534,8 +597,7 @@ def cypher_cmd(ctx: click.Context, query: str | None, params: tuple[str, ...], w
 
     if list_names:
         shown = [n for n in cypher.names() if list_all or not cypher.is_internal(n)]
-        rows = [{"query": n, "parameters": " ".join("$" + p for p in cypher.parameters(cypher.load(n))), "what": cypher.summary(n)}
-                for n in shown]
+        rows = [{"query": n, "parameters": " ".join("$" + p for p in cypher.parameters(cypher.load(n))), "what": cypher.summary(n)} for n in shown]
         emit(rows, fmt)
         if not list_all and fmt == "table":
             click.echo(f"{len(cypher.names()) - len(shown)} more that intentkb's own pipelines run: --list --all")
@@ -598,8 +660,12 @@ def trajectories(ctx: click.Context, sessions: tuple[str, ...], details: bool, p
 
 
 @cli.command()
-@click.option("--data-dir", "demo_dir", type=click.Path(path_type=Path),
-              help="Where to build it (default: INTENTKB_HOME when set, else a temporary directory removed at the end).")
+@click.option(
+    "--data-dir",
+    "demo_dir",
+    type=click.Path(path_type=Path),
+    help="Where to build it (default: INTENTKB_HOME when set, else a temporary directory removed at the end).",
+)
 @click.option("--keep-server", is_flag=True, help="Leave the demo's server running for further queries.")
 @click.pass_context
 def demo(ctx: click.Context, demo_dir: Path | None, keep_server: bool) -> None:
@@ -636,7 +702,7 @@ def export_neo4j_import_cmd(ctx: click.Context, directory: Path, database: str, 
       neo4j-admin @./neo4j-import/neo4j-admin.args            # Neo4j stopped, database absent
       INTENTKB_GRAPH_URI=bolt://localhost:7687 intentkb init  # uniqueness constraints
     """
-    from ..kb.neo4j_import import export_neo4j_import
+    from ..kb.neo4j.import_files import export_neo4j_import
 
     with _store(ctx) as store:
         report = export_neo4j_import(store, directory, database=database)

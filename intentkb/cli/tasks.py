@@ -44,27 +44,51 @@ def _band(value: str) -> tuple[float, float]:
 
 
 @tasks_group.command("export")
-@click.option("--benchmark", "-b", type=click.Choice(["sib", "esb", "iqa"]), required=True,
-              help="sib: SessionIntentBench; esb: EcomScriptBench; iqa: IntentionQA-style.")
+@click.option(
+    "--benchmark", "-b", type=click.Choice(["sib", "esb", "iqa"]), required=True, help="sib: SessionIntentBench; esb: EcomScriptBench; iqa: IntentionQA-style."
+)
 @click.option("--task", "tasks", type=click.IntRange(1, 4), multiple=True, help="Task number (repeatable; default all).")
-@click.option("--mode", type=click.Choice(["end", "every"]), default="end", show_default=True,
-              help="sib: ask at the end of each trajectory (the annotated set) or at every step (the task pool).")
-@click.option("--prompt", "style", type=click.Choice(["zero", "few", "cot"]),
-              help="Prompt style rendered into the export (default: zero; jsonl: no prompt unless given).")
-@click.option("--format", "fmt", type=click.Choice(["jsonl", "csv", "alpaca", "sharegpt", "lm-eval"]), default="jsonl", show_default=True,
-              help="The files written: items (jsonl), an annotation sheet (csv), LLaMA-Factory SFT data, lm-evaluation-harness tasks.")
-@click.option("-o", "--output", type=click.Path(path_type=Path), required=True,
-              help="A file (jsonl, csv) or a directory (alpaca, sharegpt, lm-eval).")
+@click.option(
+    "--mode",
+    type=click.Choice(["end", "every"]),
+    default="end",
+    show_default=True,
+    help="sib: ask at the end of each trajectory (the annotated set) or at every step (the task pool).",
+)
+@click.option(
+    "--prompt", "style", type=click.Choice(["zero", "few", "cot"]), help="Prompt style rendered into the export (default: zero; jsonl: no prompt unless given)."
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["jsonl", "csv", "alpaca", "sharegpt", "lm-eval"]),
+    default="jsonl",
+    show_default=True,
+    help="The files written: items (jsonl), an annotation sheet (csv), LLaMA-Factory SFT data, lm-evaluation-harness tasks.",
+)
+@click.option("-o", "--output", type=click.Path(path_type=Path), required=True, help="A file (jsonl, csv) or a directory (alpaca, sharegpt, lm-eval).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the split, negatives and distractors.")
-@click.option("--test-fraction", type=click.FloatRange(0, 1), default=0.2, show_default=True,
-              help="Share of groups (sessions, scripts, pairs) in the test split, by a hash of seed and group.")
-@click.option("--labels", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="Gold labels to attach by id (the output of `annotations import`, or {id, label} lines).")
+@click.option(
+    "--test-fraction",
+    type=click.FloatRange(0, 1),
+    default=0.2,
+    show_default=True,
+    help="Share of groups (sessions, scripts, pairs) in the test split, by a hash of seed and group.",
+)
+@click.option(
+    "--labels",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Gold labels to attach by id (the output of `annotations import`, or {id, label} lines).",
+)
 @click.option("--limit", type=click.IntRange(1), help="Stop after this many items.")
 @click.option("--negatives", type=click.IntRange(1, 3), default=1, show_default=True, help="esb T1: broken copies per script.")
 @click.option("--band", default="0.3,0.8", show_default=True, help="iqa: cosine similarity band of distractors (low,high).")
-@click.option("--prompts", "prompts_dir", type=click.Path(path_type=Path, file_okay=False),
-              help="Directory of your own task templates (task_sib_t1.txt … as in intentkb/llm/prompts).")
+@click.option(
+    "--prompts",
+    "prompts_dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Directory of your own task templates (task_sib_t1.txt … as in intentkb/llm/prompts).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @click.pass_context
 def tasks_export(ctx: click.Context, as_json: bool, band: str, **kw: Any) -> None:
@@ -77,7 +101,7 @@ def tasks_export(ctx: click.Context, as_json: bool, band: str, **kw: Any) -> Non
       intentkb tasks export -b esb --format alpaca --prompt few -o sft/
       intentkb tasks export -b iqa --format lm-eval -o lm_eval_tasks/
     """
-    from ..kb.store import open_store
+    from ..kb.engines import open_store
     from ..tasks.export import ExportOptions, export_tasks
 
     settings = _settings(ctx)
@@ -93,35 +117,64 @@ def tasks_export(ctx: click.Context, as_json: bool, band: str, **kw: Any) -> Non
         for line in report.lines():
             click.echo(line)
     if report.written == 0:
-        why = ([f"{report.unlabelled_left_out:,} items have no gold label, which {report.format} needs (--labels)"]
-               if report.unlabelled_left_out else []) + report.build.skipped_lines()
+        why = (
+            [f"{report.unlabelled_left_out:,} items have no gold label, which {report.format} needs (--labels)"] if report.unlabelled_left_out else []
+        ) + report.build.skipped_lines()
         raise click.ClickException("no items written: " + ("; ".join(why) or "the graph holds nothing these tasks are built from"))
 
 
 @click.command("run")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--model", help="Model name (env INTENTKB_LLM_MODEL, default gpt-4o-mini).")
-@click.option("--prompt", "style", type=click.Choice(["zero", "few", "cot"]), default="zero", show_default=True,
-              help="Prompt style: zero-shot, five worked examples, or chain of thought (letter on the last line).")
+@click.option(
+    "--prompt",
+    "style",
+    type=click.Choice(["zero", "few", "cot"]),
+    default="zero",
+    show_default=True,
+    help="Prompt style: zero-shot, five worked examples, or chain of thought (letter on the last line).",
+)
 @click.option("-o", "--output", type=click.Path(path_type=Path), help="Results JSONL (default FILE.<model>.<style>.results.jsonl).")
 @click.option("--limit", type=click.IntRange(1), help="Only the first N items.")
 @click.option("--concurrency", type=click.IntRange(1, 4096), help="Requests in flight (env INTENTKB_LLM_CONCURRENCY, default 32).")
 @click.option("--prompts", "prompts_dir", type=click.Path(path_type=Path, file_okay=False), help="Directory of your own task templates.")
-@click.option("--multimodal", type=click.Choice(["auto", "on", "off"]),
-              help="Send the products' images (one each, up to 8) to a vision model (auto: by model name).")
-@click.option("--llm-output", type=click.Choice(["auto", "json", "lines"]),
-              help="json: the answer is constrained to the item's option letters (JSON-schema response_format); lines: "
-                   "read from the reply's text; auto: json, lines if the endpoint refuses it (env INTENTKB_LLM_OUTPUT).")
+@click.option(
+    "--multimodal", type=click.Choice(["auto", "on", "off"]), help="Send the products' images (one each, up to 8) to a vision model (auto: by model name)."
+)
+@click.option(
+    "--llm-output",
+    type=click.Choice(["auto", "json", "lines"]),
+    help="json: the answer is constrained to the item's option letters (JSON-schema response_format); lines: "
+    "read from the reply's text; auto: json, lines if the endpoint refuses it (env INTENTKB_LLM_OUTPUT).",
+)
 @click.option("--rejects", type=click.Path(path_type=Path), help="Rejects file (default DATA_DIR/rejects/FILE.eval.rejects.jsonl).")
 @click.option("--split", type=click.Choice(["train", "test"]), help="Only the items of this split (as `tasks export` wrote it).")
-@click.option("--inject", type=click.IntRange(0, 50), default=0, show_default=True,
-              help="Put the K intentions nearest to each item's inputs in its prompt (never the item's own nodes, "
-                   "its group's, or its options' text); needs `index build`.")
+@click.option(
+    "--inject",
+    type=click.IntRange(0, 50),
+    default=0,
+    show_default=True,
+    help="Put the K intentions nearest to each item's inputs in its prompt (never the item's own nodes, "
+    "its group's, or its options' text); needs `index build`.",
+)
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True, help="Print as text (table) or as JSON.")
 @click.pass_context
-def eval_run(ctx: click.Context, file: Path, model: str | None, style: str, output: Path | None, limit: int | None,
-             concurrency: int | None, prompts_dir: Path | None, multimodal: str | None, llm_output: str | None,
-             rejects: Path | None, split: str | None, inject: int, fmt: str) -> None:
+def eval_run(
+    ctx: click.Context,
+    file: Path,
+    model: str | None,
+    style: str,
+    output: Path | None,
+    limit: int | None,
+    concurrency: int | None,
+    prompts_dir: Path | None,
+    multimodal: str | None,
+    llm_output: str | None,
+    rejects: Path | None,
+    split: str | None,
+    inject: int,
+    fmt: str,
+) -> None:
     """Ask a model every item of a task file (from `tasks export`) and score the answers.
 
     Replies are cached; an unreadable answer is invalid (wrong) and reported. Labelled items are
@@ -135,22 +188,36 @@ def eval_run(ctx: click.Context, file: Path, model: str | None, style: str, outp
     from ..llm.settings import LLMSettings
     from ..tasks.evaluate import evaluate
 
-    update = {k: v for k, v in (("model", model), ("concurrency", concurrency), ("prompts_dir", prompts_dir),
-                                 ("multimodal", multimodal), ("output", llm_output)) if v is not None}
+    update = {
+        k: v
+        for k, v in (("model", model), ("concurrency", concurrency), ("prompts_dir", prompts_dir), ("multimodal", multimodal), ("output", llm_output))
+        if v is not None
+    }
     llm = LLMSettings().model_copy(update=update)
     tick = (lambda n: click.echo(f"\r  {n:,} answered", nl=False, err=True)) if sys.stderr.isatty() else None
     settings = _settings(ctx)
     with ExitStack() as stack:
         context = None
         if inject:
-            from ..kb.store import open_store
+            from ..kb.engines import open_store
             from ..knowledge.inject import Injector
 
             store = stack.enter_context(open_store(settings))
             context = Injector(store, settings, inject)
             stack.callback(context.close)
-        report = evaluate(file, settings, llm, style=style, output=output, limit=limit, rejects_path=rejects, context=context, split=split,
-                          echo=lambda m: click.echo(m, err=True), progress=tick)
+        report = evaluate(
+            file,
+            settings,
+            llm,
+            style=style,
+            output=output,
+            limit=limit,
+            rejects_path=rejects,
+            context=context,
+            split=split,
+            echo=lambda m: click.echo(m, err=True),
+            progress=tick,
+        )
     if tick:
         click.echo("", err=True)
     if fmt == "json":
@@ -173,8 +240,13 @@ def show_group() -> None:
 
 @show_group.command("session")
 @click.argument("session")
-@click.option("--html", "html_path", type=click.Path(dir_okay=False, path_type=Path), required=True,
-              help="Write an interactive page of the session's intention tree here.")
+@click.option(
+    "--html",
+    "html_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="Write an interactive page of the session's intention tree here.",
+)
 @click.pass_context
 def show_session(ctx: click.Context, session: str, html_path: Path) -> None:
     """One session's intention tree as an HTML page: products on top, branches below, details on hover.
@@ -183,7 +255,7 @@ def show_session(ctx: click.Context, session: str, html_path: Path) -> None:
     Example:
       intentkb show session demo-skate --html skate.html
     """
-    from ..kb.store import open_store
+    from ..kb.engines import open_store
     from ..tasks.html import write_session_html
 
     with open_store(_settings(ctx)) as store:

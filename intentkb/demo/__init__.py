@@ -11,8 +11,9 @@ from pathlib import Path
 
 from ..config import Settings
 from ..ingest import ingest_file
+from ..kb.engines import open_store
 from ..kb.queries import check_tree, pair_cobuy_intentions, session_tree, trajectory_details, tree_profile
-from ..kb.store import GraphStore, open_store
+from ..kb.store import GraphStore
 
 # (kind, bundled file, reader format) in load order: products first so sessions link to full records.
 DEMO_FILES = [
@@ -73,8 +74,7 @@ def tasks_demo(store: GraphStore, settings: Settings, data_dir: Path, echo: Call
         report = export_tasks(store, settings, ExportOptions(benchmark=bench, output=out / f"{bench}.jsonl"))
         per_task = {t: sum(c.values()) for t, c in report.by_task.items()}
         counts.update(per_task)
-        echo(f"  {bench}: " + ", ".join(f"{t} {n}" for t, n in per_task.items())
-             + (f"   ({report.build.trajectories} trajectories)" if bench == "sib" else ""))
+        echo(f"  {bench}: " + ", ".join(f"{t} {n}" for t, n in per_task.items()) + (f"   ({report.build.trajectories} trajectories)" if bench == "sib" else ""))
     report = export_tasks(store, settings, ExportOptions(benchmark="esb", fmt="alpaca", style="few", output=out / "sft"))
     echo(f"  SFT data (alpaca, 5-shot prompts) with a LLaMA-Factory dataset_info.json: {report.written} items in {out / 'sft'}")
     page = write_session_html(store, DEMO_SESSION, data_dir / f"session-{DEMO_SESSION}.html")
@@ -93,8 +93,7 @@ def generation_demo(settings: Settings, echo: Callable[[str], None]) -> None:
     for pipeline in ("attributes", "trees", "mind", "scripts"):
         rec = run_generation(pipeline, settings, llm, GenOptions(progress=False, dry_run=True))
         t = rec.total
-        echo(f"  intentkb generate {pipeline:10}  {t.calls:6,} calls, ~{t.prompt_tokens + t.completion_tokens:9,} tokens, "
-             f"~${rec.usage.cost_usd:.4f}")
+        echo(f"  intentkb generate {pipeline:10}  {t.calls:6,} calls, ~{t.prompt_tokens + t.completion_tokens:9,} tokens, ~${rec.usage.cost_usd:.4f}")
 
 
 def run_demo(data_dir: Path | None = None, *, keep_server: bool = False, echo: Callable[[str], None] = print) -> dict:
@@ -112,8 +111,7 @@ def run_demo(data_dir: Path | None = None, *, keep_server: bool = False, echo: C
     with open_store(settings) as store:
         tree = session_tree(store, DEMO_SESSION)
         problems = check_tree(tree)
-        echo(f"\nsession {DEMO_SESSION}: {tree.number_of_nodes()} intentions, nodes per step {tree_profile(tree)}, "
-             f"shape {'ok' if not problems else problems}")
+        echo(f"\nsession {DEMO_SESSION}: {tree.number_of_nodes()} intentions, nodes per step {tree_profile(tree)}, shape {problems if problems else 'ok'}")
         echo("trajectory query:  intentkb cypher trajectory_details -p session=" + DEMO_SESSION)
         trajectories = trajectory_details(store, DEMO_SESSION)
         echo(f"{len(trajectories)} trajectories; the first:")
@@ -131,14 +129,18 @@ def run_demo(data_dir: Path | None = None, *, keep_server: bool = False, echo: C
         task_counts = tasks_demo(store, settings, data_dir, echo)
     generation_demo(settings, echo)
     if not keep_server:
-        from ..kb.embedded import EmbeddedServer
+        from ..kb.falkordb import EmbeddedServer
 
         EmbeddedServer(data_dir).stop()
     if temporary and not keep_server:
         shutil.rmtree(data_dir, ignore_errors=True)
-        echo(f"\ndone in {time.monotonic() - started:.1f}s, in a temporary directory, now removed: "
-             "`intentkb demo --data-dir DIR` (or INTENTKB_HOME=DIR) keeps the knowledge base")
+        echo(
+            f"\ndone in {time.monotonic() - started:.1f}s, in a temporary directory, now removed: "
+            "`intentkb demo --data-dir DIR` (or INTENTKB_HOME=DIR) keeps the knowledge base"
+        )
     else:
-        echo(f"\ndone in {time.monotonic() - started:.1f}s. Query it: INTENTKB_HOME={data_dir} intentkb stats"
-             + ("" if keep_server else "  (the server starts again on demand)"))
+        echo(
+            f"\ndone in {time.monotonic() - started:.1f}s. Query it: INTENTKB_HOME={data_dir} intentkb stats"
+            + ("" if keep_server else "  (the server starts again on demand)")
+        )
     return {"data_dir": str(data_dir), "counts": counts, "trajectories": trajectories, "tasks": task_counts}

@@ -28,11 +28,11 @@ from typing import Any
 import numpy as np
 from pydantic import ValidationError
 
+from ..errors import StoreError
 from ..io.rejects import RejectSink, explain
 from ..io.sources import BadLine, InputBroken, jsonl_lines, parse_json_line
-from ..kb.bulk_format import NULL, edge_blob, encode_value, header, node_blob
-from ..kb.embedded import BulkLoad, EmbeddedStore
-from ..kb.store import WriteStats
+from ..kb.falkordb.bulk_format import NULL, edge_blob, encode_value, header, node_blob
+from ..kb.store import BulkLoader, GraphStore, WriteStats
 from .trees import TreesReader, TreeUnit, plan_trees
 
 INTENTION_KEYS = ("id", "text", "kind", "step", "rationale", "comparison", "comparison_aspect", "model", "prompt_version", "source")
@@ -45,13 +45,23 @@ def encode_intention(props: dict[str, Any], tail: bytes) -> bytes:
     validated free of control characters, so no NUL can cut a string short."""
     g = props.get
     r, c, a = g("rationale"), g("comparison"), g("comparison_aspect")
-    return b"".join((
-        b"\x03", props["id"].encode(), b"\x00\x03", props["text"].encode(), b"\x00", _KIND, encode_value(props["step"]),
-        b"\x03" + r.encode() + b"\x00" if r is not None else NULL,
-        b"\x03" + c.encode() + b"\x00" if c is not None else NULL,
-        b"\x03" + a.encode() + b"\x00" if a is not None else NULL,
-        tail,
-    ))
+    return b"".join(
+        (
+            b"\x03",
+            props["id"].encode(),
+            b"\x00\x03",
+            props["text"].encode(),
+            b"\x00",
+            _KIND,
+            encode_value(props["step"]),
+            b"\x03" + r.encode() + b"\x00" if r is not None else NULL,
+            b"\x03" + c.encode() + b"\x00" if c is not None else NULL,
+            b"\x03" + a.encode() + b"\x00" if a is not None else NULL,
+            tail,
+        )
+    )
+
+
 CHUNK_BYTES = 16 << 20  # lines per worker task and per GRAPH.BULK command (~40k intention nodes);
 # fewer, bigger commands cost the server less (4 MiB chunks: 20 % slower at paper scale)
 
@@ -159,7 +169,7 @@ class _Forest:
     """Node numbers of what this load created, and the sessions seen (as hashes: a collision only
     sends a session down the MERGE path, which is always correct)."""
 
-    def __init__(self, bulk: BulkLoad) -> None:
+    def __init__(self, bulk: BulkLoader) -> None:
         self.bulk = bulk
         self.products: dict[str, int] = {}
         self.attributes: dict[str, int] = {}
@@ -205,8 +215,7 @@ class _Forest:
         if n_int:
             node_blobs.append(header("Intention", INTENTION_KEYS) + b"".join(c.blobs[r] for r in kept))
         n_nodes += n_int
-        self.props += sum(len(row) for row in itertools.chain(
-            ({"id": 1, **row["props"]} for row in new_p.values()), new_a.values(), sessions))
+        self.props += sum(len(row) for row in itertools.chain(({"id": 1, **row["props"]} for row in new_p.values()), new_a.values(), sessions))
         self.props += int(np.frombuffer(c.props, dtype=np.int32)[kept].sum()) if len(kept) else 0
 
         edges: list[bytes] = []
@@ -274,7 +283,7 @@ def default_workers(path: Path, chunk_bytes: int) -> int:
 
 
 def bulk_ingest_trees(
-    store: EmbeddedStore,
+    store: GraphStore,
     path: Path,
     sink: RejectSink,
     *,
@@ -291,7 +300,10 @@ def bulk_ingest_trees(
     again: list[tuple[int, str]] = []  # sessions already written by this load: merged afterwards
     broken: InputBroken | None = None
     source = _until_broken(jsonl_lines(path))
-    with store.bulk_load() as bulk:
+    loader = store.bulk_loader()
+    if loader is None:
+        raise StoreError(f"the {store.kind} store has no bulk loader")
+    with loader as bulk:
         forest = _Forest(bulk)
         for lines, chunk in _converted(_chunks(source, chunk_bytes), workers):
             read += len(chunk.lines) + len(chunk.rejects)

@@ -51,7 +51,7 @@ def parse_filter_answer(raw: Any) -> tuple[bool | None, str | None]:
     m = _VERDICT.match(text)
     if not m:
         return None, text
-    reason = _REASON_LEAD.sub("", text[m.end():].strip()).strip() or None
+    reason = _REASON_LEAD.sub("", text[m.end() :].strip()).strip() or None
     if reason:
         reason = reason[0].upper() + reason[1:]
     return m.group(1).lower() == "yes", reason

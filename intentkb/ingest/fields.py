@@ -76,6 +76,7 @@ def _required(read: Any) -> Any:
         if out is None:
             raise ValueError("must not be empty")
         return out
+
     return check
 
 

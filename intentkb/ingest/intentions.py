@@ -66,8 +66,9 @@ class PurchaseIntentionsReader(Reader[PurchaseUnit]):
         r = PurchaseRow.model_validate(raw)
         pid = product_id(asin, r.locale)
         product = Product(id=pid, asin=asin, locale=r.locale, title=r.title)
-        intention = Intention(id=purchase_intention_id(pid, text), text=text, kind="purchase", model=r.model,
-                              prompt_version=r.prompt_version, source=r.source or "purchase")
+        intention = Intention(
+            id=purchase_intention_id(pid, text), text=text, kind="purchase", model=r.model, prompt_version=r.prompt_version, source=r.source or "purchase"
+        )
         return PurchaseUnit(product=product, intention=intention)
 
 

@@ -15,7 +15,7 @@ from tqdm import tqdm
 from ..errors import FormatError, IntentKBError
 from ..io.rejects import RejectSink, default_rejects_path, explain
 from ..io.sources import BadLine, InputBroken, base_suffix, csv_header, is_json_array
-from ..kb.embedded import GraphNotEmpty
+from ..kb.falkordb import GraphNotEmpty
 from ..kb.store import GraphStore, PreparedWrite, WriteStats
 from .base import Reader
 from .cobuy import IntentionQAReader, MindCsvReader
@@ -62,7 +62,7 @@ class _BackgroundWriter:
                     self.written += self.store.execute(prepared)
                 self.loaded += units
                 self.on_done(units)
-            except BaseException as e:  # noqa: BLE001 - re-raised in the caller's thread
+            except BaseException as e:
                 self.error = e
 
     def submit(self, units: int, plan: list[PreparedWrite]) -> None:
@@ -90,8 +90,6 @@ def detect_format(kind: str, path: Path) -> str:
             return "m2"
         return "catalog" if "Product Url" in csv_header(path) else "m2"
     raise FormatError(f"cannot tell the format of {path}; pass --format")
-
-
 
 
 def ingest_file(
@@ -215,8 +213,10 @@ def _checked(summary: IngestSummary) -> IngestSummary:
     """A file that broke mid-way, or whose every record was rejected, is a failed load (exit 1);
     the summary (what was kept) travels with the error."""
     if summary.error is None and summary.read and summary.loaded == 0 and summary.rejected == summary.read:
-        summary.error = (f"{summary.file}: every one of {summary.read} records was rejected (first: {summary.first_reject}); "
-                         f"not a {summary.kind} file in the {summary.format} format? (all reasons in {summary.rejects_file})")
+        summary.error = (
+            f"{summary.file}: every one of {summary.read} records was rejected (first: {summary.first_reject}); "
+            f"not a {summary.kind} file in the {summary.format} format? (all reasons in {summary.rejects_file})"
+        )
     if summary.error:
         raise IngestFailed(summary)
     return summary
@@ -225,12 +225,10 @@ def _checked(summary: IngestSummary) -> IngestSummary:
 def bulk_obstacle(store: GraphStore, reader: Reader, path: Path) -> str | None:
     """Why `path` cannot be bulk-loaded into this store now (None: it can). A file that is not the
     format raises FormatError here, before anything is written."""
-    from ..kb.embedded import EmbeddedStore
-
     if not isinstance(reader, TreesReader):
         return "only intention trees have a bulk path; other kinds load with MERGE"
-    if not isinstance(store, EmbeddedStore):
-        return "the bulk path needs the embedded store (for Neo4j use neo4j-admin database import)"
+    if store.bulk_loader() is None:
+        return f"the {store.kind} store has no bulk loader (for Neo4j use neo4j-admin database import)"
     check = reader.records(path)
     next(check, None)  # the format checks of the first record
     check.close()
@@ -241,20 +239,40 @@ def bulk_obstacle(store: GraphStore, reader: Reader, path: Path) -> str | None:
     return None  # checked again under the write lock when the bulk load starts (GraphNotEmpty)
 
 
-def _bulk_file(store: GraphStore, kind: str, fmt: str, path: Path, rejects_path: Path, batch_size: int, progress: bool,
-               echo: Callable[[str], None] | None, workers: int | None, started: float) -> IngestSummary:
+def _bulk_file(
+    store: GraphStore,
+    kind: str,
+    fmt: str,
+    path: Path,
+    rejects_path: Path,
+    batch_size: int,
+    progress: bool,
+    echo: Callable[[str], None] | None,
+    workers: int | None,
+    started: float,
+) -> IngestSummary:
     from .bulk_trees import bulk_ingest_trees
 
     sink = RejectSink(rejects_path, path, echo)
     bar = tqdm(desc=f"{kind} {path.name} (bulk)", unit=" trees", disable=not progress, leave=False)
     try:
-        out = bulk_ingest_trees(store, path, sink, workers=workers, batch_size=batch_size, on_records=bar.update)  # type: ignore[arg-type]
+        out = bulk_ingest_trees(store, path, sink, workers=workers, batch_size=batch_size, on_records=bar.update)
     finally:
         bar.close()
         sink.close()
     if out.read == 0 and out.broken is None:
         raise FormatError(f"{path}: no records")
-    return IngestSummary(kind=kind, format=fmt, file=str(path), read=out.read, loaded=out.loaded, rejected=sink.count,
-                         rejects_file=str(rejects_path) if sink.count else None, written=out.written,
-                         seconds=round(time.monotonic() - started, 3), mode="bulk", error=out.broken,
-                         first_reject=sink.first)
+    return IngestSummary(
+        kind=kind,
+        format=fmt,
+        file=str(path),
+        read=out.read,
+        loaded=out.loaded,
+        rejected=sink.count,
+        rejects_file=str(rejects_path) if sink.count else None,
+        written=out.written,
+        seconds=round(time.monotonic() - started, 3),
+        mode="bulk",
+        error=out.broken,
+        first_reject=sink.first,
+    )

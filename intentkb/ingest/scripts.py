@@ -48,14 +48,29 @@ def split_steps(raw: Any) -> list[str]:
     return steps
 
 
-def build_script_unit(objective: Any, steps: list[str], *, specific_goal: Any = None, constraint: Any = None,
-                      category: Any = None, source_id: Any = None, source: str | None = None) -> ScriptUnit:
+def build_script_unit(
+    objective: Any,
+    steps: list[str],
+    *,
+    specific_goal: Any = None,
+    constraint: Any = None,
+    category: Any = None,
+    source_id: Any = None,
+    source: str | None = None,
+) -> ScriptUnit:
     objective = clean_text(objective)
     if not objective:
         raise ValueError("objective: must not be empty")
     sid = script_id(objective, clean_text(specific_goal), clean_text(constraint), steps)
-    script = Script(id=sid, objective=objective, specific_goal=specific_goal, constraint=constraint, category=category,
-                    source_id=None if source_id is None else str(source_id), source=source)
+    script = Script(
+        id=sid,
+        objective=objective,
+        specific_goal=specific_goal,
+        constraint=constraint,
+        category=category,
+        source_id=None if source_id is None else str(source_id),
+        source=source,
+    )
     return ScriptUnit(script=script, steps=[Step(id=step_id(sid, i), idx=i, text=t) for i, t in enumerate(steps, start=1)])
 
 
@@ -72,8 +87,9 @@ class CoScriptReader(Reader[ScriptUnit]):
         if not isinstance(raw, dict):
             raise ValueError("expected a JSON object")
         r = CoScriptRow.model_validate(raw)
-        return build_script_unit(r.goal, split_steps(r.script), specific_goal=r.specific_goal, constraint=r.constraint,
-                                 category=r.category, source_id=r.id, source="coscript")
+        return build_script_unit(
+            r.goal, split_steps(r.script), specific_goal=r.specific_goal, constraint=r.constraint, category=r.category, source_id=r.id, source="coscript"
+        )
 
 
 class CoScriptRow(RawRow):

@@ -23,7 +23,7 @@ class IngestSummary(BaseModel):
     first_reject: str | None = None  # "line N: reason" of the first rejected record
 
     @model_validator(mode="after")
-    def _balanced(self) -> "IngestSummary":
+    def _balanced(self) -> IngestSummary:
         if self.read != self.loaded + self.rejected:
             raise ValueError(f"read {self.read} != loaded {self.loaded} + rejected {self.rejected}")
         return self

@@ -18,8 +18,20 @@ PAPER_LENGTHS = {3: 2310, 4: 4277, 5: 4318}
 
 _NAMES = ["color", "size", "material", "brand", "price", "style", "capacity", "power", "fit", "theme", "pattern", "use"]
 _VERBS = ["wants", "compares", "looks for", "prefers", "checks", "needs", "switches to", "keeps", "considers", "explores"]
-_OBJECTS = ["a lighter option", "a cheaper model", "the same brand", "a bigger size", "a gift for a friend", "a matching accessory",
-            "better reviews", "a durable material", "a different style", "faster delivery", "an eco-friendly version", "a bundle deal"]
+_OBJECTS = [
+    "a lighter option",
+    "a cheaper model",
+    "the same brand",
+    "a bigger size",
+    "a gift for a friend",
+    "a matching accessory",
+    "better reviews",
+    "a durable material",
+    "a different style",
+    "faster delivery",
+    "an eco-friendly version",
+    "a bundle deal",
+]
 
 
 def forest_totals(lengths: dict[int, int], schedule: BranchingSchedule | None = None) -> dict[str, int]:
@@ -32,12 +44,7 @@ def forest_totals(lengths: dict[int, int], schedule: BranchingSchedule | None = 
 
 
 def synthetic_forest(
-    lengths: dict[int, int] | None = None,
-    schedule: BranchingSchedule | None = None,
-    *,
-    products: int = 20_000,
-    seed: int = 7,
-    prefix: str = "syn",
+    lengths: dict[int, int] | None = None, schedule: BranchingSchedule | None = None, *, products: int = 20_000, seed: int = 7, prefix: str = "syn"
 ) -> Iterator[dict[str, Any]]:
     """Tree records, one per session, deterministic for a seed."""
     lengths = lengths or PAPER_LENGTHS

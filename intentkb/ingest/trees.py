@@ -19,10 +19,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NotRequired
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, StringConstraints, ValidationError, model_validator, with_config
-from typing_extensions import NotRequired, TypedDict
+from typing_extensions import TypedDict
 
 from ..io.sources import BadLine, Record, jsonl_records, parse_json_line
 from ..kb.ids import attribute_id, session_id, session_intention_ider
@@ -63,7 +63,7 @@ class TreeNode(TypedDict):
     attribute: NotRequired[PairText | TreeAttribute | None]
     rationale: NotRequired[OptNodeText]
     comparison: NotRequired[NodeText | TreeComparison | None]
-    children: NotRequired[list["TreeNode"]]
+    children: NotRequired[list[TreeNode]]
 
 
 def tree_shape(node: TreeNode) -> tuple[int, int]:
@@ -120,7 +120,7 @@ class TreeRecord(BaseModel):
     source: OptText = None
 
     @model_validator(mode="after")
-    def _fits_session(self) -> "TreeRecord":
+    def _fits_session(self) -> TreeRecord:
         shapes = [tree_shape(n) for n in self.intentions]
         depth = max(d for d, _ in shapes)
         if depth > len(self.products):
@@ -166,9 +166,7 @@ class TreeUnit:
         rec = self.record
         common = {k: v for k, v in (("model", rec.model), ("prompt_version", rec.prompt_version), ("source", rec.source)) if v}
         make_id = session_intention_ider(self.session)
-        stack: list[tuple[TreeNode, tuple[int, ...], int]] = [
-            (n, (i,), -1) for i, n in reversed(list(enumerate(rec.intentions)))
-        ]
+        stack: list[tuple[TreeNode, tuple[int, ...], int]] = [(n, (i,), -1) for i, n in reversed(list(enumerate(rec.intentions)))]
         position = -1
         while stack:
             node, path, parent = stack.pop()
@@ -218,7 +216,7 @@ def _keep_lists(units: list[TreeUnit], rows: list[dict[str, Any]]) -> list[dict[
     """Per session of the batch, the ids of its new tree (the rows are in unit order)."""
     out, start = [], 0
     for u in units:
-        out.append({"session": u.session, "keep": [r["id"] for r in rows[start:start + u.nodes]]})
+        out.append({"session": u.session, "keep": [r["id"] for r in rows[start : start + u.nodes]]})
         start += u.nodes
     return out
 

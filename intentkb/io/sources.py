@@ -40,7 +40,7 @@ class BadLine(str):
 
     reason: str
 
-    def __new__(cls, raw: str, reason: str) -> "BadLine":
+    def __new__(cls, raw: str, reason: str) -> BadLine:
         obj = super().__new__(cls, raw[:2000])
         obj.reason = reason
         return obj
@@ -128,6 +128,7 @@ def base_suffix(path: Path) -> str:
 
 # -- CSV ---------------------------------------------------------------------------------------
 
+
 class _RecordTooLong(Exception):
     pass
 
@@ -147,7 +148,7 @@ class _Feed:
         self.taken: list[tuple[int, str | BadLine]] = []
         self.size = 0
 
-    def __iter__(self) -> "_Feed":
+    def __iter__(self) -> _Feed:
         return self
 
     def __next__(self) -> str:
@@ -253,6 +254,7 @@ def csv_records(path: Path, required: Iterable[str]) -> Iterator[Record]:
 
 
 # -- JSON Lines --------------------------------------------------------------------------------
+
 
 def parse_json_line(text: str) -> Any:
     """The value of one JSON Lines line, or a BadLine saying why it is not JSON. orjson refuses
@@ -367,11 +369,11 @@ def _json_array(path: Path, first: str, rest: Iterator[tuple[int, str | BadLine]
         raise _NotAnArray
     if items:
         _check_keys(path, 1, items[0], required)
-    for i, obj in enumerate(items, start=1):
-        yield i, obj
+    yield from enumerate(items, start=1)
 
 
 # -- parquet -----------------------------------------------------------------------------------
+
 
 def parquet_records(path: Path, required: Iterable[str], batch_rows: int = 8192) -> Iterator[Record]:
     """Rows of a parquet file, read one record batch at a time (constant memory); numbered from 1."""

@@ -57,8 +57,10 @@ def check_query_text(text: str, *, max_chars: int = MAX_QUERY_CHARS, max_nesting
         raise QueryRefused(f"query refused: {len(text):,} characters, the limit is {max_chars:,} (INTENTKB_QUERY_MAX_CHARS)")
     depth = query_nesting(text)
     if depth > max_nesting:
-        raise QueryRefused(f"query refused: brackets nested {depth} deep, the limit is {max_nesting} "
-                           f"(INTENTKB_QUERY_MAX_NESTING; deeper nesting stalls the embedded server's parser)")
+        raise QueryRefused(
+            f"query refused: brackets nested {depth} deep, the limit is {max_nesting} "
+            f"(INTENTKB_QUERY_MAX_NESTING; deeper nesting stalls the embedded server's parser)"
+        )
 
 
 def check_params(params: Mapping[str, Any], *, max_depth: int = MAX_PARAM_DEPTH) -> None:

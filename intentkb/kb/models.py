@@ -88,7 +88,7 @@ class Relation(str, Enum):
     DISTINCT_FROM = "distinctFrom"
 
     @classmethod
-    def parse(cls, raw: str) -> "Relation":
+    def parse(cls, raw: str) -> Relation:
         """Accept raw spellings seen in the data (`propertOf`, `CauseDesire`, `used_for`)."""
         key = re.sub(r"[^a-z]", "", raw.lower())
         key = _RELATION_ALIASES.get(key, key)
@@ -184,7 +184,7 @@ class Intention(Node):
     source: OptText = None
 
     @model_validator(mode="after")
-    def _kind_fields(self) -> "Intention":
+    def _kind_fields(self) -> Intention:
         if self.kind == "session" and self.step is None:
             raise ValueError("a session intention needs its step")
         if self.kind == "cobuy" and self.relation is None:
@@ -249,7 +249,7 @@ class Edge(BaseModel):
     props: dict[str, str | int | float | bool] = Field(default_factory=dict)
 
     @model_validator(mode="after")
-    def _known_props(self) -> "Edge":
+    def _known_props(self) -> Edge:
         allowed = EDGE_SCHEMA[self.type][2]
         unknown = set(self.props) - allowed
         if unknown:

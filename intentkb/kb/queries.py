@@ -16,8 +16,9 @@ def iter_session_ids(store: GraphStore, page: int = 500) -> Iterator[str]:
         yield from (r["id"] for r in rows)
 
 
-def keyset_pages(store: GraphStore, query: str, page: int, params: dict[str, Any] | None = None, *,
-                 keys: tuple[str, ...] = ("id",), limit: int | None = None) -> Iterator[list[Row]]:
+def keyset_pages(
+    store: GraphStore, query: str, page: int, params: dict[str, Any] | None = None, *, keys: tuple[str, ...] = ("id",), limit: int | None = None
+) -> Iterator[list[Row]]:
     """Pages of a keyset-paged query, constant memory: the one pager of every paged query.
 
     One key (`id`): the query takes `$after` and returns rows ordered by `id`. Several keys (e.g.

@@ -11,13 +11,12 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from itertools import islice
-from typing import Any
+from typing import Any, Protocol
 
 from pydantic import BaseModel
 
 from .. import cypher
 from ..config import Settings
-from ..errors import StoreError
 from .guard import check_params, check_query_text
 from .models import Label
 
@@ -33,7 +32,7 @@ class WriteStats(BaseModel):
     nodes_deleted: int = 0
     relationships_deleted: int = 0
 
-    def __iadd__(self, other: "WriteStats") -> "WriteStats":
+    def __iadd__(self, other: WriteStats) -> WriteStats:
         for k in type(self).model_fields:
             setattr(self, k, getattr(self, k) + getattr(other, k))
         return self
@@ -53,8 +52,22 @@ class PreparedWrite:
 
     statements: tuple[Any, ...]
 
-    def __add__(self, other: "PreparedWrite") -> "PreparedWrite":
+    def __add__(self, other: PreparedWrite) -> PreparedWrite:
         return PreparedWrite(self.statements + other.statements)
+
+
+class BulkLoader(Protocol):
+    """What the bulk path of `ingest` needs from an engine's loader (a context manager): nodes are
+    numbered by the caller in creation order; nothing is visible until `commit()`."""
+
+    next_id: int
+    stats: WriteStats
+
+    def __enter__(self) -> BulkLoader: ...
+    def __exit__(self, *exc: object) -> None: ...
+    def send(self, node_count: int, edge_count: int, node_blobs: list[bytes], edge_blobs: list[bytes]) -> None: ...
+    def check(self, samples: Mapping[int, str]) -> None: ...
+    def commit(self) -> None: ...
 
 
 class GraphStore(ABC):
@@ -72,8 +85,7 @@ class GraphStore(ABC):
         return self.settings.batch_size or self.default_batch_size
 
     # -- queries ---------------------------------------------------------------------------
-    def run(self, query: str, params: Mapping[str, Any] | None = None, *, write: bool = False,
-            timeout: float | None = None) -> list[Row]:
+    def run(self, query: str, params: Mapping[str, Any] | None = None, *, write: bool = False, timeout: float | None = None) -> list[Row]:
         """Run a named query or Cypher text; rows come back as plain dicts of plain values.
 
         Text from outside (anything but a named query) is bounded in length and nesting and runs
@@ -103,12 +115,7 @@ class GraphStore(ABC):
         return self.write_batches(query, batched(rows, batch_size or self.batch_size), params=params, on_batch=on_batch)
 
     def write_batches(
-        self,
-        query: str,
-        batches: Iterable[list[Row]],
-        *,
-        params: Mapping[str, Any] | None = None,
-        on_batch: Callable[[int], None] | None = None,
+        self, query: str, batches: Iterable[list[Row]], *, params: Mapping[str, Any] | None = None, on_batch: Callable[[int], None] | None = None
     ) -> WriteStats:
         total = WriteStats()
         for batch in batches:
@@ -129,13 +136,24 @@ class GraphStore(ABC):
     def _run(self, text: str, params: dict[str, Any], write: bool, timeout: float | None = None) -> list[Row]:
         """`timeout` in seconds; None: the engine's longest (the project's own queries)."""
 
-
     @abstractmethod
     def setup_schema(self) -> None:
         """Indexes / uniqueness constraints on `id` of every label; safe to call repeatedly."""
 
     def checkpoint(self) -> None:
         """Make what was written cheap to recover (embedded: compact the AOF); no-op elsewhere."""
+
+    # -- optional capabilities: callers ask instead of testing the store's class ------------
+    def is_empty(self) -> bool:
+        return not self._run("MATCH (n) RETURN 1 AS x LIMIT 1", {}, False)
+
+    def bulk_loader(self) -> BulkLoader | None:
+        """A loader that fills an empty graph without MERGE (None: this engine has none)."""
+        return None
+
+    def drop(self) -> None:
+        """Delete every node and edge of this graph (engines with a faster way override this)."""
+        self.run("MATCH (n) DETACH DELETE n", write=True)
 
     @abstractmethod
     def _close(self) -> None: ...
@@ -147,7 +165,7 @@ class GraphStore(ABC):
         finally:
             self._close()
 
-    def __enter__(self) -> "GraphStore":
+    def __enter__(self) -> GraphStore:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -162,17 +180,3 @@ class GraphStore(ABC):
             "nodes": {lab.value: int(labels.get(lab.value, 0)) for lab in Label} | {k: int(v) for k, v in labels.items()},
             "edges": {k: int(v) for k, v in sorted(edges.items())},
         }
-
-
-def open_store(settings: Settings | None = None) -> GraphStore:
-    """The store `settings` select: embedded (default) or Neo4j for `bolt://`/`neo4j://` URIs."""
-    settings = settings or Settings()
-    if settings.embedded:
-        from .embedded import EmbeddedStore
-
-        return EmbeddedStore(settings)
-    if settings.graph_uri.split("://", 1)[0] in ("bolt", "bolt+s", "bolt+ssc", "neo4j", "neo4j+s", "neo4j+ssc"):
-        from .neo4j_store import Neo4jStore
-
-        return Neo4jStore(settings)
-    raise StoreError(f"unsupported INTENTKB_GRAPH_URI {settings.graph_uri!r}: use 'embedded' or bolt://host:7687")

@@ -27,13 +27,23 @@ class Boilerplate:
 BOILERPLATE: list[Boilerplate] = [
     # MIND (and intentkb's mind_intention replies): "The potential co-buy intention for these two
     # products could be that", "… for people purchasing these two Casio watches might be:", …
-    Boilerplate("mind-cobuy-lead", re.compile(
-        r"^(?:the\s+)?(?:potential\s+|possible\s+|likely\s+)?co-?buy(?:ing)?\s+intention\b[^\n]{0,240}?\b"
-        r"(?:(?:could|would|might|may)\s+be|is\s+likely\s+to\s+be|is)(?:\s+that)?[\s:,]*", re.I)),
+    Boilerplate(
+        "mind-cobuy-lead",
+        re.compile(
+            r"^(?:the\s+)?(?:potential\s+|possible\s+|likely\s+)?co-?buy(?:ing)?\s+intention\b[^\n]{0,240}?\b"
+            r"(?:(?:could|would|might|may)\s+be|is\s+likely\s+to\s+be|is)(?:\s+that)?[\s:,]*",
+            re.I,
+        ),
+    ),
     # FolkScope assertions: "PersonX bought (a product of) Item A and (a product of) Item B because …"
-    Boilerplate("folkscope-assertion", re.compile(
-        r"^personx\s+bought\s+(?:a\s+product\s+of\s+)?item\s+a\s+and\s+(?:a\s+product\s+of\s+)?item\s+b\s+"
-        r"(?:because\s+|as\s+a\s+result,?\s+|so\s+that\s+|in\s+order\s+to\s+)?", re.I)),
+    Boilerplate(
+        "folkscope-assertion",
+        re.compile(
+            r"^personx\s+bought\s+(?:a\s+product\s+of\s+)?item\s+a\s+and\s+(?:a\s+product\s+of\s+)?item\s+b\s+"
+            r"(?:because\s+|as\s+a\s+result,?\s+|so\s+that\s+|in\s+order\s+to\s+)?",
+            re.I,
+        ),
+    ),
 ]
 
 
@@ -50,7 +60,7 @@ def strip_boilerplate(text: str) -> str:
     for b in BOILERPLATE:
         m = b.pattern.match(t)
         if m and m.end():
-            rest = t[m.end():].lstrip(" :,-")
+            rest = t[m.end() :].lstrip(" :,-")
             if rest:
                 return rest
     return t

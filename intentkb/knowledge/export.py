@@ -62,8 +62,10 @@ class KnowledgeReport(BaseModel):
         for kind in self.units:
             out.append(f"  {kind}: {self.units[kind]:,} units, {self.written.get(kind, 0):,} lines")
         if self.exclude_items or self.exclude_rejected:
-            out.append(f"  --exclude: {self.exclude_items:,} items naming {self.exclude_nodes:,} nodes"
-                       + (f"; {self.exclude_rejected:,} bad lines rejected" if self.exclude_rejected else ""))
+            out.append(
+                f"  --exclude: {self.exclude_items:,} items naming {self.exclude_nodes:,} nodes"
+                + (f"; {self.exclude_rejected:,} bad lines rejected" if self.exclude_rejected else "")
+            )
         for reason, by_kind in self.left_out.items():
             parts = ", ".join(f"{k} {n:,}" for k, n in by_kind.items())
             out.append(f"  left out ({reason}): {sum(by_kind.values()):,} units ({parts})")
@@ -82,11 +84,28 @@ def _rows(unit: Unit, fmt: str) -> list[dict[str, Any]]:
     for n, ins in enumerate(unit.instructions):
         row_id = f"{unit.id}#{n}"
         if fmt == "alpaca":
-            out.append({"instruction": ins.instruction, "input": "", "output": ins.output, "system": "", **base, "id": row_id,
-                        "intention": ins.intention, "provenance": prov})
+            out.append(
+                {
+                    "instruction": ins.instruction,
+                    "input": "",
+                    "output": ins.output,
+                    "system": "",
+                    **base,
+                    "id": row_id,
+                    "intention": ins.intention,
+                    "provenance": prov,
+                }
+            )
         else:
-            out.append({"conversations": [{"from": "human", "value": ins.instruction}, {"from": "gpt", "value": ins.output}],
-                        **base, "id": row_id, "intention": ins.intention, "provenance": prov})
+            out.append(
+                {
+                    "conversations": [{"from": "human", "value": ins.instruction}, {"from": "gpt", "value": ins.output}],
+                    **base,
+                    "id": row_id,
+                    "intention": ins.intention,
+                    "provenance": prov,
+                }
+            )
     return out
 
 
@@ -103,14 +122,22 @@ def dataset_info_entry(fmt: str, file_name: str) -> dict[str, Any]:
     if fmt == "pretrain":
         return {"file_name": file_name, "columns": {"prompt": "text"}}
     if fmt == "alpaca":
-        return {"file_name": file_name, "formatting": "alpaca",
-                "columns": {"prompt": "instruction", "query": "input", "response": "output", "system": "system"}}
-    return {"file_name": file_name, "formatting": "sharegpt", "columns": {"messages": "conversations"},
-            "tags": {"role_tag": "from", "content_tag": "value", "user_tag": "human", "assistant_tag": "gpt"}}
+        return {
+            "file_name": file_name,
+            "formatting": "alpaca",
+            "columns": {"prompt": "instruction", "query": "input", "response": "output", "system": "system"},
+        }
+    return {
+        "file_name": file_name,
+        "formatting": "sharegpt",
+        "columns": {"messages": "conversations"},
+        "tags": {"role_tag": "from", "content_tag": "value", "user_tag": "human", "assistant_tag": "gpt"},
+    }
 
 
-def export_knowledge(store: GraphStore, opts: KnowledgeOptions, exclusion: Exclusion | None = None,
-                     progress: Callable[[int], None] | None = None) -> KnowledgeReport:
+def export_knowledge(
+    store: GraphStore, opts: KnowledgeOptions, exclusion: Exclusion | None = None, progress: Callable[[int], None] | None = None
+) -> KnowledgeReport:
     started = time.monotonic()
     unknown = [k for k in opts.kinds if k not in SOURCES]
     if unknown:
@@ -142,6 +169,13 @@ def export_knowledge(store: GraphStore, opts: KnowledgeOptions, exclusion: Exclu
                     progress(sum(units.values()))
     os.replace(tmp, path)
     info = merge_dataset_info(opts.output, {name: dataset_info_entry(opts.fmt, path.name)})
-    return KnowledgeReport(format=opts.fmt, files=[str(path), str(info)], units=dict(units), written=dict(written),
-                           left_out={r: dict(c) for r, c in left_out.items()}, words=words,
-                           exclude_nodes=len(exclusion.nodes), seconds=round(time.monotonic() - started, 2))
+    return KnowledgeReport(
+        format=opts.fmt,
+        files=[str(path), str(info)],
+        units=dict(units),
+        written=dict(written),
+        left_out={r: dict(c) for r, c in left_out.items()},
+        words=words,
+        exclude_nodes=len(exclusion.nodes),
+        seconds=round(time.monotonic() - started, 2),
+    )

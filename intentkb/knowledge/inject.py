@@ -128,5 +128,12 @@ class Injector:
         return out
 
     def record(self) -> dict[str, Any]:
-        return {"k": self.k, "index": "intentions", "model": self.embedder.key, "intentions_in_index": self.index.meta.count,
-                "items": self.items, "intentions_shown": self.shown, "left_out": dict(self.left_out)}
+        return {
+            "k": self.k,
+            "index": "intentions",
+            "model": self.embedder.key,
+            "intentions_in_index": self.index.meta.count,
+            "items": self.items,
+            "intentions_shown": self.shown,
+            "left_out": dict(self.left_out),
+        }

@@ -71,7 +71,7 @@ def assertion_sentence(assertion: str | None, a: str, b: str) -> str:
     m = _PERSON.match(assertion.strip())
     if not m:
         return _sentence(assertion)
-    return f"A customer bought {a} and {b} because {assertion.strip()[m.end():]}"
+    return f"A customer bought {a} and {b} because {assertion.strip()[m.end() :]}"
 
 
 def cobuy_units(store: GraphStore, include_rejected: bool = False) -> Iterator[Unit]:
@@ -91,11 +91,23 @@ def cobuy_units(store: GraphStore, include_rejected: bool = False) -> Iterator[U
                 because = assertion_sentence(i.get("assertion"), first, second)
                 if because:
                     lines.append(because)
-                instructions.append(Instruction(
-                    f"A customer bought these two products together:\n- {first}\n- {second}\n"
-                    f"What is their co-buy intention under the relation \"{i['relation']}\"?", said, i["id"]))
-            yield Unit("cobuy", f"cobuy:{r['a']}|{r['b']}", "|".join(sorted((r["a"], r["b"]))),
-                       [r["a"], r["b"], *(i["id"] for i in intentions)], [i["id"] for i in intentions], "\n".join(lines), instructions)
+                instructions.append(
+                    Instruction(
+                        f"A customer bought these two products together:\n- {first}\n- {second}\n"
+                        f'What is their co-buy intention under the relation "{i["relation"]}"?',
+                        said,
+                        i["id"],
+                    )
+                )
+            yield Unit(
+                "cobuy",
+                f"cobuy:{r['a']}|{r['b']}",
+                "|".join(sorted((r["a"], r["b"]))),
+                [r["a"], r["b"], *(i["id"] for i in intentions)],
+                [i["id"] for i in intentions],
+                "\n".join(lines),
+                instructions,
+            )
 
 
 def purchase_units(store: GraphStore, include_rejected: bool = False) -> Iterator[Unit]:
@@ -107,10 +119,16 @@ def purchase_units(store: GraphStore, include_rejected: bool = False) -> Iterato
             title = r["title"] or r["id"]
             head = f"{title}" + (f" ({r['category']})" if r.get("category") else "") + ": why customers buy it."
             lines = [head, *(_sentence(i["text"]) for i in intentions)]
-            instructions = [Instruction(f"Why would a customer buy this product?\n{title}", _sentence(i["text"]), i["id"])
-                            for i in intentions]
-            yield Unit("purchase", f"purchase:{r['id']}", None, [r["id"], *(i["id"] for i in intentions)],
-                       [i["id"] for i in intentions], "\n".join(lines), instructions)
+            instructions = [Instruction(f"Why would a customer buy this product?\n{title}", _sentence(i["text"]), i["id"]) for i in intentions]
+            yield Unit(
+                "purchase",
+                f"purchase:{r['id']}",
+                None,
+                [r["id"], *(i["id"] for i in intentions)],
+                [i["id"] for i in intentions],
+                "\n".join(lines),
+                instructions,
+            )
 
 
 def session_units(store: GraphStore, include_rejected: bool = False) -> Iterator[Unit]:
@@ -130,14 +148,13 @@ def session_units(store: GraphStore, include_rejected: bool = False) -> Iterator
                 if s["id"] in asked:
                     continue
                 asked.add(s["id"])
-                seen = "\n".join(f"{j + 1}. {p.get('product_title') or p.get('product')} (intention: {_sentence(p['text'])})"
-                                 for j, p in enumerate(steps[:k]))
-                prompt = ("A shopper has viewed, in this order:\n" + seen + "\n" if seen else "A shopper starts a session.\n")
-                instructions.append(Instruction(prompt + f"Next they view {product}. What is their intention now?",
-                                                _sentence(s["text"]), s["id"]))
+                seen = "\n".join(f"{j + 1}. {p.get('product_title') or p.get('product')} (intention: {_sentence(p['text'])})" for j, p in enumerate(steps[:k]))
+                prompt = "A shopper has viewed, in this order:\n" + seen + "\n" if seen else "A shopper starts a session.\n"
+                instructions.append(Instruction(prompt + f"Next they view {product}. What is their intention now?", _sentence(s["text"]), s["id"]))
             products = list(dict.fromkeys(s["product"] for s in steps if s.get("product")))
-            yield Unit("session", f"session:{t['leaf']}", sid, [sid, *products, *(s["id"] for s in steps)],
-                       [s["id"] for s in steps], "\n".join(lines), instructions)
+            yield Unit(
+                "session", f"session:{t['leaf']}", sid, [sid, *products, *(s["id"] for s in steps)], [s["id"] for s in steps], "\n".join(lines), instructions
+            )
 
 
 def script_units(store: GraphStore, include_rejected: bool = False) -> Iterator[Unit]:
@@ -163,8 +180,7 @@ def script_units(store: GraphStore, include_rejected: bool = False) -> Iterator[
                 if serving:
                     top = serving[0]
                     nodes += [s["id"], *(p["product"] for p in serving), *(p["intention"] for p in serving)]
-                    instructions.append(Instruction(f"Goal: {goal}\nStep: {s['text']}\nWhich product serves this step?",
-                                                    top["title"] or top["product"], None))
+                    instructions.append(Instruction(f"Goal: {goal}\nStep: {s['text']}\nWhich product serves this step?", top["title"] or top["product"], None))
             yield Unit("script", f"script:{c['id']}", c["id"], list(dict.fromkeys(nodes)), [], "\n".join(lines), instructions)
 
 

@@ -6,15 +6,15 @@ from pydantic import BaseModel, Field
 
 
 class PromptUsage(BaseModel):
-    calls: int = 0            # requests sent (retries and corrections included)
-    replies: int = 0          # usable replies obtained from the model
+    calls: int = 0  # requests sent (retries and corrections included)
+    replies: int = 0  # usable replies obtained from the model
     cache_hits: int = 0
-    retries: int = 0          # requests repeated after 429 / 5xx / timeout / connection errors
-    corrections: int = 0      # re-asks after an unusable reply
-    failures: int = 0         # items given up on (in the rejects file)
+    retries: int = 0  # requests repeated after 429 / 5xx / timeout / connection errors
+    corrections: int = 0  # re-asks after an unusable reply
+    failures: int = 0  # items given up on (in the rejects file)
     prompt_tokens: int = 0
     completion_tokens: int = 0
-    saved_prompt_tokens: int = 0      # what the cache hits would have cost
+    saved_prompt_tokens: int = 0  # what the cache hits would have cost
     saved_completion_tokens: int = 0
 
     def cost(self, price_in: float, price_out: float) -> float:
@@ -42,7 +42,7 @@ class Usage(BaseModel):
                 setattr(t, k, getattr(t, k) + getattr(u, k))
         return t
 
-    def finish(self, price_in: float, price_out: float) -> "Usage":
+    def finish(self, price_in: float, price_out: float) -> Usage:
         """Batch API replies are billed at half price."""
         t = self.total()
         full = t.cost(price_in, price_out)

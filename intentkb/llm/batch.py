@@ -48,20 +48,23 @@ def _state_path(directory: Path, pipeline: str) -> Path:
 
 
 def request_line(p: PendingRequest) -> str:
-    return json.dumps({"custom_id": p.key, "method": "POST", "url": "/v1/chat/completions", "body": p.body},
-                      ensure_ascii=False, separators=(",", ":"))
+    return json.dumps({"custom_id": p.key, "method": "POST", "url": "/v1/chat/completions", "body": p.body}, ensure_ascii=False, separators=(",", ":"))
 
 
 async def submit(client: LLMClient, directory: Path, pipeline: str) -> BatchState:
     api = client._api()
     data = "\n".join(request_line(p) for p in client.pending.values()).encode("utf-8") + b"\n"
     f = await api.files.create(file=(f"intentkb-{pipeline}.jsonl", io.BytesIO(data)), purpose="batch")
-    b = await api.batches.create(input_file_id=f.id, endpoint="/v1/chat/completions", completion_window="24h",
-                                 metadata={"intentkb_pipeline": pipeline})
-    state = BatchState(batch_id=b.id, input_file_id=f.id, created=time.time(),
-                       requests={k: {"template": p.template, "parser": p.parser, "reply": p.reply, "mode": p.mode, "args": p.args,
-                                     "model": p.body["model"]}
-                                 for k, p in client.pending.items()})
+    b = await api.batches.create(input_file_id=f.id, endpoint="/v1/chat/completions", completion_window="24h", metadata={"intentkb_pipeline": pipeline})
+    state = BatchState(
+        batch_id=b.id,
+        input_file_id=f.id,
+        created=time.time(),
+        requests={
+            k: {"template": p.template, "parser": p.parser, "reply": p.reply, "mode": p.mode, "args": p.args, "model": p.body["model"]}
+            for k, p in client.pending.items()
+        },
+    )
     path = _state_path(directory, pipeline)
     tmp = path.with_suffix(".tmp")
     private_write_text(tmp, state.model_dump_json())
@@ -74,8 +77,7 @@ def load_state(directory: Path, pipeline: str) -> BatchState | None:
     return BatchState.model_validate_json(path.read_text(encoding="utf-8")) if path.exists() else None
 
 
-async def collect(client: LLMClient, state: BatchState, directory: Path, pipeline: str,
-                  echo: Callable[[str], None] | None = None) -> BatchRound:
+async def collect(client: LLMClient, state: BatchState, directory: Path, pipeline: str, echo: Callable[[str], None] | None = None) -> BatchRound:
     """Poll the batch to its end and move every usable reply into the cache."""
     api = client._api()
     t0 = time.monotonic()
@@ -112,8 +114,15 @@ async def collect(client: LLMClient, state: BatchState, directory: Path, pipelin
     _state_path(directory, pipeline).unlink(missing_ok=True)
     if b.status != "completed" and echo:
         echo(f"batch {b.id} ended {b.status}: {len(missing)} requests unanswered; they are sent live on the next round")
-    return BatchRound(batch_id=b.id, requests=len(state.requests), answered=answered, unusable=unusable,
-                      missing=len(missing), status=b.status, seconds=round(time.monotonic() - t0, 3))
+    return BatchRound(
+        batch_id=b.id,
+        requests=len(state.requests),
+        answered=answered,
+        unusable=unusable,
+        missing=len(missing),
+        status=b.status,
+        seconds=round(time.monotonic() - t0, 3),
+    )
 
 
 def _ingest(client: LLMClient, key: str, req: dict[str, Any], obj: dict[str, Any]) -> bool:
@@ -138,8 +147,9 @@ def _ingest(client: LLMClient, key: str, req: dict[str, Any], obj: dict[str, Any
     return True
 
 
-async def batch_rounds(client: LLMClient, run_round: Callable[[], Any], directory: Path, pipeline: str,
-                       echo: Callable[[str], None] | None = None, max_rounds: int = 50) -> tuple[list[Any], list[BatchRound]]:
+async def batch_rounds(
+    client: LLMClient, run_round: Callable[[], Any], directory: Path, pipeline: str, echo: Callable[[str], None] | None = None, max_rounds: int = 50
+) -> tuple[list[Any], list[BatchRound]]:
     """Run `run_round` until it queues nothing, submitting and collecting a batch between rounds;
     the results of every round, in order."""
     rounds: list[BatchRound] = []

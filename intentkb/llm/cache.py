@@ -74,8 +74,7 @@ class ResponseCache:
             row = self._db.execute("SELECT reply, prompt_tokens, completion_tokens FROM replies WHERE key = ?", (key,)).fetchone()
         return CachedReply(reply=row[0], prompt_tokens=row[1], completion_tokens=row[2]) if row else None
 
-    def put(self, key: str, template: str, model: str, reply: str, prompt_tokens: int, completion_tokens: int,
-            corrected: bool = False) -> None:
+    def put(self, key: str, template: str, model: str, reply: str, prompt_tokens: int, completion_tokens: int, corrected: bool = False) -> None:
         with self._lock:
             self._db.execute(
                 "INSERT OR REPLACE INTO replies (key, template, model, reply, prompt_tokens, completion_tokens, corrected, created)"

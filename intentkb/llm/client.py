@@ -131,8 +131,11 @@ def _completion(raw: str) -> _Attempt:
         raise MalformedResponse(f"not a chat completion ({type(e).__name__}): {raw[:200]!r}") from None
 
 
-_OVERFLOW = re.compile(r"context[ _](?:length|size|window)|maximum context|too many (?:input )?tokens|prompt is too long"
-                       r"|exceeds? the (?:available|maximum|model)|input is too long|reduce the length", re.IGNORECASE)
+_OVERFLOW = re.compile(
+    r"context[ _](?:length|size|window)|maximum context|too many (?:input )?tokens|prompt is too long"
+    r"|exceeds? the (?:available|maximum|model)|input is too long|reduce the length",
+    re.IGNORECASE,
+)
 _SCHEMA = re.compile(r"response_format|json_schema|json schema|structured output|grammar|schema", re.IGNORECASE)
 
 
@@ -160,8 +163,17 @@ def _retryable(exc: BaseException) -> bool:
         return False
     if isinstance(exc, TimeoutError):  # the whole-request deadline
         return True
-    if isinstance(exc, (openai.APITimeoutError, openai.APIConnectionError, openai.RateLimitError,
-                        openai.InternalServerError, openai.APIResponseValidationError, MalformedResponse)):
+    if isinstance(
+        exc,
+        (
+            openai.APITimeoutError,
+            openai.APIConnectionError,
+            openai.RateLimitError,
+            openai.InternalServerError,
+            openai.APIResponseValidationError,
+            MalformedResponse,
+        ),
+    ):
         return True
     if isinstance(exc, openai.APIStatusError):
         return exc.status_code in (408, 409, 425, 429) or exc.status_code >= 500
@@ -210,8 +222,7 @@ class LLMClient:
                 if not self.settings.base_url:
                     raise LLMFatal("OPENAI_API_KEY is not set (set it, or OPENAI_BASE_URL for a local server that needs no key)")
                 key = "EMPTY"  # local servers (vLLM, Ollama, llama.cpp) accept any key
-            self._client = openai.AsyncOpenAI(api_key=key, base_url=self.settings.base_url,
-                                              timeout=self.settings.timeout, max_retries=0)
+            self._client = openai.AsyncOpenAI(api_key=key, base_url=self.settings.base_url, timeout=self.settings.timeout, max_retries=0)
         return self._client
 
     @property
@@ -236,16 +247,22 @@ class LLMClient:
     def params(self, template: Template, mode: Mode = "lines", args: dict[str, Any] | None = None) -> dict[str, Any]:
         """Generation parameters; JSON carries keys, quotes and indentation, so its token limit is
         twice the template's (a limit, not a target: a reply stops where its JSON ends)."""
-        p: dict[str, Any] = {"temperature": self.settings.temperature,
-                             "max_tokens": template.max_tokens * (2 if mode == "json" else 1)}
+        p: dict[str, Any] = {"temperature": self.settings.temperature, "max_tokens": template.max_tokens * (2 if mode == "json" else 1)}
         if self.settings.seed is not None:
             p["seed"] = self.settings.seed
         if mode == "json" and template.reply:
             p["response_format"] = response_format(template.reply, args or {})
         return p
 
-    def messages(self, template: Template, values: dict[str, Any], images: Sequence[str] = (),
-                 image_limit: int | None = None, mode: Mode = "lines", args: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    def messages(
+        self,
+        template: Template,
+        values: dict[str, Any],
+        images: Sequence[str] = (),
+        image_limit: int | None = None,
+        mode: Mode = "lines",
+        args: dict[str, Any] | None = None,
+    ) -> list[dict[str, Any]]:
         """The rendered template; image URLs become image parts of the last user message when the
         model takes images, and are left out otherwise. At most `image_limit` of them (default: the
         setting's per-product limit for a pair). In JSON mode the last user message ends with the
@@ -258,17 +275,19 @@ class LLMClient:
         limit = self.settings.max_images * 2 if image_limit is None else image_limit
         urls = [u for u in images if u][:limit] if self.settings.vision else []
         if urls:
-            msgs[last] = {"role": "user", "content": [{"type": "text", "text": msgs[last]["content"]},
-                                                      *({"type": "image_url", "image_url": {"url": u}} for u in urls)]}
+            msgs[last] = {
+                "role": "user",
+                "content": [{"type": "text", "text": msgs[last]["content"]}, *({"type": "image_url", "image_url": {"url": u}} for u in urls)],
+            }
         return msgs
 
-    def key_of(self, template: Template, messages: list[dict[str, Any]], mode: Mode = "lines",
-               params: dict[str, Any] | None = None) -> str:
+    def key_of(self, template: Template, messages: list[dict[str, Any]], mode: Mode = "lines", params: dict[str, Any] | None = None) -> str:
         """The cache key: the output mode is part of it (a JSON reply never answers a lines request)."""
         return cache_key(self.settings.model, messages, {**(params or self.params(template)), "output": mode}, template.prompt_version)
 
-    async def complete(self, name: str, values: dict[str, Any], *, images: Sequence[str] = (), image_limit: int | None = None,
-                       correct: bool = True, **parser_args: Any) -> Reply:
+    async def complete(
+        self, name: str, values: dict[str, Any], *, images: Sequence[str] = (), image_limit: int | None = None, correct: bool = True, **parser_args: Any
+    ) -> Reply:
         """The parsed reply of template `name` filled with `values` (`correct`: one correction
         round on an unusable reply; evaluation turns it off, as its protocol asks).
 
@@ -281,13 +300,13 @@ class LLMClient:
             return await self._complete(template, mode, values, images, image_limit, correct, parser_args)
         except SchemaRefused as e:
             if self.settings.output != "auto":
-                raise LLMFatal(f"the endpoint {self.settings.endpoint} refuses JSON-schema response_format ({e}): "
-                               "use --output lines (or auto)") from None
+                raise LLMFatal(f"the endpoint {self.settings.endpoint} refuses JSON-schema response_format ({e}): use --output lines (or auto)") from None
             self.schema_refused = self.schema_refused or str(e)
             return await self._complete(template, "lines", values, images, image_limit, correct, parser_args)
 
-    async def _complete(self, template: Template, mode: Mode, values: dict[str, Any], images: Sequence[str],
-                        image_limit: int | None, correct: bool, parser_args: dict[str, Any]) -> Reply:
+    async def _complete(
+        self, template: Template, mode: Mode, values: dict[str, Any], images: Sequence[str], image_limit: int | None, correct: bool, parser_args: dict[str, Any]
+    ) -> Reply:
         args = {**template.parser_args, **parser_args}
         messages = self.messages(template, values, images, image_limit, mode, args)
         params = self.params(template, mode, args)
@@ -313,9 +332,15 @@ class LLMClient:
             text = synthetic_reply(template.parser or "free_text", args, key)
             return Reply(self.parse(template.parser, None, "lines", text, args), text, False, mode)
         if self.collect and keep and key not in self.live_keys:
-            self.pending[key] = PendingRequest(key, template.prompt_version, template.parser or "free_text", args,
-                                               {"model": self.settings.model, "messages": messages, **params},
-                                               reply=template.reply, mode=mode)
+            self.pending[key] = PendingRequest(
+                key,
+                template.prompt_version,
+                template.parser or "free_text",
+                args,
+                {"model": self.settings.model, "messages": messages, **params},
+                reply=template.reply,
+                mode=mode,
+            )
             raise Deferred(key)
 
         final = await self._call(messages, params, usage)
@@ -395,8 +420,13 @@ class LLMClient:
         def _count_retry(state: RetryCallState) -> None:
             usage.retries += 1
 
-        retrying = AsyncRetrying(stop=stop_after_attempt(self.settings.max_retries + 1), wait=self._wait,
-                                 retry=retry_if_exception(_retryable), before_sleep=_count_retry, reraise=True)
+        retrying = AsyncRetrying(
+            stop=stop_after_attempt(self.settings.max_retries + 1),
+            wait=self._wait,
+            retry=retry_if_exception(_retryable),
+            before_sleep=_count_retry,
+            reraise=True,
+        )
         api = self._api()
         redact = self.settings.redact
         try:
@@ -410,17 +440,17 @@ class LLMClient:
             raise LLMFatal(redact(f"the endpoint refused the credentials: {_describe(e)}")) from None
         except openai.NotFoundError as e:
             raise LLMFatal(redact(f"model {self.settings.model!r} or endpoint not found: {_describe(e)}")) from None
-        except Exception as e:  # noqa: BLE001 - every other failure is this item's, never the run's
+        except Exception as e:
             if isinstance(e, openai.APIConnectionError) and not isinstance(e, openai.APITimeoutError) and not self._reached:
-                raise LLMFatal(redact(f"cannot reach the endpoint {self.settings.endpoint} "
-                                      f"({_describe(e)}); nothing was answered in this run")) from None
+                raise LLMFatal(redact(f"cannot reach the endpoint {self.settings.endpoint} ({_describe(e)}); nothing was answered in this run")) from None
             if "response_format" in params and _schema_refused(e):
                 raise SchemaRefused(redact(_describe(e))) from None
             usage.failures += 1
             if context_overflow(e):
                 raise Rejected(redact(f"the prompt does not fit the model's context: {_describe(e)}")) from None
-            raise Rejected(redact(f"request failed after {self.settings.max_retries} retries: {_describe(e)}" if _retryable(e)
-                                  else f"request refused: {_describe(e)}")) from None
+            raise Rejected(
+                redact(f"request failed after {self.settings.max_retries} retries: {_describe(e)}" if _retryable(e) else f"request refused: {_describe(e)}")
+            ) from None
         self._reached = True
         usage.prompt_tokens += reply.prompt_tokens
         usage.completion_tokens += reply.completion_tokens

@@ -39,13 +39,23 @@ class GenContext:
     def rejects_path(self, pipeline: str, stage: str) -> Path:
         return self.settings.rejects_dir / f"generate-{pipeline}-{stage}.rejects.jsonl"
 
-    async def run_stage(self, pipeline: str, stage: str, items: Iterable[T], work: Work[T], describe: Callable[[T], dict[str, Any]],
-                        *, order: list[str], share: int = 1) -> StageReport:
+    async def run_stage(
+        self, pipeline: str, stage: str, items: Iterable[T], work: Work[T], describe: Callable[[T], dict[str, Any]], *, order: list[str], share: int = 1
+    ) -> StageReport:
         """`runner.run_stage` with this run's store, rejects file and progress; `share`: items in
         flight are concurrency // share (a tree makes many calls at once, an attribute one)."""
-        return await run_stage(pipeline, stage, items, work, describe, store=self.write_store, order=order,
-                               parallel=max(1, self.parallel // share), rejects=self.rejects_path(pipeline, stage),
-                               progress=self.progress)
+        return await run_stage(
+            pipeline,
+            stage,
+            items,
+            work,
+            describe,
+            store=self.write_store,
+            order=order,
+            parallel=max(1, self.parallel // share),
+            rejects=self.rejects_path(pipeline, stage),
+            progress=self.progress,
+        )
 
     def pages(self, query: str, params: dict[str, Any] | None = None, *, limit: int | None = None) -> Iterator[Row]:
         """Rows of a keyset-paged query (`$after`, `$limit`, rows ordered by `id`), at most `limit`,
@@ -86,7 +96,7 @@ def prefetch(rows: Iterator[T], depth: int = 2 * PAGE) -> Iterator[T]:
                 if stop.is_set():
                     return
             q.put(_END)
-        except BaseException as e:  # noqa: BLE001 - handed to the consumer, raised there
+        except BaseException as e:
             q.put(e)
 
     t = threading.Thread(target=produce, name="intentkb-prefetch", daemon=True)

@@ -19,8 +19,7 @@ from .runner import Outcome, StageReport, Write
 Source = Literal["products", "categories"]
 
 
-async def generate_scripts(ctx: GenContext, *, source: Source = "products", per_source: int = 2,
-                           categories: list[str] | None = None) -> StageReport:
+async def generate_scripts(ctx: GenContext, *, source: Source = "products", per_source: int = 2, categories: list[str] | None = None) -> StageReport:
     """`per_source` objectives for each product (or category: all, or only `categories`) not used
     yet, and a script for each."""
     obj_v = ctx.client.prompts.get("esb_objectives").prompt_version
@@ -39,8 +38,15 @@ async def generate_scripts(ctx: GenContext, *, source: Source = "products", per_
         async def one(obj: Objective) -> dict[str, Any]:
             vals = {"objective": obj.objective, "specific_goal": obj.specific_goal, "constraint": obj.constraint, "category": category}
             steps: list[str] = (await ctx.client.complete("esb_script", vals)).value
-            return build_script_unit(obj.objective, steps, specific_goal=obj.specific_goal, constraint=obj.constraint,
-                                     category=category, source_id=origin, source=f"{ctx.source} ({obj_v}+{scr_v}, {ctx.model})").row()
+            return build_script_unit(
+                obj.objective,
+                steps,
+                specific_goal=obj.specific_goal,
+                constraint=obj.constraint,
+                category=category,
+                source_id=origin,
+                source=f"{ctx.source} ({obj_v}+{scr_v}, {ctx.model})",
+            ).row()
 
         results = await asyncio.gather(*(one(o) for o in objectives), return_exceptions=True)
         for r in results:
@@ -78,17 +84,32 @@ async def generate_purchase_intentions(ctx: GenContext, *, per_product: int = 5)
 
     async def work(row: dict[str, Any], emit: Callable[[list[Write]], None]) -> Outcome:
         view = product_view(row, vision=ctx.vision)
-        texts: list[str] = (await ctx.client.complete("esb_purchase_intentions", {"product": view, "n": per_product},
-                                                      images=view["images"], n=per_product)).value
+        texts: list[str] = (
+            await ctx.client.complete("esb_purchase_intentions", {"product": view, "n": per_product}, images=view["images"], n=per_product)
+        ).value
         writes: list[Write] = []
         for text in texts:
             iid = purchase_intention_id(row["id"], text)
-            writes.append(("ingest_purchase_intentions", {
-                "product": {"id": row["id"], "props": {}},
-                "intention": {"id": iid, "props": {"id": iid, "text": text, "kind": "purchase", "model": ctx.model,
-                                                   "prompt_version": version, "source": ctx.source}}}))
+            writes.append(
+                (
+                    "ingest_purchase_intentions",
+                    {
+                        "product": {"id": row["id"], "props": {}},
+                        "intention": {
+                            "id": iid,
+                            "props": {"id": iid, "text": text, "kind": "purchase", "model": ctx.model, "prompt_version": version, "source": ctx.source},
+                        },
+                    },
+                )
+            )
         writes.append(("gen_product_props", {"id": row["id"], "props": {"purchase_model": ctx.model, "purchase_prompt": version}}))
         return Outcome(writes=writes)
 
-    return await ctx.run_stage("esb", "purchase", ctx.pages("gen_script_products_page", {"for": "purchase"}), work,
-                               lambda r: {"product": r["id"]}, order=["ingest_purchase_intentions", "gen_product_props"])
+    return await ctx.run_stage(
+        "esb",
+        "purchase",
+        ctx.pages("gen_script_products_page", {"for": "purchase"}),
+        work,
+        lambda r: {"product": r["id"]},
+        order=["ingest_purchase_intentions", "gen_product_props"],
+    )

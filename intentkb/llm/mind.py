@@ -41,8 +41,7 @@ async def generate_features(ctx: GenContext) -> StageReport:
         props = {"features": reply.value, "features_model": ctx.model, "features_prompt": version}
         return Outcome(writes=[("gen_product_props", {"id": row["id"], "props": props})])
 
-    return await ctx.run_stage("mind", "features", ctx.pages("gen_feature_products_page"), work, lambda r: {"product": r["id"]},
-                               order=["gen_product_props"])
+    return await ctx.run_stage("mind", "features", ctx.pages("gen_feature_products_page"), work, lambda r: {"product": r["id"]}, order=["gen_product_props"])
 
 
 def _pending_pairs(ctx: GenContext, relations: list[str]) -> Iterator[tuple[dict[str, Any], str]]:
@@ -72,12 +71,17 @@ async def generate_cobuy_intentions(ctx: GenContext, relations: list[Relation] |
         reply = await ctx.client.complete("mind_intention", {"a": a, "b": b, "relation": relation}, images=_images(ctx, a, b))
         text: str = reply.value
         iid = cobuy_intention_id(row["a"], row["b"], rel, text)
-        props = {"id": iid, "text": text, "kind": "cobuy", "relation": rel, "model": ctx.model,
-                 "prompt_version": version, "source": ctx.source}
+        props = {"id": iid, "text": text, "kind": "cobuy", "relation": rel, "model": ctx.model, "prompt_version": version, "source": ctx.source}
         return Outcome(writes=[("gen_cobuy_intention", {"id": iid, "props": props, "a": row["a"], "b": row["b"]})])
 
-    return await ctx.run_stage("mind", "intentions", prefetch(_pending_pairs(ctx, rels)), work,
-                               lambda it: {"a": it[0]["a"], "b": it[0]["b"], "relation": it[1]}, order=["gen_cobuy_intention"])
+    return await ctx.run_stage(
+        "mind",
+        "intentions",
+        prefetch(_pending_pairs(ctx, rels)),
+        work,
+        lambda it: {"a": it[0]["a"], "b": it[0]["b"], "relation": it[1]},
+        order=["gen_cobuy_intention"],
+    )
 
 
 async def filter_intentions(ctx: GenContext) -> StageReport:
@@ -95,5 +99,4 @@ async def filter_intentions(ctx: GenContext) -> StageReport:
             props["filter_reason"] = verdict.reason
         return Outcome(writes=[("gen_intention_props", {"id": row["id"], "props": props})])
 
-    return await ctx.run_stage("mind", "filter", ctx.pages("gen_unfiltered_page"), work, lambda r: {"intention": r["id"]},
-                               order=["gen_intention_props"])
+    return await ctx.run_stage("mind", "filter", ctx.pages("gen_unfiltered_page"), work, lambda r: {"intention": r["id"]}, order=["gen_intention_props"])

@@ -79,6 +79,7 @@ def _words(s: str) -> int:
 
 # -- SessionIntentBench -------------------------------------------------------------------------
 
+
 class ExtractedAttributes(BaseModel):
     category: str
     attributes: list[tuple[str, str]]
@@ -175,13 +176,12 @@ def parse_intentions(text: str, *, n: int = 1, comparison: bool = True, **_: Any
 
 # -- MIND ---------------------------------------------------------------------------------------
 
+
 def parse_free_text(text: str, *, min_chars: int = 20, **_: Any) -> str:
     body = text.strip()
     if len(body) < min_chars:
         raise ParseError(f"the description is too short ({len(body)} characters)")
     return body
-
-
 
 
 def parse_cobuy_intention(text: str, *, max_words: int = 200, **_: Any) -> str:
@@ -214,6 +214,7 @@ def parse_verdict(text: str, **_: Any) -> FilterVerdict:
 
 # -- EcomScriptBench -----------------------------------------------------------------------------
 
+
 class Objective(BaseModel):
     objective: str
     specific_goal: str | None
@@ -228,8 +229,9 @@ def parse_objectives(text: str, *, n: int = 1, **_: Any) -> list[Objective]:
             out.append({"objective": _strip_end(value)})
         elif out:
             out[-1].setdefault(key.lower().replace(" ", "_"), _strip_end(value))
-    objs = [Objective(objective=o["objective"], specific_goal=o.get("specific_goal") or None,
-                      constraint=o.get("constraint") or None) for o in out if o["objective"]]
+    objs = [
+        Objective(objective=o["objective"], specific_goal=o.get("specific_goal") or None, constraint=o.get("constraint") or None) for o in out if o["objective"]
+    ]
     if len(objs) < n:
         raise ParseError(f"expected {n} blocks starting with 'Objective:', found {len(objs)}")
     return objs[:n]

@@ -109,10 +109,18 @@ def parse_template(name: str, text: str, source: str) -> Template:
             raise PromptError(f"{source}: unknown reply model {meta['reply']!r} ({', '.join(sorted(REPLIES))})")
     try:
         args = json.loads(meta.get("parser_args") or "{}")
-        return Template(name=name, version=meta["version"], parser=meta.get("parser") or None, parser_args=args,
-                        reply=meta.get("reply") or None,
-                        max_tokens=int(meta.get("max_tokens", 512)), expect_tokens=int(meta.get("expect_tokens", 100)),
-                        sections=tuple(sections), digest=hashlib.sha256(text.encode()).hexdigest()[:16], source=source)
+        return Template(
+            name=name,
+            version=meta["version"],
+            parser=meta.get("parser") or None,
+            parser_args=args,
+            reply=meta.get("reply") or None,
+            max_tokens=int(meta.get("max_tokens", 512)),
+            expect_tokens=int(meta.get("expect_tokens", 100)),
+            sections=tuple(sections),
+            digest=hashlib.sha256(text.encode()).hexdigest()[:16],
+            source=source,
+        )
     except (ValueError, json.JSONDecodeError) as e:
         raise PromptError(f"{source}: bad header: {e}") from e
 
@@ -159,4 +167,3 @@ class Prompts:
         if missing:
             raise PromptError(f"{source}: no phrase for relation(s) {', '.join(missing)}")
         return phrases
-

@@ -127,15 +127,25 @@ class _Intentions(_Spec):
                 aspect = it.comparison_aspect.strip() or None
                 if not cmp_text:
                     raise ParseError(f"intention {i} has an empty comparison")
-            out.append(TreeIntention(text=text.rstrip("."), attribute=(it.attribute.name.strip(), it.attribute.value.strip()),
-                                     rationale=rationale, comparison_aspect=aspect, comparison=cmp_text))
+            out.append(
+                TreeIntention(
+                    text=text.rstrip("."),
+                    attribute=(it.attribute.name.strip(), it.attribute.value.strip()),
+                    rationale=rationale,
+                    comparison_aspect=aspect,
+                    comparison=cmp_text,
+                )
+            )
         return out
 
     def dump(self, value: list[TreeIntention], args: dict[str, Any]) -> dict[str, Any]:
         items = []
         for t in value:
-            d: dict[str, Any] = {"intention": t.text, "attribute": {"name": t.attribute[0], "value": t.attribute[1]} if t.attribute else None,
-                                 "rationale": t.rationale}
+            d: dict[str, Any] = {
+                "intention": t.text,
+                "attribute": {"name": t.attribute[0], "value": t.attribute[1]} if t.attribute else None,
+                "rationale": t.rationale,
+            }
             if args.get("comparison", True):
                 d |= {"comparison_aspect": t.comparison_aspect or "", "comparison": t.comparison or ""}
             items.append(d)
@@ -145,19 +155,17 @@ class _Intentions(_Spec):
 @lru_cache(maxsize=64)
 def _intentions_model(n: int, comparison: bool) -> type[BaseModel]:
     fields: dict[str, Any] = {
-        "intention": (str, Field(description="the 'New Intention' line: what the customer wants to achieve, in one sentence",
-                                  json_schema_extra=text(300))),
+        "intention": (str, Field(description="the 'New Intention' line: what the customer wants to achieve, in one sentence", json_schema_extra=text(300))),
         "attribute": (TreeAttribute, Field(description="the 'Attribute' line: the product attribute that matters most for it")),
-        "rationale": (str, Field(description="the 'Rationale' line: facet: why that attribute serves the intention",
-                                  json_schema_extra=text(300))),
+        "rationale": (str, Field(description="the 'Rationale' line: facet: why that attribute serves the intention", json_schema_extra=text(300))),
     }
     if comparison:
         fields["comparison_aspect"] = (str, Field(description="the aspect the 'Comparison' line compares", json_schema_extra={"pattern": words(6)}))
-        fields["comparison"] = (str, Field(description="the 'Comparison' line: how this product compares with the previous ones",
-                                           json_schema_extra=text(300)))
+        fields["comparison"] = (str, Field(description="the 'Comparison' line: how this product compares with the previous ones", json_schema_extra=text(300)))
     item = create_model("TreeIntentionReply", __base__=_Strict, **fields)
-    return create_model(f"TreeIntentions{n}", __base__=_Strict,
-                        intentions=(list[item], Field(min_length=n, max_length=n, description=f"exactly {n} hypotheses")))  # type: ignore[valid-type]
+    return create_model(
+        f"TreeIntentions{n}", __base__=_Strict, intentions=(list[item], Field(min_length=n, max_length=n, description=f"exactly {n} hypotheses"))
+    )  # type: ignore[valid-type]
 
 
 class _Text(_Spec):
@@ -209,23 +217,25 @@ class _Objectives(_Spec):
         return _list_model("Objectives", "objectives", ObjectiveReply, int(args.get("n", 1)), int(args.get("n", 1)))
 
     def value(self, reply: Any, args: dict[str, Any]) -> list[Objective]:
-        out = [Objective(objective=o.objective.strip().rstrip("."), specific_goal=o.specific_goal.strip() or None,
-                         constraint=o.constraint.strip() or None) for o in reply.objectives]
+        out = [
+            Objective(objective=o.objective.strip().rstrip("."), specific_goal=o.specific_goal.strip() or None, constraint=o.constraint.strip() or None)
+            for o in reply.objectives
+        ]
         if any(not o.objective for o in out):
             raise ParseError("an objective is empty")
         return out
 
     def dump(self, value: list[Objective], args: dict[str, Any]) -> dict[str, Any]:
-        return {"objectives": [{"objective": o.objective, "specific_goal": o.specific_goal or "", "constraint": o.constraint or ""}
-                               for o in value]}
+        return {"objectives": [{"objective": o.objective, "specific_goal": o.specific_goal or "", "constraint": o.constraint or ""} for o in value]}
 
 
 class _Steps(_Spec):
     name = "steps"
 
     def model(self, args: dict[str, Any]) -> type[BaseModel]:
-        return _list_model("Steps", "steps", _LINE, int(args.get("min_steps", 2)), int(args.get("max_steps", 30)),
-                           "the steps in order, each one short imperative sentence")
+        return _list_model(
+            "Steps", "steps", _LINE, int(args.get("min_steps", 2)), int(args.get("max_steps", 30)), "the steps in order, each one short imperative sentence"
+        )
 
     def value(self, reply: Any, args: dict[str, Any]) -> list[str]:
         steps = [s.strip().rstrip(".").strip() for s in reply.steps]
@@ -282,11 +292,20 @@ def _list_model(title: str, field: str, item: Any, lo: int, hi: int, description
     return create_model(f"{title}{lo}to{hi}", __base__=_Strict, **fields)
 
 
-REPLIES: dict[str, _Spec] = {s.name: s for s in (
-    _Attributes(), _Intentions(), _Verdict(), _Objectives(), _Steps(), _PurchaseIntentions(), _Choice(),
-    _Text("free_text", "description", "the description asked for", parse_free_text, 1200),
-    _Text("cobuy_intention", "intention", "the co-buy intention, one or two sentences", parse_cobuy_intention, 600),
-)}
+REPLIES: dict[str, _Spec] = {
+    s.name: s
+    for s in (
+        _Attributes(),
+        _Intentions(),
+        _Verdict(),
+        _Objectives(),
+        _Steps(),
+        _PurchaseIntentions(),
+        _Choice(),
+        _Text("free_text", "description", "the description asked for", parse_free_text, 1200),
+        _Text("cobuy_intention", "intention", "the co-buy intention, one or two sentences", parse_cobuy_intention, 600),
+    )
+}
 
 
 def spec(name: str) -> _Spec:
@@ -332,6 +351,7 @@ def response_format(name: str, args: dict[str, Any]) -> dict[str, Any]:
 def shape(name: str, args: dict[str, Any]) -> str:
     """A short description of the JSON a reply must be, from the schema's field descriptions: for
     servers that constrain decoding by grammar the model never sees the schema itself."""
+
     def describe(node: dict[str, Any]) -> str:
         if node.get("type") == "object":
             inner = ", ".join(f'"{k}": {describe(v)}' for k, v in node.get("properties", {}).items())

@@ -6,15 +6,15 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field, computed_field
 
 from ..config import Settings
+from ..kb.engines import open_store
 from ..kb.models import Relation
 from ..kb.schedule import BranchingSchedule
-from ..kb.store import open_store
 from ..private import private_dir, private_write_text
 from . import esb, mind, sib
 from .accounting import PromptUsage, Usage
@@ -81,12 +81,13 @@ class RunRecord(BaseModel):
         out = [("dry run, nothing written: " if self.dry_run else "") + s.line() for s in self.stages]
         t = self.total
         head = "dry run, estimated" if self.dry_run else "model calls"
-        out.append(f"{head}: {t.calls} calls ({t.cache_hits} cache hits, {t.retries} retries, {t.corrections} corrections), "
-                   f"{t.prompt_tokens:,} prompt + {t.completion_tokens:,} completion tokens, ${self.usage.cost_usd:,.4f}"
-                   + ("" if self.dry_run else f"; {self.calls_per_second:,.0f} calls/s over {self.seconds:.1f}s"))
+        out.append(
+            f"{head}: {t.calls} calls ({t.cache_hits} cache hits, {t.retries} retries, {t.corrections} corrections), "
+            f"{t.prompt_tokens:,} prompt + {t.completion_tokens:,} completion tokens, ${self.usage.cost_usd:,.4f}"
+            + ("" if self.dry_run else f"; {self.calls_per_second:,.0f} calls/s over {self.seconds:.1f}s")
+        )
         for name, u in sorted(self.usage.prompts.items()):
-            out.append(f"  {name}: {u.calls} calls, {u.cache_hits} cached, {u.failures} failed, "
-                       f"{u.prompt_tokens:,} + {u.completion_tokens:,} tokens")
+            out.append(f"  {name}: {u.calls} calls, {u.cache_hits} cached, {u.failures} failed, {u.prompt_tokens:,} + {u.completion_tokens:,} tokens")
         if self.output.startswith("lines ("):
             out.append(f"output: {self.output}")
         if self.record_file:
@@ -100,13 +101,14 @@ def _stage_fns(pipeline: str, ctx: GenContext, opts: GenOptions) -> list[Callabl
     if pipeline == "trees":
         return [lambda: sib.generate_trees(ctx, schedule=opts.schedule, sessions=opts.sessions or None)]
     if pipeline == "mind":
-        fns = {"features": lambda: mind.generate_features(ctx),
-               "intentions": lambda: mind.generate_cobuy_intentions(ctx, opts.relations or None),
-               "filter": lambda: mind.filter_intentions(ctx)}
+        fns = {
+            "features": lambda: mind.generate_features(ctx),
+            "intentions": lambda: mind.generate_cobuy_intentions(ctx, opts.relations or None),
+            "filter": lambda: mind.filter_intentions(ctx),
+        }
         return [fns[s] for s in mind.STAGES if s in opts.stages]
     if pipeline == "scripts":
-        fns_ = [lambda: esb.generate_scripts(ctx, source=opts.source, per_source=opts.per_source,
-                                                 categories=opts.categories or None)]
+        fns_ = [lambda: esb.generate_scripts(ctx, source=opts.source, per_source=opts.per_source, categories=opts.categories or None)]
         if opts.intentions_per_product:
             fns_.append(lambda: esb.generate_purchase_intentions(ctx, per_product=opts.intentions_per_product))
         return fns_
@@ -121,8 +123,9 @@ def merge_rounds(reports: list[StageReport]) -> StageReport:
     graph = reports[0].graph.model_copy()
     for r in reports[1:]:
         graph += r.graph
-    return last.model_copy(update={"items": written + last.rejected + last.deferred, "written": written, "graph": graph,
-                                   "seconds": round(sum(r.seconds for r in reports), 3)})
+    return last.model_copy(
+        update={"items": written + last.rejected + last.deferred, "written": written, "graph": graph, "seconds": round(sum(r.seconds for r in reports), 3)}
+    )
 
 
 def _estimate_filter_of_new(client: LLMClient, stages: list[StageReport]) -> None:
@@ -141,13 +144,18 @@ def _estimate_filter_of_new(client: LLMClient, stages: list[StageReport]) -> Non
     u.completion_tokens += filt.expect_tokens * new
 
 
-async def run_async(pipeline: str, settings: Settings, llm: LLMSettings, opts: GenOptions,
-                    echo: Callable[[str], None] | None = None) -> RunRecord:
-    started = datetime.now(timezone.utc)
+async def run_async(pipeline: str, settings: Settings, llm: LLMSettings, opts: GenOptions, echo: Callable[[str], None] | None = None) -> RunRecord:
+    started = datetime.now(UTC)
     run_id = f"{started.strftime('%Y%m%dT%H%M%S')}-{pipeline}"
-    record = RunRecord(run_id=run_id, pipeline=pipeline, started=started.isoformat(timespec="seconds"),
-                       dry_run=opts.dry_run, batch=opts.batch, llm=llm.public(),
-                       options=opts.model_dump(mode="json", exclude={"progress", "dry_run", "batch"}))
+    record = RunRecord(
+        run_id=run_id,
+        pipeline=pipeline,
+        started=started.isoformat(timespec="seconds"),
+        dry_run=opts.dry_run,
+        batch=opts.batch,
+        llm=llm.public(),
+        options=opts.model_dump(mode="json", exclude={"progress", "dry_run", "batch"}),
+    )
     cache = ResponseCache(llm.cache_path or settings.llm_cache_path)
     client = LLMClient(llm, cache, Prompts(llm.prompts_dir), dry=opts.dry_run)
     store = open_store(settings)
@@ -155,8 +163,16 @@ async def run_async(pipeline: str, settings: Settings, llm: LLMSettings, opts: G
     try:
         if not opts.dry_run:
             store.setup_schema()
-        ctx = GenContext(settings=settings, store=store, client=client, parallel=llm.concurrency, limit=opts.limit,
-                         progress=opts.progress, dry=opts.dry_run, source=f"intentkb generate {pipeline}")
+        ctx = GenContext(
+            settings=settings,
+            store=store,
+            client=client,
+            parallel=llm.concurrency,
+            limit=opts.limit,
+            progress=opts.progress,
+            dry=opts.dry_run,
+            source=f"intentkb generate {pipeline}",
+        )
         for fn in _stage_fns(pipeline, ctx, opts):
             if opts.batch and not opts.dry_run:
                 reports, rounds = await batch_rounds(client, fn, settings.data_dir / "batches", f"{pipeline}", echo)
@@ -183,7 +199,8 @@ async def run_async(pipeline: str, settings: Settings, llm: LLMSettings, opts: G
     return record
 
 
-def run_generation(pipeline: str, settings: Settings | None = None, llm: LLMSettings | None = None,
-                   opts: GenOptions | None = None, echo: Callable[[str], None] | None = None) -> RunRecord:
+def run_generation(
+    pipeline: str, settings: Settings | None = None, llm: LLMSettings | None = None, opts: GenOptions | None = None, echo: Callable[[str], None] | None = None
+) -> RunRecord:
     """Run a generation pipeline ('attributes', 'trees', 'mind', 'scripts') to its end."""
     return asyncio.run(run_async(pipeline, settings or Settings(), llm or LLMSettings(), opts or GenOptions(), echo))

@@ -52,7 +52,7 @@ class StageReport(BaseModel):
     seconds: float = 0.0
 
     @model_validator(mode="after")
-    def _balanced(self) -> "StageReport":
+    def _balanced(self) -> StageReport:
         if self.items != self.written + self.rejected + self.deferred:
             raise ValueError(f"items {self.items} != written {self.written} + rejected {self.rejected} + deferred {self.deferred}")
         return self
@@ -198,5 +198,11 @@ async def run_stage(
     finally:
         bar.close()
         sink.close()
-    return StageReport(pipeline=pipeline, stage=stage, **report, graph=writer.stats,
-                       rejects_file=str(rejects) if sink.count else None, seconds=round(time.perf_counter() - t0, 3))
+    return StageReport(
+        pipeline=pipeline,
+        stage=stage,
+        **report,
+        graph=writer.stats,
+        rejects_file=str(rejects) if sink.count else None,
+        seconds=round(time.perf_counter() - t0, 3),
+    )

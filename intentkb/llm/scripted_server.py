@@ -39,8 +39,18 @@ _REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found"
 class ScriptedServer:
     """Start with `start()` (a thread of its own) or `serve_forever()`; `url` is the base URL."""
 
-    def __init__(self, *, faults: float = 0.0, fault_kinds: Iterable[str] = FAULTS, slow_seconds: float = 2.0,
-                 retry_after: str = "0", seed: int = 0, port: int = 0, model_latency: float = 0.0, schemas: bool = True) -> None:
+    def __init__(
+        self,
+        *,
+        faults: float = 0.0,
+        fault_kinds: Iterable[str] = FAULTS,
+        slow_seconds: float = 2.0,
+        retry_after: str = "0",
+        seed: int = 0,
+        port: int = 0,
+        model_latency: float = 0.0,
+        schemas: bool = True,
+    ) -> None:
         self.faults = faults
         self.schemas = schemas
         self.fault_kinds = tuple(fault_kinds)
@@ -91,7 +101,7 @@ class ScriptedServer:
         self._server = await asyncio.start_server(self._handle, "127.0.0.1", self.port, backlog=1024)
         self.port = self._server.sockets[0].getsockname()[1]
 
-    def start(self) -> "ScriptedServer":
+    def start(self) -> ScriptedServer:
         def run() -> None:
             self._loop = asyncio.new_event_loop()
             self._loop.run_until_complete(self._start())
@@ -121,7 +131,7 @@ class ScriptedServer:
             self._thread.join(5)
         self._loop = None
 
-    def __enter__(self) -> "ScriptedServer":
+    def __enter__(self) -> ScriptedServer:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
@@ -153,11 +163,10 @@ class ScriptedServer:
                 hdrs = {"content-type": "application/json", "x-request-id": uuid.uuid4().hex[:12], **extra}
                 if trickle != "endless":
                     hdrs["content-length"] = str(len(payload))
-                writer.write(f"HTTP/1.1 {status} {reason}\r\n".encode() + "".join(f"{k}: {v}\r\n" for k, v in hdrs.items()).encode()
-                             + b"\r\n")
+                writer.write(f"HTTP/1.1 {status} {reason}\r\n".encode() + "".join(f"{k}: {v}\r\n" for k, v in hdrs.items()).encode() + b"\r\n")
                 if trickle == "drip":  # a byte every 0.5 s: every read well inside any per-read timeout
                     for i in range(len(payload)):
-                        writer.write(payload[i:i + 1])
+                        writer.write(payload[i : i + 1])
                         await writer.drain()
                         await asyncio.sleep(0.5)
                 elif trickle == "endless":  # chunked, a chunk every 50 ms, for ever
@@ -201,7 +210,7 @@ class ScriptedServer:
         parser, args = detect_format(prompt)
         seed = json.dumps(messages, sort_keys=True)
         content = synthetic_reply(parser, args, seed)
-        schema = ((request.get("response_format") or {}).get("json_schema") or {})
+        schema = (request.get("response_format") or {}).get("json_schema") or {}
         if schema.get("name"):
             content = _json_reply(schema, parser, args, content, seed)
         finish = "stop"
@@ -211,11 +220,12 @@ class ScriptedServer:
             content, finish = content[: max(1, len(content) // 3)], "length"
         prompt_tokens = sum(len(_text(m.get("content"))) for m in messages) // 4 + 4 * len(messages)
         return {
-            "id": f"chatcmpl-{uuid.uuid4().hex[:16]}", "object": "chat.completion", "created": int(time.time()),
+            "id": f"chatcmpl-{uuid.uuid4().hex[:16]}",
+            "object": "chat.completion",
+            "created": int(time.time()),
             "model": request.get("model", "scripted"),
             "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": finish, "logprobs": None}],
-            "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": len(content) // 4,
-                      "total_tokens": prompt_tokens + len(content) // 4},
+            "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": len(content) // 4, "total_tokens": prompt_tokens + len(content) // 4},
         }
 
     async def _chat(self, request: dict[str, Any], headers: dict[str, str]) -> tuple[int, dict[str, str], bytes]:
@@ -274,8 +284,21 @@ class ScriptedServer:
         self._files[fid] = data
         with self._lock:
             self.counts["files"] += 1
-        return 200, {}, json.dumps({"id": fid, "object": "file", "bytes": len(data), "created_at": int(time.time()),
-                                    "filename": "input.jsonl", "purpose": "batch", "status": "processed"}).encode()
+        return (
+            200,
+            {},
+            json.dumps(
+                {
+                    "id": fid,
+                    "object": "file",
+                    "bytes": len(data),
+                    "created_at": int(time.time()),
+                    "filename": "input.jsonl",
+                    "purpose": "batch",
+                    "status": "processed",
+                }
+            ).encode(),
+        )
 
     def _create_batch(self, req: dict[str, Any]) -> tuple[int, dict[str, str], bytes]:
         fid = req.get("input_file_id")
@@ -289,17 +312,33 @@ class ScriptedServer:
             total += 1
             item = json.loads(line)
             resp = self.answer(item["body"], self._behaviour_for_batch())
-            out_lines.append(json.dumps({"id": f"batch_req_{uuid.uuid4().hex[:12]}", "custom_id": item["custom_id"],
-                                         "response": {"status_code": 200, "request_id": uuid.uuid4().hex[:12], "body": resp},
-                                         "error": None}))
+            out_lines.append(
+                json.dumps(
+                    {
+                        "id": f"batch_req_{uuid.uuid4().hex[:12]}",
+                        "custom_id": item["custom_id"],
+                        "response": {"status_code": 200, "request_id": uuid.uuid4().hex[:12], "body": resp},
+                        "error": None,
+                    }
+                )
+            )
         out = f"file-{uuid.uuid4().hex[:20]}"
         self._files[out] = ("\n".join(out_lines) + "\n").encode()
         bid = f"batch_{uuid.uuid4().hex[:20]}"
         self._batches[bid] = {
-            "id": bid, "object": "batch", "endpoint": req.get("endpoint"), "errors": None, "input_file_id": fid,
-            "completion_window": req.get("completion_window", "24h"), "status": "in_progress", "output_file_id": None,
-            "error_file_id": None, "created_at": int(time.time()), "metadata": req.get("metadata"),
-            "request_counts": {"total": total, "completed": 0, "failed": 0}, "_output": out,
+            "id": bid,
+            "object": "batch",
+            "endpoint": req.get("endpoint"),
+            "errors": None,
+            "input_file_id": fid,
+            "completion_window": req.get("completion_window", "24h"),
+            "status": "in_progress",
+            "output_file_id": None,
+            "error_file_id": None,
+            "created_at": int(time.time()),
+            "metadata": req.get("metadata"),
+            "request_counts": {"total": total, "completed": 0, "failed": 0},
+            "_output": out,
         }
         with self._lock:
             self.counts["batches"] += 1
@@ -367,8 +406,16 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--no-schemas", action="store_true", help="refuse JSON-schema response_format with a 400")
     a = ap.parse_args()
-    ScriptedServer(faults=a.faults, fault_kinds=a.kinds.split(","), slow_seconds=a.slow, retry_after=a.retry_after,
-                   seed=a.seed, port=a.port, model_latency=a.latency, schemas=not a.no_schemas).serve_forever()
+    ScriptedServer(
+        faults=a.faults,
+        fault_kinds=a.kinds.split(","),
+        slow_seconds=a.slow,
+        retry_after=a.retry_after,
+        seed=a.seed,
+        port=a.port,
+        model_latency=a.latency,
+        schemas=not a.no_schemas,
+    ).serve_forever()
 
 
 if __name__ == "__main__":

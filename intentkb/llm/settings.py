@@ -26,7 +26,9 @@ PRICES: dict[str, tuple[float, float]] = {
 }
 
 # Model names that take image parts when `multimodal` is "auto".
-_VISION = re.compile(r"gpt-4o|gpt-4\.1|gpt-5|o[134]\b|o[134]-|vision|llava|-vl\b|-vl-|qwen2?\.?5?-?vl|pixtral|gemma-3|llama-?3\.2-.*vision|idefics|internvl|minicpm-v", re.I)
+_VISION = re.compile(
+    r"gpt-4o|gpt-4\.1|gpt-5|o[134]\b|o[134]-|vision|llava|-vl\b|-vl-|qwen2?\.?5?-?vl|pixtral|gemma-3|llama-?3\.2-.*vision|idefics|internvl|minicpm-v", re.I
+)
 
 
 def _float(name: str, default: float) -> float:
@@ -55,8 +57,7 @@ class LLMSettings(BaseModel):
     backoff_max: float = Field(default_factory=lambda: _float("INTENTKB_LLM_BACKOFF_MAX", 60.0), ge=0)
     temperature: float = Field(default_factory=lambda: _float("INTENTKB_LLM_TEMPERATURE", 0.0), ge=0, le=2)
     seed: int | None = Field(default_factory=lambda: _int("INTENTKB_LLM_SEED", None))
-    multimodal: Literal["auto", "on", "off"] = Field(
-        default_factory=lambda: (_env("INTENTKB_LLM_MULTIMODAL", default="auto") or "auto").lower())  # type: ignore[arg-type]
+    multimodal: Literal["auto", "on", "off"] = Field(default_factory=lambda: (_env("INTENTKB_LLM_MULTIMODAL", default="auto") or "auto").lower())  # type: ignore[arg-type]
     max_images: int = Field(default_factory=lambda: _int("INTENTKB_LLM_MAX_IMAGES", 1), ge=0, le=16)
     prompts_dir: Path | None = Field(default_factory=lambda: Path(p).expanduser() if (p := _env("INTENTKB_PROMPTS_DIR")) else None)
     price: tuple[float, float] | None = Field(default_factory=lambda: _price_env())
@@ -66,8 +67,7 @@ class LLMSettings(BaseModel):
     # How replies are asked for: `json` sends each template's reply model as a JSON-schema
     # response_format; `lines` asks for the papers' line formats; `auto` is json, and lines for the
     # rest of the run once the endpoint refuses response_format.
-    output: Literal["auto", "json", "lines"] = Field(
-        default_factory=lambda: (_env("INTENTKB_LLM_OUTPUT", default="auto") or "auto").lower())  # type: ignore[arg-type]
+    output: Literal["auto", "json", "lines"] = Field(default_factory=lambda: (_env("INTENTKB_LLM_OUTPUT", default="auto") or "auto").lower())  # type: ignore[arg-type]
 
     @field_validator("base_url")
     @classmethod

@@ -26,6 +26,7 @@ def _attr(name: str, value: str) -> dict[str, str]:
 
 # -- attributes ----------------------------------------------------------------------------------
 
+
 async def generate_attributes(ctx: GenContext, *, viewed_only: bool = True) -> StageReport:
     """Category and `name: value` attributes of every product (those viewed in sessions by default)."""
     template = ctx.client.prompts.get("sib_attributes")
@@ -35,14 +36,18 @@ async def generate_attributes(ctx: GenContext, *, viewed_only: bool = True) -> S
         reply = await ctx.client.complete("sib_attributes", {"product": view}, images=view["images"])
         got: ExtractedAttributes = reply.value
         props = {"extracted_category": got.category, "attributes_model": ctx.model, "attributes_prompt": template.prompt_version}
-        return Outcome(writes=[("gen_product_attributes", {"id": row["id"], "category": got.category, "props": props,
-                                                           "attributes": [_attr(n, v) for n, v in got.attributes]})])
+        return Outcome(
+            writes=[
+                ("gen_product_attributes", {"id": row["id"], "category": got.category, "props": props, "attributes": [_attr(n, v) for n, v in got.attributes]})
+            ]
+        )
 
     items = ctx.pages("gen_attribute_products_page", {"viewed_only": viewed_only})
     return await ctx.run_stage("sib", "attributes", items, work, lambda r: {"product": r["id"]}, order=["gen_product_attributes"])
 
 
 # -- trees ---------------------------------------------------------------------------------------
+
 
 def schedule_key(schedule: BranchingSchedule) -> str:
     return f"roots={schedule.roots},width={schedule.width},branch_until={schedule.branch_until}"
@@ -51,8 +56,15 @@ def schedule_key(schedule: BranchingSchedule) -> str:
 class TreeGrower:
     """Grows one session's tree; `emit` gets each node's children as one write."""
 
-    def __init__(self, ctx: GenContext, session: str, products: list[dict[str, Any]], schedule: BranchingSchedule,
-                 existing: dict[str, str], emit: Callable[[list[Write]], None]) -> None:
+    def __init__(
+        self,
+        ctx: GenContext,
+        session: str,
+        products: list[dict[str, Any]],
+        schedule: BranchingSchedule,
+        existing: dict[str, str],
+        emit: Callable[[list[Write]], None],
+    ) -> None:
         self.ctx = ctx
         self.session = session
         self.products = products
@@ -67,22 +79,35 @@ class TreeGrower:
         self.versions = {"root": root_t.prompt_version, "branch": branch_t.prompt_version}
 
     def _props(self, node: TreeIntention, step: int, nid: str, version: str) -> dict[str, Any]:
-        props: dict[str, Any] = {"id": nid, "text": node.text, "kind": "session", "step": step,
-                                 "model": self.ctx.model, "prompt_version": version, "source": self.ctx.source}
+        props: dict[str, Any] = {
+            "id": nid,
+            "text": node.text,
+            "kind": "session",
+            "step": step,
+            "model": self.ctx.model,
+            "prompt_version": version,
+            "source": self.ctx.source,
+        }
         for k in ("rationale", "comparison", "comparison_aspect"):
             v = getattr(node, k)
             if v:
                 props[k] = v
         return props
 
-    def _rows(self, nodes: list[TreeIntention], paths: list[tuple[int, ...]], ids: list[str], version: str,
-              link: dict[str, str]) -> list[dict[str, Any]]:
+    def _rows(self, nodes: list[TreeIntention], paths: list[tuple[int, ...]], ids: list[str], version: str, link: dict[str, str]) -> list[dict[str, Any]]:
         step = len(paths[0])
         product = self.products[step - 1]["id"]
         rows = []
         for node, nid in zip(nodes, ids):
-            rows.append({"id": nid, "props": self._props(node, step, nid, version), "product": product,
-                         "attribute": _attr(*node.attribute) if node.attribute else None, **link})
+            rows.append(
+                {
+                    "id": nid,
+                    "props": self._props(node, step, nid, version),
+                    "product": product,
+                    "attribute": _attr(*node.attribute) if node.attribute else None,
+                    **link,
+                }
+            )
         return rows
 
     async def _ask(self, name: str, values: dict[str, Any], images: list[str], n: int, what: str) -> list[TreeIntention] | None:
@@ -173,8 +198,7 @@ async def generate_trees(ctx: GenContext, *, schedule: BranchingSchedule | None 
             return Outcome(rejected=f"tree incomplete: {reason}{more}", raw=raw)
         if grower.deferred:
             return Outcome(deferred=True)
-        props = {"tree_schedule": key, "tree_model": ctx.model, "tree_prompt": f"{grower.versions['root']}+{grower.versions['branch']}",
-                 "tree_nodes": len(ids)}
+        props = {"tree_schedule": key, "tree_model": ctx.model, "tree_prompt": f"{grower.versions['root']}+{grower.versions['branch']}", "tree_nodes": len(ids)}
         return Outcome(writes=[("gen_session_props", {"id": sid, "props": props})])
 
     if sessions:
@@ -185,5 +209,6 @@ async def generate_trees(ctx: GenContext, *, schedule: BranchingSchedule | None 
         items: Any = found
     else:
         items = ctx.pages("gen_sessions_page")
-    return await ctx.run_stage("sib", "trees", items, work, lambda r: {"session": r["id"]},
-                               order=["gen_tree_roots", "gen_tree_children", "gen_session_props"], share=4)
+    return await ctx.run_stage(
+        "sib", "trees", items, work, lambda r: {"session": r["id"]}, order=["gen_tree_roots", "gen_tree_children", "gen_session_props"], share=4
+    )

@@ -9,12 +9,30 @@ import random
 import re
 from typing import Any
 
-_GOALS = ["stay comfortable on long walks", "set up a small home office", "cook healthier weeknight meals",
-          "get ready for a camping trip", "find a thoughtful gift", "keep the house tidy with less effort",
-          "train for a first 10k run", "upgrade an everyday carry kit", "decorate a rented flat", "travel light"]
-_ATTRS = [("material", "breathable mesh"), ("color", "navy blue"), ("price", "under $30"), ("size", "medium"),
-          ("brand", "Anker"), ("capacity", "2 litres"), ("weight", "350 g"), ("style", "minimalist"),
-          ("battery", "12 hours"), ("fit", "relaxed")]
+_GOALS = [
+    "stay comfortable on long walks",
+    "set up a small home office",
+    "cook healthier weeknight meals",
+    "get ready for a camping trip",
+    "find a thoughtful gift",
+    "keep the house tidy with less effort",
+    "train for a first 10k run",
+    "upgrade an everyday carry kit",
+    "decorate a rented flat",
+    "travel light",
+]
+_ATTRS = [
+    ("material", "breathable mesh"),
+    ("color", "navy blue"),
+    ("price", "under $30"),
+    ("size", "medium"),
+    ("brand", "Anker"),
+    ("capacity", "2 litres"),
+    ("weight", "350 g"),
+    ("style", "minimalist"),
+    ("battery", "12 hours"),
+    ("fit", "relaxed"),
+]
 _FACETS = ["comfort", "durability", "value", "convenience", "style", "safety", "portability"]
 _CATS = ["Home Storage", "Running Shoes", "Kitchen Tools", "Phone Accessories", "Outdoor Gear", "Desk Lamps"]
 
@@ -29,9 +47,11 @@ def _intention_blocks(r: random.Random, n: int, comparison: bool) -> str:
         goal = r.choice(_GOALS)
         name, value = r.choice(_ATTRS)
         facet = r.choice(_FACETS)
-        lines = [f"New Intention: {goal.capitalize()}, hypothesis {i + 1} ({r.randrange(10**6)}).",
-                 f"Attribute: {name}: {value}.",
-                 f"Rationale: {facet}: A {value} {name} serves the wish to {goal}."]
+        lines = [
+            f"New Intention: {goal.capitalize()}, hypothesis {i + 1} ({r.randrange(10**6)}).",
+            f"Attribute: {name}: {value}.",
+            f"Rationale: {facet}: A {value} {name} serves the wish to {goal}.",
+        ]
         if comparison:
             lines.append(f"Comparison: {facet}: Unlike the previous product, this one offers a {value} {name}.")
         out.append("\n".join(lines))
@@ -48,18 +68,25 @@ def synthetic_reply(parser: str, args: dict[str, Any], seed: str) -> str:
     if parser == "intentions":
         return _intention_blocks(r, n, bool(args.get("comparison", True)))
     if parser == "cobuy_intention":
-        return (f"The potential co-buy intention could be that they are both used to {r.choice(_GOALS)}; "
-                f"together they cover {r.choice(_FACETS)} and {r.choice(_FACETS)} ({r.randrange(10**6)}).")
+        return (
+            f"The potential co-buy intention could be that they are both used to {r.choice(_GOALS)}; "
+            f"together they cover {r.choice(_FACETS)} and {r.choice(_FACETS)} ({r.randrange(10**6)})."
+        )
     if parser == "verdict":
         yes = r.random() < 0.47  # MIND kept 46.7 %
         return ("Yes, " if yes else "No, ") + f"the intention {'does' if yes else 'does not'} give a reason to buy both ({r.choice(_FACETS)})."
     if parser == "objectives":
-        return "\n".join(f"Objective: {r.choice(_GOALS).capitalize()} {i + 1}\nSpecific Goal: Do it within a week ({r.randrange(10**6)})\n"
-                         f"Constraint: Spend less than ${r.randrange(20, 200)}" for i in range(n))
+        return "\n".join(
+            f"Objective: {r.choice(_GOALS).capitalize()} {i + 1}\nSpecific Goal: Do it within a week ({r.randrange(10**6)})\n"
+            f"Constraint: Spend less than ${r.randrange(20, 200)}"
+            for i in range(n)
+        )
     if parser == "steps":
         k = r.randrange(4, 8)
-        return "\n".join(f"Step {i + 1}: {verb} the {r.choice(_FACETS)} items for step {i + 1}."
-                         for i, verb in enumerate(r.choice(["Choose", "Buy", "Check", "Pack", "Set up"]) for _ in range(k)))
+        return "\n".join(
+            f"Step {i + 1}: {verb} the {r.choice(_FACETS)} items for step {i + 1}."
+            for i, verb in enumerate(r.choice(["Choose", "Buy", "Check", "Pack", "Set up"]) for _ in range(k))
+        )
     if parser == "choice":  # a task answer: mostly a letter, sometimes (1 in 20) none
         letter = r.choice(list(args.get("letters") or "AB"))
         if r.random() < 0.05:

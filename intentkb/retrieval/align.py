@@ -40,9 +40,11 @@ class AlignReport(BaseModel):
     seconds: float
 
     def line(self) -> str:
-        return (f"aligned {self.aligned_steps:,} of {self.steps:,} steps to intentions: {self.edges:,} ALIGNED edges "
-                f"(cosine >= {self.threshold}, top {self.top_k}; {self.edges_created:,} new, {self.edges_deleted:,} dropped; "
-                f"{self.encoded:,} texts embedded) in {self.seconds:.1f}s")
+        return (
+            f"aligned {self.aligned_steps:,} of {self.steps:,} steps to intentions: {self.edges:,} ALIGNED edges "
+            f"(cosine >= {self.threshold}, top {self.top_k}; {self.edges_created:,} new, {self.edges_deleted:,} dropped; "
+            f"{self.encoded:,} texts embedded) in {self.seconds:.1f}s"
+        )
 
 
 def iter_steps(store: GraphStore, scripts: list[str] | None = None) -> Iterator[tuple[str, str]]:
@@ -53,9 +55,18 @@ def load_intentions_index(settings: Settings) -> VectorIndex:
     return VectorIndex.load(index_dir(settings, "intentions"), model=settings_key(settings))
 
 
-def align_steps(store: GraphStore, settings: Settings, *, threshold: float = DEFAULT_THRESHOLD, top_k: int = DEFAULT_TOP_K,
-                scripts: list[str] | None = None, index: VectorIndex | None = None, embedder: Embedder | None = None,
-                progress: bool = False, batch: int = BATCH) -> AlignReport:
+def align_steps(
+    store: GraphStore,
+    settings: Settings,
+    *,
+    threshold: float = DEFAULT_THRESHOLD,
+    top_k: int = DEFAULT_TOP_K,
+    scripts: list[str] | None = None,
+    index: VectorIndex | None = None,
+    embedder: Embedder | None = None,
+    progress: bool = False,
+    batch: int = BATCH,
+) -> AlignReport:
     """Write each step's ALIGNED edges; `scripts` limits the run to those scripts' steps."""
     started = time.monotonic()
     index = index or load_intentions_index(settings)
@@ -72,7 +83,7 @@ def align_steps(store: GraphStore, settings: Settings, *, threshold: float = DEF
     pending: Future[WriteStats] | None = None
     try:
         for i in range(0, len(steps), batch):
-            part = steps[i:i + batch]
+            part = steps[i : i + batch]
             vectors = embedder.encode([t for _, t in part])
             found = index.search(vectors, top_k, model=embedder.key)
             rows = []
@@ -93,6 +104,14 @@ def align_steps(store: GraphStore, settings: Settings, *, threshold: float = DEF
         bar.close()
         if own and embedder.cache:
             embedder.cache.close()
-    return AlignReport(steps=len(steps), aligned_steps=aligned, edges=edges, threshold=threshold, top_k=top_k,
-                       encoded=embedder.encoded - encoded_before, edges_created=written.relationships_created,
-                       edges_deleted=written.relationships_deleted, seconds=round(time.monotonic() - started, 2))
+    return AlignReport(
+        steps=len(steps),
+        aligned_steps=aligned,
+        edges=edges,
+        threshold=threshold,
+        top_k=top_k,
+        encoded=embedder.encoded - encoded_before,
+        edges_created=written.relationships_created,
+        edges_deleted=written.relationships_deleted,
+        seconds=round(time.monotonic() - started, 2),
+    )

@@ -54,9 +54,11 @@ class IndexReport(BaseModel):
     def line(self) -> str:
         how = "rebuilt" if self.rebuilt else "updated"
         ivf = f", nlist {self.nlist}, nprobe {self.nprobe}, recall@10 {self.recall_at_10}" if self.kind == "ivf" else ""
-        return (f"{self.name}: {how} {self.kind} index of {self.count:,} vectors (+{self.added:,} new, {self.updated:,} changed, "
-                f"-{self.removed:,} gone, {self.unchanged:,} unchanged; {self.encoded:,} embedded){ivf} "
-                f"in {self.read_seconds + self.embed_seconds + self.index_seconds:.1f}s")
+        return (
+            f"{self.name}: {how} {self.kind} index of {self.count:,} vectors (+{self.added:,} new, {self.updated:,} changed, "
+            f"-{self.removed:,} gone, {self.unchanged:,} unchanged; {self.encoded:,} embedded){ivf} "
+            f"in {self.read_seconds + self.embed_seconds + self.index_seconds:.1f}s"
+        )
 
 
 def index_dir(settings: Settings, name: str) -> Path:
@@ -73,8 +75,9 @@ def _text(row: dict[str, Any]) -> str:
     return row["text"] or ""
 
 
-def page_texts(store: GraphStore, query: str, params: dict[str, Any], page: int = PAGE,
-               text_of: Callable[[dict[str, Any]], str] = _text) -> Iterator[tuple[str, str]]:
+def page_texts(
+    store: GraphStore, query: str, params: dict[str, Any], page: int = PAGE, text_of: Callable[[dict[str, Any]], str] = _text
+) -> Iterator[tuple[str, str]]:
     """(id, text to embed) rows of a named query paged by `$after` (keyset) and `$limit`;
     `text_of` makes a row's text (its `text` column by default)."""
     for rows in keyset_pages(store, query, page, params):
@@ -95,12 +98,20 @@ def product_text(row: dict[str, Any]) -> str:
     return ". ".join(p for p in parts if p) + ("; " + "; ".join(attrs) if attrs else "")
 
 
-def open_embedder(settings: Settings, *, progress: bool = False, echo: Callable[[str], None] | None = None,
-                  spin: bool = True) -> Embedder:
+def open_embedder(settings: Settings, *, progress: bool = False, echo: Callable[[str], None] | None = None, spin: bool = True) -> Embedder:
     """`spin=False` for a server, whose small encodes alternate with other work (`OnnxEncoder`)."""
-    return Embedder(settings.embedding_model_location, EmbeddingCache(settings.embedding_cache_path), progress=progress,
-                    precision=settings.embedding_precision, device=settings.embedding_device, backend=settings.embedding_backend,
-                    onnx_dir=settings.onnx_dir, threads=settings.embedding_threads, echo=echo, spin=spin)
+    return Embedder(
+        settings.embedding_model_location,
+        EmbeddingCache(settings.embedding_cache_path),
+        progress=progress,
+        precision=settings.embedding_precision,
+        device=settings.embedding_device,
+        backend=settings.embedding_backend,
+        onnx_dir=settings.onnx_dir,
+        threads=settings.embedding_threads,
+        echo=echo,
+        spin=spin,
+    )
 
 
 def settings_key(settings: Settings) -> str:
@@ -108,8 +119,17 @@ def settings_key(settings: Settings) -> str:
     return embedding_key(settings.embedding_model_location, settings.embedding_precision)
 
 
-def build_index(store: GraphStore, settings: Settings, name: str, *, embedder: Embedder | None = None, rebuild: bool = False,
-                ivf_threshold: int = IVF_THRESHOLD, echo: Callable[[str], None] | None = None, progress: bool = False) -> IndexReport:
+def build_index(
+    store: GraphStore,
+    settings: Settings,
+    name: str,
+    *,
+    embedder: Embedder | None = None,
+    rebuild: bool = False,
+    ivf_threshold: int = IVF_THRESHOLD,
+    echo: Callable[[str], None] | None = None,
+    progress: bool = False,
+) -> IndexReport:
     """Bring index `name` in line with the graph (see the module docstring for when it rebuilds)."""
     if name not in SOURCES:
         raise IntentKBError(f"unknown index {name!r}; one of {', '.join(SOURCES)}")
@@ -153,7 +173,7 @@ def build_index(store: GraphStore, settings: Settings, name: str, *, embedder: E
         report.removed = index.remove(gone)
         report.updated = sum(1 for g in todo if g in index.position)
         for i in range(0, len(todo), ENCODE_CHUNK):
-            part = todo[i:i + ENCODE_CHUNK]
+            part = todo[i : i + ENCODE_CHUNK]
             te = time.monotonic()
             vectors = _embed(embedder, [texts[g] for g in part])
             report.embed_seconds += time.monotonic() - te
@@ -212,22 +232,28 @@ def _embed(embedder: Embedder, texts: list[str]) -> np.ndarray:
         return np.zeros((0, embedder.dim), dtype=np.float32)
     out: np.ndarray | None = None
     for i in range(0, len(texts), ENCODE_CHUNK):
-        part = embedder.encode(texts[i:i + ENCODE_CHUNK])
+        part = embedder.encode(texts[i : i + ENCODE_CHUNK])
         if out is None:
             out = np.empty((len(texts), part.shape[1]), dtype=np.float32)
-        out[i:i + len(part)] = part
+        out[i : i + len(part)] = part
     assert out is not None
     return out
 
 
-def build_indexes(store: GraphStore, settings: Settings, names: list[str] | None = None, *, rebuild: bool = False,
-                  embedder: Embedder | None = None, echo: Callable[[str], None] | None = None,
-                  progress: bool = False) -> list[IndexReport]:
+def build_indexes(
+    store: GraphStore,
+    settings: Settings,
+    names: list[str] | None = None,
+    *,
+    rebuild: bool = False,
+    embedder: Embedder | None = None,
+    echo: Callable[[str], None] | None = None,
+    progress: bool = False,
+) -> list[IndexReport]:
     own = embedder is None
     embedder = embedder or open_embedder(settings, progress=progress, echo=echo)
     try:
-        return [build_index(store, settings, n, embedder=embedder, rebuild=rebuild, echo=echo, progress=progress)
-                for n in (names or list(SOURCES))]
+        return [build_index(store, settings, n, embedder=embedder, rebuild=rebuild, echo=echo, progress=progress) for n in (names or list(SOURCES))]
     finally:
         if own and embedder.cache:
             embedder.cache.close()

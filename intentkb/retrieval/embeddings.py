@@ -97,14 +97,14 @@ class EmbeddingCache:
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.execute(
-            "CREATE TABLE IF NOT EXISTS vectors (model TEXT NOT NULL, hash BLOB NOT NULL, vec BLOB NOT NULL,"
-            " PRIMARY KEY (model, hash)) WITHOUT ROWID")
+            "CREATE TABLE IF NOT EXISTS vectors (model TEXT NOT NULL, hash BLOB NOT NULL, vec BLOB NOT NULL, PRIMARY KEY (model, hash)) WITHOUT ROWID"
+        )
 
     def get(self, model: str, hashes: Sequence[bytes], dim: int | None) -> dict[bytes, np.ndarray]:
         found: dict[bytes, np.ndarray] = {}
         with self._lock:
             for i in range(0, len(hashes), 500):  # SQLite's limit on bound variables
-                part = list(hashes[i:i + 500])
+                part = list(hashes[i : i + 500])
                 marks = ",".join("?" * len(part))
                 for h, blob in self.db.execute(f"SELECT hash, vec FROM vectors WHERE model = ? AND hash IN ({marks})", [model, *part]):
                     v = np.frombuffer(blob, dtype=np.float32)
@@ -114,8 +114,9 @@ class EmbeddingCache:
 
     def put(self, model: str, items: Sequence[tuple[bytes, np.ndarray]]) -> None:
         with self._lock, self.db:
-            self.db.executemany("INSERT OR REPLACE INTO vectors VALUES (?, ?, ?)",
-                                [(model, h, np.ascontiguousarray(v, dtype=np.float32).tobytes()) for h, v in items])
+            self.db.executemany(
+                "INSERT OR REPLACE INTO vectors VALUES (?, ?, ?)", [(model, h, np.ascontiguousarray(v, dtype=np.float32).tobytes()) for h, v in items]
+            )
 
     def count(self, model: str | None = None) -> int:
         if model is None:
@@ -166,9 +167,21 @@ class Embedder:
     `onnx_dir`, see onnx_encoder); `precision` is float32 or bfloat16 on torch, float32 or int8 on
     ONNX. `threads` None: the idle cores when the model loads (threads.encoder_threads)."""
 
-    def __init__(self, model: str = DEFAULT_MODEL, cache: EmbeddingCache | None = None, *, batch_size: int | None = None,
-                 progress: bool = False, device: str = "cpu", precision: str = "float32", backend: str = "torch",
-                 onnx_dir: Path | None = None, threads: int | None = None, echo: Any = None, spin: bool = True) -> None:
+    def __init__(
+        self,
+        model: str = DEFAULT_MODEL,
+        cache: EmbeddingCache | None = None,
+        *,
+        batch_size: int | None = None,
+        progress: bool = False,
+        device: str = "cpu",
+        precision: str = "float32",
+        backend: str = "torch",
+        onnx_dir: Path | None = None,
+        threads: int | None = None,
+        echo: Any = None,
+        spin: bool = True,
+    ) -> None:
         if backend not in PRECISIONS:
             raise IntentKBError(f"embedding backend must be torch or onnx, not {backend!r}")
         if precision not in PRECISIONS[backend]:
@@ -230,12 +243,10 @@ class Embedder:
             import torch
 
             with torch.autocast(device_type=self.device.split(":")[0], dtype=torch.bfloat16):
-                vecs = model.encode(texts, batch_size=self.batch_size, convert_to_numpy=False, convert_to_tensor=True,
-                                    show_progress_bar=False)
+                vecs = model.encode(texts, batch_size=self.batch_size, convert_to_numpy=False, convert_to_tensor=True, show_progress_bar=False)
             vecs = torch.nn.functional.normalize(vecs.float(), dim=1).cpu().numpy()
         else:
-            vecs = model.encode(texts, batch_size=self.batch_size, normalize_embeddings=True, convert_to_numpy=True,
-                                show_progress_bar=False)
+            vecs = model.encode(texts, batch_size=self.batch_size, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False)
         return np.asarray(vecs, dtype=np.float32)
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
@@ -254,11 +265,11 @@ class Embedder:
             bar = Progress(len(todo), "embedding", enabled=self.progress)
             step = max(self.batch_size * 16, 256)
             for i in range(0, len(todo), step):
-                part = todo[i:i + step]
+                part = todo[i : i + step]
                 vecs = self._encode(part)
                 out.append(vecs)
                 if self.cache:
-                    self.cache.put(self.key, list(zip(missing[i:i + len(part)], vecs)))
+                    self.cache.put(self.key, list(zip(missing[i : i + len(part)], vecs)))
                 bar.update(len(part))
             bar.close()
             self.encoded += len(todo)

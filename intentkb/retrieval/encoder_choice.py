@@ -70,13 +70,12 @@ def measure(settings: Settings, texts: Sequence[str], threads: int) -> EncoderCh
     reference: np.ndarray | None = None
     best = float("inf")
     for backend, precision in CANDIDATES:
-        e = Embedder(settings.embedding_model_location, None, backend=backend, precision=precision, onnx_dir=settings.onnx_dir,
-                     threads=threads)
+        e = Embedder(settings.embedding_model_location, None, backend=backend, precision=precision, onnx_dir=settings.onnx_dir, threads=threads)
         e.encode(probe[:4])  # load and warm up
         started, parts = time.perf_counter(), []
         cut = False
         for i in range(0, len(probe), CHUNK):
-            parts.append(e.encode(probe[i:i + CHUNK]))
+            parts.append(e.encode(probe[i : i + CHUNK]))
             if time.perf_counter() - started > 2 * best:
                 cut = True
                 break
@@ -86,8 +85,7 @@ def measure(settings: Settings, texts: Sequence[str], threads: int) -> EncoderCh
         if reference is None:
             reference = vecs
         agreement = float(np.mean(np.sum(vecs * reference[:done], axis=1)))
-        figures.append(ModeFigure(backend=backend, precision=precision, texts_per_s=round(done / took, 1),
-                                  agreement=round(agreement, 5), cut_off=cut))
+        figures.append(ModeFigure(backend=backend, precision=precision, texts_per_s=round(done / took, 1), agreement=round(agreement, 5), cut_off=cut))
         if not cut:
             best = min(best, took * len(probe) / done)
     ok = [f for f in figures if not f.cut_off and (f.agreement or 0) >= AGREEMENT]

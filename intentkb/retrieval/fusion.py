@@ -53,8 +53,15 @@ class ProductHit(BaseModel):
         return snippet(self.intention_text) if self.intention_text else "its own title, category and attributes match"
 
 
-def fuse(by_intention: Sequence[ProductHit], direct: Sequence[tuple[str, float]], titles: dict[str, str | None], k: int, *,
-         weak_product: float | None, weak_intention: float = WEAK_INTENTION) -> list[ProductHit]:
+def fuse(
+    by_intention: Sequence[ProductHit],
+    direct: Sequence[tuple[str, float]],
+    titles: dict[str, str | None],
+    k: int,
+    *,
+    weak_product: float | None,
+    weak_intention: float = WEAK_INTENTION,
+) -> list[ProductHit]:
     """The `k` best hits of both paths by reciprocal rank fusion, pairs merged, weak ones marked.
 
     A path votes only for the products it vouches for (its score at or above its cut), ranked among

@@ -59,9 +59,19 @@ class VectorIndex:
 
     # -- building ---------------------------------------------------------------------------
     @classmethod
-    def build(cls, name: str, model: str, ids: Sequence[str], vectors: np.ndarray, hashes: Sequence[str] | None = None, *,
-              ivf_threshold: int = IVF_THRESHOLD, recall_target: float = RECALL_TARGET, seed: int = 0,
-              tune_queries: np.ndarray | None = None) -> "VectorIndex":
+    def build(
+        cls,
+        name: str,
+        model: str,
+        ids: Sequence[str],
+        vectors: np.ndarray,
+        hashes: Sequence[str] | None = None,
+        *,
+        ivf_threshold: int = IVF_THRESHOLD,
+        recall_target: float = RECALL_TARGET,
+        seed: int = 0,
+        tune_queries: np.ndarray | None = None,
+    ) -> VectorIndex:
         """`tune_queries`: vectors like the searches to come (script steps for the intention index).
         Queries from another distribution than the indexed vectors need many more probes: on 1M
         purchase intentions, nprobe 8 gave recall@10 0.95 for held-out intentions but 0.64 for
@@ -88,8 +98,7 @@ class VectorIndex:
             out._tune_nprobe(vectors, recall_target, seed, tune_queries)
         return out
 
-    def _tune_nprobe(self, vectors: np.ndarray, target: float, seed: int, tune_queries: np.ndarray | None,
-                     queries: int = 500, k: int = 10) -> None:
+    def _tune_nprobe(self, vectors: np.ndarray, target: float, seed: int, tune_queries: np.ndarray | None, queries: int = 500, k: int = 10) -> None:
         """Smallest nprobe of 1, 2, 3, 4, 6, 8, 12, … (steps of ×1.5 and ×4/3) whose recall@10
         against exact search reaches the target, on the given queries, else on held-out indexed
         vectors (each one's own entry left out)."""
@@ -185,7 +194,7 @@ class VectorIndex:
         shutil.rmtree(old, ignore_errors=True)
 
     @classmethod
-    def load(cls, directory: Path, model: str | None = None) -> "VectorIndex":
+    def load(cls, directory: Path, model: str | None = None) -> VectorIndex:
         try:
             meta = IndexMeta.model_validate_json((directory / "meta.json").read_text())
         except FileNotFoundError:

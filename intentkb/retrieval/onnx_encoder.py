@@ -87,8 +87,12 @@ def _export(location: str, model: str, out: Path) -> ExportInfo:
     except (OSError, ValueError) as e:
         raise IntentKBError(f"cannot load embedding model {model!r}: {e}") from e
     mods = list(st)
-    if not (isinstance(mods[0], models.Transformer) and len(mods) > 1 and isinstance(mods[1], models.Pooling)
-            and all(isinstance(m, models.Normalize) for m in mods[2:])):
+    if not (
+        isinstance(mods[0], models.Transformer)
+        and len(mods) > 1
+        and isinstance(mods[1], models.Pooling)
+        and all(isinstance(m, models.Normalize) for m in mods[2:])
+    ):
         raise IntentKBError(f"the ONNX backend exports Transformer → Pooling [→ Normalize] models; {model} is {[type(m).__name__ for m in mods]}")
     pool = mods[1].get_config_dict()
     mode = pool.get("pooling_mode")  # sentence-transformers ≥ 6; before: one flag per mode
@@ -121,17 +125,30 @@ def _export(location: str, model: str, out: Path) -> ExportInfo:
         raise IntentKBError(f"the ONNX backend exports BERT-style models (with token type ids); {model} has none")
     fp32 = out / "model.onnx"
     with torch.no_grad():
-        torch.onnx.export(Encoder().eval(), tuple(sample[n] for n in names), str(fp32), input_names=names,
-                          output_names=["embedding"], opset_version=17, dynamo=False,
-                          dynamic_axes={**{n: {0: "batch", 1: "seq"} for n in names}, "embedding": {0: "batch"}})
+        torch.onnx.export(
+            Encoder().eval(),
+            tuple(sample[n] for n in names),
+            str(fp32),
+            input_names=names,
+            output_names=["embedding"],
+            opset_version=17,
+            dynamo=False,
+            dynamic_axes={**{n: {0: "batch", 1: "seq"} for n in names}, "embedding": {0: "batch"}},
+        )
     cfg = auto.config
     fused = _fuse(fp32, out / "fused.onnx", cfg)
     if fused:
         os.replace(out / "fused.onnx", fp32)
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    quantize_dynamic(str(fp32), str(out / "model_int8.onnx"), weight_type=QuantType.QInt8,
-                     per_channel=True, op_types_to_quantize=["MatMul", "Attention"], extra_options={"DefaultTensorType": 1})
+    quantize_dynamic(
+        str(fp32),
+        str(out / "model_int8.onnx"),
+        weight_type=QuantType.QInt8,
+        per_channel=True,
+        op_types_to_quantize=["MatMul", "Attention"],
+        extra_options={"DefaultTensorType": 1},
+    )
     tokenizer_json = Path(location) / "tokenizer.json"
     if tokenizer_json.exists():
         shutil.copy(tokenizer_json, out / "tokenizer.json")
@@ -139,9 +156,16 @@ def _export(location: str, model: str, out: Path) -> ExportInfo:
         st.tokenizer.save_pretrained(str(out / "tok"))
         shutil.move(str(out / "tok" / "tokenizer.json"), out / "tokenizer.json")
         shutil.rmtree(out / "tok", ignore_errors=True)
-    return ExportInfo(model=model, dim=int(_dimension(st)), max_seq_length=int(st.max_seq_length),
-                      pooling=pooling, normalize=normalize, fused=fused,
-                      files={"float32": "model.onnx", "int8": "model_int8.onnx"}, seconds=round(time.monotonic() - started, 1))
+    return ExportInfo(
+        model=model,
+        dim=int(_dimension(st)),
+        max_seq_length=int(st.max_seq_length),
+        pooling=pooling,
+        normalize=normalize,
+        fused=fused,
+        files={"float32": "model.onnx", "int8": "model_int8.onnx"},
+        seconds=round(time.monotonic() - started, 1),
+    )
 
 
 def _dimension(st: Any) -> int:
@@ -156,13 +180,12 @@ def _fuse(src: Path, dst: Path, cfg: Any) -> bool:
     try:
         from onnxruntime.transformers import optimizer
 
-        opt = optimizer.optimize_model(str(src), model_type="bert", num_heads=int(cfg.num_attention_heads),
-                                       hidden_size=int(cfg.hidden_size))
+        opt = optimizer.optimize_model(str(src), model_type="bert", num_heads=int(cfg.num_attention_heads), hidden_size=int(cfg.hidden_size))
         if not opt.get_fused_operator_statistics().get("Attention"):
             return False
         opt.save_model_to_file(str(dst))
         return True
-    except Exception:  # noqa: BLE001 - the optimizer is a speed-up; the plain export is correct without it
+    except Exception:
         return False
 
 
@@ -196,7 +219,7 @@ class OnnxEncoder:
         encs = self.tokenizer.encode_batch(list(texts))
         order = np.argsort([-len(e.ids) for e in encs], kind="stable")
         for i in range(0, len(order), batch_size):
-            idx = order[i:i + batch_size]
+            idx = order[i : i + batch_size]
             width = max(len(encs[j].ids) for j in idx)
             ids = np.zeros((len(idx), width), dtype=np.int64)
             mask = np.zeros_like(ids)

@@ -49,9 +49,19 @@ def merge_products(rows: Iterable[Row], k: int) -> list[ProductHit]:
         cur = best.get(pid)
         if cur is None or (r["score"], cur.intention) > (cur.score, r["intention"]):
             score = round(float(r["score"]), 4)
-            best[pid] = ProductHit(product=pid, title=r.get("title"), score=score, intention=r["intention"],
-                                   intention_text=r.get("intention_text") or "", kind=r["kind"], via=r["via"], intentions=0,
-                                   intention_score=score, paths=["intention"], weak=score < WEAK_INTENTION)
+            best[pid] = ProductHit(
+                product=pid,
+                title=r.get("title"),
+                score=score,
+                intention=r["intention"],
+                intention_text=r.get("intention_text") or "",
+                kind=r["kind"],
+                via=r["via"],
+                intentions=0,
+                intention_score=score,
+                paths=["intention"],
+                weak=score < WEAK_INTENTION,
+            )
     for pid, hit in best.items():
         hit.intentions = len(seen[pid])
     return sorted(best.values(), key=lambda h: (-h.score, h.product))[:k]
@@ -61,8 +71,16 @@ class Retriever:
     """Holds the loaded intention index and the embedder, so that each query costs one encode, one
     FAISS search and one graph query."""
 
-    def __init__(self, store: GraphStore, settings: Settings, *, index: VectorIndex | None = None, embedder: Embedder | None = None,
-                 products: VectorIndex | None = None, hybrid: bool = True) -> None:
+    def __init__(
+        self,
+        store: GraphStore,
+        settings: Settings,
+        *,
+        index: VectorIndex | None = None,
+        embedder: Embedder | None = None,
+        products: VectorIndex | None = None,
+        hybrid: bool = True,
+    ) -> None:
         self.store = store
         self.settings = settings
         self.index = index or load_intentions_index(settings)
@@ -76,7 +94,7 @@ class Retriever:
         if self._own_embedder and self.embedder.cache:
             self.embedder.cache.close()
 
-    def __enter__(self) -> "Retriever":
+    def __enter__(self) -> Retriever:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -169,6 +187,5 @@ class Retriever:
             aligned = bool(by_step.get(s["id"]))
             path = merge_products(by_step[s["id"]], width) if aligned else self._products(vectors[s["id"]], width, threshold)
             products = self._fused(vectors[s["id"]], path, k) if self.products is not None else path[:k]
-            out.append(StepProducts(step=s["id"], idx=s["idx"], text=s["text"], source="aligned" if aligned else "search",
-                                    products=products))
+            out.append(StepProducts(step=s["id"], idx=s["idx"], text=s["text"], source="aligned" if aligned else "search", products=products))
         return out

@@ -91,7 +91,7 @@ class AnnotationReport(BaseModel):
     tasks: list[TaskAgreement]
 
     @model_validator(mode="after")
-    def _balanced(self) -> "AnnotationReport":
+    def _balanced(self) -> AnnotationReport:
         if self.read != self.loaded + self.rejected:
             raise ValueError(f"read {self.read} != loaded {self.loaded} + rejected {self.rejected}")
         return self
@@ -105,8 +105,15 @@ def _records(path: Path) -> Iterator[Record]:
     raise FormatError(f"{path}: annotations are read from .csv or .jsonl files")
 
 
-def import_annotations(path: Path | str, *, output: Path | None = None, one_sided: float = 0.8, min_answers: int = 10,
-                       rejects_path: Path | None = None, echo: Callable[[str], None] | None = None) -> AnnotationReport:
+def import_annotations(
+    path: Path | str,
+    *,
+    output: Path | None = None,
+    one_sided: float = 0.8,
+    min_answers: int = 10,
+    rejects_path: Path | None = None,
+    echo: Callable[[str], None] | None = None,
+) -> AnnotationReport:
     """Gold labels with agreement per item (written to `output` as JSON Lines) and the statistics."""
     path = Path(path)
     sink = RejectSink(rejects_path or user_rejects_path(path, "annotations"), path, echo)
@@ -155,8 +162,16 @@ def import_annotations(path: Path | str, *, output: Path | None = None, one_side
         c["labelled"] += 1
         c[label] += 1
         c[agreement] += 1
-        out_rows.append({"id": iid, "task": task, "label": label, "agreement": agreement,
-                         "answers": dict(sorted(Counter(v.answer for v in votes).items())), "positive": sorted(pos)})
+        out_rows.append(
+            {
+                "id": iid,
+                "task": task,
+                "label": label,
+                "agreement": agreement,
+                "answers": dict(sorted(Counter(v.answer for v in votes).items())),
+                "positive": sorted(pos),
+            }
+        )
     if output is not None:
         check_output(output, directory=False)
         tmp = output.with_name(output.name + ".tmp")
@@ -164,9 +179,26 @@ def import_annotations(path: Path | str, *, output: Path | None = None, one_side
             for row in out_rows:
                 fh.write(jsonl_dump(row) + "\n")
         tmp.replace(output)
-    tasks = [TaskAgreement(task=t, items=c["items"], labelled=c["labelled"], agree_3_0=c["3:0"], agree_2_1=c["2:1"],
-                           no_majority=c["no_majority"], positive=c["positive"], negative=c["negative"])
-             for t, c in sorted(per_task.items())]
-    return AnnotationReport(file=str(path), read=read, loaded=len(answers), rejected=sink.count,
-                            rejects_file=str(sink.path) if sink.count else None, output=str(output) if output else None,
-                            annotators=stats, tasks=tasks)
+    tasks = [
+        TaskAgreement(
+            task=t,
+            items=c["items"],
+            labelled=c["labelled"],
+            agree_3_0=c["3:0"],
+            agree_2_1=c["2:1"],
+            no_majority=c["no_majority"],
+            positive=c["positive"],
+            negative=c["negative"],
+        )
+        for t, c in sorted(per_task.items())
+    ]
+    return AnnotationReport(
+        file=str(path),
+        read=read,
+        loaded=len(answers),
+        rejected=sink.count,
+        rejects_file=str(sink.path) if sink.count else None,
+        output=str(output) if output else None,
+        annotators=stats,
+        tasks=tasks,
+    )

@@ -81,8 +81,17 @@ def _hard_negatives(store: GraphStore, nb: Neighbours, steps: list[dict[str, Any
     return out
 
 
-def esb_items(store: GraphStore, settings: Settings | None, tasks: list[str], *, seed: int = 0, negatives: int = 1,
-              page: int = 200, neighbours: Neighbours | None = None, stats: BuildStats | None = None) -> Iterator[Item]:
+def esb_items(
+    store: GraphStore,
+    settings: Settings | None,
+    tasks: list[str],
+    *,
+    seed: int = 0,
+    negatives: int = 1,
+    page: int = 200,
+    neighbours: Neighbours | None = None,
+    stats: BuildStats | None = None,
+) -> Iterator[Item]:
     stats = stats if stats is not None else BuildStats()
     wanted = set(tasks)
     nb = neighbours
@@ -113,8 +122,7 @@ def _t1(s: Row, texts: list[str], pool: list[str], seed: int, negatives: int, st
         return
     base = _script_inputs(s)
     step_ids = [x["id"] for x in sorted(s["steps"], key=lambda x: x["idx"])]
-    yield make_item("esb-t1", s["id"], base | {"steps": texts}, YES_NO, label="A", group=s["id"],
-                    query="task_esb_scripts_page", nodes=[s["id"], *step_ids])
+    yield make_item("esb-t1", s["id"], base | {"steps": texts}, YES_NO, label="A", group=s["id"], query="task_esb_scripts_page", nodes=[s["id"], *step_ids])
     others = [t for t in pool if t not in texts]
     made: set[tuple[str, ...]] = set()
     for k in range(negatives):
@@ -124,24 +132,31 @@ def _t1(s: Row, texts: list[str], pool: list[str], seed: int, negatives: int, st
             broken = _broken(texts, kind, rng, others)
             if broken and tuple(broken[0]) not in made:
                 made.add(tuple(broken[0]))
-                yield make_item("esb-t1", f"{s['id']}:{kind}:{short_hash(*broken[0], n=8)}", base | {"steps": broken[0]},
-                                YES_NO, label="B", group=s["id"], query="task_esb_scripts_page",
-                                nodes=[s["id"], *step_ids], negative=kind, change=broken[1])
+                yield make_item(
+                    "esb-t1",
+                    f"{s['id']}:{kind}:{short_hash(*broken[0], n=8)}",
+                    base | {"steps": broken[0]},
+                    YES_NO,
+                    label="B",
+                    group=s["id"],
+                    query="task_esb_scripts_page",
+                    nodes=[s["id"], *step_ids],
+                    negative=kind,
+                    change=broken[1],
+                )
                 break
         else:
             stats.skip("esb-t1", "no distinct negative could be made")
 
 
-def _t2_t3(store: GraphStore, nb: Neighbours | None, scripts: list[Row], wanted: set[str], seed: int,
-           stats: BuildStats) -> Iterator[Item]:
+def _t2_t3(store: GraphStore, nb: Neighbours | None, scripts: list[Row], wanted: set[str], seed: int, stats: BuildStats) -> Iterator[Item]:
     assert nb is not None
     by_step: dict[str, list[Row]] = {}
     excluded: dict[str, set[str]] = {s["id"]: set() for s in scripts}
     for r in store.run("task_esb_aligned", {"scripts": [s["id"] for s in scripts]}):
         by_step.setdefault(r["step"], []).append(r)
         excluded[r["script"]].add(r["product"])
-    aligned_steps = [{"id": x["id"], "idx": x["idx"], "text": x["text"], "script": s["id"]}
-                     for s in scripts for x in s["steps"] if x["id"] in by_step]
+    aligned_steps = [{"id": x["id"], "idx": x["idx"], "text": x["text"], "script": s["id"]} for s in scripts for x in s["steps"] if x["id"] in by_step]
     negative = _hard_negatives(store, nb, aligned_steps, excluded)
     for s in scripts:
         steps = sorted(s["steps"], key=lambda x: x["idx"])
@@ -149,18 +164,33 @@ def _t2_t3(store: GraphStore, nb: Neighbours | None, scripts: list[Row], wanted:
         usable = [x for x in steps if x["id"] in by_step and x["id"] in negative]
         if "esb-t2" in wanted:
             stats.skip("esb-t2", "step without aligned product", sum(x["id"] not in by_step for x in steps))
-            stats.skip("esb-t2", "aligned step without an unaligned near product",
-                       sum(x["id"] in by_step and x["id"] not in negative for x in steps))
+            stats.skip("esb-t2", "aligned step without an unaligned near product", sum(x["id"] in by_step and x["id"] not in negative for x in steps))
             for x in usable:
                 best, (neg, neg_product) = by_step[x["id"]][0], negative[x["id"]]
                 common = base | {"step": x["text"], "step_idx": x["idx"]}
-                yield make_item("esb-t2", f"{x['id']}:{best['product']}", common | {"product": _aligned_product(best)}, YES_NO,
-                                label="A", group=s["id"], query="task_esb_aligned",
-                                nodes=[s["id"], x["id"], best["intention"], best["product"]], score=round(best["score"], 4))
-                yield make_item("esb-t2", f"{x['id']}:{neg.product}", common | {"product": neg_product}, YES_NO,
-                                label="B", group=s["id"], query="task_esb_aligned",
-                                nodes=[s["id"], x["id"], neg.intention, neg.product], negative="hard",
-                                score=round(neg.score, 4))
+                yield make_item(
+                    "esb-t2",
+                    f"{x['id']}:{best['product']}",
+                    common | {"product": _aligned_product(best)},
+                    YES_NO,
+                    label="A",
+                    group=s["id"],
+                    query="task_esb_aligned",
+                    nodes=[s["id"], x["id"], best["intention"], best["product"]],
+                    score=round(best["score"], 4),
+                )
+                yield make_item(
+                    "esb-t2",
+                    f"{x['id']}:{neg.product}",
+                    common | {"product": neg_product},
+                    YES_NO,
+                    label="B",
+                    group=s["id"],
+                    query="task_esb_aligned",
+                    nodes=[s["id"], x["id"], neg.intention, neg.product],
+                    negative="hard",
+                    score=round(neg.score, 4),
+                )
         if "esb-t3" in wanted:
             if len(usable) < 2:
                 stats.skip("esb-t3", "script with fewer than 2 aligned steps")
@@ -168,12 +198,20 @@ def _t2_t3(store: GraphStore, nb: Neighbours | None, scripts: list[Row], wanted:
             chosen = {x["id"]: _aligned_product(by_step[x["id"]][0]) for x in usable}
             shown = [{"text": x["text"], "product": chosen.get(x["id"])} for x in steps]
             nodes = [s["id"], *(x["id"] for x in usable), *(p["id"] for p in chosen.values())]
-            yield make_item("esb-t3", s["id"], base | {"steps": shown}, YES_NO, label="A", group=s["id"],
-                            query="task_esb_aligned", nodes=nodes)
+            yield make_item("esb-t3", s["id"], base | {"steps": shown}, YES_NO, label="A", group=s["id"], query="task_esb_aligned", nodes=nodes)
             rng = seeded(seed, "esb-t3", s["id"])
             victim = rng.choice(usable)
             neg, neg_product = negative[victim["id"]]
             broken = [dict(x, product=neg_product) if steps[i]["id"] == victim["id"] else x for i, x in enumerate(shown)]
-            yield make_item("esb-t3", f"{s['id']}:{victim['id']}:{neg.product}", base | {"steps": broken}, YES_NO,
-                            label="B", group=s["id"], query="task_esb_aligned", nodes=[*nodes, neg.product],
-                            negative="hard", change=f"product of step {victim['idx']} replaced")
+            yield make_item(
+                "esb-t3",
+                f"{s['id']}:{victim['id']}:{neg.product}",
+                base | {"steps": broken},
+                YES_NO,
+                label="B",
+                group=s["id"],
+                query="task_esb_aligned",
+                nodes=[*nodes, neg.product],
+                negative="hard",
+                change=f"product of step {victim['idx']} replaced",
+            )

@@ -71,21 +71,38 @@ class EvalReport(BaseModel):
     score: ScoreReport | None = None
 
     def lines(self) -> list[str]:
-        return [f"{self.file} [{self.model}, {self.style} prompts]: read {self.read:,} = answered {self.answered:,} + rejected "
-                f"{self.rejected:,}" + (f" + other split {self.other_split:,}" if self.other_split else "")
-                + (f" (rejects: {self.rejects_file})" if self.rejects_file else ""),
-                f"  {self.calls:,} calls, {self.cache_hits:,} cache hits, ~${self.cost_usd:.4f}; invalid answers "
-                f"{self.invalid:,} (of which no reply {self.failed:,}); {self.seconds:.1f}s",
-                f"  results: {self.results}  (run record: {self.run_record})"] + (
-                    [f"  injected: {self.inject['intentions_shown']:,} intentions into {self.inject['items']:,} items "
-                     f"(up to {self.inject['k']} each); left out: " + (", ".join(f"{n:,} {why}" for why, n in self.inject["left_out"].items()) or "none")]
-                    if self.inject else [])
+        return [
+            f"{self.file} [{self.model}, {self.style} prompts]: read {self.read:,} = answered {self.answered:,} + rejected "
+            f"{self.rejected:,}"
+            + (f" + other split {self.other_split:,}" if self.other_split else "")
+            + (f" (rejects: {self.rejects_file})" if self.rejects_file else ""),
+            f"  {self.calls:,} calls, {self.cache_hits:,} cache hits, ~${self.cost_usd:.4f}; invalid answers "
+            f"{self.invalid:,} (of which no reply {self.failed:,}); {self.seconds:.1f}s",
+            f"  results: {self.results}  (run record: {self.run_record})",
+        ] + (
+            [
+                f"  injected: {self.inject['intentions_shown']:,} intentions into {self.inject['items']:,} items "
+                f"(up to {self.inject['k']} each); left out: " + (", ".join(f"{n:,} {why}" for why, n in self.inject["left_out"].items()) or "none")
+            ]
+            if self.inject
+            else []
+        )
 
 
 def _row(item: TaskItem, style: str, model: str, reply: str | None, error: str | None, prediction: str | None) -> dict[str, Any]:
-    return {"id": item.id, "task": item.task, "benchmark": item.benchmark, "label": item.label, "prediction": prediction,
-            "options": list(item.options), "positive": item.positive, "style": style, "model": model,
-            "reply": reply, **({"error": error} if error else {})}
+    return {
+        "id": item.id,
+        "task": item.task,
+        "benchmark": item.benchmark,
+        "label": item.label,
+        "prediction": prediction,
+        "options": list(item.options),
+        "positive": item.positive,
+        "style": style,
+        "model": model,
+        "reply": reply,
+        **({"error": error} if error else {}),
+    }
 
 
 def images_of(value: Any) -> list[str]:
@@ -104,25 +121,35 @@ def images_of(value: Any) -> list[str]:
     return list(dict.fromkeys(out))
 
 
-async def _answer(client: LLMClient, item: TaskItem, style: str, knowledge: list[str] | None = None
-                  ) -> tuple[str | None, str | None, str | None]:
+async def _answer(client: LLMClient, item: TaskItem, style: str, knowledge: list[str] | None = None) -> tuple[str | None, str | None, str | None]:
     """(reply text, error, predicted letter). With JSON output the answer is constrained to the
     item's option letters (`choice` reply model); with lines it is read from the text."""
     values = prompt_values(item.model_dump(), style, knowledge)
     try:
         images = images_of(item.inputs)[-MAX_IMAGES:]  # the product asked about comes last: keep it
-        reply = await client.complete(template_name(item.task), values, images=images, image_limit=MAX_IMAGES, correct=False,
-                                      letters=list(item.options), cot=style == "cot")
+        reply = await client.complete(
+            template_name(item.task), values, images=images, image_limit=MAX_IMAGES, correct=False, letters=list(item.options), cot=style == "cot"
+        )
     except Rejected as e:
         return e.raw, e.reason, None
     prediction = reply.value if reply.mode == "json" else parse_answer(reply.text, item.options, style)
     return reply.text, None, prediction
 
 
-async def evaluate_async(path: Path, settings: Settings, llm: LLMSettings, *, style: str = "zero", output: Path | None = None,
-                         limit: int | None = None, rejects_path: Path | None = None, context: ContextSource | None = None,
-                         split: str | None = None,
-                         echo: Callable[[str], None] | None = None, progress: Callable[[int], None] | None = None) -> EvalReport:
+async def evaluate_async(
+    path: Path,
+    settings: Settings,
+    llm: LLMSettings,
+    *,
+    style: str = "zero",
+    output: Path | None = None,
+    limit: int | None = None,
+    rejects_path: Path | None = None,
+    context: ContextSource | None = None,
+    split: str | None = None,
+    echo: Callable[[str], None] | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> EvalReport:
     started = time.monotonic()
     injector = context
     tag = f".inject{injector.k}" if injector else ""
@@ -159,8 +186,7 @@ async def evaluate_async(path: Path, settings: Settings, llm: LLMSettings, *, st
                 if not window:
                     break
                 shown = injector.knowledge(window) if injector else [[] for _ in window]
-                replies = await asyncio.gather(*(_answer(client, it, style, [k["text"] for k in ks])
-                                                 for it, ks in zip(window, shown)))
+                replies = await asyncio.gather(*(_answer(client, it, style, [k["text"] for k in ks]) for it, ks in zip(window, shown)))
                 for item, (reply, error, prediction), ks in zip(window, replies, shown):
                     row = _row(item, style, llm.model, reply, error, prediction)
                     if injector:
@@ -181,17 +207,44 @@ async def evaluate_async(path: Path, settings: Settings, llm: LLMSettings, *, st
     total = usage.total()
     score = score_file(output, echo=echo) if labelled else None
     record = output.with_name(output.name.removesuffix(".jsonl") + ".run.json")
-    report = EvalReport(file=str(path), model=llm.model, style=style, read=answered + sink.count + other_split, answered=answered, other_split=other_split,
-                        rejected=sink.count, rejects_file=str(sink.path) if sink.count else None, invalid=invalid,
-                        failed=failed, cache_hits=total.cache_hits, calls=total.calls, cost_usd=usage.cost_usd,
-                        results=str(output), run_record=str(record), seconds=round(time.monotonic() - started, 2), score=score,
-                        inject=injector.record() if injector else None)
-    templates = {name: {"version": t.prompt_version, "digest": t.digest, "source": t.source}
-                 for name, t in sorted(client.prompts.loaded().items())}
+    report = EvalReport(
+        file=str(path),
+        model=llm.model,
+        style=style,
+        read=answered + sink.count + other_split,
+        answered=answered,
+        other_split=other_split,
+        rejected=sink.count,
+        rejects_file=str(sink.path) if sink.count else None,
+        invalid=invalid,
+        failed=failed,
+        cache_hits=total.cache_hits,
+        calls=total.calls,
+        cost_usd=usage.cost_usd,
+        results=str(output),
+        run_record=str(record),
+        seconds=round(time.monotonic() - started, 2),
+        score=score,
+        inject=injector.record() if injector else None,
+    )
+    templates = {name: {"version": t.prompt_version, "digest": t.digest, "source": t.source} for name, t in sorted(client.prompts.loaded().items())}
     output_used = "lines (the endpoint refused response_format: " + client.schema_refused + ")" if client.schema_refused else llm.output
-    record.write_text(json.dumps({"llm": llm.public(), "output": output_used, "templates": templates,
-                                  "inject": injector.record() if injector else None, "usage": usage.model_dump(),
-                                  "report": report.model_dump(exclude={"score"})}, indent=2, default=str) + "\n", encoding="utf-8")
+    record.write_text(
+        json.dumps(
+            {
+                "llm": llm.public(),
+                "output": output_used,
+                "templates": templates,
+                "inject": injector.record() if injector else None,
+                "usage": usage.model_dump(),
+                "report": report.model_dump(exclude={"score"}),
+            },
+            indent=2,
+            default=str,
+        )
+        + "\n",
+        encoding="utf-8",
+    )
     return report
 
 

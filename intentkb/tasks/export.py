@@ -81,20 +81,27 @@ class ExportReport(BaseModel):
     seconds: float
 
     def lines(self) -> list[str]:
-        out = [f"{self.benchmark} tasks ({self.mode if self.benchmark == 'sib' else 'all'}) -> {self.format}: "
-               f"{self.items:,} items built, {self.written:,} written in {self.seconds:.1f}s"
-               + (f" ({self.unlabelled_left_out:,} unlabelled left out)" if self.unlabelled_left_out else "")]
+        out = [
+            f"{self.benchmark} tasks ({self.mode if self.benchmark == 'sib' else 'all'}) -> {self.format}: "
+            f"{self.items:,} items built, {self.written:,} written in {self.seconds:.1f}s"
+            + (f" ({self.unlabelled_left_out:,} unlabelled left out)" if self.unlabelled_left_out else "")
+        ]
         if self.build.trajectories:
-            out.append(f"  {self.build.trajectories:,} trajectories read; {self.build.repeats:,} questions met again on "
-                       "another trajectory (shared prefix), written once")
+            out.append(
+                f"  {self.build.trajectories:,} trajectories read; {self.build.repeats:,} questions met again on "
+                "another trajectory (shared prefix), written once"
+            )
         for task, c in sorted(self.by_task.items()):
             n = c.get("train", 0) + c.get("test", 0)
-            out.append(f"  {task}: {n:,} (train {c.get('train', 0):,} / test {c.get('test', 0):,}"
-                       + (f", test share {c.get('test', 0) / n:.3f})" if n else ")"))
+            out.append(
+                f"  {task}: {n:,} (train {c.get('train', 0):,} / test {c.get('test', 0):,}" + (f", test share {c.get('test', 0) / n:.3f})" if n else ")")
+            )
         out += ["  " + x for x in self.build.skipped_lines()]
         if self.labels_attached or self.labels_rejected:
-            out.append(f"  gold labels attached to {self.labels_attached:,} items"
-                       + (f"; {self.labels_rejected:,} bad label lines rejected" if self.labels_rejected else ""))
+            out.append(
+                f"  gold labels attached to {self.labels_attached:,} items"
+                + (f"; {self.labels_rejected:,} bad label lines rejected" if self.labels_rejected else "")
+            )
         out += [f"  wrote {f}" for f in self.files]
         return out
 
@@ -166,7 +173,7 @@ class _Writer:
         out = opts.output
         if opts.fmt in ("jsonl", "csv"):
             self.tmp = out.with_name(out.name + ".tmp")
-            self.fh = stack.enter_context(open(self.tmp, "wb") if opts.fmt == "jsonl" else open(self.tmp, "w", encoding="utf-8", newline=""))
+            self.fh = stack.enter_context(open(self.tmp, "wb") if opts.fmt == "jsonl" else open(self.tmp, "w", encoding="utf-8", newline=""))  # noqa: SIM115
             self.files.append(out)
             if opts.fmt == "csv":
                 self.csv = csv.writer(self.fh)
@@ -184,7 +191,7 @@ class _Writer:
         h = self.handles.get(key)
         if h is None:
             path = self.opts.output / f"{key}.jsonl"
-            h = self.handles[key] = self.stack.enter_context(open(path.with_name(path.name + ".tmp"), "wb"))
+            h = self.handles[key] = self.stack.enter_context(open(path.with_name(path.name + ".tmp"), "wb"))  # noqa: SIM115
             self.files.append(path)
         return h
 
@@ -199,8 +206,7 @@ class _Writer:
             return True
         if fmt == "csv":
             options = " | ".join(f"{k}. {v}" for k, v in item["options"].items())
-            self.csv.writerow([item["id"], item["benchmark"], item["task"], split, prompt_text(self._messages(item)),
-                               options, item["label"] or "", "", ""])
+            self.csv.writerow([item["id"], item["benchmark"], item["task"], split, prompt_text(self._messages(item)), options, item["label"] or "", "", ""])
             return True
         if item["label"] is None:
             return False
@@ -209,16 +215,20 @@ class _Writer:
         name = f"{self.opts.benchmark}_{split}" if fmt != "lm-eval" else f"{item['task']}_{split}"
         if fmt == "alpaca":
             system = next((m["content"] for m in messages if m["role"] == "system"), "")
-            row: dict[str, Any] = {"instruction": prompt_text([m for m in messages if m["role"] != "system"]), "input": "",
-                                   "output": target, "system": system, "id": item["id"], "task": item["task"]}
+            row: dict[str, Any] = {
+                "instruction": prompt_text([m for m in messages if m["role"] != "system"]),
+                "input": "",
+                "output": target,
+                "system": system,
+                "id": item["id"],
+                "task": item["task"],
+            }
         elif fmt == "sharegpt":
-            turns = [{"from": {"system": "system", "user": "human", "assistant": "gpt"}[m["role"]], "value": m["content"]}
-                     for m in messages]
+            turns = [{"from": {"system": "system", "user": "human", "assistant": "gpt"}[m["role"]], "value": m["content"]} for m in messages]
             row = {"conversations": [*turns, {"from": "gpt", "value": target}], "id": item["id"], "task": item["task"]}
         else:
             letters = list(item["options"])
-            row = {"id": item["id"], "task": item["task"], "prompt": prompt_text(messages), "choices": letters,
-                   "gold": letters.index(item["label"])}
+            row = {"id": item["id"], "task": item["task"], "prompt": prompt_text(messages), "choices": letters, "gold": letters.index(item["label"])}
         self._handle(name).write(orjson.dumps(row) + b"\n")
         self.counts[name] += 1
         return True
@@ -242,14 +252,12 @@ class _Writer:
                     entry["columns"] = {"prompt": "instruction", "query": "input", "response": "output", "system": "system"}
                 else:
                     entry["columns"] = {"messages": "conversations"}
-                    entry["tags"] = {"role_tag": "from", "content_tag": "value", "user_tag": "human",
-                                     "assistant_tag": "gpt", "system_tag": "system"}
+                    entry["tags"] = {"role_tag": "from", "content_tag": "value", "user_tag": "human", "assistant_tag": "gpt", "system_tag": "system"}
                 info[f"intentkb_{p.stem}"] = entry
             out.append(str(merge_dataset_info(self.opts.output, info)))  # other datasets there stay
         else:
             for task in tasks:
-                splits = {s: (self.opts.output / f"{task}_{s}.jsonl").resolve() for s in ("train", "test")
-                          if self.counts[f"{task}_{s}"]}
+                splits = {s: (self.opts.output / f"{task}_{s}.jsonl").resolve() for s in ("train", "test") if self.counts[f"{task}_{s}"]}
                 if not splits:
                     continue
                 path = self.opts.output / f"{task.replace('-', '_')}.yaml"
@@ -261,30 +269,37 @@ class _Writer:
 def _lm_eval_yaml(task: str, splits: dict[str, Path], style: str) -> str:
     files = "".join(f"    {s}: {json.dumps(str(p))}\n" for s, p in splits.items())
     test = "test" if "test" in splits else "train"
-    lines = [f"# lm-evaluation-harness task written by `intentkb tasks export` ({style}-shot prompts).",
-             "# Run: lm_eval --model hf --model_args pretrained=MODEL --include_path THIS_DIR --tasks " + f"intentkb_{task.replace('-', '_')}",
-             f"task: intentkb_{task.replace('-', '_')}", "dataset_path: json", "dataset_kwargs:", "  data_files:"]
+    lines = [
+        f"# lm-evaluation-harness task written by `intentkb tasks export` ({style}-shot prompts).",
+        "# Run: lm_eval --model hf --model_args pretrained=MODEL --include_path THIS_DIR --tasks " + f"intentkb_{task.replace('-', '_')}",
+        f"task: intentkb_{task.replace('-', '_')}",
+        "dataset_path: json",
+        "dataset_kwargs:",
+        "  data_files:",
+    ]
     out = "\n".join(lines) + "\n" + files
     out += f"test_split: {test}\n"
     if "train" in splits and test == "test":
         out += "training_split: train\n"
-    out += ("output_type: multiple_choice\n"
-            "doc_to_text: \"{{prompt}}\"\n"
-            "doc_to_choice: \"{{choices}}\"\n"
-            "doc_to_target: gold\n"
-            "metric_list:\n"
-            "  - metric: acc\n    aggregation: mean\n    higher_is_better: true\n"
-            "metadata:\n  version: 1.0\n")
+    out += (
+        "output_type: multiple_choice\n"
+        'doc_to_text: "{{prompt}}"\n'
+        'doc_to_choice: "{{choices}}"\n'
+        "doc_to_target: gold\n"
+        "metric_list:\n"
+        "  - metric: acc\n    aggregation: mean\n    higher_is_better: true\n"
+        "metadata:\n  version: 1.0\n"
+    )
     return out
 
 
-def export_tasks(store: GraphStore, settings: Settings | None, opts: ExportOptions,
-                 progress: Callable[[int], None] | None = None, echo: Callable[[str], None] | None = None) -> ExportReport:
+def export_tasks(
+    store: GraphStore, settings: Settings | None, opts: ExportOptions, progress: Callable[[int], None] | None = None, echo: Callable[[str], None] | None = None
+) -> ExportReport:
     started = time.monotonic()
     tasks = task_names(opts.benchmark, opts.tasks)
     if opts.style == "cot" and opts.fmt in ("alpaca", "sharegpt"):
-        raise IntentKBError("chain-of-thought training data needs rationales, which task items do not have: "
-                            "export SFT files with --prompt zero or few")
+        raise IntentKBError("chain-of-thought training data needs rationales, which task items do not have: export SFT files with --prompt zero or few")
     check_output(opts.output, directory=opts.fmt not in ("jsonl", "csv"))
     needs_prompts = opts.fmt != "jsonl" or opts.style is not None
     prompts = Prompts(opts.prompts_dir) if needs_prompts else None
@@ -316,6 +331,18 @@ def export_tasks(store: GraphStore, settings: Settings | None, opts: ExportOptio
             if opts.limit is not None and built >= opts.limit:
                 break
         files = writer.finish(tasks)
-    return ExportReport(benchmark=opts.benchmark, format=opts.fmt, mode=opts.mode, style=opts.style, files=files, items=built,
-                        written=written, unlabelled_left_out=unlabelled, by_task={t: dict(c) for t, c in by_task.items()},
-                        labels_attached=attached, labels_rejected=labels_rejected, build=stats, seconds=round(time.monotonic() - started, 2))
+    return ExportReport(
+        benchmark=opts.benchmark,
+        format=opts.fmt,
+        mode=opts.mode,
+        style=opts.style,
+        files=files,
+        items=built,
+        written=written,
+        unlabelled_left_out=unlabelled,
+        by_task={t: dict(c) for t, c in by_task.items()},
+        labels_attached=attached,
+        labels_rejected=labels_rejected,
+        build=stats,
+        seconds=round(time.monotonic() - started, 2),
+    )

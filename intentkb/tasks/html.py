@@ -65,36 +65,63 @@ def session_html(store: GraphStore, session: str) -> str:
     for i, p in enumerate(products):
         x = i * COL_W + 20
         label = html.escape(_short(p["title"] or p["id"], 60))
-        parts.append(f'<g class="product" data-pos="{p["pos"]}"><rect x="{x}" y="10" width="{BOX_W}" height="70" rx="6"/>'
-                     f'<title>{html.escape(p["title"] or p["id"])} ({html.escape(p["id"])})</title>'
-                     f'<foreignObject x="{x + 6}" y="14" width="{BOX_W - 12}" height="62"><div class="ptext">'
-                     f'<b>P{i + 1}</b> {label}</div></foreignObject></g>')
+        parts.append(
+            f'<g class="product" data-pos="{p["pos"]}"><rect x="{x}" y="10" width="{BOX_W}" height="70" rx="6"/>'
+            f"<title>{html.escape(p['title'] or p['id'])} ({html.escape(p['id'])})</title>"
+            f'<foreignObject x="{x + 6}" y="14" width="{BOX_W - 12}" height="62"><div class="ptext">'
+            f"<b>P{i + 1}</b> {label}</div></foreignObject></g>"
+        )
     for u, v in g.edges:
         (x1, y1), (x2, y2) = pos[u], pos[v]
-        parts.append(f'<path class="edge" data-from="{html.escape(u)}" data-to="{html.escape(v)}" '
-                     f'd="M{x1 + BOX_W},{y1 + BOX_H / 2} C{x1 + BOX_W + 20},{y1 + BOX_H / 2} {x2 - 20},{y2 + BOX_H / 2} {x2},{y2 + BOX_H / 2}"/>')
+        parts.append(
+            f'<path class="edge" data-from="{html.escape(u)}" data-to="{html.escape(v)}" '
+            f'd="M{x1 + BOX_W},{y1 + BOX_H / 2} C{x1 + BOX_W + 20},{y1 + BOX_H / 2} {x2 - 20},{y2 + BOX_H / 2} {x2},{y2 + BOX_H / 2}"/>'
+        )
     for n, d in sorted(g.nodes(data=True), key=lambda kv: (kv[1]["step"], kv[0])):
         x, y = pos[n]
         attribute = f"{d['attribute_name']}: {d['attribute_value']}" if d.get("attribute_name") else None
         comparison = f"[{d['comparison_aspect']}] {d['comparison']}" if d.get("comparison") else None
         parent = next(iter(g.predecessors(n)), None)
-        data[n] = {"step": d["step"], "text": d["text"], "attribute": attribute, "rationale": d.get("rationale"),
-                   "comparison": comparison, "product": d.get("product"), "parent": parent}
-        tip = "\n".join(x for x in [f"I{d['step']}: {d['text']}", attribute and f"values: {attribute}",
-                                    d.get("rationale") and f"rationale: {d['rationale']}",
-                                    comparison and f"comparison: {comparison}"] if x)
-        parts.append(f'<g class="node" data-id="{html.escape(n)}" data-step="{d["step"]}">'
-                     f'<rect x="{x}" y="{y}" width="{BOX_W}" height="{BOX_H}" rx="5"/>'
-                     f'<title>{html.escape(tip)}</title>'
-                     f'<text x="{x + 8}" y="{y + 25}">{html.escape(_short(d["text"], 34))}</text></g>')
+        data[n] = {
+            "step": d["step"],
+            "text": d["text"],
+            "attribute": attribute,
+            "rationale": d.get("rationale"),
+            "comparison": comparison,
+            "product": d.get("product"),
+            "parent": parent,
+        }
+        tip = "\n".join(
+            x
+            for x in [
+                f"I{d['step']}: {d['text']}",
+                attribute and f"values: {attribute}",
+                d.get("rationale") and f"rationale: {d['rationale']}",
+                comparison and f"comparison: {comparison}",
+            ]
+            if x
+        )
+        parts.append(
+            f'<g class="node" data-id="{html.escape(n)}" data-step="{d["step"]}">'
+            f'<rect x="{x}" y="{y}" width="{BOX_W}" height="{BOX_H}" rx="5"/>'
+            f"<title>{html.escape(tip)}</title>"
+            f'<text x="{x + 8}" y="{y + 25}">{html.escape(_short(d["text"], 34))}</text></g>'
+        )
     problems = check_tree(g)
     profile = ", ".join(f"step {k}: {v}" for k, v in tree_profile(g).items())
     payload = json.dumps(data, ensure_ascii=False).replace("</", "<\\/")
     return _PAGE.format(
-        title=html.escape(f"intentkb session {session}"), session=html.escape(session), nodes=g.number_of_nodes(),
-        leaves=sum(1 for n in g.nodes if g.out_degree(n) == 0), profile=html.escape(profile),
+        title=html.escape(f"intentkb session {session}"),
+        session=html.escape(session),
+        nodes=g.number_of_nodes(),
+        leaves=sum(1 for n in g.nodes if g.out_degree(n) == 0),
+        profile=html.escape(profile),
         shape="tree shape ok" if not problems else html.escape("; ".join(problems)),
-        width=int(width), height=int(height), svg="\n".join(parts), data=payload)
+        width=int(width),
+        height=int(height),
+        svg="\n".join(parts),
+        data=payload,
+    )
 
 
 def write_session_html(store: GraphStore, session: str, path: Path) -> Path:

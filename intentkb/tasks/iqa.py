@@ -80,21 +80,29 @@ def _options(answer: tuple[str, str], distractors: list[tuple[str, str]], rng: A
     return texts, ids, LETTERS[four.index(answer)]
 
 
-def _question(task: str, q: Row, answer: tuple[str, str], pool: list[tuple[str, str]], inputs: dict[str, Any], seed: int,
-              group: str, stats: BuildStats, what: str) -> Iterator[Item]:
+def _question(
+    task: str, q: Row, answer: tuple[str, str], pool: list[tuple[str, str]], inputs: dict[str, Any], seed: int, group: str, stats: BuildStats, what: str
+) -> Iterator[Item]:
     """The item with three distractors drawn (seeded per question) from `pool`, or a counted skip."""
     if len(pool) < 3:
         stats.skip(task, f"fewer than 3 {what}")
         return
     rng = seeded(seed, task, q["id"])
     texts, ids, label = _options(answer, rng.sample(pool, 3), rng)
-    yield make_item(task, q["id"], inputs, texts, label=label, group=group, query="task_iqa_cobuy_page",
-                    nodes=[q["id"], q["a"], q["b"]], option_nodes=ids)
+    yield make_item(task, q["id"], inputs, texts, label=label, group=group, query="task_iqa_cobuy_page", nodes=[q["id"], q["a"], q["b"]], option_nodes=ids)
 
 
-def iqa_items(store: GraphStore, settings: Settings | None, tasks: list[str], *, seed: int = 0,
-              band: tuple[float, float] = DEFAULT_BAND, page: int = 500, neighbours: Neighbours | None = None,
-              stats: BuildStats | None = None) -> Iterator[Item]:
+def iqa_items(
+    store: GraphStore,
+    settings: Settings | None,
+    tasks: list[str],
+    *,
+    seed: int = 0,
+    band: tuple[float, float] = DEFAULT_BAND,
+    page: int = 500,
+    neighbours: Neighbours | None = None,
+    stats: BuildStats | None = None,
+) -> Iterator[Item]:
     stats = stats if stats is not None else BuildStats()
     wanted = set(tasks)
     lo, hi = band
@@ -112,8 +120,7 @@ def iqa_items(store: GraphStore, settings: Settings | None, tasks: list[str], *,
             nb.close()
 
 
-def _page(store: GraphStore, nb: Neighbours, rows: list[Row], wanted: set[str], seed: int, lo: float, hi: float,
-          stats: BuildStats) -> Iterator[Item]:
+def _page(store: GraphStore, nb: Neighbours, rows: list[Row], wanted: set[str], seed: int, lo: float, hi: float, stats: BuildStats) -> Iterator[Item]:
     questions = []
     for r in rows:
         if r["a"] is None or r["b"] is None:
@@ -129,8 +136,11 @@ def _page(store: GraphStore, nb: Neighbours, rows: list[Row], wanted: set[str], 
     hits = nb.search([q["text"] for q in questions], SEARCH_WIDTH)
     near_ids = sorted({g for hs in hits for g, s in hs if lo <= s <= hi})
     info = {c["id"]: c for c in store.run("task_iqa_candidates", {"ids": near_ids})} if near_ids else {}
-    cobought = ({c["product"]: set(c["cobought"]) for c in store.run("task_cobought_with", {"products": sorted({q["a"] for q in questions})})}
-                if "iqa-t2" in wanted else {})  # only T2 keeps A's co-bought products out
+    cobought = (
+        {c["product"]: set(c["cobought"]) for c in store.run("task_cobought_with", {"products": sorted({q["a"] for q in questions})})}
+        if "iqa-t2" in wanted
+        else {}
+    )  # only T2 keeps A's co-bought products out
     for q, hs in zip(questions, hits):
         pair = {q["a"], q["b"]}
         group = "|".join(sorted(pair))
@@ -146,8 +156,17 @@ def _page(store: GraphStore, nb: Neighbours, rows: list[Row], wanted: set[str], 
                 if _fold(text) not in seen:
                     seen.add(_fold(text))
                     pool.append((c["id"], text))
-            yield from _question("iqa-t1", q, (q["id"], answer), pool, {"product_a": a, "product_b": b, "relation": q["relation"]},
-                                 seed, group, stats, f"distractors in the similarity band [{lo}, {hi}]")
+            yield from _question(
+                "iqa-t1",
+                q,
+                (q["id"], answer),
+                pool,
+                {"product_a": a, "product_b": b, "relation": q["relation"]},
+                seed,
+                group,
+                stats,
+                f"distractors in the similarity band [{lo}, {hi}]",
+            )
         if "iqa-t2" in wanted:
             blocked = pair | cobought.get(q["a"], set())
             seen, pool = {_fold(b["title"])}, []
@@ -157,5 +176,14 @@ def _page(store: GraphStore, nb: Neighbours, rows: list[Row], wanted: set[str], 
                     if p["id"] not in blocked and _fold(title) not in seen:
                         seen.add(_fold(title))
                         pool.append((p["id"], title))
-            yield from _question("iqa-t2", q, (q["b"], b["title"]), pool, {"product_a": a, "intention": answer, "relation": q["relation"]},
-                                 seed, group, stats, f"distractor products in the similarity band [{lo}, {hi}]")
+            yield from _question(
+                "iqa-t2",
+                q,
+                (q["b"], b["title"]),
+                pool,
+                {"product_a": a, "intention": answer, "relation": q["relation"]},
+                seed,
+                group,
+                stats,
+                f"distractor products in the similarity band [{lo}, {hi}]",
+            )

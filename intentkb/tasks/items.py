@@ -81,12 +81,31 @@ def seeded(seed: int, *key: str) -> random.Random:
     return random.Random(int(short_hash(str(seed), *key), 16))
 
 
-def make_item(task: str, key: str, inputs: dict[str, Any], options: dict[str, str], *, label: str | None, group: str,
-              query: str, nodes: list[str], positive: list[str] | None = None, **provenance: Any) -> Item:
+def make_item(
+    task: str,
+    key: str,
+    inputs: dict[str, Any],
+    options: dict[str, str],
+    *,
+    label: str | None,
+    group: str,
+    query: str,
+    nodes: list[str],
+    positive: list[str] | None = None,
+    **provenance: Any,
+) -> Item:
     benchmark = task.split("-", 1)[0]
-    return {"id": f"{task}:{key}", "benchmark": benchmark, "task": task, "inputs": inputs, "options": options,
-            "label": label, "positive": positive, "group": group,
-            "provenance": {"query": query, "nodes": nodes, **provenance}}
+    return {
+        "id": f"{task}:{key}",
+        "benchmark": benchmark,
+        "task": task,
+        "inputs": inputs,
+        "options": options,
+        "label": label,
+        "positive": positive,
+        "group": group,
+        "provenance": {"query": query, "nodes": nodes, **provenance},
+    }
 
 
 class Provenance(BaseModel):
@@ -113,7 +132,7 @@ class TaskItem(BaseModel):
     split: Literal["train", "test"] | None = None  # as `tasks export` wrote it
 
     @model_validator(mode="after")
-    def _consistent(self) -> "TaskItem":
+    def _consistent(self) -> TaskItem:
         if self.task not in TASKS[self.benchmark]:
             raise ValueError(f"task {self.task!r} is not one of {self.benchmark}'s ({', '.join(TASKS[self.benchmark])})")
         if self.label is not None and self.label not in self.options:

@@ -67,7 +67,7 @@ class MCQuestion(BaseModel):
         return v.strip().upper()
 
     @model_validator(mode="after")
-    def _answerable(self) -> "MCQuestion":
+    def _answerable(self) -> MCQuestion:
         if self.gold_ind not in self.options:
             raise ValueError(f"gold_ind {self.gold_ind!r} is not one of the options {sorted(self.options)}")
         if self.task is None:
@@ -114,7 +114,7 @@ class MCQReport(BaseModel):
     seconds: float
 
     @model_validator(mode="after")
-    def _balanced(self) -> "MCQReport":
+    def _balanced(self) -> MCQReport:
         if self.read != self.scored + self.rejected:
             raise ValueError(f"read {self.read} != scored {self.scored} + rejected {self.rejected}")
         return self
@@ -162,9 +162,16 @@ def score_embedding(questions: list[MCQuestion], embedder: Embedder) -> tuple[li
     return out, len(texts)
 
 
-def evaluate_mcq(path: Path | str, embedder: Embedder | Callable[[list[str]], Embedder], *, scorer: str = "embedding", task: int | None = None,
-                 rejects_path: Path | None = None, predictions_path: Path | None = None,
-                 echo: Callable[[str], None] | None = None) -> MCQReport:
+def evaluate_mcq(
+    path: Path | str,
+    embedder: Embedder | Callable[[list[str]], Embedder],
+    *,
+    scorer: str = "embedding",
+    task: int | None = None,
+    rejects_path: Path | None = None,
+    predictions_path: Path | None = None,
+    echo: Callable[[str], None] | None = None,
+) -> MCQReport:
     """Score every question of an IntentionQA JSONL file; the report balances read = scored + rejected.
     `embedder` may be a function of the file's texts that makes one (`--precision auto` measures on them)."""
     import time
@@ -193,6 +200,18 @@ def evaluate_mcq(path: Path | str, embedder: Embedder | Callable[[list[str]], Em
     for t in sorted({p.task for p in preds}):
         mine = [p for p in preds if p.task == t]
         by_task[f"task{t}"] = accuracy(sum(p.correct for p in mine), len(mine))
-    return MCQReport(file=str(path), scorer=scorer, model=embedder.key, read=read, scored=len(preds), rejected=sink.count,
-                     rejects_file=str(sink.path) if sink.count else None, overall=accuracy(sum(p.correct for p in preds), len(preds)),
-                     by_task=by_task, texts=n_texts, encoder=embedder.describe(), encoded=embedder.encoded - before, seconds=round(time.monotonic() - started, 2))
+    return MCQReport(
+        file=str(path),
+        scorer=scorer,
+        model=embedder.key,
+        read=read,
+        scored=len(preds),
+        rejected=sink.count,
+        rejects_file=str(sink.path) if sink.count else None,
+        overall=accuracy(sum(p.correct for p in preds), len(preds)),
+        by_task=by_task,
+        texts=n_texts,
+        encoder=embedder.describe(),
+        encoded=embedder.encoded - before,
+        seconds=round(time.monotonic() - started, 2),
+    )

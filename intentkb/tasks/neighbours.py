@@ -32,7 +32,7 @@ class Neighbours:
         if self._own and self.embedder.cache:
             self.embedder.cache.close()
 
-    def __enter__(self) -> "Neighbours":
+    def __enter__(self) -> Neighbours:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -72,9 +72,19 @@ def _paired(task: str, a: dict[str, bool], b: dict[str, bool]) -> PairedScore:
     b_only = sum(b[i] and not a[i] for i in common)
     p, method = mcnemar_p(a_only, b_only)
     acc_a, acc_b = (right_a / n, right_b / n) if n else (0.0, 0.0)
-    return PairedScore(task=task, paired=n, only_in_a=len(a.keys() - b.keys()), only_in_b=len(b.keys() - a.keys()),
-                       accuracy_a=round(acc_a, 4), accuracy_b=round(acc_b, 4), difference=round(acc_b - acc_a, 4),
-                       a_only=a_only, b_only=b_only, p_value=round(p, 6), method=method)
+    return PairedScore(
+        task=task,
+        paired=n,
+        only_in_a=len(a.keys() - b.keys()),
+        only_in_b=len(b.keys() - a.keys()),
+        accuracy_a=round(acc_a, 4),
+        accuracy_b=round(acc_b, 4),
+        difference=round(acc_b - acc_a, 4),
+        a_only=a_only,
+        b_only=b_only,
+        p_value=round(p, 6),
+        method=method,
+    )
 
 
 def compare_files(a: Path, b: Path, echo: Callable[[str], None] | None = None) -> PairedReport:

@@ -66,7 +66,7 @@ def _lead(line: str, options: dict[str, str]) -> str | None:
     m = _LETTER.match(prefixed)
     if not m or m.group(1).upper() not in options:
         return None
-    letter, rest = m.group(1).upper(), prefixed[m.end():]
+    letter, rest = m.group(1).upper(), prefixed[m.end() :]
     marked = prefixed != line or m.group(0) != m.group(1)  # "Answer: b", "(b)", "b)"
     if marked or not rest.strip() or rest[0] in ".):,":
         return letter

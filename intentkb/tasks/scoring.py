@@ -144,17 +144,22 @@ def score_task(task: str, rows: list[Scored], seed: int = 0) -> TaskScore:
         r_acc += sum(g == d for g, d in zip(gold, draw)) / len(gold)
         r_f1 += macro_f1(gold, list(draw), classes)
     return TaskScore(
-        task=task, items=len(rows), accuracy=accuracy(correct, len(rows)),
-        macro_f1=round(macro_f1(gold, pred, classes), 4), f1_positive=_f1_positive(gold, pred) if grouped else None, invalid=invalid, invalid_rate=round(invalid / len(rows), 4),
-        classes=classes, gold_distribution=dict(sorted(counts.items())),
+        task=task,
+        items=len(rows),
+        accuracy=accuracy(correct, len(rows)),
+        macro_f1=round(macro_f1(gold, pred, classes), 4),
+        f1_positive=_f1_positive(gold, pred) if grouped else None,
+        invalid=invalid,
+        invalid_rate=round(invalid / len(rows), 4),
+        classes=classes,
+        gold_distribution=dict(sorted(counts.items())),
         random=Baseline(accuracy=round(r_acc / RANDOM_DRAWS, 4), macro_f1=round(r_f1 / RANDOM_DRAWS, 4)),
         majority=Baseline(accuracy=round(counts[major] / len(rows), 4), macro_f1=round(macro_f1(gold, [major] * len(gold), classes), 4)),
         majority_label=major,
     )
 
 
-def read_results(path: Path, rejects_path: Path | None = None, echo: Callable[[str], None] | None = None
-                 ) -> tuple[dict[str, list[Scored]], int, RejectSink]:
+def read_results(path: Path, rejects_path: Path | None = None, echo: Callable[[str], None] | None = None) -> tuple[dict[str, list[Scored]], int, RejectSink]:
     """(task -> labelled rows, unlabelled rows, the closed rejects sink) of a results file."""
     sink = RejectSink(rejects_path or user_rejects_path(path, "score"), path, echo)
     by_task: dict[str, list[Scored]] = defaultdict(list)
@@ -189,13 +194,31 @@ def score_file(path: Path | str, *, rejects_path: Path | None = None, echo: Call
         correct = sum(t.accuracy.correct for t in tasks)
         invalid = sum(t.invalid for t in tasks)
         overall = TaskScore(
-            task="all", items=len(everything), accuracy=accuracy(correct, len(everything)),
-            macro_f1=round(sum(t.macro_f1 for t in tasks) / len(tasks), 4), invalid=invalid,
-            invalid_rate=round(invalid / len(everything), 4), classes=[], gold_distribution={},
-            random=Baseline(accuracy=round(sum(t.random.accuracy * t.items for t in tasks) / len(everything), 4),
-                            macro_f1=round(sum(t.random.macro_f1 for t in tasks) / len(tasks), 4)),
-            majority=Baseline(accuracy=round(sum(t.majority.accuracy * t.items for t in tasks) / len(everything), 4),
-                              macro_f1=round(sum(t.majority.macro_f1 for t in tasks) / len(tasks), 4)),
-            majority_label="")
-    return ScoreReport(file=str(path), read=read, scored=len(everything), rejected=sink.count, unlabelled=unlabelled,
-                       rejects_file=str(sink.path) if sink.count else None, tasks=tasks, overall=overall)
+            task="all",
+            items=len(everything),
+            accuracy=accuracy(correct, len(everything)),
+            macro_f1=round(sum(t.macro_f1 for t in tasks) / len(tasks), 4),
+            invalid=invalid,
+            invalid_rate=round(invalid / len(everything), 4),
+            classes=[],
+            gold_distribution={},
+            random=Baseline(
+                accuracy=round(sum(t.random.accuracy * t.items for t in tasks) / len(everything), 4),
+                macro_f1=round(sum(t.random.macro_f1 for t in tasks) / len(tasks), 4),
+            ),
+            majority=Baseline(
+                accuracy=round(sum(t.majority.accuracy * t.items for t in tasks) / len(everything), 4),
+                macro_f1=round(sum(t.majority.macro_f1 for t in tasks) / len(tasks), 4),
+            ),
+            majority_label="",
+        )
+    return ScoreReport(
+        file=str(path),
+        read=read,
+        scored=len(everything),
+        rejected=sink.count,
+        unlabelled=unlabelled,
+        rejects_file=str(sink.path) if sink.count else None,
+        tasks=tasks,
+        overall=overall,
+    )

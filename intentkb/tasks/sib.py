@@ -36,12 +36,16 @@ def _product(rows: dict[str, Row], pid: str | None) -> dict[str, Any]:
 
 
 def _node(r: Row) -> dict[str, Any]:
-    return {"id": r["id"], "text": r["text"], "attribute": r["attribute"], "product": r["product"],
-            "comparison": ({"aspect": r["comparison_aspect"], "text": r["comparison"]} if r["comparison"] else None)}
+    return {
+        "id": r["id"],
+        "text": r["text"],
+        "attribute": r["attribute"],
+        "product": r["product"],
+        "comparison": ({"aspect": r["comparison_aspect"], "text": r["comparison"]} if r["comparison"] else None),
+    }
 
 
-def _items_at(session: str, path: list[dict[str, Any]], products: list[dict[str, Any]], t: int,
-              tasks: set[str], stats: BuildStats) -> Iterator[Item]:
+def _items_at(session: str, path: list[dict[str, Any]], products: list[dict[str, Any]], t: int, tasks: set[str], stats: BuildStats) -> Iterator[Item]:
     """The items asked at step t (1-based) of one trajectory."""
     cur = path[t - 1]
     history_t = products[:t]
@@ -50,37 +54,80 @@ def _items_at(session: str, path: list[dict[str, Any]], products: list[dict[str,
         history, target = products[: t - 1], products[t - 1]
         nodes = [prev["id"], *(p["id"] for p in products[:t])]
         if "sib-t1" in tasks:
-            yield make_item("sib-t1", prev["id"], {"session": session, "step": t, "history": history,
-                                                    "intention": prev["text"], "product": target},
-                            LIKELIHOOD, label=None, positive=POSITIVE_LIKELIHOOD, group=session,
-                            query="trajectories", nodes=nodes)
+            yield make_item(
+                "sib-t1",
+                prev["id"],
+                {"session": session, "step": t, "history": history, "intention": prev["text"], "product": target},
+                LIKELIHOOD,
+                label=None,
+                positive=POSITIVE_LIKELIHOOD,
+                group=session,
+                query="trajectories",
+                nodes=nodes,
+            )
         if "sib-t2" in tasks:
             if prev["attribute"]:
-                yield make_item("sib-t2", prev["id"], {"session": session, "step": t, "history": history,
-                                                        "attribute": prev["attribute"], "attribute_product": products[t - 2],
-                                                        "product": target},
-                                LIKELIHOOD, label=None, positive=POSITIVE_LIKELIHOOD, group=session,
-                                query="trajectories", nodes=nodes)
+                yield make_item(
+                    "sib-t2",
+                    prev["id"],
+                    {
+                        "session": session,
+                        "step": t,
+                        "history": history,
+                        "attribute": prev["attribute"],
+                        "attribute_product": products[t - 2],
+                        "product": target,
+                    },
+                    LIKELIHOOD,
+                    label=None,
+                    positive=POSITIVE_LIKELIHOOD,
+                    group=session,
+                    query="trajectories",
+                    nodes=nodes,
+                )
             else:
                 stats.skip("sib-t2", "no valued attribute on I(t-1)")
         if "sib-t3" in tasks:
             if cur["comparison"]:
-                yield make_item("sib-t3", cur["id"], {"session": session, "step": t, "history": history_t,
-                                                       "previous_product": products[t - 2], "product": target,
-                                                       "previous_intention": prev["text"], "intention": cur["text"],
-                                                       "comparison": cur["comparison"]},
-                                LIKELIHOOD, label=None, positive=POSITIVE_LIKELIHOOD, group=session,
-                                query="trajectories", nodes=[prev["id"], cur["id"], *(p["id"] for p in history_t)])
+                yield make_item(
+                    "sib-t3",
+                    cur["id"],
+                    {
+                        "session": session,
+                        "step": t,
+                        "history": history_t,
+                        "previous_product": products[t - 2],
+                        "product": target,
+                        "previous_intention": prev["text"],
+                        "intention": cur["text"],
+                        "comparison": cur["comparison"],
+                    },
+                    LIKELIHOOD,
+                    label=None,
+                    positive=POSITIVE_LIKELIHOOD,
+                    group=session,
+                    query="trajectories",
+                    nodes=[prev["id"], cur["id"], *(p["id"] for p in history_t)],
+                )
             else:
                 stats.skip("sib-t3", "no comparison on I(t)")
     if "sib-t4" in tasks:
-        yield make_item("sib-t4", cur["id"], {"session": session, "step": t, "history": history_t, "intention": cur["text"]},
-                        EVOLUTION, label=None, positive=POSITIVE_EVOLUTION, group=session,
-                        query="trajectories", nodes=[cur["id"], *(p["id"] for p in history_t)])
+        yield make_item(
+            "sib-t4",
+            cur["id"],
+            {"session": session, "step": t, "history": history_t, "intention": cur["text"]},
+            EVOLUTION,
+            label=None,
+            positive=POSITIVE_EVOLUTION,
+            group=session,
+            query="trajectories",
+            nodes=[cur["id"], *(p["id"] for p in history_t)],
+        )
 
 
-def sib_items(store: GraphStore, tasks: list[str], mode: Mode = "end", *, page: int = 200,
-              sessions: list[str] | None = None, stats: BuildStats | None = None) -> Iterator[Item]:
+def sib_items(
+    store: GraphStore, tasks: list[str], mode: Mode = "end", *, page: int = 200, sessions: list[str] | None = None, stats: BuildStats | None = None
+) -> Iterator[Item]:
     """SessionIntentBench items of every session (or of `sessions`), streamed a page of sessions
     at a time: memory holds one page's trees, whatever the forest's size."""
     stats = stats if stats is not None else BuildStats()

@@ -65,8 +65,19 @@ class LlamaServer:
         return f"http://127.0.0.1:{self.port}/v1"
 
     def start(self, timeout: float = 120.0) -> LlamaServer:
-        args = [sys.executable, "-m", "intentkb.testing.llamacpp", "--port", str(self.port), "--parallel", str(self.parallel),
-                "--ctx-per-slot", str(self.ctx_per_slot), "--threads", str(self.threads)]
+        args = [
+            sys.executable,
+            "-m",
+            "intentkb.testing.llamacpp",
+            "--port",
+            str(self.port),
+            "--parallel",
+            str(self.parallel),
+            "--ctx-per-slot",
+            str(self.ctx_per_slot),
+            "--threads",
+            str(self.threads),
+        ]
         with open(self.log, "wb") as log:
             self.proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         deadline = time.monotonic() + timeout

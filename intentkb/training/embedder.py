@@ -70,10 +70,12 @@ class TrainReport(BaseModel):
     seconds: float
 
     def lines(self) -> list[str]:
-        out = [f"trained {self.name} from {self.base} on {self.examples:,} links "
-               f"({', '.join(f'{k} {v:,}' for k, v in self.by_kind.items())}) in {self.train_seconds:.0f}s"
-               + (f" (resumed from {self.resumed_from})" if self.resumed_from else ""),
-               f"held out {self.held_out_pairs:,} product pairs (trained on {self.train_pairs:,}); questions on them:"]
+        out = [
+            f"trained {self.name} from {self.base} on {self.examples:,} links "
+            f"({', '.join(f'{k} {v:,}' for k, v in self.by_kind.items())}) in {self.train_seconds:.0f}s"
+            + (f" (resumed from {self.resumed_from})" if self.resumed_from else ""),
+            f"held out {self.held_out_pairs:,} product pairs (trained on {self.train_pairs:,}); questions on them:",
+        ]
         for t in self.before:
             b, a = self.before[t], self.after[t]
             out.append(f"  {t}  base {b.text()}  →  trained {a.text()}  ({((a.accuracy or 0) - (b.accuracy or 0)) * 100:+.1f} points)")
@@ -92,8 +94,9 @@ def _spec_hash(base: str, opts: TrainOptions, examples: list[tuple[str, str]]) -
     return h.hexdigest()
 
 
-def train_embedder(store: GraphStore, settings: Settings, opts: TrainOptions, *, echo: Callable[[str], None] | None = None,
-                   progress: bool = True) -> TrainReport:
+def train_embedder(
+    store: GraphStore, settings: Settings, opts: TrainOptions, *, echo: Callable[[str], None] | None = None, progress: bool = True
+) -> TrainReport:
     say = echo or (lambda _m: None)
     started = time.monotonic()
     unknown = sorted(set(opts.kinds) - set(KINDS))
@@ -107,10 +110,14 @@ def train_embedder(store: GraphStore, settings: Settings, opts: TrainOptions, *,
 
     split = split_links(store, opts.kinds, opts.held_out, opts.step_min_score)
     if len(split.train) < opts.batch_size:
-        raise IntentKBError(f"only {len(split.train)} training links in the graph (need at least one batch of {opts.batch_size}); "
-                            "ingest co-buy records, purchase intentions or align script steps first")
-    say(f"{len(split.train):,} training links ({', '.join(f'{k} {v:,}' for k, v in split.by_kind.items())}); "
-        f"{len(split.held_out_groups):,} product pairs held out")
+        raise IntentKBError(
+            f"only {len(split.train)} training links in the graph (need at least one batch of {opts.batch_size}); "
+            "ingest co-buy records, purchase intentions or align script steps first"
+        )
+    say(
+        f"{len(split.train):,} training links ({', '.join(f'{k} {v:,}' for k, v in split.by_kind.items())}); "
+        f"{len(split.held_out_groups):,} product pairs held out"
+    )
 
     cache = EmbeddingCache(settings.embedding_cache_path)
     try:
@@ -130,11 +137,23 @@ def train_embedder(store: GraphStore, settings: Settings, opts: TrainOptions, *,
         shutil.copytree(work / "final", tmp)
         trained_embedder = Embedder(str(tmp), None, device=settings.embedding_device, threads=settings.embedding_threads)
         after = score_questions(questions, trained_embedder)
-        report = TrainReport(name=opts.name, path=str(out_dir), base=base, fingerprint=fingerprint, options=opts,
-                             examples=len(examples), by_kind=split.by_kind, train_pairs=split.train_groups,
-                             held_out_pairs=len(split.held_out_groups), questions={t: len(q) for t, q in questions.items()},
-                             before=before, after=after, resumed_from=resumed, train_seconds=round(trained_s, 1),
-                             seconds=round(time.monotonic() - started, 1))
+        report = TrainReport(
+            name=opts.name,
+            path=str(out_dir),
+            base=base,
+            fingerprint=fingerprint,
+            options=opts,
+            examples=len(examples),
+            by_kind=split.by_kind,
+            train_pairs=split.train_groups,
+            held_out_pairs=len(split.held_out_groups),
+            questions={t: len(q) for t, q in questions.items()},
+            before=before,
+            after=after,
+            resumed_from=resumed,
+            train_seconds=round(trained_s, 1),
+            seconds=round(time.monotonic() - started, 1),
+        )
         private_write_text(tmp / MODEL_MARKER, json.dumps({"fingerprint": fingerprint, **report.model_dump(mode="json")}, indent=2))
         old = settings.models_dir / f".{opts.name}.old"
         shutil.rmtree(old, ignore_errors=True)
@@ -148,8 +167,9 @@ def train_embedder(store: GraphStore, settings: Settings, opts: TrainOptions, *,
         cache.close()
 
 
-def _fit(base_name: str, examples: list[tuple[str, str]], opts: TrainOptions, work: Path, spec: str, settings: Settings,
-         progress: bool, say: Callable[[str], None]) -> tuple[str | None, float]:
+def _fit(
+    base_name: str, examples: list[tuple[str, str]], opts: TrainOptions, work: Path, spec: str, settings: Settings, progress: bool, say: Callable[[str], None]
+) -> tuple[str | None, float]:
     """Train into `work/final`, from the last checkpoint of an interrupted run with the same spec."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
@@ -189,15 +209,26 @@ def _fit(base_name: str, examples: list[tuple[str, str]], opts: TrainOptions, wo
             bar.update(state.global_step - bar.done)
 
     args = SentenceTransformerTrainingArguments(
-        output_dir=str(work), num_train_epochs=opts.epochs, per_device_train_batch_size=opts.batch_size,
-        learning_rate=opts.learning_rate, warmup_steps=0.1,  # a float: the share of steps (transformers 5)
-        seed=opts.seed, data_seed=opts.seed,
-        batch_sampler=BatchSamplers.NO_DUPLICATES, dataloader_drop_last=True,
-        save_strategy="steps", save_steps=opts.save_steps, save_total_limit=1, logging_strategy="no",
-        report_to="none", disable_tqdm=True, use_cpu=settings.embedding_device == "cpu", dataloader_num_workers=0)
+        output_dir=str(work),
+        num_train_epochs=opts.epochs,
+        per_device_train_batch_size=opts.batch_size,
+        learning_rate=opts.learning_rate,
+        warmup_steps=0.1,  # a float: the share of steps (transformers 5)
+        seed=opts.seed,
+        data_seed=opts.seed,
+        batch_sampler=BatchSamplers.NO_DUPLICATES,
+        dataloader_drop_last=True,
+        save_strategy="steps",
+        save_steps=opts.save_steps,
+        save_total_limit=1,
+        logging_strategy="no",
+        report_to="none",
+        disable_tqdm=True,
+        use_cpu=settings.embedding_device == "cpu",
+        dataloader_num_workers=0,
+    )
     model.model_card_data.set_widget_examples = lambda *_a, **_k: None  # a model-card nicety with a progress bar of its own
-    trainer = SentenceTransformerTrainer(model=model, args=args, train_dataset=data, loss=MultipleNegativesRankingLoss(model),
-                                         callbacks=[Tick()])
+    trainer = SentenceTransformerTrainer(model=model, args=args, train_dataset=data, loss=MultipleNegativesRankingLoss(model), callbacks=[Tick()])
     trainer.remove_callback(PrinterCallback)  # with tqdm off it prints the trainer's log dicts on stdout
     t = time.monotonic()
     try:

@@ -21,15 +21,13 @@ def as_question(item: dict) -> MCQuestion:  # type: ignore[type-arg]
     """An exported IQA item in the IntentionQA question form `eval mcq` scores."""
     inputs = item["inputs"]
     a, b = inputs["product_a"], inputs.get("product_b")
-    common = {"id": item["id"], "item_a_name": a["title"] or a["id"], "options": item["options"], "gold_ind": item["label"],
-              "relation": inputs.get("relation")}
+    common = {"id": item["id"], "item_a_name": a["title"] or a["id"], "options": item["options"], "gold_ind": item["label"], "relation": inputs.get("relation")}
     if item["task"] == "iqa-t1":
         return MCQuestion.model_validate({**common, "task": 1, "item_b_name": b["title"] or b["id"]})
     return MCQuestion.model_validate({**common, "task": 2, "assertion": inputs["intention"]})
 
 
-def heldout_questions(store: GraphStore, settings: Settings, groups: set[str], limit: int, base: Embedder,
-                      seed: int = 0) -> dict[str, list[MCQuestion]]:
+def heldout_questions(store: GraphStore, settings: Settings, groups: set[str], limit: int, base: Embedder, seed: int = 0) -> dict[str, list[MCQuestion]]:
     """Up to `limit` questions per task whose pair is in `groups`."""
     plain = settings.model_copy(update={"embedding_backend": "torch", "embedding_precision": "float32"})
     if not (index_dir(plain, "intentions") / "meta.json").exists():

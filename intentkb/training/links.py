@@ -82,8 +82,7 @@ class Split(BaseModel):
 
 def split_links(store: GraphStore, kinds: list[str], held_out_share: float, step_min_score: float = STEP_MIN_SCORE) -> Split:
     """Every link of the chosen kinds, deduplicated, with the held-out pairs' co-buy links removed."""
-    sources = {"cobuy": lambda: cobuy_pairs(store), "purchase": lambda: purchase_pairs(store),
-               "step": lambda: step_pairs(store, step_min_score)}
+    sources = {"cobuy": lambda: cobuy_pairs(store), "purchase": lambda: purchase_pairs(store), "step": lambda: step_pairs(store, step_min_score)}
     train: list[Pair] = []
     seen: set[tuple[str, str]] = set()
     held: set[str] = set()

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..config import Settings
-from ..errors import ReadOnlyViolation, StoreError
-from .models import Label
-from .store import GraphStore, PreparedWrite, Row, WriteStats
+from ...config import Settings
+from ...errors import ReadOnlyViolation, StoreError
+from ..models import Label
+from ..store import GraphStore, PreparedWrite, Row, WriteStats
 
 
 def _plain(value: Any) -> Any:
@@ -48,11 +48,12 @@ class Neo4jStore(GraphStore):
             # Notifications off: the server warns about every property key a query reads before any
             # node has it (a fresh graph), and the driver logs each warning to stderr.
             self.driver = neo4j.GraphDatabase.driver(
-                settings.graph_uri, auth=(settings.neo4j_user, settings.neo4j_password.get_secret_value()),
+                settings.graph_uri,
+                auth=(settings.neo4j_user, settings.neo4j_password.get_secret_value()),
                 notifications_min_severity=neo4j.NotificationMinimumSeverity.OFF,
             )
             self.driver.verify_connectivity()
-        except Exception as e:  # noqa: BLE001 - the driver raises many types; one clear line for the user
+        except Exception as e:
             raise StoreError(f"cannot reach Neo4j at {settings.graph_uri}: {type(e).__name__}: {e}") from e
         self.database = settings.neo4j_database
 
@@ -92,11 +93,7 @@ class Neo4jStore(GraphStore):
 
     def setup_schema(self) -> None:
         for label in Label:
-            self._run(
-                f"CREATE CONSTRAINT intentkb_{label.value.lower()}_id IF NOT EXISTS FOR (n:{label.value}) REQUIRE n.id IS UNIQUE",
-                {},
-                True,
-            )
+            self._run(f"CREATE CONSTRAINT intentkb_{label.value.lower()}_id IF NOT EXISTS FOR (n:{label.value}) REQUIRE n.id IS UNIQUE", {}, True)
 
     def _close(self) -> None:
         self.driver.close()

@@ -64,8 +64,9 @@ _PAIR = np.dtype([("src", "<u8"), ("dst", "<u8")])
 _PAIR_LONG = np.dtype([("src", "<u8"), ("dst", "<u8"), ("type", "u1"), ("value", "<i8")])
 
 
-def edge_blob(rel: str, src: np.ndarray | Iterable[int], dst: np.ndarray | Iterable[int],
-              long_prop: tuple[str, np.ndarray | Iterable[int]] | None = None) -> bytes:
+def edge_blob(
+    rel: str, src: np.ndarray | Iterable[int], dst: np.ndarray | Iterable[int], long_prop: tuple[str, np.ndarray | Iterable[int]] | None = None
+) -> bytes:
     """Blob of edges from node numbers; optionally one integer property (VIEWED's `pos`)."""
     src = np.asarray(src, dtype=np.uint64)
     dst = np.asarray(dst, dtype=np.uint64)

@@ -20,10 +20,10 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from ..errors import IntentKBError
-from ..private import private_dir, private_open
-from .models import EDGE_SCHEMA, Label
-from .store import GraphStore
+from ...errors import IntentKBError
+from ...private import private_dir, private_open
+from ..models import EDGE_SCHEMA, Label
+from ..store import GraphStore
 
 ARRAY_DELIMITER = "\x1f"
 PAGE = 5000
@@ -98,8 +98,9 @@ def _node_pages(store: GraphStore, label: str) -> Iterator[list[dict[str, Any]]]
 
 def _edge_pages(store: GraphStore, rel: str, src: str, dst: str) -> Iterator[list[dict[str, Any]]]:
     for lo, hi in _id_ranges(store, src):
-        rows = store.run(f"MATCH (a:{src})-[e:{rel}]->(b:{dst}) WHERE id(a) >= $lo AND id(a) < $hi "
-                         "RETURN a.id AS a, b.id AS b, properties(e) AS p", {"lo": lo, "hi": hi})
+        rows = store.run(
+            f"MATCH (a:{src})-[e:{rel}]->(b:{dst}) WHERE id(a) >= $lo AND id(a) < $hi RETURN a.id AS a, b.id AS b, properties(e) AS p", {"lo": lo, "hi": hi}
+        )
         if rows:
             yield rows
 
@@ -112,8 +113,17 @@ def export_neo4j_import(store: GraphStore, directory: Path | str, *, database: s
         raise IntentKBError(f"{out} already holds CSV files; give an empty directory")
     nodes: dict[str, int] = {}
     rels: dict[str, int] = {}
-    args = ["database", "import", "full", database, "--multiline-fields=true", f"--array-delimiter={ARRAY_DELIMITER}",
-            "--ignore-empty-strings=true", "--skip-duplicate-nodes=false", "--bad-tolerance=0"]
+    args = [
+        "database",
+        "import",
+        "full",
+        database,
+        "--multiline-fields=true",
+        f"--array-delimiter={ARRAY_DELIMITER}",
+        "--ignore-empty-strings=true",
+        "--skip-duplicate-nodes=false",
+        "--bad-tolerance=0",
+    ]
     for label in (lab.value for lab in Label):
         kinds: dict[str, set[str]] = {}
         for page in _node_pages(store, label):  # first pass: the type of every property

@@ -1,0 +1,43 @@
+"""Which store a graph URI opens: one registration per engine, keyed by URI scheme.
+
+Engines are named by import path and loaded on first use, so the base (`store.py`) never imports
+an engine and opening the embedded store never imports the Neo4j driver (or the other way round).
+Adding an engine is its folder under `kb/` plus one line in `ENGINES`.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+
+from ..config import Settings
+from ..errors import StoreError
+from .store import GraphStore
+
+ENGINES: dict[str, str] = {
+    "embedded": "intentkb.kb.falkordb:EmbeddedStore",
+    **{s: "intentkb.kb.neo4j:Neo4jStore" for s in ("bolt", "bolt+s", "bolt+ssc", "neo4j", "neo4j+s", "neo4j+ssc")},
+}
+
+
+def scheme_of(uri: str) -> str:
+    """`embedded`, `embedded:…` and the empty URI are the embedded engine; else the part before `://`."""
+    if uri in ("", "embedded") or uri.startswith("embedded:"):
+        return "embedded"
+    return uri.split("://", 1)[0] if "://" in uri else uri
+
+
+def store_class(uri: str) -> type[GraphStore]:
+    scheme = scheme_of(uri)
+    target = ENGINES.get(scheme)
+    if target is None:
+        known = ", ".join(sorted({s.split("+")[0] for s in ENGINES}))
+        raise StoreError(f"unsupported INTENTKB_GRAPH_URI {uri!r}: scheme {scheme!r} is not one of {known} (e.g. 'embedded' or bolt://host:7687)")
+    module, name = target.split(":")
+    cls: type[GraphStore] = getattr(import_module(module), name)
+    return cls
+
+
+def open_store(settings: Settings | None = None) -> GraphStore:
+    """The store `settings.graph_uri` selects: embedded (default) or Neo4j for `bolt://`/`neo4j://`."""
+    settings = settings or Settings()
+    return store_class(settings.graph_uri)(settings)

@@ -1,0 +1,211 @@
+"""The embedded store: Cypher over the FalkorDB server that intentkb owns (see server.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import redis
+from falkordb import FalkorDB
+from falkordb.edge import Edge as FEdge
+from falkordb.node import Node as FNode
+from falkordb.path import Path as FPath
+from falkordb.query_result import QueryResult
+
+from ...config import Settings
+from ...errors import ReadOnlyViolation, StoreError
+from ..models import Label
+from ..store import GraphStore, PreparedWrite, Row, WriteStats
+from .bulk import BulkLoad, text_of
+from .locks import WriteLock, flocked
+from .params import params_header
+from .server import EmbeddedServer
+
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
+def _plain(value: Any) -> Any:
+    """FalkorDB result values → plain Python (dicts, lists, scalars), like Neo4j's record.data()."""
+    if type(value) in _SCALARS:  # most values: one set lookup instead of five isinstance checks
+        return value
+    if type(value) is list:
+        return [v if type(v) in _SCALARS else _plain(v) for v in value]
+    if isinstance(value, FNode):
+        return dict(value.properties)
+    if isinstance(value, FEdge):
+        return dict(value.properties)
+    if isinstance(value, FPath):
+        return [_plain(n) for n in value.nodes()]
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
+
+
+GRAPH_RO, GRAPH_RW = "GRAPH.RO_QUERY", "GRAPH.QUERY"
+
+
+def _query_failure(msg: str, timeout: float | None, what: str = "query failed") -> str:
+    """The server's refusal as one line that says which limit to raise."""
+    if "timed out" in msg.lower():
+        limit = f" after {timeout:g} s" if timeout else ""
+        return (
+            f"query timed out{limit}: raise it with `intentkb cypher --timeout SECONDS` or INTENTKB_QUERY_TIMEOUT "
+            "(the server's ceiling is TIMEOUT_MAX in INTENTKB_FALKORDB_ARGS)"
+        )
+    if "mem consumption exceeded" in msg.lower():
+        return "query stopped: it needed more memory than the server allows a query (QUERY_MEM_CAPACITY in INTENTKB_FALKORDB_ARGS)"
+    return f"{what}: {msg}"
+
+
+def _header_names(result: QueryResult) -> list[str]:
+    return [h[1].decode() if isinstance(h[1], bytes) else str(h[1]) for h in result.header]
+
+
+_STAT_KEYS = {
+    "nodes_created": "Nodes created",
+    "relationships_created": "Relationships created",
+    "properties_set": "Properties set",
+    "nodes_deleted": "Nodes deleted",
+    "relationships_deleted": "Relationships deleted",
+}
+
+
+def _stats(result: QueryResult) -> WriteStats:
+    found: dict[str, int] = {}
+    for line in result._raw_stats or []:  # lines like "Nodes created: 5"
+        line = line.decode() if isinstance(line, bytes) else str(line)
+        name, _, value = line.partition(": ")
+        found[name] = int(float(value.split(" ")[0] or 0)) if value else 0
+    return WriteStats(**{k: found.get(v, 0) for k, v in _STAT_KEYS.items()})
+
+
+class EmbeddedStore(GraphStore):
+    kind = "embedded"
+
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(settings)
+        self.server = EmbeddedServer(settings.data_dir, settings.falkordb_args)
+        self.server.start()
+        self.db = FalkorDB(unix_socket_path=str(self.server.socket))
+        self.graph = self.db.select_graph(settings.graph_name)
+        self.write_lock = WriteLock(self.server.dir / f"writers.{settings.graph_name}.lock")
+        self.timeout_max_ms = self._timeout_max()
+        if not self.db.connection.exists(self.graph.name):
+            # FalkorDB refuses every read of a graph that does not exist yet ("empty key"), which
+            # would also hide a write sent down the read-only path; the schema creates the graph.
+            self.setup_schema()
+
+    def _timeout_max(self) -> int:
+        """The server's TIMEOUT_MAX in ms (0: none): the project's own queries ask for all of it."""
+        try:
+            reply = self.db.connection.execute_command("GRAPH.CONFIG", "GET", "TIMEOUT_MAX")
+            return int(reply[1]) if reply and len(reply) > 1 else 0
+        except (redis.exceptions.RedisError, ValueError, TypeError):
+            return 0
+
+    def _timeout_args(self, timeout: float | None) -> list[Any]:
+        ms = self.timeout_max_ms if timeout is None else int(timeout * 1000)
+        if self.timeout_max_ms:
+            ms = min(ms, self.timeout_max_ms)
+        return ["timeout", max(1, ms)] if ms else []
+
+    def _query(self, text: str, params: dict[str, Any], read_only: bool, timeout: float | None = None) -> QueryResult:
+        try:
+            command = [GRAPH_RO if read_only else GRAPH_RW, self.graph.name, params_header(params) + text, "--compact", *self._timeout_args(timeout)]
+            return QueryResult(self.graph, self.db.connection.execute_command(*command))
+        except ValueError as e:  # a parameter the encoder cannot write (checked in GraphStore.run first)
+            raise StoreError(f"query refused: {e}") from e
+        except redis.exceptions.ResponseError as e:
+            msg = str(e)
+            if read_only and "read-only" in msg:
+                raise ReadOnlyViolation("this query writes to the graph; pass --write (Python: write=True) to allow it") from e
+            raise StoreError(_query_failure(msg, timeout)) from e
+        except redis.exceptions.ConnectionError as e:
+            raise StoreError(f"embedded server unreachable at {self.server.socket}: {e}") from e
+
+    def _run(self, text: str, params: dict[str, Any], write: bool, timeout: float | None = None) -> list[Row]:
+        if write:
+            with self.write_lock.shared():
+                res = self._query(text, params, read_only=False, timeout=timeout)
+        else:
+            res = self._query(text, params, read_only=True, timeout=timeout)
+        names = _header_names(res) if res.header else []
+        return [dict(zip(names, (_plain(v) for v in row))) for row in res.result_set]
+
+    def prepare_write(self, query: str, params: Mapping[str, Any]) -> PreparedWrite:
+        from ... import cypher
+
+        return PreparedWrite((params_header(params) + cypher.resolve(query),))
+
+    def execute(self, prepared: PreparedWrite) -> WriteStats:
+        """One statement: GRAPH.QUERY. Several: MULTI/EXEC, which runs them with no other command in
+        between and is logged to the AOF as one block (a block cut short by a crash is dropped)."""
+        self.wrote = True
+        with self.write_lock.shared():
+            return self._execute(prepared)
+
+    def _execute(self, prepared: PreparedWrite) -> WriteStats:
+        try:
+            limit = self._timeout_args(None)
+            if len(prepared.statements) == 1:
+                reply = self.db.connection.execute_command("GRAPH.QUERY", self.graph.name, prepared.statements[0], "--compact", *limit)
+                return _stats(QueryResult(self.graph, reply))
+            pipe = self.db.connection.pipeline(transaction=True)
+            for text in prepared.statements:
+                pipe.execute_command("GRAPH.QUERY", self.graph.name, text, "--compact", *limit)
+            total = WriteStats()
+            for reply in pipe.execute(raise_on_error=True):
+                total += _stats(QueryResult(self.graph, reply))
+            return total
+        except redis.exceptions.ResponseError as e:
+            raise StoreError(_query_failure(str(e), None, "write failed")) from e
+        except redis.exceptions.ConnectionError as e:
+            raise StoreError(f"embedded server unreachable at {self.server.socket}: {e}") from e
+
+    def _create_indexes(self, graph: str) -> bool:
+        """Index `id` of every label of `graph` (creating the graph); True when one was created.
+        Serialised across processes: two stores opening a new graph at once would both send CREATE
+        INDEX, and the second one, queued behind the first's queries, lost its connection."""
+        with flocked(self.server.dir / f"schema.{graph}.lock"):
+            return self._create_indexes_locked(graph)
+
+    def _create_indexes_locked(self, graph: str) -> bool:
+        existing: set[tuple[str, str]] = set()
+        conn = self.db.connection
+        if conn.exists(graph):
+            reply = conn.execute_command("GRAPH.RO_QUERY", graph, "CALL db.indexes() YIELD label, properties RETURN label, properties")
+            existing = {(text_of(label), text_of(p)) for label, props in reply[1] for p in props}
+        created = False
+        for label in Label:
+            if (label.value, "id") not in existing:
+                try:
+                    conn.execute_command("GRAPH.QUERY", graph, f"CREATE INDEX FOR (n:{label.value}) ON (n.id)")
+                    created = True
+                except redis.exceptions.ResponseError as e:
+                    if "already indexed" not in str(e):
+                        raise StoreError(f"index creation failed: {e}") from e
+        return created
+
+    def bulk_loader(self) -> BulkLoad:
+        return BulkLoad(self)
+
+    def drop(self) -> None:
+        self.db.connection.delete(self.graph.name)
+
+    def setup_schema(self) -> None:
+        if self._create_indexes(self.graph.name):
+            # Snapshot the indexes at once: replaying MERGEs from the AOF while an index is still
+            # being built makes each one scan the graph (a crash before the first compaction then
+            # took >10 min to restart after a 12 s load).
+            self.server.compact()
+
+    def checkpoint(self) -> None:
+        self.server.compact()
+
+    def _close(self) -> None:
+        try:
+            self.db.connection.close()
+        except Exception:
+            pass
