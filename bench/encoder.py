@@ -25,9 +25,9 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).parent))
 import retrieval_data as data
 
+from intentkb.evaluation.mcq import MCQuestion, question_texts
 from intentkb.retrieval.embeddings import DEFAULT_MODEL, Embedder
 from intentkb.retrieval.threads import encoder_threads
-from intentkb.tasks.mcq import MCQuestion, question_texts
 
 SHARED = Path(__file__).parent.parent.parent / "shared" / "data"
 MODES = [("torch", "float32"), ("torch", "bfloat16"), ("onnx", "float32"), ("onnx", "int8")]

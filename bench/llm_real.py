@@ -30,6 +30,8 @@ from pathlib import Path
 from pydantic import SecretStr
 
 from intentkb.config import Settings
+from intentkb.evaluation.run import evaluate
+from intentkb.export.tasks import ExportOptions, export_tasks
 from intentkb.ingest import ingest_file
 from intentkb.kb.engines import open_store
 from intentkb.kb.falkordb import EmbeddedServer
@@ -40,8 +42,6 @@ from intentkb.llm.context import product_view
 from intentkb.llm.prompts import Prompts
 from intentkb.llm.run import GenOptions, run_generation
 from intentkb.llm.settings import LLMSettings
-from intentkb.tasks.evaluate import evaluate
-from intentkb.tasks.export import ExportOptions, export_tasks
 from intentkb.testing.llamacpp import MODEL_NAME, LlamaServer
 
 HERE = Path(__file__).parent

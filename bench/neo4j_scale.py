@@ -22,13 +22,13 @@ import uuid
 from pathlib import Path
 
 from intentkb.config import Settings
+from intentkb.export.tasks import ExportOptions, export_tasks
 from intentkb.ingest import ingest_file
 from intentkb.ingest.synthetic import PAPER_LENGTHS, forest_totals, synthetic_forest
 from intentkb.kb.engines import open_store
 from intentkb.kb.falkordb import EmbeddedServer
 from intentkb.kb.queries import iter_trajectories
 from intentkb.kb.store import GraphStore
-from intentkb.tasks.export import ExportOptions, export_tasks
 
 LOCAL = Path(__file__).resolve().parent.parent / "tests" / "neo4j" / "local"
 

@@ -8,8 +8,8 @@ import json
 from click.testing import CliRunner
 
 from intentkb.cli.main import cli
-from intentkb.tasks.annotations import import_annotations
-from intentkb.tasks.scoring import score_file
+from intentkb.evaluation.annotations import import_annotations
+from intentkb.evaluation.score import score_file
 
 VOTES = {  # (task, item): answers of w1, w2, w3
     ("sib-t1", "i1"): "ABA",  # 3 positive: positive 3:0

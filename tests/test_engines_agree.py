@@ -13,6 +13,7 @@ import pytest
 from intentkb.config import Settings
 from intentkb.demo import DEMO_FILES, DEMO_QUERY, DEMO_SCRIPT, data_path
 from intentkb.errors import ReadOnlyViolation
+from intentkb.export.tasks import ExportOptions, export_tasks
 from intentkb.ingest import ingest_file
 from intentkb.kb.engines import open_store
 from intentkb.kb.queries import iter_trajectories
@@ -21,7 +22,6 @@ from intentkb.retrieval.align import align_steps
 from intentkb.retrieval.build import build_indexes
 from intentkb.retrieval.embeddings import DEFAULT_MODEL, Embedder, EmbeddingCache
 from intentkb.retrieval.retrieve import Retriever
-from intentkb.tasks.export import ExportOptions, export_tasks
 
 from .conftest import FIXTURES, _drop
 from .test_bulk import dump

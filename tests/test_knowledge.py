@@ -16,13 +16,14 @@ from click.testing import CliRunner
 
 from intentkb.cli.main import cli
 from intentkb.demo import DEMO_FILES, data_path
+from intentkb.export.knowledge import KnowledgeOptions, export_knowledge
+from intentkb.export.tasks import ExportOptions, export_tasks
 from intentkb.ingest import ingest_file
 from intentkb.io.dataset_info import merge_dataset_info
-from intentkb.knowledge.export import KnowledgeOptions, export_knowledge
 from intentkb.knowledge.leakage import Exclusion
 from intentkb.retrieval.align import align_steps
 from intentkb.retrieval.build import build_indexes
-from intentkb.tasks.export import ExportOptions, export_tasks, split_of
+from intentkb.tasks.split import split_of
 
 from .test_retrieval import shared_embedder
 
@@ -126,7 +127,7 @@ def test_nothing_of_the_test_split_or_the_excluded_items(demo_kb, tmp_path):
             "knowledge",
             "-o",
             str(tmp_path / "ex"),
-            "--format",
+            "--output-format",
             "alpaca",
             "--test-fraction",
             "0.3",
@@ -192,8 +193,8 @@ def test_llamafactory_reads_the_pt_alpaca_and_sharegpt_files(demo_kb, tmp_path):
 
 
 def test_inject_shows_nearby_knowledge_but_never_the_items_own_answer(demo_kb, tmp_path, llm_server, llm_settings):
+    from intentkb.evaluation.run import evaluate
     from intentkb.knowledge.inject import Injector
-    from intentkb.tasks.evaluate import evaluate
 
     store = demo_kb
     settings = store.settings

@@ -11,9 +11,9 @@ import pytest
 from click.testing import CliRunner
 
 from intentkb.cli.main import cli
+from intentkb.evaluation.mcq import MCQuestion, evaluate_mcq
+from intentkb.evaluation.metrics import accuracy, wilson
 from intentkb.retrieval.embeddings import DEFAULT_MODEL, Embedder, EmbeddingCache
-from intentkb.tasks.mcq import MCQuestion, evaluate_mcq
-from intentkb.tasks.metrics import accuracy, wilson
 
 from .conftest import FIXTURES
 

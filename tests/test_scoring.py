@@ -8,7 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from intentkb.cli.main import cli
-from intentkb.tasks.scoring import macro_f1, score_file
+from intentkb.evaluation.score import macro_f1, score_file
 
 from .conftest import FIXTURES
 
@@ -94,7 +94,7 @@ def test_two_runs_side_by_side_with_mcnemar_by_hand(tmp_path):
     {1, 2, 3, 4, 9}, B on {1, 2, 3, 5, 6, 7, 8, 9, 10, 11}; A's and B's wrong answers alternate
     between a wrong letter and no answer (invalid, also wrong). The options are the map `tasks
     export` writes."""
-    from intentkb.tasks.paired import compare_files, mcnemar_p
+    from intentkb.evaluation.paired import compare_files, mcnemar_p
 
     right_a = {1, 2, 3, 4, 9}
     right_b = {1, 2, 3, 5, 6, 7, 8, 9, 10, 11}

@@ -20,6 +20,8 @@ from click.testing import CliRunner
 from intentkb.cli.main import cli
 from intentkb.config import Settings
 from intentkb.demo import DEMO_FILES, data_path
+from intentkb.evaluation.run import evaluate
+from intentkb.export.tasks import ExportOptions, export_tasks
 from intentkb.ingest import ingest_file
 from intentkb.kb.engines import open_store
 from intentkb.kb.queries import session_tree
@@ -27,20 +29,20 @@ from intentkb.llm.prompts import Prompts
 from intentkb.retrieval.align import align_steps
 from intentkb.retrieval.build import build_indexes
 from intentkb.retrieval.embeddings import DEFAULT_MODEL, Embedder, EmbeddingCache, embedding_text
+from intentkb.retrieval.retrieve import Retriever
 from intentkb.tasks.esb import esb_items
-from intentkb.tasks.evaluate import evaluate
-from intentkb.tasks.export import ExportOptions, export_tasks, split_of
-from intentkb.tasks.html import session_html
 from intentkb.tasks.iqa import iqa_items, shown_intention
-from intentkb.tasks.items import TASKS, TaskItem
-from intentkb.tasks.neighbours import Neighbours
+from intentkb.tasks.items import TaskItem
+from intentkb.tasks.registry import all_tasks
 from intentkb.tasks.render import STYLES, parse_answer, render
 from intentkb.tasks.sib import sib_items
+from intentkb.tasks.split import split_of
 from intentkb.tasks.stats import BuildStats
+from intentkb.views.session import session_html
 
 from .conftest import TEST_API_KEY
 
-SIB = list(TASKS["sib"])
+SIB = list(all_tasks()["sib"])
 
 
 @pytest.fixture(scope="module")
@@ -64,8 +66,8 @@ def demo_kb(server_dir: Path, embedder: Embedder, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def neighbours(demo_kb, embedder) -> Neighbours:
-    return Neighbours(demo_kb[1], embedder=embedder)
+def neighbours(demo_kb, embedder) -> Retriever:
+    return Retriever(demo_kb[0], demo_kb[1], embedder=embedder, hybrid=False)
 
 
 def _trees(store):
@@ -147,7 +149,7 @@ def test_sib_and_esb_builders_on_every_store(store, tmp_path):
 def test_esb_negatives_and_hard_negatives(demo_kb, neighbours):
     store, settings = demo_kb
     stats = BuildStats()
-    items = list(esb_items(store, settings, list(TASKS["esb"]), neighbours=neighbours, stats=stats))
+    items = list(esb_items(store, settings, list(all_tasks()["esb"]), neighbours=neighbours, stats=stats))
     scripts = {
         r["id"]: [s["text"] for s in sorted(r["steps"], key=lambda s: s["idx"])] for r in store.run("task_esb_scripts_page", {"after": "", "limit": 100})
     }
@@ -194,7 +196,7 @@ def test_esb_negatives_and_hard_negatives(demo_kb, neighbours):
         changed = [a for a, b in zip(pos["inputs"]["steps"], neg["inputs"]["steps"]) if a != b]
         assert len(changed) == 1 and changed[0]["product"]["id"] in script_products[pos["group"]]
     # deterministic for a seed
-    again = list(esb_items(store, settings, list(TASKS["esb"]), neighbours=neighbours))
+    again = list(esb_items(store, settings, list(all_tasks()["esb"]), neighbours=neighbours))
     assert [i["id"] for i in again] == [i["id"] for i in items]
 
 
@@ -205,10 +207,10 @@ def test_iqa_distractors_lie_in_the_band(demo_kb, neighbours, embedder):
     store, settings = demo_kb
     band = (0.3, 0.8)
     stats = BuildStats()
-    items = list(iqa_items(store, settings, list(TASKS["iqa"]), band=band, neighbours=neighbours, stats=stats))
+    items = list(iqa_items(store, settings, list(all_tasks()["iqa"]), band=band, neighbours=neighbours, stats=stats))
     kept = store.run("MATCH (i:Intention {kind: 'cobuy'}) WHERE i.accepted IS NULL OR i.accepted <> false RETURN count(i) AS n")[0]["n"]
     c = Counter(i["task"] for i in items)
-    skipped = {t: sum(n for k, n in stats.skipped.items() if k.startswith(t) and "band" in k) for t in TASKS["iqa"]}
+    skipped = {t: sum(n for k, n in stats.skipped.items() if k.startswith(t) and "band" in k) for t in all_tasks()["iqa"]}
     assert c["iqa-t1"] + skipped["iqa-t1"] == kept and c["iqa-t2"] + skipped["iqa-t2"] == kept and c["iqa-t1"] > 20
     for item in items:
         TaskItem.model_validate(item)
@@ -266,9 +268,9 @@ def test_shown_intention_leaves_the_product_names_out():
 def test_every_task_renders_in_every_style_and_templates_can_be_replaced(demo_kb, neighbours, tmp_path):
     store, settings = demo_kb
     prompts = Prompts()
-    samples = [next(sib_items(store, [t], "end")) for t in TASKS["sib"]]
-    samples += [next(esb_items(store, settings, [t], neighbours=neighbours)) for t in TASKS["esb"]]
-    samples += [next(iqa_items(store, settings, [t], neighbours=neighbours)) for t in TASKS["iqa"]]
+    samples = [next(sib_items(store, [t], "end")) for t in all_tasks()["sib"]]
+    samples += [next(esb_items(store, settings, [t], neighbours=neighbours)) for t in all_tasks()["esb"]]
+    samples += [next(iqa_items(store, settings, [t], neighbours=neighbours)) for t in all_tasks()["iqa"]]
     for item in samples:
         texts = {s: render(prompts, item, s)[-1]["content"] for s in STYLES}
         assert len(set(texts.values())) == 3
@@ -410,7 +412,7 @@ def test_cli_exports_every_task_type_from_the_demo_kb(demo_kb, tmp_path, monkeyp
         assert r.exit_code == 0, r.output
         report = json.loads(r.output)
         seen |= {t for t, c in report["by_task"].items() if sum(c.values())}
-    assert seen == {t for ts in TASKS.values() for t in ts}
+    assert seen == {t for ts in all_tasks().values() for t in ts}
 
 
 # -- evaluation --------------------------------------------------------------------------------------
@@ -559,17 +561,22 @@ def test_export_paths_and_empty_exports_are_one_line_errors(demo_kb, tmp_path, m
     taken = tmp_path / "taken.txt"
     taken.write_text("x")
     for fmt in ("alpaca", "lm-eval"):
-        r = export("-b", "esb", "--format", fmt, "-o", str(taken))
+        r = export("-b", "esb", "--output-format", fmt, "-o", str(taken))
         assert r.exit_code == 1 and "is a file" in r.output and "Traceback" not in r.output, r.output
         assert r.exception is None or isinstance(r.exception, SystemExit)
     r = export("-b", "esb", "-o", str(tmp_path / "no" / "such" / "esb.jsonl"))
     assert r.exit_code == 1 and "does not exist" in r.output and not (tmp_path / "no").exists()
     sft = tmp_path / "sft"
-    assert export("-b", "esb", "--format", "alpaca", "-o", str(sft)).exit_code == 0
-    assert export("-b", "iqa", "--format", "alpaca", "-o", str(sft)).exit_code == 0
+    assert export("-b", "esb", "--output-format", "alpaca", "-o", str(sft)).exit_code == 0
+    assert export("-b", "iqa", "--output-format", "alpaca", "-o", str(sft)).exit_code == 0
     info = json.loads((sft / "dataset_info.json").read_text())
     assert {"intentkb_esb_train", "intentkb_iqa_train"} <= set(info)  # merged: LLaMA-Factory sees both
     r = runner.invoke(cli, ["--data-dir", str(settings.data_dir), "show", "session", "demo-skate", "--html", str(tmp_path / "no" / "s.html")])
     assert r.exit_code == 1 and "does not exist" in r.output and not (tmp_path / "no").exists()
-    r = export("-b", "sib", "--format", "sharegpt", "-o", str(tmp_path / "sg"))  # sib items carry no label yet
+    r = export("-b", "sib", "--output-format", "sharegpt", "-o", str(tmp_path / "sg"))  # sib items carry no label yet
     assert r.exit_code == 1 and "no items written" in r.output and "no gold label" in r.output
+    # the file format is --output-format; --format is the printed report's, and an old spelling says so
+    r = export("-b", "esb", "--format", "alpaca", "-o", str(sft))
+    assert r.exit_code == 2 and "give it as --output-format alpaca" in r.output, r.output
+    r = export("-b", "esb", "-o", str(tmp_path / "esb.jsonl"), "--format", "json")
+    assert r.exit_code == 0 and json.loads(r.output)["written"] > 0

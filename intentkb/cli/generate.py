@@ -20,7 +20,7 @@ def _common(f: Any) -> Any:
             "--prompts",
             "prompts_dir",
             type=click.Path(path_type=Path, file_okay=False),
-            help="Directory of your own prompt templates (same file names as intentkb/llm/prompts).",
+            help="Directory of your own prompt templates (same file names as intentkb/llm/prompts and intentkb/tasks/templates).",
         ),
         click.option("--multimodal", type=click.Choice(["auto", "on", "off"]), help="Send product images as image parts (auto: by model name)."),
         click.option(

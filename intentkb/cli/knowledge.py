@@ -7,7 +7,9 @@ from pathlib import Path
 import click
 
 from ..config import Settings
+from ..export.knowledge import FILES as FORMATS
 from ..knowledge.units import KINDS
+from .output import report_format
 
 
 @click.command("knowledge")
@@ -19,9 +21,9 @@ from ..knowledge.units import KINDS
     help="Directory for the JSONL file; its dataset_info.json gets (or keeps) LLaMA-Factory's entry.",
 )
 @click.option(
-    "--format",
+    "--output-format",
     "fmt",
-    type=click.Choice(["pretrain", "alpaca", "sharegpt"]),
+    type=click.Choice(list(FORMATS)),
     default="pretrain",
     show_default=True,
     help="pretrain: {text} documents (LLaMA-Factory's pt stage); alpaca / sharegpt: instruction pairs.",
@@ -43,7 +45,7 @@ from ..knowledge.units import KINDS
 @click.option("--seed", type=int, default=0, show_default=True, help="The split seed of `tasks export` (same value there).")
 @click.option("--test-fraction", type=click.FloatRange(0, 1), default=0.2, show_default=True, help="The test share of `tasks export` (same value there).")
 @click.option("--keep-test", is_flag=True, help="Do not leave out the groups (pairs, sessions, scripts) of the test split.")
-@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@report_format(moved=("--output-format", list(FORMATS)))
 @click.pass_context
 def export_knowledge_cmd(
     ctx: click.Context,
@@ -65,15 +67,15 @@ def export_knowledge_cmd(
     \b
     Example:
       intentkb tasks export -b iqa -o iqa.jsonl
-      intentkb export knowledge -o lf-data --format pretrain --exclude iqa.jsonl
+      intentkb export knowledge -o lf-data --output-format pretrain --exclude iqa.jsonl
     """
+    from ..export.knowledge import KnowledgeOptions, export_knowledge
     from ..kb.engines import open_store
-    from ..knowledge.export import KnowledgeOptions, export_knowledge
     from ..knowledge.leakage import Exclusion, excluded_nodes
 
     settings = ctx.find_object(Settings) or Settings()
     opts = KnowledgeOptions(
-        fmt=fmt,
+        fmt=fmt,  # type: ignore[arg-type]  # a Choice of FORMATS
         output=output,
         kinds=[k.strip() for k in kinds.split(",") if k.strip()],  # type: ignore[arg-type]
         include_rejected=include_rejected,

@@ -282,9 +282,9 @@ def align_steps_cmd(ctx: click.Context, threshold: float, top_k: int, scripts: t
 def _retrieve(ctx: click.Context, text: str | None, k: int, script: str | None, threshold: float | None) -> tuple[list[Any], list[Any]]:
     """Hits for TEXT or the steps of a script: from a running `intentkb serve` of this graph when
     there is one (no model to load), else here."""
-    from ..api.running import call, find_server
     from ..retrieval.fusion import ProductHit
     from ..retrieval.retrieve import Retriever, StepProducts
+    from ..serve.running import call, find_server
 
     settings = _settings(ctx)
     url = find_server(settings)
@@ -368,7 +368,7 @@ def serve(ctx: click.Context, host: str, port: int, token: str | None) -> None:
       intentkb serve --port 8765
       curl -s localhost:8765/retrieve -H 'Content-Type: application/json' -d '{"text": "keep coffee hot on the commute", "k": 5}'
     """
-    from ..api.running import serve as run_server
+    from ..serve.running import serve as run_server
 
     if host not in ("127.0.0.1", "localhost", "::1") and not token:
         click.echo(f"warning: listening on {host} without a token: anyone who reaches it can query the graph", err=True)
@@ -422,9 +422,9 @@ def eval_mcq(
     Example:
       intentkb eval mcq QA_fullInfo_task1.jsonl --input-format intentionqa --scorer embedding
     """
+    from ..evaluation.mcq import evaluate_mcq
     from ..retrieval.build import open_embedder
     from ..retrieval.embeddings import Embedder, backend_for
-    from ..tasks.mcq import evaluate_mcq
 
     settings = _settings(ctx)
     say = lambda m: click.echo(m, err=True)  # noqa: E731
@@ -490,13 +490,13 @@ def eval_score(ctx: click.Context, files: tuple[Path, ...], rejects: Path | None
     if len(files) > 2:
         raise click.UsageError("give one results file, or two to compare")
     if len(files) == 2:
-        from ..tasks.paired import compare_files
+        from ..evaluation.paired import compare_files
         from .output import print_paired
 
         paired = compare_files(files[0], files[1], echo=lambda m: click.echo(m, err=True))
         click.echo(paired.model_dump_json(indent=2)) if fmt == "json" else print_paired(paired)
         return
-    from ..tasks.scoring import score_file
+    from ..evaluation.score import score_file
 
     report = score_file(files[0], rejects_path=rejects or _rejects(ctx, files[0], "score"), echo=lambda m: click.echo(m, err=True))
     if fmt == "json":
@@ -533,7 +533,7 @@ def annotations_import(ctx: click.Context, file: Path, output: Path | None, one_
     Example:
       intentkb annotations import answers.csv -o gold.jsonl
     """
-    from ..tasks.annotations import import_annotations
+    from ..evaluation.annotations import import_annotations
 
     report = import_annotations(
         file,

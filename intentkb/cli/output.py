@@ -5,14 +5,14 @@ from __future__ import annotations
 import csv
 import json
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import click
 
 if TYPE_CHECKING:
-    from ..tasks.paired import PairedReport
-    from ..tasks.scoring import ScoreReport
+    from ..evaluation.paired import PairedReport
+    from ..evaluation.score import ScoreReport
 
 FORMATS = ("table", "json", "csv")
 
@@ -113,16 +113,36 @@ def print_paired(report: PairedReport) -> None:
     click.echo(f"McNemar's test on the items right in one run only ({', '.join(sorted(method))})")
 
 
-def report_format(f: Any) -> Any:
+def report_format(f: Any = None, *, moved: tuple[str, Sequence[str]] | None = None) -> Any:
     """`--format table|json` for a command that prints a report: the one output option of every
-    command. The command receives `as_json`; `--json` is kept, hidden, for scripts written before."""
+    command. The command receives `as_json`; `--json` is kept, hidden, for scripts written before.
+
+    `moved=(OPTION, VALUES)`: `--format` once took VALUES (the files an export writes); such a value
+    now gets an error that names OPTION instead of a bare "not one of table, json"."""
     import functools
 
-    @functools.wraps(f)
-    def wrapper(*args: Any, out_format: str, as_json: bool, **kw: Any) -> Any:
-        return f(*args, as_json=as_json or out_format == "json", **kw)
+    def decorate(f: Any) -> Any:
+        @functools.wraps(f)
+        def wrapper(*args: Any, out_format: str, as_json: bool, **kw: Any) -> Any:
+            return f(*args, as_json=as_json or out_format == "json", **kw)
 
-    wrapper = click.option("--json", "as_json", is_flag=True, hidden=True, help="Same as --format json.")(wrapper)
-    return click.option(
-        "--format", "out_format", type=click.Choice(["table", "json"]), default="table", show_default=True, help="Print the report as text (table) or as JSON."
-    )(wrapper)
+        def check(ctx: click.Context, param: click.Parameter, value: str) -> str:
+            if value in ("table", "json"):
+                return value
+            if moved and value in moved[1]:
+                raise click.BadParameter(f"{value!r} is a file format: give it as {moved[0]} {value} (--format is now the printed report's: table or json)")
+            raise click.BadParameter(f"{value!r} is not one of 'table', 'json'")
+
+        wrapper = click.option("--json", "as_json", is_flag=True, hidden=True, help="Same as --format json.")(wrapper)
+        return click.option(
+            "--format",
+            "out_format",
+            type=click.Choice(["table", "json"]) if moved is None else str,
+            callback=None if moved is None else check,
+            default="table",
+            show_default=True,
+            metavar="[table|json]",
+            help="Print the report as text (table) or as JSON.",
+        )(wrapper)
+
+    return decorate(f) if f is not None else decorate

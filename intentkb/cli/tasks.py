@@ -10,7 +10,12 @@ from typing import Any
 import click
 
 from ..config import Settings
-from .output import emit, print_score
+from ..export.writers import writers
+from ..tasks.registry import benchmarks
+from .output import emit, print_score, report_format
+
+BENCHMARKS = benchmarks()  # the CLI's choices are the registries' names
+WRITERS = writers()
 
 
 def _settings(ctx: click.Context) -> Settings:
@@ -30,9 +35,9 @@ def tasks_list() -> None:
     Example:
       intentkb tasks list
     """
-    from ..tasks.items import TASKS
+    from ..tasks.registry import benchmarks
 
-    emit([{"benchmark": b, "task": t, "asks": what} for b, ts in TASKS.items() for t, what in ts.items()], "table", width=100)
+    emit([{"benchmark": b.name, "task": t, "asks": what} for b in benchmarks().values() for t, what in b.tasks.items()], "table", width=100)
 
 
 def _band(value: str) -> tuple[float, float]:
@@ -45,7 +50,11 @@ def _band(value: str) -> tuple[float, float]:
 
 @tasks_group.command("export")
 @click.option(
-    "--benchmark", "-b", type=click.Choice(["sib", "esb", "iqa"]), required=True, help="sib: SessionIntentBench; esb: EcomScriptBench; iqa: IntentionQA-style."
+    "--benchmark",
+    "-b",
+    type=click.Choice(list(BENCHMARKS)),
+    required=True,
+    help="; ".join(f"{b.name}: {b.title}" for b in BENCHMARKS.values()) + ".",
 )
 @click.option("--task", "tasks", type=click.IntRange(1, 4), multiple=True, help="Task number (repeatable; default all).")
 @click.option(
@@ -59,12 +68,12 @@ def _band(value: str) -> tuple[float, float]:
     "--prompt", "style", type=click.Choice(["zero", "few", "cot"]), help="Prompt style rendered into the export (default: zero; jsonl: no prompt unless given)."
 )
 @click.option(
-    "--format",
+    "--output-format",
     "fmt",
-    type=click.Choice(["jsonl", "csv", "alpaca", "sharegpt", "lm-eval"]),
+    type=click.Choice(list(WRITERS)),
     default="jsonl",
     show_default=True,
-    help="The files written: items (jsonl), an annotation sheet (csv), LLaMA-Factory SFT data, lm-evaluation-harness tasks.",
+    help="The files written: " + "; ".join(f"{w.name}: {w.help}" for w in WRITERS.values()) + ".",
 )
 @click.option("-o", "--output", type=click.Path(path_type=Path), required=True, help="A file (jsonl, csv) or a directory (alpaca, sharegpt, lm-eval).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the split, negatives and distractors.")
@@ -87,9 +96,9 @@ def _band(value: str) -> tuple[float, float]:
     "--prompts",
     "prompts_dir",
     type=click.Path(path_type=Path, file_okay=False),
-    help="Directory of your own task templates (task_sib_t1.txt … as in intentkb/llm/prompts).",
+    help="Directory of your own task templates (task_sib_t1.txt … as in intentkb/tasks/templates).",
 )
-@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@report_format(moved=("--output-format", list(WRITERS)))
 @click.pass_context
 def tasks_export(ctx: click.Context, as_json: bool, band: str, **kw: Any) -> None:
     """Build a benchmark's task items from the graph and write them out, split 4:1 into train/test.
@@ -97,12 +106,12 @@ def tasks_export(ctx: click.Context, as_json: bool, band: str, **kw: Any) -> Non
     \b
     Examples:
       intentkb tasks export -b sib --mode end -o sib.jsonl
-      intentkb tasks export -b sib --format csv --prompt zero -o sib_annotation.csv
-      intentkb tasks export -b esb --format alpaca --prompt few -o sft/
-      intentkb tasks export -b iqa --format lm-eval -o lm_eval_tasks/
+      intentkb tasks export -b sib --output-format csv --prompt zero -o sib_annotation.csv
+      intentkb tasks export -b esb --output-format alpaca --prompt few -o sft/
+      intentkb tasks export -b iqa --output-format lm-eval -o lm_eval_tasks/
     """
+    from ..export.tasks import ExportOptions, export_tasks
     from ..kb.engines import open_store
-    from ..tasks.export import ExportOptions, export_tasks
 
     settings = _settings(ctx)
     opts = ExportOptions(band=_band(band), **kw)
@@ -185,8 +194,8 @@ def eval_run(
       OPENAI_BASE_URL=http://localhost:8000/v1 intentkb eval run esb.jsonl --model Qwen2.5-7B-Instruct --prompt cot
       intentkb eval run iqa_test.jsonl --model Qwen2.5-7B-Instruct --inject 5
     """
+    from ..evaluation.run import evaluate
     from ..llm.settings import LLMSettings
-    from ..tasks.evaluate import evaluate
 
     update = {
         k: v
@@ -256,7 +265,7 @@ def show_session(ctx: click.Context, session: str, html_path: Path) -> None:
       intentkb show session demo-skate --html skate.html
     """
     from ..kb.engines import open_store
-    from ..tasks.html import write_session_html
+    from ..views.session import write_session_html
 
     with open_store(_settings(ctx)) as store:
         path = write_session_html(store, session, html_path)

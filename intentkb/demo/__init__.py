@@ -63,8 +63,8 @@ def retrieval_demo(store: GraphStore, settings: Settings, echo: Callable[[str], 
 
 def tasks_demo(store: GraphStore, settings: Settings, data_dir: Path, echo: Callable[[str], None]) -> dict[str, int]:
     """Every benchmark's tasks from this knowledge base, as files, and the HTML view of one session."""
-    from ..tasks.export import ExportOptions, export_tasks
-    from ..tasks.html import write_session_html
+    from ..export.tasks import ExportOptions, export_tasks
+    from ..views.session import write_session_html
 
     out = data_dir / "tasks"
     out.mkdir(exist_ok=True)  # exports refuse a missing folder: the demo makes its own

@@ -17,8 +17,8 @@ from pathlib import Path
 
 from ..io.rejects import RejectSink, validated
 from ..io.sources import jsonl_records
-from ..tasks.export import split_of
 from ..tasks.items import TaskItem
+from ..tasks.split import split_of
 from .units import Unit
 
 

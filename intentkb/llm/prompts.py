@@ -125,6 +125,11 @@ def parse_template(name: str, text: str, source: str) -> Template:
         raise PromptError(f"{source}: bad header: {e}") from e
 
 
+# Where bundled templates live: the generation steps' beside the pipelines, the task prompts beside
+# the task builders. A user's directory (one folder) may replace any of them by file name.
+BUNDLED: tuple[tuple[str, str], ...] = (("intentkb.llm", "prompts"), ("intentkb.tasks", "templates"))
+
+
 class Prompts:
     """The templates in use: the user's directory first, then the bundled ones."""
 
@@ -138,10 +143,11 @@ class Prompts:
         if self.directory is not None and (self.directory / filename).is_file():
             p = self.directory / filename
             return p.read_text(encoding="utf-8"), str(p)
-        res = resources.files("intentkb.llm") / "prompts" / filename
-        if not res.is_file():
-            raise PromptError(f"no prompt template {filename}")
-        return res.read_text(encoding="utf-8"), f"intentkb/llm/prompts/{filename}"
+        for package, folder in BUNDLED:
+            res = resources.files(package) / folder / filename
+            if res.is_file():
+                return res.read_text(encoding="utf-8"), f"{package.replace('.', '/')}/{folder}/{filename}"
+        raise PromptError(f"no prompt template {filename}")
 
     def get(self, name: str) -> Template:
         """The template `name`, read once per Prompts (a run): edits take effect on the next run."""

@@ -100,6 +100,14 @@ class Retriever:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def near_intentions(self, texts: Sequence[str], k: int) -> list[list[tuple[str, float]]]:
+        """The `k` intentions nearest each text (id, cosine): where the task builders' hard negatives
+        and distractors come from, through the same index and embedding cache as retrieval."""
+        if not texts:
+            return []
+        vectors = self.embedder.encode([embedding_text(t) for t in texts])
+        return self.index.search(vectors, min(k, self.index.meta.count), model=self.embedder.key)
+
     def _products(self, vector: Any, k: int, threshold: float | None) -> list[ProductHit]:
         return self._products_many(np.asarray(vector)[None, :], k, threshold)[0]
 

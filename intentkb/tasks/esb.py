@@ -16,16 +16,20 @@ T2 and T3 need `intentkb align steps` (the ALIGNED edges) and the intention inde
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from pydantic import Field
 
 from ..config import Settings
 from ..errors import IntentKBError
 from ..kb.queries import keyset_pages
 from ..kb.store import GraphStore, Row
-from ..retrieval.retrieve import merge_products
 from .items import YES_NO, Item, make_item, product_ref, seeded, short_hash
-from .neighbours import Neighbours
+from .registry import Benchmark, BuildOptions, register
 from .stats import BuildStats
+
+if TYPE_CHECKING:
+    from ..retrieval.retrieve import Retriever
 
 NEGATIVE_KINDS = ("swap", "shuffle", "replace")
 SEARCH_WIDTH = 64  # intentions searched per step for its hard negative
@@ -63,9 +67,11 @@ def _aligned_product(r: Row) -> dict[str, Any]:
     return product_ref(r["product"], r.get("title"), r.get("image"))
 
 
-def _hard_negatives(store: GraphStore, nb: Neighbours, steps: list[dict[str, Any]], excluded: dict[str, set[str]]) -> dict[str, Any]:
+def _hard_negatives(store: GraphStore, nb: Retriever, steps: list[dict[str, Any]], excluded: dict[str, set[str]]) -> dict[str, Any]:
     """step id -> (hit, product) of the best-scoring product near the step's text outside `excluded[script]`."""
-    found = nb.search([s["text"] for s in steps], SEARCH_WIDTH)
+    from ..retrieval.retrieve import merge_products
+
+    found = nb.near_intentions([s["text"] for s in steps], SEARCH_WIDTH)
     hits = [{"step": st["id"], "id": g, "score": sc} for st, hs in zip(steps, found) for g, sc in hs]
     by_step: dict[str, list[Row]] = {}
     for r in store.run("task_esb_near_products", {"hits": hits}) if hits else []:
@@ -89,7 +95,7 @@ def esb_items(
     seed: int = 0,
     negatives: int = 1,
     page: int = 200,
-    neighbours: Neighbours | None = None,
+    neighbours: Retriever | None = None,
     stats: BuildStats | None = None,
 ) -> Iterator[Item]:
     stats = stats if stats is not None else BuildStats()
@@ -98,7 +104,9 @@ def esb_items(
     if nb is None and wanted & {"esb-t2", "esb-t3"}:
         if settings is None:
             raise IntentKBError("esb T2/T3 need settings (the intention index) or neighbours")
-        nb = Neighbours(settings)
+        from ..retrieval.retrieve import Retriever
+
+        nb = Retriever(store, settings, hybrid=False)
     previous: list[str] = []  # step texts of the previous page: the 'replace' pool when a page has one script
     try:
         for scripts in keyset_pages(store, "task_esb_scripts_page", page):
@@ -149,7 +157,7 @@ def _t1(s: Row, texts: list[str], pool: list[str], seed: int, negatives: int, st
             stats.skip("esb-t1", "no distinct negative could be made")
 
 
-def _t2_t3(store: GraphStore, nb: Neighbours | None, scripts: list[Row], wanted: set[str], seed: int, stats: BuildStats) -> Iterator[Item]:
+def _t2_t3(store: GraphStore, nb: Retriever | None, scripts: list[Row], wanted: set[str], seed: int, stats: BuildStats) -> Iterator[Item]:
     assert nb is not None
     by_step: dict[str, list[Row]] = {}
     excluded: dict[str, set[str]] = {s["id"]: set() for s in scripts}
@@ -215,3 +223,27 @@ def _t2_t3(store: GraphStore, nb: Neighbours | None, scripts: list[Row], wanted:
                 negative="hard",
                 change=f"product of step {victim['idx']} replaced",
             )
+
+
+class EsbOptions(BuildOptions):
+    negatives: int = Field(default=1, ge=1)  # T1: broken copies per script
+
+
+def _build(store: GraphStore, settings: Settings | None, tasks: list[str], o: EsbOptions, stats: BuildStats) -> Iterator[Item]:
+    return esb_items(store, settings, tasks, seed=o.seed, negatives=o.negatives, page=o.page, stats=stats)
+
+
+register(
+    Benchmark(
+        name="esb",
+        title="EcomScriptBench",
+        tasks={
+            "esb-t1": "script verification: real script or one with swapped, shuffled or foreign steps",
+            "esb-t2": "step-product discrimination: aligned product or a similar unaligned one",
+            "esb-t3": "script-products verification: a product per step, all aligned or one replaced",
+        },
+        options=EsbOptions,
+        build=_build,
+        group="script",
+    )
+)

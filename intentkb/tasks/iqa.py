@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..config import Settings
 from ..errors import IntentKBError
@@ -25,8 +25,11 @@ from ..kb.queries import keyset_pages
 from ..kb.store import GraphStore, Row
 from ..kb.texts import first_sentence, strip_boilerplate
 from .items import Item, make_item, product_ref, seeded
-from .neighbours import Neighbours
+from .registry import Benchmark, BuildOptions, register
 from .stats import BuildStats
+
+if TYPE_CHECKING:
+    from ..retrieval.retrieve import Retriever
 
 LETTERS = "ABCD"
 DEFAULT_BAND = (0.3, 0.8)
@@ -100,7 +103,7 @@ def iqa_items(
     seed: int = 0,
     band: tuple[float, float] = DEFAULT_BAND,
     page: int = 500,
-    neighbours: Neighbours | None = None,
+    neighbours: Retriever | None = None,
     stats: BuildStats | None = None,
 ) -> Iterator[Item]:
     stats = stats if stats is not None else BuildStats()
@@ -110,7 +113,10 @@ def iqa_items(
         raise IntentKBError(f"band {band}: need 0 <= low < high <= 1")
     if neighbours is None and settings is None:
         raise IntentKBError("iqa tasks need settings (the intention index) or neighbours")
-    nb = neighbours or Neighbours(settings)  # type: ignore[arg-type]
+    if neighbours is None:
+        from ..retrieval.retrieve import Retriever
+
+    nb = neighbours or Retriever(store, settings, hybrid=False)  # type: ignore[arg-type]
     try:
         for rows in keyset_pages(store, "task_iqa_cobuy_page", page):
             stats.sources += len(rows)
@@ -120,7 +126,7 @@ def iqa_items(
             nb.close()
 
 
-def _page(store: GraphStore, nb: Neighbours, rows: list[Row], wanted: set[str], seed: int, lo: float, hi: float, stats: BuildStats) -> Iterator[Item]:
+def _page(store: GraphStore, nb: Retriever, rows: list[Row], wanted: set[str], seed: int, lo: float, hi: float, stats: BuildStats) -> Iterator[Item]:
     questions = []
     for r in rows:
         if r["a"] is None or r["b"] is None:
@@ -133,7 +139,7 @@ def _page(store: GraphStore, nb: Neighbours, rows: list[Row], wanted: set[str], 
             questions.append(r)
     if not questions:
         return
-    hits = nb.search([q["text"] for q in questions], SEARCH_WIDTH)
+    hits = nb.near_intentions([q["text"] for q in questions], SEARCH_WIDTH)
     near_ids = sorted({g for hs in hits for g, s in hs if lo <= s <= hi})
     info = {c["id"]: c for c in store.run("task_iqa_candidates", {"ids": near_ids})} if near_ids else {}
     cobought = (
@@ -187,3 +193,26 @@ def _page(store: GraphStore, nb: Neighbours, rows: list[Row], wanted: set[str], 
                 stats,
                 f"distractor products in the similarity band [{lo}, {hi}]",
             )
+
+
+class IqaOptions(BuildOptions):
+    band: tuple[float, float] = DEFAULT_BAND  # cosine similarity band of distractors
+
+
+def _build(store: GraphStore, settings: Settings | None, tasks: list[str], o: IqaOptions, stats: BuildStats) -> Iterator[Item]:
+    return iqa_items(store, settings, tasks, seed=o.seed, band=o.band, page=max(o.page, 500), stats=stats)
+
+
+register(
+    Benchmark(
+        name="iqa",
+        title="IntentionQA-style",
+        tasks={
+            "iqa-t1": "intention understanding: co-bought pair -> its intention among 4",
+            "iqa-t2": "intention utilization: product + intention -> the co-bought product among 4",
+        },
+        options=IqaOptions,
+        build=_build,
+        group="pair",
+    )
+)

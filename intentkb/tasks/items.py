@@ -22,29 +22,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from ..errors import IntentKBError
 from ..kb.models import Text
 
 Item = dict[str, Any]
-
-# Each benchmark's tasks, with what it asks: `tasks export --task` takes the number.
-TASKS: dict[str, dict[str, str]] = {
-    "sib": {
-        "sib-t1": "intent-based purchase likelihood: history, intention I(t-1), masked product P(t)",
-        "sib-t2": "purchase likelihood via the valued attribute A(t-1)",
-        "sib-t3": "intention justification by the comparison C(t) of P(t-1) and P(t)",
-        "sib-t4": "intention evolution: same category / other features / other category after I(t)",
-    },
-    "esb": {
-        "esb-t1": "script verification: real script or one with swapped, shuffled or foreign steps",
-        "esb-t2": "step-product discrimination: aligned product or a similar unaligned one",
-        "esb-t3": "script-products verification: a product per step, all aligned or one replaced",
-    },
-    "iqa": {
-        "iqa-t1": "intention understanding: co-bought pair -> its intention among 4",
-        "iqa-t2": "intention utilization: product + intention -> the co-bought product among 4",
-    },
-}
 
 # The answer scales (SessionIntentBench Table 8): letter -> the short name shown with the option.
 LIKELIHOOD = {"A": "Yes", "B": "Maybe yes", "C": "Maybe no", "D": "No"}
@@ -53,17 +33,6 @@ YES_NO = {"A": "Yes", "B": "No"}
 # SessionIntentBench's binary reading of its scales (§5, appendix C): T1-T3 A/B positive, T4 A.
 POSITIVE_LIKELIHOOD = ["A", "B"]
 POSITIVE_EVOLUTION = ["A"]
-
-
-def task_names(benchmark: str, numbers: tuple[int, ...] | list[int] = ()) -> list[str]:
-    names = list(TASKS[benchmark])
-    if not numbers:
-        return names
-    wanted = [f"{benchmark}-t{n}" for n in numbers]
-    unknown = [w for w in wanted if w not in TASKS[benchmark]]
-    if unknown:
-        raise IntentKBError(f"{benchmark} has tasks {', '.join(names)}; no {', '.join(unknown)}")
-    return wanted
 
 
 def product_ref(pid: str, title: str | None, image: str | None = None) -> dict[str, Any]:
@@ -121,7 +90,7 @@ class TaskItem(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     id: Text
-    benchmark: Literal["sib", "esb", "iqa"]
+    benchmark: Text
     task: Text
     inputs: dict[str, Any]
     options: dict[str, Text] = Field(min_length=2)
@@ -133,8 +102,13 @@ class TaskItem(BaseModel):
 
     @model_validator(mode="after")
     def _consistent(self) -> TaskItem:
-        if self.task not in TASKS[self.benchmark]:
-            raise ValueError(f"task {self.task!r} is not one of {self.benchmark}'s ({', '.join(TASKS[self.benchmark])})")
+        from .registry import all_tasks
+
+        known = all_tasks()
+        if self.benchmark not in known:
+            raise ValueError(f"benchmark {self.benchmark!r} is not one of {', '.join(known)}")
+        if self.task not in known[self.benchmark]:
+            raise ValueError(f"task {self.task!r} is not one of {self.benchmark}'s ({', '.join(known[self.benchmark])})")
         if self.label is not None and self.label not in self.options:
             raise ValueError(f"label {self.label!r} is not one of the options {sorted(self.options)}")
         return self

@@ -1,6 +1,6 @@
 """Task prompts in the three styles of the papers, and the reading of a model's answer.
 
-Each task has one template file, `task_<benchmark>_t<N>.txt` (bundled in intentkb/llm/prompts,
+Each task has one template file, `task_<benchmark>_t<N>.txt` (bundled in intentkb/tasks/templates,
 replaceable from a directory with --prompts, like the generation prompts), rendered with the item's
 inputs, its options and `style`: `zero` (answer with the letter), `few` (five worked examples, then
 "Answer:") or `cot` (reason first, the letter alone on the last line: SessionIntentBench Table 13).

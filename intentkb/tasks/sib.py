@@ -20,9 +20,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any, Literal
 
+from ..config import Settings
 from ..kb.queries import iter_session_ids
 from ..kb.store import GraphStore, Row
 from .items import EVOLUTION, LIKELIHOOD, POSITIVE_EVOLUTION, POSITIVE_LIKELIHOOD, Item, make_item
+from .registry import Benchmark, BuildOptions, register
 from .stats import BuildStats
 
 Mode = Literal["end", "every"]
@@ -160,3 +162,28 @@ def sib_items(
             chunk = []
     if chunk:
         yield from run(chunk)
+
+
+class SibOptions(BuildOptions):
+    mode: Mode = "end"  # at the end of each trajectory (the annotated set) or at every step (the pool)
+
+
+def _build(store: GraphStore, settings: Settings | None, tasks: list[str], o: SibOptions, stats: BuildStats) -> Iterator[Item]:
+    return sib_items(store, tasks, o.mode, page=o.page, stats=stats)
+
+
+register(
+    Benchmark(
+        name="sib",
+        title="SessionIntentBench",
+        tasks={
+            "sib-t1": "intent-based purchase likelihood: history, intention I(t-1), masked product P(t)",
+            "sib-t2": "purchase likelihood via the valued attribute A(t-1)",
+            "sib-t3": "intention justification by the comparison C(t) of P(t-1) and P(t)",
+            "sib-t4": "intention evolution: same category / other features / other category after I(t)",
+        },
+        options=SibOptions,
+        build=_build,
+        group="session",
+    )
+)

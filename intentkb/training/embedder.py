@@ -28,11 +28,11 @@ from pydantic import BaseModel, Field
 
 from ..config import Settings
 from ..errors import IntentKBError
+from ..evaluation.metrics import Accuracy
 from ..kb.store import GraphStore
 from ..private import private_dir, private_write_text
 from ..progress import Progress
 from ..retrieval.embeddings import MODEL_MARKER, Embedder, EmbeddingCache, model_key, model_location
-from ..tasks.metrics import Accuracy
 from .heldout import heldout_questions, score_questions
 from .links import STEP_MIN_SCORE, split_links
 

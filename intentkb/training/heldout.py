@@ -8,13 +8,13 @@ mcq` scores IntentionQA files: the option closest to the question in embedding s
 from __future__ import annotations
 
 from ..config import Settings
+from ..evaluation.mcq import MCQuestion, score_embedding
+from ..evaluation.metrics import Accuracy, accuracy
 from ..kb.store import GraphStore
 from ..retrieval.build import build_index, index_dir
 from ..retrieval.embeddings import Embedder
+from ..retrieval.retrieve import Retriever
 from ..tasks.iqa import iqa_items
-from ..tasks.mcq import MCQuestion, score_embedding
-from ..tasks.metrics import Accuracy, accuracy
-from ..tasks.neighbours import Neighbours
 
 
 def as_question(item: dict) -> MCQuestion:  # type: ignore[type-arg]
@@ -33,7 +33,7 @@ def heldout_questions(store: GraphStore, settings: Settings, groups: set[str], l
     if not (index_dir(plain, "intentions") / "meta.json").exists():
         build_index(store, plain, "intentions", embedder=base)
     out: dict[str, list[MCQuestion]] = {"iqa-t1": [], "iqa-t2": []}
-    with Neighbours(plain, embedder=base) as nb:
+    with Retriever(store, plain, embedder=base, hybrid=False) as nb:
         for item in iqa_items(store, plain, ["iqa-t1", "iqa-t2"], seed=seed, neighbours=nb):
             if item["group"] in groups and len(out[item["task"]]) < limit:
                 out[item["task"]].append(as_question(item))

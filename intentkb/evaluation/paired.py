@@ -17,7 +17,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from .scoring import Scored, graded, read_results
+from .score import Scored, graded, read_results
 
 EXACT_UP_TO = 10_000
 

@@ -27,8 +27,8 @@ from ..errors import IntentKBError
 from ..io.dataset_info import merge_dataset_info
 from ..io.paths import check_output
 from ..kb.store import GraphStore
-from .leakage import Exclusion
-from .units import KINDS, SOURCES, Unit
+from ..knowledge.leakage import Exclusion
+from ..knowledge.units import KINDS, SOURCES, Unit
 
 Format = Literal["pretrain", "alpaca", "sharegpt"]
 FILES: dict[str, str] = {"pretrain": "intentkb_knowledge_pt", "alpaca": "intentkb_knowledge_alpaca", "sharegpt": "intentkb_knowledge_sharegpt"}

@@ -31,9 +31,9 @@ from ..llm.cache import ResponseCache
 from ..llm.client import LLMClient, Rejected
 from ..llm.prompts import Prompts
 from ..llm.settings import LLMSettings
-from .items import TaskItem
-from .render import parse_answer, prompt_values, template_name
-from .scoring import ScoreReport, score_file
+from ..tasks.items import TaskItem
+from ..tasks.render import parse_answer, prompt_values, template_name
+from .score import ScoreReport, score_file
 
 
 class ContextSource(Protocol):

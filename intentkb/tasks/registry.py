@@ -1,0 +1,98 @@
+"""The benchmarks `tasks export` builds: one registration per benchmark, read by the CLI, the item
+model and the exporters alike.
+
+A benchmark module (`sib.py`, `esb.py`, `iqa.py`) ends with `register(Benchmark(...))`: its name,
+its tasks with what each asks, the options model its builder takes and the builder itself. The
+modules are imported on first use (`MODULES`), so listing the benchmarks costs no model or index.
+Adding a benchmark is its module plus its line in `MODULES`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ..errors import IntentKBError
+
+if TYPE_CHECKING:
+    from ..config import Settings
+    from ..kb.store import GraphStore
+    from .stats import BuildStats
+
+Item = dict[str, Any]
+
+MODULES: tuple[str, ...] = ("intentkb.tasks.sib", "intentkb.tasks.esb", "intentkb.tasks.iqa")
+
+
+class BuildOptions(BaseModel):
+    """What every builder takes; a benchmark's own options model extends it."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    seed: int = 0
+    page: int = Field(default=200, ge=1)
+
+
+Builder = Callable[["GraphStore", "Settings | None", list[str], Any, "BuildStats"], Iterator[Item]]
+
+
+@dataclass(frozen=True)
+class Benchmark:
+    name: str
+    title: str  # the paper's name, for help texts
+    tasks: dict[str, str]  # task name -> what it asks
+    options: type[BuildOptions]
+    build: Builder
+    group: str  # what an item's `group` is: the unit of the train/test split
+
+    def task_names(self, numbers: tuple[int, ...] | list[int] = ()) -> list[str]:
+        names = list(self.tasks)
+        if not numbers:
+            return names
+        wanted = [f"{self.name}-t{n}" for n in numbers]
+        unknown = [w for w in wanted if w not in self.tasks]
+        if unknown:
+            raise IntentKBError(f"{self.name} has tasks {', '.join(names)}; no {', '.join(unknown)}")
+        return wanted
+
+    def items(self, store: GraphStore, settings: Settings | None, tasks: list[str], options: BaseModel | dict[str, Any], stats: BuildStats) -> Iterator[Item]:
+        """The builder run with `options` read through this benchmark's own options model."""
+        raw = options.model_dump() if isinstance(options, BaseModel) else options
+        return self.build(store, settings, tasks, self.options.model_validate(raw), stats)
+
+
+_REGISTRY: dict[str, Benchmark] = {}
+
+
+def register(benchmark: Benchmark) -> Benchmark:
+    if benchmark.name in _REGISTRY and _REGISTRY[benchmark.name] is not benchmark:
+        raise IntentKBError(f"benchmark {benchmark.name!r} is registered twice")
+    _REGISTRY[benchmark.name] = benchmark
+    return benchmark
+
+
+def benchmarks() -> dict[str, Benchmark]:
+    for module in MODULES:
+        import_module(module)
+    order = {m: i for i, m in enumerate(MODULES)}  # the listing order, whoever imported a module first
+    return dict(sorted(_REGISTRY.items(), key=lambda kv: order.get(kv[1].build.__module__, len(order))))
+
+
+def get_benchmark(name: str) -> Benchmark:
+    found = benchmarks().get(name)
+    if found is None:
+        raise IntentKBError(f"no benchmark {name!r}: one of {', '.join(benchmarks())}")
+    return found
+
+
+def all_tasks() -> dict[str, dict[str, str]]:
+    """benchmark -> {task: what it asks}."""
+    return {name: dict(b.tasks) for name, b in benchmarks().items()}
+
+
+def task_names(benchmark: str, numbers: tuple[int, ...] | list[int] = ()) -> list[str]:
+    return get_benchmark(benchmark).task_names(numbers)

@@ -1,0 +1,1 @@
+"""Views of the knowledge base for people: the HTML session page."""
