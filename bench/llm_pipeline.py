@@ -3,7 +3,7 @@
     python bench/llm_pipeline.py                  # ~40k model calls, ~5 min on 2 cores
     python bench/llm_pipeline.py --sessions 20 --pairs 2000 --products 200   # a quick look
 
-The scripted server (intentkb.llm.scripted_server) runs in its own process and answers at once,
+The scripted server (intentkb.testing.scripted_server) runs in its own process and answers at once,
 so every second measured is intentkb's: prompt rendering, HTTP, parsing, cache, graph writes.
 Three passes over the same knowledge base, each into a fresh graph:
 
@@ -41,8 +41,8 @@ from intentkb.kb.engines import open_store
 from intentkb.kb.falkordb import EmbeddedServer
 from intentkb.llm.cache import ResponseCache
 from intentkb.llm.client import LLMClient
+from intentkb.llm.generation import RunRecord, run_generation
 from intentkb.llm.prompts import Prompts
-from intentkb.llm.run import GenOptions, RunRecord, run_generation
 from intentkb.llm.settings import LLMSettings
 from intentkb.testing import free_port
 
@@ -55,7 +55,7 @@ class Server:
 
     def __init__(self, *args: str) -> None:
         self.port = free_port()
-        self.proc = subprocess.Popen([sys.executable, "-m", "intentkb.llm.scripted_server", "--port", str(self.port), *args], stdout=subprocess.PIPE, text=True)
+        self.proc = subprocess.Popen([sys.executable, "-m", "intentkb.testing.scripted_server", "--port", str(self.port), *args], stdout=subprocess.PIPE, text=True)
         self.proc.stdout.readline()  # "scripted OpenAI-compatible server on …"
 
     @property
@@ -102,10 +102,10 @@ def run_all(settings: Settings, llm: LLMSettings, a: argparse.Namespace) -> list
     """The four pipelines, as a user runs them in order."""
     out = []
     for name, opts in (
-        ("attributes", GenOptions(progress=False)),
-        ("trees", GenOptions(progress=False, limit=a.sessions)),
-        ("mind", GenOptions(progress=False, limit=a.pairs, stages=("intentions", "filter"))),
-        ("scripts", GenOptions(progress=False, limit=a.products, per_source=2, intentions_per_product=5)),
+        ("attributes", {"progress": False}),
+        ("trees", {"progress": False, "limit": a.sessions}),
+        ("mind", {"progress": False, "limit": a.pairs, "stages": ["intentions", "filter"]}),
+        ("scripts", {"progress": False, "limit": a.products, "per_source": 2, "intentions_per_product": 5}),
     ):
         out.append((name, run_generation(name, settings, llm, opts)))
     return out

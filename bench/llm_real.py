@@ -39,8 +39,8 @@ from intentkb.llm.accounting import PromptUsage
 from intentkb.llm.cache import ResponseCache
 from intentkb.llm.client import LLMClient, Rejected
 from intentkb.llm.context import product_view
+from intentkb.llm.generation import run_generation
 from intentkb.llm.prompts import Prompts
-from intentkb.llm.run import GenOptions, run_generation
 from intentkb.llm.settings import LLMSettings
 from intentkb.testing.llamacpp import MODEL_NAME, LlamaServer
 
@@ -138,10 +138,10 @@ def build_kb(settings: Settings, out: Path, a: argparse.Namespace) -> None:
 def pipelines(settings: Settings, llm: LLMSettings, a: argparse.Namespace) -> dict[str, PromptUsage]:
     usage: dict[str, PromptUsage] = {}
     for name, opts in (
-        ("attributes", GenOptions(progress=False)),
-        ("trees", GenOptions(progress=False, schedule={"roots": 1, "width": 2, "branch_until": 2})),  # type: ignore[arg-type]
-        ("mind", GenOptions(progress=False, limit=a.pairs, relations=["isA"])),  # type: ignore[list-item]
-        ("scripts", GenOptions(progress=False, limit=a.products, per_source=1, intentions_per_product=3)),
+        ("attributes", {"progress": False}),
+        ("trees", {"progress": False, "roots": 1, "width": 2, "branch_until": 2}),
+        ("mind", {"progress": False, "limit": a.pairs, "relations": ["isA"]}),
+        ("scripts", {"progress": False, "limit": a.products, "per_source": 1, "intentions_per_product": 3}),
     ):
         rec = run_generation(name, settings, llm, opts)
         for template, u in rec.usage.prompts.items():

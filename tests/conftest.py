@@ -143,7 +143,7 @@ TEST_API_KEY = "sk-intentkb-test-0f4c2b9e7d1a4c55b3e8"
 
 @pytest.fixture
 def llm_server():
-    from intentkb.llm.scripted_server import ScriptedServer
+    from intentkb.testing.scripted_server import ScriptedServer
 
     with ScriptedServer(slow_seconds=2.5) as srv:
         yield srv

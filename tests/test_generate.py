@@ -21,7 +21,7 @@ from intentkb.config import Settings
 from intentkb.ingest import ingest_file
 from intentkb.kb.engines import open_store
 from intentkb.kb.store import GraphStore
-from intentkb.llm.run import GenOptions, run_generation
+from intentkb.llm.generation import run_generation
 
 from .conftest import FIXTURES, TEST_API_KEY
 
@@ -37,7 +37,7 @@ def load_sessions(store: GraphStore, tmp_path: Path) -> dict[int, str]:
 
 
 def gen(pipeline: str, settings: Settings, llm, **opts):
-    return run_generation(pipeline, settings, llm, GenOptions(progress=False, **opts))
+    return run_generation(pipeline, settings, llm, {"progress": False, **opts})
 
 
 def dump(store: GraphStore) -> tuple[list[str], list[str]]:
@@ -70,6 +70,8 @@ def test_attributes_then_tree_of_a_five_product_session(estore, tmp_path, llm_se
     assert steps_of(estore, sessions[5]) == TREE_5
     assert steps_of(estore, sessions[3]) == [1, 5, 25]
     assert llm_server.completions == 8 + CALLS_5 + CALLS_3
+    # the test double answered by the format each template declares, not by reading the prompt
+    assert llm_server.counts["declared"] == llm_server.completions and llm_server.counts["guessed"] == 0
     # every node: AT the product of its step, a valued attribute, a rationale; a comparison from step 2 on
     rows = estore.run(
         """MATCH (s:Session {id: $s})-[:ROOT]->(:Intention)-[:BRANCH*0..]->(n:Intention)-[:AT]->(p:Product)

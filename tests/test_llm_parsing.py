@@ -15,7 +15,8 @@ from intentkb.llm.parsing import (
     parse_verdict,
 )
 from intentkb.llm.prompts import Prompts
-from intentkb.llm.synthetic import detect_format, synthetic_reply
+from intentkb.llm.synthetic import synthetic_reply
+from intentkb.testing.scripted_server import guess_format
 
 
 def test_attributes_plain_and_markdown():
@@ -111,7 +112,7 @@ def test_every_bundled_template_is_recognised_and_answerable():
     for name, vals in values.items():
         t = prompts.get(name)
         text = "\n".join(m["content"] for m in t.render(**vals) if m["role"] == "user")
-        parser, args = detect_format(text)
+        parser, args = guess_format(text)
         assert parser == t.parser, name
         PARSERS[parser](synthetic_reply(parser, args, name), **{**t.parser_args, **args})
     assert len(prompts.relation_phrases()) == 20

@@ -1,9 +1,11 @@
-"""`intentkb generate attributes|trees|mind|scripts`: thin options over `intentkb.llm.run`."""
+"""`intentkb generate attributes|trees|mind|scripts`: thin options over `intentkb.llm.generation`."""
 
 from __future__ import annotations
 
+import types
+import typing
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, get_args, get_origin
 
 import click
 
@@ -13,7 +15,6 @@ from .output import report_format
 
 def _common(f: Any) -> Any:
     opts = [
-        click.option("--limit", type=click.IntRange(0), help="At most this many items (products, sessions, pairs×relations…)."),
         click.option("--concurrency", type=click.IntRange(1, 4096), help="Requests in flight (env INTENTKB_LLM_CONCURRENCY, default 32)."),
         click.option("--model", help="Model name (env INTENTKB_LLM_MODEL, default gpt-4o-mini)."),
         click.option(
@@ -40,22 +41,49 @@ def _common(f: Any) -> Any:
     return report_format(f)
 
 
+def _field_option(name: str, info: Any) -> Any:
+    """A click option from one field of a pipeline's options model: its flag, type, bounds, default
+    and help all come from the field, so the model is the one place they are written."""
+    extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
+    flag = str(extra.get("flag") or "--" + name.replace("_", "-"))
+    ann = info.annotation
+    if get_origin(ann) in (typing.Union, types.UnionType):  # Optional[X] -> X
+        ann = next(a for a in get_args(ann) if a is not type(None))
+    kw: dict[str, Any] = {"help": info.description or name, "show_default": True}
+    multiple = get_origin(ann) in (list, tuple)
+    inner = get_args(ann)[0] if multiple else ann
+    if inner is bool:
+        return click.option(flag, name, is_flag=True, default=bool(info.default), help=kw["help"])
+    if get_origin(inner) is Literal:
+        kw["type"] = click.Choice([str(a) for a in get_args(inner)])
+    elif inner is int:
+        lo = next((m.ge for m in info.metadata if hasattr(m, "ge")), None)
+        hi = next((m.le for m in info.metadata if hasattr(m, "le")), None)
+        kw["type"] = click.IntRange(lo, hi)
+    if multiple:
+        kw.update(multiple=True, show_default=False)
+    elif not info.is_required() and info.default is not None:
+        kw["default"] = info.default
+    else:
+        kw["show_default"] = False
+    return click.option(flag, name, **kw)
+
+
 def _run(
     ctx: click.Context,
     pipeline: str,
     *,
-    limit: int | None,
     concurrency: int | None,
     model: str | None,
     prompts_dir: Path | None,
     multimodal: str | None,
     llm_output: str | None,
-    batch: bool,
-    dry_run: bool,
     as_json: bool,
     **options: Any,
 ) -> None:
-    from ..llm.run import GenOptions, run_generation
+    from pydantic import ValidationError
+
+    from ..llm.generation import pipeline_options, run_generation
     from ..llm.settings import LLMSettings
 
     settings: Settings = ctx.find_object(Settings) or Settings()
@@ -65,7 +93,10 @@ def _run(
         if v is not None
     }
     llm = LLMSettings().model_copy(update=update)
-    opts = GenOptions(limit=limit, batch=batch, dry_run=dry_run, **options)
+    try:
+        opts = pipeline_options(pipeline, {k: list(v) if isinstance(v, tuple) else v for k, v in options.items()})
+    except ValidationError as e:
+        raise click.UsageError("; ".join(str(err["msg"]).removeprefix("Value error, ") for err in e.errors())) from None
     record = run_generation(pipeline, settings, llm, opts, echo=lambda s: click.echo(s, err=True))
     if as_json:
         click.echo(record.model_dump_json(indent=2))
@@ -86,94 +117,24 @@ def generate_group() -> None:
     """
 
 
-@generate_group.command("attributes")
-@_common
-@click.option("--all-products", is_flag=True, help="Every product, not only those viewed in sessions.")
-@click.pass_context
-def gen_attributes(ctx: click.Context, all_products: bool, **kw: Any) -> None:
-    """SessionIntentBench step 1: category and `name: value` attributes of each product.
+def _command(spec: Any) -> click.Command:
+    def callback(**kw: Any) -> None:
+        _run(click.get_current_context(), spec.name, **kw)
 
-    \b
-    Example:
-      intentkb generate attributes --dry-run
-    """
-    _run(ctx, "attributes", all_products=all_products, **kw)
-
-
-@generate_group.command("trees")
-@_common
-@click.option("--session", "sessions", multiple=True, help="Only these sessions (repeatable).")
-@click.option("--roots", type=click.IntRange(1, 20), default=1, show_default=True, help="Intentions at step 1.")
-@click.option("--width", type=click.IntRange(1, 20), default=5, show_default=True, help="Children per intention while branching.")
-@click.option(
-    "--branch-until", type=click.IntRange(1, 100), default=4, show_default=True, help="Branch while the child's step ≤ this; one child per intention after."
-)
-@click.pass_context
-def gen_trees(ctx: click.Context, sessions: tuple[str, ...], roots: int, width: int, branch_until: int, **kw: Any) -> None:
-    """SessionIntentBench: an intention tree per session (intention, valued attribute, rationale,
-    comparison at every node). Run `generate attributes` first: the prompts show them.
-
-    \b
-    Example:
-      intentkb generate trees --limit 100 --concurrency 64
-    """
-    from ..kb.schedule import BranchingSchedule
-
-    _run(ctx, "trees", sessions=list(sessions), schedule=BranchingSchedule(roots=roots, width=width, branch_until=branch_until), **kw)
+    callback.__doc__ = f"{spec.summary}\n\n\b\nExample:\n  {spec.example}\n"
+    fields = {n: f for n, f in spec.options.model_fields.items() if n not in ("batch", "dry_run", "progress")}
+    cmd: Any = callback
+    for name, info in reversed(list(fields.items())):
+        cmd = _field_option(name, info)(cmd)
+    cmd = _common(cmd)
+    return click.command(spec.name, help=callback.__doc__)(cmd)
 
 
-@generate_group.command("mind")
-@_common
-@click.option(
-    "--stage",
-    "stages",
-    multiple=True,
-    type=click.Choice(["features", "intentions", "filter"]),
-    help="Only these stages (repeatable; default all three, in order).",
-)
-@click.option("--relation", "relations", multiple=True, help="Only these MIND relations (repeatable; default all 20).")
-@click.pass_context
-def gen_mind(ctx: click.Context, stages: tuple[str, ...], relations: tuple[str, ...], **kw: Any) -> None:
-    """MIND: product features, one co-buy intention per relation for each co-bought pair, and the
-    role-aware filter (accepted + reason). Preserve rates per relation: `intentkb stats`.
+def _add_pipelines() -> None:
+    from ..llm.pipeline import pipelines
 
-    \b
-    Example:
-      intentkb generate mind --relation usedFor --relation capableOf --dry-run
-    """
-    from ..kb.models import Relation
-
-    try:
-        rels = [Relation.parse(r) for r in relations]
-    except ValueError as e:
-        raise click.BadParameter(str(e), param_hint="--relation") from None
-    _run(ctx, "mind", stages=stages or ("features", "intentions", "filter"), relations=rels, **kw)
+    for spec in pipelines().values():
+        generate_group.add_command(_command(spec))
 
 
-@generate_group.command("scripts")
-@_common
-@click.option(
-    "--from",
-    "source",
-    type=click.Choice(["products", "categories"]),
-    default="products",
-    show_default=True,
-    help="Make objectives from each product or from each product category.",
-)
-@click.option("--category", "categories", multiple=True, help="With --from categories: only this category (repeatable).")
-@click.option("--per-source", type=click.IntRange(1, 20), default=2, show_default=True, help="Objectives (scripts) per product or category.")
-@click.option(
-    "--intentions", "intentions_per_product", type=click.IntRange(0, 50), default=5, show_default=True, help="Purchase intentions per product (0: none)."
-)
-@click.pass_context
-def gen_scripts(ctx: click.Context, source: str, categories: tuple[str, ...], per_source: int, intentions_per_product: int, **kw: Any) -> None:
-    """EcomScriptBench: objectives and step scripts from products or categories, and purchase
-    intentions per product. Then `intentkb index build` and `intentkb align steps` link them.
-
-    \b
-    Example:
-      intentkb generate scripts --from categories --per-source 3
-    """
-    if categories and source != "categories":
-        raise click.BadParameter("--category needs --from categories", param_hint="--category")
-    _run(ctx, "scripts", source=source, categories=list(categories), per_source=per_source, intentions_per_product=intentions_per_product, **kw)
+_add_pipelines()

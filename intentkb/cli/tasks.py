@@ -1,25 +1,20 @@
-"""`intentkb tasks export|list`, `intentkb eval run`, `intentkb show session`: thin options over intentkb.tasks."""
+"""`intentkb tasks export|list`: benchmark items from the graph; choices from the benchmark and writer registries."""
 
 from __future__ import annotations
 
 import sys
-from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
 import click
 
-from ..config import Settings
 from ..export.writers import writers
 from ..tasks.registry import benchmarks
-from .output import emit, print_score, report_format
+from .common import settings_of
+from .output import emit, report_format
 
 BENCHMARKS = benchmarks()  # the CLI's choices are the registries' names
 WRITERS = writers()
-
-
-def _settings(ctx: click.Context) -> Settings:
-    return ctx.find_object(Settings) or Settings()
 
 
 @click.group("tasks")
@@ -50,11 +45,7 @@ def _band(value: str) -> tuple[float, float]:
 
 @tasks_group.command("export")
 @click.option(
-    "--benchmark",
-    "-b",
-    type=click.Choice(list(BENCHMARKS)),
-    required=True,
-    help="; ".join(f"{b.name}: {b.title}" for b in BENCHMARKS.values()) + ".",
+    "--benchmark", "-b", type=click.Choice(list(BENCHMARKS)), required=True, help="; ".join(f"{b.name}: {b.title}" for b in BENCHMARKS.values()) + "."
 )
 @click.option("--task", "tasks", type=click.IntRange(1, 4), multiple=True, help="Task number (repeatable; default all).")
 @click.option(
@@ -113,7 +104,7 @@ def tasks_export(ctx: click.Context, as_json: bool, band: str, **kw: Any) -> Non
     from ..export.tasks import ExportOptions, export_tasks
     from ..kb.engines import open_store
 
-    settings = _settings(ctx)
+    settings = settings_of(ctx)
     opts = ExportOptions(band=_band(band), **kw)
     tick = (lambda n: click.echo(f"\r  {n:,} items", nl=False, err=True)) if sys.stderr.isatty() else None
     with open_store(settings) as store:
@@ -130,143 +121,3 @@ def tasks_export(ctx: click.Context, as_json: bool, band: str, **kw: Any) -> Non
             [f"{report.unlabelled_left_out:,} items have no gold label, which {report.format} needs (--labels)"] if report.unlabelled_left_out else []
         ) + report.build.skipped_lines()
         raise click.ClickException("no items written: " + ("; ".join(why) or "the graph holds nothing these tasks are built from"))
-
-
-@click.command("run")
-@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--model", help="Model name (env INTENTKB_LLM_MODEL, default gpt-4o-mini).")
-@click.option(
-    "--prompt",
-    "style",
-    type=click.Choice(["zero", "few", "cot"]),
-    default="zero",
-    show_default=True,
-    help="Prompt style: zero-shot, five worked examples, or chain of thought (letter on the last line).",
-)
-@click.option("-o", "--output", type=click.Path(path_type=Path), help="Results JSONL (default FILE.<model>.<style>.results.jsonl).")
-@click.option("--limit", type=click.IntRange(1), help="Only the first N items.")
-@click.option("--concurrency", type=click.IntRange(1, 4096), help="Requests in flight (env INTENTKB_LLM_CONCURRENCY, default 32).")
-@click.option("--prompts", "prompts_dir", type=click.Path(path_type=Path, file_okay=False), help="Directory of your own task templates.")
-@click.option(
-    "--multimodal", type=click.Choice(["auto", "on", "off"]), help="Send the products' images (one each, up to 8) to a vision model (auto: by model name)."
-)
-@click.option(
-    "--llm-output",
-    type=click.Choice(["auto", "json", "lines"]),
-    help="json: the answer is constrained to the item's option letters (JSON-schema response_format); lines: "
-    "read from the reply's text; auto: json, lines if the endpoint refuses it (env INTENTKB_LLM_OUTPUT).",
-)
-@click.option("--rejects", type=click.Path(path_type=Path), help="Rejects file (default DATA_DIR/rejects/FILE.eval.rejects.jsonl).")
-@click.option("--split", type=click.Choice(["train", "test"]), help="Only the items of this split (as `tasks export` wrote it).")
-@click.option(
-    "--inject",
-    type=click.IntRange(0, 50),
-    default=0,
-    show_default=True,
-    help="Put the K intentions nearest to each item's inputs in its prompt (never the item's own nodes, "
-    "its group's, or its options' text); needs `index build`.",
-)
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True, help="Print as text (table) or as JSON.")
-@click.pass_context
-def eval_run(
-    ctx: click.Context,
-    file: Path,
-    model: str | None,
-    style: str,
-    output: Path | None,
-    limit: int | None,
-    concurrency: int | None,
-    prompts_dir: Path | None,
-    multimodal: str | None,
-    llm_output: str | None,
-    rejects: Path | None,
-    split: str | None,
-    inject: int,
-    fmt: str,
-) -> None:
-    """Ask a model every item of a task file (from `tasks export`) and score the answers.
-
-    Replies are cached; an unreadable answer is invalid (wrong) and reported. Labelled items are
-    scored as `eval score` does; results are JSONL that `eval score` reads again.
-
-    \b
-    Example:
-      OPENAI_BASE_URL=http://localhost:8000/v1 intentkb eval run esb.jsonl --model Qwen2.5-7B-Instruct --prompt cot
-      intentkb eval run iqa_test.jsonl --model Qwen2.5-7B-Instruct --inject 5
-    """
-    from ..evaluation.run import evaluate
-    from ..llm.settings import LLMSettings
-
-    update = {
-        k: v
-        for k, v in (("model", model), ("concurrency", concurrency), ("prompts_dir", prompts_dir), ("multimodal", multimodal), ("output", llm_output))
-        if v is not None
-    }
-    llm = LLMSettings().model_copy(update=update)
-    tick = (lambda n: click.echo(f"\r  {n:,} answered", nl=False, err=True)) if sys.stderr.isatty() else None
-    settings = _settings(ctx)
-    with ExitStack() as stack:
-        context = None
-        if inject:
-            from ..kb.engines import open_store
-            from ..knowledge.inject import Injector
-
-            store = stack.enter_context(open_store(settings))
-            context = Injector(store, settings, inject)
-            stack.callback(context.close)
-        report = evaluate(
-            file,
-            settings,
-            llm,
-            style=style,
-            output=output,
-            limit=limit,
-            rejects_path=rejects,
-            context=context,
-            split=split,
-            echo=lambda m: click.echo(m, err=True),
-            progress=tick,
-        )
-    if tick:
-        click.echo("", err=True)
-    if fmt == "json":
-        click.echo(report.model_dump_json(indent=2))
-    else:
-        for line in report.lines():
-            click.echo(line)
-        if report.score is not None:
-            print_score(report.score)
-        elif report.answered:
-            click.echo("no item has a label: attach gold labels with `tasks export --labels` to score")
-    if report.rejected and not report.answered:
-        raise click.ClickException(f"every line was rejected ({report.rejected:,}): see {report.rejects_file}")
-
-
-@click.group("show")
-def show_group() -> None:
-    """Look at part of the graph."""
-
-
-@show_group.command("session")
-@click.argument("session")
-@click.option(
-    "--html",
-    "html_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    required=True,
-    help="Write an interactive page of the session's intention tree here.",
-)
-@click.pass_context
-def show_session(ctx: click.Context, session: str, html_path: Path) -> None:
-    """One session's intention tree as an HTML page: products on top, branches below, details on hover.
-
-    \b
-    Example:
-      intentkb show session demo-skate --html skate.html
-    """
-    from ..kb.engines import open_store
-    from ..views.session import write_session_html
-
-    with open_store(_settings(ctx)) as store:
-        path = write_session_html(store, session, html_path)
-    click.echo(f"wrote {path}")

@@ -85,13 +85,13 @@ def tasks_demo(store: GraphStore, settings: Settings, data_dir: Path, echo: Call
 
 def generation_demo(settings: Settings, echo: Callable[[str], None]) -> None:
     """What the LLM pipelines would still do on this knowledge base: a dry run calls nothing."""
-    from ..llm.run import GenOptions, run_generation
+    from ..llm.generation import run_generation
     from ..llm.settings import LLMSettings
 
     llm = LLMSettings(model="gpt-4o-mini", multimodal="off", prompts_dir=None, price=None)
     echo("\ngenerating the rest with an LLM (dry runs: nothing is called; gpt-4o-mini list prices):")
     for pipeline in ("attributes", "trees", "mind", "scripts"):
-        rec = run_generation(pipeline, settings, llm, GenOptions(progress=False, dry_run=True))
+        rec = run_generation(pipeline, settings, llm, {"progress": False, "dry_run": True})
         t = rec.total
         echo(f"  intentkb generate {pipeline:10}  {t.calls:6,} calls, ~{t.prompt_tokens + t.completion_tokens:9,} tokens, ~${rec.usage.cost_usd:.4f}")
 

@@ -193,6 +193,16 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {str(exc)[:300]}"
 
 
+# The reply a request asks for, as the template declares it (parser and its arguments for this
+# call), sent as a header: endpoints ignore it; the scripted test server answers by it instead of
+# guessing the format from the prompt's text. It names no value of the prompt and no credential.
+REPLY_HEADER = "X-Intentkb-Reply"
+
+
+def reply_spec(template: Template, args: dict[str, Any]) -> dict[str, Any]:
+    return {"template": template.name, "parser": template.parser or "free_text", "reply": template.reply, "args": args}
+
+
 @dataclass
 class LLMClient:
     """One per run. `complete` is safe to call from many tasks at once."""
@@ -343,7 +353,8 @@ class LLMClient:
             )
             raise Deferred(key)
 
-        final = await self._call(messages, params, usage)
+        spec = reply_spec(template, args)
+        final = await self._call(messages, params, usage, spec)
         spent = (final.prompt_tokens, final.completion_tokens)
         corrected = False
         try:
@@ -355,7 +366,7 @@ class LLMClient:
             usage.corrections += 1
             corrected = True
             fix = self.prompts.get("correction").render(error=str(e).rstrip("."))
-            final = await self._call([*messages, {"role": "assistant", "content": final.text}, *fix], params, usage)
+            final = await self._call([*messages, {"role": "assistant", "content": final.text}, *fix], params, usage, spec)
             spent = (spent[0] + final.prompt_tokens, spent[1] + final.completion_tokens)
             try:
                 value = self.read(final, template.parser, template.reply, mode, args)
@@ -389,34 +400,35 @@ class LLMClient:
         exc = state.outcome.exception() if state.outcome else None
         return max(jitter, min(_retry_after(exc), 600.0) if exc else 0.0)
 
-    async def _post(self, api: openai.AsyncOpenAI, body: dict[str, Any]) -> str:
+    async def _post(self, api: openai.AsyncOpenAI, body: dict[str, Any], spec: dict[str, Any] | None = None) -> str:
         """One request under the whole-request deadline: the HTTP client's timeout is per read, so
         a server trickling a byte at a time (or an endless body) would hold it for ever."""
         async with asyncio.timeout(self.settings.timeout):
             # the documented raw-request path (`client.post`): the typed `create` spends
             # more CPU transforming params and building response models than the HTTP call
-            return await api.post("/chat/completions", cast_to=str, body=body)
+            headers = {REPLY_HEADER: json.dumps(spec, separators=(",", ":"))} if spec else {}
+            return await api.post("/chat/completions", cast_to=str, body=body, options={"headers": headers})
 
-    async def _call(self, messages: list[dict[str, Any]], params: dict[str, Any], usage: Any) -> _Attempt:
+    async def _call(self, messages: list[dict[str, Any]], params: dict[str, Any], usage: Any, spec: dict[str, Any] | None = None) -> _Attempt:
         """One usable completion, retried as needed. The first JSON-schema request of a run goes
         alone: if the endpoint refuses response_format, it is refused once, not once per slot."""
         if "response_format" not in params or self._schema_ok:
-            return await self._call_retrying(messages, params, usage)
+            return await self._call_retrying(messages, params, usage, spec)
         async with self._probe:
             if self.schema_refused:
                 raise SchemaRefused(self.schema_refused)
             if not self._schema_ok:
                 try:
-                    reply = await self._call_retrying(messages, params, usage)
+                    reply = await self._call_retrying(messages, params, usage, spec)
                 except SchemaRefused as e:
                     self.schema_refused = str(e)
                     raise
                 # (a probe that failed otherwise is that item's reject; the next JSON request probes again)
                 self._schema_ok = True
                 return reply
-        return await self._call_retrying(messages, params, usage)
+        return await self._call_retrying(messages, params, usage, spec)
 
-    async def _call_retrying(self, messages: list[dict[str, Any]], params: dict[str, Any], usage: Any) -> _Attempt:
+    async def _call_retrying(self, messages: list[dict[str, Any]], params: dict[str, Any], usage: Any, spec: dict[str, Any] | None = None) -> _Attempt:
         def _count_retry(state: RetryCallState) -> None:
             usage.retries += 1
 
@@ -434,7 +446,7 @@ class LLMClient:
                 with attempt:
                     async with self.sem:
                         usage.calls += 1
-                        raw = await self._post(api, {"model": self.settings.model, "messages": messages, **params})
+                        raw = await self._post(api, {"model": self.settings.model, "messages": messages, **params}, spec)
                     reply = _completion(raw)
         except (openai.AuthenticationError, openai.PermissionDeniedError) as e:
             raise LLMFatal(redact(f"the endpoint refused the credentials: {_describe(e)}")) from None

@@ -13,7 +13,7 @@ from ..config import Settings
 from ..kb.queries import keyset_pages
 from ..kb.store import GraphStore, Row
 from .client import LLMClient
-from .runner import StageReport, Work, run_stage
+from .stage import StageReport, Work, run_stage
 
 PAGE = 1000
 T = TypeVar("T")

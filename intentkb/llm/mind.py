@@ -8,16 +8,23 @@ without an intention, intentions with accepted IS NULL), so a stopped run resume
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import Field, field_validator
 
 from ..kb.ids import cobuy_intention_id
 from ..kb.models import Relation
 from ..kb.queries import keyset_pages
 from .context import PAGE, GenContext, prefetch, product_view
 from .parsing import FilterVerdict
-from .runner import Outcome, StageReport, Write
+from .pipeline import Pipeline, PipelineOptions, Stage, register
+from .stage import Outcome, StageReport, Write
+
+if TYPE_CHECKING:
+    from .client import LLMClient
 
 STAGES = ("features", "intentions", "filter")
+StageName = Literal["features", "intentions", "filter"]
 
 
 def _pair_views(ctx: GenContext, row: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -100,3 +107,58 @@ async def filter_intentions(ctx: GenContext) -> StageReport:
         return Outcome(writes=[("gen_intention_props", {"id": row["id"], "props": props})])
 
     return await ctx.run_stage("mind", "filter", ctx.pages("gen_unfiltered_page"), work, lambda r: {"intention": r["id"]}, order=["gen_intention_props"])
+
+
+# -- the pipeline --------------------------------------------------------------------------------
+
+
+class MindOptions(PipelineOptions):
+    stages: list[StageName] = Field(
+        default_factory=lambda: list(STAGES), description="Only these stages (repeatable; default all three, in order).", json_schema_extra={"flag": "--stage"}
+    )
+    relations: list[Relation] = Field(
+        default_factory=list, description="Only these MIND relations (repeatable; default all 20).", json_schema_extra={"flag": "--relation"}
+    )
+
+    @field_validator("stages", mode="before")
+    @classmethod
+    def _all_when_none(cls, v: Any) -> Any:
+        return v or list(STAGES)
+
+    @field_validator("relations", mode="before")
+    @classmethod
+    def _parse_relations(cls, v: Any) -> Any:
+        return [r if isinstance(r, Relation) else Relation.parse(str(r)) for r in v or []]
+
+
+def estimate_filter_of_new(client: LLMClient, options: MindOptions, stages: list[StageReport]) -> None:
+    """A dry run cannot read intentions it did not write: the filter would also judge every
+    intention the intentions stage would make, with a prompt about as long as that stage's plus
+    the intention itself."""
+    new = next((s.written for s in stages if s.stage == "intentions"), 0)
+    if not new or "filter" not in options.stages:
+        return
+    gen = client.usage.of(client.prompts.get("mind_intention").prompt_version)
+    filt = client.prompts.get("mind_filter")
+    u = client.usage.of(filt.prompt_version)
+    per_prompt = (gen.prompt_tokens + gen.completion_tokens) / max(gen.calls, 1)
+    u.calls += new
+    u.prompt_tokens += int(per_prompt * new)
+    u.completion_tokens += filt.expect_tokens * new
+
+
+register(
+    Pipeline(
+        name="mind",
+        summary="MIND: product features, one co-buy intention per relation for each co-bought pair, and the "
+        "role-aware filter (accepted + reason). Preserve rates per relation: `intentkb stats`.",
+        example="intentkb generate mind --relation usedFor --relation capableOf --dry-run",
+        options=MindOptions,
+        stages=(
+            Stage("features", lambda ctx, o: generate_features(ctx), when=lambda o: "features" in o.stages),
+            Stage("intentions", lambda ctx, o: generate_cobuy_intentions(ctx, o.relations or None), when=lambda o: "intentions" in o.stages),
+            Stage("filter", lambda ctx, o: filter_intentions(ctx), when=lambda o: "filter" in o.stages),
+        ),
+        estimate=estimate_filter_of_new,
+    )
+)

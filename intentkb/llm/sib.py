@@ -11,13 +11,16 @@ import asyncio
 from collections.abc import Callable
 from typing import Any
 
+from pydantic import Field
+
 from ..errors import IntentKBError
 from ..kb.ids import attribute_id, session_intention_ider
 from ..kb.schedule import BranchingSchedule
 from .client import Deferred, Rejected
 from .context import GenContext, product_view
 from .parsing import ExtractedAttributes, TreeIntention
-from .runner import Outcome, StageReport, Write
+from .pipeline import Pipeline, PipelineOptions, Stage, register
+from .stage import Outcome, StageReport, Write
 
 
 def _attr(name: str, value: str) -> dict[str, str]:
@@ -212,3 +215,42 @@ async def generate_trees(ctx: GenContext, *, schedule: BranchingSchedule | None 
     return await ctx.run_stage(
         "sib", "trees", items, work, lambda r: {"session": r["id"]}, order=["gen_tree_roots", "gen_tree_children", "gen_session_props"], share=4
     )
+
+
+# -- the two pipelines ---------------------------------------------------------------------------
+
+
+class AttributesOptions(PipelineOptions):
+    all_products: bool = Field(default=False, description="Every product, not only those viewed in sessions.")
+
+
+class TreesOptions(PipelineOptions):
+    sessions: list[str] = Field(default_factory=list, description="Only these sessions (repeatable).", json_schema_extra={"flag": "--session"})
+    roots: int = Field(default=1, ge=1, le=20, description="Intentions at step 1.")
+    width: int = Field(default=5, ge=1, le=20, description="Children per intention while branching.")
+    branch_until: int = Field(default=4, ge=1, le=100, description="Branch while the child's step ≤ this; one child per intention after.")
+
+    @property
+    def schedule(self) -> BranchingSchedule:
+        return BranchingSchedule(roots=self.roots, width=self.width, branch_until=self.branch_until)
+
+
+register(
+    Pipeline(
+        name="attributes",
+        summary="SessionIntentBench step 1: category and `name: value` attributes of each product.",
+        example="intentkb generate attributes --dry-run",
+        options=AttributesOptions,
+        stages=(Stage("attributes", lambda ctx, o: generate_attributes(ctx, viewed_only=not o.all_products)),),
+    )
+)
+register(
+    Pipeline(
+        name="trees",
+        summary="SessionIntentBench: an intention tree per session (intention, valued attribute, rationale, "
+        "comparison at every node). Run `generate attributes` first: the prompts show them.",
+        example="intentkb generate trees --limit 100 --concurrency 64",
+        options=TreesOptions,
+        stages=(Stage("trees", lambda ctx, o: generate_trees(ctx, schedule=o.schedule, sessions=o.sessions or None)),),
+    )
+)

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import hashlib
 import random
-import re
 from typing import Any
 
 _GOALS = [
@@ -97,29 +96,3 @@ def synthetic_reply(parser: str, args: dict[str, Any], seed: str) -> str:
     return f"This product offers good {r.choice(_FACETS)} and {r.choice(_FACETS)}; customers use it to {r.choice(_GOALS)}. ({r.randrange(10**6)})"
 
 
-_N = re.compile(r"\b[Gg]ive (\d+)\b")
-
-
-def detect_format(prompt: str) -> tuple[str, dict[str, Any]]:
-    """Which of the bundled templates a prompt came from (the scripted server has only the text)."""
-    m = _N.search(prompt)
-    n = int(m.group(1)) if m else 1
-    if "New Intention:" in prompt:
-        return "intentions", {"n": n, "comparison": "Comparison:" in prompt.split("Example")[0]}
-    if "Category:" in prompt and "Attributes:" in prompt:
-        return "attributes", {}
-    if "Answer Yes or No" in prompt:
-        return "verdict", {}
-    if "co-buy intention could be" in prompt:
-        return "cobuy_intention", {}
-    if "Objective:" in prompt and "Specific Goal:" in prompt and "Constraint:" in prompt and "Step 1" not in prompt:
-        return "objectives", {"n": n}
-    if '"Step 1:' in prompt:
-        return "steps", {}
-    if '"Intention 1:' in prompt:
-        return "purchase_intentions", {"n": n}
-    if "letter alone" in prompt or "letter only" in prompt or prompt.rstrip().endswith("Answer:"):
-        head = prompt.split("Examples")[0]  # the task's own options, not the worked examples'
-        letters = sorted(set(re.findall(r"^([A-J])\. ", head, re.M)))
-        return "choice", {"letters": letters or ["A", "B"], "cot": "letter alone" in prompt}
-    return "free_text", {}

@@ -13,7 +13,12 @@ the next requests or at random with a fault rate:
 A request with a JSON-schema `response_format` is answered with JSON of that reply model
 (`schemas=False`: refused with a 400, as endpoints without structured outputs do).
 
-    python -m intentkb.llm.scripted_server --port 8765 --faults 0.3
+Which reply a request wants comes from the template that made it: the client sends the template's
+declared parser and its arguments for the call in the `X-Intentkb-Reply` header. Batch lines carry
+no headers; for them (and for requests from other clients) the format is read from the prompt's
+text (`guess_format`), which knows the bundled templates only.
+
+    python -m intentkb.testing.scripted_server --port 8765 --faults 0.3
 """
 
 from __future__ import annotations
@@ -23,13 +28,15 @@ import asyncio
 import collections
 import json
 import random
+import re
 import threading
 import time
 import uuid
 from collections.abc import Iterable
 from typing import Any
 
-from .synthetic import detect_format, synthetic_reply
+from ..llm.client import REPLY_HEADER
+from ..llm.synthetic import synthetic_reply
 
 FAULTS = ("429", "500", "slow", "malformed", "unusable", "truncated")
 _JSON_HINT = "\n\nWrite the answer as one JSON object"
@@ -202,12 +209,18 @@ class ScriptedServer:
         return _error(404, f"no route {method} {path}")
 
     # -- chat completions --------------------------------------------------------------------------
-    def answer(self, request: dict[str, Any], behaviour: str = "ok") -> dict[str, Any]:
-        """The completion object for one request (also used for batch lines)."""
+    def answer(self, request: dict[str, Any], behaviour: str = "ok", spec: dict[str, Any] | None = None) -> dict[str, Any]:
+        """The completion object for one request (also used for batch lines, which have no `spec`)."""
         messages = request.get("messages") or []
-        first_user = next((m for m in messages if m.get("role") == "user"), {"content": ""})
-        prompt = _text(first_user.get("content")).split(_JSON_HINT)[0]
-        parser, args = detect_format(prompt)
+        if spec and spec.get("parser"):
+            parser, args = spec["parser"], dict(spec.get("args") or {})
+            with self._lock:
+                self.counts["declared"] += 1
+        else:
+            first_user = next((m for m in messages if m.get("role") == "user"), {"content": ""})
+            parser, args = guess_format(_text(first_user.get("content")).split(_JSON_HINT)[0])
+            with self._lock:
+                self.counts["guessed"] += 1
         seed = json.dumps(messages, sort_keys=True)
         content = synthetic_reply(parser, args, seed)
         schema = (request.get("response_format") or {}).get("json_schema") or {}
@@ -250,7 +263,7 @@ class ScriptedServer:
         if behaviour == "overflow":
             return _error(400, "request (9000 tokens) exceeds the available context size (2048 tokens), try increasing it")
         if behaviour in ("drip", "endless"):
-            return 200, {"x-trickle": behaviour}, json.dumps(self.answer(request)).encode()
+            return 200, {"x-trickle": behaviour}, json.dumps(self.answer(request, spec=_spec(headers))).encode()
         if behaviour == "401":
             return _error(401, "Incorrect API key provided")
         if behaviour == "429":
@@ -265,7 +278,7 @@ class ScriptedServer:
             await asyncio.sleep(self.model_latency)
         with self._lock:
             self.counts["chat"] += 1
-        return 200, {}, json.dumps(self.answer(request, behaviour)).encode()
+        return 200, {}, json.dumps(self.answer(request, behaviour, _spec(headers))).encode()
 
     # -- files and batches -------------------------------------------------------------------------
     def _upload(self, headers: dict[str, str], body: bytes) -> tuple[int, dict[str, str], bytes]:
@@ -364,8 +377,8 @@ class ScriptedServer:
 def _json_reply(schema: dict[str, Any], parser: str, args: dict[str, Any], text: str, seed: str) -> str:
     """The JSON a model would write for reply model `schema["name"]`: the synthetic line reply's
     value in that model's form; a task answer is one of the schema's letters."""
-    from .parsing import PARSERS
-    from .replies import spec
+    from ..llm.parsing import PARSERS
+    from ..llm.replies import spec
 
     name = schema["name"]
     if name == "choice":
@@ -378,6 +391,42 @@ def _json_reply(schema: dict[str, Any], parser: str, args: dict[str, Any], text:
             out["reasoning"] = "The products and the stated intention point one way."
         return json.dumps(out)
     return json.dumps(spec(name).dump(PARSERS[parser](text, **args), args))
+
+
+def _spec(headers: dict[str, str]) -> dict[str, Any] | None:
+    raw = headers.get(REPLY_HEADER.lower())
+    try:
+        return json.loads(raw) if raw else None
+    except json.JSONDecodeError:
+        return None
+
+
+_N = re.compile(r"\b[Gg]ive (\d+)\b")
+
+
+def guess_format(prompt: str) -> tuple[str, dict[str, Any]]:
+    """Which bundled template a prompt came from, read from its text: for requests without the header."""
+    m = _N.search(prompt)
+    n = int(m.group(1)) if m else 1
+    if "New Intention:" in prompt:
+        return "intentions", {"n": n, "comparison": "Comparison:" in prompt.split("Example")[0]}
+    if "Category:" in prompt and "Attributes:" in prompt:
+        return "attributes", {}
+    if "Answer Yes or No" in prompt:
+        return "verdict", {}
+    if "co-buy intention could be" in prompt:
+        return "cobuy_intention", {}
+    if "Objective:" in prompt and "Specific Goal:" in prompt and "Constraint:" in prompt and "Step 1" not in prompt:
+        return "objectives", {"n": n}
+    if '"Step 1:' in prompt:
+        return "steps", {}
+    if '"Intention 1:' in prompt:
+        return "purchase_intentions", {"n": n}
+    if "letter alone" in prompt or "letter only" in prompt or prompt.rstrip().endswith("Answer:"):
+        head = prompt.split("Examples")[0]  # the task's own options, not the worked examples'
+        letters = sorted(set(re.findall(r"^([A-J])\. ", head, re.M)))
+        return "choice", {"letters": letters or ["A", "B"], "cot": "letter alone" in prompt}
+    return "free_text", {}
 
 
 def _public(b: dict[str, Any]) -> dict[str, Any]:

@@ -1,55 +1,28 @@
-"""One `intentkb generate …` run: open everything, run the pipeline's stages (in Batch API rounds
-when asked), account tokens and cost, and keep a record of the run in DATA_DIR/runs/."""
+"""One `intentkb generate …` run: open everything, run the registered pipeline's stages (in Batch
+API rounds when asked), account tokens and cost, and keep a record of the run in DATA_DIR/runs/."""
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, Field, computed_field
 
 from ..config import Settings
 from ..kb.engines import open_store
-from ..kb.models import Relation
-from ..kb.schedule import BranchingSchedule
 from ..private import private_dir, private_write_text
-from . import esb, mind, sib
 from .accounting import PromptUsage, Usage
 from .batch import BatchRound, batch_rounds
 from .cache import ResponseCache
 from .client import LLMClient
 from .context import GenContext
+from .pipeline import PipelineOptions, Stage, get_pipeline
 from .prompts import Prompts
-from .runner import StageReport
 from .settings import LLMSettings
-
-Pipeline = Literal["attributes", "trees", "mind", "scripts"]
-PIPELINES: tuple[str, ...] = ("attributes", "trees", "mind", "scripts")
-
-
-class GenOptions(BaseModel):
-    """Everything a `generate` command can be told; the defaults are the papers' settings."""
-
-    limit: int | None = Field(default=None, ge=0)
-    batch: bool = False
-    dry_run: bool = False
-    progress: bool = True
-    # attributes
-    all_products: bool = False
-    # trees
-    schedule: BranchingSchedule = Field(default_factory=BranchingSchedule)
-    sessions: list[str] = Field(default_factory=list)
-    # mind
-    stages: tuple[str, ...] = mind.STAGES
-    relations: list[Relation] = Field(default_factory=list)
-    # scripts
-    source: esb.Source = "products"
-    per_source: int = Field(default=2, ge=1, le=20)
-    categories: list[str] = Field(default_factory=list)
-    intentions_per_product: int = Field(default=5, ge=0, le=50)
+from .stage import StageReport
 
 
 class RunRecord(BaseModel):
@@ -95,26 +68,6 @@ class RunRecord(BaseModel):
         return out
 
 
-def _stage_fns(pipeline: str, ctx: GenContext, opts: GenOptions) -> list[Callable[[], Awaitable[StageReport]]]:
-    if pipeline == "attributes":
-        return [lambda: sib.generate_attributes(ctx, viewed_only=not opts.all_products)]
-    if pipeline == "trees":
-        return [lambda: sib.generate_trees(ctx, schedule=opts.schedule, sessions=opts.sessions or None)]
-    if pipeline == "mind":
-        fns = {
-            "features": lambda: mind.generate_features(ctx),
-            "intentions": lambda: mind.generate_cobuy_intentions(ctx, opts.relations or None),
-            "filter": lambda: mind.filter_intentions(ctx),
-        }
-        return [fns[s] for s in mind.STAGES if s in opts.stages]
-    if pipeline == "scripts":
-        fns_ = [lambda: esb.generate_scripts(ctx, source=opts.source, per_source=opts.per_source, categories=opts.categories or None)]
-        if opts.intentions_per_product:
-            fns_.append(lambda: esb.generate_purchase_intentions(ctx, per_product=opts.intentions_per_product))
-        return fns_
-    raise ValueError(f"unknown pipeline {pipeline!r} ({', '.join(PIPELINES)})")
-
-
 def merge_rounds(reports: list[StageReport]) -> StageReport:
     """One report for a stage run in batch rounds. An item finished in a round is not seen again;
     one rejected or deferred is tried again in the next round, so the last round says how it ended."""
@@ -128,23 +81,20 @@ def merge_rounds(reports: list[StageReport]) -> StageReport:
     )
 
 
-def _estimate_filter_of_new(client: LLMClient, stages: list[StageReport]) -> None:
-    """A dry run cannot read intentions it did not write: the filter would also judge every
-    intention the intentions stage would make, with a prompt about as long as that stage's plus
-    the intention itself."""
-    new = next((s.written for s in stages if s.stage == "intentions"), 0)
-    if not new:
-        return
-    gen = client.usage.of(client.prompts.get("mind_intention").prompt_version)
-    filt = client.prompts.get("mind_filter")
-    u = client.usage.of(filt.prompt_version)
-    per_prompt = (gen.prompt_tokens + gen.completion_tokens) / max(gen.calls, 1)
-    u.calls += new
-    u.prompt_tokens += int(per_prompt * new)
-    u.completion_tokens += filt.expect_tokens * new
+def pipeline_options(pipeline: str, opts: PipelineOptions | Mapping[str, Any] | None) -> PipelineOptions:
+    """`opts` read through the pipeline's own options model (a dict, or the model itself)."""
+    model = get_pipeline(pipeline).options
+    if isinstance(opts, model):
+        return opts
+    raw = opts.model_dump() if isinstance(opts, BaseModel) else dict(opts or {})
+    return model.model_validate(raw)
 
 
-async def run_async(pipeline: str, settings: Settings, llm: LLMSettings, opts: GenOptions, echo: Callable[[str], None] | None = None) -> RunRecord:
+async def run_async(
+    pipeline: str, settings: Settings, llm: LLMSettings, opts: PipelineOptions | Mapping[str, Any] | None = None, echo: Callable[[str], None] | None = None
+) -> RunRecord:
+    spec = get_pipeline(pipeline)
+    opts = pipeline_options(pipeline, opts)
     started = datetime.now(UTC)
     run_id = f"{started.strftime('%Y%m%dT%H%M%S')}-{pipeline}"
     record = RunRecord(
@@ -154,7 +104,7 @@ async def run_async(pipeline: str, settings: Settings, llm: LLMSettings, opts: G
         dry_run=opts.dry_run,
         batch=opts.batch,
         llm=llm.public(),
-        options=opts.model_dump(mode="json", exclude={"progress", "dry_run", "batch"}),
+        options=opts.cli_fields(),
     )
     cache = ResponseCache(llm.cache_path or settings.llm_cache_path)
     client = LLMClient(llm, cache, Prompts(llm.prompts_dir), dry=opts.dry_run)
@@ -173,7 +123,11 @@ async def run_async(pipeline: str, settings: Settings, llm: LLMSettings, opts: G
             dry=opts.dry_run,
             source=f"intentkb generate {pipeline}",
         )
-        for fn in _stage_fns(pipeline, ctx, opts):
+        for stage in spec.stages_for(opts):
+
+            def fn(stage: Stage = stage, options: PipelineOptions = opts) -> Awaitable[StageReport]:
+                return stage.run(ctx, options)
+
             if opts.batch and not opts.dry_run:
                 reports, rounds = await batch_rounds(client, fn, settings.data_dir / "batches", f"{pipeline}", echo)
                 record.batch_rounds.extend(rounds)
@@ -181,8 +135,8 @@ async def run_async(pipeline: str, settings: Settings, llm: LLMSettings, opts: G
             else:
                 report = await fn()
             record.stages.append(report)
-        if opts.dry_run and pipeline == "mind" and {"intentions", "filter"} <= set(opts.stages):
-            _estimate_filter_of_new(client, record.stages)
+        if opts.dry_run and spec.estimate is not None:
+            spec.estimate(client, opts, record.stages)
     finally:
         await client.aclose()
         cache.close()
@@ -200,7 +154,12 @@ async def run_async(pipeline: str, settings: Settings, llm: LLMSettings, opts: G
 
 
 def run_generation(
-    pipeline: str, settings: Settings | None = None, llm: LLMSettings | None = None, opts: GenOptions | None = None, echo: Callable[[str], None] | None = None
+    pipeline: str,
+    settings: Settings | None = None,
+    llm: LLMSettings | None = None,
+    opts: PipelineOptions | Mapping[str, Any] | None = None,
+    echo: Callable[[str], None] | None = None,
 ) -> RunRecord:
-    """Run a generation pipeline ('attributes', 'trees', 'mind', 'scripts') to its end."""
-    return asyncio.run(run_async(pipeline, settings or Settings(), llm or LLMSettings(), opts or GenOptions(), echo))
+    """Run a registered generation pipeline (`intentkb.llm.pipeline`) to its end; `opts` is its
+    options model or a dict of its fields."""
+    return asyncio.run(run_async(pipeline, settings or Settings(), llm or LLMSettings(), opts, echo))

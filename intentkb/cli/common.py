@@ -1,0 +1,32 @@
+"""What every command module shares: the settings of the invocation, rejects paths, the store."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from ..config import Settings
+from ..kb.store import GraphStore
+
+
+def settings_of(ctx: click.Context) -> Settings:
+    return ctx.find_object(Settings) or Settings()
+
+
+def rejects_path_for(ctx: click.Context, path: Path, what: str) -> Path:
+    from ..io.rejects import default_rejects_path
+
+    return default_rejects_path(settings_of(ctx).rejects_dir, path, what)
+
+
+def fail_if_all_rejected(kept: int, rejected: int, rejects_file: str | None) -> None:
+    """A file none of whose lines could be read is a failed run, whatever was printed."""
+    if rejected and not kept:
+        raise click.ClickException(f"every line was rejected ({rejected:,}): see {rejects_file}")
+
+
+def store_for(ctx: click.Context) -> GraphStore:
+    from ..kb.engines import open_store
+
+    return open_store(settings_of(ctx))

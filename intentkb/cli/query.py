@@ -1,0 +1,109 @@
+"""`intentkb cypher`, `stats`, `trajectories`: reading the graph."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import click
+
+from .common import settings_of, store_for
+from .output import FORMATS, emit, emit_jsonl
+
+
+def _parse_param(raw: str) -> tuple[str, Any]:
+    key, sep, value = raw.partition("=")
+    if not sep or not key.strip().isidentifier():
+        raise click.BadParameter(f"expected key=value, got {raw!r}")
+    try:
+        return key.strip(), json.loads(value)
+    except json.JSONDecodeError:
+        return key.strip(), value
+    except RecursionError:
+        raise click.BadParameter(f"{key.strip()}: value nested too deeply") from None
+
+
+@click.command("cypher")
+@click.argument("query", required=False)
+@click.option("-p", "--param", "params", multiple=True, help="Parameter key=value (value read as JSON when it parses, else text).")
+@click.option("--write", is_flag=True, help="Allow the query to write. Without it the server refuses writes.")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True, help="Print the rows as a table, JSON or CSV.")
+@click.option("--list", "list_names", is_flag=True, help="List the named queries with their parameters.")
+@click.option("--all", "list_all", is_flag=True, help="With --list: also the queries intentkb's own pipelines run.")
+@click.option("--timeout", type=click.FloatRange(0.001, 86_400), help="Seconds the query may run (default INTENTKB_QUERY_TIMEOUT, 30).")
+@click.pass_context
+def cypher_cmd(
+    ctx: click.Context, query: str | None, params: tuple[str, ...], write: bool, fmt: str, list_names: bool, list_all: bool, timeout: float | None
+) -> None:
+    """Run Cypher text or a named query (read-only unless --write).
+
+    \b
+    Example:
+      intentkb cypher "MATCH (p:Product) RETURN p.id, p.title LIMIT 5"
+      intentkb cypher trajectory_details -p session=demo-skate --format json
+      intentkb cypher pair_cobuy_intentions -p a=B005QXX0MG -p b=B00PYV5HGC -p relation=null -p accepted_only=false
+    """
+    from .. import cypher
+
+    if list_names:
+        shown = [n for n in cypher.names() if list_all or not cypher.is_internal(n)]
+        rows = [{"query": n, "parameters": " ".join("$" + p for p in cypher.parameters(cypher.load(n))), "what": cypher.summary(n)} for n in shown]
+        emit(rows, fmt)
+        if not list_all and fmt == "table":
+            click.echo(f"{len(cypher.names()) - len(shown)} more that intentkb's own pipelines run: --list --all")
+        return
+    if not query:
+        raise click.UsageError("give a query (Cypher text or a name from --list)")
+    given = dict(_parse_param(p) for p in params)
+    cypher.check_parameters(query, given)
+    with store_for(ctx) as store:
+        rows = store.run(query, given, write=write, timeout=timeout or settings_of(ctx).query_timeout)
+    emit(rows, fmt)
+
+
+@click.command()
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True, help="Print as text (table) or as JSON.")
+@click.pass_context
+def stats(ctx: click.Context, fmt: str) -> None:
+    """Counts per label and edge type, and MIND filter preserve rates per relation.
+
+    \b
+    Example:
+      intentkb stats --format json
+    """
+    from ..kb.queries import relation_preserve_rates
+
+    with store_for(ctx) as store:
+        counts = store.counts()
+        rates = relation_preserve_rates(store)
+    if fmt == "json":
+        click.echo(json.dumps({**counts, "relations": rates}, indent=2))
+        return
+    emit([{"label": k, "nodes": v} for k, v in counts["nodes"].items()], "table")
+    emit([{"type": k, "edges": v} for k, v in counts["edges"].items()], "table")
+    if rates:
+        emit(rates, "table")
+
+
+@click.command()
+@click.option("--session", "sessions", multiple=True, help="Only these sessions (repeatable).")
+@click.option("--details", is_flag=True, help="Per step: intention text, attribute, rationale, comparison, product.")
+@click.option("--page", type=click.IntRange(1, 100_000), default=200, show_default=True, help="Sessions per query.")
+@click.pass_context
+def trajectories(ctx: click.Context, sessions: tuple[str, ...], details: bool, page: int) -> None:
+    """Stream intention trajectories (root-to-leaf paths) as JSON Lines.
+
+    \b
+    Example:
+      intentkb trajectories > trajectories.jsonl
+      intentkb trajectories --session demo-skate --details
+    """
+    from ..kb.queries import iter_session_ids, iter_trajectories, trajectory_details
+
+    with store_for(ctx) as store:
+        if details:
+            ids = list(sessions) if sessions else iter_session_ids(store)
+            n = sum(emit_jsonl(trajectory_details(store, sid)) for sid in ids)
+        else:
+            n = emit_jsonl(iter_trajectories(store, page=page, sessions=list(sessions) or None))
+    click.echo(f"{n} trajectories", err=True)

@@ -1,0 +1,164 @@
+"""`intentkb index build`, `align steps`, `retrieve`, `serve`: the embedding indexes and what is found through them."""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+import click
+
+from .common import settings_of, store_for
+from .output import emit, report_format
+
+
+@click.group("index")
+def index_group() -> None:
+    """FAISS indexes over intentions and script steps, kept beside the graph."""
+
+
+@index_group.command("build")
+@click.option("--only", type=click.Choice(["intentions", "steps", "products"]), multiple=True, help="Build only this index (repeatable).")
+@click.option("--rebuild", is_flag=True, help="Build from scratch (needed after changing the embedding model).")
+@report_format
+@click.pass_context
+def index_build(ctx: click.Context, only: tuple[str, ...], rebuild: bool, as_json: bool) -> None:
+    """Embed new and changed texts, drop deleted ones, save the indexes.
+
+    \b
+    Example:
+      intentkb index build
+      INTENTKB_EMBEDDING_MODEL=/models/e5-small intentkb index build --rebuild
+    """
+    from ..retrieval.build import build_indexes
+
+    with store_for(ctx) as store:
+        reports = build_indexes(store, settings_of(ctx), list(only) or None, rebuild=rebuild, progress=True, echo=lambda m: click.echo(m, err=True))
+    if as_json:
+        click.echo(json.dumps([r.model_dump() for r in reports], indent=2))
+    else:
+        for r in reports:
+            click.echo(r.line())
+
+
+@click.group("align")
+def align_group() -> None:
+    """Link graph nodes by embedding similarity."""
+
+
+@align_group.command("steps")
+@click.option("--threshold", type=click.FloatRange(-1, 1), default=0.45, show_default=True, help="Least cosine similarity (EcomScriptBench: 0.45).")
+@click.option("--top-k", type=click.IntRange(1, 1000), default=10, show_default=True, help="At most this many intentions per step.")
+@click.option("--script", "scripts", multiple=True, help="Only the steps of these scripts (repeatable).")
+@report_format
+@click.pass_context
+def align_steps_cmd(ctx: click.Context, threshold: float, top_k: int, scripts: tuple[str, ...], as_json: bool) -> None:
+    """Write (Step)-[:ALIGNED {score}]->(Intention) for each step's closest intentions.
+
+    \b
+    Example:
+      intentkb index build && intentkb align steps --threshold 0.45 --top-k 10
+      intentkb cypher "MATCH (c:Script)-[:HAS_STEP]->(s)-[a:ALIGNED]->(i)-[:EXPLAINS]->(p:Product) RETURN s.text, a.score, p.title LIMIT 10"
+    """
+    from ..retrieval.align import align_steps
+
+    with store_for(ctx) as store:
+        report = align_steps(store, settings_of(ctx), threshold=threshold, top_k=top_k, scripts=list(scripts) or None, progress=True)
+    click.echo(report.model_dump_json(indent=2) if as_json else report.line())
+
+
+def _retrieve(ctx: click.Context, text: str | None, k: int, script: str | None, threshold: float | None) -> tuple[list[Any], list[Any]]:
+    """Hits for TEXT or the steps of a script: from a running `intentkb serve` of this graph when
+    there is one (no model to load), else here."""
+    from ..retrieval.fusion import ProductHit
+    from ..retrieval.retrieve import Retriever, StepProducts
+    from ..serve.running import call, find_server
+
+    settings = settings_of(ctx)
+    url = find_server(settings)
+    if url is not None:
+        body: dict[str, Any] = {"k": k, **({"text": text} if text else {"script": script}), **({"threshold": threshold} if threshold is not None else {})}
+        out = call(url, "/retrieve", body, token=os.environ.get("INTENTKB_SERVE_TOKEN"))
+        return ([ProductHit.model_validate(h) for h in out.get("products") or []], [StepProducts.model_validate(s) for s in out.get("steps") or []])
+    with store_for(ctx) as store, Retriever(store, settings) as r:
+        if text:
+            return r.retrieve(text, k, threshold=threshold), []
+        return [], r.retrieve_script(script or "", k, **({"threshold": threshold} if threshold is not None else {}))
+
+
+def _hit_row(h: Any, rank: int | None = None) -> dict[str, Any]:
+    """One retrieve hit as a table row: a co-buy pair on one row, weak matches marked as such."""
+    title = f"{h.title}  +  {h.pair_title or h.pair}" if h.pair else h.title
+    row = {"rank": rank} if rank is not None else {}
+    return {
+        **row,
+        "score": h.score,
+        "match": ("weak: " if h.weak else "") + "+".join(h.paths),
+        "product": h.product + (f" + {h.pair}" if h.pair else ""),
+        "title": title,
+        "why": h.why,
+    }
+
+
+@click.command()
+@click.argument("text", required=False)
+@click.option("-k", "k", type=click.IntRange(1, 1000), default=10, show_default=True, help="Products per text or step.")
+@click.option("--script", help="Products for every step of this script instead of TEXT.")
+@click.option("--threshold", type=click.FloatRange(-1, 1), help="Least intention similarity (default: none for TEXT, 0.45 for unaligned steps).")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True, help="Print as text (table) or as JSON.")
+@click.pass_context
+def retrieve(ctx: click.Context, text: str | None, k: int, script: str | None, threshold: float | None, fmt: str) -> None:
+    """Products that serve TEXT (or each step of a script), through the intentions they explain.
+
+    \b
+    Example:
+      intentkb retrieve "protect my laptop on the commute" -k 5
+      intentkb retrieve --script c1a2b3... --format json
+
+    With `intentkb serve` running on this graph, the server answers (no model to load here).
+    """
+    if not text and not script:
+        raise click.UsageError('give a need in words, or a script: intentkb retrieve "keep my coffee hot on the commute"  |  intentkb retrieve --script ID')
+    if text and script:
+        raise click.UsageError("give TEXT or --script, not both")
+    hits, steps = _retrieve(ctx, text, k, script, threshold)
+    if text:
+        rows = [{"rank": i, **h.model_dump()} for i, h in enumerate(hits, start=1)]
+        if fmt == "json":
+            click.echo(json.dumps({"text": text, "products": rows}, ensure_ascii=False, indent=2))
+        else:
+            emit([_hit_row(h, rank=i) for i, h in enumerate(hits, start=1)], "table", width=48)
+        return
+    if fmt == "json":
+        click.echo(json.dumps({"script": script, "steps": [s.model_dump() for s in steps]}, ensure_ascii=False, indent=2))
+        return
+    for s in steps:
+        click.echo(f"\nstep {s.idx}: {s.text}  [{'aligned' if s.source == 'aligned' else 'searched now'}]")
+        if s.products:
+            emit([_hit_row(h) for h in s.products], "table", width=48)
+        else:
+            click.echo("  (no intention above the threshold leads to a product)")
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (127.0.0.1: this machine only).")
+@click.option("--port", type=click.IntRange(1, 65535), default=8765, show_default=True, help="TCP port to listen on.")
+@click.option("--token", envvar="INTENTKB_SERVE_TOKEN", help="Require `Authorization: Bearer TOKEN` (env INTENTKB_SERVE_TOKEN).")
+@click.pass_context
+def serve(ctx: click.Context, host: str, port: int, token: str | None) -> None:
+    """Serve retrieval and read-only Cypher over HTTP, the model and indexes loaded once.
+
+    Routes: POST /retrieve, GET /scripts/{id}/products, POST /cypher (read-only), GET /health;
+    OpenAPI docs at /docs. `intentkb retrieve` uses a running server of the same graph.
+
+    \b
+    Example:
+      intentkb serve --port 8765
+      curl -s localhost:8765/retrieve -H 'Content-Type: application/json' -d '{"text": "keep coffee hot on the commute", "k": 5}'
+    """
+    from ..serve.running import serve as run_server
+
+    if host not in ("127.0.0.1", "localhost", "::1") and not token:
+        click.echo(f"warning: listening on {host} without a token: anyone who reaches it can query the graph", err=True)
+    click.echo(f"intentkb serve on http://{host}:{port} (graph {settings_of(ctx).graph_name}); Ctrl-C stops it", err=True)
+    run_server(settings_of(ctx), host=host, port=port, token=token)

@@ -1,0 +1,89 @@
+"""The generation pipelines as data: each pipeline module declares its stages and its options, and
+`generate`'s subcommands, the run loop and the dry run are all built from this registry.
+
+A pipeline module ends with `register(Pipeline(...))`: its name (the `generate` subcommand), what
+it makes, its options model (a `PipelineOptions` whose fields, with their descriptions and bounds,
+become the command's options) and its stages in order, each with the condition under which the
+options run it. Adding a stage is a function plus its `Stage` in the pipeline's list; adding a
+pipeline is its module plus its line in `MODULES`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ..errors import IntentKBError
+
+if TYPE_CHECKING:
+    from .client import LLMClient
+    from .context import GenContext
+    from .stage import StageReport
+
+MODULES: tuple[str, ...] = ("intentkb.llm.sib", "intentkb.llm.mind", "intentkb.llm.esb")
+
+
+class PipelineOptions(BaseModel):
+    """What every `generate` command takes; a pipeline's own options model extends it. A field's
+    `json_schema_extra={"flag": "--name"}` names its command-line option (default: --field-name)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    limit: int | None = Field(default=None, ge=0, description="At most this many items (products, sessions, pairs×relations…).")
+    batch: bool = False
+    dry_run: bool = False
+    progress: bool = True
+
+    def cli_fields(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", exclude={"progress", "dry_run", "batch"})
+
+
+StageFn = Callable[["GenContext", Any], Awaitable["StageReport"]]
+
+
+@dataclass(frozen=True)
+class Stage:
+    name: str
+    run: StageFn  # run(ctx, options) -> its report
+    when: Callable[[Any], bool] = lambda options: True  # whether these options run it
+
+
+@dataclass(frozen=True)
+class Pipeline:
+    name: str
+    summary: str  # the command's help: what it makes, from what (the paper's section)
+    example: str  # one command line for --help
+    options: type[PipelineOptions]
+    stages: tuple[Stage, ...]
+    # after a dry run: add what the dry run cannot see (e.g. the filter of intentions not yet written)
+    estimate: Callable[[LLMClient, Any, list[StageReport]], None] | None = None
+
+    def stages_for(self, options: PipelineOptions) -> list[Stage]:
+        return [s for s in self.stages if s.when(options)]
+
+
+_REGISTRY: dict[str, Pipeline] = {}
+
+
+def register(pipeline: Pipeline) -> Pipeline:
+    if pipeline.name in _REGISTRY and _REGISTRY[pipeline.name] is not pipeline:
+        raise IntentKBError(f"pipeline {pipeline.name!r} is registered twice")
+    _REGISTRY[pipeline.name] = pipeline
+    return pipeline
+
+
+def pipelines() -> dict[str, Pipeline]:
+    for module in MODULES:
+        import_module(module)
+    return dict(_REGISTRY)
+
+
+def get_pipeline(name: str) -> Pipeline:
+    found = pipelines().get(name)
+    if found is None:
+        raise IntentKBError(f"unknown pipeline {name!r} ({', '.join(pipelines())})")
+    return found
