@@ -20,7 +20,8 @@ from intentkb.llm.cache import ResponseCache
 from intentkb.llm.client import LLMClient, LLMFatal, Rejected
 from intentkb.llm.parsing import PARSERS, ParseError
 from intentkb.llm.prompts import Prompts
-from intentkb.llm.replies import REPLIES, json_schema, read_json, spec
+from intentkb.llm.replies import REPLIES, spec
+from intentkb.llm.reply_wire import json_schema, read_json
 from intentkb.llm.synthetic import synthetic_reply
 from intentkb.testing.scripted_server import ScriptedServer
 
@@ -120,7 +121,7 @@ def test_auto_falls_back_to_lines_once_for_an_endpoint_without_schemas(estore, t
 
 def test_auto_reads_a_reply_that_ignored_the_schema_as_lines(llm_server, llm_settings, monkeypatch):
     """An endpoint that takes response_format and answers in free text anyway (older servers)."""
-    monkeypatch.setattr("intentkb.testing.scripted_server._json_reply", lambda schema, parser, args, text, seed: text)
+    monkeypatch.setattr("intentkb.testing.replies._json_reply", lambda schema, parser, args, text, seed: text)
     assert ask(client_for(llm_settings, output="auto")).value.category
     with pytest.raises(Rejected, match="not one JSON object"):
         ask(client_for(llm_settings, output="json", cache_path=llm_settings.cache_path.with_name("other.sqlite")))

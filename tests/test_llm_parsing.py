@@ -16,7 +16,7 @@ from intentkb.llm.parsing import (
 )
 from intentkb.llm.prompts import Prompts
 from intentkb.llm.synthetic import synthetic_reply
-from intentkb.testing.scripted_server import guess_format
+from intentkb.testing.replies import guess_format
 
 
 def test_attributes_plain_and_markdown():

@@ -7,10 +7,7 @@ what no retry can fix (a wrong key, an unknown model) stops the run."""
 from __future__ import annotations
 
 import asyncio
-import email.utils
 import json
-import re
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,35 +15,33 @@ from typing import Any
 import openai
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt, wait_random_exponential
 
-from ..errors import IntentKBError
 from .accounting import Usage
 from .cache import ResponseCache, cache_key, cacheable
 from .parsing import PARSERS, ParseError
 from .prompts import Prompts, Template
-from .replies import Mode, looks_like_json, read_json, response_format, shape
+from .replies import Mode
+from .reply_wire import looks_like_json, read_json, response_format, shape
 from .settings import LLMSettings
 from .synthetic import synthetic_reply
+from .wire import (
+    REPLY_HEADER,
+    Attempt,
+    Deferred,
+    LLMFatal,
+    Rejected,
+    SchemaRefused,
+    attempt_of,
+    completion_of,
+    context_overflow,
+    describe,
+    estimate_tokens,
+    reply_spec,
+    retry_after_of,
+    retryable,
+    schema_refused_by,
+)
 
-
-class LLMFatal(IntentKBError):
-    """The endpoint refuses every request (key, permission, model): stop instead of rejecting all."""
-
-
-class Rejected(Exception):
-    """One item could not be produced; `reason` and the raw reply go to the rejects file."""
-
-    def __init__(self, reason: str, raw: str | None = None) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.raw = raw
-
-
-class SchemaRefused(Exception):
-    """The endpoint refused the request's `response_format` (no structured outputs there)."""
-
-
-class Deferred(Exception):
-    """Batch mode: the request was queued for the Batch API; the item is finished on a later round."""
+__all__ = ["REPLY_HEADER", "Deferred", "LLMClient", "LLMFatal", "PendingRequest", "Rejected", "Reply", "attempt_of"]
 
 
 @dataclass
@@ -66,141 +61,6 @@ class PendingRequest:
     body: dict[str, Any]
     reply: str | None = None
     mode: Mode = "lines"
-
-
-@dataclass
-class _Attempt:
-    text: str
-    finish: str | None
-    prompt_tokens: int
-    completion_tokens: int
-
-
-def estimate_tokens(messages: list[dict[str, Any]]) -> int:
-    """Prompt tokens, estimated without a tokenizer: 4 characters a token, 85 an image (low detail),
-    4 per message of chat framing. Good to ±15 % on English text."""
-    total = 0
-    for m in messages:
-        content = m["content"]
-        parts = content if isinstance(content, list) else [{"type": "text", "text": content}]
-        for part in parts:
-            total += 85 if part.get("type") == "image_url" else len(part.get("text", "")) // 4
-        total += 4
-    return total
-
-
-def _retry_after(exc: BaseException) -> float:
-    """Seconds the server asked us to wait (Retry-After / retry-after-ms), 0 when it did not say."""
-    response = getattr(exc, "response", None)
-    headers = getattr(response, "headers", None)
-    if headers is None:
-        return 0.0
-    ms = headers.get("retry-after-ms")
-    if ms:
-        try:
-            return max(0.0, float(ms) / 1000)
-        except ValueError:
-            pass
-    raw = headers.get("retry-after")
-    if not raw:
-        return 0.0
-    try:
-        return max(0.0, float(raw))
-    except ValueError:
-        when = email.utils.parsedate_to_datetime(raw)
-        return max(0.0, when.timestamp() - time.time()) if when else 0.0
-
-
-class MalformedResponse(ValueError):
-    """A 200 whose body is not a chat completion: a proxy's page, a cut connection; worth a retry."""
-
-
-def attempt_of(data: dict[str, Any]) -> _Attempt:
-    """The reply text, finish reason and token counts of a chat completion object (raises on
-    anything else: KeyError, IndexError, TypeError, AttributeError)."""
-    choice = data["choices"][0]
-    text = choice["message"].get("content") or ""
-    usage = data.get("usage") or {}
-    return _Attempt(text, choice.get("finish_reason"), int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0))
-
-
-def _completion(raw: str) -> _Attempt:
-    try:
-        return attempt_of(json.loads(raw))
-    except (ValueError, KeyError, IndexError, TypeError, AttributeError) as e:
-        raise MalformedResponse(f"not a chat completion ({type(e).__name__}): {raw[:200]!r}") from None
-
-
-_OVERFLOW = re.compile(
-    r"context[ _](?:length|size|window)|maximum context|too many (?:input )?tokens|prompt is too long"
-    r"|exceeds? the (?:available|maximum|model)|input is too long|reduce the length",
-    re.IGNORECASE,
-)
-_SCHEMA = re.compile(r"response_format|json_schema|json schema|structured output|grammar|schema", re.IGNORECASE)
-
-
-def _status_text(exc: BaseException) -> str | None:
-    """The error text of an HTTP error reply (message and body), None for any other failure."""
-    if not isinstance(exc, openai.APIStatusError):
-        return None
-    body = exc.body if isinstance(exc.body, (str, dict)) else ""
-    return f"{exc.message} {json.dumps(body) if isinstance(body, dict) else body}"
-
-
-def context_overflow(exc: BaseException) -> bool:
-    """The prompt does not fit the model's context: no retry can fix that."""
-    text = _status_text(exc)
-    return text is not None and exc.status_code in (400, 413, 422, 500) and bool(_OVERFLOW.search(text))  # type: ignore[attr-defined]
-
-
-def _schema_refused(exc: BaseException) -> bool:
-    text = _status_text(exc)
-    return text is not None and exc.status_code in (400, 422, 501) and bool(_SCHEMA.search(text)) and not _OVERFLOW.search(text)  # type: ignore[attr-defined]
-
-
-def _retryable(exc: BaseException) -> bool:
-    if context_overflow(exc):
-        return False
-    if isinstance(exc, TimeoutError):  # the whole-request deadline
-        return True
-    if isinstance(
-        exc,
-        (
-            openai.APITimeoutError,
-            openai.APIConnectionError,
-            openai.RateLimitError,
-            openai.InternalServerError,
-            openai.APIResponseValidationError,
-            MalformedResponse,
-        ),
-    ):
-        return True
-    if isinstance(exc, openai.APIStatusError):
-        return exc.status_code in (408, 409, 425, 429) or exc.status_code >= 500
-    return False
-
-
-def _describe(exc: BaseException) -> str:
-    """What went wrong, in one line (not yet redacted: the client redacts every text it keeps)."""
-    if isinstance(exc, TimeoutError):
-        return "no complete reply within the request deadline (INTENTKB_LLM_TIMEOUT)"
-    if isinstance(exc, openai.APIStatusError):
-        return f"HTTP {exc.status_code}: {str(exc.message)[:300]}"
-    if isinstance(exc, openai.APITimeoutError):
-        return "request timed out"
-    if isinstance(exc, openai.APIConnectionError):
-        return f"connection error: {exc.__cause__ or exc}"
-    return f"{type(exc).__name__}: {str(exc)[:300]}"
-
-
-# The reply a request asks for, as the template declares it (parser and its arguments for this
-# call), sent as a header: endpoints ignore it; the scripted test server answers by it instead of
-# guessing the format from the prompt's text. It names no value of the prompt and no credential.
-REPLY_HEADER = "X-Intentkb-Reply"
-
-
-def reply_spec(template: Template, args: dict[str, Any]) -> dict[str, Any]:
-    return {"template": template.name, "parser": template.parser or "free_text", "reply": template.reply, "args": args}
 
 
 @dataclass
@@ -387,7 +247,7 @@ class LLMClient:
             return read_json(reply, text, args)
         return PARSERS[parser or "free_text"](text, **args)
 
-    def read(self, attempt: _Attempt, parser: str | None, reply: str | None, mode: Mode, args: dict[str, Any]) -> Any:
+    def read(self, attempt: Attempt, parser: str | None, reply: str | None, mode: Mode, args: dict[str, Any]) -> Any:
         """The parsed reply; a cut-off or filtered reply is unusable whatever its text (live and batch)."""
         if attempt.finish == "length":
             raise ParseError("the reply was cut off at the token limit; answer more briefly")
@@ -398,7 +258,7 @@ class LLMClient:
     def _wait(self, state: RetryCallState) -> float:
         jitter = wait_random_exponential(multiplier=self.settings.backoff_base, max=self.settings.backoff_max)(state)
         exc = state.outcome.exception() if state.outcome else None
-        return max(jitter, min(_retry_after(exc), 600.0) if exc else 0.0)
+        return max(jitter, min(retry_after_of(exc), 600.0) if exc else 0.0)
 
     async def _post(self, api: openai.AsyncOpenAI, body: dict[str, Any], spec: dict[str, Any] | None = None) -> str:
         """One request under the whole-request deadline: the HTTP client's timeout is per read, so
@@ -409,7 +269,7 @@ class LLMClient:
             headers = {REPLY_HEADER: json.dumps(spec, separators=(",", ":"))} if spec else {}
             return await api.post("/chat/completions", cast_to=str, body=body, options={"headers": headers})
 
-    async def _call(self, messages: list[dict[str, Any]], params: dict[str, Any], usage: Any, spec: dict[str, Any] | None = None) -> _Attempt:
+    async def _call(self, messages: list[dict[str, Any]], params: dict[str, Any], usage: Any, spec: dict[str, Any] | None = None) -> Attempt:
         """One usable completion, retried as needed. The first JSON-schema request of a run goes
         alone: if the endpoint refuses response_format, it is refused once, not once per slot."""
         if "response_format" not in params or self._schema_ok:
@@ -428,14 +288,14 @@ class LLMClient:
                 return reply
         return await self._call_retrying(messages, params, usage, spec)
 
-    async def _call_retrying(self, messages: list[dict[str, Any]], params: dict[str, Any], usage: Any, spec: dict[str, Any] | None = None) -> _Attempt:
+    async def _call_retrying(self, messages: list[dict[str, Any]], params: dict[str, Any], usage: Any, spec: dict[str, Any] | None = None) -> Attempt:
         def _count_retry(state: RetryCallState) -> None:
             usage.retries += 1
 
         retrying = AsyncRetrying(
             stop=stop_after_attempt(self.settings.max_retries + 1),
             wait=self._wait,
-            retry=retry_if_exception(_retryable),
+            retry=retry_if_exception(retryable),
             before_sleep=_count_retry,
             reraise=True,
         )
@@ -447,21 +307,21 @@ class LLMClient:
                     async with self.sem:
                         usage.calls += 1
                         raw = await self._post(api, {"model": self.settings.model, "messages": messages, **params}, spec)
-                    reply = _completion(raw)
+                    reply = completion_of(raw)
         except (openai.AuthenticationError, openai.PermissionDeniedError) as e:
-            raise LLMFatal(redact(f"the endpoint refused the credentials: {_describe(e)}")) from None
+            raise LLMFatal(redact(f"the endpoint refused the credentials: {describe(e)}")) from None
         except openai.NotFoundError as e:
-            raise LLMFatal(redact(f"model {self.settings.model!r} or endpoint not found: {_describe(e)}")) from None
+            raise LLMFatal(redact(f"model {self.settings.model!r} or endpoint not found: {describe(e)}")) from None
         except Exception as e:
             if isinstance(e, openai.APIConnectionError) and not isinstance(e, openai.APITimeoutError) and not self._reached:
-                raise LLMFatal(redact(f"cannot reach the endpoint {self.settings.endpoint} ({_describe(e)}); nothing was answered in this run")) from None
-            if "response_format" in params and _schema_refused(e):
-                raise SchemaRefused(redact(_describe(e))) from None
+                raise LLMFatal(redact(f"cannot reach the endpoint {self.settings.endpoint} ({describe(e)}); nothing was answered in this run")) from None
+            if "response_format" in params and schema_refused_by(e):
+                raise SchemaRefused(redact(describe(e))) from None
             usage.failures += 1
             if context_overflow(e):
-                raise Rejected(redact(f"the prompt does not fit the model's context: {_describe(e)}")) from None
+                raise Rejected(redact(f"the prompt does not fit the model's context: {describe(e)}")) from None
             raise Rejected(
-                redact(f"request failed after {self.settings.max_retries} retries: {_describe(e)}" if _retryable(e) else f"request refused: {_describe(e)}")
+                redact(f"request failed after {self.settings.max_retries} retries: {describe(e)}" if retryable(e) else f"request refused: {describe(e)}")
             ) from None
         self._reached = True
         usage.prompt_tokens += reply.prompt_tokens

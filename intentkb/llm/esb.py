@@ -13,11 +13,11 @@ from pydantic import Field, model_validator
 from ..errors import IntentKBError
 from ..kb.ids import purchase_intention_id
 from ..kb.units import build_script_unit
-from .client import Deferred, Rejected
 from .context import GenContext, product_view
 from .parsing import Objective
 from .pipeline import Pipeline, PipelineOptions, Stage, register
 from .stage import Outcome, StageReport, Write
+from .wire import Deferred, Rejected
 
 Source = Literal["products", "categories"]
 
@@ -122,10 +122,16 @@ async def generate_purchase_intentions(ctx: GenContext, *, per_product: int = 5)
 
 
 class ScriptsOptions(PipelineOptions):
-    source: Source = Field(default="products", description="Make objectives from each product or from each product category.", json_schema_extra={"flag": "--from"})
-    categories: list[str] = Field(default_factory=list, description="With --from categories: only this category (repeatable).", json_schema_extra={"flag": "--category"})
+    source: Source = Field(
+        default="products", description="Make objectives from each product or from each product category.", json_schema_extra={"flag": "--from"}
+    )
+    categories: list[str] = Field(
+        default_factory=list, description="With --from categories: only this category (repeatable).", json_schema_extra={"flag": "--category"}
+    )
     per_source: int = Field(default=2, ge=1, le=20, description="Objectives (scripts) per product or category.")
-    intentions_per_product: int = Field(default=5, ge=0, le=50, description="Purchase intentions per product (0: none).", json_schema_extra={"flag": "--intentions"})
+    intentions_per_product: int = Field(
+        default=5, ge=0, le=50, description="Purchase intentions per product (0: none).", json_schema_extra={"flag": "--intentions"}
+    )
 
     @model_validator(mode="after")
     def _categories_need_categories(self) -> ScriptsOptions:
@@ -143,7 +149,11 @@ register(
         options=ScriptsOptions,
         stages=(
             Stage("scripts", lambda ctx, o: generate_scripts(ctx, source=o.source, per_source=o.per_source, categories=o.categories or None)),
-            Stage("purchase intentions", lambda ctx, o: generate_purchase_intentions(ctx, per_product=o.intentions_per_product), when=lambda o: o.intentions_per_product > 0),
+            Stage(
+                "purchase intentions",
+                lambda ctx, o: generate_purchase_intentions(ctx, per_product=o.intentions_per_product),
+                when=lambda o: o.intentions_per_product > 0,
+            ),
         ),
     )
 )

@@ -16,11 +16,11 @@ from pydantic import Field
 from ..errors import IntentKBError
 from ..kb.ids import attribute_id, session_intention_ider
 from ..kb.schedule import BranchingSchedule
-from .client import Deferred, Rejected
 from .context import GenContext, product_view
 from .parsing import ExtractedAttributes, TreeIntention
 from .pipeline import Pipeline, PipelineOptions, Stage, register
 from .stage import Outcome, StageReport, Write
+from .wire import Deferred, Rejected
 
 
 def _attr(name: str, value: str) -> dict[str, str]:

@@ -20,7 +20,7 @@ from tqdm import tqdm
 from ..io.rejects import RejectsJsonl
 from ..kb.store import GraphStore, PreparedWrite, WriteStats
 from ..private import redact
-from .client import Deferred, Rejected
+from .wire import Deferred, Rejected
 
 T = TypeVar("T")
 

@@ -94,5 +94,3 @@ def synthetic_reply(parser: str, args: dict[str, Any], seed: str) -> str:
     if parser == "purchase_intentions":
         return "\n".join(f"Intention {i + 1}: to {r.choice(_GOALS)} ({r.randrange(10**6)})" for i in range(n))
     return f"This product offers good {r.choice(_FACETS)} and {r.choice(_FACETS)}; customers use it to {r.choice(_GOALS)}. ({r.randrange(10**6)})"
-
-

@@ -28,22 +28,19 @@ import asyncio
 import collections
 import json
 import random
-import re
 import threading
-import time
 import uuid
 from collections.abc import Iterable
 from typing import Any
 
-from ..llm.client import REPLY_HEADER
-from ..llm.synthetic import synthetic_reply
+from .batches import FilesAndBatches, error
+from .replies import completion, reply_format, request_spec
 
 FAULTS = ("429", "500", "slow", "malformed", "unusable", "truncated")
-_JSON_HINT = "\n\nWrite the answer as one JSON object"
 _REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found", 429: "Too Many Requests", 500: "Internal Server Error"}
 
 
-class ScriptedServer:
+class ScriptedServer(FilesAndBatches):
     """Start with `start()` (a thread of its own) or `serve_forever()`; `url` is the base URL."""
 
     def __init__(
@@ -204,42 +201,17 @@ class ScriptedServer:
         if method == "GET" and path.startswith("/files/") and path.endswith("/content"):
             fid = path.split("/")[2]
             if fid not in self._files:
-                return _error(404, "no such file")
+                return error(404, "no such file")
             return 200, {"content-type": "application/jsonl"}, self._files[fid]
-        return _error(404, f"no route {method} {path}")
+        return error(404, f"no route {method} {path}")
 
     # -- chat completions --------------------------------------------------------------------------
     def answer(self, request: dict[str, Any], behaviour: str = "ok", spec: dict[str, Any] | None = None) -> dict[str, Any]:
         """The completion object for one request (also used for batch lines, which have no `spec`)."""
-        messages = request.get("messages") or []
-        if spec and spec.get("parser"):
-            parser, args = spec["parser"], dict(spec.get("args") or {})
-            with self._lock:
-                self.counts["declared"] += 1
-        else:
-            first_user = next((m for m in messages if m.get("role") == "user"), {"content": ""})
-            parser, args = guess_format(_text(first_user.get("content")).split(_JSON_HINT)[0])
-            with self._lock:
-                self.counts["guessed"] += 1
-        seed = json.dumps(messages, sort_keys=True)
-        content = synthetic_reply(parser, args, seed)
-        schema = (request.get("response_format") or {}).get("json_schema") or {}
-        if schema.get("name"):
-            content = _json_reply(schema, parser, args, content, seed)
-        finish = "stop"
-        if behaviour == "unusable":
-            content = "I am sorry, but I cannot help with that request."
-        elif behaviour == "truncated":
-            content, finish = content[: max(1, len(content) // 3)], "length"
-        prompt_tokens = sum(len(_text(m.get("content"))) for m in messages) // 4 + 4 * len(messages)
-        return {
-            "id": f"chatcmpl-{uuid.uuid4().hex[:16]}",
-            "object": "chat.completion",
-            "created": int(time.time()),
-            "model": request.get("model", "scripted"),
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": finish, "logprobs": None}],
-            "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": len(content) // 4, "total_tokens": prompt_tokens + len(content) // 4},
-        }
+        parser, args, declared = reply_format(request, spec)
+        with self._lock:
+            self.counts["declared" if declared else "guessed"] += 1
+        return completion(request, parser, args, behaviour)
 
     async def _chat(self, request: dict[str, Any], headers: dict[str, str]) -> tuple[int, dict[str, str], bytes]:
         self.in_flight += 1
@@ -257,19 +229,19 @@ class ScriptedServer:
             self.counts["requests"] += 1
             self.counts[behaviour] += 1
         if not self.schemas and request.get("response_format"):
-            return _error(400, "response_format is not supported by this server")
+            return error(400, "response_format is not supported by this server")
         if behaviour == "echo_auth":
-            return _error(400, f"invalid header: Authorization: {headers.get('authorization', '')}")
+            return error(400, f"invalid header: Authorization: {headers.get('authorization', '')}")
         if behaviour == "overflow":
-            return _error(400, "request (9000 tokens) exceeds the available context size (2048 tokens), try increasing it")
+            return error(400, "request (9000 tokens) exceeds the available context size (2048 tokens), try increasing it")
         if behaviour in ("drip", "endless"):
-            return 200, {"x-trickle": behaviour}, json.dumps(self.answer(request, spec=_spec(headers))).encode()
+            return 200, {"x-trickle": behaviour}, json.dumps(self.answer(request, spec=request_spec(headers))).encode()
         if behaviour == "401":
-            return _error(401, "Incorrect API key provided")
+            return error(401, "Incorrect API key provided")
         if behaviour == "429":
-            return _error(429, "Rate limit reached", {"retry-after": self.retry_after})
+            return error(429, "Rate limit reached", {"retry-after": self.retry_after})
         if behaviour == "500":
-            return _error(500, "The server had an error while processing your request")
+            return error(500, "The server had an error while processing your request")
         if behaviour == "slow":
             await asyncio.sleep(self.slow_seconds)
         if behaviour == "malformed":
@@ -278,170 +250,7 @@ class ScriptedServer:
             await asyncio.sleep(self.model_latency)
         with self._lock:
             self.counts["chat"] += 1
-        return 200, {}, json.dumps(self.answer(request, behaviour, _spec(headers))).encode()
-
-    # -- files and batches -------------------------------------------------------------------------
-    def _upload(self, headers: dict[str, str], body: bytes) -> tuple[int, dict[str, str], bytes]:
-        ctype = headers.get("content-type", "")
-        if "boundary=" not in ctype:
-            return _error(400, "expected multipart/form-data")
-        boundary = ctype.split("boundary=", 1)[1].strip('"').encode()
-        data = None
-        for part in body.split(b"--" + boundary):
-            head, sep, content = part.partition(b"\r\n\r\n")
-            if sep and b'name="file"' in head:
-                data = content.rsplit(b"\r\n", 1)[0]
-        if data is None:
-            return _error(400, "no file part")
-        fid = f"file-{uuid.uuid4().hex[:20]}"
-        self._files[fid] = data
-        with self._lock:
-            self.counts["files"] += 1
-        return (
-            200,
-            {},
-            json.dumps(
-                {
-                    "id": fid,
-                    "object": "file",
-                    "bytes": len(data),
-                    "created_at": int(time.time()),
-                    "filename": "input.jsonl",
-                    "purpose": "batch",
-                    "status": "processed",
-                }
-            ).encode(),
-        )
-
-    def _create_batch(self, req: dict[str, Any]) -> tuple[int, dict[str, str], bytes]:
-        fid = req.get("input_file_id")
-        if fid not in self._files:
-            return _error(404, "no such input file")
-        out_lines = []
-        total = 0
-        for line in self._files[fid].decode().splitlines():
-            if not line.strip():
-                continue
-            total += 1
-            item = json.loads(line)
-            resp = self.answer(item["body"], self._behaviour_for_batch())
-            out_lines.append(
-                json.dumps(
-                    {
-                        "id": f"batch_req_{uuid.uuid4().hex[:12]}",
-                        "custom_id": item["custom_id"],
-                        "response": {"status_code": 200, "request_id": uuid.uuid4().hex[:12], "body": resp},
-                        "error": None,
-                    }
-                )
-            )
-        out = f"file-{uuid.uuid4().hex[:20]}"
-        self._files[out] = ("\n".join(out_lines) + "\n").encode()
-        bid = f"batch_{uuid.uuid4().hex[:20]}"
-        self._batches[bid] = {
-            "id": bid,
-            "object": "batch",
-            "endpoint": req.get("endpoint"),
-            "errors": None,
-            "input_file_id": fid,
-            "completion_window": req.get("completion_window", "24h"),
-            "status": "in_progress",
-            "output_file_id": None,
-            "error_file_id": None,
-            "created_at": int(time.time()),
-            "metadata": req.get("metadata"),
-            "request_counts": {"total": total, "completed": 0, "failed": 0},
-            "_output": out,
-        }
-        with self._lock:
-            self.counts["batches"] += 1
-        return 200, {}, json.dumps(_public(self._batches[bid])).encode()
-
-    def _behaviour_for_batch(self) -> str:
-        b = self._behaviour()
-        return b if b in ("unusable", "truncated") else "ok"
-
-    def _get_batch(self, bid: str) -> tuple[int, dict[str, str], bytes]:
-        b = self._batches.get(bid)
-        if b is None:
-            return _error(404, "no such batch")
-        if b["status"] == "in_progress":  # completes on the second look, as a real batch would later
-            b["status"] = "finalizing"
-        elif b["status"] == "finalizing":
-            b["status"] = "completed"
-            b["output_file_id"] = b["_output"]
-            b["request_counts"]["completed"] = b["request_counts"]["total"]
-        return 200, {}, json.dumps(_public(b)).encode()
-
-
-def _json_reply(schema: dict[str, Any], parser: str, args: dict[str, Any], text: str, seed: str) -> str:
-    """The JSON a model would write for reply model `schema["name"]`: the synthetic line reply's
-    value in that model's form; a task answer is one of the schema's letters."""
-    from ..llm.parsing import PARSERS
-    from ..llm.replies import spec
-
-    name = schema["name"]
-    if name == "choice":
-        props = (schema.get("schema") or {}).get("properties") or {}
-        letters = props.get("answer", {}).get("enum") or ["A", "B"]
-        args = {"letters": letters, "cot": "reasoning" in props}
-        value = letters[int.from_bytes(seed.encode()[-4:], "big") % len(letters)]
-        out = spec(name).dump(value, args)
-        if args["cot"]:
-            out["reasoning"] = "The products and the stated intention point one way."
-        return json.dumps(out)
-    return json.dumps(spec(name).dump(PARSERS[parser](text, **args), args))
-
-
-def _spec(headers: dict[str, str]) -> dict[str, Any] | None:
-    raw = headers.get(REPLY_HEADER.lower())
-    try:
-        return json.loads(raw) if raw else None
-    except json.JSONDecodeError:
-        return None
-
-
-_N = re.compile(r"\b[Gg]ive (\d+)\b")
-
-
-def guess_format(prompt: str) -> tuple[str, dict[str, Any]]:
-    """Which bundled template a prompt came from, read from its text: for requests without the header."""
-    m = _N.search(prompt)
-    n = int(m.group(1)) if m else 1
-    if "New Intention:" in prompt:
-        return "intentions", {"n": n, "comparison": "Comparison:" in prompt.split("Example")[0]}
-    if "Category:" in prompt and "Attributes:" in prompt:
-        return "attributes", {}
-    if "Answer Yes or No" in prompt:
-        return "verdict", {}
-    if "co-buy intention could be" in prompt:
-        return "cobuy_intention", {}
-    if "Objective:" in prompt and "Specific Goal:" in prompt and "Constraint:" in prompt and "Step 1" not in prompt:
-        return "objectives", {"n": n}
-    if '"Step 1:' in prompt:
-        return "steps", {}
-    if '"Intention 1:' in prompt:
-        return "purchase_intentions", {"n": n}
-    if "letter alone" in prompt or "letter only" in prompt or prompt.rstrip().endswith("Answer:"):
-        head = prompt.split("Examples")[0]  # the task's own options, not the worked examples'
-        letters = sorted(set(re.findall(r"^([A-J])\. ", head, re.M)))
-        return "choice", {"letters": letters or ["A", "B"], "cot": "letter alone" in prompt}
-    return "free_text", {}
-
-
-def _public(b: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in b.items() if not k.startswith("_")}
-
-
-def _text(content: Any) -> str:
-    if isinstance(content, list):
-        return " ".join(p.get("text", "") for p in content if isinstance(p, dict))
-    return str(content or "")
-
-
-def _error(status: int, message: str, headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
-    kind = {429: "rate_limit_exceeded", 404: "not_found", 400: "invalid_request_error", 401: "invalid_api_key"}.get(status, "server_error")
-    return status, headers or {}, json.dumps({"error": {"message": message, "type": kind, "param": None, "code": kind}}).encode()
+        return 200, {}, json.dumps(self.answer(request, behaviour, request_spec(headers))).encode()
 
 
 def main() -> None:
