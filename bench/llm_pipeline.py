@@ -55,7 +55,9 @@ class Server:
 
     def __init__(self, *args: str) -> None:
         self.port = free_port()
-        self.proc = subprocess.Popen([sys.executable, "-m", "intentkb.testing.scripted_server", "--port", str(self.port), *args], stdout=subprocess.PIPE, text=True)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "intentkb.testing.scripted_server", "--port", str(self.port), *args], stdout=subprocess.PIPE, text=True
+        )
         self.proc.stdout.readline()  # "scripted OpenAI-compatible server on …"
 
     @property

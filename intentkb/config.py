@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field, SecretStr, field_validator
 
@@ -18,6 +18,11 @@ def _env(*names: str, default: str | None = None) -> str | None:
     return default
 
 
+def env_choice(name: str, default: str) -> Any:
+    """An environment value for a Literal field: pydantic checks it against the choices."""
+    return (_env(name) or default).lower()
+
+
 class Settings(BaseModel):
     """Where the knowledge base lives and which store serves it.
 
@@ -25,7 +30,7 @@ class Settings(BaseModel):
     `data_dir`; `bolt://`, `neo4j://` (and their `+s` forms) select a Neo4j server.
     """
 
-    data_dir: Path = Field(default_factory=lambda: Path(_env("INTENTKB_HOME", default="~/.intentkb")).expanduser())
+    data_dir: Path = Field(default_factory=lambda: Path(_env("INTENTKB_HOME") or "~/.intentkb").expanduser())
     graph_uri: str = Field(default_factory=lambda: _env("INTENTKB_GRAPH_URI", default="embedded") or "embedded")
     graph_name: str = Field(default_factory=lambda: _env("INTENTKB_GRAPH", default="intentkb") or "intentkb")
     neo4j_user: str = Field(default_factory=lambda: _env("INTENTKB_NEO4J_USER", "NEO4J_USER", "NEO4J_USERNAME", default="neo4j") or "neo4j")
@@ -46,9 +51,7 @@ class Settings(BaseModel):
     # float32 everywhere; "bfloat16" (torch) runs under bfloat16 autocast, "int8" (onnx) the dynamically
     # quantised export. Which is faster depends on the CPU: `bench/encoder.py` measures it (bfloat16 was
     # 1.6x faster on a CPU with AMX and 9x slower on an AVX2 EPYC). Their vectors are cached and indexed apart.
-    embedding_precision: Literal["float32", "bfloat16", "int8"] = Field(
-        default_factory=lambda: _env("INTENTKB_EMBEDDING_PRECISION", default="float32") or "float32"
-    )  # type: ignore[arg-type]
+    embedding_precision: Literal["float32", "bfloat16", "int8"] = Field(default_factory=lambda: env_choice("INTENTKB_EMBEDDING_PRECISION", "float32"))
     # Encoder threads; None: the idle cores when the model loads (retrieval/threads.py).
     embedding_threads: int | None = Field(default_factory=lambda: int(_env("INTENTKB_EMBEDDING_THREADS", default="0") or 0) or None, ge=1, le=512)
 

@@ -503,25 +503,38 @@ class _Page(HTMLParser):
         super().__init__()
         self.nodes: list[dict[str, str]] = []
         self.products: list[str] = []
+        self.product_titles: list[str] = []
         self.titles: list[str] = []
         self.scripts: list[str] = []
+        self.box_text: dict[str, str] = {}
         self._in: str | None = None
+        self._node: str | None = None
 
     def handle_starttag(self, tag, attrs):
         a = dict(attrs)
-        if tag == "g" and a.get("class") == "node":
+        classes = (a.get("class") or "").split()
+        if tag == "button" and "node" in classes:
             self.nodes.append(a)
-        if tag == "g" and a.get("class") == "product":
+            self.titles.append(a["title"])
+            self._node = a["data-id"]
+            self.box_text[self._node] = ""
+        if tag == "div" and "product" in classes:
             self.products.append(a["data-pos"])
-        if tag in ("title", "script"):
+        if tag == "span" and "ptitle" in classes:
+            self._in = "ptitle"
+        if tag == "script":
             self._in = tag
 
     def handle_endtag(self, tag):
         self._in = None
+        if tag == "button":
+            self._node = None
 
     def handle_data(self, data):
-        if self._in == "title":
-            self.titles.append(data)
+        if self._node is not None:
+            self.box_text[self._node] += data
+        if self._in == "ptitle":
+            self.product_titles.append(data)
         elif self._in == "script":
             self.scripts.append(data)
 
@@ -533,8 +546,12 @@ def test_session_page_shows_the_whole_tree(demo_kb, tmp_path):
     page.feed(session_html(store, "demo-skate"))
     assert {n["data-id"] for n in page.nodes} == set(g.nodes)
     assert len(page.products) == store.run("MATCH (:Session {id: 'demo-skate'})-[:VIEWED]->(p) RETURN count(p) AS n")[0]["n"]
+    titles = [r["title"] for r in store.run("session_products", {"session": "demo-skate"})]
+    assert page.product_titles == titles  # product titles head the columns, not bare ASINs
     data = json.loads(page.scripts[0])
     for n, d in g.nodes(data=True):
+        assert d["text"] in page.box_text[n] and "…" not in page.box_text[n]  # the whole intention, never cut
+        assert data[n]["product_title"] in titles
         assert data[n]["parent"] == next(iter(g.predecessors(n)), None)
         assert data[n]["text"] == d["text"] and data[n]["rationale"] == d["rationale"]
         tip = next(t for t in page.titles if t.startswith(f"I{d['step']}: {d['text']}"))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -59,7 +60,7 @@ def ingest(
     """
     from ..ingest import IngestFailed, ingest_file
 
-    summaries = []
+    summaries: list[Any] = []
     with store_for(ctx) as store:
         for f in files:
             try:

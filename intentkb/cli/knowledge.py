@@ -77,7 +77,7 @@ def export_knowledge_cmd(
     opts = KnowledgeOptions(
         fmt=fmt,  # type: ignore[arg-type]  # a Choice of FORMATS
         output=output,
-        kinds=[k.strip() for k in kinds.split(",") if k.strip()],  # type: ignore[arg-type]
+        kinds=[k.strip() for k in kinds.split(",") if k.strip()],
         include_rejected=include_rejected,
         seed=seed,
         test_fraction=test_fraction,

@@ -76,8 +76,8 @@ class KnowledgeReport(BaseModel):
 
 
 def _rows(unit: Unit, fmt: str) -> list[dict[str, Any]]:
-    base = {"id": unit.id, "kind": unit.kind, "group": unit.group}
-    prov = {"nodes": unit.nodes}
+    base: dict[str, Any] = {"id": unit.id, "kind": unit.kind, "group": unit.group}
+    prov: dict[str, Any] = {"nodes": unit.nodes}
     if fmt == "pretrain":
         return [{"text": unit.document, **base, "intentions": unit.intentions, "provenance": prov}]
     out = []

@@ -187,7 +187,7 @@ class _Forest:
                 keep[r] = True
         kept = np.flatnonzero(keep)
         new_p: dict[str, dict[str, Any]] = {}
-        for r in kept:
+        for r in kept.tolist():
             for row in c.products[r]:
                 if row["id"] not in self.products:
                     new_p.setdefault(row["id"], row)
@@ -250,7 +250,7 @@ class _Forest:
             add("BRANCH", rec_base[rec[~root]] + parent[~root], gid[~root])
             offsets = np.zeros(len(nodes), dtype=np.int64)  # each record's products in a flat array
             flat: list[int] = []
-            for r in kept:
+            for r in kept.tolist():
                 offsets[r] = len(flat)
                 flat.extend(self.products[row["id"]] for row in c.products[r])
             add("AT", gid, np.asarray(flat, dtype=np.int64)[offsets[rec] + step - 1])

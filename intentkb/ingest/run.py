@@ -231,7 +231,7 @@ def bulk_obstacle(store: GraphStore, reader: Reader, path: Path) -> str | None:
         return f"the {store.kind} store has no bulk loader (for Neo4j use neo4j-admin database import)"
     check = reader.records(path)
     next(check, None)  # the format checks of the first record
-    check.close()
+    getattr(check, "close", lambda: None)()  # a generator: release its file now
     if is_json_array(path):
         return "the file is one JSON array; the bulk path reads JSON Lines"
     if not store.is_empty():

@@ -162,9 +162,8 @@ def _intentions_model(n: int, comparison: bool) -> type[BaseModel]:
         fields["comparison_aspect"] = (str, Field(description="the aspect the 'Comparison' line compares", json_schema_extra={"pattern": words(6)}))
         fields["comparison"] = (str, Field(description="the 'Comparison' line: how this product compares with the previous ones", json_schema_extra=text(300)))
     item = create_model("TreeIntentionReply", __base__=_Strict, **fields)
-    return create_model(
-        f"TreeIntentions{n}", __base__=_Strict, intentions=(list[item], Field(min_length=n, max_length=n, description=f"exactly {n} hypotheses"))
-    )  # type: ignore[valid-type]
+    hypotheses = Field(min_length=n, max_length=n, description=f"exactly {n} hypotheses")
+    return create_model(f"TreeIntentions{n}", __base__=_Strict, intentions=(list[item], hypotheses))  # type: ignore[valid-type]
 
 
 class _Text(_Spec):
@@ -281,7 +280,7 @@ def _choice_model(letters: tuple[str, ...], cot: bool) -> type[BaseModel]:
     fields: dict[str, Any] = {}
     if cot:  # reasoning first: the letter is decided after it, as in the CoT protocol
         fields["reasoning"] = (str, Field(description="your reasoning, in a few sentences", json_schema_extra=text(1000)))
-    fields["answer"] = (Literal[letters], Field(description="the letter of your choice"))  # type: ignore[valid-type]
+    fields["answer"] = (Literal[letters], Field(description="the letter of your choice"))
     return create_model("ChoiceCot" if cot else "Choice", __base__=_Strict, **fields)
 
 

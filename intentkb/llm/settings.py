@@ -5,11 +5,11 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Literal
+from typing import Literal, overload
 
 from pydantic import BaseModel, Field, SecretStr, field_validator
 
-from ..config import _env
+from ..config import _env, env_choice
 from ..private import redact
 
 # USD per million (input, output) tokens of the chat completions API, for `--dry-run` estimates and
@@ -36,6 +36,10 @@ def _float(name: str, default: float) -> float:
     return float(raw) if raw else default
 
 
+@overload
+def _int(name: str, default: int) -> int: ...
+@overload
+def _int(name: str, default: None) -> int | None: ...
 def _int(name: str, default: int | None) -> int | None:
     raw = _env(name)
     return int(raw) if raw else default
@@ -56,8 +60,8 @@ class LLMSettings(BaseModel):
     backoff_base: float = Field(default_factory=lambda: _float("INTENTKB_LLM_BACKOFF", 1.0), ge=0)
     backoff_max: float = Field(default_factory=lambda: _float("INTENTKB_LLM_BACKOFF_MAX", 60.0), ge=0)
     temperature: float = Field(default_factory=lambda: _float("INTENTKB_LLM_TEMPERATURE", 0.0), ge=0, le=2)
-    seed: int | None = Field(default_factory=lambda: _int("INTENTKB_LLM_SEED", None))
-    multimodal: Literal["auto", "on", "off"] = Field(default_factory=lambda: (_env("INTENTKB_LLM_MULTIMODAL", default="auto") or "auto").lower())  # type: ignore[arg-type]
+    seed: int | None = Field(default_factory=lambda: _int("INTENTKB_LLM_SEED", None))  # None: no seed
+    multimodal: Literal["auto", "on", "off"] = Field(default_factory=lambda: env_choice("INTENTKB_LLM_MULTIMODAL", "auto"))
     max_images: int = Field(default_factory=lambda: _int("INTENTKB_LLM_MAX_IMAGES", 1), ge=0, le=16)
     prompts_dir: Path | None = Field(default_factory=lambda: Path(p).expanduser() if (p := _env("INTENTKB_PROMPTS_DIR")) else None)
     price: tuple[float, float] | None = Field(default_factory=lambda: _price_env())

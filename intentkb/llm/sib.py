@@ -125,7 +125,7 @@ class TreeGrower:
         return list(reply.value)
 
     async def grow(self) -> None:
-        roots = [(i,) for i in range(self.schedule.roots)]
+        roots: list[tuple[int, ...]] = [(i,) for i in range(self.schedule.roots)]
         ids = [self.ider(p) for p in roots]
         if all(i in self.existing for i in ids):
             texts = [self.existing[i] for i in ids]
@@ -171,7 +171,7 @@ class TreeGrower:
 
 def _all_ids(session: str, schedule: BranchingSchedule, length: int) -> list[str]:
     ider = session_intention_ider(session)
-    level = [(i,) for i in range(schedule.roots)]
+    level: list[tuple[int, ...]] = [(i,) for i in range(schedule.roots)]
     out = [ider(p) for p in level]
     for step in range(1, length):
         level = [(*p, j) for p in level for j in range(schedule.children(step))]

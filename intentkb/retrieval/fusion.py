@@ -73,11 +73,11 @@ def fuse(
         hits[h.product] = h.model_copy(update={"intention_score": h.score, "paths": ["intention"], "score": 0.0})
         plain[h.product] = 1.0 / (RRF_K + rank)
     for rank, (pid, cos) in enumerate(direct, start=1):
-        h = hits.get(pid)
-        if h is None:
-            h = hits[pid] = ProductHit(product=pid, title=titles.get(pid), score=0.0)
-        h.product_score = round(cos, 4)
-        h.paths = [*h.paths, "product"]
+        hit = hits.get(pid)
+        if hit is None:
+            hit = hits[pid] = ProductHit(product=pid, title=titles.get(pid), score=0.0)
+        hit.product_score = round(cos, 4)
+        hit.paths = [*hit.paths, "product"]
         plain[pid] = plain.get(pid, 0.0) + 1.0 / (RRF_K + rank)
     vouched_i = [h for h in hits.values() if h.intention_score is not None and h.intention_score >= weak_intention]
     vouched_p = [h for h in hits.values() if h.product_score is not None and weak_product is not None and h.product_score >= weak_product]

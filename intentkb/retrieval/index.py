@@ -17,6 +17,7 @@ import os
 import shutil
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
+from typing import Any, cast
 
 import faiss
 import numpy as np
@@ -117,12 +118,12 @@ class VectorIndex:
         truth_sets = [set(t[t != o][:k]) for t, o in zip(truth, own)]
         nprobe, recall = 1, 0.0
         while True:
-            self.index.nprobe = nprobe
+            cast(Any, self.index).nprobe = nprobe  # an IVF index (the stubs type it as the base Index)
             _, got = self.index.search(q, k + 1)
             recall = float(np.mean([len(t & set(g[g != o][:k])) / k for t, g, o in zip(truth_sets, got, own)]))
-            if recall >= target or nprobe >= self.meta.nlist:
+            if recall >= target or nprobe >= (self.meta.nlist or 1):
                 break
-            nprobe = min(nprobe + 1 if nprobe < 3 else (nprobe * 3 // 2 if _pow2(nprobe) else nprobe * 4 // 3), self.meta.nlist)
+            nprobe = min(nprobe + 1 if nprobe < 3 else (nprobe * 3 // 2 if _pow2(nprobe) else nprobe * 4 // 3), self.meta.nlist or 1)
         self.meta.nprobe, self.meta.recall_at_10 = nprobe, round(recall, 4)
 
     # -- changing ---------------------------------------------------------------------------
@@ -152,7 +153,7 @@ class VectorIndex:
     def remove(self, ids: Iterable[str]) -> int:
         drop = [self.position.pop(g) for g in ids if g in self.position]
         if drop:
-            self.index.remove_ids(np.asarray(drop, dtype=np.int64))
+            cast(Any, self.index).remove_ids(np.asarray(drop, dtype=np.int64))  # the Python wrapper takes an id array
             for i in drop:
                 self.ids[i] = None
                 self.hashes[i] = None
@@ -203,7 +204,7 @@ class VectorIndex:
             raise ModelMismatch(f"index {meta.name!r} was built with {meta.model}, not {model}; rebuild it with --rebuild")
         index = faiss.read_index(str(directory / "index.faiss"))
         if meta.kind == "ivf" and meta.nprobe:
-            index.nprobe = meta.nprobe
+            cast(Any, index).nprobe = meta.nprobe
         ids, hashes = [], []
         with open(directory / "ids.jsonl", encoding="utf-8") as fh:
             for line in fh:

@@ -7,6 +7,8 @@ mcq` scores IntentionQA files: the option closest to the question in embedding s
 
 from __future__ import annotations
 
+from typing import Any
+
 from ..config import Settings
 from ..evaluation.mcq import MCQuestion, score_embedding
 from ..evaluation.metrics import Accuracy, accuracy
@@ -17,7 +19,7 @@ from ..retrieval.retrieve import Retriever
 from ..tasks.iqa import iqa_items
 
 
-def as_question(item: dict) -> MCQuestion:  # type: ignore[type-arg]
+def as_question(item: dict[str, Any]) -> MCQuestion:
     """An exported IQA item in the IntentionQA question form `eval mcq` scores."""
     inputs = item["inputs"]
     a, b = inputs["product_a"], inputs.get("product_b")

@@ -120,6 +120,7 @@ def export_neo4j_import(store: GraphStore, directory: Path | str, *, database: s
         database,
         "--multiline-fields=true",
         f"--array-delimiter={ARRAY_DELIMITER}",
+        f"--report-file={out / 'import.report'}",  # beside the files, not in the caller's directory
         "--ignore-empty-strings=true",
         "--skip-duplicate-nodes=false",
         "--bad-tolerance=0",
