@@ -49,7 +49,7 @@ def test_demo_builds_and_queries_offline():
         assert "sib: sib-t1 8, sib-t2 8, sib-t3 12, sib-t4 12   (12 trajectories)" in out
         assert "esb: esb-t1 12, esb-t2 " in out and "iqa: iqa-t1 " in out
         assert (d / "kb" / "tasks" / "sft" / "dataset_info.json").is_file()
-        assert (d / "kb" / "session-demo-skate.html").read_text().count('class="node"') == 11
+        assert (d / "kb" / "session-demo-skate.html").read_text().count('<button type="button" class="node') == 11
         assert elapsed < 60
         assert not EmbeddedServer(d / "kb").status().running  # the demo stops what it started
         stats = subprocess.run([sys.executable, "-m", "intentkb.cli.main", "stats", "--format", "json"], env=env, capture_output=True, text=True, timeout=120)
@@ -57,4 +57,23 @@ def test_demo_builds_and_queries_offline():
         assert '"Intention"' in stats.stdout and "180" in stats.stdout
     finally:
         EmbeddedServer(d / "kb").stop()
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def test_demo_without_a_home_cleans_up_after_itself():
+    """No INTENTKB_HOME and no --data-dir: the demo builds in a temporary directory, stops its
+    server and removes the directory, and says so (nothing left in TMPDIR, nothing in ~)."""
+    d = short_tmpdir("ikbe-")
+    try:
+        (d / "tmp").mkdir()
+        (d / "home").mkdir()
+        env = {**os.environ, "TMPDIR": str(d / "tmp"), "HOME": str(d / "home"), "http_proxy": "http://127.0.0.1:9", "https_proxy": "http://127.0.0.1:9"}
+        for k in ("INTENTKB_HOME", "INTENTKB_GRAPH", "INTENTKB_GRAPH_URI"):
+            env.pop(k, None)
+        r = subprocess.run([sys.executable, "-m", "intentkb.cli.main", "demo"], env=env, capture_output=True, text=True, timeout=180)
+        assert r.returncode == 0, r.stderr
+        assert "in a temporary directory, now removed" in r.stdout
+        assert [p.name for p in (d / "tmp").iterdir() if p.name.startswith("intentkb-demo-")] == []
+        assert not (d / "home" / ".intentkb").exists()
+    finally:
         shutil.rmtree(d, ignore_errors=True)

@@ -15,8 +15,7 @@ from tqdm import tqdm
 from ..errors import FormatError, IntentKBError
 from ..io.rejects import RejectSink, default_rejects_path, explain
 from ..io.sources import BadLine, InputBroken, base_suffix, csv_header, is_json_array
-from ..kb.falkordb import GraphNotEmpty
-from ..kb.store import GraphStore, PreparedWrite, WriteStats
+from ..kb.store import GraphNotEmpty, GraphStore, PreparedWrite, WriteStats
 from .base import Reader
 from .cobuy import IntentionQAReader, MindCsvReader
 from .intentions import PurchaseIntentionsReader

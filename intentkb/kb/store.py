@@ -17,6 +17,7 @@ from pydantic import BaseModel
 
 from .. import cypher
 from ..config import Settings
+from ..errors import StoreError
 from .guard import check_params, check_query_text
 from .models import Label
 
@@ -54,6 +55,10 @@ class PreparedWrite:
 
     def __add__(self, other: PreparedWrite) -> PreparedWrite:
         return PreparedWrite(self.statements + other.statements)
+
+
+class GraphNotEmpty(StoreError):
+    """A bulk loader found data in the target graph (another writer came first)."""
 
 
 class BulkLoader(Protocol):

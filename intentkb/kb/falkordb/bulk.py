@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import redis
 
 from ...errors import StoreError
-from ..store import WriteStats
+from ..store import GraphNotEmpty, WriteStats
 
 if TYPE_CHECKING:
     from .store import EmbeddedStore
@@ -18,10 +18,6 @@ if TYPE_CHECKING:
 
 def text_of(v: Any) -> str:
     return v.decode() if isinstance(v, bytes) else str(v)
-
-
-class GraphNotEmpty(StoreError):
-    """The bulk path found data in the target graph (another writer came first)."""
 
 
 _BULK_REPLY = re.compile(rb"(\d+) nodes created, (\d+) edges created")
