@@ -4,17 +4,14 @@ split; `prompt` and `style` too when --prompt is given). What `eval run` reads."
 from __future__ import annotations
 
 from contextlib import ExitStack
-from typing import TYPE_CHECKING
 
 import orjson
 
 from ..llm.prompts import Prompts
 from ..tasks.items import Item
 from ..tasks.render import prompt_text
+from .options import ExportOptions
 from .writers import Writer, register_writer
-
-if TYPE_CHECKING:
-    from .tasks import ExportOptions
 
 
 @register_writer

@@ -5,15 +5,12 @@ from __future__ import annotations
 
 import csv
 from contextlib import ExitStack
-from typing import TYPE_CHECKING
 
 from ..llm.prompts import Prompts
 from ..tasks.items import Item
 from ..tasks.render import prompt_text
+from .options import ExportOptions
 from .writers import Writer, register_writer
-
-if TYPE_CHECKING:
-    from .tasks import ExportOptions
 
 COLUMNS = ["id", "benchmark", "task", "split", "question", "options", "label", "annotator", "answer"]
 

@@ -14,15 +14,13 @@ from collections import Counter
 from contextlib import ExitStack
 from importlib import import_module
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, ClassVar
+from typing import IO, Any, ClassVar
 
 from ..errors import IntentKBError
 from ..llm.prompts import Prompts
 from ..tasks.items import Item
 from ..tasks.render import render
-
-if TYPE_CHECKING:
-    from .tasks import ExportOptions
+from .options import ExportOptions
 
 MODULES: tuple[str, ...] = ("intentkb.export.jsonl", "intentkb.export.sheet", "intentkb.export.sft", "intentkb.export.lm_eval")
 

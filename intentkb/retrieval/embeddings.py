@@ -23,6 +23,7 @@ from ..errors import IntentKBError
 from ..kb.texts import strip_boilerplate
 from ..private import private_file
 from ..progress import Progress
+from .quiet import quiet_transformers
 from .threads import encoder_threads
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
@@ -129,16 +130,6 @@ class EmbeddingCache:
 
 
 _LOADED: dict[tuple[str, str], Any] = {}
-
-
-def quiet_transformers() -> None:
-    """No weight-loading bar on every model load: intentkb reports its own progress."""
-    try:
-        from transformers.utils import logging as hf_logging
-
-        hf_logging.disable_progress_bar()
-    except ImportError:  # pragma: no cover
-        pass
 
 
 def _load_model(location: str, device: str, name: str, threads: int) -> Any:

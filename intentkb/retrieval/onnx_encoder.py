@@ -79,7 +79,7 @@ def _export(location: str, model: str, out: Path) -> ExportInfo:
     import torch
     from sentence_transformers import SentenceTransformer, models
 
-    from .embeddings import quiet_transformers
+    from .quiet import quiet_transformers
 
     quiet_transformers()
     try:

@@ -1,4 +1,5 @@
-"""Helpers for tests and benchmarks (real servers started on 127.0.0.1); not used by the library."""
+"""Test doubles and real servers for tests and benchmarks (the scripted OpenAI-wire server, llama.cpp
+on 127.0.0.1); the library never imports this package (tests/test_structure.py)."""
 
 import socket
 

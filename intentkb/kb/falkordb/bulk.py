@@ -5,15 +5,12 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from contextlib import ExitStack
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import redis
 
 from ...errors import StoreError
 from ..store import GraphNotEmpty, WriteStats
-
-if TYPE_CHECKING:
-    from .store import EmbeddedStore
 
 
 def text_of(v: Any) -> str:
@@ -21,6 +18,19 @@ def text_of(v: Any) -> str:
 
 
 _BULK_REPLY = re.compile(rb"(\d+) nodes created, (\d+) edges created")
+
+
+class BulkTarget(Protocol):
+    """What the loader needs of the embedded store (its connection, server, locks and indexes)."""
+
+    db: Any
+    graph: Any
+    server: Any
+    write_lock: Any
+    wrote: bool
+
+    def is_empty(self) -> bool: ...
+    def _create_indexes(self, graph: str) -> bool: ...
 
 
 class BulkLoad:
@@ -32,7 +42,7 @@ class BulkLoad:
     and the next run starts over. One bulk load per data directory at a time (flock).
     """
 
-    def __init__(self, store: EmbeddedStore) -> None:
+    def __init__(self, store: BulkTarget) -> None:
         self.store = store
         self.target = store.graph.name
         self.scratch = f"{self.target}.bulk"
