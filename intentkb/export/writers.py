@@ -12,12 +12,11 @@ import os
 from abc import ABC, abstractmethod
 from collections import Counter
 from contextlib import ExitStack
-from importlib import import_module
 from pathlib import Path
 from typing import IO, Any, ClassVar
 
-from ..errors import IntentKBError
 from ..llm.prompts import Prompts
+from ..registry import Registry
 from ..tasks.items import Item
 from ..tasks.render import render
 from .options import ExportOptions
@@ -77,22 +76,7 @@ class SplitFiles(Writer):
         return h
 
 
-_REGISTRY: dict[str, type[Writer]] = {}
-
-
-def register_writer(cls: type[Writer]) -> type[Writer]:
-    _REGISTRY[cls.name] = cls
-    return cls
-
-
-def writers() -> dict[str, type[Writer]]:
-    for module in MODULES:
-        import_module(module)
-    return dict(_REGISTRY)
-
-
-def writer_for(name: str) -> type[Writer]:
-    found = writers().get(name)
-    if found is None:
-        raise IntentKBError(f"no export format {name!r}: one of {', '.join(writers())}")
-    return found
+_WRITERS: Registry[type[Writer]] = Registry("export format", MODULES, lambda w: w.name, lambda w: w.__module__)
+register_writer = _WRITERS.register
+writers = _WRITERS.all
+writer_for = _WRITERS.get

@@ -12,12 +12,11 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..errors import IntentKBError
+from ..registry import Registry
 
 if TYPE_CHECKING:
     from .client import LLMClient
@@ -66,24 +65,7 @@ class Pipeline:
         return [s for s in self.stages if s.when(options)]
 
 
-_REGISTRY: dict[str, Pipeline] = {}
-
-
-def register(pipeline: Pipeline) -> Pipeline:
-    if pipeline.name in _REGISTRY and _REGISTRY[pipeline.name] is not pipeline:
-        raise IntentKBError(f"pipeline {pipeline.name!r} is registered twice")
-    _REGISTRY[pipeline.name] = pipeline
-    return pipeline
-
-
-def pipelines() -> dict[str, Pipeline]:
-    for module in MODULES:
-        import_module(module)
-    return dict(_REGISTRY)
-
-
-def get_pipeline(name: str) -> Pipeline:
-    found = pipelines().get(name)
-    if found is None:
-        raise IntentKBError(f"unknown pipeline {name!r} ({', '.join(pipelines())})")
-    return found
+_PIPELINES: Registry[Pipeline] = Registry("pipeline", MODULES, lambda p: p.name, lambda p: p.options.__module__)
+register = _PIPELINES.register
+pipelines = _PIPELINES.all
+get_pipeline = _PIPELINES.get

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..errors import IntentKBError
+from ..registry import Registry
 
 if TYPE_CHECKING:
     from ..config import Settings
@@ -65,28 +65,10 @@ class Benchmark:
         return self.build(store, settings, tasks, self.options.model_validate(raw), stats)
 
 
-_REGISTRY: dict[str, Benchmark] = {}
-
-
-def register(benchmark: Benchmark) -> Benchmark:
-    if benchmark.name in _REGISTRY and _REGISTRY[benchmark.name] is not benchmark:
-        raise IntentKBError(f"benchmark {benchmark.name!r} is registered twice")
-    _REGISTRY[benchmark.name] = benchmark
-    return benchmark
-
-
-def benchmarks() -> dict[str, Benchmark]:
-    for module in MODULES:
-        import_module(module)
-    order = {m: i for i, m in enumerate(MODULES)}  # the listing order, whoever imported a module first
-    return dict(sorted(_REGISTRY.items(), key=lambda kv: order.get(kv[1].build.__module__, len(order))))
-
-
-def get_benchmark(name: str) -> Benchmark:
-    found = benchmarks().get(name)
-    if found is None:
-        raise IntentKBError(f"no benchmark {name!r}: one of {', '.join(benchmarks())}")
-    return found
+_BENCHMARKS: Registry[Benchmark] = Registry("benchmark", MODULES, lambda b: b.name, lambda b: b.options.__module__)
+register = _BENCHMARKS.register
+benchmarks = _BENCHMARKS.all
+get_benchmark = _BENCHMARKS.get
 
 
 def all_tasks() -> dict[str, dict[str, str]]:
