@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, Field, SecretStr, field_validator
 
@@ -21,6 +21,10 @@ def _env(*names: str, default: str | None = None) -> str | None:
 def env_choice(name: str, default: str) -> Any:
     """An environment value for a Literal field: pydantic checks it against the choices."""
     return (_env(name) or default).lower()
+
+
+Precision = Literal["float32", "bfloat16", "int8"]
+PRECISIONS: tuple[str, ...] = get_args(Precision)
 
 
 class Settings(BaseModel):
@@ -51,7 +55,7 @@ class Settings(BaseModel):
     # float32 everywhere; "bfloat16" (torch) runs under bfloat16 autocast, "int8" (onnx) the dynamically
     # quantised export. Which is faster depends on the CPU: `bench/encoder.py` measures it (bfloat16 was
     # 1.6x faster on a CPU with AMX and 9x slower on an AVX2 EPYC). Their vectors are cached and indexed apart.
-    embedding_precision: Literal["float32", "bfloat16", "int8"] = Field(default_factory=lambda: env_choice("INTENTKB_EMBEDDING_PRECISION", "float32"))
+    embedding_precision: Precision = Field(default_factory=lambda: env_choice("INTENTKB_EMBEDDING_PRECISION", "float32"))
     # Encoder threads; None: the idle cores when the model loads (retrieval/threads.py).
     embedding_threads: int | None = Field(default_factory=lambda: int(_env("INTENTKB_EMBEDDING_THREADS", default="0") or 0) or None, ge=1, le=512)
 

@@ -9,8 +9,13 @@ from pathlib import Path
 
 import click
 
+from ..config import PRECISIONS
+from ..llm.replies import OUTPUT_MODES
+from ..llm.settings import MULTIMODAL
+from ..tasks.render import STYLES
+from ..tasks.split import SPLITS
 from .common import fail_if_all_rejected, rejects_path_for, settings_of
-from .output import emit, print_score, report_format
+from .output import emit, print_format, print_score, report_format
 
 
 @click.group("eval")
@@ -40,7 +45,7 @@ def eval_group() -> None:
 @click.option("--rejects", type=click.Path(path_type=Path), help="Rejects file (default: DATA_DIR/rejects/FILE.mcq.rejects.jsonl).")
 @click.option(
     "--precision",
-    type=click.Choice(["auto", "float32", "bfloat16", "int8"]),
+    type=click.Choice(["auto", *PRECISIONS]),
     default="auto",
     show_default=True,
     help="Encoder mode. auto: INTENTKB_EMBEDDING_PRECISION when set, else the fastest mode measured on this "
@@ -110,7 +115,7 @@ def eval_mcq(
 @eval_group.command("score")
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--rejects", type=click.Path(path_type=Path), help="Rejects file (default: DATA_DIR/rejects/FILE.score.rejects.jsonl).")
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True, help="Print as text (table) or as JSON.")
+@print_format
 @click.pass_context
 def eval_score(ctx: click.Context, files: tuple[Path, ...], rejects: Path | None, fmt: str) -> None:
     """Accuracy (95% interval) and macro-F1 per task, with random and majority baselines; given two
@@ -159,7 +164,7 @@ def annotations_group() -> None:
 )
 @click.option("--min-answers", type=click.IntRange(1), default=10, show_default=True, help="…over at least this many answers.")
 @click.option("--rejects", type=click.Path(path_type=Path), help="Rejects file (default: DATA_DIR/rejects/FILE.annotations.rejects.jsonl).")
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True, help="Print as text (table) or as JSON.")
+@print_format
 @click.pass_context
 def annotations_import(ctx: click.Context, file: Path, output: Path | None, one_sided: float, min_answers: int, rejects: Path | None, fmt: str) -> None:
     """Majority labels (T1–T3: A/B positive; T4: A positive) with 3:0 / 2:1 agreement from one answer a row
@@ -202,7 +207,7 @@ def annotations_import(ctx: click.Context, file: Path, output: Path | None, one_
 @click.option(
     "--prompt",
     "style",
-    type=click.Choice(["zero", "few", "cot"]),
+    type=click.Choice(STYLES),
     default="zero",
     show_default=True,
     help="Prompt style: zero-shot, five worked examples, or chain of thought (letter on the last line).",
@@ -211,17 +216,15 @@ def annotations_import(ctx: click.Context, file: Path, output: Path | None, one_
 @click.option("--limit", type=click.IntRange(1), help="Only the first N items.")
 @click.option("--concurrency", type=click.IntRange(1, 4096), help="Requests in flight (env INTENTKB_LLM_CONCURRENCY, default 32).")
 @click.option("--prompts", "prompts_dir", type=click.Path(path_type=Path, file_okay=False), help="Directory of your own task templates.")
-@click.option(
-    "--multimodal", type=click.Choice(["auto", "on", "off"]), help="Send the products' images (one each, up to 8) to a vision model (auto: by model name)."
-)
+@click.option("--multimodal", type=click.Choice(MULTIMODAL), help="Send the products' images (one each, up to 8) to a vision model (auto: by model name).")
 @click.option(
     "--llm-output",
-    type=click.Choice(["auto", "json", "lines"]),
+    type=click.Choice(OUTPUT_MODES),
     help="json: the answer is constrained to the item's option letters (JSON-schema response_format); lines: "
     "read from the reply's text; auto: json, lines if the endpoint refuses it (env INTENTKB_LLM_OUTPUT).",
 )
 @click.option("--rejects", type=click.Path(path_type=Path), help="Rejects file (default DATA_DIR/rejects/FILE.eval.rejects.jsonl).")
-@click.option("--split", type=click.Choice(["train", "test"]), help="Only the items of this split (as `tasks export` wrote it).")
+@click.option("--split", type=click.Choice(SPLITS), help="Only the items of this split (as `tasks export` wrote it).")
 @click.option(
     "--inject",
     type=click.IntRange(0, 50),
@@ -230,7 +233,7 @@ def annotations_import(ctx: click.Context, file: Path, output: Path | None, one_
     help="Put the K intentions nearest to each item's inputs in its prompt (never the item's own nodes, "
     "its group's, or its options' text); needs `index build`.",
 )
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True, help="Print as text (table) or as JSON.")
+@print_format
 @click.pass_context
 def eval_run(
     ctx: click.Context,

@@ -10,6 +10,8 @@ from typing import Any, Literal, get_args, get_origin
 import click
 
 from ..config import Settings
+from ..llm.replies import OUTPUT_MODES
+from ..llm.settings import MULTIMODAL
 from .output import report_format
 
 
@@ -23,12 +25,12 @@ def _common(f: Any) -> Any:
             type=click.Path(path_type=Path, file_okay=False),
             help="Directory of your own prompt templates (same file names as intentkb/llm/prompts and intentkb/tasks/templates).",
         ),
-        click.option("--multimodal", type=click.Choice(["auto", "on", "off"]), help="Send product images as image parts (auto: by model name)."),
+        click.option("--multimodal", type=click.Choice(MULTIMODAL), help="Send product images as image parts (auto: by model name)."),
         click.option(
             "--output",
             "--llm-output",
             "llm_output",
-            type=click.Choice(["auto", "json", "lines"]),
+            type=click.Choice(OUTPUT_MODES),
             help="How replies are asked for: json (each template's reply model as a JSON-schema response_format), "
             "lines (the papers' line formats) or auto (json; lines for the rest of the run if the endpoint "
             "refuses response_format). Env INTENTKB_LLM_OUTPUT, default auto.",

@@ -13,6 +13,7 @@ from .. import __version__
 from ..config import Settings
 from ..errors import IntentKBError
 from .common import settings_of, store_for
+from .output import print_format
 
 
 class _Group(click.Group):
@@ -106,7 +107,7 @@ def server_stop(ctx: click.Context) -> None:
 
 
 @server.command("status")
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True, help="Print as text (table) or as JSON.")
+@print_format
 @click.pass_context
 def server_status(ctx: click.Context, fmt: str) -> None:
     """Is the server running, where, how big.

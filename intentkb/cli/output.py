@@ -15,6 +15,12 @@ if TYPE_CHECKING:
     from ..evaluation.score import ScoreReport
 
 FORMATS = ("table", "json", "csv")
+REPORT_FORMATS = ("table", "json")
+
+
+def print_format(f: Any) -> Any:
+    """`--format table|json` for a command that prints rows or a status (it receives `fmt`)."""
+    return click.option("--format", "fmt", type=click.Choice(REPORT_FORMATS), default="table", show_default=True, help="Print as text (table) or as JSON.")(f)
 
 
 def _cell(v: Any, width: int | None) -> str:
@@ -137,7 +143,7 @@ def report_format(f: Any = None, *, moved: tuple[str, Sequence[str]] | None = No
         return click.option(
             "--format",
             "out_format",
-            type=click.Choice(["table", "json"]) if moved is None else str,
+            type=click.Choice(REPORT_FORMATS) if moved is None else str,
             callback=None if moved is None else check,
             default="table",
             show_default=True,

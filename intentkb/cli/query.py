@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from .common import settings_of, store_for
-from .output import FORMATS, emit, emit_jsonl
+from .output import FORMATS, emit, emit_jsonl, print_format
 
 
 def _parse_param(raw: str) -> tuple[str, Any]:
@@ -62,7 +62,7 @@ def cypher_cmd(
 
 
 @click.command()
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True, help="Print as text (table) or as JSON.")
+@print_format
 @click.pass_context
 def stats(ctx: click.Context, fmt: str) -> None:
     """Counts per label and edge type, and MIND filter preserve rates per relation.

@@ -8,8 +8,9 @@ from typing import Any
 
 import click
 
+from ..retrieval.build import SOURCES
 from .common import settings_of, store_for
-from .output import emit, report_format
+from .output import emit, print_format, report_format
 
 
 @click.group("index")
@@ -18,7 +19,7 @@ def index_group() -> None:
 
 
 @index_group.command("build")
-@click.option("--only", type=click.Choice(["intentions", "steps", "products"]), multiple=True, help="Build only this index (repeatable).")
+@click.option("--only", type=click.Choice(list(SOURCES)), multiple=True, help="Build only this index (repeatable).")
 @click.option("--rebuild", is_flag=True, help="Build from scratch (needed after changing the embedding model).")
 @report_format
 @click.pass_context
@@ -105,7 +106,7 @@ def _hit_row(h: Any, rank: int | None = None) -> dict[str, Any]:
 @click.option("-k", "k", type=click.IntRange(1, 1000), default=10, show_default=True, help="Products per text or step.")
 @click.option("--script", help="Products for every step of this script instead of TEXT.")
 @click.option("--threshold", type=click.FloatRange(-1, 1), help="Least intention similarity (default: none for TEXT, 0.45 for unaligned steps).")
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True, help="Print as text (table) or as JSON.")
+@print_format
 @click.pass_context
 def retrieve(ctx: click.Context, text: str | None, k: int, script: str | None, threshold: float | None, fmt: str) -> None:
     """Products that serve TEXT (or each step of a script), through the intentions they explain.

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import click
 
 from ..export.writers import writers
 from ..tasks.registry import benchmarks
+from ..tasks.render import STYLES
+from ..tasks.sib import Mode
 from .common import settings_of
 from .output import emit, report_format
 
@@ -47,17 +49,17 @@ def _band(value: str) -> tuple[float, float]:
 @click.option(
     "--benchmark", "-b", type=click.Choice(list(BENCHMARKS)), required=True, help="; ".join(f"{b.name}: {b.title}" for b in BENCHMARKS.values()) + "."
 )
-@click.option("--task", "tasks", type=click.IntRange(1, 4), multiple=True, help="Task number (repeatable; default all).")
+@click.option(
+    "--task", "tasks", type=click.IntRange(1, max(len(b.tasks) for b in BENCHMARKS.values())), multiple=True, help="Task number (repeatable; default all)."
+)
 @click.option(
     "--mode",
-    type=click.Choice(["end", "every"]),
+    type=click.Choice(list(get_args(Mode))),
     default="end",
     show_default=True,
     help="sib: ask at the end of each trajectory (the annotated set) or at every step (the task pool).",
 )
-@click.option(
-    "--prompt", "style", type=click.Choice(["zero", "few", "cot"]), help="Prompt style rendered into the export (default: zero; jsonl: no prompt unless given)."
-)
+@click.option("--prompt", "style", type=click.Choice(STYLES), help="Prompt style rendered into the export (default: zero; jsonl: no prompt unless given).")
 @click.option(
     "--output-format",
     "fmt",

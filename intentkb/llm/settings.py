@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Literal, overload
+from typing import Literal, get_args, overload
 
 from pydantic import BaseModel, Field, SecretStr, field_validator
 
@@ -45,6 +45,10 @@ def _int(name: str, default: int | None) -> int | None:
     return int(raw) if raw else default
 
 
+Multimodal = Literal["auto", "on", "off"]
+MULTIMODAL: tuple[str, ...] = get_args(Multimodal)
+
+
 class LLMSettings(BaseModel):
     """Which endpoint and model, how hard to push it, how to price it.
 
@@ -61,7 +65,7 @@ class LLMSettings(BaseModel):
     backoff_max: float = Field(default_factory=lambda: _float("INTENTKB_LLM_BACKOFF_MAX", 60.0), ge=0)
     temperature: float = Field(default_factory=lambda: _float("INTENTKB_LLM_TEMPERATURE", 0.0), ge=0, le=2)
     seed: int | None = Field(default_factory=lambda: _int("INTENTKB_LLM_SEED", None))  # None: no seed
-    multimodal: Literal["auto", "on", "off"] = Field(default_factory=lambda: env_choice("INTENTKB_LLM_MULTIMODAL", "auto"))
+    multimodal: Multimodal = Field(default_factory=lambda: env_choice("INTENTKB_LLM_MULTIMODAL", "auto"))
     max_images: int = Field(default_factory=lambda: _int("INTENTKB_LLM_MAX_IMAGES", 1), ge=0, le=16)
     prompts_dir: Path | None = Field(default_factory=lambda: Path(p).expanduser() if (p := _env("INTENTKB_PROMPTS_DIR")) else None)
     price: tuple[float, float] | None = Field(default_factory=lambda: _price_env())

@@ -10,6 +10,8 @@ from functools import lru_cache
 
 from .items import short_hash
 
+SPLITS: tuple[str, ...] = ("train", "test")
+
 
 @lru_cache(maxsize=1 << 16)  # a group's items come together: hash it once
 def split_of(group: str, seed: int, test_fraction: float) -> str:
