@@ -136,3 +136,60 @@ def test_generate_refuses_what_a_pipelines_model_refuses():
     assert res.exit_code == 2 and "--category needs --from categories" in res.output
     res = CliRunner().invoke(cli, ["generate", "mind", "--relation", "notARelation", "--dry-run"])
     assert res.exit_code == 2 and "notARelation" in res.output
+
+
+@pytest.fixture
+def scratch_registrations():
+    """Registrations a test makes are taken back after it (the registries are process-wide)."""
+    from intentkb.export import writers as w
+    from intentkb.tasks import registry as r
+
+    yield
+    r._BENCHMARKS._items.pop("toy", None)
+    w._WRITERS._items.pop("tsv", None)
+
+
+def test_a_new_benchmark_and_format_are_one_class_and_one_registration(estore, tmp_path, scratch_registrations):
+    """Written here as a contributor would (CONTRIBUTING.md): a benchmark with one task and a
+    writer for one more format, each registered once; `tasks export` then builds, splits and
+    writes them, and the items read back through TaskItem like the bundled ones."""
+    import json
+
+    from intentkb.export.tasks import ExportOptions, export_tasks
+    from intentkb.export.writers import Writer, register_writer
+    from intentkb.ingest import ingest_file
+    from intentkb.io.sources import jsonl_records
+    from intentkb.tasks.items import YES_NO, TaskItem, make_item
+    from intentkb.tasks.registry import Benchmark, BuildOptions, register
+
+    demo = PACKAGE / "demo" / "data"
+    ingest_file(estore, "products", demo / "products.csv", rejects_path=tmp_path / "p.rejects")
+    ingest_file(estore, "trees", demo / "trees.jsonl", rejects_path=tmp_path / "t.rejects")
+
+    def build(store, settings, tasks, options, stats):
+        for row in store.run("MATCH (s:Session) RETURN s.id AS id ORDER BY id"):
+            stats.sources += 1
+            yield make_item("toy-t1", row["id"], {"session": row["id"]}, YES_NO, label="A", group=row["id"], query="toy", nodes=[row["id"]])
+
+    register(Benchmark(name="toy", title="Toy", tasks={"toy-t1": "is this a session?"}, options=BuildOptions, build=build, group="session"))
+
+    @register_writer
+    class TsvWriter(Writer):
+        name, help, needs_prompts = "tsv", "id, task, split, label", False
+
+        def __init__(self, opts, prompts, stack):
+            super().__init__(opts, prompts, stack)
+            self.fh = self.open_tmp(opts.output, "w", encoding="utf-8")
+
+        def write(self, item, split):
+            self.fh.write(f"{item['id']}\t{item['task']}\t{split}\t{item['label']}\n")
+            return True
+
+    sessions = estore.run("MATCH (s:Session) RETURN count(s) AS n")[0]["n"]
+    rep = export_tasks(estore, estore.settings, ExportOptions(benchmark="toy", fmt="tsv", output=tmp_path / "toy.tsv"))
+    lines = (tmp_path / "toy.tsv").read_text().splitlines()
+    assert rep.written == len(lines) == sessions > 0 and all(x.split("\t")[1] == "toy-t1" for x in lines)
+    rep = export_tasks(estore, estore.settings, ExportOptions(benchmark="toy", output=tmp_path / "toy.jsonl"))
+    items = [TaskItem.model_validate(obj) for _, obj in jsonl_records(tmp_path / "toy.jsonl", ())]
+    assert len(items) == sessions and {i.split for i in items} <= {"train", "test"}
+    assert json.loads((tmp_path / "toy.jsonl").read_text().splitlines()[0])["benchmark"] == "toy"
