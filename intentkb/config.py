@@ -18,6 +18,11 @@ def _env(*names: str, default: str | None = None) -> str | None:
     return default
 
 
+def is_embedded_uri(uri: str) -> bool:
+    """Empty, `embedded` or `embedded:…`: the FalkorDB server intentkb owns (kb/engines.py)."""
+    return uri in ("", "embedded") or uri.startswith("embedded:")
+
+
 def env_choice(name: str, default: str) -> Any:
     """An environment value for a Literal field: pydantic checks it against the choices."""
     return (_env(name) or default).lower()
@@ -81,7 +86,7 @@ class Settings(BaseModel):
 
     @property
     def embedded(self) -> bool:
-        return self.graph_uri in ("", "embedded") or self.graph_uri.startswith("embedded:")
+        return is_embedded_uri(self.graph_uri)
 
     @property
     def rejects_dir(self) -> Path:

@@ -145,8 +145,8 @@ def scratch_registrations():
     from intentkb.tasks import registry as r
 
     yield
-    r._BENCHMARKS._items.pop("toy", None)
-    w._WRITERS._items.pop("tsv", None)
+    r._BENCHMARKS.unregister("toy")
+    w._WRITERS.unregister("tsv")
 
 
 def test_a_new_benchmark_and_format_are_one_class_and_one_registration(estore, tmp_path, scratch_registrations):
@@ -171,7 +171,7 @@ def test_a_new_benchmark_and_format_are_one_class_and_one_registration(estore, t
             stats.sources += 1
             yield make_item("toy-t1", row["id"], {"session": row["id"]}, YES_NO, label="A", group=row["id"], query="toy", nodes=[row["id"]])
 
-    register(Benchmark(name="toy", title="Toy", tasks={"toy-t1": "is this a session?"}, options=BuildOptions, build=build, group="session"))
+    register(Benchmark(name="toy", title="Toy", tasks={"toy-t1": "is this a session?"}, options=BuildOptions, build=build))
 
     @register_writer
     class TsvWriter(Writer):

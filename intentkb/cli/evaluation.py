@@ -10,11 +10,7 @@ from pathlib import Path
 import click
 
 from ..config import PRECISIONS
-from ..llm.replies import OUTPUT_MODES
-from ..llm.settings import MULTIMODAL
-from ..tasks.render import STYLES
-from ..tasks.split import SPLITS
-from .common import fail_if_all_rejected, rejects_path_for, settings_of
+from .common import LazyChoice, fail_if_all_rejected, rejects_path_for, settings_of
 from .output import emit, print_format, print_score, report_format
 
 
@@ -207,7 +203,7 @@ def annotations_import(ctx: click.Context, file: Path, output: Path | None, one_
 @click.option(
     "--prompt",
     "style",
-    type=click.Choice(STYLES),
+    type=LazyChoice("intentkb.tasks.render", "STYLES"),
     default="zero",
     show_default=True,
     help="Prompt style: zero-shot, five worked examples, or chain of thought (letter on the last line).",
@@ -216,15 +212,19 @@ def annotations_import(ctx: click.Context, file: Path, output: Path | None, one_
 @click.option("--limit", type=click.IntRange(1), help="Only the first N items.")
 @click.option("--concurrency", type=click.IntRange(1, 4096), help="Requests in flight (env INTENTKB_LLM_CONCURRENCY, default 32).")
 @click.option("--prompts", "prompts_dir", type=click.Path(path_type=Path, file_okay=False), help="Directory of your own task templates.")
-@click.option("--multimodal", type=click.Choice(MULTIMODAL), help="Send the products' images (one each, up to 8) to a vision model (auto: by model name).")
+@click.option(
+    "--multimodal",
+    type=LazyChoice("intentkb.llm.settings", "MULTIMODAL"),
+    help="Send the products' images (one each, up to 8) to a vision model (auto: by model name).",
+)
 @click.option(
     "--llm-output",
-    type=click.Choice(OUTPUT_MODES),
+    type=LazyChoice("intentkb.llm.replies", "OUTPUT_MODES"),
     help="json: the answer is constrained to the item's option letters (JSON-schema response_format); lines: "
     "read from the reply's text; auto: json, lines if the endpoint refuses it (env INTENTKB_LLM_OUTPUT).",
 )
 @click.option("--rejects", type=click.Path(path_type=Path), help="Rejects file (default DATA_DIR/rejects/FILE.eval.rejects.jsonl).")
-@click.option("--split", type=click.Choice(SPLITS), help="Only the items of this split (as `tasks export` wrote it).")
+@click.option("--split", type=LazyChoice("intentkb.tasks.split", "SPLITS"), help="Only the items of this split (as `tasks export` wrote it).")
 @click.option(
     "--inject",
     type=click.IntRange(0, 50),

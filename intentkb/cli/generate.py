@@ -9,9 +9,7 @@ from typing import Any, Literal, get_args, get_origin
 
 import click
 
-from ..config import Settings
-from ..llm.replies import OUTPUT_MODES
-from ..llm.settings import MULTIMODAL
+from .common import LazyChoice, settings_of
 from .output import report_format
 
 
@@ -25,12 +23,12 @@ def _common(f: Any) -> Any:
             type=click.Path(path_type=Path, file_okay=False),
             help="Directory of your own prompt templates (same file names as intentkb/llm/prompts and intentkb/tasks/templates).",
         ),
-        click.option("--multimodal", type=click.Choice(MULTIMODAL), help="Send product images as image parts (auto: by model name)."),
+        click.option("--multimodal", type=LazyChoice("intentkb.llm.settings", "MULTIMODAL"), help="Send product images as image parts (auto: by model name)."),
         click.option(
             "--output",
             "--llm-output",
             "llm_output",
-            type=click.Choice(OUTPUT_MODES),
+            type=LazyChoice("intentkb.llm.replies", "OUTPUT_MODES"),
             help="How replies are asked for: json (each template's reply model as a JSON-schema response_format), "
             "lines (the papers' line formats) or auto (json; lines for the rest of the run if the endpoint "
             "refuses response_format). Env INTENTKB_LLM_OUTPUT, default auto.",
@@ -88,7 +86,7 @@ def _run(
     from ..llm.generation import pipeline_options, run_generation
     from ..llm.settings import LLMSettings
 
-    settings: Settings = ctx.find_object(Settings) or Settings()
+    settings = settings_of(ctx)
     update: dict[str, Any] = {
         k: v
         for k, v in (("concurrency", concurrency), ("model", model), ("prompts_dir", prompts_dir), ("multimodal", multimodal), ("output", llm_output))
@@ -109,7 +107,23 @@ def _run(
         click.echo("some items were rejected: run the same command again to retry them (replies obtained so far are cached)")
 
 
-@click.group("generate")
+class _PipelineGroup(click.Group):
+    """The subcommands are the registered pipelines, built when `generate` is used (listing them
+    imports the pipelines and the LLM client, which no other command needs)."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        from ..llm.pipeline import pipelines
+
+        return list(pipelines())
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        from ..llm.pipeline import pipelines
+
+        spec = pipelines().get(name)
+        return _command(spec) if spec is not None else None
+
+
+@click.group("generate", cls=_PipelineGroup)
 def generate_group() -> None:
     """Generate knowledge with an LLM (any OpenAI-compatible endpoint): resumable, cached, concurrent.
 
@@ -123,20 +137,10 @@ def _command(spec: Any) -> click.Command:
     def callback(**kw: Any) -> None:
         _run(click.get_current_context(), spec.name, **kw)
 
-    callback.__doc__ = f"{spec.summary}\n\n\b\nExample:\n  {spec.example}\n"
-    fields = {n: f for n, f in spec.options.model_fields.items() if n not in ("batch", "dry_run", "progress")}
+    from ..llm.pipeline import PipelineOptions
+
+    fields = {n: f for n, f in spec.options.model_fields.items() if n not in PipelineOptions.RUN_FIELDS}
     cmd: Any = callback
     for name, info in reversed(list(fields.items())):
         cmd = _field_option(name, info)(cmd)
-    cmd = _common(cmd)
-    return click.command(spec.name, help=callback.__doc__)(cmd)
-
-
-def _add_pipelines() -> None:
-    from ..llm.pipeline import pipelines
-
-    for spec in pipelines().values():
-        generate_group.add_command(_command(spec))
-
-
-_add_pipelines()
+    return click.command(spec.name, help=f"{spec.summary}\n\n\b\nExample:\n  {spec.example}\n")(_common(cmd))

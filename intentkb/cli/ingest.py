@@ -9,8 +9,7 @@ from typing import Any
 
 import click
 
-from ..ingest.run import MODES
-from .common import store_for
+from .common import LazyChoice, store_for
 from .output import report_format
 
 _INGEST_HELP = {
@@ -31,7 +30,7 @@ _INGEST_HELP = {
 @click.option("--batch-size", type=click.IntRange(1, 100_000), help="Records (tree nodes for trees) per write batch.")
 @click.option(
     "--mode",
-    type=click.Choice(MODES),
+    type=LazyChoice("intentkb.ingest.run", "MODES"),
     default="auto",
     show_default=True,
     help="trees: 'bulk' builds an empty embedded graph with GRAPH.BULK (5-10x faster, same graph); "

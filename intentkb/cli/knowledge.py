@@ -6,9 +6,7 @@ from pathlib import Path
 
 import click
 
-from ..config import Settings
-from ..export.knowledge import FILES as FORMATS
-from ..knowledge.units import KINDS
+from .common import LazyChoice, comma_list, settings_of
 from .output import report_format
 
 
@@ -23,16 +21,14 @@ from .output import report_format
 @click.option(
     "--output-format",
     "fmt",
-    type=click.Choice(list(FORMATS)),
+    type=LazyChoice("intentkb.export.knowledge", "FILES"),
     default="pretrain",
     show_default=True,
     help="pretrain: {text} documents (LLaMA-Factory's pt stage); alpaca / sharegpt: instruction pairs.",
 )
 @click.option(
     "--kinds",
-    default=",".join(KINDS),
-    show_default=True,
-    help="Knowledge to export: cobuy (pairs), purchase (products), session (trajectories), script (steps → products).",
+    help="Knowledge to export, comma-separated (default: all): cobuy (pairs), purchase (products), session (trajectories), script (steps → products).",
 )
 @click.option("--include-rejected", is_flag=True, help="Also intentions the role-aware filter rejected.")
 @click.option(
@@ -45,13 +41,13 @@ from .output import report_format
 @click.option("--seed", type=int, default=0, show_default=True, help="The split seed of `tasks export` (same value there).")
 @click.option("--test-fraction", type=click.FloatRange(0, 1), default=0.2, show_default=True, help="The test share of `tasks export` (same value there).")
 @click.option("--keep-test", is_flag=True, help="Do not leave out the groups (pairs, sessions, scripts) of the test split.")
-@report_format(moved=("--output-format", list(FORMATS)))
+@report_format(moved=("--output-format", LazyChoice("intentkb.export.knowledge", "FILES")))
 @click.pass_context
 def export_knowledge_cmd(
     ctx: click.Context,
     output: Path,
     fmt: str,
-    kinds: str,
+    kinds: str | None,
     include_rejected: bool,
     excludes: tuple[Path, ...],
     seed: int,
@@ -73,11 +69,11 @@ def export_knowledge_cmd(
     from ..kb.engines import open_store
     from ..knowledge.leakage import Exclusion, excluded_nodes
 
-    settings = ctx.find_object(Settings) or Settings()
+    settings = settings_of(ctx)
     opts = KnowledgeOptions(
-        fmt=fmt,  # type: ignore[arg-type]  # a Choice of FORMATS
+        fmt=fmt,  # type: ignore[arg-type]  # a Choice of the export's FILES
         output=output,
-        kinds=[k.strip() for k in kinds.split(",") if k.strip()],
+        **({"kinds": comma_list(kinds)} if kinds else {}),
         include_rejected=include_rejected,
         seed=seed,
         test_fraction=test_fraction,

@@ -119,7 +119,7 @@ def print_paired(report: PairedReport) -> None:
     click.echo(f"McNemar's test on the items right in one run only ({', '.join(sorted(method))})")
 
 
-def report_format(f: Any = None, *, moved: tuple[str, Sequence[str]] | None = None) -> Any:
+def report_format(f: Any = None, *, moved: tuple[str, Sequence[str] | click.Choice] | None = None) -> Any:
     """`--format table|json` for a command that prints a report: the one output option of every
     command. The command receives `as_json`; `--json` is kept, hidden, for scripts written before.
 
@@ -135,7 +135,7 @@ def report_format(f: Any = None, *, moved: tuple[str, Sequence[str]] | None = No
         def check(ctx: click.Context, param: click.Parameter, value: str) -> str:
             if value in ("table", "json"):
                 return value
-            if moved and value in moved[1]:
+            if moved and value in (moved[1].choices if isinstance(moved[1], click.Choice) else moved[1]):
                 raise click.BadParameter(f"{value!r} is a file format: give it as {moved[0]} {value} (--format is now the printed report's: table or json)")
             raise click.BadParameter(f"{value!r} is not one of 'table', 'json'")
 

@@ -8,8 +8,7 @@ from typing import Any
 
 import click
 
-from ..retrieval.build import SOURCES
-from .common import settings_of, store_for
+from .common import LazyChoice, settings_of, store_for
 from .output import emit, print_format, report_format
 
 
@@ -19,7 +18,7 @@ def index_group() -> None:
 
 
 @index_group.command("build")
-@click.option("--only", type=click.Choice(list(SOURCES)), multiple=True, help="Build only this index (repeatable).")
+@click.option("--only", type=LazyChoice("intentkb.retrieval.build", "SOURCES"), multiple=True, help="Build only this index (repeatable).")
 @click.option("--rebuild", is_flag=True, help="Build from scratch (needed after changing the embedding model).")
 @report_format
 @click.pass_context

@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any, get_args
+from typing import Any
 
 import click
 
 from ..export.writers import writers
 from ..tasks.registry import benchmarks
-from ..tasks.render import STYLES
-from ..tasks.sib import Mode
-from .common import settings_of
+from .common import LazyChoice, settings_of
 from .output import emit, report_format
 
 BENCHMARKS = benchmarks()  # the CLI's choices are the registries' names
@@ -54,12 +52,17 @@ def _band(value: str) -> tuple[float, float]:
 )
 @click.option(
     "--mode",
-    type=click.Choice(list(get_args(Mode))),
+    type=LazyChoice("intentkb.tasks.sib", "Mode"),
     default="end",
     show_default=True,
     help="sib: ask at the end of each trajectory (the annotated set) or at every step (the task pool).",
 )
-@click.option("--prompt", "style", type=click.Choice(STYLES), help="Prompt style rendered into the export (default: zero; jsonl: no prompt unless given).")
+@click.option(
+    "--prompt",
+    "style",
+    type=LazyChoice("intentkb.tasks.render", "STYLES"),
+    help="Prompt style rendered into the export (default: zero; jsonl: no prompt unless given).",
+)
 @click.option(
     "--output-format",
     "fmt",

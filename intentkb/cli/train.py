@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from ..config import Settings
+from .common import comma_list, settings_of
 from .output import report_format
 
 
@@ -83,13 +83,13 @@ def train_embedder_cmd(
     from ..kb.engines import open_store
     from ..training.embedder import TrainOptions, train_embedder
 
-    settings = ctx.find_object(Settings) or Settings()
+    settings = settings_of(ctx)
     opts = TrainOptions(
         name=name,
         epochs=epochs,
         batch_size=batch_size,
         learning_rate=learning_rate,
-        kinds=[k.strip() for k in kinds.split(",") if k.strip()],
+        kinds=comma_list(kinds),
         held_out=held_out,
         step_min_score=step_min_score,
         max_questions=max_questions,

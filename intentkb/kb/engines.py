@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from importlib import import_module
 
-from ..config import Settings
+from ..config import Settings, is_embedded_uri
 from ..errors import StoreError
 from .store import GraphStore
 
@@ -21,7 +21,7 @@ ENGINES: dict[str, str] = {
 
 def scheme_of(uri: str) -> str:
     """`embedded`, `embedded:…` and the empty URI are the embedded engine; else the part before `://`."""
-    if uri in ("", "embedded") or uri.startswith("embedded:"):
+    if is_embedded_uri(uri):
         return "embedded"
     return uri.split("://", 1)[0] if "://" in uri else uri
 

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
-
-import networkx as nx
+from typing import TYPE_CHECKING, Any
 
 from .store import GraphStore, Row
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 
 def iter_session_ids(store: GraphStore, page: int = 500) -> Iterator[str]:
@@ -59,6 +60,8 @@ def trajectory_details(store: GraphStore, session: str) -> list[Row]:
 
 def session_tree(store: GraphStore, session: str) -> nx.DiGraph:
     """One session's intention tree as a networkx DiGraph (node attributes = intention fields)."""
+    import networkx as nx  # trees only: most commands never load it
+
     g = nx.DiGraph(session=session)
     for r in store.run("session_tree", {"session": session}):
         node = dict(r)
@@ -80,6 +83,8 @@ def tree_profile(g: nx.DiGraph) -> dict[int, int]:
 def check_tree(g: nx.DiGraph) -> list[str]:
     """Shape problems of an intention tree: cycles, several parents, step not parent's + 1."""
     problems = []
+    import networkx as nx
+
     if not nx.is_directed_acyclic_graph(g):
         problems.append("cycle in BRANCH edges")
     for n in g.nodes:

@@ -104,7 +104,7 @@ async def run_async(
         dry_run=opts.dry_run,
         batch=opts.batch,
         llm=llm.public(),
-        options=opts.cli_fields(),
+        options=opts.recorded(),
     )
     cache = ResponseCache(llm.cache_path or settings.llm_cache_path)
     client = LLMClient(llm, cache, Prompts(llm.prompts_dir), dry=opts.dry_run)

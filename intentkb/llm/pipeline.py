@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -31,14 +31,16 @@ class PipelineOptions(BaseModel):
     `json_schema_extra={"flag": "--name"}` names its command-line option (default: --field-name)."""
 
     model_config = ConfigDict(extra="forbid")
+    RUN_FIELDS: ClassVar[tuple[str, ...]] = ("progress", "dry_run", "batch")  # how a run is driven, set by the common options
 
     limit: int | None = Field(default=None, ge=0, description="At most this many items (products, sessions, pairs×relations…).")
     batch: bool = False
     dry_run: bool = False
     progress: bool = True
 
-    def cli_fields(self) -> dict[str, Any]:
-        return self.model_dump(mode="json", exclude={"progress", "dry_run", "batch"})
+    def recorded(self) -> dict[str, Any]:
+        """The options as the run record keeps them (not how the run was driven)."""
+        return self.model_dump(mode="json", exclude=set(self.RUN_FIELDS))
 
 
 StageFn = Callable[["GenContext", Any], Awaitable["StageReport"]]

@@ -244,6 +244,5 @@ register(
         },
         options=EsbOptions,
         build=_build,
-        group="script",
     )
 )

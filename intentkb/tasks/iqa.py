@@ -111,12 +111,14 @@ def iqa_items(
     lo, hi = band
     if not 0 <= lo < hi <= 1:
         raise IntentKBError(f"band {band}: need 0 <= low < high <= 1")
-    if neighbours is None and settings is None:
+    if neighbours is not None:
+        nb = neighbours
+    elif settings is None:
         raise IntentKBError("iqa tasks need settings (the intention index) or neighbours")
-    if neighbours is None:
+    else:
         from ..retrieval.retrieve import Retriever
 
-    nb = neighbours or Retriever(store, settings, hybrid=False)  # type: ignore[arg-type]
+        nb = Retriever(store, settings, hybrid=False)
     try:
         for rows in keyset_pages(store, "task_iqa_cobuy_page", page):
             stats.sources += len(rows)
@@ -213,6 +215,5 @@ register(
         },
         options=IqaOptions,
         build=_build,
-        group="pair",
     )
 )

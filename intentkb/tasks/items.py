@@ -23,6 +23,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ..kb.models import Text
+from .registry import benchmarks
 
 Item = dict[str, Any]
 
@@ -102,13 +103,12 @@ class TaskItem(BaseModel):
 
     @model_validator(mode="after")
     def _consistent(self) -> TaskItem:
-        from .registry import all_tasks
-
-        known = all_tasks()
-        if self.benchmark not in known:
+        known = benchmarks()
+        bench = known.get(self.benchmark)
+        if bench is None:
             raise ValueError(f"benchmark {self.benchmark!r} is not one of {', '.join(known)}")
-        if self.task not in known[self.benchmark]:
-            raise ValueError(f"task {self.task!r} is not one of {self.benchmark}'s ({', '.join(known[self.benchmark])})")
+        if self.task not in bench.tasks:
+            raise ValueError(f"task {self.task!r} is not one of {self.benchmark}'s ({', '.join(bench.tasks)})")
         if self.label is not None and self.label not in self.options:
             raise ValueError(f"label {self.label!r} is not one of the options {sorted(self.options)}")
         return self

@@ -47,7 +47,6 @@ class Benchmark:
     tasks: dict[str, str]  # task name -> what it asks
     options: type[BuildOptions]
     build: Builder
-    group: str  # what an item's `group` is: the unit of the train/test split
 
     def task_names(self, numbers: tuple[int, ...] | list[int] = ()) -> list[str]:
         names = list(self.tasks)
@@ -74,7 +73,3 @@ get_benchmark = _BENCHMARKS.get
 def all_tasks() -> dict[str, dict[str, str]]:
     """benchmark -> {task: what it asks}."""
     return {name: dict(b.tasks) for name, b in benchmarks().items()}
-
-
-def task_names(benchmark: str, numbers: tuple[int, ...] | list[int] = ()) -> list[str]:
-    return get_benchmark(benchmark).task_names(numbers)

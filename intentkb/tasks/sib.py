@@ -184,6 +184,5 @@ register(
         },
         options=SibOptions,
         build=_build,
-        group="session",
     )
 )
