@@ -64,10 +64,18 @@ class Settings(BaseModel):
     # Encoder threads; None: the idle cores when the model loads (retrieval/threads.py).
     embedding_threads: int | None = Field(default_factory=lambda: int(_env("INTENTKB_EMBEDDING_THREADS", default="0") or 0) or None, ge=1, le=512)
 
-    # Limits on query text from outside (`intentkb cypher`, `store.run(TEXT)`): see kb/guard.py and README.
+    # Limits on queries from outside (`intentkb cypher`, `POST /cypher`, `store.run(TEXT)`): kb/guard.py, README.
     query_timeout: float = Field(default_factory=lambda: float(_env("INTENTKB_QUERY_TIMEOUT", default="30") or 30), gt=0, le=86_400)
     query_max_chars: int = Field(default_factory=lambda: int(_env("INTENTKB_QUERY_MAX_CHARS", default="100000") or 100_000), ge=1, le=10_000_000)
     query_max_nesting: int = Field(default_factory=lambda: int(_env("INTENTKB_QUERY_MAX_NESTING", default="12") or 12), ge=1, le=24)
+    query_max_cost: int = Field(default_factory=lambda: int(_env("INTENTKB_QUERY_MAX_COST", default=str(1 << 17)) or 1 << 17), ge=1, le=1 << 62)
+    query_max_range: int = Field(default_factory=lambda: int(_env("INTENTKB_QUERY_MAX_RANGE", default="10000000") or 10_000_000), ge=1, le=1 << 40)
+    query_max_param_bytes: int = Field(default_factory=lambda: int(_env("INTENTKB_QUERY_MAX_PARAM_BYTES", default="1000000") or 1_000_000), ge=1)
+    # Result caps of outside queries: rows, and bytes on the wire (the HTTP API sets lower ones).
+    query_max_rows: int = Field(default_factory=lambda: int(_env("INTENTKB_QUERY_MAX_ROWS", default="1000000") or 1_000_000), ge=1)
+    query_max_result_bytes: int = Field(default_factory=lambda: int(_env("INTENTKB_QUERY_MAX_RESULT_BYTES", default=str(256 << 20)) or 256 << 20), ge=1)
+    # Seconds an outside query may outlive its timeout before the embedded server is restarted to stop it.
+    query_grace: float = Field(default_factory=lambda: float(_env("INTENTKB_QUERY_GRACE", default="3") or 3), gt=0, le=3600)
 
     @field_validator("graph_name")
     @classmethod

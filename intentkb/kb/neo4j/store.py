@@ -7,6 +7,7 @@ from typing import Any
 
 from ...config import Settings
 from ...errors import ReadOnlyViolation, StoreError
+from ..guard import ResultCaps, ResultTooLarge
 from ..models import Label
 from ..store import GraphStore, PreparedWrite, Row, WriteStats
 
@@ -33,6 +34,17 @@ def _stats(counters: Any) -> WriteStats:
         nodes_deleted=counters.nodes_deleted,
         relationships_deleted=counters.relationships_deleted,
     )
+
+
+def _failure(e: Any, timeout: float) -> str:
+    """Neo4j's refusal as one line that says which limit was hit."""
+    code = getattr(e, "code", "") or ""
+    msg = getattr(e, "message", None) or str(e)
+    if "TransactionTimedOut" in code or "timed out" in msg.lower() or "terminated" in msg.lower():
+        return f"query timed out after {timeout:g} s: raise it with `intentkb cypher --timeout SECONDS` or INTENTKB_QUERY_TIMEOUT"
+    if "MemoryPoolOutOfMemory" in code or "memory" in msg.lower():
+        return f"query stopped: it needed more memory than the server allows a transaction (db.memory.transaction.max): {msg}"
+    return f"query failed: {msg}"
 
 
 class Neo4jStore(GraphStore):
@@ -75,6 +87,42 @@ class Neo4jStore(GraphStore):
             if not write and ("AccessMode" in (e.code or "") or "read access mode" in str(e)):
                 raise ReadOnlyViolation("this query writes to the graph; pass --write (Python: write=True) to allow it") from e
             raise StoreError(f"query failed: {e.message or e}") from e
+
+    def _run_outside(self, text: str, params: dict[str, Any], write: bool, timeout: float, caps: ResultCaps) -> list[Row]:
+        """An outside query: under its timeout (the server ends the transaction), its rows counted
+        and sized as they stream in; past either cap the result is dropped (the server stops the
+        query) and nothing of it is returned. A transient error is not retried: it may be a bomb."""
+
+        def work(tx: Any) -> list[Row]:
+            rows: list[Row] = []
+            size = 0
+            for rec in tx.run(text, params):
+                row = {k: _plain(v) for k, v in rec.items()}
+                rows.append(row)
+                size += len(repr(row))
+                if len(rows) > caps.max_rows:
+                    caps.check_rows(len(rows))
+                if size > caps.max_bytes:
+                    raise ResultTooLarge(
+                        f"result refused: more than {caps.max_bytes:,} bytes; the limit is {caps.max_bytes:,}: add LIMIT or return fewer properties"
+                    )
+            return rows
+
+        neo4j = self._neo4j
+        try:
+            with self._session(write) as s, s.begin_transaction(timeout=timeout) as tx:
+                rows = work(tx)
+                if write:
+                    tx.commit()
+                else:
+                    tx.rollback()
+                return rows
+        except neo4j.exceptions.ClientError as e:
+            if not write and ("AccessMode" in (e.code or "") or "read access mode" in str(e)):
+                raise ReadOnlyViolation("this query writes to the graph; pass --write (Python: write=True) to allow it") from e
+            raise StoreError(_failure(e, timeout)) from e
+        except (neo4j.exceptions.TransientError, neo4j.exceptions.DatabaseError) as e:
+            raise StoreError(_failure(e, timeout)) from e
 
     def execute(self, prepared: PreparedWrite) -> WriteStats:
         self.wrote = True

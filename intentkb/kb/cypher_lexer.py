@@ -1,0 +1,116 @@
+"""Cypher text as tokens: the guard measures a query on these, never on raw characters, so a bracket
+or keyword inside a string, a backticked name or a comment is never counted as code.
+
+One regular expression over the whole text (C speed; a 1 KB query takes ~0.1 ms). It follows the
+openCypher lexical rules the engines share: `'…'`/`"…"` strings with backslash escapes, backticked
+names with doubled backticks, `//` and `/* */` comments, parameters (`$name`, `$0`, `` $`odd` ``),
+decimal, hexadecimal and octal numbers, and the multi-character operators. An unterminated string
+or comment runs to the end of the text (the engine refuses it; the guard only has to measure it).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+_TOKEN = re.compile(
+    r"""
+    (?P<ws>\s+)
+   |(?P<comment>//[^\n]*|/\*.*?(?:\*/|\Z))
+   |(?P<string>'(?:[^'\\]|\\.)*(?:'|\Z)|"(?:[^"\\]|\\.)*(?:"|\Z))
+   |(?P<quoted>`(?:[^`]|``)*(?:`|\Z))
+   |(?P<param>\$(?:\w+|`(?:[^`]|``)*(?:`|\Z)))
+   |(?P<number>0[xX][0-9A-Fa-f_]+|0o[0-7_]+|(?:\d[\d_]*(?:\.\d[\d_]*)?|\.\d[\d_]*)(?:[eE][+-]?\d+)?)
+   |(?P<name>[^\W\d]\w*)
+   |(?P<op><>|<=|>=|=~|\+=|\.\.|->|<-|::|!=)
+   |(?P<punct>.)
+    """,
+    re.X | re.S,
+)
+
+# Words after which a `-` or `+` starts an operand (a sign), not a subtraction.
+KEYWORDS = frozenset(
+    [
+        "ALL",
+        "AND",
+        "ANY",
+        "AS",
+        "ASC",
+        "ASCENDING",
+        "BY",
+        "CALL",
+        "CASE",
+        "CONTAINS",
+        "CREATE",
+        "DELETE",
+        "DESC",
+        "DESCENDING",
+        "DETACH",
+        "DISTINCT",
+        "ELSE",
+        "ENDS",
+        "EXISTS",
+        "FOREACH",
+        "IN",
+        "IS",
+        "LIMIT",
+        "MATCH",
+        "MERGE",
+        "NONE",
+        "NOT",
+        "ON",
+        "OPTIONAL",
+        "OR",
+        "ORDER",
+        "REMOVE",
+        "RETURN",
+        "SET",
+        "SINGLE",
+        "SKIP",
+        "STARTS",
+        "THEN",
+        "UNION",
+        "UNWIND",
+        "WHEN",
+        "WHERE",
+        "WITH",
+        "XOR",
+        "YIELD",
+    ]
+)
+# Words that begin a clause: a query's clause count bounds how much the planner has to do.
+CLAUSES = frozenset(
+    ["MATCH", "UNWIND", "WITH", "RETURN", "CALL", "UNION", "MERGE", "CREATE", "SET", "DELETE", "REMOVE", "FOREACH", "WHERE", "ORDER", "SKIP", "LIMIT", "LOAD"]
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Token:
+    kind: str  # string, quoted, param, number, name, op, punct
+    text: str
+    pos: int
+
+    @property
+    def word(self) -> str:
+        """The upper-cased text of a name token ('' otherwise): keywords are case-insensitive."""
+        return self.text.upper() if self.kind == "name" else ""
+
+
+def tokens(text: str) -> Iterator[Token]:
+    """The significant tokens of `text` (whitespace and comments dropped), in order."""
+    for m in _TOKEN.finditer(text):
+        kind = m.lastgroup or "punct"
+        if kind != "ws" and kind != "comment":
+            yield Token(kind, m.group(), m.start())
+
+
+def is_operand_end(tok: Token | None) -> bool:
+    """True when `tok` can end an operand, so a `-` or `+` after it is a binary operator."""
+    if tok is None:
+        return False
+    if tok.kind in ("string", "quoted", "param", "number"):
+        return True
+    if tok.kind == "name":
+        return tok.word not in KEYWORDS
+    return tok.text in (")", "]", "}")
