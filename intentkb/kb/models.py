@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from enum import Enum
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
@@ -45,11 +46,28 @@ def _int_text(v: Any) -> Any:
     return str(v) if isinstance(v, int) else v
 
 
-Text = Annotated[str, BeforeValidator(_required)]
+# Longest text a property may hold: a title, a name, an intention (64 Ki characters), and a
+# description or extracted features (1 Mi, the CSV reader's field limit). Longer is a reject with
+# the reason, never stored as is (a 60 MB title used to load).
+MAX_TEXT = 1 << 16
+MAX_LONG_TEXT = 1 << 20
+
+
+def _at_most(limit: int) -> Callable[[Any], Any]:
+    def check(v: Any) -> Any:
+        if isinstance(v, str) and len(v) > limit:
+            raise ValueError(f"{len(v):,} characters, the limit is {limit:,}")
+        return v
+
+    return check
+
+
+Text = Annotated[str, BeforeValidator(_required), AfterValidator(_at_most(MAX_TEXT))]
 Key = Annotated[str, BeforeValidator(lambda v: _required(_int_text(v)))]  # required text; a number reads as its digits
 OptKey = Annotated[str | None, BeforeValidator(lambda v: clean_text(_int_text(v)))]
 NumStr = Annotated[str, BeforeValidator(_int_text)]
-OptText = Annotated[str | None, BeforeValidator(clean_text)]
+OptText = Annotated[str | None, BeforeValidator(clean_text), AfterValidator(_at_most(MAX_TEXT))]
+LongText = Annotated[str | None, BeforeValidator(clean_text), AfterValidator(_at_most(MAX_LONG_TEXT))]
 Id = Annotated[str, BeforeValidator(_required), Field(max_length=512)]
 Finite = Annotated[float | None, BeforeValidator(_finite)]
 
@@ -133,8 +151,8 @@ class Product(Node):
     material: OptText = None
     author: OptText = None
     price: Finite = Field(default=None, ge=0)
-    desc: OptText = None
-    features: OptText = None  # model-extracted product features (MIND step 1)
+    desc: LongText = None
+    features: LongText = None  # model-extracted product features (MIND step 1)
     category: OptText = None
     image_urls: list[str] | None = None
     url: OptText = None
