@@ -294,3 +294,33 @@ def test_missing_key_is_one_line_and_exit_1(estore, tmp_path, llm_server):
     assert r.returncode == 1
     assert "Error: OPENAI_API_KEY is not set" in r.stderr
     assert "Traceback" not in r.stderr and "never retrieved" not in r.stderr
+
+
+@pytest.mark.parametrize("credentials", ["key", "url"])
+def test_an_endpoint_that_echoes_the_credentials_puts_them_nowhere(estore, tmp_path, llm_server, llm_settings, credentials):
+    """Issue 26, finding 5: a server that echoes the Authorization header in a normal 200 reply put
+    the key (and the base64 of the URL's user:password) into intention texts, the cache and the
+    store's files; the rejects file already redacted the same text."""
+    import base64
+
+    ingest_file(estore, "cobuy", FIXTURES / "mind_sample.csv", rejects_path=tmp_path / "c.rejects.jsonl")
+    user, password = "alice-kb", "s3cr3t-pw-9d2e"
+    url = llm_server.url.replace("http://", f"http://{user}:{password}@") if credentials == "url" else llm_server.url
+    llm = llm_settings.model_copy(update={"base_url": url, "cache_path": tmp_path / "echo-cache.sqlite"})
+    llm_server.echo_auth = True
+    gen("mind", estore.settings, llm, limit=2)
+    texts = [r["t"] for r in estore.run("MATCH (i:Intention) WHERE i.text CONTAINS '[' RETURN i.text AS t")]
+    assert texts and all("[redacted]" in t for t in texts), texts[:3]  # the echo arrived, scrubbed
+    secrets = [TEST_API_KEY, base64.b64encode(TEST_API_KEY.encode()).decode()]
+    if credentials == "url":
+        secrets += [password, base64.b64encode(f"{user}:{password}".encode()).decode()]
+    assert any(h.split()[-1] in "".join(secrets) or TEST_API_KEY in h for h in llm_server.auth_headers)
+    estore.checkpoint()
+    files = [p for p in [*estore.settings.data_dir.rglob("*"), *tmp_path.rglob("*")] if p.is_file() and not p.is_socket()]
+    assert tmp_path / "echo-cache.sqlite" in files and any(p.suffix in (".aof", ".rdb") for p in files)
+    for p in files:
+        data = p.read_bytes()
+        for secret in secrets:
+            assert secret.encode() not in data, (p, secret)
+    for secret in secrets:
+        assert secret not in json.dumps(dump(estore))

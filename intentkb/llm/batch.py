@@ -98,7 +98,7 @@ async def collect(client: LLMClient, state: BatchState, directory: Path, pipelin
         for line in content.text.splitlines():
             if not line.strip():
                 continue
-            obj = json.loads(line)
+            obj = json.loads(client.scrub(line))
             key = obj.get("custom_id")
             req = state.requests.get(key)
             if req is None:

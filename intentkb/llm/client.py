@@ -106,6 +106,12 @@ class LLMClient:
             await self._client.close()
             self._client = None
 
+    def scrub(self, raw: str) -> str:
+        """Every reply enters here, live or from a batch's output file, before it is parsed, cached,
+        stored or written: an endpoint that echoes the request's headers (the key, the URL's
+        credentials as Basic auth) must not put them into intentions, the cache or the store."""
+        return self.settings.redact(raw)
+
     # -- requests ------------------------------------------------------------------------------
     def mode_of(self, template: Template) -> Mode:
         """How this template's reply is asked for in this run: JSON when it declares a reply model
@@ -307,7 +313,7 @@ class LLMClient:
                     async with self.sem:
                         usage.calls += 1
                         raw = await self._post(api, {"model": self.settings.model, "messages": messages, **params}, spec)
-                    reply = completion_of(raw)
+                    reply = completion_of(self.scrub(raw))
         except (openai.AuthenticationError, openai.PermissionDeniedError) as e:
             raise LLMFatal(redact(f"the endpoint refused the credentials: {describe(e)}")) from None
         except openai.NotFoundError as e:

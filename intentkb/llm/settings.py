@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import base64
 import os
 import re
+from functools import cached_property
 from pathlib import Path
 from typing import Literal, get_args, overload
+from urllib.parse import unquote
 
 from pydantic import BaseModel, Field, SecretStr, field_validator
 
@@ -87,12 +90,22 @@ class LLMSettings(BaseModel):
         """The endpoint as it may be shown: the base URL without credentials."""
         return _strip_credentials(self.base_url) if self.base_url else "api.openai.com"
 
+    @cached_property
+    def secrets(self) -> tuple[str, ...]:
+        """Every form in which the credentials can come back in a reply: the key, the URL's user and
+        password (as written and percent-decoded), and the Basic-auth base64 of user:password."""
+        key = self.api_key.get_secret_value()
+        found = [key, base64.b64encode(key.encode()).decode()] if key else []
+        if self.base_url and (m := re.search(r"//([^/@]*)@", self.base_url)):
+            userinfo = m.group(1)
+            for form in {userinfo, unquote(userinfo)}:
+                found += [part for part in form.split(":") if len(part) >= 4]
+                found.append(base64.b64encode(form.encode()).decode())
+        return tuple(sorted({s for s in found if len(s) >= 4}, key=len, reverse=True))
+
     def redact(self, text: str) -> str:
         """`text` without the API key, the base URL's credentials or anything shaped like a credential."""
-        secrets = [self.api_key.get_secret_value()]
-        if self.base_url and (m := re.search(r"//([^/@]*)@", self.base_url)):
-            secrets += [part for part in m.group(1).split(":") if len(part) >= 4]
-        return redact(text, secrets)
+        return redact(text, self.secrets)
 
     @property
     def vision(self) -> bool:

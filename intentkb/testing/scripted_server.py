@@ -67,6 +67,7 @@ class ScriptedServer(FilesAndBatches):
         self.auth_headers: set[str] = set()
         self.requests: list[dict[str, Any]] = []  # chat request bodies, when `record` is on
         self.record = False
+        self.echo_auth = False  # every 200 reply carries the request's Authorization header in its text
         self.in_flight = 0
         self.max_in_flight = 0  # most chat requests open at once
         self._rng = random.Random(seed)
@@ -250,7 +251,32 @@ class ScriptedServer(FilesAndBatches):
             await asyncio.sleep(self.model_latency)
         with self._lock:
             self.counts["chat"] += 1
-        return 200, {}, json.dumps(self.answer(request, behaviour, request_spec(headers))).encode()
+        answer = self.answer(request, behaviour, request_spec(headers))
+        if self.echo_auth:
+            answer = echo_header(answer, headers.get("authorization", ""))
+        return 200, {}, json.dumps(answer).encode()
+
+
+def echo_header(answer: dict[str, Any], value: str) -> dict[str, Any]:
+    """A completion whose text carries `value` in every string (JSON replies) or on every line
+    (line formats), still in its format: an endpoint that echoes the request's headers."""
+
+    def into(v: Any) -> Any:
+        if isinstance(v, str):
+            return f"{v} [{value}]"
+        if isinstance(v, list):
+            return [into(x) for x in v]
+        if isinstance(v, dict):
+            return {k: into(x) for k, x in v.items()}
+        return v
+
+    msg = answer["choices"][0]["message"]
+    text = msg.get("content") or ""
+    try:
+        msg["content"] = json.dumps(into(json.loads(text)))
+    except ValueError:
+        msg["content"] = "\n".join(f"{line} [{value}]" if line.strip() else line for line in text.split("\n"))
+    return answer
 
 
 def main() -> None:
