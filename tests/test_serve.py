@@ -44,18 +44,20 @@ def served(estore, tmp_path, shared_embedder):
     store, settings = _load(estore, tmp_path)
     build_indexes(store, settings, embedder=shared_embedder)
     procs = []
+    pids: dict[str, int] = {}
 
-    def start(token: str | None = None) -> str:
+    def start(token: str | None = None, *args: str) -> str:
         port = free_port()
         env = {**os.environ, "INTENTKB_HOME": str(settings.data_dir), "INTENTKB_GRAPH": settings.graph_name}
         env.pop("INTENTKB_SERVE_TOKEN", None)
         if token:
             env["INTENTKB_SERVE_TOKEN"] = token
         proc = subprocess.Popen(
-            [sys.executable, "-m", "intentkb.cli.main", "serve", "--port", str(port)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+            [sys.executable, "-m", "intentkb.cli.main", "serve", "--port", str(port), *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
         )
         procs.append(proc)
         url = f"http://127.0.0.1:{port}"
+        pids[url] = proc.pid
         for _ in range(240):
             try:
                 if _request(url + "/health")[0] == 200:
@@ -65,6 +67,7 @@ def served(estore, tmp_path, shared_embedder):
         proc.kill()
         raise AssertionError(proc.communicate()[1][-2000:])
 
+    start.pids = pids  # type: ignore[attr-defined]
     yield store, settings, start
     for p in procs:
         p.terminate()
@@ -173,3 +176,103 @@ def test_the_api_holds_to_its_own_openapi_schema(served, tmp_path):
         r = subprocess.run(args, capture_output=True, text=True, timeout=600, cwd=tmp_path)  # its .schemathesis/ cache there
         assert r.returncode == 0, r.stdout[-4000:]
         assert " passed" in r.stdout and "failure" not in r.stdout.split("SUMMARY")[-1].lower()
+
+
+def _raw(url: str, body: bytes, headers: dict[str, str] | None = None) -> tuple[int, bytes]:
+    req = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json", **(headers or {})}, method="POST")
+    try:
+        with urllib.request.urlopen(req, timeout=120) as r:
+            return r.status, r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read()
+
+
+def _peak_rss_mb(pid: int) -> float:
+    for line in open(f"/proc/{pid}/status"):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def test_request_and_answer_sizes_are_bounded_and_never_echoed(served):
+    """Issue 26, finding 6: bodies of any size were read whole, a 422 echoed its whole input, a
+    50 MB parameter was accepted, /cypher returned any number of rows, NaN was a 500."""
+    _, _, start = served
+    url = start(None, "--max-body", "3000000")
+    pid = start.pids[url]  # type: ignore[attr-defined]
+    before = _peak_rss_mb(pid)
+    status, out = _raw(url + "/cypher", json.dumps({"query": "RETURN 1 AS x", "params": {"x": ["y" * 1000] * 50_000}}).encode())
+    assert status == 413 and len(out) < 300 and b"yyyy" not in out
+    status, out = _raw(url + "/cypher", json.dumps({"query": "RETURN size($x) AS n", "params": {"x": ["y" * 1000] * 2000}}).encode())
+    assert status == 413 and b"parameters" in out and b"yyyy" not in out  # under the body cap, over the parameters'
+    status, out = _raw(url + "/retrieve", json.dumps({"text": "z" * 20_000}).encode())
+    assert status == 422 and b"zzzz" not in out and len(out) < 1000
+    assert _raw(url + "/retrieve", b'{"text": "skate", "threshold": NaN}')[0] == 422
+    status, out = _raw(url + "/cypher", json.dumps({"query": "UNWIND range(1, 3000000) AS x RETURN x"}).encode())
+    assert status == 422 and b"result refused" in out
+    status, out = _raw(url + "/cypher", json.dumps({"query": "UNWIND range(1, 10000) AS x RETURN x"}).encode())
+    assert status == 200 and len(json.loads(out)["rows"]) == 10_000
+    assert _peak_rss_mb(pid) - before < 300, (before, _peak_rss_mb(pid))  # measured before: 1.26 -> 2.38 GB
+    # a chunked body (no Content-Length) is counted as it arrives
+    import http.client
+
+    host, port = url.removeprefix("http://").split(":")
+    conn = http.client.HTTPConnection(host, int(port), timeout=60)
+    chunks = [b'{"query": "RETURN 1", "params": {"x": "'] + [b"w" * 100_000] * 40 + [b'"}}']
+    try:
+        conn.request("POST", "/cypher", body=iter(chunks), headers={"Content-Type": "application/json"}, encode_chunked=True)
+        resp = conn.getresponse()
+        assert resp.status == 413 and b"wwww" not in resp.read()
+    except (BrokenPipeError, ConnectionResetError):
+        pass  # the server answered 413 and closed before the client finished sending
+    assert _request(url + "/health")[0] == 200 and _peak_rss_mb(pid) - before < 300
+
+
+def test_the_api_recovers_when_the_store_dies_and_health_says_so(served):
+    """Finding 2: after the embedded server aborted, a running serve answered every /cypher and
+    /retrieve with 400 "embedded server unreachable" while /health said ok."""
+    import signal
+
+    from intentkb.kb.falkordb import EmbeddedServer
+
+    _, settings, start = served
+    url = start()
+    srv = EmbeddedServer(settings.data_dir)
+    os.kill(srv._pid(), signal.SIGKILL)
+    states = set()
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        status, health = _request(url + "/health")
+        states.add((status, health["status"]))
+        if status == 200 and health["store"]["restarts"]["count"] >= 1:
+            break
+        time.sleep(0.05)
+    assert status == 200 and health["status"] == "ok" and "died" in health["store"]["restarts"]["last"]["reason"], states
+    assert _request(url + "/cypher", {"query": "RETURN 1 AS one"}) == (200, {"rows": [{"one": 1}]})
+    assert _request(url + "/retrieve", {"text": "a helmet for skating", "k": 2})[0] == 200
+
+
+def test_the_token_never_travels_in_argv_and_retrieve_finds_it(served):
+    """Finding 7: `intentkb retrieve` failed with 401 beside a token-protected serve of the same
+    home, and `--token` showed in ps."""
+    _, settings, start = served
+    url = start(TOKEN)
+    assert TOKEN.encode() not in open(f"/proc/{start.pids[url]}/cmdline", "rb").read()  # type: ignore[attr-defined]
+    env = {"INTENTKB_GRAPH": settings.graph_name, "INTENTKB_EMBEDDING_MODEL": "/nonexistent/model", "INTENTKB_SERVE_TOKEN": ""}
+    res = CliRunner().invoke(cli, ["--data-dir", str(settings.data_dir), "retrieve", "a helmet for skating", "-k", "2", "--format", "json"], env=env)
+    assert res.exit_code == 0, res.output  # answered by the server (the model named here does not exist)
+    res = CliRunner().invoke(cli, ["serve", "--token", "visible-in-ps"])
+    assert res.exit_code != 0 and "ps" in res.output
+
+
+def test_queries_past_the_concurrency_cap_are_refused_at_once(served, monkeypatch):
+    """A neighbour of finding 3: /cypher requests waiting for the store's query slots held every
+    worker thread of the server, and with them /health and script retrieval."""
+    _, _, start = served
+    monkeypatch.setenv("INTENTKB_QUERY_TIMEOUT", "3")
+    url = start(None, "--max-queries", "2")
+    long_q = {"query": "UNWIND range(1, 100000) AS a UNWIND range(1, 100000) AS b RETURN count(*) AS n"}
+    with ThreadPoolExecutor(6) as pool:
+        statuses = list(pool.map(lambda _: _request(url + "/cypher", long_q)[0], range(6)))
+    assert statuses.count(429) >= 3 and set(statuses) <= {400, 429}, statuses
+    assert _request(url + "/health")[0] == 200

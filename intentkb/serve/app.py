@@ -21,6 +21,8 @@ from typing import Any
 
 from fastapi import Depends, FastAPI, HTTPException, Query
 from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -28,16 +30,18 @@ from .. import __version__
 from ..config import Settings
 from ..errors import IntentKBError
 from ..kb.engines import open_store
+from ..kb.guard import QueryRefused, ResultCaps, ResultTooLarge
 from ..kb.store import GraphStore
 from ..retrieval.build import open_embedder
 from ..retrieval.embeddings import Embedder
 from ..retrieval.fusion import ProductHit
 from ..retrieval.retrieve import Retriever, StepProducts
 from .batching import Batcher
+from .limits import ApiLimits, SizeLimits, validation_error
 
 
 class RetrieveRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     text: str | None = Field(default=None, min_length=1, max_length=10_000, description="A need, in words")
     script: str | None = Field(default=None, min_length=1, max_length=200, description="A script id: products for each of its steps")
@@ -59,7 +63,7 @@ class RetrieveResponse(BaseModel):
 
 
 class CypherRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     query: str = Field(min_length=1, max_length=100_000, description="Cypher text or a named query (read-only)")
     params: dict[str, Any] = Field(default_factory=dict)
@@ -70,9 +74,10 @@ class CypherResponse(BaseModel):
 
 
 class Health(BaseModel):
-    status: str
+    status: str = Field(description="ok; or starting, busy, down: the store does not answer a short query now (HTTP 503)")
     version: str
     graph: str
+    store: dict[str, Any] = Field(default_factory=dict, description="The store's own report: engine, server state, restarts and why")
     indexes: dict[str, int]
     retrieve_requests: int = Field(description="Text requests answered since the start")
     retrieve_batches: int = Field(description="The batches they were answered in")
@@ -85,6 +90,8 @@ class ErrorDetail(BaseModel):
 ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorDetail, "description": "The request is valid but cannot be answered (no such script, no index, a refused query)"},
     401: {"model": ErrorDetail, "description": "A bearer token is required"},
+    413: {"model": ErrorDetail, "description": "The request body or the query's parameters are over their size limit"},
+    422: {"description": "The request does not match its schema (where and what, never the value), or the answer is over its row or byte limit"},
 }
 
 
@@ -115,8 +122,10 @@ class _State:
         self.store.close()
 
 
-def create_app(settings: Settings | None = None, *, token: str | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, *, token: str | None = None, limits: ApiLimits | None = None) -> FastAPI:
     settings = settings or Settings()
+    limits = limits or ApiLimits()
+    caps = ResultCaps(max_rows=limits.max_rows, max_bytes=limits.max_response)
     state: dict[str, _State] = {}
 
     @asynccontextmanager
@@ -130,6 +139,8 @@ def create_app(settings: Settings | None = None, *, token: str | None = None) ->
         st.close()
 
     app = FastAPI(title="intentkb", version=__version__, lifespan=lifespan, description="Retrieval over a knowledge graph of e-commerce purchase intentions.")
+    app.add_middleware(SizeLimits, limits=limits)
+    app.add_exception_handler(RequestValidationError, validation_error)
     bearer = HTTPBearer(auto_error=False)
 
     def authorised(creds: HTTPAuthorizationCredentials | None = Depends(bearer)) -> None:
@@ -141,21 +152,28 @@ def create_app(settings: Settings | None = None, *, token: str | None = None) ->
     guard = [Depends(authorised)] if token is not None else []  # documented in the OpenAPI only when required
 
     def _error(e: IntentKBError) -> HTTPException:
+        if isinstance(e, ResultTooLarge):
+            return HTTPException(status_code=422, detail=str(e))
+        if isinstance(e, QueryRefused) and "bytes encoded" in str(e):
+            return HTTPException(status_code=413, detail=str(e))
         return HTTPException(status_code=400, detail=str(e))
 
-    @app.get("/health", response_model=Health)
-    def health() -> Health:
+    @app.get("/health", response_model=Health, responses={503: {"model": Health, "description": "The store does not answer now"}})
+    def health() -> Any:
         st = state["s"]
         r = st.retriever
         indexes = {} if r is None else {"intentions": r.index.meta.count, **({"products": r.products.meta.count} if r.products else {})}
-        return Health(
-            status="ok",
+        report = st.store.health()
+        h = Health(
+            status=str(report.get("status", "down")),
             version=__version__,
             graph=settings.graph_name,
+            store=report,
             indexes=indexes,
             retrieve_requests=st.batcher.asked,
             retrieve_batches=st.batcher.batches,
         )
+        return h if h.status == "ok" else JSONResponse(status_code=503, content=h.model_dump())
 
     @app.post("/retrieve", response_model=RetrieveResponse, dependencies=guard, responses=ERRORS)
     async def retrieve(req: RetrieveRequest) -> RetrieveResponse:
@@ -184,12 +202,28 @@ def create_app(settings: Settings | None = None, *, token: str | None = None) ->
         except IntentKBError as e:
             raise _error(e) from None
 
-    @app.post("/cypher", response_model=CypherResponse, dependencies=guard, responses=ERRORS)
+    queries = threading.BoundedSemaphore(limits.max_queries)
+
+    @app.post(
+        "/cypher",
+        response_model=CypherResponse,
+        dependencies=guard,
+        responses={**ERRORS, 429: {"model": ErrorDetail, "description": "Too many queries at once"}},
+    )
     def cypher(req: CypherRequest) -> CypherResponse:
+        """Read-only Cypher. Queries wait for one of the store's query slots (up to their timeout);
+        more than `max_queries` waiting at once would hold every worker thread of the server (and
+        with them /health and script retrieval), so those are refused at once with 429."""
+        if not queries.acquire(blocking=False):
+            raise HTTPException(
+                status_code=429, detail=f"{limits.max_queries} queries are running or waiting already; retry shortly", headers={"Retry-After": "1"}
+            )
         st = state["s"]
         try:
-            return CypherResponse(rows=st.store.run(req.query, req.params, write=False, timeout=settings.query_timeout))
+            return CypherResponse(rows=st.store.run(req.query, req.params, write=False, timeout=settings.query_timeout, caps=caps))
         except IntentKBError as e:
             raise _error(e) from None
+        finally:
+            queries.release()
 
     return app

@@ -10,11 +10,12 @@ import signal
 import urllib.error
 import urllib.request
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from ..config import Settings
 from ..errors import IntentKBError
 from ..private import private_write_text
+from .limits import ApiLimits
 
 RECORD = "serve.json"
 
@@ -23,18 +24,22 @@ def record_path(settings: Settings) -> Path:
     return settings.data_dir / RECORD
 
 
-def serve(settings: Settings, *, host: str = "127.0.0.1", port: int = 8765, token: str | None = None, log_level: str = "warning") -> None:
-    """Run the API until interrupted (uvicorn), recorded in DATA_DIR/serve.json meanwhile."""
+def serve(
+    settings: Settings, *, host: str = "127.0.0.1", port: int = 8765, token: str | None = None, limits: ApiLimits | None = None, log_level: str = "warning"
+) -> None:
+    """Run the API until interrupted (uvicorn), recorded in DATA_DIR/serve.json meanwhile. The
+    record (0600, in the 0700 data directory) holds the token, so the same user's `intentkb
+    retrieve` can use the server without the token in its environment or its argv."""
     import uvicorn
 
     from .app import create_app
 
-    app = create_app(settings, token=token)
+    app = create_app(settings, token=token, limits=limits)
     config = uvicorn.Config(app, host=host, port=port, log_level=log_level, access_log=False)
     server = uvicorn.Server(config)
     path = record_path(settings)
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
-    private_write_text(path, json.dumps({"url": f"http://{shown}:{port}", "pid": os.getpid(), "graph": settings.graph_name, "token": token is not None}))
+    private_write_text(path, json.dumps({"url": f"http://{shown}:{port}", "pid": os.getpid(), "graph": settings.graph_name, "token": token}))
 
     def forget() -> None:
         try:
@@ -56,8 +61,15 @@ def serve(settings: Settings, *, host: str = "127.0.0.1", port: int = 8765, toke
         forget()
 
 
-def find_server(settings: Settings, timeout: float = 0.5) -> str | None:
-    """The URL of a live `intentkb serve` of this data directory and graph, or None."""
+class Found(NamedTuple):
+    url: str
+    token: str | None
+
+
+def find_server(settings: Settings, timeout: float = 0.5) -> Found | None:
+    """A live `intentkb serve` of this data directory and graph whose store answers, with the token
+    it asks for (from its record, else INTENTKB_SERVE_TOKEN); None when there is none, or when it
+    asks for a token this process cannot know (the caller then works locally)."""
     try:
         rec = json.loads(record_path(settings).read_text())
         os.kill(int(rec["pid"]), 0)
@@ -65,10 +77,13 @@ def find_server(settings: Settings, timeout: float = 0.5) -> str | None:
         return None
     if rec.get("graph") != settings.graph_name:
         return None
+    token = rec.get("token") if isinstance(rec.get("token"), str) else os.environ.get("INTENTKB_SERVE_TOKEN")
+    if rec.get("token") is True and not token:
+        return None  # an older record: it says a token is needed, not which
     try:
         with urllib.request.urlopen(f"{rec['url']}/health", timeout=timeout) as r:
             if json.loads(r.read()).get("status") == "ok":
-                return str(rec["url"])
+                return Found(str(rec["url"]), token or None)
     except (OSError, ValueError):
         return None
     return None
