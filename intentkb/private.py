@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
@@ -45,6 +47,18 @@ def private_open(path: Path, mode: str = "w", **kw: Any) -> IO[Any]:
     fd = os.open(path, flags, FILE_MODE)
     os.chmod(path, FILE_MODE)
     return os.fdopen(fd, mode, **kw)
+
+
+@contextmanager
+def owner_only() -> Iterator[None]:
+    """Everything created meanwhile is the user's alone (umask 077), for writers that are not ours
+    (torch's ONNX exporter, sentence-transformers' save, the demo's exports). The umask is the
+    process's: other threads' files made meanwhile are private too, which errs the safe way."""
+    old = os.umask(0o077)
+    try:
+        yield
+    finally:
+        os.umask(old)
 
 
 def private_write_text(path: Path, text: str) -> None:

@@ -27,7 +27,7 @@ def test_demo_builds_and_queries_offline():
         }
         env.pop("INTENTKB_GRAPH", None)
         t = time.monotonic()
-        r = subprocess.run([sys.executable, "-m", "intentkb.cli.main", "demo"], env=env, capture_output=True, text=True, timeout=120)
+        r = subprocess.run([sys.executable, "-m", "intentkb.cli.main", "demo"], env=env, capture_output=True, text=True, timeout=120, umask=0o022)
         elapsed = time.monotonic() - t
         assert r.returncode == 0, r.stderr
         out = r.stdout
@@ -52,6 +52,14 @@ def test_demo_builds_and_queries_offline():
         assert (d / "kb" / "session-demo-skate.html").read_text().count('<button type="button" class="node') == 11
         assert elapsed < 60
         assert not EmbeddedServer(d / "kb").status().running  # the demo stops what it started
+        # everything under INTENTKB_HOME is the user's alone whatever the umask (issue 26, finding 7:
+        # the AOF/RDB, server.log, server.pid, *.lock, tasks/ and the HTML were 0755/0644)
+        loose = [
+            (str(p), oct(p.stat().st_mode & 0o777))
+            for p in [d / "kb", *(d / "kb").rglob("*")]
+            if (p.stat().st_mode & 0o777) != (0o700 if p.is_dir() else 0o600) and not p.is_socket()
+        ]
+        assert loose == []
         stats = subprocess.run([sys.executable, "-m", "intentkb.cli.main", "stats", "--format", "json"], env=env, capture_output=True, text=True, timeout=120)
         assert stats.returncode == 0, stats.stderr
         assert '"Intention"' in stats.stdout and "180" in stats.stdout
@@ -75,5 +83,32 @@ def test_demo_without_a_home_cleans_up_after_itself():
         assert "in a temporary directory, now removed" in r.stdout
         assert [p.name for p in (d / "tmp").iterdir() if p.name.startswith("intentkb-demo-")] == []
         assert not (d / "home" / ".intentkb").exists()
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def test_ctrl_c_during_the_demo_leaves_nothing_behind():
+    """Finding 7: Ctrl-C during `intentkb demo` left its temporary directory and a running FalkorDB."""
+    import signal
+
+    d = short_tmpdir("ikbc-")
+    try:
+        (d / "tmp").mkdir()
+        env = {**os.environ, "TMPDIR": str(d / "tmp"), "http_proxy": "http://127.0.0.1:9", "https_proxy": "http://127.0.0.1:9"}
+        for k in ("INTENTKB_HOME", "INTENTKB_GRAPH", "INTENTKB_GRAPH_URI"):
+            env.pop(k, None)
+        proc = subprocess.Popen([sys.executable, "-m", "intentkb.cli.main", "demo"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        first = proc.stdout.readline() if proc.stdout else ""
+        home = d / "tmp" / first.strip().rsplit("/", 1)[-1]
+        assert "building the demo knowledge base in" in first and home.is_dir(), first
+        deadline = time.monotonic() + 60
+        while not (home / "falkordb" / "kb.sock").exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.5)
+        proc.send_signal(signal.SIGINT)
+        proc.communicate(timeout=60)
+        assert not home.exists()
+        left = subprocess.run(["pgrep", "-f", str(home)], capture_output=True, text=True).stdout.split()
+        assert left == [], left  # neither its server nor its supervisor
     finally:
         shutil.rmtree(d, ignore_errors=True)

@@ -8,12 +8,14 @@ import time
 from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 from ..config import Settings
 from ..ingest import ingest_file
 from ..kb.engines import open_store
 from ..kb.queries import check_tree, pair_cobuy_intentions, session_tree, trajectory_details, tree_profile
 from ..kb.store import GraphStore
+from ..private import owner_only
 
 # (kind, bundled file, reader format) in load order: products first so sessions link to full records.
 DEMO_FILES = [
@@ -103,6 +105,30 @@ def run_demo(data_dir: Path | None = None, *, keep_server: bool = False, echo: C
     temporary = data_dir is None
     data_dir = Path(data_dir) if data_dir else Path(tempfile.mkdtemp(prefix="intentkb-demo-"))
     settings = Settings(graph_uri="embedded").with_data_dir(data_dir)
+    try:  # whatever ends the demo (an error, Ctrl-C), it stops what it started and removes its temporary directory
+        with owner_only():
+            counts, trajectories, task_counts = _build_and_show(settings, data_dir, echo)
+    finally:
+        if not keep_server:
+            from ..kb.falkordb import EmbeddedServer
+
+            EmbeddedServer(data_dir).stop()
+        if temporary and not keep_server:
+            shutil.rmtree(data_dir, ignore_errors=True)
+    if temporary and not keep_server:
+        echo(
+            f"\ndone in {time.monotonic() - started:.1f}s, in a temporary directory, now removed: "
+            "`intentkb demo --data-dir DIR` (or INTENTKB_HOME=DIR) keeps the knowledge base"
+        )
+    else:
+        echo(
+            f"\ndone in {time.monotonic() - started:.1f}s. Query it: INTENTKB_HOME={data_dir} intentkb stats"
+            + ("" if keep_server else "  (the server starts again on demand)")
+        )
+    return {"data_dir": str(data_dir), "counts": counts, "trajectories": trajectories, "tasks": task_counts}
+
+
+def _build_and_show(settings: Settings, data_dir: Path, echo: Callable[[str], None]) -> tuple[dict[str, Any], list[Any], Any]:
     echo(f"building the demo knowledge base in {data_dir}")
     counts = build_demo(settings, echo)
     echo("\nnodes per label:  " + ", ".join(f"{k} {v}" for k, v in counts["nodes"].items()))
@@ -128,19 +154,4 @@ def run_demo(data_dir: Path | None = None, *, keep_server: bool = False, echo: C
         retrieval_demo(store, settings, echo)
         task_counts = tasks_demo(store, settings, data_dir, echo)
     generation_demo(settings, echo)
-    if not keep_server:
-        from ..kb.falkordb import EmbeddedServer
-
-        EmbeddedServer(data_dir).stop()
-    if temporary and not keep_server:
-        shutil.rmtree(data_dir, ignore_errors=True)
-        echo(
-            f"\ndone in {time.monotonic() - started:.1f}s, in a temporary directory, now removed: "
-            "`intentkb demo --data-dir DIR` (or INTENTKB_HOME=DIR) keeps the knowledge base"
-        )
-    else:
-        echo(
-            f"\ndone in {time.monotonic() - started:.1f}s. Query it: INTENTKB_HOME={data_dir} intentkb stats"
-            + ("" if keep_server else "  (the server starts again on demand)")
-        )
-    return {"data_dir": str(data_dir), "counts": counts, "trajectories": trajectories, "tasks": task_counts}
+    return counts, trajectories, task_counts

@@ -27,7 +27,7 @@ import numpy as np
 from pydantic import BaseModel
 
 from ..errors import IntentKBError
-from ..private import private_dir, private_write_text
+from ..private import owner_only, private_dir, private_write_text
 
 EXPORT_VERSION = 1
 BATCH = 8  # texts per run: on 2 cores small length-sorted batches beat 64 (less padding, cache-resident)
@@ -65,7 +65,8 @@ def ensure_export(root: Path, model: str, location: str, *, echo: Any = None) ->
     with warnings.catch_warnings():  # the exporter's and quantizer's advice is for their developers, not ours
         warnings.simplefilter("ignore")
         logging.getLogger().setLevel(max(logging.getLogger().level, logging.ERROR))
-        info = _export(location, model, tmp)
+        with owner_only():
+            info = _export(location, model, tmp)
     private_write_text(tmp / "export.json", info.model_dump_json(indent=2))
     try:
         os.replace(tmp, directory)

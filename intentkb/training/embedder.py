@@ -30,7 +30,7 @@ from ..config import Settings
 from ..errors import IntentKBError
 from ..evaluation.metrics import Accuracy
 from ..kb.store import GraphStore
-from ..private import private_dir, private_write_text
+from ..private import owner_only, private_dir, private_write_text
 from ..progress import Progress
 from ..retrieval.embeddings import MODEL_MARKER, Embedder, EmbeddingCache, model_key, model_location
 from .heldout import heldout_questions, score_questions
@@ -97,6 +97,12 @@ def _spec_hash(base: str, opts: TrainOptions, examples: list[tuple[str, str]]) -
 def train_embedder(
     store: GraphStore, settings: Settings, opts: TrainOptions, *, echo: Callable[[str], None] | None = None, progress: bool = True
 ) -> TrainReport:
+    """Fine-tune the embedder on the graph's links into models/NAME (files the user's alone)."""
+    with owner_only():
+        return _train(store, settings, opts, echo, progress)
+
+
+def _train(store: GraphStore, settings: Settings, opts: TrainOptions, echo: Callable[[str], None] | None, progress: bool) -> TrainReport:
     say = echo or (lambda _m: None)
     started = time.monotonic()
     unknown = sorted(set(opts.kinds) - set(KINDS))
