@@ -63,7 +63,12 @@ def test_over_long_fields_are_rejects_with_the_reason(estore, tmp_path):
     long_title = "t" * (MAX_TEXT + 1)
     buf = io.StringIO()
     csv.writer(buf, lineterminator="\n").writerows(
-        [["id", "locale", "title", "price", "brand"], ["B0OK000001", "UK", "fine", "1", "b"], ["B0HUGE0001", "UK", huge, "1", "b"], ["B0LONG0001", "UK", long_title, "1", "b"]]
+        [
+            ["id", "locale", "title", "price", "brand"],
+            ["B0OK000001", "UK", "fine", "1", "b"],
+            ["B0HUGE0001", "UK", huge, "1", "b"],
+            ["B0LONG0001", "UK", long_title, "1", "b"],
+        ]
     )
     f.write_text(buf.getvalue())
     s, rej, _ = load(estore, "products", f, tmp_path)
@@ -74,8 +79,10 @@ def test_over_long_fields_are_rejects_with_the_reason(estore, tmp_path):
 
 
 def test_a_broken_quote_before_a_well_formed_record_does_not_open_it(estore, tmp_path):
-    """Where the quoting itself is broken the dialect gives no boundary; resuming after the lenient
-    record (lines 2-3 here) would have read line 4, inside the next record's title, as a record."""
+    """Where the quoting itself is broken there are two readings: the dialect's (line 2's quote
+    closes on line 3 and line 4 starts a record) and one restarting on line 3 (lines 3-5 are one
+    record whose title holds line 4). Either way of resuming loaded a product from inside a title
+    in some file; nothing is loaded until the two agree again (after line 5)."""
     f = tmp_path / "broken.csv"
     f.write_bytes(
         HEADER + b'B0DAMAGED1,UK,"cut short\n'
@@ -85,10 +92,26 @@ def test_a_broken_quote_before_a_well_formed_record_does_not_open_it(estore, tmp
         b"B0REAL0003,UK,t,1,C\n"
     )
     s, rej, _ = load(estore, "products", f, tmp_path)
-    assert loaded_ids(estore) == {"UK:B0REAL0002", "UK:B0REAL0003"}
-    assert (s.read, s.loaded, s.rejected) == (3, 2, 1) and rej[0]["line"] == 2
-    title = estore.run("MATCH (p:Product {id: 'UK:B0REAL0002'}) RETURN p.title AS t")[0]["t"]
-    assert "B0GHOST002" in title
+    assert loaded_ids(estore) == {"UK:B0REAL0003"}
+    assert (s.read, s.loaded, s.rejected) == (4, 1, 3) and [r["line"] for r in rej] == [2, 4, 5]
+    assert "broken quoting on line 2" in rej[1]["reason"]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'M2,UK,"broken title\nB0GHOST003,UK,injected product,9.99,evil\n',  # the quote never closes
+        b'M2,UK,"title line one\nB0GHOST003,UK,injected,9.99,evil\nend of title" junk,1,b\n',  # closes, then junk
+    ],
+)
+def test_no_line_a_broken_quote_may_hold_is_loaded(estore, tmp_path, body):
+    """The audit of the first fix: `M2,UK,"broken title` then a record-looking line loaded
+    UK:GHOSTX; a closing quote followed by junk did the same through the other way of resuming."""
+    f = tmp_path / "ghost2.csv"
+    f.write_bytes(HEADER + b"M1,UK,t,1.0,b\n" + body + b"R3,UK,t,1,C\n")
+    s, _rej, _ = load(estore, "products", f, tmp_path)
+    assert "UK:B0GHOST003" not in loaded_ids(estore)
+    assert s.read == s.loaded + s.rejected and "UK:M1" in loaded_ids(estore)
 
 
 # -- the property: no loaded value comes from inside another record -------------------------------

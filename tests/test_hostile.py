@@ -56,24 +56,30 @@ def loaded_sessions(store: GraphStore) -> set[str]:
 
 
 @pytest.mark.parametrize(
-    "damage",
+    "damage, kept",
     [
-        "s-bad,\"['Z0750004",  # a row cut inside a quoted value
-        "\"s-bad,['Z1' 'Z2'],Z3,UK",  # an unbalanced opening quote
-        "s-bad,\"['Z1' 'Z2']\",Z3,\"UK",  # the last field cut inside its quotes
-        "s-bad,\"['Z1' \"'Z2']\",Z3,UK",  # a stray quote inside a quoted field
+        ("s-bad,\"['Z0750004", 30),  # a row cut inside a quoted value
+        ("\"s-bad,['Z1' 'Z2'],Z3,UK", 30),  # an unbalanced opening quote
+        ("s-bad,\"['Z1' 'Z2']\",Z3,\"UK", 30),  # the last field cut inside its quotes
+        ("s-bad,\"['Z1' \"'Z2']\",Z3,UK", 60),  # a stray quote inside a quoted field
     ],
 )
-def test_a_broken_quote_costs_one_line_not_the_rows_after_it(store, tmp_path, damage):
+def test_a_broken_quote_is_one_reject_and_never_loads_what_it_may_hold(store, tmp_path, damage, kept):
+    """A quote that stays open to the end of the file holds the rest of it, by the CSV rules: none
+    of it is loaded (a line there may be text inside the field: issue 26, finding 4), the records
+    before it load, and the reject says which line and why. A stray quote that the dialect closes
+    on its own line costs that line only."""
     header = ["session_id", "prev_items", "next_item", "locale"]
     good = session_rows(60)
     text = csv_text([header] + good[:30]) + damage + "\n" + csv_text(good[30:])
     f = tmp_path / "sessions.csv"
     f.write_text(text)
     s, rej, _ = load(store, "sessions", f, tmp_path)
-    assert (s.read, s.loaded, s.rejected) == (61, 60, 1)
+    assert (s.read, s.loaded, s.rejected) == (kept + 1, kept, 1)
     assert [r["line"] for r in rej] == [32] and rej[0]["file"] == str(f) and rej[0]["reason"]
-    assert loaded_sessions(store) == {r[0] for r in good}
+    assert loaded_sessions(store) == {r[0] for r in good[:kept]}
+    if kept == 30:
+        assert "never closed" in rej[0]["reason"] and "30 line(s) after it" in rej[0]["reason"]
 
 
 def test_a_newline_inside_proper_quotes_stays_legal(store, tmp_path):
@@ -249,32 +255,6 @@ def test_a_query_past_its_timeout_ends_with_one_error(estore):
         estore.run("UNWIND range(1, 20000) AS a UNWIND range(1, 20000) AS b RETURN count(*)", timeout=1)
     assert time.monotonic() - t0 < 10
     assert estore.run("RETURN 1 AS ok") == [{"ok": 1}]
-
-
-def test_a_short_query_is_answered_while_two_long_ones_run(embedded_settings):
-    long_q = "UNWIND range(1, 100000) AS a UNWIND range(1, 100000) AS b RETURN count(*)"
-    errors: list[str] = []
-
-    def run_long() -> None:
-        with open_store(embedded_settings) as st:
-            try:
-                st.run(long_q, timeout=6)
-            except StoreError as e:
-                errors.append(str(e))
-
-    threads = [threading.Thread(target=run_long) for _ in range(2)]
-    for t in threads:
-        t.start()
-    time.sleep(0.5)
-    with open_store(embedded_settings) as st:
-        t0 = time.monotonic()
-        assert st.run("RETURN 1 AS one") == [{"one": 1}]
-        took = time.monotonic() - t0
-    for t in threads:
-        t.join(timeout=60)
-    assert took < 1, took
-    assert not any(t.is_alive() for t in threads)  # both long queries ended (the server may run them one after the other)
-    assert errors and all("timed out" in e for e in errors)
 
 
 def test_the_cli_console_refuses_with_one_error_line(data_dir):

@@ -15,7 +15,7 @@ import pytest
 from intentkb.config import Settings
 from intentkb.kb.engines import open_store
 from intentkb.kb.falkordb import EmbeddedServer
-from intentkb.kb.falkordb.supervisor import read_state, supervisor_running
+from intentkb.kb.falkordb.supervision import read_state, supervisor_running
 
 from .conftest import FIXTURES
 

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import csv
 import re
-from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -80,20 +79,10 @@ class _Raw:
 
 
 class _Scanner:
-    """The records of `path` as the dialect bounds them. `again(raw)` makes the lines after a
-    record's first line come next again (that record's boundary was a guess)."""
+    """The records of `path` as the dialect bounds them."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self.back: deque[tuple[int, bytes]] = deque()  # (line number, one whole line) read again
-        self.reread_from: int | None = None  # a record too long to keep: read the file again from here
-
-    def again(self, raw: _Raw) -> None:
-        if raw.data is not None:
-            lines = _LINES.findall(raw.data)
-            self.back.extendleft(reversed(list(enumerate(lines[1:], start=raw.line + 1))))
-        else:
-            self.reread_from = raw.line + 1
 
     def __iter__(self) -> Iterator[_Raw]:
         self.at = 1  # the line being read (for a file that breaks mid-way)
@@ -104,50 +93,35 @@ class _Scanner:
             raise InputBroken(self.path, self.at, _read_reason(e)) from None
 
     def _records(self, fh: IO[bytes]) -> Iterator[_Raw]:
-        """Records from the lines given back first, then from the file. A piece is a whole line
-        or, for a line longer than _PIECE, a part of one (the rest follows)."""
-        back, readline, one_line = self.back, fh.readline, _ONE_LINE.match
+        """A piece is a whole line or, for a line longer than _PIECE, a part of one (the rest
+        follows); a record longer than MAX_RECORD_BYTES is followed to its end but not kept."""
+        readline, one_line = fh.readline, _ONE_LINE.match
         buf: list[bytes] = []
-        state, begin, size, kept, last = _START, 0, 0, True, 0
-        read_at = 1  # the file's next line number
-        while True:
-            if back:
-                line, piece = back.popleft()
-            elif self.reread_from is not None:  # rare: rewind and skip to the line
-                start, self.reread_from = self.reread_from, None
-                fh.seek(0)
-                read_at = 1
-                while read_at < start and (skipped := readline(_PIECE)):
-                    read_at += skipped[-1:] == NL
-                continue
-            else:
-                piece = readline(_PIECE)
-                if not piece:
-                    if size:  # the last record has no line ending, or its quote never closed
-                        yield _Raw(begin, b"".join(buf) if kept else None, last - begin + 1, open_at_end=state == _QUOTED)
-                        buf, state, size, kept = [], _START, 0, True
-                    if back or self.reread_from is not None:
-                        continue  # lines were given back meanwhile
-                    return
-                line = read_at
-                if piece[-1:] == NL:
-                    read_at += 1
-                    self.at = read_at
-            last = line
+        state, begin, size, kept, line, ends = _START, 0, 0, True, 1, True
+        while piece := readline(_PIECE):
+            ends = piece[-1:] == NL
             if not size:
-                if piece[-1:] == NL and (b'"' not in piece or one_line(piece)):
-                    yield _Raw(line, piece, 1)  # the common case: a whole record on one line
-                    continue
                 begin = line
+                if ends and (b'"' not in piece or one_line(piece)):
+                    line += 1
+                    self.at = line
+                    yield _Raw(begin, piece, 1)  # the common case: a whole record on one line
+                    continue
             state = _scan(piece, state)
             size += len(piece)
             if kept:
                 buf.append(piece)
                 if size > MAX_RECORD_BYTES:
                     kept, buf = False, []
-            if piece[-1:] == NL and state != _QUOTED:
-                yield _Raw(begin, b"".join(buf) if kept else None, line - begin + 1)
+            if not ends:
+                continue
+            line += 1
+            self.at = line
+            if state != _QUOTED:
+                yield _Raw(begin, b"".join(buf) if kept else None, line - begin)
                 buf, state, size, kept = [], _START, 0, True
+        if size:  # the last record has no line ending, or its quote never closed
+            yield _Raw(begin, b"".join(buf) if kept else None, line - begin + (not ends), open_at_end=state == _QUOTED)
 
 
 def _decode(raw: _Raw, is_first: bool) -> str | BadLine:
@@ -216,29 +190,58 @@ class _Parser:
         return row
 
 
+class _Doubt:
+    """After broken quoting, the reading that restarts on the line after the break. The dialect
+    continues one way (its quote state carried on), this reading another (the break confined to
+    its line); until both put a record boundary at the same line end, a line may be a record or
+    text inside a quoted field, so nothing there is loaded."""
+
+    def __init__(self, line: int) -> None:
+        self.line = line
+        self.state = _START
+
+    def feed(self, data: bytes | None) -> bool:
+        """Run this reading over a record's lines; True when it, too, ends a record there."""
+        if data is None:
+            return False
+        for piece in _LINES.findall(data):
+            self.state = _scan(piece, self.state)
+            if piece[-1:] == NL and self.state != _QUOTED:
+                self.state = _START
+        return self.state == _START
+
+
 def _csv_rows(path: Path) -> Iterator[tuple[int, list[str] | BadLine]]:
-    """(first line, fields or BadLine) per CSV record."""
-    scanner, parser = _Scanner(path), _Parser()
-    guesses = 0
-    for raw in scanner:
-        row = None if raw.open_at_end else parser.parse(raw)
-        if raw.open_at_end or (raw.lines > 1 and isinstance(row, BadLine) and row.reason.startswith(_BROKEN)):
-            # The quoting is broken, so the dialect gives no boundary: the first line is the reject
-            # and the lines after it are read again (resuming after the lenient record instead
-            # loaded text from inside the next, well-formed, record: tests/test_csv_records.py).
-            guesses += 1
-            if guesses > _MAX_GUESSES:
-                raise InputBroken(path, raw.line, f"the quoting is broken in more than {_MAX_GUESSES:,} places; fix the file", "line")
-            first_line = (raw.data or b"").split(NL, 1)[0]
-            why = "a quote opened on this line is never closed" if raw.open_at_end else f"{row.reason if isinstance(row, BadLine) else ''}"
-            yield (
-                raw.line,
-                BadLine(
-                    first_line.decode("utf-8", "replace"), f"{why} (broken quoting over {raw.lines} lines: this line is skipped, the next ones are read again)"
-                ),
+    """(first line, fields or BadLine) per CSV record. Records are what the dialect's quoting says;
+    where the quoting is broken, nothing is loaded until the two readings of the file agree again
+    (`_Doubt`): a line there may be text inside someone's quoted field, and loading it would make
+    up a record (both ways of resuming were tried and each loaded one: tests/test_csv_records.py)."""
+    parser = _Parser()
+    doubt: _Doubt | None = None
+    for raw in _Scanner(path):
+        first = (raw.data or b"").split(NL, 1)[0].decode("utf-8", "replace")
+        if raw.open_at_end:
+            after = (
+                f"the {raw.lines - 1:,} line(s) after it belong to that field by the CSV rules, so none is loaded"
+                if raw.lines > 1
+                else "the file ends inside it"
             )
-            scanner.again(raw)
-        elif row is not None:
+            yield raw.line, BadLine(first, f"a quote opened on this line is never closed: {after}; close the quote and load the file again")
+            continue
+        if doubt is not None:
+            synced = doubt.feed(raw.data)
+            if (raw.data or b"").strip():
+                yield raw.line, BadLine(first, f"after the broken quoting on line {doubt.line}, this could be text inside a quoted field: not loaded")
+            if synced:
+                doubt = None
+            continue
+        row = parser.parse(raw)
+        if isinstance(row, BadLine) and row.reason.startswith(_BROKEN) and raw.lines > 1 and raw.data is not None:
+            doubt = _Doubt(raw.line)
+            if doubt.feed(_LINES.sub(b"", raw.data, count=1)):
+                doubt = None  # the other reading ends a record here too: certain again from the next line
+            row = BadLine(row, f"{row.reason} (a record of {raw.lines} lines as its quotes run; skipped whole)")
+        if row is not None:
             yield raw.line, row
 
 

@@ -3,7 +3,7 @@
 Measured on the embedded FalkorDB server (bench/hostile.py): its parser takes time exponential in
 expression nesting, and not only in brackets: each enclosing bracket, CASE, list comprehension or
 prefix operator (`NOT`, unary `-`/`+`) doubles the parse time of everything inside it (`NOT` x 21:
-7.7 s), while flat chains (`a OR b OR …`, `1 + 1 + …`) cost linear time. The time of a query is
+7.7 s; NOT's operand runs on through comparisons, so `NOT x12 true = ((…))` counts both), while flat chains (`a OR b OR …`, `1 + 1 + …`) cost linear time. The time of a query is
 close to the sum over its tokens of 2^depth. The query TIMEOUT does not cover parsing, so a
 stuck parse holds one of the server's threads for ever. So the query is tokenised (kb/cypher_lexer)
 and its nesting depth, its summed cost, and the few shapes whose planning is polynomial (long
@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 import numbers
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -96,6 +96,7 @@ class QueryShape:
 _OPENERS = {"(": ")", "[": "]", "{": "}"}
 _CLOSERS = {")": "(", "]": "[", "}": "{"}
 _SIGN_ENDERS = frozenset(["AND", "OR", "XOR", "AS", "WHEN", "THEN", "ELSE", "END", "IN", "IS", "STARTS", "ENDS", "CONTAINS"]) | CLAUSES
+_NOT_ENDERS = frozenset(["AND", "OR", "XOR", "AS", "WHEN", "THEN", "ELSE", "END"]) | CLAUSES
 _CASE_WEIGHT = 1  # a CASE level parses about as slowly as a bracket level (measured)
 
 
@@ -111,7 +112,7 @@ def _int_literal(text: str) -> int | None:
             return None
 
 
-def _number(text: str) -> float | int | None:
+def number_literal(text: str) -> float | int | None:
     i = _int_literal(text)
     if i is not None:
         return i
@@ -146,9 +147,14 @@ def measure(text: str, limits: QueryLimits | None = None) -> QueryShape:
                 depth -= w
                 if kind == "CASE":
                     break
-        unary = (word == "NOT" and (prev is None or prev.word != "IS")) or (t in ("-", "+") and tok.kind == "punct" and not is_operand_end(prev))
-        if not unary and not (tok.kind == "punct" and t in _OPENERS) and _ends_operand_chain(tok):
-            while frames and frames[-1][0] == "-":  # a binary operator or separator ends a sign's operand
+        negation = word == "NOT" and (prev is None or prev.word != "IS")
+        sign = t in ("-", "+") and tok.kind == "punct" and not is_operand_end(prev)
+        if not (negation or sign) and not (tok.kind == "punct" and t in _OPENERS):
+            # A sign's operand ends at the next binary operator; NOT's runs on through comparisons
+            # and arithmetic to the next AND/OR/XOR or separator (measured: NOT x12 then `= ((…))`
+            # parses as deep as both together, `-` x12 then `+ ((…))` does not).
+            ends_not = _ends_negation(tok)
+            while frames and ((frames[-1][0] == "-" and _ends_operand_chain(tok)) or (frames[-1][0] == "NOT" and ends_not)):
                 frames.pop()
                 depth -= 1
         shape.cost += 1 << min(depth, 62)
@@ -167,8 +173,8 @@ def measure(text: str, limits: QueryLimits | None = None) -> QueryShape:
         elif word == "CASE":
             frames.append(("CASE", _CASE_WEIGHT))
             depth += _CASE_WEIGHT
-        elif unary:
-            frames.append(("-", 1))
+        elif negation or sign:
+            frames.append(("NOT" if negation else "-", 1))
             depth += 1
         if limits is not None and (depth > limits.max_nesting or shape.cost > limits.max_cost):
             shape.depth = max(shape.depth, depth)
@@ -186,6 +192,13 @@ def _ends_operand_chain(tok: Token) -> bool:
     if tok.kind == "punct":
         return tok.text not in (".", "$")
     return tok.kind == "name" and tok.word in _SIGN_ENDERS
+
+
+def _ends_negation(tok: Token) -> bool:
+    """Only boolean connectives, separators and keywords end the operand of NOT."""
+    if tok.kind == "punct":
+        return tok.text in (",", "|", ";")
+    return tok.kind == "name" and tok.word in _NOT_ENDERS
 
 
 def _check_int_literal(tok: Token, prev: Token | None) -> None:
@@ -223,72 +236,10 @@ def check_query_text(text: str, limits: QueryLimits | None = None, params: Mappi
         raise QueryRefused(f"query refused: {len(text):,} characters, the limit is {limits.max_chars:,} (INTENTKB_QUERY_MAX_CHARS)")
     shape = measure(text, limits)
     if "range" in text.lower():
+        from .eager import check_ranges
+
         check_ranges(text, params or {}, limits.max_range)
     return shape
-
-
-# -- eager allocations --------------------------------------------------------------------------
-
-
-def _value_of(arg: Sequence[Token], params: Mapping[str, Any], aliases: Mapping[str, float | int]) -> float | int | None:
-    """A range() argument's value when it is known before running: a number, a signed number, a
-    parameter or a `literal AS name` alias; None otherwise."""
-    sign = 1
-    if len(arg) == 2 and arg[0].text in ("-", "+"):
-        sign, arg = (-1 if arg[0].text == "-" else 1), arg[1:]
-    if len(arg) != 1:
-        return None
-    tok = arg[0]
-    value: Any = None
-    if tok.kind == "number":
-        value = _number(tok.text)
-    elif tok.kind == "param":
-        value = params.get(tok.text[1:].strip("`"))
-    elif tok.kind == "name":
-        value = aliases.get(tok.text)
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
-        return None
-    return sign * (int(value) if isinstance(value, numbers.Integral) else float(value))
-
-
-def check_ranges(text: str, params: Mapping[str, Any], max_range: int) -> None:
-    toks = list(tokens(text))
-    aliases: dict[str, float | int] = {}
-    for i in range(1, len(toks) - 1):
-        if toks[i].word == "AS" and toks[i + 1].kind == "name":
-            signed = i >= 2 and toks[i - 2].text in ("-", "+") and not is_operand_end(toks[i - 3] if i >= 3 else None)
-            v = _value_of(toks[i - 2 : i] if signed else toks[i - 1 : i], params, {})
-            if v is not None:
-                aliases[toks[i + 1].text] = v
-    for i, tok in enumerate(toks[:-1]):
-        if tok.word != "RANGE" or toks[i + 1].text != "(" or (i and toks[i - 1].text == "."):
-            continue
-        args: list[list[Token]] = [[]]
-        level = 0
-        for t in toks[i + 2 :]:
-            if t.text in _OPENERS:
-                level += 1
-            elif t.text in _CLOSERS:
-                if level == 0:
-                    break
-                level -= 1
-            if t.text == "," and level == 0:
-                args.append([])
-            else:
-                args[-1].append(t)
-        values = [_value_of(a, params, aliases) for a in args]
-        if len(values) not in (2, 3) or any(v is None for v in values):
-            continue
-        start, end = values[0], values[1]
-        step = values[2] if len(values) == 3 else 1
-        if not step:
-            continue
-        count = max(0, math.floor((end - start) / step) + 1)  # type: ignore[operator]  # all known numbers here
-        if count > max_range:
-            raise QueryRefused(
-                f"query refused: range() of {count:,} elements, the limit is {max_range:,} (INTENTKB_QUERY_MAX_RANGE): "
-                "the engine allocates a range whole, and one too large kills the server"
-            )
 
 
 # -- parameters -----------------------------------------------------------------------------------

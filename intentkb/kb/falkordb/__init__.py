@@ -1,7 +1,8 @@
 """The embedded engine: a FalkorDB server owned by intentkb (unix socket only) and its store."""
 
 from .bulk import BulkLoad, GraphNotEmpty
-from .server import EmbeddedServer, ServerStatus, module_args
+from .server import EmbeddedServer, ServerStatus
+from .settings import module_args
 from .store import EmbeddedStore
 
 __all__ = ["BulkLoad", "EmbeddedServer", "EmbeddedStore", "GraphNotEmpty", "ServerStatus", "module_args"]

@@ -18,6 +18,19 @@ def flocked(path: Path, *, exclusive: bool = True) -> Iterator[None]:
         yield
 
 
+def held_elsewhere(path: Path) -> bool:
+    """True while some other open file holds an flock on `path` (without waiting for it)."""
+    try:
+        with open(path, "a+") as fh:
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return True
+            return False
+    except OSError:
+        return False
+
+
 class WriteLock:
     """Writers of one data directory share this lock; a bulk load holds it alone, so a MERGE write
     that comes during a bulk load waits for it (and a bulk load that finds data falls back)."""

@@ -8,6 +8,7 @@ command (and automatically as the AOF grows) the AOF is rewritten to an RDB snap
 from __future__ import annotations
 
 import os
+import resource
 import signal
 import subprocess
 import time
@@ -23,28 +24,11 @@ from redis.retry import Retry
 from ...errors import StoreError
 from ...private import private_dir
 from .locks import flocked
-from .supervisor import DEFAULT_GRACE, death_reason, finish_event, read_state, record_event, start_supervisor, stop_supervisor, supervisor_running
+from .settings import default_memory, module_args
+from .supervision import DEFAULT_GRACE, death_reason, finish_event, read_state, record_event, start_supervisor, stop_supervisor, supervisor_running
 
 SOCKET_NAME = "kb.sock"
 _MAX_SOCKET_PATH = 104  # sun_path is 108 bytes on Linux, less elsewhere
-
-
-# One GraphBLAS thread: the server shares a small machine with intentkb's own workers, and spinning
-# OpenMP threads took CPU from them (the bulk tree load ran 15 % faster with 1 than with 2 on 2 cores).
-# Query limits: a query the caller gives no timeout stops after 30 s, none may ask for more than an
-# hour (the project's own batch writes ask for the hour), a query may hold 4 GiB. Six query threads:
-# outside queries (console, API) may take three, a fourth runs one of them for at most 1 s when the
-# three are busy, two are left for intentkb's own queries (kb/falkordb/slots.py). Any of these can
-# be changed with INTENTKB_FALKORDB_ARGS, e.g. "TIMEOUT_DEFAULT 120000 QUERY_MEM_CAPACITY 8589934592".
-DEFAULT_MODULE_ARGS = {"OMP_THREAD_COUNT": "1", "THREAD_COUNT": "6", "TIMEOUT_DEFAULT": "30000", "TIMEOUT_MAX": "3600000", "QUERY_MEM_CAPACITY": str(4 << 30)}
-
-
-def module_args(user_args: str) -> str:
-    """The user's FalkorDB module arguments (NAME value pairs), plus our defaults they do not set."""
-    words = user_args.split()
-    names = {words[i].upper() for i in range(0, len(words), 2)}
-    extra = [f"{k} {v}" for k, v in DEFAULT_MODULE_ARGS.items() if k not in names]
-    return " ".join([user_args.strip(), *extra]).strip()
 
 
 class ServerStatus(BaseModel):
@@ -55,14 +39,18 @@ class ServerStatus(BaseModel):
     used_memory_human: str | None = None
     aof_rewrite_in_progress: bool | None = None
     loading: bool | None = None
+    supervised: bool = False
+    restarts: int = 0
+    last_restart: str | None = None
 
 
 class EmbeddedServer:
     """Life cycle of the FalkorDB server of one data directory; safe across processes (flock)."""
 
-    def __init__(self, data_dir: Path, module_args: str = "", grace: float = DEFAULT_GRACE) -> None:
+    def __init__(self, data_dir: Path, module_args: str = "", grace: float = DEFAULT_GRACE, memory: int | None = None) -> None:
         self.module_args = module_args  # validated by Settings: NAME value pairs only
         self.grace = grace  # seconds a query may outlive its deadline before the supervisor restarts the server
+        self.memory = default_memory() if memory is None else memory  # bytes the server may allocate (0: no limit)
         self.dir = Path(data_dir).expanduser().resolve() / "falkordb"
         self.socket = self.dir / SOCKET_NAME
         self.pidfile = self.dir / "server.pid"
@@ -108,7 +96,18 @@ class EmbeddedServer:
 
     def status(self) -> ServerStatus:
         state = self.ping()
-        st = ServerStatus(running=state != "down", pid=self._pid(), socket=str(self.socket), data_dir=str(self.dir.parent), loading=state == "loading")
+        r = self.restarts()
+        last = r["last"] if isinstance(r["last"], dict) else None
+        st = ServerStatus(
+            running=state != "down",
+            pid=self._pid(),
+            socket=str(self.socket),
+            data_dir=str(self.dir.parent),
+            loading=state == "loading",
+            supervised=bool(r["supervised"]),
+            restarts=int(str(r["count"])),
+            last_restart=f"{last.get('reason')} ({last.get('outcome')}, {last.get('took')} s)" if last else None,
+        )
         if state == "ok":
             with self.client(timeout=5) as c:
                 mem = c.info("memory")
@@ -202,7 +201,8 @@ class EmbeddedServer:
         """How often the server was restarted by itself, and the last time why (for /health)."""
         state = read_state(self.dir)
         events = state.get("events") or []
-        return {"count": int(state.get("restarts", 0)), "last": events[-1] if events else None, "supervised": supervisor_running(self.dir)}
+        last = {k: v for k, v in events[-1].items() if k not in ("query", "sha")} if events else None  # no one's query text
+        return {"count": int(state.get("restarts", 0)), "last": last, "supervised": supervisor_running(self.dir)}
 
     def _start_locked(self, timeout: float) -> None:
         pid = self._pid()
@@ -226,6 +226,7 @@ class EmbeddedServer:
         if proc.returncode != 0:
             raise StoreError(f"embedded server failed to start: {proc.stdout.decode(errors='replace').strip()[-500:]}")
         self._wait_ready(timeout)
+        self._limit_memory()
         for root, dirs, files in os.walk(self.dir):  # files an earlier version left readable
             for name in dirs:
                 os.chmod(os.path.join(root, name), 0o700)
@@ -233,9 +234,28 @@ class EmbeddedServer:
                 if not name.endswith(".sock"):
                     os.chmod(os.path.join(root, name), 0o600)
 
+    def _limit_memory(self) -> None:
+        """Cap the server's data memory (RLIMIT_DATA, set from outside once it is ready: no
+        preexec hook, which is unsafe in threaded callers). Some expressions allocate whatever
+        their data asks for before the per-query cap applies: `UNWIND range(1, 3000000*1000)` grew
+        the server to 19 GB of a 23 GB machine in 33 s; capped, it aborts within seconds and the
+        supervisor starts it again, and the rest of the machine is never at risk."""
+        pid = self._pid()
+        if not self.memory or pid is None:
+            return
+        try:
+            rss = int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+        except (OSError, ValueError, IndexError):
+            rss = 0
+        limit = max(self.memory, 2 * rss)  # never below what a large graph already holds
+        try:
+            resource.prlimit(pid, resource.RLIMIT_DATA, (limit, limit))
+        except (OSError, ValueError):
+            pass  # not permitted here: the supervisor still restarts a server that dies
+
     def supervise(self) -> None:
         """Start this directory's supervisor unless one runs (kb/falkordb/supervisor.py)."""
-        start_supervisor(self.dir, self.grace, self.module_args)
+        start_supervisor(self.dir, self.grace, self.memory, self.module_args)
 
     def _is_our_server(self, pid: int) -> bool:
         """True only for the redis-server of this data directory: its process title names our socket

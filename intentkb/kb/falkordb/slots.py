@@ -14,6 +14,7 @@ until the supervisor has cleared it (kb/falkordb/supervisor.py).
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import json
 import os
 import time
@@ -24,6 +25,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from ...errors import StoreError
+from .locks import held_elsewhere
 
 QUICK_SECONDS = 1.0
 _POLL = 0.02
@@ -47,6 +49,11 @@ class Slot:
     def marker(self) -> str:
         """A comment the query carries, so the supervisor can find it in GRAPH.INFO."""
         return f"/*ikb:slot={self.name}*/ "
+
+
+def query_sha(query: str) -> str:
+    """The fingerprint of a query's text: a query that stopped the server is known by it."""
+    return hashlib.sha256(query.encode("utf-8", "surrogatepass")).hexdigest()[:24]
 
 
 def thread_count(module_args: str) -> int:
@@ -82,7 +89,7 @@ class QuerySlots:
             return None
         now = time.time()
         fh.seek(0)
-        fh.write(json.dumps({"pid": os.getpid(), "started": now, "deadline": now + timeout, "query": query[:200]}))
+        fh.write(json.dumps({"pid": os.getpid(), "started": now, "deadline": now + timeout, "query": query[:200], "sha": query_sha(query)}))
         fh.flush()
         return Slot(name, path, fh, timeout)
 
@@ -143,15 +150,7 @@ def read_slot(path: Path) -> dict[str, Any] | None:
 
 def holder_alive(path: Path) -> bool:
     """True while some process holds the slot's flock (its query has not come back yet)."""
-    try:
-        with open(path, "r+") as fh:
-            try:
-                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                return True
-            return False
-    except OSError:
-        return False
+    return held_elsewhere(path)
 
 
 def clear(path: Path) -> None:

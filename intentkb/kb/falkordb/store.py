@@ -18,18 +18,20 @@ from redis.retry import Retry
 
 from ...config import Settings
 from ...errors import ReadOnlyViolation, StoreError
-from ..guard import ResultCaps
+from ..guard import QueryRefused, ResultCaps
 from ..models import Label
 from ..store import GraphStore, PreparedWrite, Row, WriteStats
 from . import capped
 from .bulk import BulkLoad, text_of
 from .locks import WriteLock, flocked
 from .params import params_header
-from .server import EmbeddedServer, module_args
-from .slots import QUICK_SECONDS, QuerySlots, Slot, release, thread_count
-from .supervisor import events_since
+from .server import EmbeddedServer
+from .settings import module_args
+from .slots import QUICK_SECONDS, QuerySlots, Slot, query_sha, release, thread_count
+from .supervision import events_since
 
 T = TypeVar("T")
+QUARANTINE = 600  # seconds a query that had the server restarted is refused
 
 _SCALARS = frozenset({str, int, float, bool, type(None)})
 
@@ -180,6 +182,7 @@ class EmbeddedStore(GraphStore):
 
     # -- queries from outside: a slot, a connection of their own, capped replies --------------------
     def _run_outside(self, text: str, params: dict[str, Any], write: bool, timeout: float, caps: ResultCaps) -> list[Row]:
+        self._refuse_a_known_stopper(text)
         deadline = time.monotonic() + timeout
         slot = self.slots.acquire(timeout, text)
         try:
@@ -218,6 +221,19 @@ class EmbeddedStore(GraphStore):
             raise StoreError(self._explain_restart(since, slot)) from None
         caps.check_rows(len(result.result_set))
         return _rows(result)
+
+    def _refuse_a_known_stopper(self, text: str) -> None:
+        """A query that outlived its deadline stalls a thread until the server restarts; sent in a
+        loop, the same query would restart the server every few seconds and cut everyone's
+        queries short. So the same text is refused for QUARANTINE seconds after it stopped it."""
+        sha = query_sha(text)
+        for e in events_since(self.server.dir, time.time() - QUARANTINE):
+            if e.get("sha") == sha:
+                ago = time.time() - float(e.get("at", 0))
+                raise QueryRefused(
+                    f"query refused: the same query had the embedded server restarted {ago:.0f} s ago ({e.get('reason', '')}); "
+                    f"it is refused for {QUARANTINE} s: change it (narrow it, or avoid the expression that does not stop)"
+                )
 
     def _explain_restart(self, since: float, slot: Slot) -> str:
         why = self._back(since)

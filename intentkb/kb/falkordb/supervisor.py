@@ -23,147 +23,26 @@ server is stopped on purpose or its directory disappears.
 from __future__ import annotations
 
 import fcntl
-import json
 import os
-import signal
-import subprocess
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import redis
 
-from ...private import private_open, private_write_text
-from .locks import flocked
+from .locks import held_elsewhere
+from .server import EmbeddedServer
+from .settings import module_args as full_args
 from .slots import QuerySlots, clear, holder_alive, read_slot, thread_count
+from .supervision import DEFAULT_GRACE, LOCK_FILE, POLL, death_reason, finish_event, record_event, update_state
 
-POLL = 0.2
-DEFAULT_GRACE = 3.0
-EVENTS_KEPT = 20
 _ORPHAN_CHECK_EVERY = 1.0
-STATE_FILE = "supervisor.json"
-LOCK_FILE = "supervisor.lock"
-
-
-def read_state(server_dir: Path) -> dict[str, Any]:
-    try:
-        data = json.loads((server_dir / STATE_FILE).read_text())
-        return data if isinstance(data, dict) else {}
-    except (OSError, ValueError):
-        return {}
-
-
-def _update_state(server_dir: Path, change: Callable[[dict[str, Any]], None]) -> None:
-    """Read, change and write the state file under a lock (the supervisor and clients both write)."""
-    with flocked(server_dir / "supervisor.state.lock"):
-        state = read_state(server_dir)
-        change(state)
-        tmp = server_dir / (STATE_FILE + f".{os.getpid()}.tmp")
-        private_write_text(tmp, json.dumps(state))
-        os.replace(tmp, server_dir / STATE_FILE)
-
-
-def record_event(server_dir: Path, event: dict[str, Any]) -> None:
-    """Add a restart to the record before it happens (a client that lost its connection reads it)."""
-
-    def add(state: dict[str, Any]) -> None:
-        state["events"] = [*state.get("events", []), event][-EVENTS_KEPT:]
-        state["restarts"] = int(state.get("restarts", 0)) + 1
-
-    _update_state(server_dir, add)
-
-
-def finish_event(server_dir: Path, at: float, **fields: Any) -> None:
-    def update(state: dict[str, Any]) -> None:
-        for e in state.get("events", []):
-            if e.get("at") == at:
-                e.update(fields)
-
-    _update_state(server_dir, update)
-
-
-def events_since(server_dir: Path, since: float) -> list[dict[str, Any]]:
-    """Restarts recorded at or after `since` (epoch seconds), oldest first."""
-    return [e for e in read_state(server_dir).get("events", []) if e.get("at", 0) >= since]
-
-
-def supervisor_running(server_dir: Path) -> bool:
-    """True while a supervisor holds this directory's supervisor lock."""
-    path = server_dir / LOCK_FILE
-    if not path.exists():
-        return False
-    with open(path, "a+") as fh:
-        try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return True
-        return False
-
-
-def start_supervisor(server_dir: Path, grace: float, module_args: str) -> None:
-    """Start the supervisor of `server_dir` unless one runs (a second one would exit at once)."""
-    if supervisor_running(server_dir):
-        return
-    with private_open(server_dir / "supervisor.log", "a") as log:
-        subprocess.run(
-            [sys.executable, "-m", "intentkb.kb.falkordb.supervisor", str(server_dir.parent), str(grace), *module_args.split()],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=log,
-            timeout=30,
-            check=False,
-            umask=0o077,
-        )
-    deadline = time.monotonic() + 10
-    while not supervisor_running(server_dir) and time.monotonic() < deadline:
-        time.sleep(0.01)
-
-
-def stop_supervisor(server_dir: Path) -> None:
-    """End the supervisor before its server is stopped on purpose (it would start it again)."""
-    pid = read_state(server_dir).get("pid")
-    if not isinstance(pid, int) or pid <= 0:
-        return
-    try:
-        cmd = Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
-        return
-    if b"intentkb.kb.falkordb.supervisor" not in cmd or str(server_dir.parent).encode() not in cmd:
-        return  # the pid names someone else now
-    try:
-        os.kill(pid, signal.SIGTERM)
-    except ProcessLookupError:
-        return
-    deadline = time.monotonic() + 5
-    while supervisor_running(server_dir) and time.monotonic() < deadline:
-        time.sleep(0.01)
-
-
-def death_reason(logfile: Path) -> str:
-    """What the server's log says about how its last run ended, in one line."""
-    try:
-        with open(logfile, "rb") as fh:
-            fh.seek(max(0, fh.seek(0, os.SEEK_END) - 65536))
-            tail = fh.read().decode(errors="replace")
-    except OSError:
-        return "the process ended (no log)"
-    tail = tail[tail.rfind("Ready to accept connections") + 1 :]  # this run's lines only
-    for mark in ("Out Of Memory allocating", "crashed by signal", "Guru Meditation", "Received SIGTERM", "Received SIGINT"):
-        at = tail.rfind(mark)
-        if at >= 0:
-            line = tail[at:].splitlines()[0]
-            return line.split("# ", 1)[-1].strip().rstrip("!")[:200]
-    return "the process ended without a word in its log (killed by a signal?)"
 
 
 class Supervisor:
-    def __init__(self, data_dir: Path, module_args: str, grace: float = DEFAULT_GRACE) -> None:
-        from .server import EmbeddedServer
-        from .server import module_args as full_args
-
-        self.server = EmbeddedServer(data_dir, module_args)
+    def __init__(self, data_dir: Path, module_args: str, grace: float = DEFAULT_GRACE, memory: int | None = None) -> None:
+        self.server = EmbeddedServer(data_dir, module_args, grace, memory)
         self.slots = QuerySlots(self.server.dir, thread_count(full_args(module_args)))
         self.grace = grace
         self.handled: set[tuple[str, float]] = set()
@@ -225,6 +104,7 @@ class Supervisor:
                     "(parsing and some expressions do not stop at the timeout); the server was restarted to stop it",
                     slot=path.name,
                     query=str(rec.get("query", "")),
+                    sha=str(rec.get("sha", "")),
                 )
             if not alive and (overdue or (orphans_due and not self._running(path.name))):
                 clear(path)  # its holder died; its query has ended or was stopped
@@ -234,12 +114,7 @@ class Supervisor:
 
     # -- helpers -----------------------------------------------------------------------------------
     def _busy_lock(self) -> bool:
-        with open(self.server.lockfile, "a+") as fh:
-            try:
-                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                return True
-            return False
+        return held_elsewhere(self.server.lockfile)
 
     def _running(self, slot: str) -> bool:
         """Is the query of `slot` still running or queued in the server (GRAPH.INFO)?"""
@@ -267,16 +142,16 @@ class Supervisor:
         finish_event(self.server.dir, at, outcome=outcome, took=round(time.monotonic() - t0, 3))
 
     def _save(self, state: dict[str, Any]) -> None:
-        _update_state(self.server.dir, lambda s: s.update(state))
+        update_state(self.server.dir, lambda s: s.update(state))
 
 
 def main(argv: list[str]) -> None:
-    """`python -m intentkb.kb.falkordb.supervisor DATA_DIR GRACE [MODULE ARGS…]`, detached."""
-    data_dir, grace, args = Path(argv[0]), float(argv[1]), " ".join(argv[2:])
+    """`python -m intentkb.kb.falkordb.supervisor DATA_DIR GRACE MEMORY [MODULE ARGS…]`, detached."""
+    data_dir, grace, memory, args = Path(argv[0]), float(argv[1]), int(argv[2]), " ".join(argv[3:])
     if os.fork() > 0:  # the starter waits for this first process only; the supervisor is a grandchild
         os._exit(0)
     os.setsid()
-    Supervisor(data_dir, args, grace).run()
+    Supervisor(data_dir, args, grace, memory).run()
 
 
 if __name__ == "__main__":
