@@ -7,6 +7,7 @@ import os
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import lru_cache
 from pathlib import Path
 from typing import IO, Any
 
@@ -82,11 +83,26 @@ _SECRET_SHAPES = (
 )
 
 
+_FRAGMENT = 8  # a run this long of a long secret is a piece of it: an echo may split or wrap it
+
+
+@lru_cache(maxsize=32)
+def _fragments(secret: str) -> re.Pattern[str] | None:
+    """Any token that holds a run of _FRAGMENT characters of `secret` (secrets of 16 or more)."""
+    if len(secret) < 2 * _FRAGMENT:
+        return None
+    runs = sorted({secret[i : i + _FRAGMENT] for i in range(len(secret) - _FRAGMENT + 1)})
+    return re.compile(r"[^\s\"'<>]*(?:" + "|".join(map(re.escape, runs)) + r")[^\s\"'<>]*")
+
+
 def redact(text: str, secrets: tuple[str, ...] | list[str] = ()) -> str:
-    """`text` with every known secret value and every credential-shaped token replaced by [redacted]."""
+    """`text` with every known secret value, every piece of one (a token holding 8 characters of a
+    long secret in a row) and every credential-shaped token replaced by [redacted]."""
     for value in secrets:
         if value and len(value) >= 4:
             text = text.replace(value, "[redacted]")
+            if (pieces := _fragments(value)) is not None:
+                text = pieces.sub("[redacted]", text)
     for pattern, repl in _SECRET_SHAPES:
         text = pattern.sub(repl, text)
     return text

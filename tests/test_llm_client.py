@@ -137,3 +137,13 @@ def test_concurrency_is_bounded(llm_server, llm_settings):
 
     asyncio.run(go())
     assert llm_server.completions == 12 and llm_server.max_in_flight == 3
+
+
+def test_pieces_of_a_long_secret_are_redacted_too():
+    """The audit of the first fix: an endpoint that echoed the key split in two (`sk-LEAKTES
+    T9f8e7d6c5b4a3`) got it past the exact-match redaction into intentions and the cache."""
+    from intentkb.private import redact
+
+    key = "sk-LEAKTEST9f8e7d6c5b4a3"
+    assert "LEAKTES" not in redact(f"Key={key[:10]} {key[10:]}", [key]) and "9f8e7d6c" not in redact(f"x {key[10:]}", [key])
+    assert redact("an intention to protect a laptop on the commute", [key]) == "an intention to protect a laptop on the commute"

@@ -208,6 +208,8 @@ def test_request_and_answer_sizes_are_bounded_and_never_echoed(served):
     status, out = _raw(url + "/retrieve", json.dumps({"text": "z" * 20_000}).encode())
     assert status == 422 and b"zzzz" not in out and len(out) < 1000
     assert _raw(url + "/retrieve", b'{"text": "skate", "threshold": NaN}')[0] == 422
+    status, out = _request(url + "/scripts/" + "x" * 100_000 + "/products")
+    assert status == 422 and "xxxx" not in json.dumps(out)
     status, out = _raw(url + "/cypher", json.dumps({"query": "UNWIND range(1, 3000000) AS x RETURN x"}).encode())
     assert status == 422 and b"result refused" in out
     status, out = _raw(url + "/cypher", json.dumps({"query": "UNWIND range(1, 10000) AS x RETURN x"}).encode())
@@ -248,6 +250,7 @@ def test_the_api_recovers_when_the_store_dies_and_health_says_so(served):
             break
         time.sleep(0.05)
     assert status == 200 and health["status"] == "ok" and "died" in health["store"]["restarts"]["last"]["reason"], states
+    assert "query" not in health["store"]["restarts"]["last"]  # /health needs no token: it shows no one's query
     assert _request(url + "/cypher", {"query": "RETURN 1 AS one"}) == (200, {"rows": [{"one": 1}]})
     assert _request(url + "/retrieve", {"text": "a helmet for skating", "k": 2})[0] == 200
 

@@ -20,6 +20,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import Depends, FastAPI, HTTPException, Query
+from fastapi import Path as FastPath
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -38,6 +39,8 @@ from ..retrieval.fusion import ProductHit
 from ..retrieval.retrieve import Retriever, StepProducts
 from .batching import Batcher
 from .limits import ApiLimits, SizeLimits, validation_error
+
+MAX_DETAIL = 500  # characters of an error message
 
 
 class RetrieveRequest(BaseModel):
@@ -152,11 +155,13 @@ def create_app(settings: Settings | None = None, *, token: str | None = None, li
     guard = [Depends(authorised)] if token is not None else []  # documented in the OpenAPI only when required
 
     def _error(e: IntentKBError) -> HTTPException:
+        text = str(e)
+        detail = text if len(text) <= MAX_DETAIL else text[:MAX_DETAIL] + "…"  # a message may quote the request (an id)
         if isinstance(e, ResultTooLarge):
-            return HTTPException(status_code=422, detail=str(e))
-        if isinstance(e, QueryRefused) and "bytes encoded" in str(e):
-            return HTTPException(status_code=413, detail=str(e))
-        return HTTPException(status_code=400, detail=str(e))
+            return HTTPException(status_code=422, detail=detail)
+        if isinstance(e, QueryRefused) and "bytes encoded" in text:
+            return HTTPException(status_code=413, detail=detail)
+        return HTTPException(status_code=400, detail=detail)
 
     @app.get("/health", response_model=Health, responses={503: {"model": Health, "description": "The store does not answer now"}})
     def health() -> Any:
@@ -193,7 +198,7 @@ def create_app(settings: Settings | None = None, *, token: str | None = None, li
             return RetrieveResponse(script=req.script, steps=r.retrieve_script(req.script or "", req.k, **kw))
 
     @app.get("/scripts/{script}/products", response_model=list[StepProducts], dependencies=guard, responses=ERRORS)
-    def script_products(script: str, k: int = Query(10, ge=1, le=1000)) -> list[StepProducts]:
+    def script_products(script: str = FastPath(max_length=200), k: int = Query(10, ge=1, le=1000)) -> list[StepProducts]:
         st = state["s"]
         try:
             r = st.ready()
