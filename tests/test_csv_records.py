@@ -84,13 +84,7 @@ def test_a_broken_quote_before_a_well_formed_record_does_not_open_it(estore, tmp
     record whose title holds line 4). Either way of resuming loaded a product from inside a title
     in some file; nothing is loaded until the two agree again (after line 5)."""
     f = tmp_path / "broken.csv"
-    f.write_bytes(
-        HEADER + b'B0DAMAGED1,UK,"cut short\n'
-        b'B0REAL0002,UK,"Title one\n'
-        b"B0GHOST002,UK,Ghost,0.01,Evil\n"
-        b'still inside",2.00,Co\n'
-        b"B0REAL0003,UK,t,1,C\n"
-    )
+    f.write_bytes(HEADER + b'B0DAMAGED1,UK,"cut short\nB0REAL0002,UK,"Title one\nB0GHOST002,UK,Ghost,0.01,Evil\nstill inside",2.00,Co\nB0REAL0003,UK,t,1,C\n')
     s, rej, _ = load(estore, "products", f, tmp_path)
     assert loaded_ids(estore) == {"UK:B0REAL0003"}
     assert (s.read, s.loaded, s.rejected) == (4, 1, 3) and [r["line"] for r in rej] == [2, 4, 5]

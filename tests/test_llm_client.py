@@ -147,3 +147,19 @@ def test_pieces_of_a_long_secret_are_redacted_too():
     key = "sk-LEAKTEST9f8e7d6c5b4a3"
     assert "LEAKTES" not in redact(f"Key={key[:10]} {key[10:]}", [key]) and "9f8e7d6c" not in redact(f"x {key[10:]}", [key])
     assert redact("an intention to protect a laptop on the commute", [key]) == "an intention to protect a laptop on the commute"
+
+
+def test_a_key_hidden_in_json_escapes_is_redacted_once_decoded(llm_settings):
+    """The audit of the second fix: the raw body was scrubbed, then `json.loads` turned
+    `\\u0073\\u006b...` back into the key."""
+    from intentkb.llm.client import LLMClient
+    from intentkb.llm.wire import completion_of
+
+    key = llm_settings.api_key.get_secret_value()
+    content = "Buying for " + "".join(f"\\u{ord(c):04x}" for c in key)
+    raw = '{"choices": [{"message": {"content": "' + content + '"}, "finish_reason": "stop"}]}'
+    assert key in completion_of(raw).text  # the escapes do hide it from a scrub of the raw text
+    client = LLMClient.__new__(LLMClient)
+    client.settings = llm_settings
+    text = client.scrubbed(completion_of(client.scrub(raw))).text
+    assert key not in text and "[redacted]" in text

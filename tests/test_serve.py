@@ -208,6 +208,7 @@ def test_request_and_answer_sizes_are_bounded_and_never_echoed(served):
     status, out = _raw(url + "/retrieve", json.dumps({"text": "z" * 20_000}).encode())
     assert status == 422 and b"zzzz" not in out and len(out) < 1000
     assert _raw(url + "/retrieve", b'{"text": "skate", "threshold": NaN}')[0] == 422
+    assert _raw(url + "/cypher", b'{"query": "RETURN $x AS x", "params": {"x": [1, NaN]}}')[0] == 422
     status, out = _request(url + "/scripts/" + "x" * 100_000 + "/products")
     assert status == 422 and "xxxx" not in json.dumps(out)
     status, out = _raw(url + "/cypher", json.dumps({"query": "UNWIND range(1, 3000000) AS x RETURN x"}).encode())

@@ -111,6 +111,22 @@ def test_not_reaches_through_comparisons(store):
         store.run("RETURN " + "NOT " * 12 + "true" + " = true" * 1000 + " AS x")
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "WITH {end: 1} AS m RETURN " + "CASE m.end WHEN 1 THEN " * 14 + "1" + " END" * 14 + " AS x",
+        "WITH {end: true} AS m RETURN " + "NOT " * 8 + "m.end = " + "(" * 8 + "true" + ")" * 8 + " AS x",
+        "WITH {where: true} AS m RETURN " + "NOT " * 8 + "m.where = " + "(" * 8 + "true" + ")" * 8 + " AS x",
+        "MATCH (n:End) RETURN " + "NOT " * 8 + "n.x = " + "(" * 8 + "true" + ")" * 8 + " AS x",
+    ],
+)
+def test_keywords_used_as_names_do_not_end_a_depth(text):
+    """The audit of the second fix: a property named `end` closed every CASE and NOT before it in
+    the guard's count (depth 1 for 18 nested CASEs, 1.7 s to parse, 26 never finish)."""
+    with pytest.raises(QueryRefused, match="nested"):
+        check_query_text(text)
+
+
 def test_the_guard_measures_tokens_not_characters():
     assert measure("RETURN 'NOT NOT NOT ((((((((' AS s // NOT NOT (((((").depth == 0
     assert measure("RETURN `NOT NOT`, x IS NOT NULL AND NOT y").depth == 1
@@ -148,9 +164,11 @@ def test_a_query_that_outlives_its_deadline_is_stopped_and_nothing_is_lost(data_
         assert st.run("MATCH (p:Product {id: 'kept'}) RETURN count(p) AS n") == [{"n": 1}]
         assert st.server.restarts()["last"]["slot"].startswith(("long", "quick"))
         assert "query" not in st.server.restarts()["last"]  # /health shows it: no one's query text
-        # sent again in a loop, it would restart the server every few seconds: refused for a while
-        with pytest.raises(QueryRefused, match="had the embedded server restarted"):
-            st.run("RETURN " + "NOT " * 24 + "true AS x", timeout=1)
+        # sent again in a loop, it would restart the server every few seconds: refused for a while,
+        # also with a comment, other spacing or another alias (the second audit added a space)
+        for again in ("RETURN " + "NOT " * 24 + "true AS x", "RETURN  " + "NOT " * 24 + "true AS y /* 2 */ "):
+            with pytest.raises(QueryRefused, match="had the embedded server restarted"):
+                st.run(again, timeout=1)
         assert st.server._pid() not in (None, pid)
 
 
@@ -229,13 +247,32 @@ def test_results_past_their_caps_are_refused_whole(store):
     assert len(store.run("UNWIND range(1, 100) AS x RETURN x", caps=ResultCaps(max_rows=100, max_bytes=1 << 20))) == 100
 
 
-def test_the_servers_memory_is_capped(estore):
+def test_the_servers_memory_is_capped_and_follows_its_data(estore):
     """The audit of the first fix: `UNWIND range(1, 3000000*1000)` (before the guard folded
     constants) grew the server to 19 GB of a 23 GB machine in 33 s."""
+    from intentkb.kb.falkordb.settings import memory_cap
+
     pid = estore.server._pid()
     limits = Path(f"/proc/{pid}/limits").read_text()
-    line = next(x for x in limits.splitlines() if x.startswith("Max data size"))
-    assert int(line.split()[3]) >= estore.server.memory > 0, line
+    cap = int(next(x for x in limits.splitlines() if x.startswith("Max data size")).split()[3])
+    held = estore.server.data_bytes()
+    assert held and 4 << 30 <= cap <= max(memory_cap(held), memory_cap(2 * held)), (cap, held)
+
+
+def test_a_query_that_kills_the_server_by_its_memory_is_refused_next_time(data_dir, monkeypatch):
+    """The audit of the second fix: a query that made the server abort (out of memory) could be
+    sent again and again; each time the server died and came back, cutting everyone's queries."""
+    monkeypatch.setenv("INTENTKB_SERVER_MEMORY", "1")
+    bomb = "RETURN size([x IN range(1, 100000) | range(1, 100000)]) AS n"
+    with open_store(_settings(data_dir, query_max_nesting=12, query_max_cost=1 << 17)) as st:
+        st.run("CREATE (:Product {id: 'kept', asin: 'kept'})", write=True)
+        pid = st.server._pid()
+        with pytest.raises(StoreError, match=r"went down|restarted"):
+            st.run(bomb, timeout=60)
+        assert st.server._pid() not in (None, pid)
+        with pytest.raises(QueryRefused, match="shape had the embedded server restarted"):
+            st.run(bomb.replace("AS n", "AS m") + "  // again", timeout=60)
+        assert st.run("MATCH (p:Product {id: 'kept'}) RETURN count(p) AS n") == [{"n": 1}]
 
 
 def test_the_supervisor_goes_with_its_server(data_dir):

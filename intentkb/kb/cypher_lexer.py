@@ -114,3 +114,21 @@ def is_operand_end(tok: Token | None) -> bool:
     if tok.kind == "name":
         return tok.word not in KEYWORDS
     return tok.text in (")", "]", "}")
+
+
+def fingerprint(text: str) -> str:
+    """The shape of a query: its keywords and operators as written, every name, number, string
+    and parameter as its kind. Comments, spacing, renamed variables and changed literals keep it;
+    a query that had the server restarted is known by it (the audit of the first fix beat an exact
+    match with one trailing space)."""
+    import hashlib
+
+    parts = []
+    for tok in tokens(text):
+        if tok.kind == "name":
+            parts.append(tok.word if tok.word in KEYWORDS or tok.word in CLAUSES else "n")
+        elif tok.kind in ("op", "punct"):
+            parts.append(tok.text)
+        else:
+            parts.append(tok.kind[0])
+    return hashlib.sha256(" ".join(parts).encode()).hexdigest()[:24]

@@ -130,9 +130,11 @@ def measure(text: str, limits: QueryLimits | None = None) -> QueryShape:
     frames: list[tuple[str, int]] = []
     depth = 0
     prev: Token | None = None
-    for tok in tokens(text):
+    toks = list(tokens(text))
+    for i, tok in enumerate(toks):
         shape.tokens += 1
-        t, word = tok.text, tok.word
+        t = tok.text
+        word = tok.word if _keyword_position(prev, toks[i + 1] if i + 1 < len(toks) else None, frames) else ""
         if tok.kind == "punct" and t in _CLOSERS:
             want = _CLOSERS[t]
             if any(f[0] == want for f in frames):
@@ -141,7 +143,7 @@ def measure(text: str, limits: QueryLimits | None = None) -> QueryShape:
                     depth -= w
                     if kind == want:
                         break
-        elif word == "END":
+        elif word == "END" and _case_open(frames):
             while frames and frames[-1][0] not in _OPENERS:
                 kind, w = frames.pop()
                 depth -= w
@@ -153,8 +155,9 @@ def measure(text: str, limits: QueryLimits | None = None) -> QueryShape:
             # A sign's operand ends at the next binary operator; NOT's runs on through comparisons
             # and arithmetic to the next AND/OR/XOR or separator (measured: NOT x12 then `= ((…))`
             # parses as deep as both together, `-` x12 then `+ ((…))` does not).
-            ends_not = _ends_negation(tok)
-            while frames and ((frames[-1][0] == "-" and _ends_operand_chain(tok)) or (frames[-1][0] == "NOT" and ends_not)):
+            ends_not = _ends_negation(tok, word)
+            ends_sign = _ends_operand_chain(tok, word)
+            while frames and ((frames[-1][0] == "-" and ends_sign) or (frames[-1][0] == "NOT" and ends_not)):
                 frames.pop()
                 depth -= 1
         shape.cost += 1 << min(depth, 62)
@@ -185,20 +188,49 @@ def measure(text: str, limits: QueryLimits | None = None) -> QueryShape:
     return shape
 
 
-def _ends_operand_chain(tok: Token) -> bool:
+def _keyword_position(prev: Token | None, nxt: Token | None, frames: list[tuple[str, int]]) -> bool:
+    """Can the name token between `prev` and `nxt` be a keyword here? Not a property (`m.end`), a
+    label or relationship type (`n:End`, `[:CASE]`), nor a map key (`{end: 1}`): the audit of the
+    first guard named a property `end` and switched the depth count off."""
+    if prev is not None and prev.text == ".":
+        return False
+    in_map = _innermost_bracket(frames) == "{"
+    if prev is not None and prev.text == ":" and not in_map:
+        return False
+    return not (nxt is not None and nxt.text == ":" and in_map)
+
+
+def _innermost_bracket(frames: list[tuple[str, int]]) -> str:
+    for kind, _ in reversed(frames):
+        if kind in _OPENERS:
+            return kind
+    return ""
+
+
+def _case_open(frames: list[tuple[str, int]]) -> bool:
+    """Is a CASE open inside the innermost bracket (so an END can close it)?"""
+    for kind, _ in reversed(frames):
+        if kind == "CASE":
+            return True
+        if kind in _OPENERS:
+            return False
+    return False
+
+
+def _ends_operand_chain(tok: Token, word: str) -> bool:
     """Binary operators, separators and keywords end the operand of a sign before them."""
     if tok.kind == "op":
         return True
     if tok.kind == "punct":
         return tok.text not in (".", "$")
-    return tok.kind == "name" and tok.word in _SIGN_ENDERS
+    return word in _SIGN_ENDERS
 
 
-def _ends_negation(tok: Token) -> bool:
+def _ends_negation(tok: Token, word: str) -> bool:
     """Only boolean connectives, separators and keywords end the operand of NOT."""
     if tok.kind == "punct":
         return tok.text in (",", "|", ";")
-    return tok.kind == "name" and tok.word in _NOT_ENDERS
+    return word in _NOT_ENDERS
 
 
 def _check_int_literal(tok: Token, prev: Token | None) -> None:

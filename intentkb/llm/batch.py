@@ -131,7 +131,7 @@ def _ingest(client: LLMClient, key: str, req: dict[str, Any], obj: dict[str, Any
     if resp.get("status_code") != 200:
         return False
     try:
-        reply = attempt_of(resp.get("body") or {})
+        reply = client.scrubbed(attempt_of(resp.get("body") or {}))
         client.read(reply, req["parser"], req.get("reply"), req.get("mode", "lines"), req["args"])
     except (ParseError, KeyError, IndexError, TypeError, AttributeError):
         return False

@@ -7,6 +7,7 @@ what no retry can fix (a wrong key, an unknown model) stops the run."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -111,6 +112,11 @@ class LLMClient:
         stored or written: an endpoint that echoes the request's headers (the key, the URL's
         credentials as Basic auth) must not put them into intentions, the cache or the store."""
         return self.settings.redact(raw)
+
+    def scrubbed(self, attempt: Attempt) -> Attempt:
+        """The reply's text scrubbed again once decoded: JSON `\\u` escapes hid the key from the
+        scrub of the raw body (the audit of the first fix)."""
+        return dataclasses.replace(attempt, text=self.scrub(attempt.text))
 
     # -- requests ------------------------------------------------------------------------------
     def mode_of(self, template: Template) -> Mode:
@@ -313,7 +319,7 @@ class LLMClient:
                     async with self.sem:
                         usage.calls += 1
                         raw = await self._post(api, {"model": self.settings.model, "messages": messages, **params}, spec)
-                    reply = completion_of(self.scrub(raw))
+                    reply = self.scrubbed(completion_of(self.scrub(raw)))
         except (openai.AuthenticationError, openai.PermissionDeniedError) as e:
             raise LLMFatal(redact(f"the endpoint refused the credentials: {describe(e)}")) from None
         except openai.NotFoundError as e:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import math
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -70,6 +71,19 @@ class CypherRequest(BaseModel):
 
     query: str = Field(min_length=1, max_length=100_000, description="Cypher text or a named query (read-only)")
     params: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _finite(self) -> CypherRequest:
+        stack: list[Any] = [self.params]
+        while stack:
+            v = stack.pop()
+            if isinstance(v, float) and not math.isfinite(v):
+                raise ValueError("parameters must hold finite numbers (no NaN or infinity)")
+            if isinstance(v, dict):
+                stack.extend(v.values())
+            elif isinstance(v, list):
+                stack.extend(v)
+        return self
 
 
 class CypherResponse(BaseModel):

@@ -8,7 +8,6 @@ command (and automatically as the AOF grows) the AOF is rewritten to an RDB snap
 from __future__ import annotations
 
 import os
-import resource
 import signal
 import subprocess
 import time
@@ -24,8 +23,18 @@ from redis.retry import Retry
 from ...errors import StoreError
 from ...private import private_dir
 from .locks import flocked
-from .settings import default_memory, module_args
-from .supervision import DEFAULT_GRACE, death_reason, finish_event, read_state, record_event, start_supervisor, stop_supervisor, supervisor_running
+from .settings import data_bytes, default_memory, limit_memory, module_args
+from .supervision import (
+    DEFAULT_GRACE,
+    death_reason,
+    finish_event,
+    read_state,
+    record_event,
+    running_fingerprints,
+    start_supervisor,
+    stop_supervisor,
+    supervisor_running,
+)
 
 SOCKET_NAME = "kb.sock"
 _MAX_SOCKET_PATH = 104  # sun_path is 108 bytes on Linux, less elsewhere
@@ -50,7 +59,7 @@ class EmbeddedServer:
     def __init__(self, data_dir: Path, module_args: str = "", grace: float = DEFAULT_GRACE, memory: int | None = None) -> None:
         self.module_args = module_args  # validated by Settings: NAME value pairs only
         self.grace = grace  # seconds a query may outlive its deadline before the supervisor restarts the server
-        self.memory = default_memory() if memory is None else memory  # bytes the server may allocate (0: no limit)
+        self.memory = default_memory() if memory is None else memory  # bytes the server may allocate (0: none, AUTO: memory_cap)
         self.dir = Path(data_dir).expanduser().resolve() / "falkordb"
         self.socket = self.dir / SOCKET_NAME
         self.pidfile = self.dir / "server.pid"
@@ -191,7 +200,9 @@ class EmbeddedServer:
                 return ""
             reason = f"the server died: {death_reason(self.logfile)}"
             at, t0 = time.time(), time.monotonic()
-            record_event(self.dir, {"at": at, "reason": reason, "by": f"client {os.getpid()}", "outcome": "restarting"})
+            record_event(
+                self.dir, {"at": at, "reason": reason, "by": f"client {os.getpid()}", "outcome": "restarting", "suspects": running_fingerprints(self.dir)}
+            )
             self._start_locked(timeout)
             finish_event(self.dir, at, outcome="restarted", took=round(time.monotonic() - t0, 3))
         self.supervise()
@@ -201,7 +212,7 @@ class EmbeddedServer:
         """How often the server was restarted by itself, and the last time why (for /health)."""
         state = read_state(self.dir)
         events = state.get("events") or []
-        last = {k: v for k, v in events[-1].items() if k not in ("query", "sha")} if events else None  # no one's query text
+        last = {k: v for k, v in events[-1].items() if k not in ("query", "sha", "suspects")} if events else None  # no one's query text
         return {"count": int(state.get("restarts", 0)), "last": last, "supervised": supervisor_running(self.dir)}
 
     def _start_locked(self, timeout: float) -> None:
@@ -226,7 +237,7 @@ class EmbeddedServer:
         if proc.returncode != 0:
             raise StoreError(f"embedded server failed to start: {proc.stdout.decode(errors='replace').strip()[-500:]}")
         self._wait_ready(timeout)
-        self._limit_memory()
+        self.limit_memory()
         for root, dirs, files in os.walk(self.dir):  # files an earlier version left readable
             for name in dirs:
                 os.chmod(os.path.join(root, name), 0o700)
@@ -234,24 +245,11 @@ class EmbeddedServer:
                 if not name.endswith(".sock"):
                     os.chmod(os.path.join(root, name), 0o600)
 
-    def _limit_memory(self) -> None:
-        """Cap the server's data memory (RLIMIT_DATA, set from outside once it is ready: no
-        preexec hook, which is unsafe in threaded callers). Some expressions allocate whatever
-        their data asks for before the per-query cap applies: `UNWIND range(1, 3000000*1000)` grew
-        the server to 19 GB of a 23 GB machine in 33 s; capped, it aborts within seconds and the
-        supervisor starts it again, and the rest of the machine is never at risk."""
-        pid = self._pid()
-        if not self.memory or pid is None:
-            return
-        try:
-            rss = int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-        except (OSError, ValueError, IndexError):
-            rss = 0
-        limit = max(self.memory, 2 * rss)  # never below what a large graph already holds
-        try:
-            resource.prlimit(pid, resource.RLIMIT_DATA, (limit, limit))
-        except (OSError, ValueError):
-            pass  # not permitted here: the supervisor still restarts a server that dies
+    def data_bytes(self) -> int | None:
+        return data_bytes(self._pid())
+
+    def limit_memory(self) -> int | None:
+        return limit_memory(self._pid(), self.memory)
 
     def supervise(self) -> None:
         """Start this directory's supervisor unless one runs (kb/falkordb/supervisor.py)."""

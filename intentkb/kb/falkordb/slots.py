@@ -14,7 +14,6 @@ until the supervisor has cleared it (kb/falkordb/supervisor.py).
 from __future__ import annotations
 
 import fcntl
-import hashlib
 import json
 import os
 import time
@@ -25,6 +24,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from ...errors import StoreError
+from ..cypher_lexer import fingerprint
 from .locks import held_elsewhere
 
 QUICK_SECONDS = 1.0
@@ -49,11 +49,6 @@ class Slot:
     def marker(self) -> str:
         """A comment the query carries, so the supervisor can find it in GRAPH.INFO."""
         return f"/*ikb:slot={self.name}*/ "
-
-
-def query_sha(query: str) -> str:
-    """The fingerprint of a query's text: a query that stopped the server is known by it."""
-    return hashlib.sha256(query.encode("utf-8", "surrogatepass")).hexdigest()[:24]
 
 
 def thread_count(module_args: str) -> int:
@@ -89,7 +84,7 @@ class QuerySlots:
             return None
         now = time.time()
         fh.seek(0)
-        fh.write(json.dumps({"pid": os.getpid(), "started": now, "deadline": now + timeout, "query": query[:200], "sha": query_sha(query)}))
+        fh.write(json.dumps({"pid": os.getpid(), "started": now, "deadline": now + timeout, "query": query[:200], "sha": fingerprint(query)}))
         fh.flush()
         return Slot(name, path, fh, timeout)
 

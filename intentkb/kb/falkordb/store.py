@@ -18,6 +18,7 @@ from redis.retry import Retry
 
 from ...config import Settings
 from ...errors import ReadOnlyViolation, StoreError
+from ..cypher_lexer import fingerprint
 from ..guard import QueryRefused, ResultCaps
 from ..models import Label
 from ..store import GraphStore, PreparedWrite, Row, WriteStats
@@ -27,7 +28,7 @@ from .locks import WriteLock, flocked
 from .params import params_header
 from .server import EmbeddedServer
 from .settings import module_args
-from .slots import QUICK_SECONDS, QuerySlots, Slot, query_sha, release, thread_count
+from .slots import QUICK_SECONDS, QuerySlots, Slot, release, thread_count
 from .supervision import events_since
 
 T = TypeVar("T")
@@ -136,19 +137,19 @@ class EmbeddedStore(GraphStore):
         return ["timeout", max(1, ms)] if ms else []
 
     # -- the project's own queries: retried once when the server restarts under them ----------------
-    def _recovering(self, call: Callable[[], T]) -> T:
+    def _recovering(self, call: Callable[[], T], attempts: int = 3) -> T:
         """Run `call`; if the server went down meanwhile, wait for it to be back (the supervisor, or
-        this call, restarts it from its files) and run it once more: own queries are reads or
-        idempotent MERGE batches, so a second run changes nothing the first one did."""
+        this call, restarts it from its files) and run it again: own queries are reads or
+        idempotent MERGE batches, so another run changes nothing the first one did. A few times,
+        as the server may go down again while a bad query elsewhere is being stopped."""
         since = time.time()
-        try:
-            return call()
-        except redis.exceptions.ConnectionError:
-            self._back(since)
-        try:
-            return call()
-        except redis.exceptions.ConnectionError as e:
-            raise StoreError(f"embedded server unreachable at {self.server.socket}: {e}") from e
+        why = ""
+        for _ in range(attempts):
+            try:
+                return call()
+            except redis.exceptions.ConnectionError as e:
+                why = self._back(since) or str(e)
+        raise StoreError(f"the embedded server at {self.server.socket} went down {attempts} times while this ran (last: {why}); run it again")
 
     def _back(self, since: float) -> str:
         """Wait until the server answers again (starting it if nobody does); what happened to it."""
@@ -224,16 +225,28 @@ class EmbeddedStore(GraphStore):
 
     def _refuse_a_known_stopper(self, text: str) -> None:
         """A query that outlived its deadline stalls a thread until the server restarts; sent in a
-        loop, the same query would restart the server every few seconds and cut everyone's
-        queries short. So the same text is refused for QUARANTINE seconds after it stopped it."""
-        sha = query_sha(text)
+        loop it would restart the server every few seconds and cut everyone's queries short. So a
+        query of the same shape (kb/cypher_lexer.fingerprint) is refused for QUARANTINE seconds
+        after it stopped the server, and one that was running when the server died is refused
+        when it was the only outside query running then, or when it was running at two deaths."""
+        fp = fingerprint(text)
+        deaths = 0
         for e in events_since(self.server.dir, time.time() - QUARANTINE):
-            if e.get("sha") == sha:
-                ago = time.time() - float(e.get("at", 0))
-                raise QueryRefused(
-                    f"query refused: the same query had the embedded server restarted {ago:.0f} s ago ({e.get('reason', '')}); "
-                    f"it is refused for {QUARANTINE} s: change it (narrow it, or avoid the expression that does not stop)"
-                )
+            suspects = e.get("suspects") or []
+            if e.get("sha") == fp or (fp in suspects and len(suspects) == 1):
+                self._quarantined(e)
+            if fp in suspects:
+                deaths += 1
+                if deaths >= 2:
+                    self._quarantined(e)
+
+    @staticmethod
+    def _quarantined(e: dict[str, Any]) -> None:
+        ago = time.time() - float(e.get("at", 0))
+        raise QueryRefused(
+            f"query refused: a query of this shape had the embedded server restarted {ago:.0f} s ago ({e.get('reason', '')}); "
+            f"such queries are refused for {QUARANTINE} s: change it (narrow it, or avoid the expression that does not stop)"
+        )
 
     def _explain_restart(self, since: float, slot: Slot) -> str:
         why = self._back(since)

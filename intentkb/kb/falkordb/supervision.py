@@ -111,6 +111,20 @@ def stop_supervisor(server_dir: Path) -> None:
         time.sleep(0.01)
 
 
+def running_fingerprints(server_dir: Path) -> list[str]:
+    """The fingerprints of the outside queries holding a slot now: when the server dies, these
+    are the suspects (kb/falkordb/slots.py writes them)."""
+    found = []
+    for path in sorted((server_dir / "slots").glob("*")):
+        try:
+            rec = json.loads(path.read_text() or "null")
+        except (OSError, ValueError):
+            continue
+        if isinstance(rec, dict) and rec.get("sha"):
+            found.append(str(rec["sha"]))
+    return found
+
+
 def death_reason(logfile: Path) -> str:
     """What the server's log says about how its last run ended, in one line."""
     try:

@@ -35,9 +35,10 @@ from .locks import held_elsewhere
 from .server import EmbeddedServer
 from .settings import module_args as full_args
 from .slots import QuerySlots, clear, holder_alive, read_slot, thread_count
-from .supervision import DEFAULT_GRACE, LOCK_FILE, POLL, death_reason, finish_event, record_event, update_state
+from .supervision import DEFAULT_GRACE, LOCK_FILE, POLL, death_reason, finish_event, record_event, running_fingerprints, update_state
 
 _ORPHAN_CHECK_EVERY = 1.0
+_MEMORY_CHECK_EVERY = 2.0
 
 
 class Supervisor:
@@ -47,6 +48,7 @@ class Supervisor:
         self.grace = grace
         self.handled: set[tuple[str, float]] = set()
         self.next_orphan_check = 0.0
+        self.next_memory_check = 0.0
         self.last_pid: int | None = None
 
     # -- the loop --------------------------------------------------------------------------------
@@ -85,10 +87,13 @@ class Supervisor:
                 return self._busy_lock()  # stopped cleanly, unless a start is under way right now
             if self._busy_lock():
                 return True  # someone is starting or stopping it at this moment
-            self._restart(f"the server died: {death_reason(srv.logfile)}")
+            self._restart(f"the server died: {death_reason(srv.logfile)}", suspects=running_fingerprints(srv.dir))
             return True
         now = time.time()
         orphans_due = now >= self.next_orphan_check
+        if now >= self.next_memory_check and all(read_slot(p) is None for p in self.slots.paths()):
+            self.server.limit_memory()  # follows the graph while no outside query runs
+            self.next_memory_check = now + _MEMORY_CHECK_EVERY
         for path in self.slots.paths():
             rec = read_slot(path)
             if rec is None:
@@ -130,7 +135,7 @@ class Supervisor:
                     return True
         return False
 
-    def _restart(self, reason: str, **extra: str) -> None:
+    def _restart(self, reason: str, **extra: object) -> None:
         at = time.time()
         t0 = time.monotonic()
         record_event(self.server.dir, {"at": at, "reason": reason, "by": "supervisor", "outcome": "restarting", **extra})
