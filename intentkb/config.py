@@ -73,7 +73,7 @@ class Settings(BaseModel):
     query_max_param_bytes: int = Field(default_factory=lambda: int(_env("INTENTKB_QUERY_MAX_PARAM_BYTES", default="1000000") or 1_000_000), ge=1)
     # Result caps of outside queries: rows, and bytes on the wire (the HTTP API sets lower ones).
     query_max_rows: int = Field(default_factory=lambda: int(_env("INTENTKB_QUERY_MAX_ROWS", default="1000000") or 1_000_000), ge=1)
-    query_max_result_bytes: int = Field(default_factory=lambda: int(_env("INTENTKB_QUERY_MAX_RESULT_BYTES", default=str(256 << 20)) or 256 << 20), ge=1)
+    query_max_result_bytes: int = Field(default_factory=lambda: int(_env("INTENTKB_QUERY_MAX_RESULT_BYTES", default=str(64 << 20)) or 64 << 20), ge=1)
     # Seconds an outside query may outlive its timeout before the embedded server is restarted to stop it.
     query_grace: float = Field(default_factory=lambda: float(_env("INTENTKB_QUERY_GRACE", default="3") or 3), gt=0, le=3600)
 

@@ -280,3 +280,20 @@ def test_queries_past_the_concurrency_cap_are_refused_at_once(served, monkeypatc
         statuses = list(pool.map(lambda _: _request(url + "/cypher", long_q)[0], range(6)))
     assert statuses.count(429) >= 3 and set(statuses) <= {400, 429}, statuses
     assert _request(url + "/health")[0] == 200
+
+
+def test_a_server_stopped_by_its_operator_is_no_death_and_no_one_is_blamed(served):
+    """The audit of the third fix: `intentkb server stop` under a running serve was recorded as a
+    death with the query then running as its only suspect, and that harmless shape was refused
+    for ten minutes."""
+    _, settings, start = served
+    url = start()
+    q = {"query": "MATCH (q:Attribute) WHERE q.name IS NOT NULL RETURN count(q) AS n"}
+    assert _request(url + "/cypher", q)[0] == 200
+    before = _request(url + "/health")[1]["store"]["restarts"]["count"]
+    env = {**os.environ, "INTENTKB_HOME": str(settings.data_dir)}
+    subprocess.run([sys.executable, "-m", "intentkb.cli.main", "server", "stop"], env=env, check=True, capture_output=True, timeout=120)
+    first = _request(url + "/cypher", q)
+    assert first[0] in (200, 503), first
+    assert _request(url + "/cypher", q)[0] == 200 and _request(url + "/cypher", q)[0] == 200
+    assert _request(url + "/health")[1]["store"]["restarts"]["count"] == before

@@ -195,16 +195,19 @@ def test_bombs_whose_clients_are_gone_do_not_stall_the_server(data_dir):
     assert srv._pid() not in (None, pid)
 
 
-def test_a_query_that_kills_the_server_gets_a_clear_error_and_a_restarted_server(data_dir):
-    """Finding 2: an allocation the guard cannot see (the size comes from data) makes FalkorDB
-    abort; the caller said "embedded server unreachable" and the server stayed down."""
+def test_a_query_that_kills_the_server_gets_a_clear_error_and_a_restarted_server(data_dir, monkeypatch):
+    """Finding 2: an allocation the guard cannot see (nested ranges, sized by the data) makes
+    FalkorDB abort; the caller said "embedded server unreachable" and the server stayed down."""
+    from intentkb.kb.falkordb import StoreRestarted
+
+    monkeypatch.setenv("INTENTKB_SERVER_MEMORY", "1")  # the abort comes sooner under a small cap
     with open_store(_settings(data_dir, query_max_nesting=12)) as st:
         st.run("CREATE (:Product {id: 'kept', asin: 'kept'})", write=True)
         pid = st.server._pid()
-        with pytest.raises(StoreError) as err:
-            st.run("UNWIND [3000000000] AS n RETURN size(range(1, n)) AS x", timeout=2)
+        with pytest.raises(StoreRestarted) as err:
+            st.run("UNWIND [100000] AS n RETURN size([x IN range(1, n) | range(1, n)]) AS x", timeout=60)
         assert "unreachable" not in str(err.value)
-        assert "restarted" in str(err.value)
+        assert "restarted" in str(err.value) and "Out Of Memory" in str(err.value)
         assert st.server._pid() not in (None, pid)
         assert st.run("MATCH (p:Product {id: 'kept'}) RETURN count(p) AS n") == [{"n": 1}]
 
@@ -259,20 +262,34 @@ def test_the_servers_memory_is_capped_and_follows_its_data(estore):
     assert held and 4 << 30 <= cap <= max(memory_cap(held), memory_cap(2 * held)), (cap, held)
 
 
-def test_a_query_that_kills_the_server_by_its_memory_is_refused_next_time(data_dir, monkeypatch):
-    """The audit of the second fix: a query that made the server abort (out of memory) could be
-    sent again and again; each time the server died and came back, cutting everyone's queries."""
+def test_queries_that_keep_bringing_the_server_down_trip_the_breaker(data_dir, monkeypatch):
+    """The audits of the second and third fixes: a query that made the server abort could be sent
+    again and again, each variant a new shape (one client caused 146 restarts a minute). After three
+    restarts brought about by outside queries within a minute, outside queries pause; intentkb's
+    own queries go on, and nothing acknowledged is lost."""
+    from intentkb.kb.falkordb import OutsidePaused
+
     monkeypatch.setenv("INTENTKB_SERVER_MEMORY", "1")
-    bomb = "RETURN size([x IN range(1, 100000) | range(1, 100000)]) AS n"
     with open_store(_settings(data_dir, query_max_nesting=12, query_max_cost=1 << 17)) as st:
         st.run("CREATE (:Product {id: 'kept', asin: 'kept'})", write=True)
-        pid = st.server._pid()
-        with pytest.raises(StoreError, match=r"went down|restarted"):
-            st.run(bomb, timeout=60)
-        assert st.server._pid() not in (None, pid)
-        with pytest.raises(QueryRefused, match="shape had the embedded server restarted"):
-            st.run(bomb.replace("AS n", "AS m") + "  // again", timeout=60)
-        assert st.run("MATCH (p:Product {id: 'kept'}) RETURN count(p) AS n") == [{"n": 1}]
+        for i in range(3):
+            with pytest.raises(StoreError, match=r"went down|restarted"):
+                st.run(f"RETURN size([x IN range(1, 100000) | range(1, 100000 + {i})]) AS n", timeout=60)
+        with pytest.raises(OutsidePaused, match="paused"):
+            st.run("RETURN 1 AS one")
+        counts = {r["label"]: r["count"] for r in st.run("count_labels")}  # the project's own queries are not paused
+        assert counts.get("Product") == 1
+
+
+def test_a_range_sized_by_the_data_is_stopped_before_it_allocates(estore):
+    """The audit of the third fix: `range(1, c*10000000)` with `c` from the data passed the constant
+    folding and made the server abort; now its step fails past the limit, in the engine, at once."""
+    pid = estore.server._pid()
+    estore.run("CREATE (:Product {id: 'a', asin: 'a'})", write=True)
+    with pytest.raises(QueryRefused, match="range"):
+        estore.run("MATCH (n) WITH count(n) AS c RETURN size(range(1, c * 30000000)) AS n")
+    assert estore.server._pid() == pid
+    assert estore.run("WITH [1, 2, 3] AS l RETURN range(0, size(l) - 1) AS r, range(size(l), 1, -1) AS d") == [{"r": [0, 1, 2], "d": [3, 2, 1]}]
 
 
 def test_the_supervisor_goes_with_its_server(data_dir):

@@ -201,3 +201,37 @@ def check_ranges(text: str, params: Mapping[str, Any], max_range: int) -> None:
                 f"query refused: range() of {count:,} elements, the limit is {max_range:,} (INTENTKB_QUERY_MAX_RANGE): "
                 "the engine allocates a range whole, and one too large kills the server"
             )
+
+
+def bound_ranges(text: str, max_range: int, max_chars: int = 200_000) -> str:
+    """`text` with every range() whose size is not known before running made to fail past
+    `max_range` elements instead of allocating them (FalkorDB builds a range whole: a bound from
+    the data, `range(1, c*10000000)`, made it abort): its step becomes
+    `CASE WHEN <size> > max_range THEN 0 ELSE <step> END`, and a zero step is the engine's own
+    clear error, which the store turns into this limit. The innermost range is bounded first, so
+    the size test of an outer one holds the bounded inner text. Ranges with constant bounds are
+    checked before sending (check_ranges) and left as they are."""
+    guard = f"> {max_range} THEN 0 ELSE"
+    while True:
+        toks = list(tokens(text))
+        last = None
+        for i, tok in enumerate(toks[:-1]):
+            if tok.word != "RANGE" or toks[i + 1].text != "(" or (i and toks[i - 1].text == "."):
+                continue
+            args = _arguments(toks, i + 1)
+            if len(args) not in (2, 3) or not all(args) or all(constant(a, {}, {}) is not None for a in args):
+                continue
+            if len(args) == 3 and guard in text[args[2][0].pos : args[2][-1].pos + len(args[2][-1].text)]:
+                continue  # bounded already
+            last = [(x[0].pos, x[-1].pos + len(x[-1].text)) for x in args]
+        if last is None:
+            return text
+        a, b = (text[s:e] for s, e in last[:2])
+        if len(last) == 2:
+            end = last[1][1]
+            text = text[:end] + f", CASE WHEN ({b}) - ({a}) {guard} 1 END" + text[end:]
+        else:
+            s3, e3 = last[2]
+            text = text[:s3] + f"CASE WHEN (({b}) - ({a})) / ({text[s3:e3]}) {guard} {text[s3:e3]} END" + text[e3:]
+        if len(text) > max_chars:
+            raise QueryRefused(f"query refused: too many range() calls inside one another to bound ({max_chars:,} characters once bounded)")

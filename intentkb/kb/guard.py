@@ -66,7 +66,7 @@ class ResultCaps(BaseModel):
     """How much an outside query may return: past either, the caller gets an error, not a part."""
 
     max_rows: int = Field(default=1_000_000, ge=1, description="Rows (INTENTKB_QUERY_MAX_ROWS)")
-    max_bytes: int = Field(default=256 << 20, ge=1, description="Bytes of the reply (INTENTKB_QUERY_MAX_RESULT_BYTES)")
+    max_bytes: int = Field(default=64 << 20, ge=1, description="Bytes of the reply (INTENTKB_QUERY_MAX_RESULT_BYTES): ~10x that in Python objects")
 
     @classmethod
     def of(cls, settings: Settings) -> ResultCaps:

@@ -108,6 +108,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorDetail, "description": "The request is valid but cannot be answered (no such script, no index, a refused query)"},
     401: {"model": ErrorDetail, "description": "A bearer token is required"},
     413: {"model": ErrorDetail, "description": "The request body or the query's parameters are over their size limit"},
+    503: {"model": ErrorDetail, "description": "The store went down under the query (it is back), or outside queries are paused for a while"},
     422: {"description": "The request does not match its schema (where and what, never the value), or the answer is over its row or byte limit"},
 }
 
@@ -173,6 +174,10 @@ def create_app(settings: Settings | None = None, *, token: str | None = None, li
         detail = text if len(text) <= MAX_DETAIL else text[:MAX_DETAIL] + "…"  # a message may quote the request (an id)
         if isinstance(e, ResultTooLarge):
             return HTTPException(status_code=422, detail=detail)
+        if type(e).__name__ == "OutsidePaused":  # the embedded store's breaker: try again later
+            return HTTPException(status_code=503, detail=detail, headers={"Retry-After": str(max(1, round(getattr(e, "retry_after", 1))))})
+        if type(e).__name__ == "StoreRestarted":  # the store went down under the query: not the client's doing
+            return HTTPException(status_code=503, detail=detail)
         if isinstance(e, QueryRefused) and "bytes encoded" in text:
             return HTTPException(status_code=413, detail=detail)
         return HTTPException(status_code=400, detail=detail)

@@ -193,18 +193,23 @@ class EmbeddedServer:
 
     def recover(self, timeout: float = 120.0) -> str:
         """After a lost connection: wait until the server answers again, starting it from its own
-        files if it is down and no one else is doing so. Returns why it went down ('' if it was up)."""
+        files if it is down and no one else is doing so. Returns why it went down ('' if it was up).
+        A server stopped on purpose (`server stop` removes its pid file) is started again without
+        recording a death, so no query running then is taken for the cause."""
         with self._locked():
             if self.ping() != "down":
                 self._wait_ready(timeout)
                 return ""
-            reason = f"the server died: {death_reason(self.logfile)}"
-            at, t0 = time.time(), time.monotonic()
-            record_event(
-                self.dir, {"at": at, "reason": reason, "by": f"client {os.getpid()}", "outcome": "restarting", "suspects": running_fingerprints(self.dir)}
-            )
-            self._start_locked(timeout)
-            finish_event(self.dir, at, outcome="restarted", took=round(time.monotonic() - t0, 3))
+            if not self.pidfile.exists() and not self.socket.exists():
+                self._start_locked(timeout)
+                reason = "the server was stopped"
+            else:
+                reason = f"the server died: {death_reason(self.logfile)}"
+                at, t0 = time.time(), time.monotonic()
+                event = {"at": at, "reason": reason, "by": f"client {os.getpid()}", "outcome": "restarting", "suspects": running_fingerprints(self.dir)}
+                record_event(self.dir, event)
+                self._start_locked(timeout)
+                finish_event(self.dir, at, outcome="restarted", took=round(time.monotonic() - t0, 3))
         self.supervise()
         return reason
 

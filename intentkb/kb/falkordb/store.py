@@ -19,6 +19,7 @@ from redis.retry import Retry
 from ...config import Settings
 from ...errors import ReadOnlyViolation, StoreError
 from ..cypher_lexer import fingerprint
+from ..eager import bound_ranges
 from ..guard import QueryRefused, ResultCaps
 from ..models import Label
 from ..store import GraphStore, PreparedWrite, Row, WriteStats
@@ -29,10 +30,9 @@ from .params import params_header
 from .server import EmbeddedServer
 from .settings import module_args
 from .slots import QUICK_SECONDS, QuerySlots, Slot, release, thread_count
-from .supervision import events_since
+from .supervision import StoreRestarted, check_breaker, events_since, quarantined
 
 T = TypeVar("T")
-QUARANTINE = 600  # seconds a query that had the server restarted is refused
 
 _SCALARS = frozenset({str, int, float, bool, type(None)})
 
@@ -116,18 +116,18 @@ class EmbeddedStore(GraphStore):
         self.graph = self.db.select_graph(settings.graph_name)
         self.write_lock = WriteLock(self.server.dir / f"writers.{settings.graph_name}.lock")
         self.slots = QuerySlots(self.server.dir, thread_count(module_args(settings.falkordb_args)))
-        self.timeout_max_ms = self._timeout_max()
-        if not self.db.connection.exists(self.graph.name):
+        self.timeout_max_ms = self._recovering(self._timeout_max)
+        if not self._recovering(lambda: self.db.connection.exists(self.graph.name)):
             # FalkorDB refuses every read of a graph that does not exist yet ("empty key"), which
             # would also hide a write sent down the read-only path; the schema creates the graph.
-            self.setup_schema()
+            self._recovering(self.setup_schema)
 
     def _timeout_max(self) -> int:
         """The server's TIMEOUT_MAX in ms (0: none): the project's own queries ask for all of it."""
         try:
             reply = self.db.connection.execute_command("GRAPH.CONFIG", "GET", "TIMEOUT_MAX")
             return int(reply[1]) if reply and len(reply) > 1 else 0
-        except (redis.exceptions.RedisError, ValueError, TypeError):
+        except (redis.exceptions.ResponseError, ValueError, TypeError):
             return 0
 
     def _timeout_args(self, timeout: float | None) -> list[Any]:
@@ -183,6 +183,7 @@ class EmbeddedStore(GraphStore):
 
     # -- queries from outside: a slot, a connection of their own, capped replies --------------------
     def _run_outside(self, text: str, params: dict[str, Any], write: bool, timeout: float, caps: ResultCaps) -> list[Row]:
+        check_breaker(self.server.dir)
         self._refuse_a_known_stopper(text)
         deadline = time.monotonic() + timeout
         slot = self.slots.acquire(timeout, text)
@@ -203,7 +204,8 @@ class EmbeddedStore(GraphStore):
         wait = slot.timeout + self.server.grace + 5  # the supervisor acts at timeout + grace
         try:
             header = params_header(params)
-            command = [GRAPH_RW if write else GRAPH_RO, self.graph.name, header + slot.marker() + text, "--compact", *self._timeout_args(slot.timeout)]
+            sent = bound_ranges(text, self.settings.query_max_range) if "range" in text.lower() else text
+            command = [GRAPH_RW if write else GRAPH_RO, self.graph.name, header + slot.marker() + sent, "--compact", *self._timeout_args(slot.timeout)]
             with self.write_lock.shared() if write else nullcontext():
                 reply = capped.call(str(self.server.socket), command, max_bytes=caps.max_bytes, timeout=wait)
             if isinstance(reply, redis.exceptions.ResponseError):
@@ -214,39 +216,27 @@ class EmbeddedStore(GraphStore):
         except redis.exceptions.ResponseError as e:
             if slot.quick and more_time and "timed out" in str(e).lower():
                 raise _QuickLaneTooShort from None
+            if sent != text and "step argument to range() can't be 0" in str(e):
+                raise QueryRefused(
+                    f"query stopped: a range() would have had more than {self.settings.query_max_range:,} elements "
+                    "(INTENTKB_QUERY_MAX_RANGE): the server allocates a range whole"
+                ) from None
             raise self._failure(e, not write, slot.timeout) from e
         except capped.NoAnswer:
             self.server.restart()  # the supervisor should have done this already
             raise StoreError(f"query stopped: no answer {wait:g} s after it was sent; the embedded server was restarted to end it") from None
         except redis.exceptions.ConnectionError:
-            raise StoreError(self._explain_restart(since, slot)) from None
+            raise StoreRestarted(self._explain_restart(since, slot)) from None
         caps.check_rows(len(result.result_set))
         return _rows(result)
 
     def _refuse_a_known_stopper(self, text: str) -> None:
         """A query that outlived its deadline stalls a thread until the server restarts; sent in a
-        loop it would restart the server every few seconds and cut everyone's queries short. So a
-        query of the same shape (kb/cypher_lexer.fingerprint) is refused for QUARANTINE seconds
-        after it stopped the server, and one that was running when the server died is refused
-        when it was the only outside query running then, or when it was running at two deaths."""
-        fp = fingerprint(text)
-        deaths = 0
-        for e in events_since(self.server.dir, time.time() - QUARANTINE):
-            suspects = e.get("suspects") or []
-            if e.get("sha") == fp or (fp in suspects and len(suspects) == 1):
-                self._quarantined(e)
-            if fp in suspects:
-                deaths += 1
-                if deaths >= 2:
-                    self._quarantined(e)
-
-    @staticmethod
-    def _quarantined(e: dict[str, Any]) -> None:
-        ago = time.time() - float(e.get("at", 0))
-        raise QueryRefused(
-            f"query refused: a query of this shape had the embedded server restarted {ago:.0f} s ago ({e.get('reason', '')}); "
-            f"such queries are refused for {QUARANTINE} s: change it (narrow it, or avoid the expression that does not stop)"
-        )
+        loop it would restart the server every few seconds. So a query of the same shape
+        (kb/cypher_lexer.fingerprint) is refused for a while after it stopped the server. Deaths
+        are not attributed to one query (an innocent one may have been running): the breaker
+        (supervision.check_breaker) bounds how often outside queries can bring the server down."""
+        quarantined(self.server.dir, fingerprint(text))
 
     def _explain_restart(self, since: float, slot: Slot) -> str:
         why = self._back(since)

@@ -15,12 +15,18 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from ...errors import StoreError
 from ...private import private_open, private_write_text
+from ..guard import QueryRefused
 from .locks import flocked, held_elsewhere
 
 POLL = 0.2
 DEFAULT_GRACE = 3.0
-EVENTS_KEPT = 20
+EVENTS_KEPT = 50
+QUARANTINE = 600  # seconds a query shape that had the server restarted is refused
+BREAKER_RESTARTS = 3  # restarts brought about by outside queries within BREAKER_WINDOW ...
+BREAKER_WINDOW = 60.0
+BREAKER_PAUSE = 30.0  # ... pause outside queries this long after the last of them
 STATE_FILE = "supervisor.json"
 LOCK_FILE = "supervisor.lock"
 
@@ -43,14 +49,62 @@ def update_state(server_dir: Path, change: Callable[[dict[str, Any]], None]) -> 
         os.replace(tmp, server_dir / STATE_FILE)
 
 
+class OutsidePaused(StoreError):
+    """Outside queries are paused for `retry_after` seconds (the breaker); nothing was sent."""
+
+    def __init__(self, message: str, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class StoreRestarted(StoreError):
+    """The server went down while the query ran, and was started again: nothing it acknowledged
+    is lost, but this query's answer is (an HTTP API says 503)."""
+
+
 def record_event(server_dir: Path, event: dict[str, Any]) -> None:
-    """Add a restart to the record before it happens (a client that lost its connection reads it)."""
+    """Add a restart to the record before it happens (a client that lost its connection reads it).
+    A restart that an outside query brought about (`sha`: stuck; `suspects`: running at a death)
+    also counts for the breaker, and a stuck query's shape is quarantined; both are kept apart
+    from the events, so a flood of restarts cannot push them out of the record."""
 
     def add(state: dict[str, Any]) -> None:
+        now = float(event.get("at", time.time()))
         state["events"] = [*state.get("events", []), event][-EVENTS_KEPT:]
         state["restarts"] = int(state.get("restarts", 0)) + 1
+        if event.get("sha") or event.get("suspects"):
+            state["outside"] = [t for t in state.get("outside", []) if now - t < BREAKER_WINDOW] + [now]
+        if event.get("sha"):
+            kept = {k: t for k, t in (state.get("quarantine") or {}).items() if now - t < QUARANTINE}
+            state["quarantine"] = {**kept, str(event["sha"]): now}
 
     update_state(server_dir, add)
+
+
+def quarantined(server_dir: Path, fp: str) -> None:
+    """Refuse a query whose shape had the server restarted less than QUARANTINE seconds ago."""
+    at = (read_state(server_dir).get("quarantine") or {}).get(fp)
+    if at is not None and time.time() - float(at) < QUARANTINE:
+        raise QueryRefused(
+            f"query refused: a query of this shape had the embedded server restarted {time.time() - float(at):.0f} s ago "
+            f"(it ran past its deadline); such queries are refused for {QUARANTINE} s: change it (narrow it, or avoid the expression that does not stop)"
+        )
+
+
+def check_breaker(server_dir: Path) -> None:
+    """Pause outside queries after BREAKER_RESTARTS restarts within BREAKER_WINDOW that outside
+    queries brought about: however each one differs, a client cannot restart the server more than
+    a few times a minute, and intentkb's own work (retrieval, pipelines, loads) goes on meanwhile."""
+    recent = [float(t) for t in read_state(server_dir).get("outside", []) if time.time() - float(t) < BREAKER_WINDOW]
+    if len(recent) >= BREAKER_RESTARTS:
+        wait = max(recent) + BREAKER_PAUSE - time.time()
+        wait = max(wait, min(recent) + BREAKER_WINDOW - time.time())
+        if wait > 0:
+            raise OutsidePaused(
+                f"outside queries are paused for {wait:.0f} s: queries from outside (the console, the HTTP API) had the embedded server "
+                f"restarted {len(recent)} times in the last minute; intentkb's own work goes on (see `intentkb server status`)",
+                wait,
+            )
 
 
 def finish_event(server_dir: Path, at: float, **fields: Any) -> None:
