@@ -16,6 +16,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -28,6 +29,7 @@ from ..cypher_lexer import fingerprint
 from .locks import held_elsewhere
 
 QUICK_SECONDS = 1.0
+LONG_MEMORY = 600.0  # seconds a shape that outlasted the quick lane skips it
 _POLL = 0.02
 
 
@@ -98,31 +100,85 @@ class QuerySlots:
 
     def acquire(self, timeout: float, query: str, *, quick_ok: bool = True) -> Slot:
         """A slot for a query of at most `timeout` seconds: a free long slot at once, else (with
-        `quick_ok`) the quick slot for up to QUICK_SECONDS, else the first long slot that comes free
-        before the deadline; its `timeout` is then what is left."""
+        `quick_ok`) the quick slot for up to QUICK_SECONDS, in the order queries asked for it
+        (a ticket), else the first long slot that comes free before the deadline; its `timeout`
+        is then what is left. Without the queue, six clients looping on long queries took the
+        quick lane in turns and a `RETURN 1` waited out its whole timeout."""
         from ...private import private_dir
 
         private_dir(self.dir)
         deadline = time.monotonic() + timeout
         slot = self._first(self.long, timeout, query)
-        if slot is None and quick_ok:
-            slot = self._first(self.quick, min(timeout, QUICK_SECONDS), query)
-        while slot is None:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise SlotWaitTimeout(
-                    f"query not started: {len(self.long)} other outside queries ran for the whole {timeout:g} s this one may take "
-                    "(at most that many run at once, so a short query always finds a thread); try again, or raise --timeout"
-                )
-            time.sleep(_POLL)
-            slot = self._first(self.long, left, query)
+        quick_ok = quick_ok and not self.known_long(query)
+        ticket = _Ticket(self.dir) if slot is None and quick_ok else None
+        try:
+            while slot is None:
+                left = deadline - time.monotonic()
+                if ticket is not None and ticket.first():
+                    slot = self._first(self.quick, min(left, QUICK_SECONDS), query)
+                    if slot is not None:
+                        break
+                if left <= 0:
+                    raise SlotWaitTimeout(
+                        f"query not started: {len(self.long)} other outside queries ran for the whole {timeout:g} s this one may take "
+                        "(at most that many run at once); try again, or raise --timeout"
+                    )
+                time.sleep(_POLL)
+                slot = self._first(self.long, max(0.001, deadline - time.monotonic()), query)
+        finally:
+            if ticket is not None:
+                ticket.close()
         return slot
+
+    def known_long(self, query: str) -> bool:
+        """Did a query of this shape outlast the quick lane in the last LONG_MEMORY seconds? Then
+        it waits for a long slot at once: clients looping on long queries no longer queue for the
+        quick lane ahead of a short one."""
+        try:
+            return time.time() - (self.dir / "long-shapes" / fingerprint(query)).stat().st_mtime < LONG_MEMORY
+        except OSError:
+            return False
+
+    def mark_long(self, query: str) -> None:
+        d = self.dir / "long-shapes"
+        d.mkdir(mode=0o700, exist_ok=True)
+        path = d / fingerprint(query)
+        path.touch(mode=0o600)
+        os.utime(path)
 
     def _first(self, names: list[str], timeout: float, query: str) -> Slot | None:
         for name in names:
             if (slot := self._try(name, timeout, query)) is not None:
                 return slot
         return None
+
+
+class _Ticket:
+    """A place in the queue for the quick slot: a file named by the time it was taken, held with
+    flock while its query waits (a ticket whose holder died is unlocked and passed over)."""
+
+    def __init__(self, slots_dir: Path) -> None:
+        self.queue = slots_dir / "quick-queue"
+        self.queue.mkdir(mode=0o700, exist_ok=True)
+        self.path = self.queue / f"{time.time_ns():020d}-{os.getpid()}-{threading.get_ident()}"
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        self.fh = os.fdopen(fd, "r+")
+        fcntl.flock(self.fh, fcntl.LOCK_EX)
+
+    def first(self) -> bool:
+        """Is this the oldest ticket whose holder still waits?"""
+        for name in sorted(os.listdir(self.queue)):
+            if name == self.path.name:
+                return True
+            other = self.queue / name
+            if held_elsewhere(other):
+                return False
+            other.unlink(missing_ok=True)  # its holder is gone
+        return True
+
+    def close(self) -> None:
+        self.path.unlink(missing_ok=True)
+        self.fh.close()
 
 
 def release(slot: Slot) -> None:

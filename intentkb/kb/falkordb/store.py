@@ -190,7 +190,7 @@ class EmbeddedStore(GraphStore):
         try:
             return self._outside(slot, text, params, write, caps, more_time=deadline - time.monotonic() > slot.timeout)
         except _QuickLaneTooShort:
-            pass
+            self.slots.mark_long(text)
         finally:
             release(slot)
         slot = self.slots.acquire(max(0.001, deadline - time.monotonic()), text, quick_ok=False)
