@@ -15,3 +15,7 @@ class StoreError(IntentKBError):
 
 class ReadOnlyViolation(StoreError):
     """A write was attempted through a read-only query path."""
+
+
+class QueryRefused(StoreError):
+    """A query or parameter refused before it was sent; nothing ran."""

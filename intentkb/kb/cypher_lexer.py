@@ -105,6 +105,30 @@ def tokens(text: str) -> Iterator[Token]:
             yield Token(kind, m.group(), m.start())
 
 
+def int_literal(text: str) -> int | None:
+    """The value of an integer literal (decimal, 0x hex, 0o octal), or None for another number."""
+    if any(c in text for c in ".eE") and not text.lower().startswith("0x"):
+        return None
+    try:
+        return int(text.replace("_", ""), 0)
+    except ValueError:
+        try:
+            return int(text.replace("_", ""), 10)
+        except ValueError:
+            return None
+
+
+def number_literal(text: str) -> float | int | None:
+    """The value of a number literal, or None."""
+    i = int_literal(text)
+    if i is not None:
+        return i
+    try:
+        return float(text.replace("_", ""))
+    except ValueError:
+        return None
+
+
 def is_operand_end(tok: Token | None) -> bool:
     """True when `tok` can end an operand, so a `-` or `+` after it is a binary operator."""
     if tok is None:

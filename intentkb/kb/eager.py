@@ -12,8 +12,8 @@ import numbers
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from .cypher_lexer import CLAUSES, Token, tokens
-from .guard import QueryRefused, number_literal
+from ..errors import QueryRefused
+from .cypher_lexer import CLAUSES, Token, number_literal, tokens
 
 Num = int | float
 _FUNCTIONS: dict[str, Callable[[Num], Num]] = {

@@ -28,15 +28,12 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from ..config import Settings
-from ..errors import StoreError
-from .cypher_lexer import CLAUSES, Token, is_operand_end, tokens
+from ..errors import QueryRefused, StoreError
+from .cypher_lexer import CLAUSES, Token, int_literal, is_operand_end, tokens
+from .eager import check_ranges
 
 INT64_MAX = 2**63 - 1
 _PARAM_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-
-
-class QueryRefused(StoreError):
-    """A query or parameter refused before it was sent; nothing ran."""
 
 
 class QueryLimits(BaseModel):
@@ -100,28 +97,6 @@ _NOT_ENDERS = frozenset(["AND", "OR", "XOR", "AS", "WHEN", "THEN", "ELSE", "END"
 _CASE_WEIGHT = 1  # a CASE level parses about as slowly as a bracket level (measured)
 
 
-def _int_literal(text: str) -> int | None:
-    if any(c in text for c in ".eE") and not text.lower().startswith("0x"):
-        return None
-    try:
-        return int(text.replace("_", ""), 0)
-    except ValueError:
-        try:
-            return int(text.replace("_", ""), 10)
-        except ValueError:
-            return None
-
-
-def number_literal(text: str) -> float | int | None:
-    i = _int_literal(text)
-    if i is not None:
-        return i
-    try:
-        return float(text.replace("_", ""))
-    except ValueError:
-        return None
-
-
 def measure(text: str, limits: QueryLimits | None = None) -> QueryShape:
     """The shape of `text`; with `limits`, stops and raises QueryRefused at the first one passed
     (so a 100,000-character bomb is refused after reading only as far as it needs)."""
@@ -169,7 +144,7 @@ def measure(text: str, limits: QueryLimits | None = None) -> QueryShape:
         if prev is not None and prev.text == "]" and t == "[":
             shape.subscripts += 1
         if tok.kind == "number":
-            _check_int_literal(tok, prev)
+            _checkint_literal(tok, prev)
         if tok.kind == "punct" and t in _OPENERS:
             frames.append((t, 1))
             depth += 1
@@ -233,8 +208,8 @@ def _ends_negation(tok: Token, word: str) -> bool:
     return word in _NOT_ENDERS
 
 
-def _check_int_literal(tok: Token, prev: Token | None) -> None:
-    value = _int_literal(tok.text)
+def _checkint_literal(tok: Token, prev: Token | None) -> None:
+    value = int_literal(tok.text)
     if value is None:
         return
     negative = prev is not None and prev.text == "-" and not is_operand_end(prev)
@@ -268,8 +243,6 @@ def check_query_text(text: str, limits: QueryLimits | None = None, params: Mappi
         raise QueryRefused(f"query refused: {len(text):,} characters, the limit is {limits.max_chars:,} (INTENTKB_QUERY_MAX_CHARS)")
     shape = measure(text, limits)
     if "range" in text.lower():
-        from .eager import check_ranges
-
         check_ranges(text, params or {}, limits.max_range)
     return shape
 

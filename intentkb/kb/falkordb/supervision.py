@@ -15,9 +15,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ...errors import StoreError
+from ...errors import QueryRefused, StoreError
 from ...private import private_open, private_write_text
-from ..guard import QueryRefused
 from .locks import flocked, held_elsewhere
 
 POLL = 0.2
