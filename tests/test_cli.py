@@ -115,6 +115,31 @@ def test_every_command_has_help_with_an_example():
         assert all(p.help for p in cmd.params if isinstance(p, click.Option) and not p.hidden), path
 
 
+def test_every_options_field_is_the_option_the_cli_shows():
+    """A `# type: ignore` comment inside MindOptions' Field(...) call commented out its description
+    and flag: `generate mind --help` showed `--stages` with the help text "stages" (issue 27).
+    Every field of every pipeline's options model must appear under its declared flag, with its
+    description as help."""
+    import click
+
+    from intentkb.llm.pipeline import pipelines
+
+    group = cli.get_command(click.Context(cli), "generate")
+    assert isinstance(group, click.Group)
+    for name, pipeline in pipelines().items():
+        cmd = group.get_command(click.Context(group), name)
+        assert cmd is not None, name
+        shown = {o.name: o for o in cmd.params if isinstance(o, click.Option)}
+        for field, info in pipeline.options.model_fields.items():
+            if field in pipeline.options.RUN_FIELDS:
+                continue  # the common options of every pipeline (--batch, --dry-run, progress)
+            extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
+            flag = extra.get("flag") or "--" + field.replace("_", "-")
+            assert field in shown, (name, field)
+            assert flag in shown[field].opts, (name, field, shown[field].opts)
+            assert info.description and shown[field].help == info.description, (name, field)
+
+
 def test_table_cells_are_cut_at_a_word_boundary():
     from intentkb.cli.output import _cell
 

@@ -49,7 +49,9 @@ def _field_option(name: str, info: Any) -> Any:
     ann = info.annotation
     if get_origin(ann) in (typing.Union, types.UnionType):  # Optional[X] -> X
         ann = next(a for a in get_args(ann) if a is not type(None))
-    kw: dict[str, Any] = {"help": info.description or name, "show_default": True}
+    if not info.description:  # a field without one is a mistake in the model, not a command without help
+        raise TypeError(f"options field {name!r} has no description: it is the option's help text")
+    kw: dict[str, Any] = {"help": info.description, "show_default": True}
     multiple = get_origin(ann) in (list, tuple)
     inner = get_args(ann)[0] if multiple else ann
     if inner is bool:

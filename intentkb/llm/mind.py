@@ -114,7 +114,9 @@ async def filter_intentions(ctx: GenContext) -> StageReport:
 
 class MindOptions(PipelineOptions):
     stages: list[StageName] = Field(
-        default_factory=lambda: list(STAGES)  # type: ignore[arg-type]  # STAGES are the StageName values description="Only these stages (repeatable; default all three, in order).", json_schema_extra={"flag": "--stage"}
+        default_factory=lambda: list(STAGES),  # type: ignore[arg-type]  # STAGES are the StageName values
+        description="Only these stages (repeatable; default all three, in order).",
+        json_schema_extra={"flag": "--stage"},
     )
     relations: list[Relation] = Field(
         default_factory=list, description="Only these MIND relations (repeatable; default all 20).", json_schema_extra={"flag": "--relation"}
