@@ -135,6 +135,9 @@ def main() -> None:
         server.stop()
         shutil.rmtree(data_dir, ignore_errors=True)
     print(json.dumps(results))
+    wrong = [mode for mode, r in results.items() if not r["counts_match"]]
+    if wrong:  # a figure that fails its own check must not look like a result
+        sys.exit(f"task counts differ from the schedule's in {', '.join(wrong)}: see 'per task' above")
 
 
 if __name__ == "__main__":

@@ -98,7 +98,11 @@ def test_ctrl_c_during_the_demo_leaves_nothing_behind():
         for k in ("INTENTKB_HOME", "INTENTKB_GRAPH", "INTENTKB_GRAPH_URI"):
             env.pop(k, None)
         proc = subprocess.Popen([sys.executable, "-m", "intentkb.cli.main", "demo"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        first = proc.stdout.readline() if proc.stdout else ""
+        first = ""
+        while proc.stdout and "building the demo knowledge base in" not in first:
+            first = proc.stdout.readline()
+            if not first:
+                break
         home = d / "tmp" / first.strip().rsplit("/", 1)[-1]
         assert "building the demo knowledge base in" in first and home.is_dir(), first
         deadline = time.monotonic() + 60

@@ -30,6 +30,7 @@ from intentkb.ingest.fields import read_key, read_price
 from intentkb.ingest.synthetic import synthetic_forest
 from intentkb.kb.engines import open_store
 from intentkb.kb.falkordb import EmbeddedServer
+from intentkb.kb.falkordb.locks import held_elsewhere
 from intentkb.kb.guard import QueryRefused
 from intentkb.kb.store import GraphStore
 
@@ -479,7 +480,11 @@ def test_a_bulk_load_and_a_concurrent_ingest_both_succeed(tmp_path):
         subprocess.run([sys.executable, "-m", "intentkb.cli.main", "init"], env=env, check=True, capture_output=True, timeout=60)
         cmd = [sys.executable, "-m", "intentkb.cli.main", "ingest"]
         bulk = subprocess.Popen(cmd + ["trees", str(forest), "--workers", "0"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        time.sleep(0.3)
+        lock = EmbeddedServer(d).dir / "writers.intentkb.lock"
+        deadline = time.monotonic() + 120
+        while not held_elsewhere(lock) and bulk.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.01)  # until the bulk load holds the writers' lock: the two must overlap
+        assert bulk.poll() is None and held_elsewhere(lock), "the bulk load ended before the other ingest started; the test proves nothing"
         other = subprocess.run(cmd + ["products", str(FIXTURES / "catalog_sample.csv")], env=env, capture_output=True, text=True, timeout=300)
         _out, err = bulk.communicate(timeout=300)
         assert bulk.returncode == 0, err[-800:]

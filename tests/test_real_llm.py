@@ -106,12 +106,12 @@ def test_the_whole_pipeline_on_a_real_llama_cpp_server(estore, tmp_path, llama_s
 
     # MIND on two pairs, one relation: features, one intention per pair, the filter's verdicts
     _features, intents, filt = counts["mind"]
-    assert intents[1] == 2 and filt[1] == intents[2], counts
+    assert intents[1] == 2 and intents[2] >= 1 and filt[1] == intents[2], counts  # a working run writes (0 passed before)
     judged = estore.run("MATCH (i:Intention {kind: 'cobuy'}) WHERE i.model = 'SmolLM2-135M-Instruct' RETURN i.text AS text, i.accepted AS accepted")
     assert len(judged) == intents[2] and all(j["text"] and j["accepted"] is not None for j in judged)
     # scripts from one category: objectives, then the steps, linked in order
     scripts = counts["scripts"][0]
-    assert scripts[1] == 1, counts
+    assert scripts[1] == 1 and scripts[2] == 1, counts
     steps = estore.run("MATCH (c:Script)-[:HAS_STEP]->(s:Step) WHERE c.source_id STARTS WITH 'category:' RETURN c.id AS c, count(s) AS n")
     assert len(steps) == scripts[2] and all(r["n"] >= 2 for r in steps)
 

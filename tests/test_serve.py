@@ -292,7 +292,7 @@ def test_a_server_stopped_by_its_operator_is_no_death_and_no_one_is_blamed(serve
     assert _request(url + "/cypher", q)[0] == 200
     before = _request(url + "/health")[1]["store"]["restarts"]["count"]
     env = {**os.environ, "INTENTKB_HOME": str(settings.data_dir)}
-    subprocess.run([sys.executable, "-m", "intentkb.cli.main", "server", "stop"], env=env, check=True, capture_output=True, timeout=120)
+    subprocess.run([sys.executable, "-m", "intentkb.cli.main", "store", "stop"], env=env, check=True, capture_output=True, timeout=120)
     first = _request(url + "/cypher", q)
     assert first[0] in (200, 503), first
     assert _request(url + "/cypher", q)[0] == 200 and _request(url + "/cypher", q)[0] == 200

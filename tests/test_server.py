@@ -141,15 +141,19 @@ def test_many_cli_processes_at_once_share_one_server(data_dir):
         assert st.counts()["nodes"]["Script"] == 20
 
 
-def test_cli_server_commands(data_dir):
+def test_cli_store_commands(data_dir):
+    """`intentkb store` (it was `intentkb server`, a letter away from `serve`; that name still works)."""
     env = {**os.environ, "INTENTKB_HOME": str(data_dir), "INTENTKB_GRAPH_URI": "embedded"}
-    cmd = [sys.executable, "-m", "intentkb.cli.main", "server"]
+    cmd = [sys.executable, "-m", "intentkb.cli.main", "store"]
     status = subprocess.run(cmd + ["status"], env=env, capture_output=True, text=True)
     assert status.returncode == 3 and "False" in status.stdout
     assert "started" in subprocess.run(cmd + ["start"], env=env, capture_output=True, text=True).stdout
     assert "already running" in subprocess.run(cmd + ["start"], env=env, capture_output=True, text=True).stdout
     assert subprocess.run(cmd + ["status", "--format", "json"], env=env, capture_output=True, text=True).returncode == 0
     assert "stopped" in subprocess.run(cmd + ["stop"], env=env, capture_output=True, text=True).stdout
+    old = [sys.executable, "-m", "intentkb.cli.main", "server"]
+    assert "started" in subprocess.run(old + ["start"], env=env, capture_output=True, text=True).stdout
+    assert "stopped" in subprocess.run(old + ["stop"], env=env, capture_output=True, text=True).stdout
 
 
 def test_socket_path_too_long_is_a_clear_error(tmp_path):

@@ -1,9 +1,9 @@
-"""The `intentkb` command: the group, `init`, `server`, `demo`; each other command group is its own module."""
+"""The `intentkb` command: the group, `init`, `demo`; each other command group is its own module, and each engine adds its own (kb/<engine>/cli.py)."""
 
 from __future__ import annotations
 
 import os
-import sys
+from importlib import import_module
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +13,6 @@ from .. import __version__
 from ..config import Settings
 from ..errors import IntentKBError
 from .common import settings_of, store_for
-from .output import print_format
 
 
 class _Group(click.Group):
@@ -64,68 +63,6 @@ def init(ctx: click.Context) -> None:
     click.echo(f"knowledge base ready in {settings_of(ctx).data_dir} ({store.kind} store)")
 
 
-# -- server ---------------------------------------------------------------------------------
-@cli.group()
-def server() -> None:
-    """Start, stop or inspect the embedded FalkorDB server of the data directory."""
-
-
-def _server(ctx: click.Context):
-    from ..kb.falkordb import EmbeddedServer
-
-    s = settings_of(ctx)
-    if not s.embedded:
-        raise IntentKBError("server commands apply to the embedded store; INTENTKB_GRAPH_URI points elsewhere")
-    return EmbeddedServer(s.data_dir, s.falkordb_args)
-
-
-@server.command("start")
-@click.pass_context
-def server_start(ctx: click.Context) -> None:
-    """Start the server (reuses a running one).
-
-    \b
-    Example:
-      intentkb server start
-    """
-    srv = _server(ctx)
-    started = srv.start()
-    click.echo(f"{'started' if started else 'already running'}: {srv.socket}")
-
-
-@server.command("stop")
-@click.pass_context
-def server_stop(ctx: click.Context) -> None:
-    """Stop the server cleanly.
-
-    \b
-    Example:
-      intentkb server stop
-    """
-    srv = _server(ctx)
-    click.echo("stopped" if srv.stop() else "not running")
-
-
-@server.command("status")
-@print_format
-@click.pass_context
-def server_status(ctx: click.Context, fmt: str) -> None:
-    """Is the server running, where, how big.
-
-    \b
-    Example:
-      intentkb server status --format json
-    """
-    st = _server(ctx).status()
-    if fmt == "json":
-        click.echo(st.model_dump_json(indent=2))
-    else:
-        for k, v in st.model_dump().items():
-            click.echo(f"{k:24} {v}")
-    if not st.running:
-        sys.exit(3)
-
-
 @cli.command()
 @click.option(
     "--data-dir",
@@ -150,6 +87,7 @@ def demo(ctx: click.Context, demo_dir: Path | None, keep_server: bool) -> None:
     run_demo(demo_dir, keep_server=keep_server, echo=click.echo)
 
 
+from ..kb.engines import COMMANDS as ENGINE_COMMANDS  # noqa: E402
 from .evaluation import annotations_group, eval_group  # noqa: E402
 from .export import export_group  # noqa: E402
 from .generate import generate_group  # noqa: E402
@@ -175,6 +113,8 @@ cli.add_command(generate_group)
 cli.add_command(tasks_group)
 cli.add_command(show_group)
 cli.add_command(train_group)
+for _module in ENGINE_COMMANDS:  # the engines' own commands (`store`, `export neo4j-import`)
+    import_module(_module).attach(cli)
 
 
 def main() -> None:

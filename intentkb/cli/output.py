@@ -1,77 +1,19 @@
-"""Rows → table, JSON or CSV on stdout."""
+"""The evaluation reports as tables (`eval score`, `eval score A B`); the rest of what commands
+print is intentkb.clikit.output."""
 
 from __future__ import annotations
 
-import csv
-import json
-import sys
-from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import click
+
+from ..clikit.output import FORMATS, REPORT_FORMATS, _cell, emit, emit_jsonl, print_format, print_report, report_format
 
 if TYPE_CHECKING:
     from ..evaluation.paired import PairedReport
     from ..evaluation.score import ScoreReport
 
-FORMATS = ("table", "json", "csv")
-REPORT_FORMATS = ("table", "json")
-
-
-def print_format(f: Any) -> Any:
-    """`--format table|json` for a command that prints rows or a status (it receives `fmt`)."""
-    return click.option("--format", "fmt", type=click.Choice(REPORT_FORMATS), default="table", show_default=True, help="Print as text (table) or as JSON.")(f)
-
-
-def _cell(v: Any, width: int | None) -> str:
-    text = v if isinstance(v, str) else json.dumps(v, ensure_ascii=False, default=str)
-    text = text.replace("\n", " ")
-    if width and len(text) > width:
-        cut = text[: width - 1]
-        space = cut.rfind(" ")
-        if space >= width // 2:  # at a word boundary, unless that throws away half the cell
-            cut = cut[:space]
-        text = cut.rstrip(" ,;:-") + "…"
-    return text
-
-
-def columns(rows: list[dict[str, Any]]) -> list[str]:
-    cols: dict[str, None] = {}
-    for r in rows:
-        cols.update(dict.fromkeys(r))
-    return list(cols)
-
-
-def emit(rows: Iterable[dict[str, Any]], fmt: str, *, width: int = 60) -> None:
-    if fmt == "json":
-        click.echo(json.dumps(list(rows), ensure_ascii=False, indent=2, default=str))
-        return
-    rows = list(rows)
-    cols = columns(rows)
-    if fmt == "csv":
-        w = csv.writer(sys.stdout)
-        w.writerow(cols)
-        for r in rows:
-            w.writerow(["" if r.get(c) is None else _cell(r.get(c), None) for c in cols])
-        return
-    if not rows:
-        click.echo("(no rows)")
-        return
-    cells = [[_cell(r.get(c), width) for c in cols] for r in rows]
-    widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(cols)]
-    click.echo("  ".join(c.ljust(widths[i]) for i, c in enumerate(cols)))
-    click.echo("  ".join("-" * w for w in widths))
-    for row in cells:
-        click.echo("  ".join(v.ljust(widths[i]) for i, v in enumerate(row)))
-    click.echo(f"({len(rows)} row{'s' if len(rows) != 1 else ''})")
-
-
-def emit_jsonl(rows: Iterable[dict[str, Any]]) -> int:
-    n = 0
-    for r in rows:
-        click.echo(json.dumps(r, ensure_ascii=False, default=str))
-        n += 1
-    return n
+__all__ = ["FORMATS", "REPORT_FORMATS", "_cell", "emit", "emit_jsonl", "print_format", "print_paired", "print_report", "print_score", "report_format"]
 
 
 def print_score(report: ScoreReport) -> None:
@@ -117,38 +59,3 @@ def print_paired(report: PairedReport) -> None:
     emit(rows, "table")
     method = {t.method for t in report.tasks}
     click.echo(f"McNemar's test on the items right in one run only ({', '.join(sorted(method))})")
-
-
-def report_format(f: Any = None, *, moved: tuple[str, Sequence[str] | click.Choice] | None = None) -> Any:
-    """`--format table|json` for a command that prints a report: the one output option of every
-    command. The command receives `as_json`; `--json` is kept, hidden, for scripts written before.
-
-    `moved=(OPTION, VALUES)`: `--format` once took VALUES (the files an export writes); such a value
-    now gets an error that names OPTION instead of a bare "not one of table, json"."""
-    import functools
-
-    def decorate(f: Any) -> Any:
-        @functools.wraps(f)
-        def wrapper(*args: Any, out_format: str, as_json: bool, **kw: Any) -> Any:
-            return f(*args, as_json=as_json or out_format == "json", **kw)
-
-        def check(ctx: click.Context, param: click.Parameter, value: str) -> str:
-            if value in ("table", "json"):
-                return value
-            if moved and value in (moved[1].choices if isinstance(moved[1], click.Choice) else moved[1]):
-                raise click.BadParameter(f"{value!r} is a file format: give it as {moved[0]} {value} (--format is now the printed report's: table or json)")
-            raise click.BadParameter(f"{value!r} is not one of 'table', 'json'")
-
-        wrapper = click.option("--json", "as_json", is_flag=True, hidden=True, help="Same as --format json.")(wrapper)
-        return click.option(
-            "--format",
-            "out_format",
-            type=click.Choice(REPORT_FORMATS) if moved is None else str,
-            callback=None if moved is None else check,
-            default="table",
-            show_default=True,
-            metavar="[table|json]",
-            help="Print the report as text (table) or as JSON.",
-        )(wrapper)
-
-    return decorate(f) if f is not None else decorate

@@ -48,7 +48,7 @@ def cypher_cmd(
     if list_names:
         shown = [n for n in cypher.names() if list_all or not cypher.is_internal(n)]
         rows = [{"query": n, "parameters": " ".join("$" + p for p in cypher.parameters(cypher.load(n))), "what": cypher.summary(n)} for n in shown]
-        emit(rows, fmt)
+        emit(rows, fmt, width=200)  # the "what" column whole
         if not list_all and fmt == "table":
             click.echo(f"{len(cypher.names()) - len(shown)} more that intentkb's own pipelines run: --list --all")
         return

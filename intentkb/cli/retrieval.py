@@ -15,7 +15,7 @@ from .output import emit, print_format, report_format
 
 @click.group("index")
 def index_group() -> None:
-    """FAISS indexes over intentions and script steps, kept beside the graph."""
+    """FAISS indexes over intentions, script steps and product texts, kept beside the graph."""
 
 
 @index_group.command("build")
@@ -49,7 +49,7 @@ def align_group() -> None:
 
 @align_group.command("steps")
 @click.option("--threshold", type=click.FloatRange(-1, 1), default=0.45, show_default=True, help="Least cosine similarity (EcomScriptBench: 0.45).")
-@click.option("--top-k", type=click.IntRange(1, 1000), default=10, show_default=True, help="At most this many intentions per step.")
+@click.option("-k", "--top-k", "top_k", type=click.IntRange(1, 1000), default=10, show_default=True, help="At most this many intentions per step.")
 @click.option("--script", "scripts", multiple=True, help="Only the steps of these scripts (repeatable).")
 @report_format
 @click.pass_context
@@ -91,9 +91,10 @@ def _hit_row(h: Any, rank: int | None = None) -> dict[str, Any]:
     """One retrieve hit as a table row: a co-buy pair on one row, weak matches marked as such."""
     title = f"{h.title}  +  {h.pair_title or h.pair}" if h.pair else h.title
     row = {"rank": rank} if rank is not None else {}
+    sims = [x for x in (h.intention_score, h.product_score) if x is not None]
     return {
         **row,
-        "score": h.score,
+        "similarity": f"{max(sims):.2f}" if sims else "-",
         "match": ("weak: " if h.weak else "") + "+".join(h.paths),
         "product": h.product + (f" + {h.pair}" if h.pair else ""),
         "title": title,
@@ -103,7 +104,7 @@ def _hit_row(h: Any, rank: int | None = None) -> dict[str, Any]:
 
 @click.command()
 @click.argument("text", required=False)
-@click.option("-k", "k", type=click.IntRange(1, 1000), default=10, show_default=True, help="Products per text or step.")
+@click.option("-k", "--top-k", "k", type=click.IntRange(1, 1000), default=10, show_default=True, help="Products per text or step.")
 @click.option("--script", help="Products for every step of this script instead of TEXT.")
 @click.option("--threshold", type=click.FloatRange(-1, 1), help="Least intention similarity (default: none for TEXT, 0.45 for unaligned steps).")
 @print_format
@@ -117,6 +118,11 @@ def retrieve(ctx: click.Context, text: str | None, k: int, script: str | None, t
       intentkb retrieve --script c1a2b3... --format json
 
     With `intentkb serve` running on this graph, the server answers (no model to load here).
+
+    The table ranks the products; `similarity` is the cosine (0 to 1) between your text and what
+    led to the product (an intention it is bought for, or its own title and attributes). A match is
+    `weak` when that is below the cut (0.45 for intentions; calibrated for product texts): a guess,
+    listed after every strong match. `--format json` adds the fused ranking score and both cosines.
     """
     if not text and not script:
         raise click.UsageError('give a need in words, or a script: intentkb retrieve "keep my coffee hot on the commute"  |  intentkb retrieve --script ID')

@@ -1,4 +1,4 @@
-"""`intentkb show session ID --html FILE`: a session's intention tree as a page (intentkb.views)."""
+"""`intentkb show session ID [--html FILE]`: a session's intention tree as a page (intentkb.views)."""
 
 from __future__ import annotations
 
@@ -17,15 +17,12 @@ def show_group() -> None:
 @show_group.command("session")
 @click.argument("session")
 @click.option(
-    "--html",
-    "html_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    required=True,
-    help="Write an interactive page of the session's intention tree here.",
+    "--html", "html_path", type=click.Path(dir_okay=False, path_type=Path), help="Where to write the page (default: session-ID.html in the current directory)."
 )
 @click.pass_context
-def show_session(ctx: click.Context, session: str, html_path: Path) -> None:
-    """One session's intention tree as an HTML page: products on top, branches below, details on hover.
+def show_session(ctx: click.Context, session: str, html_path: Path | None) -> None:
+    """One session's intention tree as an HTML page: products on top, branches below; click a box
+    (or move to it with Tab and the arrow keys) for its intention, attribute, rationale and comparison.
 
     \b
     Example:
@@ -34,6 +31,7 @@ def show_session(ctx: click.Context, session: str, html_path: Path) -> None:
     from ..kb.engines import open_store
     from ..views.session import write_session_html
 
+    target = html_path or Path(f"session-{''.join(c if c.isalnum() or c in '-_' else '_' for c in session)}.html")
     with open_store(settings_of(ctx)) as store:
-        path = write_session_html(store, session, html_path)
+        path = write_session_html(store, session, target)
     click.echo(f"wrote {path}")

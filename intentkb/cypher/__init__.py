@@ -22,7 +22,11 @@ def load(name: str) -> str:
         raise IntentKBError(f"not a query name: {name!r}")
     path = resources.files(__package__).joinpath(f"{name}.cypher")
     if not path.is_file():
-        raise IntentKBError(f"no named query {name!r} (see `intentkb cypher --list`)")
+        import difflib
+
+        close = difflib.get_close_matches(name, names(), n=3, cutoff=0.6)
+        hint = f"; did you mean {' or '.join(close)}?" if close else ""
+        raise IntentKBError(f"no named query {name!r}{hint} (see `intentkb cypher --list`)")
     return path.read_text(encoding="utf-8")
 
 

@@ -105,6 +105,11 @@ def run_demo(data_dir: Path | None = None, *, keep_server: bool = False, echo: C
     temporary = data_dir is None
     data_dir = Path(data_dir) if data_dir else Path(tempfile.mkdtemp(prefix="intentkb-demo-"))
     settings = Settings(graph_uri="embedded").with_data_dir(data_dir)
+    if temporary:
+        echo(
+            "(in a temporary directory, removed at the end: the commands shown below work on a kept one, "
+            "`intentkb demo --data-dir ./kb` then `export INTENTKB_HOME=./kb`)"
+        )
     try:  # whatever ends the demo (an error, Ctrl-C), it stops what it started and removes its temporary directory
         with owner_only():
             counts, trajectories, task_counts = _build_and_show(settings, data_dir, echo)
@@ -147,10 +152,10 @@ def _build_and_show(settings: Settings, data_dir: Path, echo: Callable[[str], No
             echo(f"    values:     {step['attribute']}   rationale: {step['rationale']}")
             if step["comparison"]:
                 echo(f"    comparison: [{step['comparison_aspect']}] {step['comparison']}")
-        pair = pair_cobuy_intentions(store, "B005QXX0MG", "B00PYV5HGC")
+        pair = pair_cobuy_intentions(store, "B005QXX0MG", "B00PYV5HGC", accepted_only=True)
         if pair:
-            echo(f"\nco-buy intention of B005QXX0MG + B00PYV5HGC ({pair[0]['relation']}, filter kept: {pair[0]['accepted']}):")
-            echo("  " + pair[0]["text"][:200])
+            echo(f"\na co-buy intention of B005QXX0MG + B00PYV5HGC that the filter kept ({pair[0]['relation']}):")
+            echo("  " + pair[0]["text"])
         retrieval_demo(store, settings, echo)
         task_counts = tasks_demo(store, settings, data_dir, echo)
     generation_demo(settings, echo)

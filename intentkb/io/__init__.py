@@ -1,1 +1,1 @@
-"""Files other tools read and write: neutral ground for `tasks`, `knowledge` and `llm` (issue 17)."""
+"""Files other tools read and write: neutral ground for `tasks`, `knowledge` and `llm`."""

@@ -143,8 +143,8 @@ def is_operand_end(tok: Token | None) -> bool:
 def fingerprint(text: str) -> str:
     """The shape of a query: its keywords and operators as written, every name, number, string
     and parameter as its kind. Comments, spacing, renamed variables and changed literals keep it;
-    a query that had the server restarted is known by it (the audit of the first fix beat an exact
-    match with one trailing space)."""
+    a query that had the server restarted is known by it (an exact match was beaten with one added
+    space)."""
     import hashlib
 
     parts = []

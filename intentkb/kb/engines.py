@@ -19,6 +19,11 @@ ENGINES: dict[str, str] = {
 }
 
 
+# Each engine's own commands: a module with `attach(root)` (the embedded server's `store` group,
+# Neo4j's `export neo4j-import`). They import click and the engine, nothing of the CLI package.
+COMMANDS: tuple[str, ...] = ("intentkb.kb.falkordb.cli", "intentkb.kb.neo4j.cli")
+
+
 def scheme_of(uri: str) -> str:
     """`embedded`, `embedded:…` and the empty URI are the embedded engine; else the part before `://`."""
     if is_embedded_uri(uri):

@@ -165,8 +165,8 @@ def measure(text: str, limits: QueryLimits | None = None) -> QueryShape:
 
 def _keyword_position(prev: Token | None, nxt: Token | None, frames: list[tuple[str, int]]) -> bool:
     """Can the name token between `prev` and `nxt` be a keyword here? Not a property (`m.end`), a
-    label or relationship type (`n:End`, `[:CASE]`), nor a map key (`{end: 1}`): the audit of the
-    first guard named a property `end` and switched the depth count off."""
+    label or relationship type (`n:End`, `[:CASE]`), nor a map key (`{end: 1}`): taken for `END`, a
+    property named `end` closed every CASE and NOT before it and switched the depth count off."""
     if prev is not None and prev.text == ".":
         return False
     in_map = _innermost_bracket(frames) == "{"

@@ -1,1 +1,1 @@
-"""Intention knowledge as training data and as retrieved context (issue 16)."""
+"""Intention knowledge as training data and as retrieved context."""

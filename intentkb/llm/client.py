@@ -115,7 +115,7 @@ class LLMClient:
 
     def scrubbed(self, attempt: Attempt) -> Attempt:
         """The reply's text scrubbed again once decoded: JSON `\\u` escapes hid the key from the
-        scrub of the raw body (the audit of the first fix)."""
+        scrub of the raw body."""
         return dataclasses.replace(attempt, text=self.scrub(attempt.text))
 
     # -- requests ------------------------------------------------------------------------------

@@ -47,13 +47,15 @@ class IndexReport(BaseModel):
     nlist: int | None = None
     nprobe: int | None = None
     recall_at_10: float | None = None
+    target_met: bool | None = None
     read_seconds: float = 0.0
     embed_seconds: float = 0.0
     index_seconds: float = 0.0
 
     def line(self) -> str:
         how = "rebuilt" if self.rebuilt else "updated"
-        ivf = f", nlist {self.nlist}, nprobe {self.nprobe}, recall@10 {self.recall_at_10}" if self.kind == "ivf" else ""
+        missed = " (below its target even searching every list)" if self.target_met is False else ""
+        ivf = f", nlist {self.nlist}, nprobe {self.nprobe}, recall@10 {self.recall_at_10}{missed}" if self.kind == "ivf" else ""
         return (
             f"{self.name}: {how} {self.kind} index of {self.count:,} vectors (+{self.added:,} new, {self.updated:,} changed, "
             f"-{self.removed:,} gone, {self.unchanged:,} unchanged; {self.encoded:,} embedded){ivf} "
@@ -188,6 +190,7 @@ def build_index(
     report.encoded = embedder.encoded - encoded_before
     m = index.meta
     report.kind, report.count, report.nlist, report.nprobe, report.recall_at_10 = m.kind, m.count, m.nlist, m.nprobe, m.recall_at_10
+    report.target_met = m.target_met
     return report
 
 

@@ -38,6 +38,8 @@ class IndexMeta(BaseModel):
     nlist: int | None = None
     nprobe: int | None = None
     recall_at_10: float | None = None  # IVF against exact search, measured at build
+    recall_target: float | None = None  # IVF: what the tuning aimed at
+    target_met: bool | None = None  # IVF: False when even nprobe = nlist fell short (the index says so, never pretends)
     trained_on: int | None = None  # IVF: vectors at training time; past twice that, a build retrains
     tuned_on: str | None = None  # IVF: the queries nprobe was tuned on ("queries" given, or "held-out" indexed vectors)
     codec: str | None = None  # IVF: how list entries are stored ("fp16"; older indexes: None = float32)
@@ -125,6 +127,7 @@ class VectorIndex:
                 break
             nprobe = min(nprobe + 1 if nprobe < 3 else (nprobe * 3 // 2 if _pow2(nprobe) else nprobe * 4 // 3), self.meta.nlist or 1)
         self.meta.nprobe, self.meta.recall_at_10 = nprobe, round(recall, 4)
+        self.meta.recall_target, self.meta.target_met = target, recall >= target
 
     # -- changing ---------------------------------------------------------------------------
     def _check_model(self, model: str | None) -> None:

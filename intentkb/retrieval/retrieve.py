@@ -83,12 +83,26 @@ class Retriever:
     ) -> None:
         self.store = store
         self.settings = settings
-        self.index = index or load_intentions_index(settings)
+        self.index = index or self._intentions_index(store, settings)
         self.products = products
         if products is None and hybrid and (index_dir(settings, "products") / "meta.json").exists():
             self.products = VectorIndex.load(index_dir(settings, "products"), model=settings_key(settings))
         self._own_embedder = embedder is None
         self.embedder = embedder or open_embedder(settings)
+
+    @staticmethod
+    def _intentions_index(store: GraphStore, settings: Settings) -> VectorIndex:
+        """The intention index; when there is none because the knowledge base is empty, say that
+        (a user who ran the commands a temporary demo printed got "no index", not the cause)."""
+        try:
+            return load_intentions_index(settings)
+        except IntentKBError:
+            if store.is_empty():
+                raise IntentKBError(
+                    f"the knowledge base in {settings.data_dir} (graph {settings.graph_name}) is empty: load data first "
+                    "(`intentkb demo --data-dir DIR` then INTENTKB_HOME=DIR, or `intentkb ingest …`), then `intentkb index build`"
+                ) from None
+            raise
 
     def close(self) -> None:
         if self._own_embedder and self.embedder.cache:

@@ -194,7 +194,7 @@ class EmbeddedServer:
     def recover(self, timeout: float = 120.0) -> str:
         """After a lost connection: wait until the server answers again, starting it from its own
         files if it is down and no one else is doing so. Returns why it went down ('' if it was up).
-        A server stopped on purpose (`server stop` removes its pid file) is started again without
+        A server stopped on purpose (`intentkb store stop` removes its pid file) is started again without
         recording a death, so no query running then is taken for the cause."""
         with self._locked():
             if self.ping() != "down":

@@ -101,7 +101,7 @@ def check_breaker(server_dir: Path) -> None:
         if wait > 0:
             raise OutsidePaused(
                 f"outside queries are paused for {wait:.0f} s: queries from outside (the console, the HTTP API) had the embedded server "
-                f"restarted {len(recent)} times in the last minute; intentkb's own work goes on (see `intentkb server status`)",
+                f"restarted {len(recent)} times in the last minute; intentkb's own work goes on (see `intentkb store status`)",
                 wait,
             )
 
