@@ -10,7 +10,7 @@ from typing import Any, Literal, get_args, get_origin
 import click
 
 from .common import LazyChoice, settings_of
-from .output import report_format
+from .output import print_report, report_format
 
 
 def _common(f: Any) -> Any:
@@ -100,11 +100,9 @@ def _run(
     except ValidationError as e:
         raise click.UsageError("; ".join(str(err["msg"]).removeprefix("Value error, ") for err in e.errors())) from None
     record = run_generation(pipeline, settings, llm, opts, echo=lambda s: click.echo(s, err=True))
+    print_report(record, as_json)
     if as_json:
-        click.echo(record.model_dump_json(indent=2))
         return
-    for line in record.lines():
-        click.echo(line)
     if any(s.rejected for s in record.stages):
         click.echo("some items were rejected: run the same command again to retry them (replies obtained so far are cached)")
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -10,7 +9,7 @@ from typing import Any
 import click
 
 from .common import LazyChoice, store_for
-from .output import report_format
+from .output import print_report, report_format
 
 _INGEST_HELP = {
     "products": "Amazon-M2 products (CSV/parquet) or the Amazon catalogue CSV.",
@@ -77,10 +76,10 @@ def ingest(
                     echo=lambda m: click.echo(m, err=True),
                 )
             except IngestFailed as e:  # what was kept is printed, then the one-line reason and exit 1
-                click.echo(json.dumps([x.model_dump() for x in [*summaries, e.summary]], indent=2) if as_json else e.summary.line())
+                print_report([*summaries, e.summary] if as_json else e.summary, as_json)
                 raise
             summaries.append(s)
             if not as_json:
                 click.echo(s.line())
     if as_json:
-        click.echo(json.dumps([s.model_dump() for s in summaries], indent=2))
+        print_report(summaries, as_json)

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from .common import LazyChoice, comma_list, settings_of
-from .output import report_format
+from .output import print_report, report_format
 
 
 @click.command("knowledge")
@@ -84,4 +84,4 @@ def export_knowledge_cmd(
     with open_store(settings) as store:
         report = export_knowledge(store, opts, exclusion)
     report.exclude_items, report.exclude_rejected = items, rejected
-    click.echo(report.model_dump_json(indent=2) if as_json else "\n".join(report.lines()))
+    print_report(report, as_json)

@@ -10,7 +10,7 @@ from typing import Any
 import click
 
 from .common import LazyChoice, settings_of, store_for
-from .output import emit, print_format, report_format
+from .output import emit, print_format, print_report, report_format
 
 
 @click.group("index")
@@ -35,11 +35,7 @@ def index_build(ctx: click.Context, only: tuple[str, ...], rebuild: bool, as_jso
 
     with store_for(ctx) as store:
         reports = build_indexes(store, settings_of(ctx), list(only) or None, rebuild=rebuild, progress=True, echo=lambda m: click.echo(m, err=True))
-    if as_json:
-        click.echo(json.dumps([r.model_dump() for r in reports], indent=2))
-    else:
-        for r in reports:
-            click.echo(r.line())
+    print_report(reports, as_json)
 
 
 @click.group("align")
@@ -65,7 +61,7 @@ def align_steps_cmd(ctx: click.Context, threshold: float, top_k: int, scripts: t
 
     with store_for(ctx) as store:
         report = align_steps(store, settings_of(ctx), threshold=threshold, top_k=top_k, scripts=list(scripts) or None, progress=True)
-    click.echo(report.model_dump_json(indent=2) if as_json else report.line())
+    print_report(report, as_json)
 
 
 def _retrieve(ctx: click.Context, text: str | None, k: int, script: str | None, threshold: float | None) -> tuple[list[Any], list[Any]]:

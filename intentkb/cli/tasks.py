@@ -11,7 +11,7 @@ import click
 from ..export.writers import writers
 from ..tasks.registry import benchmarks
 from .common import LazyChoice, settings_of
-from .output import emit, report_format
+from .output import emit, print_report, report_format
 
 BENCHMARKS = benchmarks()  # the CLI's choices are the registries' names
 WRITERS = writers()
@@ -116,11 +116,7 @@ def tasks_export(ctx: click.Context, as_json: bool, band: str, **kw: Any) -> Non
         report = export_tasks(store, settings, opts, progress=tick, echo=lambda m: click.echo(m, err=True))
     if tick:
         click.echo("", err=True)
-    if as_json:
-        click.echo(report.model_dump_json(indent=2))
-    else:
-        for line in report.lines():
-            click.echo(line)
+    print_report(report, as_json)
     if report.written == 0:
         why = (
             [f"{report.unlabelled_left_out:,} items have no gold label, which {report.format} needs (--labels)"] if report.unlabelled_left_out else []

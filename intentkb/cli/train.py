@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from .common import comma_list, settings_of
-from .output import report_format
+from .output import print_report, report_format
 
 
 @click.group("train")
@@ -97,8 +97,4 @@ def train_embedder_cmd(
     )
     with open_store(settings) as store:
         report = train_embedder(store, settings, opts, echo=lambda m: click.echo(m, err=True))
-    if as_json:
-        click.echo(report.model_dump_json(indent=2))
-    else:
-        for line in report.lines():
-            click.echo(line)
+    print_report(report, as_json)

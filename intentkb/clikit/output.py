@@ -107,8 +107,8 @@ def report_format(f: Any = None, *, moved: tuple[str, Sequence[str] | click.Choi
 
 
 def print_report(report: Any, as_json: bool, *, text: str | None = None) -> None:
-    """A report (a pydantic model, or a list of them) as JSON, or as its own line(s) of text
-    (`line()`; `text` when given): the one way commands print what they did."""
+    """A report (a pydantic model, or a list of them) as JSON, or as its own text (`lines()`, else
+    `line()`; `text` when given): the one way commands print what they did."""
     if as_json:
         if isinstance(report, list):
             click.echo(json.dumps([r.model_dump(mode="json") if hasattr(r, "model_dump") else r for r in report], indent=2, ensure_ascii=False, default=str))
@@ -121,4 +121,5 @@ def print_report(report: Any, as_json: bool, *, text: str | None = None) -> None
         click.echo(text)
         return
     for r in report if isinstance(report, list) else [report]:
-        click.echo(r.line() if hasattr(r, "line") else str(r))
+        for line in r.lines() if hasattr(r, "lines") else [r.line() if hasattr(r, "line") else str(r)]:
+            click.echo(line)
