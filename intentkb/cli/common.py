@@ -1,4 +1,5 @@
-"""What every command module shares: the settings of the invocation, rejects paths, the store."""
+"""What every command module shares: the settings of the invocation and rejects paths. A command
+opens its store as Python does: `open_store(settings_of(ctx))`."""
 
 from __future__ import annotations
 
@@ -7,7 +8,6 @@ from pathlib import Path
 import click
 
 from ..clikit import LazyChoice, comma_list, settings_of
-from ..kb.store import GraphStore
 
 
 def rejects_path_for(ctx: click.Context, path: Path, what: str) -> Path:
@@ -22,10 +22,4 @@ def fail_if_all_rejected(kept: int, rejected: int, rejects_file: str | None) -> 
         raise click.ClickException(f"every line was rejected ({rejected:,}): see {rejects_file}")
 
 
-def store_for(ctx: click.Context) -> GraphStore:
-    from ..kb.engines import open_store
-
-    return open_store(settings_of(ctx))
-
-
-__all__ = ["LazyChoice", "comma_list", "fail_if_all_rejected", "rejects_path_for", "settings_of", "store_for"]
+__all__ = ["LazyChoice", "comma_list", "fail_if_all_rejected", "rejects_path_for", "settings_of"]

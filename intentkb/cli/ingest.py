@@ -8,7 +8,8 @@ from typing import Any
 
 import click
 
-from .common import LazyChoice, store_for
+from ..kb.engines import open_store
+from .common import LazyChoice, settings_of
 from .output import print_report, report_format
 
 _INGEST_HELP = {
@@ -60,7 +61,7 @@ def ingest(
     from ..ingest import IngestFailed, ingest_file
 
     summaries: list[Any] = []
-    with store_for(ctx) as store:
+    with open_store(settings_of(ctx)) as store:
         for f in files:
             try:
                 s = ingest_file(

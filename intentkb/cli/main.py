@@ -12,7 +12,8 @@ import click
 from .. import __version__
 from ..config import Settings
 from ..errors import IntentKBError
-from .common import settings_of, store_for
+from ..kb.engines import open_store
+from .common import settings_of
 
 
 class _Group(click.Group):
@@ -58,7 +59,7 @@ def init(ctx: click.Context) -> None:
     Example:
       intentkb --data-dir ./kb init
     """
-    with store_for(ctx) as store:
+    with open_store(settings_of(ctx)) as store:
         store.setup_schema()
     click.echo(f"knowledge base ready in {settings_of(ctx).data_dir} ({store.kind} store)")
 

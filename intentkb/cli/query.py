@@ -7,7 +7,8 @@ from typing import Any
 
 import click
 
-from .common import settings_of, store_for
+from ..kb.engines import open_store
+from .common import settings_of
 from .output import FORMATS, emit, emit_jsonl, print_format
 
 
@@ -56,7 +57,7 @@ def cypher_cmd(
         raise click.UsageError("give a query (Cypher text or a name from --list)")
     given = dict(_parse_param(p) for p in params)
     cypher.check_parameters(query, given)
-    with store_for(ctx) as store:
+    with open_store(settings_of(ctx)) as store:
         rows = store.run(query, given, write=write, timeout=timeout or settings_of(ctx).query_timeout)
     emit(rows, fmt)
 
@@ -73,7 +74,7 @@ def stats(ctx: click.Context, fmt: str) -> None:
     """
     from ..kb.queries import relation_preserve_rates
 
-    with store_for(ctx) as store:
+    with open_store(settings_of(ctx)) as store:
         counts = store.counts()
         rates = relation_preserve_rates(store)
     if fmt == "json":
@@ -100,7 +101,7 @@ def trajectories(ctx: click.Context, sessions: tuple[str, ...], details: bool, p
     """
     from ..kb.queries import iter_session_ids, iter_trajectories, trajectory_details
 
-    with store_for(ctx) as store:
+    with open_store(settings_of(ctx)) as store:
         if details:
             ids = list(sessions) if sessions else iter_session_ids(store)
             n = sum(emit_jsonl(trajectory_details(store, sid)) for sid in ids)

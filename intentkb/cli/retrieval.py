@@ -9,7 +9,8 @@ from typing import Any
 
 import click
 
-from .common import LazyChoice, settings_of, store_for
+from ..kb.engines import open_store
+from .common import LazyChoice, settings_of
 from .output import emit, print_format, print_report, report_format
 
 
@@ -33,7 +34,7 @@ def index_build(ctx: click.Context, only: tuple[str, ...], rebuild: bool, as_jso
     """
     from ..retrieval.build import build_indexes
 
-    with store_for(ctx) as store:
+    with open_store(settings_of(ctx)) as store:
         reports = build_indexes(store, settings_of(ctx), list(only) or None, rebuild=rebuild, progress=True, echo=lambda m: click.echo(m, err=True))
     print_report(reports, as_json)
 
@@ -59,7 +60,7 @@ def align_steps_cmd(ctx: click.Context, threshold: float, top_k: int, scripts: t
     """
     from ..retrieval.align import align_steps
 
-    with store_for(ctx) as store:
+    with open_store(settings_of(ctx)) as store:
         report = align_steps(store, settings_of(ctx), threshold=threshold, top_k=top_k, scripts=list(scripts) or None, progress=True)
     print_report(report, as_json)
 
@@ -77,7 +78,7 @@ def _retrieve(ctx: click.Context, text: str | None, k: int, script: str | None, 
         body: dict[str, Any] = {"k": k, **({"text": text} if text else {"script": script}), **({"threshold": threshold} if threshold is not None else {})}
         out = call(found.url, "/retrieve", body, token=found.token)
         return ([ProductHit.model_validate(h) for h in out.get("products") or []], [StepProducts.model_validate(s) for s in out.get("steps") or []])
-    with store_for(ctx) as store, Retriever(store, settings) as r:
+    with open_store(settings_of(ctx)) as store, Retriever(store, settings) as r:
         if text:
             return r.retrieve(text, k, threshold=threshold), []
         return [], r.retrieve_script(script or "", k, **({"threshold": threshold} if threshold is not None else {}))
