@@ -36,14 +36,14 @@ from pathlib import Path
 from pydantic import SecretStr
 
 from intentkb.config import Settings
+from intentkb.generate.run import RunRecord, run_generation
 from intentkb.ingest import ingest_file
 from intentkb.kb.engines import open_store
 from intentkb.kb.falkordb import EmbeddedServer
 from intentkb.llm.cache import ResponseCache
 from intentkb.llm.client import LLMClient
-from intentkb.llm.generation import RunRecord, run_generation
-from intentkb.llm.prompts import Prompts
 from intentkb.llm.settings import LLMSettings
+from intentkb.prompts.templates import Prompts
 from intentkb.testing import free_port
 
 HERE = Path(__file__).parent

@@ -32,16 +32,16 @@ from pydantic import SecretStr
 from intentkb.config import Settings
 from intentkb.evaluation.run import evaluate
 from intentkb.export.tasks import ExportOptions, export_tasks
+from intentkb.generate.context import product_view
+from intentkb.generate.run import run_generation
 from intentkb.ingest import ingest_file
 from intentkb.kb.engines import open_store
 from intentkb.kb.falkordb import EmbeddedServer
 from intentkb.llm.accounting import PromptUsage
 from intentkb.llm.cache import ResponseCache
 from intentkb.llm.client import LLMClient, Rejected
-from intentkb.llm.context import product_view
-from intentkb.llm.generation import run_generation
-from intentkb.llm.prompts import Prompts
 from intentkb.llm.settings import LLMSettings
+from intentkb.prompts.templates import Prompts
 from intentkb.testing.llamacpp import MODEL_NAME, LlamaServer
 
 HERE = Path(__file__).parent

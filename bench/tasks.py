@@ -25,9 +25,9 @@ sys.path.insert(0, str(Path(__file__).parent))
 import subprocess
 
 from intentkb.config import Settings
+from intentkb.generate.schedule import BranchingSchedule
 from intentkb.ingest.synthetic import PAPER_LENGTHS, forest_totals, synthetic_forest
 from intentkb.kb.falkordb import EmbeddedServer
-from intentkb.kb.schedule import BranchingSchedule
 
 
 def run_child(cmd: list[str], env: dict[str, str]) -> tuple[float, float, str]:

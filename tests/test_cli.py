@@ -122,7 +122,7 @@ def test_every_options_field_is_the_option_the_cli_shows():
     description as help."""
     import click
 
-    from intentkb.llm.pipeline import pipelines
+    from intentkb.generate.pipeline import pipelines
 
     group = cli.get_command(click.Context(cli), "generate")
     assert isinstance(group, click.Group)

@@ -16,11 +16,11 @@ from pathlib import Path
 import pytest
 
 from intentkb.config import Settings
+from intentkb.generate.schedule import BranchingSchedule
 from intentkb.ingest.synthetic import forest_totals, synthetic_forest
 from intentkb.kb.engines import open_store
 from intentkb.kb.falkordb import EmbeddedServer
 from intentkb.kb.queries import iter_session_ids, session_tree, tree_profile
-from intentkb.kb.schedule import BranchingSchedule
 
 from .conftest import short_tmpdir
 

@@ -18,10 +18,10 @@ from click.testing import CliRunner
 
 from intentkb.cli.main import cli
 from intentkb.config import Settings
+from intentkb.generate.run import run_generation
 from intentkb.ingest import ingest_file
 from intentkb.kb.engines import open_store
 from intentkb.kb.store import GraphStore
-from intentkb.llm.generation import run_generation
 
 from .conftest import FIXTURES, TEST_API_KEY
 

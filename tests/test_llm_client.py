@@ -9,7 +9,7 @@ import pytest
 
 from intentkb.llm.cache import ResponseCache
 from intentkb.llm.client import LLMClient, LLMFatal, Rejected
-from intentkb.llm.prompts import Prompts
+from intentkb.prompts.templates import Prompts
 
 PRODUCT = {
     "text": "Anker 737 power bank (capacity: 24,000 mAh)",
@@ -153,7 +153,7 @@ def test_a_key_hidden_in_json_escapes_is_redacted_once_decoded(llm_settings):
     """The audit of the second fix: the raw body was scrubbed, then `json.loads` turned
     `\\u0073\\u006b...` back into the key."""
     from intentkb.llm.client import LLMClient
-    from intentkb.llm.wire import completion_of
+    from intentkb.llm.responses import completion_of
 
     key = llm_settings.api_key.get_secret_value()
     content = "Buying for " + "".join(f"\\u{ord(c):04x}" for c in key)

@@ -18,11 +18,11 @@ from hypothesis import strategies as st
 
 from intentkb.llm.cache import ResponseCache
 from intentkb.llm.client import LLMClient, LLMFatal, Rejected
-from intentkb.llm.parsing import PARSERS, ParseError
-from intentkb.llm.prompts import Prompts
-from intentkb.llm.replies import REPLIES, spec
-from intentkb.llm.reply_wire import json_schema, read_json
-from intentkb.llm.synthetic import synthetic_reply
+from intentkb.prompts.json_mode import json_schema, read_json
+from intentkb.prompts.lines import PARSERS, ParseError
+from intentkb.prompts.replies import REPLIES, spec
+from intentkb.prompts.synthetic import synthetic_reply
+from intentkb.prompts.templates import Prompts
 from intentkb.testing.scripted_server import ScriptedServer
 
 from .conftest import TEST_API_KEY
@@ -131,7 +131,7 @@ def test_a_template_without_a_reply_model(llm_server, llm_settings, tmp_path):
     """The papers' exact prompts: a user template with a parser and no `reply:` line."""
     own = tmp_path / "prompts"
     own.mkdir()
-    text = (Path(__file__).parents[1] / "intentkb/llm/prompts/sib_attributes.txt").read_text()
+    text = (Path(__file__).parents[1] / "intentkb/prompts/bundled/sib_attributes.txt").read_text()
     (own / "sib_attributes.txt").write_text(text.replace("reply: attributes\n", ""))
     llm_server.record = True
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from intentkb.llm.parsing import (
+from intentkb.prompts.lines import (
     ParseError,
     parse_attributes,
     parse_cobuy_intention,
@@ -14,8 +14,8 @@ from intentkb.llm.parsing import (
     parse_steps,
     parse_verdict,
 )
-from intentkb.llm.prompts import Prompts
-from intentkb.llm.synthetic import synthetic_reply
+from intentkb.prompts.synthetic import synthetic_reply
+from intentkb.prompts.templates import Prompts
 from intentkb.testing.replies import guess_format
 
 
@@ -94,7 +94,7 @@ def test_scripts_formats():
 
 def test_every_bundled_template_is_recognised_and_answerable():
     """The synthetic replies (dry runs, scripted server) parse with the template's own reader."""
-    from intentkb.llm.parsing import PARSERS
+    from intentkb.prompts.lines import PARSERS
 
     prompts = Prompts()
     product = {"text": "Mug (color: red)", "title": "Mug", "details": "", "features": "A mug", "category": "Kitchen", "images": [], "has_images": False}

@@ -7,9 +7,9 @@ import math
 import pytest
 from pydantic import ValidationError
 
+from intentkb.generate.schedule import BranchingSchedule
 from intentkb.kb import ids
 from intentkb.kb.models import Attribute, Edge, EdgeType, Intention, Product, Relation, Script, Session, Step
-from intentkb.kb.schedule import BranchingSchedule
 
 
 @pytest.mark.parametrize("bad", ["", "   ", None, "\x00"])

@@ -7,6 +7,7 @@ import json
 import pytest
 
 from intentkb.demo import data_path
+from intentkb.generate.schedule import BranchingSchedule
 from intentkb.ingest import ingest_file
 from intentkb.ingest.synthetic import forest_totals, synthetic_forest
 from intentkb.kb.queries import (
@@ -21,7 +22,6 @@ from intentkb.kb.queries import (
     trajectory_details,
     tree_profile,
 )
-from intentkb.kb.schedule import BranchingSchedule
 
 from .conftest import FIXTURES
 

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from intentkb.generate.schedule import BranchingSchedule
 from intentkb.ingest import ingest_file
 from intentkb.ingest.synthetic import synthetic_forest
-from intentkb.kb.schedule import BranchingSchedule
 from intentkb.views.session import write_session_html
 
 DEMO = Path(__file__).parents[1] / "intentkb/demo/data"

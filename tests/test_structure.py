@@ -14,10 +14,10 @@ from pydantic import Field
 from intentkb.cli.main import cli
 from intentkb.errors import IntentKBError, StoreError
 from intentkb.export.writers import writer_for, writers
+from intentkb.generate.pipeline import Pipeline, PipelineOptions, Stage, pipelines
 from intentkb.kb.engines import ENGINES, scheme_of, store_class
 from intentkb.kb.store import GraphStore
-from intentkb.llm.pipeline import Pipeline, PipelineOptions, Stage, pipelines
-from intentkb.llm.prompts import Prompts
+from intentkb.prompts.templates import Prompts
 from intentkb.tasks.registry import benchmarks, get_benchmark
 
 PACKAGE = Path(__file__).parents[1] / "intentkb"
@@ -91,7 +91,7 @@ def test_task_templates_sit_beside_the_builders():
     for b in benchmarks().values():
         for task in b.tasks:
             assert p.get("task_" + task.replace("-", "_")).source.startswith("intentkb/tasks/templates/")
-    assert p.get("mind_filter").source.startswith("intentkb/llm/prompts/")
+    assert p.get("mind_filter").source.startswith("intentkb/prompts/bundled/")
 
 
 def test_a_pipelines_options_model_is_its_command(monkeypatch):

@@ -25,7 +25,7 @@ from intentkb.export.tasks import ExportOptions, export_tasks
 from intentkb.ingest import ingest_file
 from intentkb.kb.engines import open_store
 from intentkb.kb.queries import session_tree
-from intentkb.llm.prompts import Prompts
+from intentkb.prompts.templates import Prompts
 from intentkb.retrieval.align import align_steps
 from intentkb.retrieval.build import build_indexes
 from intentkb.retrieval.embeddings import DEFAULT_MODEL, Embedder, EmbeddingCache, embedding_text

@@ -219,7 +219,7 @@ def annotations_import(ctx: click.Context, file: Path, output: Path | None, one_
 )
 @click.option(
     "--llm-output",
-    type=LazyChoice("intentkb.llm.replies", "OUTPUT_MODES"),
+    type=LazyChoice("intentkb.prompts.replies", "OUTPUT_MODES"),
     help="json: the answer is constrained to the item's option letters (JSON-schema response_format); lines: "
     "read from the reply's text; auto: json, lines if the endpoint refuses it (env INTENTKB_LLM_OUTPUT).",
 )

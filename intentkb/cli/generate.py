@@ -1,4 +1,4 @@
-"""`intentkb generate attributes|trees|mind|scripts`: thin options over `intentkb.llm.generation`."""
+"""`intentkb generate attributes|trees|mind|scripts`: thin options over `intentkb.generate.run`."""
 
 from __future__ import annotations
 
@@ -21,14 +21,14 @@ def _common(f: Any) -> Any:
             "--prompts",
             "prompts_dir",
             type=click.Path(path_type=Path, file_okay=False),
-            help="Directory of your own prompt templates (same file names as intentkb/llm/prompts and intentkb/tasks/templates).",
+            help="Directory of your own prompt templates (same file names as intentkb/prompts/bundled and intentkb/tasks/templates).",
         ),
         click.option("--multimodal", type=LazyChoice("intentkb.llm.settings", "MULTIMODAL"), help="Send product images as image parts (auto: by model name)."),
         click.option(
             "--output",
             "--llm-output",
             "llm_output",
-            type=LazyChoice("intentkb.llm.replies", "OUTPUT_MODES"),
+            type=LazyChoice("intentkb.prompts.replies", "OUTPUT_MODES"),
             help="How replies are asked for: json (each template's reply model as a JSON-schema response_format), "
             "lines (the papers' line formats) or auto (json; lines for the rest of the run if the endpoint "
             "refuses response_format). Env INTENTKB_LLM_OUTPUT, default auto.",
@@ -85,7 +85,7 @@ def _run(
 ) -> None:
     from pydantic import ValidationError
 
-    from ..llm.generation import pipeline_options, run_generation
+    from ..generate.run import pipeline_options, run_generation
     from ..llm.settings import LLMSettings
 
     settings = settings_of(ctx)
@@ -112,12 +112,12 @@ class _PipelineGroup(click.Group):
     imports the pipelines and the LLM client, which no other command needs)."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        from ..llm.pipeline import pipelines
+        from ..generate.pipeline import pipelines
 
         return list(pipelines())
 
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
-        from ..llm.pipeline import pipelines
+        from ..generate.pipeline import pipelines
 
         spec = pipelines().get(name)
         return _command(spec) if spec is not None else None
@@ -137,7 +137,7 @@ def _command(spec: Any) -> click.Command:
     def callback(**kw: Any) -> None:
         _run(click.get_current_context(), spec.name, **kw)
 
-    from ..llm.pipeline import PipelineOptions
+    from ..generate.pipeline import PipelineOptions
 
     fields = {n: f for n, f in spec.options.model_fields.items() if n not in PipelineOptions.RUN_FIELDS}
     cmd: Any = callback

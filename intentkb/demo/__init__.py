@@ -87,7 +87,7 @@ def tasks_demo(store: GraphStore, settings: Settings, data_dir: Path, echo: Call
 
 def generation_demo(settings: Settings, echo: Callable[[str], None]) -> None:
     """What the LLM pipelines would still do on this knowledge base: a dry run calls nothing."""
-    from ..llm.generation import run_generation
+    from ..generate.run import run_generation
     from ..llm.settings import LLMSettings
 
     llm = LLMSettings(model="gpt-4o-mini", multimodal="off", prompts_dir=None, price=None)

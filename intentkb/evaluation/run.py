@@ -29,8 +29,8 @@ from ..io.rejects import RejectSink, default_rejects_path, validated
 from ..io.sources import jsonl_records
 from ..llm.cache import ResponseCache
 from ..llm.client import LLMClient, Rejected
-from ..llm.prompts import Prompts
 from ..llm.settings import LLMSettings
+from ..prompts.templates import Prompts
 from ..tasks.items import TaskItem
 from ..tasks.render import parse_answer, prompt_values, template_name
 from .score import ScoreReport, score_file

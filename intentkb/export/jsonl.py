@@ -7,7 +7,7 @@ from contextlib import ExitStack
 
 import orjson
 
-from ..llm.prompts import Prompts
+from ..prompts.templates import Prompts
 from ..tasks.items import Item
 from ..tasks.render import prompt_text
 from .options import ExportOptions

@@ -6,7 +6,7 @@ from __future__ import annotations
 import csv
 from contextlib import ExitStack
 
-from ..llm.prompts import Prompts
+from ..prompts.templates import Prompts
 from ..tasks.items import Item
 from ..tasks.render import prompt_text
 from .options import ExportOptions

@@ -19,7 +19,7 @@ from ..config import Settings
 from ..errors import IntentKBError
 from ..io.paths import check_output
 from ..kb.store import GraphStore
-from ..llm.prompts import Prompts
+from ..prompts.templates import Prompts
 from ..tasks.registry import get_benchmark
 from ..tasks.render import templates
 from ..tasks.split import split_of

@@ -15,7 +15,7 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import IO, Any, ClassVar
 
-from ..llm.prompts import Prompts
+from ..prompts.templates import Prompts
 from ..registry import Registry
 from ..tasks.items import Item
 from ..tasks.render import render

@@ -12,7 +12,7 @@ import random
 from collections.abc import Iterator
 from typing import Any
 
-from ..kb.schedule import BranchingSchedule
+from ..generate.schedule import BranchingSchedule
 
 PAPER_LENGTHS = {3: 2310, 4: 4277, 5: 4318}
 

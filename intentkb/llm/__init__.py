@@ -1,2 +1,2 @@
-"""LLM generation: an OpenAI-compatible client with cache, retries and accounting; prompt
-templates; the SessionIntentBench, MIND and EcomScriptBench pipelines (`run_generation`)."""
+"""Talking to a model: an OpenAI-compatible client with its cache, retries, token accounting and
+settings. What to ask lives in `intentkb.prompts`, the pipelines that ask it in `intentkb.generate`."""

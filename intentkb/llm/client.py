@@ -16,15 +16,14 @@ from typing import Any
 import openai
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt, wait_random_exponential
 
+from ..prompts.json_mode import looks_like_json, read_json, response_format, shape
+from ..prompts.lines import PARSERS, ParseError
+from ..prompts.replies import Mode
+from ..prompts.synthetic import synthetic_reply
+from ..prompts.templates import Prompts, Template
 from .accounting import Usage
 from .cache import ResponseCache, cache_key, cacheable
-from .parsing import PARSERS, ParseError
-from .prompts import Prompts, Template
-from .replies import Mode
-from .reply_wire import looks_like_json, read_json, response_format, shape
-from .settings import LLMSettings
-from .synthetic import synthetic_reply
-from .wire import (
+from .responses import (
     REPLY_HEADER,
     Attempt,
     Deferred,
@@ -41,6 +40,7 @@ from .wire import (
     retryable,
     schema_refused_by,
 )
+from .settings import LLMSettings
 
 __all__ = ["REPLY_HEADER", "Deferred", "LLMClient", "LLMFatal", "PendingRequest", "Rejected", "Reply", "attempt_of"]
 

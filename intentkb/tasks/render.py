@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from ..llm.prompts import Prompts, Template
+from ..prompts.templates import Prompts, Template
 from .items import Item
 
 STYLES: tuple[str, ...] = ("zero", "few", "cot")

@@ -1,6 +1,6 @@
 """What the scripted server answers: the reply format a request asks for (declared by the client's
 `X-Intentkb-Reply` header, or guessed from the prompt for batch lines) and a synthetic completion
-in it (`intentkb.llm.synthetic`: the same prompt always gets the same reply)."""
+in it (`intentkb.prompts.synthetic`: the same prompt always gets the same reply)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import time
 import uuid
 from typing import Any
 
-from ..llm.synthetic import synthetic_reply
-from ..llm.wire import REPLY_HEADER
+from ..llm.responses import REPLY_HEADER
+from ..prompts.synthetic import synthetic_reply
 
 _JSON_HINT = "\n\nWrite the answer as one JSON object"
 
@@ -52,8 +52,8 @@ def completion(request: dict[str, Any], parser: str, args: dict[str, Any], behav
 def _json_reply(schema: dict[str, Any], parser: str, args: dict[str, Any], text: str, seed: str) -> str:
     """The JSON a model would write for reply model `schema["name"]`: the synthetic line reply's
     value in that model's form; a task answer is one of the schema's letters."""
-    from ..llm.parsing import PARSERS
-    from ..llm.replies import spec
+    from ..prompts.lines import PARSERS
+    from ..prompts.replies import spec
 
     name = schema["name"]
     if name == "choice":

@@ -13,11 +13,11 @@ from pydantic import Field, model_validator
 from ..errors import IntentKBError
 from ..kb.ids import purchase_intention_id
 from ..kb.units import build_script_unit
+from ..llm.responses import Deferred, Rejected
+from ..prompts.lines import Objective
 from .context import GenContext, product_view
-from .parsing import Objective
 from .pipeline import Pipeline, PipelineOptions, Stage, register
 from .stage import Outcome, StageReport, Write
-from .wire import Deferred, Rejected
 
 Source = Literal["products", "categories"]
 

@@ -13,15 +13,15 @@ from pydantic import BaseModel, Field, computed_field
 
 from ..config import Settings
 from ..kb.engines import open_store
+from ..llm.accounting import PromptUsage, Usage
+from ..llm.cache import ResponseCache
+from ..llm.client import LLMClient
+from ..llm.settings import LLMSettings
 from ..private import private_dir, private_write_text
-from .accounting import PromptUsage, Usage
+from ..prompts.templates import Prompts
 from .batch import BatchRound, batch_rounds
-from .cache import ResponseCache
-from .client import LLMClient
 from .context import GenContext
 from .pipeline import PipelineOptions, Stage, get_pipeline
-from .prompts import Prompts
-from .settings import LLMSettings
 from .stage import StageReport
 
 
@@ -160,6 +160,6 @@ def run_generation(
     opts: PipelineOptions | Mapping[str, Any] | None = None,
     echo: Callable[[str], None] | None = None,
 ) -> RunRecord:
-    """Run a registered generation pipeline (`intentkb.llm.pipeline`) to its end; `opts` is its
+    """Run a registered generation pipeline (`intentkb.generate.pipeline`) to its end; `opts` is its
     options model or a dict of its fields."""
     return asyncio.run(run_async(pipeline, settings or Settings(), llm or LLMSettings(), opts, echo))

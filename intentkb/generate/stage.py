@@ -19,8 +19,8 @@ from tqdm import tqdm
 
 from ..io.rejects import RejectsJsonl
 from ..kb.store import GraphStore, PreparedWrite, WriteStats
+from ..llm.responses import Deferred, Rejected
 from ..private import redact
-from .wire import Deferred, Rejected
 
 T = TypeVar("T")
 

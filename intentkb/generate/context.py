@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 from ..config import Settings
 from ..kb.queries import keyset_pages
 from ..kb.store import GraphStore, Row
-from .client import LLMClient
+from ..llm.client import LLMClient
 from .stage import StageReport, Work, run_stage
 
 PAGE = 1000
@@ -42,7 +42,7 @@ class GenContext:
     async def run_stage(
         self, pipeline: str, stage: str, items: Iterable[T], work: Work[T], describe: Callable[[T], dict[str, Any]], *, order: list[str], share: int = 1
     ) -> StageReport:
-        """`runner.run_stage` with this run's store, rejects file and progress; `share`: items in
+        """`stage.run_stage` with this run's store, rejects file and progress; `share`: items in
         flight are concurrency // share (a tree makes many calls at once, an attribute one)."""
         return await run_stage(
             pipeline,

@@ -55,7 +55,7 @@ class Template(BaseModel):
     name: str
     version: str
     parser: str | None = None
-    reply: str | None = None  # the reply model (llm/replies.py) asked for as a JSON schema; None: line format only
+    reply: str | None = None  # the reply model (prompts/replies.py) asked for as a JSON schema; None: line format only
     parser_args: dict[str, Any] = Field(default_factory=dict)
     max_tokens: int = 512
     expect_tokens: int = 100
@@ -127,7 +127,7 @@ def parse_template(name: str, text: str, source: str) -> Template:
 
 # Where bundled templates live: the generation steps' beside the pipelines, the task prompts beside
 # the task builders. A user's directory (one folder) may replace any of them by file name.
-BUNDLED: tuple[tuple[str, str], ...] = (("intentkb.llm", "prompts"), ("intentkb.tasks", "templates"))
+BUNDLED: tuple[tuple[str, str], ...] = (("intentkb.prompts", "bundled"), ("intentkb.tasks", "templates"))
 
 
 class Prompts:

@@ -14,7 +14,7 @@ from typing import Any
 import openai
 
 from ..errors import IntentKBError
-from .prompts import Template
+from ..prompts.templates import Template
 
 
 class LLMFatal(IntentKBError):

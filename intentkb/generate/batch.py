@@ -17,9 +17,9 @@ from typing import Any
 from pydantic import BaseModel
 
 from ..errors import IntentKBError
+from ..llm.client import LLMClient, PendingRequest, attempt_of
 from ..private import private_write_text
-from .client import LLMClient, PendingRequest, attempt_of
-from .parsing import ParseError
+from ..prompts.lines import ParseError
 
 _DONE = {"completed", "failed", "expired", "cancelled"}
 

@@ -15,13 +15,13 @@ from pydantic import Field, field_validator
 from ..kb.ids import cobuy_intention_id
 from ..kb.models import Relation
 from ..kb.queries import keyset_pages
+from ..prompts.lines import FilterVerdict
 from .context import PAGE, GenContext, prefetch, product_view
-from .parsing import FilterVerdict
 from .pipeline import Pipeline, PipelineOptions, Stage, register
 from .stage import Outcome, StageReport, Write
 
 if TYPE_CHECKING:
-    from .client import LLMClient
+    from ..llm.client import LLMClient
 
 STAGES = ("features", "intentions", "filter")
 StageName = Literal["features", "intentions", "filter"]

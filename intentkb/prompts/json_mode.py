@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from .parsing import ParseError
+from .lines import ParseError
 from .replies import spec
 
 

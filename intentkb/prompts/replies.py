@@ -21,7 +21,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, create_model
 from pydantic.config import JsonDict
 
-from .parsing import (
+from .lines import (
     ExtractedAttributes,
     FilterVerdict,
     Objective,

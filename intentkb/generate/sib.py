@@ -15,12 +15,12 @@ from pydantic import Field
 
 from ..errors import IntentKBError
 from ..kb.ids import attribute_id, session_intention_ider
-from ..kb.schedule import BranchingSchedule
+from ..llm.responses import Deferred, Rejected
+from ..prompts.lines import ExtractedAttributes, TreeIntention
 from .context import GenContext, product_view
-from .parsing import ExtractedAttributes, TreeIntention
 from .pipeline import Pipeline, PipelineOptions, Stage, register
+from .schedule import BranchingSchedule
 from .stage import Outcome, StageReport, Write
-from .wire import Deferred, Rejected
 
 
 def _attr(name: str, value: str) -> dict[str, str]:

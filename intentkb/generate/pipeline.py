@@ -19,11 +19,11 @@ from pydantic import BaseModel, ConfigDict, Field
 from ..registry import Registry
 
 if TYPE_CHECKING:
-    from .client import LLMClient
+    from ..llm.client import LLMClient
     from .context import GenContext
     from .stage import StageReport
 
-MODULES: tuple[str, ...] = ("intentkb.llm.sib", "intentkb.llm.mind", "intentkb.llm.esb")
+MODULES: tuple[str, ...] = ("intentkb.generate.sib", "intentkb.generate.mind", "intentkb.generate.esb")
 
 
 class PipelineOptions(BaseModel):
