@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Any, Literal, get_args
+from typing import Any
 
 from pydantic import BaseModel, Field, SecretStr, field_validator
 
@@ -26,10 +26,6 @@ def is_embedded_uri(uri: str) -> bool:
 def env_choice(name: str, default: str) -> Any:
     """An environment value for a Literal field: pydantic checks it against the choices."""
     return (_env(name) or default).lower()
-
-
-Precision = Literal["float32", "bfloat16", "int8"]
-PRECISIONS: tuple[str, ...] = get_args(Precision)
 
 
 class Settings(BaseModel):
@@ -56,11 +52,12 @@ class Settings(BaseModel):
     embedding_device: str = Field(default_factory=lambda: _env("INTENTKB_EMBEDDING_DEVICE", default="cpu") or "cpu")
     # "torch" runs the sentence-transformers model; "onnx" its ONNX Runtime export (made once per model
     # under `onnx_dir`): no torch import when encoding, float32 the same vectors, int8 ~2x faster on 2 cores.
-    embedding_backend: Literal["torch", "onnx"] = Field(default_factory=lambda: _env("INTENTKB_EMBEDDING_BACKEND", default="torch") or "torch")  # type: ignore[arg-type]
+    # (Backends are registry entries, retrieval/backends.py: the embedder checks backend and precision.)
+    embedding_backend: str = Field(default_factory=lambda: (_env("INTENTKB_EMBEDDING_BACKEND", default="torch") or "torch").lower())
     # float32 everywhere; "bfloat16" (torch) runs under bfloat16 autocast, "int8" (onnx) the dynamically
     # quantised export. Which is faster depends on the CPU: `bench/encoder.py` measures it (bfloat16 was
     # 1.6x faster on a CPU with AMX and 9x slower on an AVX2 EPYC). Their vectors are cached and indexed apart.
-    embedding_precision: Precision = Field(default_factory=lambda: env_choice("INTENTKB_EMBEDDING_PRECISION", "float32"))
+    embedding_precision: str = Field(default_factory=lambda: env_choice("INTENTKB_EMBEDDING_PRECISION", "float32"))
     # Encoder threads; None: the idle cores when the model loads (retrieval/threads.py).
     embedding_threads: int | None = Field(default_factory=lambda: int(_env("INTENTKB_EMBEDDING_THREADS", default="0") or 0) or None, ge=1, le=512)
 

@@ -1,22 +1,46 @@
-"""One shape for every extension point (benchmarks, generation pipelines, export formats): things
-registered by name from their own modules, which are imported on first use, and listed in the
-order of those modules whoever imported one first."""
+"""One shape for every extension point (engines, benchmarks, pipelines, export formats, reply
+formats, embedders): entries named by import path and loaded on first use, plus whatever installed
+packages declare under the registry's entry-point group, the way pytest and lm-evaluation-harness
+find plugins. A third party adds a benchmark from its own package with, in its pyproject.toml:
+
+    [project.entry-points."intentkb.benchmarks"]
+    mybench = "mypkg.bench:BENCHMARK"
+
+An entry is `"module"` (importing it registers what it defines) or `"module:object"` (that object
+is registered). Listings keep the order of the built-in entries, then the plugins' by name."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping
 from importlib import import_module
-from types import MappingProxyType
-from typing import Generic, TypeVar
+from importlib.metadata import entry_points
+from types import MappingProxyType, ModuleType
+from typing import Any, Generic, TypeVar
 
 from .errors import IntentKBError
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
+
+
+def load_entry(target: str) -> Any:
+    """The module `target` names, or the object of `"module:object"`."""
+    module, _, name = target.partition(":")
+    loaded: Any = import_module(module)
+    for part in name.split(".") if name else ():
+        loaded = getattr(loaded, part)
+    return loaded
+
+
+def plugin_entries(group: str) -> dict[str, str]:
+    """name -> "module[:object]" of every installed package's entry points in `group`."""
+    return {ep.name: ep.value for ep in sorted(entry_points(group=group), key=lambda e: e.name)}
 
 
 class Registry(Generic[T]):
-    def __init__(self, what: str, modules: tuple[str, ...], name_of: Callable[[T], str], module_of: Callable[[T], str]) -> None:
-        self.what, self.modules, self.name_of, self.module_of = what, modules, name_of, module_of
+    def __init__(self, what: str, modules: tuple[str, ...], name_of: Callable[[T], str], module_of: Callable[[T], str], group: str | None = None) -> None:
+        self.what, self.modules, self.name_of, self.module_of, self.group = what, modules, name_of, module_of, group
         self._items: dict[str, T] = {}
         self._view: Mapping[str, T] | None = None  # the ordered listing, made once (items are validated against it)
 
@@ -33,11 +57,21 @@ class Registry(Generic[T]):
         self._items.pop(name, None)
         self._view = None
 
+    def _load(self, target: str) -> None:
+        loaded = load_entry(target)
+        if not isinstance(loaded, ModuleType):
+            self.register(loaded)
+
     def all(self) -> Mapping[str, T]:
         if self._view is None:
-            for module in self.modules:
-                import_module(module)
-            order = {m: i for i, m in enumerate(self.modules)}
+            for target in self.modules:
+                self._load(target)
+            for name, target in plugin_entries(self.group).items() if self.group else ():
+                try:
+                    self._load(target)
+                except Exception as e:  # a broken plugin must not take the built-in entries down with it
+                    log.warning("%s plugin %r (%s) was not loaded: %s", self.what, name, target, e)
+            order = {m.partition(":")[0]: i for i, m in enumerate(self.modules)}
             ranked = sorted(enumerate(self._items.items()), key=lambda e: (order.get(self.module_of(e[1][1]), len(order)), e[0]))
             self._view = MappingProxyType({name: item for _, (name, item) in ranked})
         return self._view

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from intentkb.errors import IntentKBError
+from intentkb.retrieval.backends import candidates
 from intentkb.retrieval.embeddings import DEFAULT_MODEL, Embedder, EmbeddingCache, model_key
 
 STEP = "Buy a helmet and knee pads before the first skating lesson."
@@ -148,7 +149,7 @@ def test_precision_auto_measures_and_keeps_its_decision(onnx_dir, tmp_path, monk
     monkeypatch.setattr(encoder_choice, "PROBE", 32)
     choice = encoder_choice.choose(settings, TEXTS * 4)
     by_mode = {(f.backend, f.precision): f for f in choice.measured}
-    assert set(by_mode) == set(encoder_choice.CANDIDATES)
+    assert set(by_mode) == set(candidates())
     picked = by_mode[(choice.backend, choice.precision)]
     # never a mode slower than another one that agrees with float32 and ran to the end
     assert all(picked.texts_per_s >= f.texts_per_s for f in choice.measured if not f.cut_off and f.agreement >= encoder_choice.AGREEMENT)

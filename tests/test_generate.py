@@ -78,8 +78,9 @@ def test_attributes_then_tree_of_a_five_product_session(estore, tmp_path, llm_se
     assert steps_of(estore, sessions[5]) == TREE_5
     assert steps_of(estore, sessions[3]) == [1, 5, 25]
     assert llm_server.completions == 8 + CALLS_5 + CALLS_3
-    # the test double answered by the format each template declares, not by reading the prompt
-    assert llm_server.counts["declared"] == llm_server.completions and llm_server.counts["guessed"] == 0
+    # the test double recognised each request's template and answered in its declared format
+    assert (llm_server.counts["format:attributes"], llm_server.counts["format:intentions"]) == (8, CALLS_5 + CALLS_3)
+    assert llm_server.counts["format:free_text"] == 0
     # every node: AT the product of its step, a valued attribute, a rationale; a comparison from step 2 on
     rows = estore.run(
         """MATCH (s:Session {id: $s})-[:ROOT]->(:Intention)-[:BRANCH*0..]->(n:Intention)-[:AT]->(p:Product)

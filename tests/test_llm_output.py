@@ -18,11 +18,10 @@ from hypothesis import strategies as st
 
 from intentkb.llm.cache import ResponseCache
 from intentkb.llm.client import LLMClient, LLMFatal, Rejected
+from intentkb.prompts.formats import reply_format, reply_formats, synthetic_reply
 from intentkb.prompts.json_mode import json_schema, read_json
-from intentkb.prompts.lines import PARSERS, ParseError
-from intentkb.prompts.replies import REPLIES, spec
-from intentkb.prompts.synthetic import synthetic_reply
-from intentkb.prompts.templates import Prompts
+from intentkb.prompts.lines import ParseError
+from intentkb.prompts.templates import PromptError, Prompts
 from intentkb.testing.scripted_server import ScriptedServer
 
 from .conftest import TEST_API_KEY
@@ -46,8 +45,8 @@ ARGS = {
 def test_a_json_reply_reads_as_its_line_reply(name, seed):
     """Both wire formats of one reply give one value: the JSON form of a line reply reads back equal."""
     args = ARGS[name]
-    value = PARSERS[name](synthetic_reply(name, args, seed), **args)
-    assert read_json(name, json.dumps(spec(name).dump(value, args)), args) == value
+    value = reply_format(name).read(synthetic_reply(name, args, seed), **args)
+    assert read_json(name, json.dumps(reply_format(name).dump(value, args)), args) == value
 
 
 def test_schemas_keep_to_strict_mode():
@@ -64,7 +63,7 @@ def test_schemas_keep_to_strict_mode():
             for v in node:
                 walk(v)
 
-    for name in REPLIES:
+    for name in reply_formats():
         walk(json_schema(name, {**ARGS.get(name, {}), "letters": ["A", "B", "C"], "cot": True}))
     schema = json_schema("intentions", {"n": 2, "comparison": True})["properties"]["intentions"]
     assert schema["minItems"] == schema["maxItems"] == 2
@@ -90,6 +89,8 @@ def test_json_mode_sends_the_schema_and_reads_the_json(llm_server, llm_settings)
     assert reply.mode == "json" and json.loads(reply.text)["category"] == reply.value.category
     lines = ask(client_for(llm_settings, output="lines"))
     assert "response_format" not in llm_server.requests[-1] and lines.mode == "lines"
+    # the reply format travels in the request's own fields: no header of intentkb's reaches an endpoint
+    assert not {h for h in llm_server.header_names if h.startswith("x-intentkb")}
     assert llm_server.completions == 2  # the output mode is part of the cache key
 
 
@@ -121,28 +122,26 @@ def test_auto_falls_back_to_lines_once_for_an_endpoint_without_schemas(estore, t
 
 def test_auto_reads_a_reply_that_ignored_the_schema_as_lines(llm_server, llm_settings, monkeypatch):
     """An endpoint that takes response_format and answers in free text anyway (older servers)."""
-    monkeypatch.setattr("intentkb.testing.replies._json_reply", lambda schema, parser, args, text, seed: text)
+    monkeypatch.setattr("intentkb.testing.replies._json_reply", lambda name, text, args, seed: text)
     assert ask(client_for(llm_settings, output="auto")).value.category
     with pytest.raises(Rejected, match="not one JSON object"):
         ask(client_for(llm_settings, output="json", cache_path=llm_settings.cache_path.with_name("other.sqlite")))
 
 
-def test_a_template_without_a_reply_model(llm_server, llm_settings, tmp_path):
-    """The papers' exact prompts: a user template with a parser and no `reply:` line."""
+def test_a_template_in_the_earlier_header_still_loads(llm_server, llm_settings, tmp_path):
+    """A user's copy of a template written with `parser:`/`parser_args:` (no `reply:` line) names
+    the same format; a file naming two different formats is refused, saying which line to keep."""
     own = tmp_path / "prompts"
     own.mkdir()
     text = (Path(__file__).parents[1] / "intentkb/prompts/bundled/sib_attributes.txt").read_text()
-    (own / "sib_attributes.txt").write_text(text.replace("reply: attributes\n", ""))
-    llm_server.record = True
-
-    def client(output):
-        s = llm_settings.model_copy(update={"output": output})
-        return LLMClient(s, ResponseCache(s.cache_path), Prompts(own))
-
-    assert ask(client("auto")).mode == "lines"
-    assert "response_format" not in llm_server.requests[-1]
-    with pytest.raises(LLMFatal, match="declares no reply model"):
-        ask(client("json"))
+    (own / "sib_attributes.txt").write_text(text.replace("reply: attributes\n", 'parser: attributes\nparser_args: {"max_words": 3}\n'))
+    t = Prompts(own).get("sib_attributes")
+    assert (t.reply, t.reply_args) == ("attributes", {"max_words": 3})
+    s = llm_settings.model_copy(update={"output": "json"})
+    assert ask(LLMClient(s, ResponseCache(s.cache_path), Prompts(own))).mode == "json"
+    (own / "sib_attributes.txt").write_text(text.replace("reply: attributes\n", "parser: verdict\nreply: attributes\n"))
+    with pytest.raises(PromptError, match="name two formats"):
+        Prompts(own).get("sib_attributes")
 
 
 # -- faults found by a hostile test ---------------------------------------------------------------

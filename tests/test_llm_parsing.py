@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from intentkb.prompts.formats import reply_format, synthetic_reply
 from intentkb.prompts.lines import (
     ParseError,
     parse_attributes,
@@ -14,9 +15,8 @@ from intentkb.prompts.lines import (
     parse_steps,
     parse_verdict,
 )
-from intentkb.prompts.synthetic import synthetic_reply
 from intentkb.prompts.templates import Prompts
-from intentkb.testing.replies import guess_format
+from intentkb.testing.replies import reply_of
 
 
 def test_attributes_plain_and_markdown():
@@ -93,9 +93,8 @@ def test_scripts_formats():
 
 
 def test_every_bundled_template_is_recognised_and_answerable():
-    """The synthetic replies (dry runs, scripted server) parse with the template's own reader."""
-    from intentkb.prompts.lines import PARSERS
-
+    """The scripted server recognises every bundled template from its rendered prompt alone, and the
+    synthetic reply it makes in that template's format reads with the format's own reader."""
     prompts = Prompts()
     product = {"text": "Mug (color: red)", "title": "Mug", "details": "", "features": "A mug", "category": "Kitchen", "images": [], "has_images": False}
     values = {
@@ -112,7 +111,8 @@ def test_every_bundled_template_is_recognised_and_answerable():
     for name, vals in values.items():
         t = prompts.get(name)
         text = "\n".join(m["content"] for m in t.render(**vals) if m["role"] == "user")
-        parser, args = guess_format(text)
-        assert parser == t.parser, name
-        PARSERS[parser](synthetic_reply(parser, args, name), **{**t.parser_args, **args})
+        name_, args = reply_of({"messages": [{"role": "user", "content": text}]})
+        assert name_ == t.reply, name
+        assert args.get("n", 1) == vals.get("n", 1), name
+        reply_format(name_).read(synthetic_reply(name_, args, name), **{**t.reply_args, **args})
     assert len(prompts.relation_phrases()) == 20

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import click
 
-from ..config import PRECISIONS
 from .common import LazyChoice, fail_if_all_rejected, rejects_path_for, settings_of
 from .output import emit, print_format, print_score, report_format
 
@@ -41,7 +40,7 @@ def eval_group() -> None:
 @click.option("--rejects", type=click.Path(path_type=Path), help="Rejects file (default: DATA_DIR/rejects/FILE.mcq.rejects.jsonl).")
 @click.option(
     "--precision",
-    type=click.Choice(["auto", *PRECISIONS]),
+    type=LazyChoice("intentkb.retrieval.backends", "all_precisions", extra=("auto",)),
     default="auto",
     show_default=True,
     help="Encoder mode. auto: INTENTKB_EMBEDDING_PRECISION when set, else the fastest mode measured on this "
@@ -60,8 +59,9 @@ def eval_mcq(
       intentkb eval mcq QA_fullInfo_task1.jsonl --input-format intentionqa --scorer embedding
     """
     from ..evaluation.mcq import evaluate_mcq
+    from ..retrieval.backends import backend_for
     from ..retrieval.build import open_embedder
-    from ..retrieval.embeddings import Embedder, backend_for
+    from ..retrieval.embeddings import Embedder
 
     settings = settings_of(ctx)
     say = lambda m: click.echo(m, err=True)  # noqa: E731
@@ -219,7 +219,7 @@ def annotations_import(ctx: click.Context, file: Path, output: Path | None, one_
 )
 @click.option(
     "--llm-output",
-    type=LazyChoice("intentkb.prompts.replies", "OUTPUT_MODES"),
+    type=LazyChoice("intentkb.prompts.formats", "OUTPUT_MODES"),
     help="json: the answer is constrained to the item's option letters (JSON-schema response_format); lines: "
     "read from the reply's text; auto: json, lines if the endpoint refuses it (env INTENTKB_LLM_OUTPUT).",
 )

@@ -28,7 +28,7 @@ def _common(f: Any) -> Any:
             "--output",
             "--llm-output",
             "llm_output",
-            type=LazyChoice("intentkb.prompts.replies", "OUTPUT_MODES"),
+            type=LazyChoice("intentkb.prompts.formats", "OUTPUT_MODES"),
             help="How replies are asked for: json (each template's reply model as a JSON-schema response_format), "
             "lines (the papers' line formats) or auto (json; lines for the rest of the run if the endpoint "
             "refuses response_format). Env INTENTKB_LLM_OUTPUT, default auto.",

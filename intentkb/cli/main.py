@@ -88,7 +88,7 @@ def demo(ctx: click.Context, demo_dir: Path | None, keep_server: bool) -> None:
     run_demo(demo_dir, keep_server=keep_server, echo=click.echo)
 
 
-from ..kb.engines import COMMANDS as ENGINE_COMMANDS  # noqa: E402
+from ..kb.engines import commands as engine_commands  # noqa: E402
 from .evaluation import annotations_group, eval_group  # noqa: E402
 from .export import export_group  # noqa: E402
 from .generate import generate_group  # noqa: E402
@@ -114,8 +114,13 @@ cli.add_command(generate_group)
 cli.add_command(tasks_group)
 cli.add_command(show_group)
 cli.add_command(train_group)
-for _module in ENGINE_COMMANDS:  # the engines' own commands (`store`, `export neo4j-import`)
-    import_module(_module).attach(cli)
+for _module in engine_commands():  # the engines' own (`store`, `export neo4j-import`), then plugins'
+    try:
+        import_module(_module).attach(cli)
+    except Exception as _e:  # a broken plugin must not take the whole CLI down with it
+        if _module.startswith("intentkb."):
+            raise
+        click.echo(f"intentkb: the commands of plugin {_module} were not loaded: {_e}", err=True)
 
 
 def main() -> None:

@@ -23,6 +23,7 @@ class LazyChoice(click.Choice):
     def choices(self) -> tuple[str, ...]:
         module, name = self._source
         values = getattr(import_module(module), name)
+        values = values() if callable(values) and not get_args(values) else values  # a registry's listing
         return (*self._extra, *(get_args(values) or values))
 
     @choices.setter

@@ -1,10 +1,15 @@
-"""Every query as a named .cypher file, in the Cypher dialect shared by Neo4j and FalkorDB."""
+"""Every query as a named .cypher file, in the Cypher dialect shared by Neo4j and FalkorDB.
+
+An engine whose dialect differs for one query keeps its own version in its folder
+(`intentkb/kb/<engine>/cypher/<name>.cypher`, the store's `query_overrides` package): the loader
+checks it before the shared file, so an engine joins without touching the shared queries."""
 
 from __future__ import annotations
 
 import re
 from functools import cache
 from importlib import resources
+from importlib.resources.abc import Traversable
 
 from ..errors import IntentKBError
 
@@ -15,13 +20,19 @@ def is_query_name(text: str) -> bool:
     return bool(_NAME.match(text.strip()))
 
 
+def _folders(overrides: str | None) -> list[Traversable]:
+    own = resources.files(overrides) / "cypher" if overrides else None
+    return [*([own] if own is not None and own.is_dir() else []), resources.files(__package__)]
+
+
 @cache
-def load(name: str) -> str:
-    """The text of `name.cypher`; comment lines (`//`) are kept, the engines ignore them."""
+def load(name: str, overrides: str | None = None) -> str:
+    """The text of `name.cypher` (the engine package `overrides`' own version first); comment lines
+    (`//`) are kept, the engines ignore them."""
     if not is_query_name(name):
         raise IntentKBError(f"not a query name: {name!r}")
-    path = resources.files(__package__).joinpath(f"{name}.cypher")
-    if not path.is_file():
+    path = next((p for p in (f.joinpath(f"{name}.cypher") for f in _folders(overrides)) if p.is_file()), None)
+    if path is None:
         import difflib
 
         close = difflib.get_close_matches(name, names(), n=3, cutoff=0.6)
@@ -30,13 +41,13 @@ def load(name: str) -> str:
     return path.read_text(encoding="utf-8")
 
 
-def names() -> list[str]:
-    return sorted(p.name[: -len(".cypher")] for p in resources.files(__package__).iterdir() if p.name.endswith(".cypher"))
+def names(overrides: str | None = None) -> list[str]:
+    return sorted({p.name[: -len(".cypher")] for f in _folders(overrides) for p in f.iterdir() if p.name.endswith(".cypher")})
 
 
-def resolve(query_or_name: str) -> str:
+def resolve(query_or_name: str, overrides: str | None = None) -> str:
     """A bare lowercase identifier is a query name; anything else is Cypher text."""
-    return load(query_or_name.strip()) if is_query_name(query_or_name) else query_or_name
+    return load(query_or_name.strip(), overrides) if is_query_name(query_or_name) else query_or_name
 
 
 # Queries the pipelines run for themselves (generation, ingest, indexing, alignment, task building,

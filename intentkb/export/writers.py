@@ -76,7 +76,7 @@ class SplitFiles(Writer):
         return h
 
 
-_WRITERS: Registry[type[Writer]] = Registry("export format", MODULES, lambda w: w.name, lambda w: w.__module__)
+_WRITERS: Registry[type[Writer]] = Registry("export format", MODULES, lambda w: w.name, lambda w: w.__module__, group="intentkb.export_formats")
 register_writer = _WRITERS.register
 writers = _WRITERS.all
 writer_for = _WRITERS.get

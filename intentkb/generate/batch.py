@@ -60,10 +60,7 @@ async def submit(client: LLMClient, directory: Path, pipeline: str) -> BatchStat
         batch_id=b.id,
         input_file_id=f.id,
         created=time.time(),
-        requests={
-            k: {"template": p.template, "parser": p.parser, "reply": p.reply, "mode": p.mode, "args": p.args, "model": p.body["model"]}
-            for k, p in client.pending.items()
-        },
+        requests={k: {"template": p.template, "reply": p.reply, "mode": p.mode, "args": p.args, "model": p.body["model"]} for k, p in client.pending.items()},
     )
     path = _state_path(directory, pipeline)
     tmp = path.with_suffix(".tmp")
@@ -132,7 +129,7 @@ def _ingest(client: LLMClient, key: str, req: dict[str, Any], obj: dict[str, Any
         return False
     try:
         reply = client.scrubbed(attempt_of(resp.get("body") or {}))
-        client.read(reply, req["parser"], req.get("reply"), req.get("mode", "lines"), req["args"])
+        client.read(reply, req.get("reply") or req.get("parser") or "free_text", req.get("mode", "lines"), req["args"])
     except (ParseError, KeyError, IndexError, TypeError, AttributeError):
         return False
     text, pt, ct = reply.text, reply.prompt_tokens, reply.completion_tokens

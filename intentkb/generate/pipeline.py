@@ -67,7 +67,7 @@ class Pipeline:
         return [s for s in self.stages if s.when(options)]
 
 
-_PIPELINES: Registry[Pipeline] = Registry("pipeline", MODULES, lambda p: p.name, lambda p: p.options.__module__)
+_PIPELINES: Registry[Pipeline] = Registry("pipeline", MODULES, lambda p: p.name, lambda p: p.options.__module__, group="intentkb.pipelines")
 register = _PIPELINES.register
 pipelines = _PIPELINES.all
 get_pipeline = _PIPELINES.get

@@ -2,15 +2,17 @@
 
 Engines are named by import path and loaded on first use, so the base (`store.py`) never imports
 an engine and opening the embedded store never imports the Neo4j driver (or the other way round).
-Adding an engine is its folder under `kb/` plus one line in `ENGINES`.
+An engine is its folder: the store class, its settings, its commands and a `cypher/` folder of its
+own versions of named queries. Adding one is that folder plus a line in `ENGINES`, or, from another
+package, an entry point: `[project.entry-points."intentkb.engines"] kuzu = "mypkg.kuzu:KuzuStore"`
+(the name is the URI scheme) and, for its commands, one in `intentkb.commands`.
 """
 
 from __future__ import annotations
 
-from importlib import import_module
-
 from ..config import Settings, is_embedded_uri
 from ..errors import StoreError
+from ..registry import load_entry, plugin_entries
 from .store import GraphStore
 
 ENGINES: dict[str, str] = {
@@ -31,14 +33,24 @@ def scheme_of(uri: str) -> str:
     return uri.split("://", 1)[0] if "://" in uri else uri
 
 
+def engines() -> dict[str, str]:
+    """URI scheme -> "module:StoreClass": the built-in engines, then the installed plugins'."""
+    return {**plugin_entries("intentkb.engines"), **ENGINES}
+
+
+def commands() -> tuple[str, ...]:
+    """Modules with `attach(root)`: the engines' own commands, then the installed plugins'."""
+    return (*COMMANDS, *plugin_entries("intentkb.commands").values())
+
+
 def store_class(uri: str) -> type[GraphStore]:
     scheme = scheme_of(uri)
-    target = ENGINES.get(scheme)
+    known = engines()
+    target = known.get(scheme)
     if target is None:
-        known = ", ".join(sorted({s.split("+")[0] for s in ENGINES}))
-        raise StoreError(f"unsupported INTENTKB_GRAPH_URI {uri!r}: scheme {scheme!r} is not one of {known} (e.g. 'embedded' or bolt://host:7687)")
-    module, name = target.split(":")
-    cls: type[GraphStore] = getattr(import_module(module), name)
+        names = ", ".join(sorted({s.split("+")[0] for s in known}))
+        raise StoreError(f"unsupported INTENTKB_GRAPH_URI {uri!r}: scheme {scheme!r} is not one of {names} (e.g. 'embedded' or bolt://host:7687)")
+    cls: type[GraphStore] = load_entry(target)
     return cls
 
 

@@ -81,6 +81,12 @@ class GraphStore(ABC):
     kind: str = "abstract"
     default_batch_size: int = 5000  # records per write batch when the settings name none
 
+    @property
+    def query_overrides(self) -> str:
+        """The package whose `cypher/` folder holds this engine's own versions of named queries
+        (`intentkb/kb/<engine>/cypher/`): the engine's folder, found from its class."""
+        return type(self).__module__.rpartition(".")[0]
+
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.wrote = False
@@ -105,7 +111,7 @@ class GraphStore(ABC):
             self.wrote = True
         if cypher.is_query_name(query):
             check_params(params)
-            return self._run(cypher.load(query.strip()), params, write, timeout)
+            return self._run(cypher.load(query.strip(), self.query_overrides), params, write, timeout)
         limits = QueryLimits.of(self.settings)
         check_params(params, max_bytes=limits.max_param_bytes)
         check_query_text(query, limits, params)
@@ -148,7 +154,7 @@ class GraphStore(ABC):
         return total
 
     def prepare_write(self, query: str, params: Mapping[str, Any]) -> PreparedWrite:
-        return PreparedWrite(((cypher.resolve(query), dict(params)),))
+        return PreparedWrite(((cypher.resolve(query, self.query_overrides), dict(params)),))
 
     @abstractmethod
     def execute(self, prepared: PreparedWrite) -> WriteStats:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,15 +15,13 @@ from typing import Any
 import openai
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt, wait_random_exponential
 
+from ..prompts.formats import Mode, reply_format, synthetic_reply
 from ..prompts.json_mode import looks_like_json, read_json, response_format, shape
-from ..prompts.lines import PARSERS, ParseError
-from ..prompts.replies import Mode
-from ..prompts.synthetic import synthetic_reply
+from ..prompts.lines import ParseError
 from ..prompts.templates import Prompts, Template
 from .accounting import Usage
 from .cache import ResponseCache, cache_key, cacheable
 from .responses import (
-    REPLY_HEADER,
     Attempt,
     Deferred,
     LLMFatal,
@@ -35,14 +32,13 @@ from .responses import (
     context_overflow,
     describe,
     estimate_tokens,
-    reply_spec,
     retry_after_of,
     retryable,
     schema_refused_by,
 )
 from .settings import LLMSettings
 
-__all__ = ["REPLY_HEADER", "Deferred", "LLMClient", "LLMFatal", "PendingRequest", "Rejected", "Reply", "attempt_of"]
+__all__ = ["Deferred", "LLMClient", "LLMFatal", "PendingRequest", "Rejected", "Reply", "attempt_of"]
 
 
 @dataclass
@@ -57,10 +53,9 @@ class Reply:
 class PendingRequest:
     key: str
     template: str  # prompt version, for accounting
-    parser: str
+    reply: str  # the reply format
     args: dict[str, Any]
     body: dict[str, Any]
-    reply: str | None = None
     mode: Mode = "lines"
 
 
@@ -120,9 +115,9 @@ class LLMClient:
 
     # -- requests ------------------------------------------------------------------------------
     def mode_of(self, template: Template) -> Mode:
-        """How this template's reply is asked for in this run: JSON when it declares a reply model
+        """How this template's reply is asked for in this run: JSON when its format has a JSON form
         and the endpoint has not refused response_format (auto) or JSON was asked for."""
-        if template.reply is None or self.settings.output == "lines" or (self.settings.output == "auto" and self.schema_refused):
+        if not reply_format(template.reply).json or self.settings.output == "lines" or (self.settings.output == "auto" and self.schema_refused):
             return "lines"
         return "json"
 
@@ -132,7 +127,7 @@ class LLMClient:
         p: dict[str, Any] = {"temperature": self.settings.temperature, "max_tokens": template.max_tokens * (2 if mode == "json" else 1)}
         if self.settings.seed is not None:
             p["seed"] = self.settings.seed
-        if mode == "json" and template.reply:
+        if mode == "json":
             p["response_format"] = response_format(template.reply, args or {})
         return p
 
@@ -151,7 +146,7 @@ class LLMClient:
         reply's shape (`json_reply` template)."""
         msgs: list[dict[str, Any]] = template.render(**values)
         last = max(i for i, m in enumerate(msgs) if m["role"] == "user")
-        if mode == "json" and template.reply:
+        if mode == "json":
             hint = self.prompts.get("json_reply").render(shape=shape(template.reply, args or {}))
             msgs[last] = {"role": "user", "content": msgs[last]["content"] + "\n\n" + "\n".join(m["content"] for m in hint)}
         limit = self.settings.max_images * 2 if image_limit is None else image_limit
@@ -168,7 +163,7 @@ class LLMClient:
         return cache_key(self.settings.model, messages, {**(params or self.params(template)), "output": mode}, template.prompt_version)
 
     async def complete(
-        self, name: str, values: dict[str, Any], *, images: Sequence[str] = (), image_limit: int | None = None, correct: bool = True, **parser_args: Any
+        self, name: str, values: dict[str, Any], *, images: Sequence[str] = (), image_limit: int | None = None, correct: bool = True, **reply_args: Any
     ) -> Reply:
         """The parsed reply of template `name` filled with `values` (`correct`: one correction
         round on an unusable reply; evaluation turns it off, as its protocol asks).
@@ -176,20 +171,20 @@ class LLMClient:
         Raises Rejected (the item cannot be produced now), Deferred (batch mode) or LLMFatal."""
         template = self.prompts.get(name)
         mode = self.mode_of(template)
-        if self.settings.output == "json" and template.reply is None:
-            raise LLMFatal(f"template {template.source} declares no reply model ('reply:' line): use --output lines or auto")
+        if self.settings.output == "json" and not reply_format(template.reply).json:
+            raise LLMFatal(f"reply format {template.reply!r} of {template.source} has no JSON form: use --output lines or auto")
         try:
-            return await self._complete(template, mode, values, images, image_limit, correct, parser_args)
+            return await self._complete(template, mode, values, images, image_limit, correct, reply_args)
         except SchemaRefused as e:
             if self.settings.output != "auto":
                 raise LLMFatal(f"the endpoint {self.settings.endpoint} refuses JSON-schema response_format ({e}): use --output lines (or auto)") from None
             self.schema_refused = self.schema_refused or str(e)
-            return await self._complete(template, "lines", values, images, image_limit, correct, parser_args)
+            return await self._complete(template, "lines", values, images, image_limit, correct, reply_args)
 
     async def _complete(
-        self, template: Template, mode: Mode, values: dict[str, Any], images: Sequence[str], image_limit: int | None, correct: bool, parser_args: dict[str, Any]
+        self, template: Template, mode: Mode, values: dict[str, Any], images: Sequence[str], image_limit: int | None, correct: bool, reply_args: dict[str, Any]
     ) -> Reply:
-        args = {**template.parser_args, **parser_args}
+        args = {**template.reply_args, **reply_args}
         messages = self.messages(template, values, images, image_limit, mode, args)
         params = self.params(template, mode, args)
         key = self.key_of(template, messages, mode, params)
@@ -199,7 +194,7 @@ class LLMClient:
             hit = self.cache.get(key)
             if hit is not None:
                 try:
-                    value = self.parse(template.parser, template.reply, mode, hit.reply, args)
+                    value = self.parse(template.reply, mode, hit.reply, args)
                 except ParseError:
                     pass  # a reader got stricter since: ask again
                 else:
@@ -211,26 +206,19 @@ class LLMClient:
             usage.calls += 1
             usage.prompt_tokens += estimate_tokens(messages)
             usage.completion_tokens += template.expect_tokens * int(args.get("n", 1))
-            text = synthetic_reply(template.parser or "free_text", args, key)
-            return Reply(self.parse(template.parser, None, "lines", text, args), text, False, mode)
+            text = synthetic_reply(template.reply, args, key)
+            return Reply(self.parse(template.reply, "lines", text, args), text, False, mode)
         if self.collect and keep and key not in self.live_keys:
             self.pending[key] = PendingRequest(
-                key,
-                template.prompt_version,
-                template.parser or "free_text",
-                args,
-                {"model": self.settings.model, "messages": messages, **params},
-                reply=template.reply,
-                mode=mode,
+                key, template.prompt_version, template.reply, args, {"model": self.settings.model, "messages": messages, **params}, mode=mode
             )
             raise Deferred(key)
 
-        spec = reply_spec(template, args)
-        final = await self._call(messages, params, usage, spec)
+        final = await self._call(messages, params, usage)
         spent = (final.prompt_tokens, final.completion_tokens)
         corrected = False
         try:
-            value = self.read(final, template.parser, template.reply, mode, args)
+            value = self.read(final, template.reply, mode, args)
         except ParseError as e:
             if not correct:
                 usage.failures += 1
@@ -238,10 +226,10 @@ class LLMClient:
             usage.corrections += 1
             corrected = True
             fix = self.prompts.get("correction").render(error=str(e).rstrip("."))
-            final = await self._call([*messages, {"role": "assistant", "content": final.text}, *fix], params, usage, spec)
+            final = await self._call([*messages, {"role": "assistant", "content": final.text}, *fix], params, usage)
             spent = (spent[0] + final.prompt_tokens, spent[1] + final.completion_tokens)
             try:
-                value = self.read(final, template.parser, template.reply, mode, args)
+                value = self.read(final, template.reply, mode, args)
             except ParseError as e2:
                 usage.failures += 1
                 raise Rejected(f"unusable reply after one correction: {e2}", raw=self.settings.redact(final.text)) from None
@@ -250,57 +238,54 @@ class LLMClient:
         usage.replies += 1
         return Reply(value, final.text, False, mode)
 
-    def parse(self, parser: str | None, reply: str | None, mode: Mode, text: str, args: dict[str, Any]) -> Any:
-        """A reply's value: JSON mode reads the reply model; with --output auto a reply that is no
-        JSON at all (an endpoint that took the schema and ignored it) is read as lines."""
-        if mode == "json" and reply is not None:
-            if self.settings.output == "auto" and not looks_like_json(text):
-                return PARSERS[parser or "free_text"](text, **args)
+    def parse(self, reply: str, mode: Mode, text: str, args: dict[str, Any]) -> Any:
+        """A reply's value in format `reply`: JSON mode reads its model; with --output auto a reply
+        that is no JSON at all (an endpoint that took the schema and ignored it) is read as lines."""
+        if mode == "json" and not (self.settings.output == "auto" and not looks_like_json(text)):
             return read_json(reply, text, args)
-        return PARSERS[parser or "free_text"](text, **args)
+        return reply_format(reply).read(text, **args)
 
-    def read(self, attempt: Attempt, parser: str | None, reply: str | None, mode: Mode, args: dict[str, Any]) -> Any:
+    def read(self, attempt: Attempt, reply: str, mode: Mode, args: dict[str, Any]) -> Any:
         """The parsed reply; a cut-off or filtered reply is unusable whatever its text (live and batch)."""
         if attempt.finish == "length":
             raise ParseError("the reply was cut off at the token limit; answer more briefly")
         if attempt.finish == "content_filter":
             raise ParseError("the reply was withheld by the content filter")
-        return self.parse(parser, reply, mode, attempt.text, args)
+        return self.parse(reply, mode, attempt.text, args)
 
     def _wait(self, state: RetryCallState) -> float:
         jitter = wait_random_exponential(multiplier=self.settings.backoff_base, max=self.settings.backoff_max)(state)
         exc = state.outcome.exception() if state.outcome else None
         return max(jitter, min(retry_after_of(exc), 600.0) if exc else 0.0)
 
-    async def _post(self, api: openai.AsyncOpenAI, body: dict[str, Any], spec: dict[str, Any] | None = None) -> str:
+    async def _post(self, api: openai.AsyncOpenAI, body: dict[str, Any]) -> str:
         """One request under the whole-request deadline: the HTTP client's timeout is per read, so
         a server trickling a byte at a time (or an endless body) would hold it for ever."""
         async with asyncio.timeout(self.settings.timeout):
             # the documented raw-request path (`client.post`): the typed `create` spends
             # more CPU transforming params and building response models than the HTTP call
-            headers = {REPLY_HEADER: json.dumps(spec, separators=(",", ":"))} if spec else {}
-            return await api.post("/chat/completions", cast_to=str, body=body, options={"headers": headers})
+            return await api.post("/chat/completions", cast_to=str, body=body)
 
-    async def _call(self, messages: list[dict[str, Any]], params: dict[str, Any], usage: Any, spec: dict[str, Any] | None = None) -> Attempt:
+    async def _call(self, messages: list[dict[str, Any]], params: dict[str, Any], usage: Any) -> Attempt:
         """One usable completion, retried as needed. The first JSON-schema request of a run goes
         alone: if the endpoint refuses response_format, it is refused once, not once per slot."""
         if "response_format" not in params or self._schema_ok:
-            return await self._call_retrying(messages, params, usage, spec)
+            return await self._call_retrying(messages, params, usage)
         async with self._probe:
             if self.schema_refused:
                 raise SchemaRefused(self.schema_refused)
             if not self._schema_ok:
                 try:
-                    reply = await self._call_retrying(messages, params, usage, spec)
+                    reply = await self._call_retrying(messages, params, usage)
                 except SchemaRefused as e:
                     self.schema_refused = str(e)
                     raise
                 # (a probe that failed otherwise is that item's reject; the next JSON request probes again)
                 self._schema_ok = True
                 return reply
-        return await self._call_retrying(messages, params, usage, spec)
+        return await self._call_retrying(messages, params, usage)
 
-    async def _call_retrying(self, messages: list[dict[str, Any]], params: dict[str, Any], usage: Any, spec: dict[str, Any] | None = None) -> Attempt:
+    async def _call_retrying(self, messages: list[dict[str, Any]], params: dict[str, Any], usage: Any) -> Attempt:
         def _count_retry(state: RetryCallState) -> None:
             usage.retries += 1
 
@@ -318,7 +303,7 @@ class LLMClient:
                 with attempt:
                     async with self.sem:
                         usage.calls += 1
-                        raw = await self._post(api, {"model": self.settings.model, "messages": messages, **params}, spec)
+                        raw = await self._post(api, {"model": self.settings.model, "messages": messages, **params})
                     reply = self.scrubbed(completion_of(self.scrub(raw)))
         except (openai.AuthenticationError, openai.PermissionDeniedError) as e:
             raise LLMFatal(redact(f"the endpoint refused the credentials: {describe(e)}")) from None

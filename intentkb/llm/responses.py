@@ -14,7 +14,6 @@ from typing import Any
 import openai
 
 from ..errors import IntentKBError
-from ..prompts.templates import Template
 
 
 class LLMFatal(IntentKBError):
@@ -161,13 +160,3 @@ def describe(exc: BaseException) -> str:
     if isinstance(exc, openai.APIConnectionError):
         return f"connection error: {exc.__cause__ or exc}"
     return f"{type(exc).__name__}: {str(exc)[:300]}"
-
-
-# The reply a request asks for, as the template declares it (parser and its arguments for this
-# call), sent as a header: endpoints ignore it; the scripted test server answers by it instead of
-# guessing the format from the prompt's text. It names no value of the prompt and no credential.
-REPLY_HEADER = "X-Intentkb-Reply"
-
-
-def reply_spec(template: Template, args: dict[str, Any]) -> dict[str, Any]:
-    return {"template": template.name, "parser": template.parser or "free_text", "reply": template.reply, "args": args}

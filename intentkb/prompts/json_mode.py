@@ -1,7 +1,7 @@
 """Replies on the wire: a reply model's JSON schema as the `response_format` of a request (with
 `$ref`s inlined, the form every server's schema reader takes), the shape shown to a model that
 must be told in words, and the reading of a JSON reply back through the model's own checks. The
-models themselves are in `replies.py`."""
+models themselves belong to the formats (`formats.py`)."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from .formats import reply_format
 from .lines import ParseError
-from .replies import spec
 
 
 def _inline(schema: dict[str, Any]) -> dict[str, Any]:
@@ -35,7 +35,7 @@ def _inline(schema: dict[str, Any]) -> dict[str, Any]:
 
 @lru_cache(maxsize=256)
 def _schema(name: str, frozen: str) -> str:
-    model = spec(name).model(json.loads(frozen))
+    model = reply_format(name).model(json.loads(frozen))
     return json.dumps(_inline(model.model_json_schema()))  # property order kept: it is the order of decoding
 
 
@@ -80,7 +80,7 @@ def read_json(name: str, text: str, args: dict[str, Any]) -> Any:
     """The value of a JSON reply, checked as the line reader checks its own; ParseError says what
     to fix (pydantic's first errors, by field path)."""
     body = _FENCE.sub(r"\1", text).strip()
-    s = spec(name)
+    s = reply_format(name)
     try:
         reply = s.model(args).model_validate_json(body)
     except ValidationError as e:

@@ -7,7 +7,6 @@ running over several lines; the readers accept all of that and nothing vaguer.""
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
@@ -275,17 +274,3 @@ def checked_purchase_intentions(found: list[str], n: int) -> list[str]:
     if len(out) < n:
         raise ParseError(f"expected {n} distinct intentions, found {len(out)}")
     return out[:n]
-
-
-Parser = Callable[..., Any]
-
-PARSERS: dict[str, Parser] = {
-    "attributes": parse_attributes,
-    "intentions": parse_intentions,
-    "free_text": parse_free_text,
-    "cobuy_intention": parse_cobuy_intention,
-    "verdict": parse_verdict,
-    "objectives": parse_objectives,
-    "steps": parse_steps,
-    "purchase_intentions": parse_purchase_intentions,
-}

@@ -1,8 +1,9 @@
-"""Structured replies: the pydantic model of each template's answer, sent as a JSON-schema
-`response_format` (OpenAI structured outputs; vLLM, llama.cpp and Ollama take the same field) and
-read back into exactly what the line reader of the same name returns.
+"""The reply formats of the generation templates, each a registry entry (`formats.py`): its line
+reader (`lines.py`), its synthetic reply (`synthetic.py`) and its pydantic model, sent as a
+JSON-schema `response_format` (OpenAI structured outputs; vLLM, llama.cpp and Ollama take the same
+field) and read back into exactly what the line reader returns.
 
-A template names its reply model in its header (`reply: attributes`); the model's schema may
+A template names its reply format in its header (`reply: attributes`); the model's schema may
 depend on the call's parser arguments (how many intentions, which answer letters), so each spec
 builds its model per argument set. The schema keeps to the keywords OpenAI's strict mode accepts
 (types, `enum`, `pattern`, `minItems`/`maxItems`, all fields required, no extra fields): word
@@ -13,6 +14,7 @@ can act on."""
 
 from __future__ import annotations
 
+import random
 import re
 from collections.abc import Callable
 from functools import lru_cache
@@ -21,6 +23,8 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, create_model
 from pydantic.config import JsonDict
 
+from . import synthetic
+from .formats import ReplyFormat, register_format
 from .lines import (
     ExtractedAttributes,
     FilterVerdict,
@@ -29,12 +33,15 @@ from .lines import (
     TreeIntention,
     checked_attributes,
     checked_purchase_intentions,
+    parse_attributes,
     parse_cobuy_intention,
     parse_free_text,
+    parse_intentions,
+    parse_objectives,
+    parse_purchase_intentions,
+    parse_steps,
+    parse_verdict,
 )
-
-Mode = Literal["json", "lines"]
-OUTPUT_MODES: tuple[str, ...] = ("auto", "json", "lines")
 
 
 def words(n: int) -> str:
@@ -67,33 +74,26 @@ class AttributesReply(_Strict):
     attributes: list[NameValue] = Field(description="the 'Attributes' pairs", min_length=1, max_length=8)
 
 
-class Choice(_Strict):
-    """A task answer: the option letter (with CoT, the reasoning first)."""
-
-    answer: str
-
-
 _LINE = Annotated[str, Field(json_schema_extra=text(200))]  # one step, one purchase intention
 
 
-class _Spec:
-    """One reply format: its model for a set of parser arguments, and the reading of a validated reply."""
-
-    name: str = ""
-
-    def model(self, args: dict[str, Any]) -> type[BaseModel]:
-        raise NotImplementedError
-
-    def value(self, reply: Any, args: dict[str, Any]) -> Any:
-        raise NotImplementedError
-
-    def dump(self, value: Any, args: dict[str, Any]) -> dict[str, Any]:
-        """The JSON reply a value comes from (the scripted server answers schema requests with it)."""
-        raise NotImplementedError
+_GIVE = re.compile(r"\b[Gg]ive (\d+)\b")
 
 
-class _Attributes(_Spec):
+def given_n(prompt: str) -> dict[str, Any]:
+    """`n` as the bundled templates ask for it ("give 3 …")."""
+    m = _GIVE.search(prompt)
+    return {"n": int(m.group(1))} if m else {}
+
+
+class _Attributes(ReplyFormat):
     name = "attributes"
+
+    def read(self, text: str, **args: Any) -> Any:
+        return parse_attributes(text, **args)
+
+    def synthetic(self, rng: random.Random, args: dict[str, Any]) -> str:
+        return synthetic.attributes(rng, args)
 
     def model(self, args: dict[str, Any]) -> type[BaseModel]:
         return AttributesReply
@@ -105,8 +105,17 @@ class _Attributes(_Spec):
         return {"category": value.category, "attributes": [{"name": n, "value": v} for n, v in value.attributes]}
 
 
-class _Intentions(_Spec):
+class _Intentions(ReplyFormat):
     name = "intentions"
+
+    def read(self, text: str, **args: Any) -> Any:
+        return parse_intentions(text, **args)
+
+    def synthetic(self, rng: random.Random, args: dict[str, Any]) -> str:
+        return synthetic.intentions(rng, args)
+
+    def prompt_args(self, prompt: str) -> dict[str, Any]:
+        return given_n(prompt)
 
     def model(self, args: dict[str, Any]) -> type[BaseModel]:
         n, comparison = int(args.get("n", 1)), bool(args.get("comparison", True))
@@ -166,19 +175,25 @@ def _intentions_model(n: int, comparison: bool) -> type[BaseModel]:
     return create_model(f"TreeIntentions{n}", __base__=_Strict, intentions=(list[item], hypotheses))  # type: ignore[valid-type]
 
 
-class _Text(_Spec):
+class _Text(ReplyFormat):
     """One free text under one field (MIND's features, a co-buy intention)."""
 
-    def __init__(self, name: str, field: str, description: str, read: Callable[..., str], chars: int) -> None:
-        self.name, self.field, self.read = name, field, read
+    def __init__(self, name: str, field: str, description: str, read: Callable[..., str], fake: Callable[..., str], chars: int) -> None:
+        self.name, self.field, self._read, self._fake = name, field, read, fake
         fields: dict[str, Any] = {field: (str, Field(description=description, json_schema_extra=text(chars)))}
         self._model = create_model(f"{name.title().replace('_', '')}Reply", __base__=_Strict, **fields)
 
     def model(self, args: dict[str, Any]) -> type[BaseModel]:
         return self._model
 
+    def read(self, text: str, **args: Any) -> str:
+        return self._read(text, **args)
+
+    def synthetic(self, rng: random.Random, args: dict[str, Any]) -> str:
+        return self._fake(rng, args)
+
     def value(self, reply: Any, args: dict[str, Any]) -> str:
-        return self.read(getattr(reply, self.field), **args)
+        return self._read(getattr(reply, self.field), **args)
 
     def dump(self, value: str, args: dict[str, Any]) -> dict[str, Any]:
         return {self.field: value}
@@ -189,8 +204,14 @@ class VerdictReply(_Strict):
     reason: str = Field(description="the reason, in one sentence", json_schema_extra=text(300))
 
 
-class _Verdict(_Spec):
+class _Verdict(ReplyFormat):
     name = "verdict"
+
+    def read(self, text: str, **args: Any) -> Any:
+        return parse_verdict(text, **args)
+
+    def synthetic(self, rng: random.Random, args: dict[str, Any]) -> str:
+        return synthetic.verdict(rng, args)
 
     def model(self, args: dict[str, Any]) -> type[BaseModel]:
         return VerdictReply
@@ -208,8 +229,17 @@ class ObjectiveReply(_Strict):
     constraint: str = Field(description="the 'Constraint' line", json_schema_extra=text(200))
 
 
-class _Objectives(_Spec):
+class _Objectives(ReplyFormat):
     name = "objectives"
+
+    def read(self, text: str, **args: Any) -> Any:
+        return parse_objectives(text, **args)
+
+    def synthetic(self, rng: random.Random, args: dict[str, Any]) -> str:
+        return synthetic.objectives(rng, args)
+
+    def prompt_args(self, prompt: str) -> dict[str, Any]:
+        return given_n(prompt)
 
     def model(self, args: dict[str, Any]) -> type[BaseModel]:
         return _list_model("Objectives", "objectives", ObjectiveReply, int(args.get("n", 1)), int(args.get("n", 1)))
@@ -227,8 +257,14 @@ class _Objectives(_Spec):
         return {"objectives": [{"objective": o.objective, "specific_goal": o.specific_goal or "", "constraint": o.constraint or ""} for o in value]}
 
 
-class _Steps(_Spec):
+class _Steps(ReplyFormat):
     name = "steps"
+
+    def read(self, text: str, **args: Any) -> Any:
+        return parse_steps(text, **args)
+
+    def synthetic(self, rng: random.Random, args: dict[str, Any]) -> str:
+        return synthetic.steps(rng, args)
 
     def model(self, args: dict[str, Any]) -> type[BaseModel]:
         return _list_model(
@@ -246,8 +282,17 @@ class _Steps(_Spec):
         return {"steps": list(value)}
 
 
-class _PurchaseIntentions(_Spec):
+class _PurchaseIntentions(ReplyFormat):
     name = "purchase_intentions"
+
+    def read(self, text: str, **args: Any) -> Any:
+        return parse_purchase_intentions(text, **args)
+
+    def synthetic(self, rng: random.Random, args: dict[str, Any]) -> str:
+        return synthetic.purchase_intentions(rng, args)
+
+    def prompt_args(self, prompt: str) -> dict[str, Any]:
+        return given_n(prompt)
 
     def model(self, args: dict[str, Any]) -> type[BaseModel]:
         n = int(args.get("n", 1))
@@ -260,54 +305,20 @@ class _PurchaseIntentions(_Spec):
         return {"intentions": list(value)}
 
 
-class _Choice(_Spec):
-    """A task answer constrained to the item's options: `letters` (and `cot`) come with the call."""
-
-    name = "choice"
-
-    def model(self, args: dict[str, Any]) -> type[BaseModel]:
-        return _choice_model(tuple(args.get("letters") or ("A", "B")), bool(args.get("cot")))
-
-    def value(self, reply: Any, args: dict[str, Any]) -> str:
-        return str(reply.answer)
-
-    def dump(self, value: str, args: dict[str, Any]) -> dict[str, Any]:
-        return {"reasoning": "", "answer": value} if args.get("cot") else {"answer": value}
-
-
-@lru_cache(maxsize=64)
-def _choice_model(letters: tuple[str, ...], cot: bool) -> type[BaseModel]:
-    fields: dict[str, Any] = {}
-    if cot:  # reasoning first: the letter is decided after it, as in the CoT protocol
-        fields["reasoning"] = (str, Field(description="your reasoning, in a few sentences", json_schema_extra=text(1000)))
-    fields["answer"] = (Literal[letters], Field(description="the letter of your choice"))
-    return create_model("ChoiceCot" if cot else "Choice", __base__=_Strict, **fields)
-
-
 @lru_cache(maxsize=64)
 def _list_model(title: str, field: str, item: Any, lo: int, hi: int, description: str = "") -> type[BaseModel]:
     fields: dict[str, Any] = {field: (list[item], Field(min_length=lo, max_length=hi, description=description or field))}
     return create_model(f"{title}{lo}to{hi}", __base__=_Strict, **fields)
 
 
-REPLIES: dict[str, _Spec] = {
-    s.name: s
-    for s in (
-        _Attributes(),
-        _Intentions(),
-        _Verdict(),
-        _Objectives(),
-        _Steps(),
-        _PurchaseIntentions(),
-        _Choice(),
-        _Text("free_text", "description", "the description asked for", parse_free_text, 1200),
-        _Text("cobuy_intention", "intention", "the co-buy intention, one or two sentences", parse_cobuy_intention, 600),
-    )
-}
-
-
-def spec(name: str) -> _Spec:
-    try:
-        return REPLIES[name]
-    except KeyError:
-        raise ParseError(f"no reply model {name!r} ({', '.join(sorted(REPLIES))})") from None
+for _format in (
+    _Attributes(),
+    _Intentions(),
+    _Verdict(),
+    _Objectives(),
+    _Steps(),
+    _PurchaseIntentions(),
+    _Text("free_text", "description", "the description asked for", parse_free_text, synthetic.free_text, 1200),
+    _Text("cobuy_intention", "intention", "the co-buy intention, one or two sentences", parse_cobuy_intention, synthetic.cobuy_intention, 600),
+):
+    register_format(_format)

@@ -1,6 +1,6 @@
 """Prompt templates: one versioned file per pipeline step, bundled, overridable from a directory.
 
-A template file is a header of `key: value` lines (version, parser, reply, parser_args, max_tokens,
+A template file is a header of `key: value` lines (version, reply, reply_args, max_tokens,
 expect_tokens), then `--- system` and `--- user` sections in Jinja2. A user directory
 (INTENTKB_PROMPTS_DIR or --prompts) holding a file of the same name replaces the bundled one, so
 the papers' exact text can be used without touching intentkb."""
@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ..errors import IntentKBError
 from ..kb.models import Relation
+from ..registry import plugin_entries
 
 _ENV = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=False)
 
@@ -54,9 +55,8 @@ class Template(BaseModel):
 
     name: str
     version: str
-    parser: str | None = None
-    reply: str | None = None  # the reply model (prompts/replies.py) asked for as a JSON schema; None: line format only
-    parser_args: dict[str, Any] = Field(default_factory=dict)
+    reply: str = "free_text"  # the reply format (`formats.py`): how the answer is asked for and read
+    reply_args: dict[str, Any] = Field(default_factory=dict)  # the format's arguments every call of this template has
     max_tokens: int = 512
     expect_tokens: int = 100
     sections: tuple[tuple[str, str], ...]
@@ -102,19 +102,22 @@ def parse_template(name: str, text: str, source: str) -> Template:
         sections.append((role, content))
     if "version" not in meta:
         raise PromptError(f"{source}: the header needs a 'version:' line")
-    if meta.get("reply"):
-        from .replies import REPLIES
+    # `parser:`/`parser_args:` are the names of an earlier header: a file written for it still loads
+    reply, legacy = meta.get("reply"), meta.get("parser")
+    if reply and legacy and legacy != reply and legacy != "free_text":
+        raise PromptError(f"{source}: 'parser: {legacy}' and 'reply: {reply}' name two formats; a template names one ('reply:')")
+    reply = reply or legacy or "free_text"
+    from .formats import reply_formats
 
-        if meta["reply"] not in REPLIES:
-            raise PromptError(f"{source}: unknown reply model {meta['reply']!r} ({', '.join(sorted(REPLIES))})")
+    if reply not in reply_formats():
+        raise PromptError(f"{source}: unknown reply format {reply!r} ({', '.join(reply_formats())})")
     try:
-        args = json.loads(meta.get("parser_args") or "{}")
+        args = json.loads(meta.get("reply_args") or meta.get("parser_args") or "{}")
         return Template(
             name=name,
             version=meta["version"],
-            parser=meta.get("parser") or None,
-            parser_args=args,
-            reply=meta.get("reply") or None,
+            reply=reply,
+            reply_args=args,
             max_tokens=int(meta.get("max_tokens", 512)),
             expect_tokens=int(meta.get("expect_tokens", 100)),
             sections=tuple(sections),
@@ -125,9 +128,15 @@ def parse_template(name: str, text: str, source: str) -> Template:
         raise PromptError(f"{source}: bad header: {e}") from e
 
 
-# Where bundled templates live: the generation steps' beside the pipelines, the task prompts beside
-# the task builders. A user's directory (one folder) may replace any of them by file name.
+# Where bundled templates live: the generation steps' here, the task prompts beside the task
+# builders, a plugin's in its own package (entry-point group `intentkb.templates`, value
+# "package:folder"). A user's directory (one folder) may replace any of them by file name.
 BUNDLED: tuple[tuple[str, str], ...] = (("intentkb.prompts", "bundled"), ("intentkb.tasks", "templates"))
+
+
+def template_folders() -> list[tuple[str, str]]:
+    plugins = [tuple(v.split(":", 1)) for v in plugin_entries("intentkb.templates").values() if ":" in v]
+    return [*BUNDLED, *((a, b) for a, b in plugins)]
 
 
 class Prompts:
@@ -143,7 +152,7 @@ class Prompts:
         if self.directory is not None and (self.directory / filename).is_file():
             p = self.directory / filename
             return p.read_text(encoding="utf-8"), str(p)
-        for package, folder in BUNDLED:
+        for package, folder in template_folders():
             res = resources.files(package) / folder / filename
             if res.is_file():
                 return res.read_text(encoding="utf-8"), f"{package.replace('.', '/')}/{folder}/{filename}"
@@ -155,6 +164,12 @@ class Prompts:
         if t is None:
             t = self._templates[name] = parse_template(name, *self._read(f"{name}.txt"))
         return t
+
+    def names(self) -> list[str]:
+        """Every template this Prompts can give: bundled and the user's directory's."""
+        found = {f.name for package, folder in template_folders() for f in (resources.files(package) / folder).iterdir()}
+        found |= {f.name for f in self.directory.iterdir()} if self.directory else set()
+        return sorted(n.removesuffix(".txt") for n in found if n.endswith(".txt"))
 
     def loaded(self) -> dict[str, Template]:
         """The templates this run has used so far (for its record: versions and digests)."""

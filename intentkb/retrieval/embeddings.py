@@ -23,20 +23,12 @@ from ..errors import IntentKBError
 from ..kb.texts import strip_boilerplate
 from ..private import private_file
 from ..progress import Progress
+from .backends import check
 from .quiet import quiet_transformers
 from .threads import encoder_threads
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
 MODEL_MARKER = "intentkb-model.json"  # written by `intentkb train embedder`
-PRECISIONS = {"torch": ("float32", "bfloat16"), "onnx": ("float32", "int8")}
-
-
-def backend_for(precision: str, default: str) -> str:
-    """The backend a precision runs on (bfloat16: torch, int8: ONNX); float32 runs on either."""
-    owners = [b for b, ps in PRECISIONS.items() if precision in ps]
-    return default if default in owners or not owners else owners[0]
-
-
 _DEFAULT_ALIASES = {DEFAULT_MODEL, "sentence-transformers/all-MiniLM-L6-v2"}
 
 
@@ -132,7 +124,7 @@ class EmbeddingCache:
 _LOADED: dict[tuple[str, str], Any] = {}
 
 
-def _load_model(location: str, device: str, name: str, threads: int) -> Any:
+def load_model(location: str, device: str, name: str, threads: int) -> Any:
     """A model is loaded once per process (seconds each time), however many Embedders use it."""
     key = (location, device)
     if key not in _LOADED:
@@ -154,9 +146,8 @@ def _load_model(location: str, device: str, name: str, threads: int) -> Any:
 class Embedder:
     """Encodes texts in batches, cache first; the model is loaded only when a text is not cached.
 
-    `backend` "torch" runs the sentence-transformers model, "onnx" its ONNX export (made once under
-    `onnx_dir`, see onnx_encoder); `precision` is float32 or bfloat16 on torch, float32 or int8 on
-    ONNX. `threads` None: the idle cores when the model loads (threads.encoder_threads)."""
+    `backend` names an entry of `backends.py` ("torch": the sentence-transformers model, "onnx": its
+    ONNX export made once under `onnx_dir`); `precision` is one the backend runs. `threads` None: the idle cores when the model loads (threads.encoder_threads)."""
 
     def __init__(
         self,
@@ -173,18 +164,13 @@ class Embedder:
         echo: Any = None,
         spin: bool = True,
     ) -> None:
-        if backend not in PRECISIONS:
-            raise IntentKBError(f"embedding backend must be torch or onnx, not {backend!r}")
-        if precision not in PRECISIONS[backend]:
-            raise IntentKBError(f"embedding precision on {backend} must be {' or '.join(PRECISIONS[backend])}, not {precision!r}")
-        if backend == "onnx" and device != "cpu":
-            raise IntentKBError("the ONNX backend runs on the CPU; use the torch backend for a GPU")
+        self.backend_impl = check(backend, precision, device)
         self.name = model
         self.precision = precision
         self.backend = backend
         self.key = embedding_key(model, precision)
         self.cache = cache
-        self.batch_size = batch_size or (64 if backend == "torch" else 8)
+        self.batch_size = batch_size or self.backend_impl.batch_size
         self.progress = progress
         self.device = device
         self.onnx_dir = onnx_dir  # None: Settings().onnx_dir, when the export is needed
@@ -199,20 +185,8 @@ class Embedder:
     def model(self) -> Any:
         if self._model is None:
             threads = encoder_threads(self.threads)
-            if self.backend == "onnx":
-                from ..config import Settings
-                from .onnx_encoder import OnnxEncoder, ensure_export
-
-                root = self.onnx_dir or Settings().onnx_dir
-                directory, info = ensure_export(root, model_key(self.name), model_location(self.name), echo=self.echo)
-                self._model = OnnxEncoder(directory, info, self.precision, threads, spin=self.spin)
-            else:
-                self._model = _load_model(model_location(self.name), self.device, self.name, threads)
-                if self.device == "cpu":
-                    import torch
-
-                    threads = torch.get_num_threads()  # a model loaded earlier in the process kept its count
-            self.threads_used = threads if self.device == "cpu" else None
+            self._model, used = self.backend_impl.load(self, threads)
+            self.threads_used = used if self.device == "cpu" else None
         return self._model
 
     def describe(self) -> str:
@@ -221,24 +195,10 @@ class Embedder:
 
     @property
     def dim(self) -> int:
-        if self.backend == "onnx":
-            return int(self.model.info.dim)
-        get = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
-        return int(get())
+        return self.backend_impl.dim(self.model)
 
     def _encode(self, texts: list[str]) -> np.ndarray:
-        model = self.model
-        if self.backend == "onnx":
-            return np.asarray(model.encode(texts, self.batch_size), dtype=np.float32)
-        if self.precision == "bfloat16":
-            import torch
-
-            with torch.autocast(device_type=self.device.split(":")[0], dtype=torch.bfloat16):
-                vecs = model.encode(texts, batch_size=self.batch_size, convert_to_numpy=False, convert_to_tensor=True, show_progress_bar=False)
-            vecs = torch.nn.functional.normalize(vecs.float(), dim=1).cpu().numpy()
-        else:
-            vecs = model.encode(texts, batch_size=self.batch_size, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False)
-        return np.asarray(vecs, dtype=np.float32)
+        return self.backend_impl.encode(self.model, texts, self)
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         """(len(texts), dim) float32, L2-normalised; equal texts are encoded once."""

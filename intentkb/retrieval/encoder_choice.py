@@ -22,10 +22,10 @@ from pydantic import BaseModel
 
 from ..config import Settings
 from ..private import private_write_text
+from .backends import candidates
 from .embeddings import Embedder, model_key
 from .threads import encoder_threads
 
-CANDIDATES = [("torch", "float32"), ("torch", "bfloat16"), ("onnx", "float32"), ("onnx", "int8")]
 AGREEMENT = 0.99  # mean cosine to float32 a faster mode must keep (int8 MiniLM: 0.993)
 PROBE = 96
 CHUNK = 16
@@ -69,7 +69,7 @@ def measure(settings: Settings, texts: Sequence[str], threads: int) -> EncoderCh
     figures: list[ModeFigure] = []
     reference: np.ndarray | None = None
     best = float("inf")
-    for backend, precision in CANDIDATES:
+    for backend, precision in candidates():
         e = Embedder(settings.embedding_model_location, None, backend=backend, precision=precision, onnx_dir=settings.onnx_dir, threads=threads)
         e.encode(probe[:4])  # load and warm up
         started, parts = time.perf_counter(), []

@@ -64,7 +64,7 @@ class Benchmark:
         return self.build(store, settings, tasks, self.options.model_validate(raw), stats)
 
 
-_BENCHMARKS: Registry[Benchmark] = Registry("benchmark", MODULES, lambda b: b.name, lambda b: b.options.__module__)
+_BENCHMARKS: Registry[Benchmark] = Registry("benchmark", MODULES, lambda b: b.name, lambda b: b.options.__module__, group="intentkb.benchmarks")
 register = _BENCHMARKS.register
 benchmarks = _BENCHMARKS.all
 get_benchmark = _BENCHMARKS.get

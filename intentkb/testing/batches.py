@@ -19,7 +19,7 @@ class FilesAndBatches:
     _lock: threading.Lock
     counts: Counter[str]
 
-    def answer(self, request: dict[str, Any], behaviour: str = "ok", spec: dict[str, Any] | None = None) -> dict[str, Any]:
+    def answer(self, request: dict[str, Any], behaviour: str = "ok") -> dict[str, Any]:
         raise NotImplementedError
 
     def _behaviour(self) -> str:

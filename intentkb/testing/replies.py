@@ -1,6 +1,10 @@
-"""What the scripted server answers: the reply format a request asks for (declared by the client's
-`X-Intentkb-Reply` header, or guessed from the prompt for batch lines) and a synthetic completion
-in it (`intentkb.prompts.synthetic`: the same prompt always gets the same reply)."""
+"""What the scripted server answers: the reply format of the template a request came from, and a
+synthetic completion in it (the same prompt always gets the same reply).
+
+The server is told nothing: it recognises the template by the runs of fixed text each bundled
+template has (a request is ordinary OpenAI wire, live or in a batch file), takes the template's
+`reply:` format, and asks that format what the prompt states (`prompt_args`: how many items, which
+letters) and for a reply (`synthetic`, or `dump` of its value for a JSON-schema request)."""
 
 from __future__ import annotations
 
@@ -8,31 +12,62 @@ import json
 import re
 import time
 import uuid
+from functools import lru_cache
 from typing import Any
 
-from ..llm.responses import REPLY_HEADER
-from ..prompts.synthetic import synthetic_reply
+from ..prompts.formats import reply_format, reply_formats, seeded
+from ..prompts.templates import Prompts, Template
 
 _JSON_HINT = "\n\nWrite the answer as one JSON object"
+_TAG = re.compile(r"{{.*?}}|{%.*?%}|{#.*?#}")
 
 
-def reply_format(request: dict[str, Any], spec: dict[str, Any] | None) -> tuple[str, dict[str, Any], bool]:
-    """(parser, its arguments, whether the request declared them)."""
-    if spec and spec.get("parser"):
-        return spec["parser"], dict(spec.get("args") or {}), True
+def _fixed_lines(t: Template) -> tuple[str, ...]:
+    """The user section's runs of fixed text (between template tags, within a line), long enough to
+    tell templates apart."""
+    body = "\n".join(b for role, b in t.sections if role == "user")
+    runs = (run.strip() for line in body.splitlines() for run in _TAG.split(line))
+    return tuple(s for s in runs if len(s) >= 25)
+
+
+@lru_cache(maxsize=1)
+def _signatures() -> tuple[tuple[Template, tuple[str, ...]], ...]:
+    p = Prompts()
+    return tuple((t, _fixed_lines(t)) for t in (p.get(n) for n in p.names()) if _fixed_lines(t))
+
+
+def template_of(prompt: str) -> Template | None:
+    """The bundled template whose fixed text the prompt holds most of (runs inside a template's
+    `{% if %}` blocks may be missing; runs shared by two templates count for both)."""
+    best, score = None, 0
+    for t, runs in _signatures():
+        found = sum(len(s) for s in runs if s in prompt)
+        if found > score:
+            best, score = t, found
+    return best
+
+
+def reply_of(request: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """(reply format, its arguments) of a chat request; free text when no template matches."""
     messages = request.get("messages") or []
-    first_user = next((m for m in messages if m.get("role") == "user"), {"content": ""})
-    parser, args = guess_format(_text(first_user.get("content")).split(_JSON_HINT)[0])
-    return parser, args, False
+    prompt = "\n".join(_text(m.get("content")) for m in messages if m.get("role") == "user").split(_JSON_HINT)[0]
+    t = template_of(prompt)
+    asked = (request.get("response_format") or {}).get("json_schema") or {}
+    name = str(asked["name"]) if asked.get("name") in reply_formats() else t.reply if t else "free_text"  # a schema names its format
+    args = {**(t.reply_args if t else {}), **reply_format(name).prompt_args(prompt)}
+    schema = asked.get("schema") or {}
+    if "enum" in (schema.get("properties") or {}).get("answer", {}):  # a choice schema lists the letters
+        args |= {"letters": schema["properties"]["answer"]["enum"], "cot": "reasoning" in schema["properties"]}
+    return name, args
 
 
-def completion(request: dict[str, Any], parser: str, args: dict[str, Any], behaviour: str = "ok") -> dict[str, Any]:
+def completion(request: dict[str, Any], name: str, args: dict[str, Any], behaviour: str = "ok") -> dict[str, Any]:
     messages = request.get("messages") or []
     seed = json.dumps(messages, sort_keys=True)
-    content = synthetic_reply(parser, args, seed)
-    schema = (request.get("response_format") or {}).get("json_schema") or {}
-    if schema.get("name"):
-        content = _json_reply(schema, parser, args, content, seed)
+    fmt = reply_format(name)
+    content = fmt.synthetic(seeded(seed), args)
+    if ((request.get("response_format") or {}).get("json_schema") or {}).get("name"):
+        content = _json_reply(name, content, args, seed)
     finish = "stop"
     if behaviour == "unusable":
         content = "I am sorry, but I cannot help with that request."
@@ -49,59 +84,16 @@ def completion(request: dict[str, Any], parser: str, args: dict[str, Any], behav
     }
 
 
-def _json_reply(schema: dict[str, Any], parser: str, args: dict[str, Any], text: str, seed: str) -> str:
-    """The JSON a model would write for reply model `schema["name"]`: the synthetic line reply's
-    value in that model's form; a task answer is one of the schema's letters."""
-    from ..prompts.lines import PARSERS
-    from ..prompts.replies import spec
-
-    name = schema["name"]
+def _json_reply(name: str, text: str, args: dict[str, Any], seed: str) -> str:
+    """The JSON form of the synthetic line reply's value; a task answer's value is one of the
+    letters (its line reply is the text a model wrote around the letter)."""
+    fmt = reply_format(name)
     if name == "choice":
-        props = (schema.get("schema") or {}).get("properties") or {}
-        letters = props.get("answer", {}).get("enum") or ["A", "B"]
-        args = {"letters": letters, "cot": "reasoning" in props}
-        value = letters[int.from_bytes(seed.encode()[-4:], "big") % len(letters)]
-        out = spec(name).dump(value, args)
-        if args["cot"]:
-            out["reasoning"] = "The products and the stated intention point one way."
-        return json.dumps(out)
-    return json.dumps(spec(name).dump(PARSERS[parser](text, **args), args))
-
-
-def request_spec(headers: dict[str, str]) -> dict[str, Any] | None:
-    raw = headers.get(REPLY_HEADER.lower())
-    try:
-        return json.loads(raw) if raw else None
-    except json.JSONDecodeError:
-        return None
-
-
-_N = re.compile(r"\b[Gg]ive (\d+)\b")
-
-
-def guess_format(prompt: str) -> tuple[str, dict[str, Any]]:
-    """Which bundled template a prompt came from, read from its text: for requests without the header."""
-    m = _N.search(prompt)
-    n = int(m.group(1)) if m else 1
-    if "New Intention:" in prompt:
-        return "intentions", {"n": n, "comparison": "Comparison:" in prompt.split("Example")[0]}
-    if "Category:" in prompt and "Attributes:" in prompt:
-        return "attributes", {}
-    if "Answer Yes or No" in prompt:
-        return "verdict", {}
-    if "co-buy intention could be" in prompt:
-        return "cobuy_intention", {}
-    if "Objective:" in prompt and "Specific Goal:" in prompt and "Constraint:" in prompt and "Step 1" not in prompt:
-        return "objectives", {"n": n}
-    if '"Step 1:' in prompt:
-        return "steps", {}
-    if '"Intention 1:' in prompt:
-        return "purchase_intentions", {"n": n}
-    if "letter alone" in prompt or "letter only" in prompt or prompt.rstrip().endswith("Answer:"):
-        head = prompt.split("Examples")[0]  # the task's own options, not the worked examples'
-        letters = sorted(set(re.findall(r"^([A-J])\. ", head, re.M)))
-        return "choice", {"letters": letters or ["A", "B"], "cot": "letter alone" in prompt}
-    return "free_text", {}
+        letters = list(args.get("letters") or ["A", "B"])
+        value: Any = letters[int.from_bytes(seed.encode()[-4:], "big") % len(letters)]
+    else:
+        value = fmt.read(text, **args)
+    return json.dumps(fmt.dump(value, args))
 
 
 def _text(content: Any) -> str:

@@ -13,10 +13,9 @@ the next requests or at random with a fault rate:
 A request with a JSON-schema `response_format` is answered with JSON of that reply model
 (`schemas=False`: refused with a 400, as endpoints without structured outputs do).
 
-Which reply a request wants comes from the template that made it: the client sends the template's
-declared parser and its arguments for the call in the `X-Intentkb-Reply` header. Batch lines carry
-no headers; for them (and for requests from other clients) the format is read from the prompt's
-text (`guess_format`), which knows the bundled templates only.
+Which reply a request wants comes from the template that made it, recognised by its fixed text,
+and that template's reply format (`replies.py`): requests carry nothing but the OpenAI wire, live
+or in a batch file. A prompt no bundled template made is answered with free text.
 
     python -m intentkb.testing.scripted_server --port 8765 --faults 0.3
 """
@@ -34,7 +33,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from .batches import FilesAndBatches, error
-from .replies import completion, reply_format, request_spec
+from .replies import completion, reply_of
 
 FAULTS = ("429", "500", "slow", "malformed", "unusable", "truncated")
 _REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found", 429: "Too Many Requests", 500: "Internal Server Error"}
@@ -66,6 +65,7 @@ class ScriptedServer(FilesAndBatches):
         self.counts: collections.Counter[str] = collections.Counter()
         self.auth_headers: set[str] = set()
         self.requests: list[dict[str, Any]] = []  # chat request bodies, when `record` is on
+        self.header_names: set[str] = set()  # header names of recorded requests (lower case)
         self.record = False
         self.echo_auth = False  # every 200 reply carries the request's Authorization header in its text
         self.in_flight = 0
@@ -207,12 +207,12 @@ class ScriptedServer(FilesAndBatches):
         return error(404, f"no route {method} {path}")
 
     # -- chat completions --------------------------------------------------------------------------
-    def answer(self, request: dict[str, Any], behaviour: str = "ok", spec: dict[str, Any] | None = None) -> dict[str, Any]:
-        """The completion object for one request (also used for batch lines, which have no `spec`)."""
-        parser, args, declared = reply_format(request, spec)
+    def answer(self, request: dict[str, Any], behaviour: str = "ok") -> dict[str, Any]:
+        """The completion object for one request (live or a batch line)."""
+        name, args = reply_of(request)
         with self._lock:
-            self.counts["declared" if declared else "guessed"] += 1
-        return completion(request, parser, args, behaviour)
+            self.counts[f"format:{name}"] += 1
+        return completion(request, name, args, behaviour)
 
     async def _chat(self, request: dict[str, Any], headers: dict[str, str]) -> tuple[int, dict[str, str], bytes]:
         self.in_flight += 1
@@ -225,6 +225,7 @@ class ScriptedServer(FilesAndBatches):
     async def _chat_reply(self, request: dict[str, Any], headers: dict[str, str]) -> tuple[int, dict[str, str], bytes]:
         if self.record:
             self.requests.append(request)
+            self.header_names.update(headers)
         behaviour = self._behaviour()
         with self._lock:
             self.counts["requests"] += 1
@@ -236,7 +237,7 @@ class ScriptedServer(FilesAndBatches):
         if behaviour == "overflow":
             return error(400, "request (9000 tokens) exceeds the available context size (2048 tokens), try increasing it")
         if behaviour in ("drip", "endless"):
-            return 200, {"x-trickle": behaviour}, json.dumps(self.answer(request, spec=request_spec(headers))).encode()
+            return 200, {"x-trickle": behaviour}, json.dumps(self.answer(request)).encode()
         if behaviour == "401":
             return error(401, "Incorrect API key provided")
         if behaviour == "429":
@@ -251,7 +252,7 @@ class ScriptedServer(FilesAndBatches):
             await asyncio.sleep(self.model_latency)
         with self._lock:
             self.counts["chat"] += 1
-        answer = self.answer(request, behaviour, request_spec(headers))
+        answer = self.answer(request, behaviour)
         if self.echo_auth:
             answer = echo_header(answer, headers.get("authorization", ""))
         return 200, {}, json.dumps(answer).encode()

@@ -265,7 +265,7 @@ class EmbeddedStore(GraphStore):
     def prepare_write(self, query: str, params: Mapping[str, Any]) -> PreparedWrite:
         from ... import cypher
 
-        return PreparedWrite((params_header(params) + cypher.resolve(query),))
+        return PreparedWrite((params_header(params) + cypher.resolve(query, self.query_overrides),))
 
     def execute(self, prepared: PreparedWrite) -> WriteStats:
         """One statement: GRAPH.QUERY. Several: MULTI/EXEC, which runs them with no other command in
