@@ -30,28 +30,34 @@ def _fixed_lines(t: Template) -> tuple[str, ...]:
     return tuple(s for s in runs if len(s) >= 25)
 
 
-@lru_cache(maxsize=1)
-def _signatures() -> tuple[tuple[Template, tuple[str, ...]], ...]:
-    p = Prompts()
+Signatures = tuple[tuple[Template, tuple[str, ...]], ...]
+
+
+def signatures(prompts: Prompts | None = None) -> Signatures:
+    """Each template's fixed runs: the bundled ones, or those `prompts` gives (a user's directory first)."""
+    p = prompts or Prompts()
     return tuple((t, _fixed_lines(t)) for t in (p.get(n) for n in p.names()) if _fixed_lines(t))
 
 
-def template_of(prompt: str) -> Template | None:
-    """The bundled template whose fixed text the prompt holds most of (runs inside a template's
+_bundled = lru_cache(maxsize=1)(signatures)
+
+
+def template_of(prompt: str, known: Signatures | None = None) -> Template | None:
+    """The template whose fixed text the prompt holds most of (runs inside a template's
     `{% if %}` blocks may be missing; runs shared by two templates count for both)."""
     best, score = None, 0
-    for t, runs in _signatures():
+    for t, runs in known or _bundled():
         found = sum(len(s) for s in runs if s in prompt)
         if found > score:
             best, score = t, found
     return best
 
 
-def reply_of(request: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+def reply_of(request: dict[str, Any], known: Signatures | None = None) -> tuple[str, dict[str, Any]]:
     """(reply format, its arguments) of a chat request; free text when no template matches."""
     messages = request.get("messages") or []
     prompt = "\n".join(_text(m.get("content")) for m in messages if m.get("role") == "user").split(_JSON_HINT)[0]
-    t = template_of(prompt)
+    t = template_of(prompt, known)
     asked = (request.get("response_format") or {}).get("json_schema") or {}
     name = str(asked["name"]) if asked.get("name") in reply_formats() else t.reply if t else "free_text"  # a schema names its format
     args = {**(t.reply_args if t else {}), **reply_format(name).prompt_args(prompt)}

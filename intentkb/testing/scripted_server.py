@@ -32,8 +32,9 @@ import uuid
 from collections.abc import Iterable
 from typing import Any
 
+from ..prompts.templates import Prompts
 from .batches import FilesAndBatches, error
-from .replies import completion, reply_of
+from .replies import Signatures, completion, reply_of, signatures
 
 FAULTS = ("429", "500", "slow", "malformed", "unusable", "truncated")
 _REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found", 429: "Too Many Requests", 500: "Internal Server Error"}
@@ -66,6 +67,7 @@ class ScriptedServer(FilesAndBatches):
         self.auth_headers: set[str] = set()
         self.requests: list[dict[str, Any]] = []  # chat request bodies, when `record` is on
         self.header_names: set[str] = set()  # header names of recorded requests (lower case)
+        self.templates: Signatures | None = None  # None: the bundled templates; `use_prompts` for a user's
         self.record = False
         self.echo_auth = False  # every 200 reply carries the request's Authorization header in its text
         self.in_flight = 0
@@ -206,10 +208,14 @@ class ScriptedServer(FilesAndBatches):
             return 200, {"content-type": "application/jsonl"}, self._files[fid]
         return error(404, f"no route {method} {path}")
 
+    def use_prompts(self, prompts: Prompts) -> None:
+        """Recognise the templates `prompts` gives (a user's directory first), not only the bundled."""
+        self.templates = signatures(prompts)
+
     # -- chat completions --------------------------------------------------------------------------
     def answer(self, request: dict[str, Any], behaviour: str = "ok") -> dict[str, Any]:
         """The completion object for one request (live or a batch line)."""
-        name, args = reply_of(request)
+        name, args = reply_of(request, self.templates)
         with self._lock:
             self.counts[f"format:{name}"] += 1
         return completion(request, name, args, behaviour)

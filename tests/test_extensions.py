@@ -1,0 +1,156 @@
+"""Each kind of extension is one new file (or class) plus one registration, shown by adding a toy
+one; and every registry is a plugin point: a package installed beside intentkb adds one of each
+kind through entry points alone (tests/plugin), and the CLI shows them."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from intentkb.kb import engines
+from intentkb.kb.engines import open_store
+
+PLUGIN = Path(__file__).parent / "plugin"
+PACKAGE = Path(__file__).parents[1] / "intentkb"
+
+_PROBE = """
+import json
+from click.testing import CliRunner
+from intentkb.cli.main import cli
+from intentkb.kb.engines import store_class
+from intentkb.prompts.formats import reply_formats
+from intentkb.prompts.templates import Prompts
+from intentkb.retrieval.backends import candidates
+from intentkb.retrieval.embeddings import Embedder
+
+r = CliRunner()
+out = {k: r.invoke(cli, args).output for k, args in {
+    "list": ["tasks", "list"], "root": ["--help"], "hello": ["toy-hello"], "export": ["tasks", "export", "--help"],
+    "generate": ["generate", "--help"], "bad_scheme": ["--graph-uri", "nope://x", "stats"]}.items()}
+out["formats"] = list(reply_formats())
+out["candidates"] = candidates()
+out["engine"] = store_class("toydb://local").__name__
+out["template"] = Prompts().get("task_toybench_t1").reply
+out["shape"] = list(Embedder("toy", None, backend="toyhash").encode(["a", "b", "a"]).shape)
+print(json.dumps(out))
+"""
+
+
+@pytest.fixture(scope="module")
+def installed_plugin(tmp_path_factory) -> Path:
+    """tests/plugin installed as pip installs any package (built, with its entry points), into a
+    directory of its own that only the probe's interpreter sees."""
+    target = tmp_path_factory.mktemp("site")
+    cmd = [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation", "--no-index", "--target", str(target), str(PLUGIN)]
+    subprocess.run(cmd, check=True, capture_output=True, cwd=tmp_path_factory.mktemp("build"))
+    assert list(target.glob("intentkb_toyplugin-*.dist-info/entry_points.txt"))
+    return target
+
+
+def test_an_installed_package_extends_every_registry(installed_plugin):
+    env = {**os.environ, "PYTHONPATH": str(installed_plugin)}
+    res = subprocess.run([sys.executable, "-c", _PROBE], capture_output=True, text=True, env=env, timeout=120)
+    assert res.returncode == 0, res.stderr
+    out = json.loads(res.stdout)
+    assert "toybench-t1" in out["list"] and "is this a session?" in out["list"]  # a benchmark
+    assert "toytsv" in out["export"] and "toybench" in out["export"]  # an export format, the benchmark's choice
+    assert "toygen" in out["generate"]  # a generation pipeline
+    assert "toy_yesno" in out["formats"]  # a reply format
+    assert ["toyhash", "float32"] in out["candidates"] and out["shape"] == [3, 8]  # an embedding backend, measured by --precision auto
+    assert out["engine"] == "ToyStore" and "toydb" in out["bad_scheme"]  # an engine, by its URI scheme
+    assert "toy-hello" in out["root"] and out["hello"].strip() == "hello from the toy plugin"  # commands
+    assert out["template"] == "choice"  # its task template, found in its own package
+
+
+def test_without_the_package_none_of_it_is_there():
+    from intentkb.prompts.formats import reply_formats
+    from intentkb.tasks.registry import benchmarks
+
+    assert "toybench" not in benchmarks() and "toy_yesno" not in reply_formats() and "toydb" not in engines.engines()
+
+
+def test_a_broken_plugin_is_reported_and_the_rest_still_loads(installed_plugin, tmp_path):
+    """A plugin whose import fails costs its own entries only (a warning names it)."""
+    broken = tmp_path / "site"
+    broken.mkdir()
+    (broken / "broken_plugin.py").write_text("raise ImportError('missing dependency of the plugin')\n")
+    info = broken / "broken_plugin-0.1.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: broken-plugin\nVersion: 0.1\n")
+    (info / "entry_points.txt").write_text("[intentkb.benchmarks]\nbroken = broken_plugin:BENCHMARK\n\n[intentkb.commands]\nbroken = broken_plugin\n")
+    env = {**os.environ, "PYTHONPATH": f"{broken}{os.pathsep}{installed_plugin}"}
+    res = subprocess.run([sys.executable, "-m", "intentkb.cli.main", "tasks", "list"], capture_output=True, text=True, env=env, timeout=120)
+    assert res.returncode == 0, res.stderr
+    assert "toybench" in res.stdout and "sib-t1" in res.stdout
+    assert "broken" in res.stderr and "missing dependency of the plugin" in res.stderr
+
+
+def test_an_engine_is_its_folder_and_its_own_queries_come_first(estore, tmp_path, monkeypatch):
+    """A new engine: its store class in its folder, a `cypher/` folder with its own version of a
+    named query (the shared file is untouched), and one line naming its URI scheme."""
+    pkg = tmp_path / "toyengine"
+    (pkg / "cypher").mkdir(parents=True)
+    (pkg / "__init__.py").write_text("")
+    (pkg / "store.py").write_text("from intentkb.kb.falkordb import EmbeddedStore\n\n\nclass ToyStore(EmbeddedStore):\n    kind = 'toy'\n")
+    (pkg / "cypher" / "count_labels.cypher").write_text("// the toy engine's own count\nRETURN 'Toy' AS label, 42 AS n\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setitem(engines.ENGINES, "toy", "toyengine.store:ToyStore")  # the one registration
+    with open_store(estore.settings.model_copy(update={"graph_uri": "toy://local"})) as toy:
+        assert toy.kind == "toy" and toy.query_overrides == "toyengine"
+        assert toy.run("count_labels") == [{"label": "Toy", "n": 42}]
+    assert {"label": "Toy", "n": 42} not in estore.run("count_labels")  # the shared query, for the other engines
+
+
+def test_a_stage_and_a_reply_format_run_end_to_end(estore, tmp_path, llm_server, llm_settings, monkeypatch):
+    """A new generation stage (in a new pipeline) asking through a template in a new reply format:
+    the format's class and its registration, the stage's function, its template file. The scripted
+    server answers it in that format because the format says how (`synthetic`)."""
+    from intentkb.generate.pipeline import _PIPELINES, Pipeline, PipelineOptions, Stage, register
+    from intentkb.generate.run import run_generation
+    from intentkb.generate.stage import Outcome
+    from intentkb.ingest import ingest_file
+    from intentkb.prompts.formats import _FORMATS, ReplyFormat, register_format
+    from intentkb.prompts.lines import ParseError
+    from intentkb.prompts.templates import Prompts
+
+    class YesNo(ReplyFormat):
+        name, json = "yes_no_toy", False
+
+        def read(self, text, **args):
+            word = text.strip().split(" ")[0].strip(".,").lower()
+            if word not in ("yes", "no"):
+                raise ParseError("answer Yes or No")
+            return word == "yes"
+
+        def synthetic(self, rng, args):
+            return rng.choice(["Yes.", "No."])
+
+    async def check_titles(ctx, options):
+        async def work(row, emit):
+            reply = await ctx.client.complete("toy_check", {"title": row["title"]})
+            return Outcome(writes=[("gen_product_props", {"id": row["id"], "props": {"toy_sellable": reply.value}})])
+
+        rows = ctx.store.run("MATCH (p:Product) RETURN p.id AS id, p.title AS title ORDER BY id")
+        return await ctx.run_stage("toy", "check", rows, work, lambda r: {"product": r["id"]}, order=["gen_product_props"])
+
+    prompts = tmp_path / "prompts"
+    prompts.mkdir()
+    (prompts / "toy_check.txt").write_text("version: 1\nreply: yes_no_toy\n--- user\nWould a shop sell the product titled {{ title }}? Answer Yes or No.\n")
+    register_format(YesNo())
+    register(Pipeline(name="toy", summary="A toy.", example="intentkb generate toy", options=PipelineOptions, stages=(Stage("check", check_titles),)))
+    try:
+        ingest_file(estore, "products", PACKAGE / "demo" / "data" / "products.csv", rejects_path=tmp_path / "p.rejects")
+        llm_server.use_prompts(Prompts(prompts))
+        rec = run_generation("toy", estore.settings, llm_settings.model_copy(update={"prompts_dir": prompts}), {})
+        products = estore.run("MATCH (p:Product) RETURN count(p) AS n")[0]["n"]
+        assert rec.stages[0].written == products > 0 and rec.stages[0].rejected == 0
+        answers = estore.run("MATCH (p:Product) RETURN p.toy_sellable AS v")
+        assert {a["v"] for a in answers} <= {True, False} and len(answers) == products
+    finally:
+        _FORMATS.unregister("yes_no_toy")
+        _PIPELINES.unregister("toy")
