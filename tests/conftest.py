@@ -193,3 +193,40 @@ def llama_server():
         pytest.skip(f"no real LLM server: {e}")
     with srv:
         yield srv
+
+
+@pytest.fixture(scope="session")
+def embedder(tmp_path_factory: pytest.TempPathFactory):
+    from intentkb.retrieval.embeddings import DEFAULT_MODEL, Embedder, EmbeddingCache
+
+    return Embedder(DEFAULT_MODEL, EmbeddingCache(tmp_path_factory.mktemp("emb") / "embeddings.sqlite"))
+
+
+@pytest.fixture(scope="session")
+def demo_kb(embedder, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[GraphStore, Settings]]:
+    """The demo knowledge base, indexed and aligned, in a data directory (and server) of its own,
+    built once for the task, export, evaluation and view tests."""
+    from intentkb.demo import DEMO_FILES, data_path
+    from intentkb.ingest import ingest_file
+    from intentkb.retrieval.align import align_steps
+    from intentkb.retrieval.build import build_indexes
+
+    d = short_tmpdir("ikbd-")
+    settings = Settings(data_dir=d, graph_uri="embedded")
+    rejects = tmp_path_factory.mktemp("rejects")
+    store = open_store(settings)
+    for kind, name, fmt in DEMO_FILES:
+        assert ingest_file(store, kind, data_path(name), fmt=fmt, rejects_path=rejects / name).rejected == 0
+    build_indexes(store, settings, embedder=embedder)
+    align_steps(store, settings, embedder=embedder)
+    yield store, settings
+    store.close()
+    EmbeddedServer(d).stop()
+    shutil.rmtree(d, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def neighbours(demo_kb, embedder):
+    from intentkb.retrieval.retrieve import Retriever
+
+    return Retriever(demo_kb[0], demo_kb[1], embedder=embedder, hybrid=False)

@@ -215,7 +215,7 @@ def _csv_rows(path: Path) -> Iterator[tuple[int, list[str] | BadLine]]:
     """(first line, fields or BadLine) per CSV record. Records are what the dialect's quoting says;
     where the quoting is broken, nothing is loaded until the two readings of the file agree again
     (`_Doubt`): a line there may be text inside someone's quoted field, and loading it would make
-    up a record (both ways of resuming were tried and each loaded one: tests/test_csv_records.py)."""
+    up a record (both ways of resuming were tried and each loaded one: tests/io/test_csv_records.py)."""
     parser = _Parser()
     doubt: _Doubt | None = None
     for raw in _Scanner(path):
