@@ -26,7 +26,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 import retrieval_data as data
 
 from intentkb.evaluation.mcq import MCQuestion, question_texts
-from intentkb.retrieval.embeddings import DEFAULT_MODEL, Embedder
+from intentkb.retrieval.embeddings import Embedder
+from intentkb.retrieval.models import DEFAULT_MODEL
 from intentkb.retrieval.threads import encoder_threads
 
 SHARED = Path(__file__).parent.parent.parent / "shared" / "data"

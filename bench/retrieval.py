@@ -35,9 +35,9 @@ import retrieval_data as data
 from intentkb.config import Settings
 from intentkb.kb.engines import open_store
 from intentkb.kb.falkordb import EmbeddedServer
-from intentkb.retrieval.build import index_dir, iter_texts, open_embedder
-from intentkb.retrieval.embeddings import Embedder, embedding_text, text_hash
-from intentkb.retrieval.index import VectorIndex
+from intentkb.retrieval.build import iter_texts
+from intentkb.retrieval.embeddings import Embedder, embedding_text, open_embedder, text_hash
+from intentkb.retrieval.index import VectorIndex, index_dir
 from intentkb.retrieval.retrieve import Retriever
 
 HERE = Path(__file__).parent

@@ -197,7 +197,8 @@ def llama_server():
 
 @pytest.fixture(scope="session")
 def embedder(tmp_path_factory: pytest.TempPathFactory):
-    from intentkb.retrieval.embeddings import DEFAULT_MODEL, Embedder, EmbeddingCache
+    from intentkb.retrieval.embeddings import Embedder, EmbeddingCache
+    from intentkb.retrieval.models import DEFAULT_MODEL
 
     return Embedder(DEFAULT_MODEL, EmbeddingCache(tmp_path_factory.mktemp("emb") / "embeddings.sqlite"))
 

@@ -90,7 +90,7 @@ def test_task_templates_sit_beside_the_builders():
     p = Prompts()
     for b in benchmarks().values():
         for task in b.tasks:
-            assert p.get("task_" + task.replace("-", "_")).source.startswith("intentkb/tasks/templates/")
+            assert p.get("task_" + task.replace("-", "_")).source.startswith(f"intentkb/tasks/{b.name}/templates/")
     assert p.get("mind_filter").source.startswith("intentkb/prompts/bundled/")
 
 

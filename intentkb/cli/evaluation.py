@@ -60,8 +60,7 @@ def eval_mcq(
     """
     from ..evaluation.mcq import evaluate_mcq
     from ..retrieval.backends import backend_for
-    from ..retrieval.build import open_embedder
-    from ..retrieval.embeddings import Embedder
+    from ..retrieval.embeddings import Embedder, open_embedder
 
     settings = settings_of(ctx)
     say = lambda m: click.echo(m, err=True)  # noqa: E731

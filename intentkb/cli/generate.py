@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import types
-import typing
 from pathlib import Path
-from typing import Any, Literal, get_args, get_origin
+from typing import Any
 
 import click
 
+from ..clikit.model_options import field_option
 from .common import LazyChoice, settings_of
 from .output import print_report, report_format
 
@@ -21,7 +20,7 @@ def _common(f: Any) -> Any:
             "--prompts",
             "prompts_dir",
             type=click.Path(path_type=Path, file_okay=False),
-            help="Directory of your own prompt templates (same file names as intentkb/prompts/bundled and intentkb/tasks/templates).",
+            help="Directory of your own prompt templates (same file names as intentkb/prompts/bundled and intentkb/tasks/<benchmark>/templates).",
         ),
         click.option("--multimodal", type=LazyChoice("intentkb.llm.settings", "MULTIMODAL"), help="Send product images as image parts (auto: by model name)."),
         click.option(
@@ -39,36 +38,6 @@ def _common(f: Any) -> Any:
     for o in reversed(opts):
         f = o(f)
     return report_format(f)
-
-
-def _field_option(name: str, info: Any) -> Any:
-    """A click option from one field of a pipeline's options model: its flag, type, bounds, default
-    and help all come from the field, so the model is the one place they are written."""
-    extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
-    flag = str(extra.get("flag") or "--" + name.replace("_", "-"))
-    ann = info.annotation
-    if get_origin(ann) in (typing.Union, types.UnionType):  # Optional[X] -> X
-        ann = next(a for a in get_args(ann) if a is not type(None))
-    if not info.description:  # a field without one is a mistake in the model, not a command without help
-        raise TypeError(f"options field {name!r} has no description: it is the option's help text")
-    kw: dict[str, Any] = {"help": info.description, "show_default": True}
-    multiple = get_origin(ann) in (list, tuple)
-    inner = get_args(ann)[0] if multiple else ann
-    if inner is bool:
-        return click.option(flag, name, is_flag=True, default=bool(info.default), help=kw["help"])
-    if get_origin(inner) is Literal:
-        kw["type"] = click.Choice([str(a) for a in get_args(inner)])
-    elif inner is int:
-        lo = next((m.ge for m in info.metadata if hasattr(m, "ge")), None)
-        hi = next((m.le for m in info.metadata if hasattr(m, "le")), None)
-        kw["type"] = click.IntRange(lo, hi)
-    if multiple:
-        kw.update(multiple=True, show_default=False)
-    elif not info.is_required() and info.default is not None:
-        kw["default"] = info.default
-    else:
-        kw["show_default"] = False
-    return click.option(flag, name, **kw)
 
 
 def _run(
@@ -142,5 +111,5 @@ def _command(spec: Any) -> click.Command:
     fields = {n: f for n, f in spec.options.model_fields.items() if n not in PipelineOptions.RUN_FIELDS}
     cmd: Any = callback
     for name, info in reversed(list(fields.items())):
-        cmd = _field_option(name, info)(cmd)
+        cmd = field_option(name, info)(cmd)
     return click.command(spec.name, help=f"{spec.summary}\n\n\b\nExample:\n  {spec.example}\n")(_common(cmd))

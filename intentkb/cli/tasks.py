@@ -8,6 +8,7 @@ from typing import Any
 
 import click
 
+from ..clikit.model_options import field_option
 from ..export.writers import writers
 from ..tasks.registry import benchmarks
 from .common import LazyChoice, settings_of
@@ -35,12 +36,18 @@ def tasks_list() -> None:
     emit([{"benchmark": b.name, "task": t, "asks": what} for b in benchmarks().values() for t, what in b.tasks.items()], "table", width=100)
 
 
-def _band(value: str) -> tuple[float, float]:
-    try:
-        lo, hi = (float(x) for x in value.split(","))
-    except ValueError:
-        raise click.BadParameter("two numbers, low,high (e.g. 0.3,0.8)") from None
-    return lo, hi
+def _benchmark_options(f: Any) -> Any:
+    """`tasks export`'s flags for the benchmarks' own build options, from their options models (a
+    field two benchmarks share is one flag); each help says which benchmark reads it."""
+    owners: dict[str, list[str]] = {}
+    fields: dict[str, Any] = {}
+    for b in BENCHMARKS.values():
+        for name, info in b.own_options().items():
+            owners.setdefault(name, []).append(b.name)
+            fields.setdefault(name, info)
+    for name in reversed(list(fields)):
+        f = field_option(name, fields[name], prefix=", ".join(owners[name]) + ": ")(f)
+    return f
 
 
 @tasks_group.command("export")
@@ -49,13 +56,6 @@ def _band(value: str) -> tuple[float, float]:
 )
 @click.option(
     "--task", "tasks", type=click.IntRange(1, max(len(b.tasks) for b in BENCHMARKS.values())), multiple=True, help="Task number (repeatable; default all)."
-)
-@click.option(
-    "--mode",
-    type=LazyChoice("intentkb.tasks.sib", "Mode"),
-    default="end",
-    show_default=True,
-    help="sib: ask at the end of each trajectory (the annotated set) or at every step (the task pool).",
 )
 @click.option(
     "--prompt",
@@ -86,17 +86,16 @@ def _band(value: str) -> tuple[float, float]:
     help="Gold labels to attach by id (the output of `annotations import`, or {id, label} lines).",
 )
 @click.option("--limit", type=click.IntRange(1), help="Stop after this many items.")
-@click.option("--negatives", type=click.IntRange(1, 3), default=1, show_default=True, help="esb T1: broken copies per script.")
-@click.option("--band", default="0.3,0.8", show_default=True, help="iqa: cosine similarity band of distractors (low,high).")
+@_benchmark_options
 @click.option(
     "--prompts",
     "prompts_dir",
     type=click.Path(path_type=Path, file_okay=False),
-    help="Directory of your own task templates (task_sib_t1.txt … as in intentkb/tasks/templates).",
+    help="Directory of your own task templates (task_sib_t1.txt … as in intentkb/tasks/<benchmark>/templates).",
 )
 @report_format(moved=("--output-format", list(WRITERS)))
 @click.pass_context
-def tasks_export(ctx: click.Context, as_json: bool, band: str, **kw: Any) -> None:
+def tasks_export(ctx: click.Context, as_json: bool, **kw: Any) -> None:
     """Build a benchmark's task items from the graph and write them out, split 4:1 into train/test.
 
     \b
@@ -110,7 +109,15 @@ def tasks_export(ctx: click.Context, as_json: bool, band: str, **kw: Any) -> Non
     from ..kb.engines import open_store
 
     settings = settings_of(ctx)
-    opts = ExportOptions(band=_band(band), **kw)
+    bench = BENCHMARKS[kw["benchmark"]]
+    for name in {n for b in BENCHMARKS.values() for n in b.own_options()} - set(bench.own_options()):
+        given = ctx.get_parameter_source(name) is not click.core.ParameterSource.DEFAULT
+        if given:
+            raise click.UsageError(
+                f"--{name.replace('_', '-')} is an option of {', '.join(b.name for b in BENCHMARKS.values() if name in b.own_options())}, not of {bench.name}"
+            )
+        kw.pop(name)
+    opts = ExportOptions(**kw)
     tick = (lambda n: click.echo(f"\r  {n:,} items", nl=False, err=True)) if sys.stderr.isatty() else None
     with open_store(settings) as store:
         report = export_tasks(store, settings, opts, progress=tick, echo=lambda m: click.echo(m, err=True))

@@ -12,6 +12,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from contextlib import ExitStack
+from typing import Any
 
 from pydantic import BaseModel
 
@@ -32,7 +33,7 @@ from .writers import writer_for
 class ExportReport(BaseModel):
     benchmark: str
     format: str
-    mode: str
+    options: dict[str, Any] = {}  # the benchmark's own build options, as used
     style: str | None
     files: list[str]
     items: int  # built
@@ -46,7 +47,7 @@ class ExportReport(BaseModel):
 
     def lines(self) -> list[str]:
         out = [
-            f"{self.benchmark} tasks ({self.mode if self.benchmark == 'sib' else 'all'}) -> {self.format}: "
+            f"{self.benchmark} tasks ({', '.join(f'{k} {v}' for k, v in self.options.items()) or 'all'}) -> {self.format}: "
             f"{self.items:,} items built, {self.written:,} written in {self.seconds:.1f}s"
             + (f" ({self.unlabelled_left_out:,} unlabelled left out)" if self.unlabelled_left_out else "")
         ]
@@ -75,6 +76,10 @@ def export_tasks(
 ) -> ExportReport:
     started = time.monotonic()
     bench = get_benchmark(opts.benchmark)
+    foreign = sorted(set(opts.model_extra or {}) - set(bench.own_options()))
+    if foreign:
+        raise IntentKBError(f"{bench.name} has no option {', '.join(foreign)} (its options: {', '.join(bench.own_options()) or 'none'})")
+    own = bench.options.model_validate(opts.model_dump()).model_dump(include=set(bench.own_options()))
     writer_cls = writer_for(opts.fmt)
     tasks = bench.task_names(opts.tasks)
     if opts.style == "cot" and not writer_cls.takes_cot:
@@ -109,7 +114,7 @@ def export_tasks(
     return ExportReport(
         benchmark=opts.benchmark,
         format=opts.fmt,
-        mode=opts.mode,
+        options=own,
         style=opts.style,
         files=files,
         items=built,

@@ -20,10 +20,10 @@ from typing import Any
 from ..config import Settings
 from ..kb.store import GraphStore
 from ..kb.texts import snippet, strip_boilerplate
-from ..retrieval.align import load_intentions_index
-from ..retrieval.build import open_embedder
-from ..retrieval.embeddings import embedding_text
+from ..retrieval.embeddings import embedding_text, open_embedder
+from ..retrieval.index import load_intentions_index
 from ..tasks.items import TaskItem
+from ..tasks.registry import get_benchmark
 
 QUERY_CHARS = 1000  # of an item's inputs, embedded as its query
 SHOWN_CHARS = 240  # of an injected intention's text
@@ -60,7 +60,7 @@ class Injector:
         self.store, self.k = store, k
         self.index = load_intentions_index(settings)
         self.embedder = open_embedder(settings)
-        self._aligned: dict[str, set[str]] = {}
+        self._aligned: dict[tuple[str, str], set[str]] = {}  # (query, group) -> the intentions the group owns
         self.left_out: Counter[str] = Counter()
         self.items = 0
         self.shown = 0
@@ -69,11 +69,13 @@ class Injector:
         if self.embedder.cache:
             self.embedder.cache.close()
 
-    def _script_intentions(self, script: str) -> set[str]:
-        if script not in self._aligned:
-            rows = self.store.run("inject_script_aligned", {"script": script})
-            self._aligned[script] = {r["id"] for r in rows}
-        return self._aligned[script]
+    def _group_intentions(self, benchmark: str, group: str) -> set[str]:
+        query = get_benchmark(benchmark).group_intentions
+        if query is None:
+            return set()
+        if (query, group) not in self._aligned:
+            self._aligned[(query, group)] = {r["id"] for r in self.store.run(query, {"group": group})}
+        return self._aligned[(query, group)]
 
     def _why_not(self, item: TaskItem, c: dict[str, Any]) -> str | None:
         if c["id"] in set(item.provenance.nodes):
@@ -85,7 +87,7 @@ class Injector:
             return "the item's group"
         if group in c["sessions"]:
             return "the item's group"
-        if item.benchmark == "esb" and c["id"] in self._script_intentions(group):
+        if c["id"] in self._group_intentions(item.benchmark, group):
             return "the item's group"
         text = _fold(c["text"] or "")
         for option in item.options.values():

@@ -128,15 +128,18 @@ def parse_template(name: str, text: str, source: str) -> Template:
         raise PromptError(f"{source}: bad header: {e}") from e
 
 
-# Where bundled templates live: the generation steps' here, the task prompts beside the task
-# builders, a plugin's in its own package (entry-point group `intentkb.templates`, value
-# "package:folder"). A user's directory (one folder) may replace any of them by file name.
-BUNDLED: tuple[tuple[str, str], ...] = (("intentkb.prompts", "bundled"), ("intentkb.tasks", "templates"))
+# Where bundled templates live: the generation steps' here; a benchmark's task prompts in its own
+# folder (`task_<benchmark>_t<N>.txt` in intentkb/tasks/<benchmark>/templates/); a plugin's in its
+# package (entry-point group `intentkb.templates`, value "package:folder"). A user's directory (one
+# folder) may replace any of them by file name.
+BUNDLED: tuple[tuple[str, str], ...] = (("intentkb.prompts", "bundled"),)
+TASKS = "intentkb.tasks"
 
 
 def template_folders() -> list[tuple[str, str]]:
+    benchmarks = sorted(f"{TASKS}.{d.name}" for d in resources.files(TASKS).iterdir() if d.is_dir() and (d / "templates").is_dir())
     plugins = [tuple(v.split(":", 1)) for v in plugin_entries("intentkb.templates").values() if ":" in v]
-    return [*BUNDLED, *((a, b) for a, b in plugins)]
+    return [*BUNDLED, *((b, "templates") for b in benchmarks), *((a, b) for a, b in plugins)]
 
 
 class Prompts:

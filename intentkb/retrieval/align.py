@@ -19,9 +19,9 @@ from pydantic import BaseModel
 from ..config import Settings
 from ..kb.store import GraphStore, WriteStats
 from ..progress import Progress
-from .build import index_dir, open_embedder, page_texts, settings_key
-from .embeddings import Embedder
-from .index import VectorIndex
+from .build import page_texts
+from .embeddings import Embedder, open_embedder
+from .index import VectorIndex, load_intentions_index
 
 DEFAULT_THRESHOLD = 0.45
 DEFAULT_TOP_K = 10
@@ -49,10 +49,6 @@ class AlignReport(BaseModel):
 
 def iter_steps(store: GraphStore, scripts: list[str] | None = None) -> Iterator[tuple[str, str]]:
     return page_texts(store, "step_texts", {"scripts": scripts})
-
-
-def load_intentions_index(settings: Settings) -> VectorIndex:
-    return VectorIndex.load(index_dir(settings, "intentions"), model=settings_key(settings))
 
 
 def align_steps(

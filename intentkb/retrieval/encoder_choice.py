@@ -23,7 +23,8 @@ from pydantic import BaseModel
 from ..config import Settings
 from ..private import private_write_text
 from .backends import candidates
-from .embeddings import Embedder, model_key
+from .embeddings import Embedder
+from .models import model_key
 from .threads import encoder_threads
 
 AGREEMENT = 0.99  # mean cosine to float32 a faster mode must keep (int8 MiniLM: 0.993)

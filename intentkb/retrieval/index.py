@@ -23,8 +23,10 @@ import faiss
 import numpy as np
 from pydantic import BaseModel
 
+from ..config import Settings
 from ..errors import IntentKBError
 from ..private import private_dir, private_file, private_open, private_write_text
+from .embeddings import settings_key
 
 IVF_THRESHOLD = 200_000
 RECALL_TARGET = 0.95
@@ -231,3 +233,12 @@ def _as_matrix(vectors: np.ndarray) -> np.ndarray:
     if v.ndim != 2:
         raise IntentKBError("expected a 2-D array of vectors")
     return v
+
+
+def index_dir(settings: Settings, name: str) -> Path:
+    """Indexes belong to one graph of the data directory (`INTENTKB_GRAPH`)."""
+    return settings.data_dir / "index" / settings.graph_name / name
+
+
+def load_intentions_index(settings: Settings) -> VectorIndex:
+    return VectorIndex.load(index_dir(settings, "intentions"), model=settings_key(settings))

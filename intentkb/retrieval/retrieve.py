@@ -22,11 +22,10 @@ from pydantic import BaseModel
 from ..config import Settings
 from ..errors import IntentKBError
 from ..kb.store import GraphStore, Row
-from .align import DEFAULT_THRESHOLD, load_intentions_index
-from .build import index_dir, open_embedder, settings_key
-from .embeddings import Embedder, embedding_text
+from .align import DEFAULT_THRESHOLD
+from .embeddings import Embedder, embedding_text, open_embedder, settings_key
 from .fusion import WEAK_INTENTION, ProductHit, fuse
-from .index import VectorIndex
+from .index import VectorIndex, index_dir, load_intentions_index
 
 MAX_INTENTIONS = 5000  # the widest intention search for one query before giving up on filling k
 

@@ -34,8 +34,7 @@ from ..errors import IntentKBError
 from ..kb.engines import open_store
 from ..kb.guard import QueryRefused, ResultCaps, ResultTooLarge
 from ..kb.store import GraphStore
-from ..retrieval.build import open_embedder
-from ..retrieval.embeddings import Embedder
+from ..retrieval.embeddings import Embedder, open_embedder
 from ..retrieval.fusion import ProductHit
 from ..retrieval.retrieve import Retriever, StepProducts
 from .batching import Batcher

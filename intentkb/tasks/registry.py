@@ -1,17 +1,20 @@
 """The benchmarks `tasks export` builds: one registration per benchmark, read by the CLI, the item
 model and the exporters alike.
 
-A benchmark module (`sib.py`, `esb.py`, `iqa.py`) ends with `register(Benchmark(...))`: its name,
-its tasks with what each asks, the options model its builder takes and the builder itself. The
+A benchmark is a folder (`sib/`, `esb/`, `iqa/`): its builder module ends with
+`register(Benchmark(...))` (its name, its tasks with what each asks, the options model its builder
+takes, the builder, its answer form and what its items' groups own), and `templates/` holds one
+prompt per task. Nothing else names a benchmark: `tasks export`'s flags are its options model's
+fields, the exporters, the prompt renderer and `--inject` read the rest from this entry. The
 modules are imported on first use (`MODULES`), so listing the benchmarks costs no model or index.
-Adding a benchmark is its module plus its line in `MODULES`.
+Adding a benchmark is its folder plus its line in `MODULES` (or an `intentkb.benchmarks` entry point).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -25,7 +28,8 @@ if TYPE_CHECKING:
 
 Item = dict[str, Any]
 
-MODULES: tuple[str, ...] = ("intentkb.tasks.sib", "intentkb.tasks.esb", "intentkb.tasks.iqa")
+MODULES: tuple[str, ...] = ("intentkb.tasks.sib.builder", "intentkb.tasks.esb.builder", "intentkb.tasks.iqa.builder")
+AnswerForm = Literal["letter", "letter_and_option"]
 
 
 class BuildOptions(BaseModel):
@@ -47,6 +51,15 @@ class Benchmark:
     tasks: dict[str, str]  # task name -> what it asks
     options: type[BuildOptions]
     build: Builder
+    # what a fine-tuned model answers in few-shot form: "A. Yes" (the option's text too) or "A"
+    answer: AnswerForm = "letter_and_option"
+    # a named query ($group -> id) of the intentions an item's group owns: `--inject` leaves them out
+    # as it leaves out the intentions of the item's own session or pair (they would give the answer)
+    group_intentions: str | None = None
+
+    def own_options(self) -> dict[str, Any]:
+        """The fields of its options model beyond every builder's (`BuildOptions`): name -> FieldInfo."""
+        return {n: f for n, f in self.options.model_fields.items() if n not in BuildOptions.model_fields}
 
     def task_names(self, numbers: tuple[int, ...] | list[int] = ()) -> list[str]:
         names = list(self.tasks)

@@ -1,6 +1,6 @@
 """Task prompts in the three styles of the papers, and the reading of a model's answer.
 
-Each task has one template file, `task_<benchmark>_t<N>.txt` (bundled in intentkb/tasks/templates,
+Each task has one template file, `task_<benchmark>_t<N>.txt` (bundled in intentkb/tasks/<benchmark>/templates,
 replaceable from a directory with --prompts, like the generation prompts), rendered with the item's
 inputs, its options and `style`: `zero` (answer with the letter), `few` (five worked examples, then
 "Answer:") or `cot` (reason first, the letter alone on the last line: SessionIntentBench Table 13).
@@ -18,6 +18,7 @@ from typing import Any
 
 from ..prompts.templates import Prompts, Template
 from .items import Item
+from .registry import get_benchmark
 
 STYLES: tuple[str, ...] = ("zero", "few", "cot")
 
@@ -44,7 +45,7 @@ def target_text(item: Item, style: str) -> str:
     """The answer a fine-tuned model should give in `style`: what the template asks for."""
     label = item["label"]
     if style == "few":
-        return f"{label}. {item['options'][label]}" if item["benchmark"] != "iqa" else label
+        return f"{label}. {item['options'][label]}" if get_benchmark(item["benchmark"]).answer == "letter_and_option" else label
     return label
 
 

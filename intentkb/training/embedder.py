@@ -32,7 +32,8 @@ from ..evaluation.metrics import Accuracy
 from ..kb.store import GraphStore
 from ..private import owner_only, private_dir, private_write_text
 from ..progress import Progress
-from ..retrieval.embeddings import MODEL_MARKER, Embedder, EmbeddingCache, model_key, model_location
+from ..retrieval.embeddings import Embedder, EmbeddingCache
+from ..retrieval.models import MODEL_MARKER, model_key, model_location
 from .heldout import heldout_questions, score_questions
 from .links import STEP_MIN_SCORE, split_links
 

@@ -13,10 +13,11 @@ from ..config import Settings
 from ..evaluation.mcq import MCQuestion, score_embedding
 from ..evaluation.metrics import Accuracy, accuracy
 from ..kb.store import GraphStore
-from ..retrieval.build import build_index, index_dir
+from ..retrieval.build import build_index
 from ..retrieval.embeddings import Embedder
+from ..retrieval.index import index_dir
 from ..retrieval.retrieve import Retriever
-from ..tasks.iqa import iqa_items
+from ..tasks.iqa.builder import iqa_items
 
 
 def as_question(item: dict[str, Any]) -> MCQuestion:

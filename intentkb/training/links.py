@@ -23,7 +23,7 @@ from ..kb.queries import keyset_pages
 from ..kb.store import GraphStore
 from ..kb.texts import strip_boilerplate
 from ..retrieval.build import product_text
-from ..tasks.iqa import shown_intention
+from ..tasks.iqa.builder import shown_intention
 
 PAGE = 2000
 STEP_MIN_SCORE = 0.6  # ALIGNED links this close are the step's meaning; 0.45 (the paper's cut) admits near misses

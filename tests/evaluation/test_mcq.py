@@ -13,7 +13,8 @@ from click.testing import CliRunner
 from intentkb.cli.main import cli
 from intentkb.evaluation.mcq import MCQuestion, evaluate_mcq
 from intentkb.evaluation.metrics import accuracy, wilson
-from intentkb.retrieval.embeddings import DEFAULT_MODEL, Embedder, EmbeddingCache
+from intentkb.retrieval.embeddings import Embedder, EmbeddingCache
+from intentkb.retrieval.models import DEFAULT_MODEL
 
 from ..conftest import FIXTURES
 

@@ -26,14 +26,15 @@ from intentkb.kb.queries import session_tree
 from intentkb.prompts.templates import Prompts
 from intentkb.retrieval.align import align_steps
 from intentkb.retrieval.build import build_indexes
-from intentkb.retrieval.embeddings import DEFAULT_MODEL, Embedder, EmbeddingCache, embedding_text
+from intentkb.retrieval.embeddings import Embedder, EmbeddingCache, embedding_text
+from intentkb.retrieval.models import DEFAULT_MODEL
 from intentkb.retrieval.retrieve import Retriever
-from intentkb.tasks.esb import esb_items
-from intentkb.tasks.iqa import iqa_items, shown_intention
+from intentkb.tasks.esb.builder import esb_items
+from intentkb.tasks.iqa.builder import iqa_items, shown_intention
 from intentkb.tasks.items import TaskItem
 from intentkb.tasks.registry import all_tasks
 from intentkb.tasks.render import STYLES, parse_answer, render
-from intentkb.tasks.sib import sib_items
+from intentkb.tasks.sib.builder import sib_items
 from intentkb.tasks.split import split_of
 from intentkb.tasks.stats import BuildStats
 from intentkb.views.session import session_html
@@ -177,3 +178,18 @@ def test_export_paths_and_empty_exports_are_one_line_errors(demo_kb, tmp_path, m
     assert r.exit_code == 2 and "give it as --output-format alpaca" in r.output, r.output
     r = export("-b", "esb", "-o", str(tmp_path / "esb.jsonl"), "--format", "json")
     assert r.exit_code == 0 and json.loads(r.output)["written"] > 0
+
+
+def test_a_benchmarks_own_flags_come_from_its_options_model(demo_kb, tmp_path):
+    """`tasks export` names no benchmark: --mode, --negatives and --band are the fields of the sib,
+    esb and iqa options models, and one given to the wrong benchmark is refused, in Python too."""
+    from intentkb.errors import IntentKBError
+
+    text = CliRunner().invoke(cli, ["tasks", "export", "--help"], terminal_width=200).output
+    assert "sib: ask at the end of each trajectory" in text and "esb: broken copies" in text and "iqa: cosine similarity band" in text
+    res = CliRunner().invoke(cli, ["tasks", "export", "-b", "esb", "--band", "0.1,0.2", "-o", str(tmp_path / "x.jsonl")])
+    assert res.exit_code == 2 and "--band is an option of iqa, not of esb" in res.output
+    with pytest.raises(IntentKBError, match="esb has no option band"):
+        export_tasks(demo_kb[0], demo_kb[1], ExportOptions(benchmark="esb", band=(0.1, 0.2), output=tmp_path / "y.jsonl"))
+    rep = _export(demo_kb[0], demo_kb[1], tmp_path, benchmark="iqa", band=(0.2, 0.9), name="iqa.jsonl")
+    assert rep.options == {"band": (0.2, 0.9)} and "iqa tasks (band (0.2, 0.9))" in rep.lines()[0]

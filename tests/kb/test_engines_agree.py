@@ -20,7 +20,8 @@ from intentkb.kb.queries import iter_trajectories
 from intentkb.kb.store import GraphStore
 from intentkb.retrieval.align import align_steps
 from intentkb.retrieval.build import build_indexes
-from intentkb.retrieval.embeddings import DEFAULT_MODEL, Embedder, EmbeddingCache
+from intentkb.retrieval.embeddings import Embedder, EmbeddingCache
+from intentkb.retrieval.models import DEFAULT_MODEL
 from intentkb.retrieval.retrieve import Retriever
 
 from ..conftest import FIXTURES, _drop

@@ -10,7 +10,8 @@ import pytest
 
 from intentkb.errors import IntentKBError
 from intentkb.retrieval.backends import candidates
-from intentkb.retrieval.embeddings import DEFAULT_MODEL, Embedder, EmbeddingCache, model_key
+from intentkb.retrieval.embeddings import Embedder, EmbeddingCache
+from intentkb.retrieval.models import DEFAULT_MODEL, model_key
 
 STEP = "Buy a helmet and knee pads before the first skating lesson."
 NEAR = "The customer wants protective gear for learning to skate."
@@ -79,7 +80,7 @@ def test_bfloat16_precision_is_cached_apart_and_close_to_float32(model_embedder,
 
 def test_settings_choose_model_precision_and_device(tmp_path, monkeypatch):
     from intentkb.config import Settings
-    from intentkb.retrieval.build import open_embedder, settings_key
+    from intentkb.retrieval.embeddings import open_embedder, settings_key
 
     monkeypatch.setenv("INTENTKB_EMBEDDING_PRECISION", "bfloat16")
     monkeypatch.setenv("INTENTKB_EMBEDDING_DEVICE", "cuda:1")

@@ -15,9 +15,10 @@ from intentkb.demo import data_path
 from intentkb.ingest import ingest_file
 from intentkb.kb.store import GraphStore
 from intentkb.retrieval.align import align_steps
-from intentkb.retrieval.build import build_index, build_indexes, index_dir
-from intentkb.retrieval.embeddings import DEFAULT_MODEL, Embedder, EmbeddingCache, model_key
-from intentkb.retrieval.index import ModelMismatch, VectorIndex
+from intentkb.retrieval.build import build_index, build_indexes
+from intentkb.retrieval.embeddings import Embedder, EmbeddingCache
+from intentkb.retrieval.index import ModelMismatch, VectorIndex, index_dir
+from intentkb.retrieval.models import DEFAULT_MODEL, model_key
 from intentkb.retrieval.retrieve import Retriever
 
 LONGBOARD = "Start Longboarding"

@@ -27,14 +27,15 @@ from intentkb.kb.queries import session_tree
 from intentkb.prompts.templates import Prompts
 from intentkb.retrieval.align import align_steps
 from intentkb.retrieval.build import build_indexes
-from intentkb.retrieval.embeddings import DEFAULT_MODEL, Embedder, EmbeddingCache, embedding_text
+from intentkb.retrieval.embeddings import Embedder, EmbeddingCache, embedding_text
+from intentkb.retrieval.models import DEFAULT_MODEL
 from intentkb.retrieval.retrieve import Retriever
-from intentkb.tasks.esb import esb_items
-from intentkb.tasks.iqa import iqa_items, shown_intention
+from intentkb.tasks.esb.builder import esb_items
+from intentkb.tasks.iqa.builder import iqa_items, shown_intention
 from intentkb.tasks.items import TaskItem
 from intentkb.tasks.registry import all_tasks
 from intentkb.tasks.render import STYLES, parse_answer, render
-from intentkb.tasks.sib import sib_items
+from intentkb.tasks.sib.builder import sib_items
 from intentkb.tasks.split import split_of
 from intentkb.tasks.stats import BuildStats
 from intentkb.views.session import session_html

@@ -14,8 +14,8 @@ import pytest
 from intentkb.config import Settings
 from intentkb.ingest import ingest_file
 from intentkb.kb.store import GraphStore
-from intentkb.retrieval.build import open_embedder, settings_key
-from intentkb.retrieval.embeddings import DEFAULT_MODEL, MODEL_MARKER, model_key
+from intentkb.retrieval.embeddings import open_embedder, settings_key
+from intentkb.retrieval.models import DEFAULT_MODEL, MODEL_MARKER, model_key
 from intentkb.training import embedder as training
 from intentkb.training.embedder import TrainOptions, train_embedder
 from intentkb.training.links import held_out, split_links

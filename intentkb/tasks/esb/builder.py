@@ -20,16 +20,16 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
 
-from ..config import Settings
-from ..errors import IntentKBError
-from ..kb.queries import keyset_pages
-from ..kb.store import GraphStore, Row
-from .items import YES_NO, Item, make_item, product_ref, seeded, short_hash
-from .registry import Benchmark, BuildOptions, register
-from .stats import BuildStats
+from ...config import Settings
+from ...errors import IntentKBError
+from ...kb.queries import keyset_pages
+from ...kb.store import GraphStore, Row
+from ..items import YES_NO, Item, make_item, product_ref, seeded, short_hash
+from ..registry import Benchmark, BuildOptions, register
+from ..stats import BuildStats
 
 if TYPE_CHECKING:
-    from ..retrieval.retrieve import Retriever
+    from ...retrieval.retrieve import Retriever
 
 NEGATIVE_KINDS = ("swap", "shuffle", "replace")
 SEARCH_WIDTH = 64  # intentions searched per step for its hard negative
@@ -69,7 +69,7 @@ def _aligned_product(r: Row) -> dict[str, Any]:
 
 def _hard_negatives(store: GraphStore, nb: Retriever, steps: list[dict[str, Any]], excluded: dict[str, set[str]]) -> dict[str, Any]:
     """step id -> (hit, product) of the best-scoring product near the step's text outside `excluded[script]`."""
-    from ..retrieval.retrieve import merge_products
+    from ...retrieval.retrieve import merge_products
 
     found = nb.near_intentions([s["text"] for s in steps], SEARCH_WIDTH)
     hits = [{"step": st["id"], "id": g, "score": sc} for st, hs in zip(steps, found) for g, sc in hs]
@@ -104,7 +104,7 @@ def esb_items(
     if nb is None and wanted & {"esb-t2", "esb-t3"}:
         if settings is None:
             raise IntentKBError("esb T2/T3 need settings (the intention index) or neighbours")
-        from ..retrieval.retrieve import Retriever
+        from ...retrieval.retrieve import Retriever
 
         nb = Retriever(store, settings, hybrid=False)
     previous: list[str] = []  # step texts of the previous page: the 'replace' pool when a page has one script
@@ -226,7 +226,7 @@ def _t2_t3(store: GraphStore, nb: Retriever | None, scripts: list[Row], wanted: 
 
 
 class EsbOptions(BuildOptions):
-    negatives: int = Field(default=1, ge=1)  # T1: broken copies per script
+    negatives: int = Field(default=1, ge=1, le=3, description="broken copies per script (T1).")
 
 
 def _build(store: GraphStore, settings: Settings | None, tasks: list[str], o: EsbOptions, stats: BuildStats) -> Iterator[Item]:
@@ -244,5 +244,6 @@ register(
         },
         options=EsbOptions,
         build=_build,
+        group_intentions="inject_script_aligned",
     )
 )

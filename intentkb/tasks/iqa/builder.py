@@ -19,17 +19,19 @@ import re
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from ..config import Settings
-from ..errors import IntentKBError
-from ..kb.queries import keyset_pages
-from ..kb.store import GraphStore, Row
-from ..kb.texts import first_sentence, strip_boilerplate
-from .items import Item, make_item, product_ref, seeded
-from .registry import Benchmark, BuildOptions, register
-from .stats import BuildStats
+from pydantic import Field
+
+from ...config import Settings
+from ...errors import IntentKBError
+from ...kb.queries import keyset_pages
+from ...kb.store import GraphStore, Row
+from ...kb.texts import first_sentence, strip_boilerplate
+from ..items import Item, make_item, product_ref, seeded
+from ..registry import Benchmark, BuildOptions, register
+from ..stats import BuildStats
 
 if TYPE_CHECKING:
-    from ..retrieval.retrieve import Retriever
+    from ...retrieval.retrieve import Retriever
 
 LETTERS = "ABCD"
 DEFAULT_BAND = (0.3, 0.8)
@@ -116,7 +118,7 @@ def iqa_items(
     elif settings is None:
         raise IntentKBError("iqa tasks need settings (the intention index) or neighbours")
     else:
-        from ..retrieval.retrieve import Retriever
+        from ...retrieval.retrieve import Retriever
 
         nb = Retriever(store, settings, hybrid=False)
     try:
@@ -198,7 +200,7 @@ def _page(store: GraphStore, nb: Retriever, rows: list[Row], wanted: set[str], s
 
 
 class IqaOptions(BuildOptions):
-    band: tuple[float, float] = DEFAULT_BAND  # cosine similarity band of distractors
+    band: tuple[float, float] = Field(default=DEFAULT_BAND, description="cosine similarity band of distractors (low,high).")
 
 
 def _build(store: GraphStore, settings: Settings | None, tasks: list[str], o: IqaOptions, stats: BuildStats) -> Iterator[Item]:
@@ -215,5 +217,6 @@ register(
         },
         options=IqaOptions,
         build=_build,
+        answer="letter",  # its few-shot answers are the letter alone
     )
 )

@@ -20,12 +20,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any, Literal
 
-from ..config import Settings
-from ..kb.queries import iter_session_ids
-from ..kb.store import GraphStore, Row
-from .items import EVOLUTION, LIKELIHOOD, POSITIVE_EVOLUTION, POSITIVE_LIKELIHOOD, Item, make_item
-from .registry import Benchmark, BuildOptions, register
-from .stats import BuildStats
+from pydantic import Field
+
+from ...config import Settings
+from ...kb.queries import iter_session_ids
+from ...kb.store import GraphStore, Row
+from ..items import EVOLUTION, LIKELIHOOD, POSITIVE_EVOLUTION, POSITIVE_LIKELIHOOD, Item, make_item
+from ..registry import Benchmark, BuildOptions, register
+from ..stats import BuildStats
 
 Mode = Literal["end", "every"]
 
@@ -165,7 +167,7 @@ def sib_items(
 
 
 class SibOptions(BuildOptions):
-    mode: Mode = "end"  # at the end of each trajectory (the annotated set) or at every step (the pool)
+    mode: Mode = Field(default="end", description="ask at the end of each trajectory (the annotated set) or at every step (the task pool).")
 
 
 def _build(store: GraphStore, settings: Settings | None, tasks: list[str], o: SibOptions, stats: BuildStats) -> Iterator[Item]:
