@@ -25,6 +25,7 @@ from intentkb.config import Settings
 from intentkb.ingest.synthetic import PAPER_LENGTHS, forest_totals, synthetic_forest
 from intentkb.kb.engines import open_store
 from intentkb.kb.falkordb import EmbeddedServer
+from intentkb.kb.falkordb.settings import FalkorSettings
 from intentkb.kb.queries import iter_trajectories
 
 
@@ -68,7 +69,7 @@ def main() -> None:
     shutil.rmtree(data_dir, ignore_errors=True)
     env = {**os.environ, "INTENTKB_HOME": str(data_dir), "INTENTKB_GRAPH_URI": "embedded"}
     settings = Settings(data_dir=data_dir, graph_uri="embedded")
-    server = EmbeddedServer(data_dir, settings.falkordb_args)
+    server = EmbeddedServer(data_dir, FalkorSettings.of(settings).args)
     server.start()  # started outside the timed load, as a user's server would already be
     cli = [
         sys.executable,

@@ -28,6 +28,7 @@ from intentkb.config import Settings
 from intentkb.generate.schedule import BranchingSchedule
 from intentkb.ingest.synthetic import PAPER_LENGTHS, forest_totals, synthetic_forest
 from intentkb.kb.falkordb import EmbeddedServer
+from intentkb.kb.falkordb.settings import FalkorSettings
 
 
 def run_child(cmd: list[str], env: dict[str, str]) -> tuple[float, float, str]:
@@ -91,7 +92,7 @@ def main() -> None:
     shutil.rmtree(data_dir, ignore_errors=True)
     env = {**os.environ, "INTENTKB_HOME": str(data_dir), "INTENTKB_GRAPH_URI": "embedded"}
     settings = Settings(data_dir=data_dir, graph_uri="embedded")
-    server = EmbeddedServer(data_dir, settings.falkordb_args)
+    server = EmbeddedServer(data_dir, FalkorSettings.of(settings).args)
     server.start()
     results: dict[str, object] = {"totals": totals}
     try:

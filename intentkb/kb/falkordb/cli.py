@@ -12,6 +12,7 @@ import click
 from ...clikit import print_format, settings_of
 from ...errors import IntentKBError
 from .server import EmbeddedServer
+from .settings import FalkorSettings
 
 
 @click.group("store")
@@ -23,7 +24,7 @@ def _server(ctx: click.Context) -> EmbeddedServer:
     s = settings_of(ctx)
     if not s.embedded:
         raise IntentKBError("store commands apply to the embedded store; INTENTKB_GRAPH_URI points elsewhere")
-    return EmbeddedServer(s.data_dir, s.falkordb_args, grace=s.query_grace)
+    return EmbeddedServer(s.data_dir, FalkorSettings.of(s).args, grace=s.query_grace)
 
 
 @store_group.command("start")

@@ -1,11 +1,18 @@
-"""The embedded server's own settings: the FalkorDB module arguments intentkb starts it with, and
-how much memory it may allocate."""
+"""The embedded server's own settings: the FalkorDB module arguments intentkb starts it with (the
+user's from INTENTKB_FALKORDB_ARGS or `Settings(engine={"args": ...})`, plus our defaults), and how
+much memory it may allocate."""
 
 from __future__ import annotations
 
 import os
+import re
 import resource
 from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from ...config import Settings, _env
+from ...errors import StoreError
 
 # One GraphBLAS thread: the server shares a small machine with intentkb's own workers, and spinning
 # OpenMP threads took CPU from them (the bulk tree load ran 15 % faster with 1 than with 2 on 2 cores).
@@ -15,6 +22,28 @@ from pathlib import Path
 # three are busy, two are left for intentkb's own queries (kb/falkordb/slots.py). Any of these can
 # be changed with INTENTKB_FALKORDB_ARGS, e.g. "TIMEOUT_DEFAULT 120000 QUERY_MEM_CAPACITY 8589934592".
 DEFAULT_MODULE_ARGS = {"OMP_THREAD_COUNT": "1", "THREAD_COUNT": "6", "TIMEOUT_DEFAULT": "30000", "TIMEOUT_MAX": "3600000", "QUERY_MEM_CAPACITY": str(4 << 30)}
+
+
+class FalkorSettings(BaseModel):
+    model_config = ConfigDict(extra="ignore", validate_default=True)  # `engine` may hold another engine's keys; env values are checked too
+
+    # Extra FalkorDB module arguments, e.g. "DELTA_MAX_PENDING_CHANGES 100000".
+    args: str = Field(default_factory=lambda: _env("INTENTKB_FALKORDB_ARGS", default="") or "")
+
+    @field_validator("args")
+    @classmethod
+    def _module_args(cls, v: str) -> str:
+        words = v.split()
+        if len(words) % 2 or not all(re.fullmatch(r"[A-Z_]+", k) and re.fullmatch(r"[A-Za-z0-9_./-]+", w) for k, w in zip(words[::2], words[1::2])):
+            raise ValueError("FalkorDB arguments must be 'NAME value' pairs (e.g. 'DELTA_MAX_PENDING_CHANGES 100000')")
+        return " ".join(words)
+
+    @classmethod
+    def of(cls, settings: Settings) -> FalkorSettings:
+        try:
+            return cls.model_validate(settings.engine)
+        except ValidationError as e:
+            raise StoreError(f"settings of the embedded store: {e.errors()[0]['msg']}") from None
 
 
 def module_args(user_args: str) -> str:

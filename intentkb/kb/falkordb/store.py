@@ -28,7 +28,7 @@ from .bulk import BulkLoad, text_of
 from .locks import WriteLock, flocked
 from .params import params_header
 from .server import EmbeddedServer
-from .settings import module_args
+from .settings import FalkorSettings, module_args
 from .slots import QUICK_SECONDS, QuerySlots, Slot, release, thread_count
 from .supervision import StoreRestarted, check_breaker, events_since, quarantined
 
@@ -108,14 +108,15 @@ class EmbeddedStore(GraphStore):
 
     def __init__(self, settings: Settings) -> None:
         super().__init__(settings)
-        self.server = EmbeddedServer(settings.data_dir, settings.falkordb_args, grace=settings.query_grace)
+        args = FalkorSettings.of(settings).args
+        self.server = EmbeddedServer(settings.data_dir, args, grace=settings.query_grace)
         self.server.start()
         # No client-side retries: a closed connection means the server went down, and the store
         # decides what to do about that (_recovering), not redis-py's backoff (~4 s, then a replay).
         self.db = FalkorDB(unix_socket_path=str(self.server.socket), retry=Retry(NoBackoff(), 0))
         self.graph = self.db.select_graph(settings.graph_name)
         self.write_lock = WriteLock(self.server.dir / f"writers.{settings.graph_name}.lock")
-        self.slots = QuerySlots(self.server.dir, thread_count(module_args(settings.falkordb_args)))
+        self.slots = QuerySlots(self.server.dir, thread_count(module_args(args)))
         self.timeout_max_ms = self._recovering(self._timeout_max)
         if not self._recovering(lambda: self.db.connection.exists(self.graph.name)):
             # FalkorDB refuses every read of a graph that does not exist yet ("empty key"), which

@@ -10,6 +10,7 @@ from ...errors import ReadOnlyViolation, StoreError
 from ..guard import ResultCaps, ResultTooLarge
 from ..models import Label
 from ..store import GraphStore, PreparedWrite, Row, WriteStats
+from .settings import Neo4jSettings
 
 
 def _plain(value: Any) -> Any:
@@ -55,19 +56,19 @@ class Neo4jStore(GraphStore):
         super().__init__(settings)
         import neo4j
 
+        conf = Neo4jSettings.of(settings)
+
         self._neo4j = neo4j
         try:
             # Notifications off: the server warns about every property key a query reads before any
             # node has it (a fresh graph), and the driver logs each warning to stderr.
             self.driver = neo4j.GraphDatabase.driver(
-                settings.graph_uri,
-                auth=(settings.neo4j_user, settings.neo4j_password.get_secret_value()),
-                notifications_min_severity=neo4j.NotificationMinimumSeverity.OFF,
+                settings.graph_uri, auth=(conf.user, conf.password.get_secret_value()), notifications_min_severity=neo4j.NotificationMinimumSeverity.OFF
             )
             self.driver.verify_connectivity()
         except Exception as e:
             raise StoreError(f"cannot reach Neo4j at {settings.graph_uri}: {type(e).__name__}: {e}") from e
-        self.database = settings.neo4j_database
+        self.database = conf.database
 
     def _session(self, write: bool):
         mode = self._neo4j.WRITE_ACCESS if write else self._neo4j.READ_ACCESS
