@@ -10,6 +10,7 @@ import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -77,19 +78,33 @@ def neo4j_uri() -> Iterator[str]:
         shutil.rmtree(d, ignore_errors=True)
 
 
-@pytest.fixture(params=["embedded", pytest.param("neo4j", marks=pytest.mark.neo4j)])
-def store(request: pytest.FixtureRequest, embedded_settings: Settings, tmp_path: Path) -> Iterator[GraphStore]:
-    """The store contract: every test using this runs on FalkorDB and on Neo4j."""
-    if request.param == "embedded":
-        settings = embedded_settings
-    else:
-        settings = Settings(data_dir=tmp_path, graph_uri=request.getfixturevalue("neo4j_uri"))
-    st = open_store(settings)
-    if request.param == "neo4j":
+# How a test gets a running store of each engine in the registry (kb/engines.py): the fixture that
+# gives its Settings. Every test using `store` runs on each; a new engine adds its line here
+# (tests/test_structure.py fails until it does).
+ENGINE_SETTINGS = {"intentkb.kb.falkordb:EmbeddedStore": "embedded_settings", "intentkb.kb.neo4j:Neo4jStore": "neo4j_settings"}
+_MARKS = {"intentkb.kb.neo4j:Neo4jStore": [pytest.mark.neo4j]}
+
+
+def _engine_params() -> list[Any]:
+    from intentkb.kb.engines import ENGINES
+
+    return [pytest.param(t, id=t.split(":")[0].rsplit(".", 1)[1], marks=_MARKS.get(t, [])) for t in dict.fromkeys(ENGINES.values())]
+
+
+@pytest.fixture(params=_engine_params())
+def store(request: pytest.FixtureRequest) -> Iterator[GraphStore]:
+    """The store contract: every test using this runs on each engine of the registry."""
+    st = open_store(request.getfixturevalue(ENGINE_SETTINGS[request.param]))
+    if not st.is_empty():  # an outside server may hold a previous run's data
         _drop(st)
     yield st
     _drop(st)
     st.close()
+
+
+@pytest.fixture
+def neo4j_settings(neo4j_uri: str, tmp_path: Path) -> Settings:
+    return Settings(data_dir=tmp_path, graph_uri=neo4j_uri)
 
 
 @pytest.fixture

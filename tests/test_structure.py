@@ -193,3 +193,13 @@ def test_a_new_benchmark_and_format_are_one_class_and_one_registration(estore, t
     items = [TaskItem.model_validate(obj) for _, obj in jsonl_records(tmp_path / "toy.jsonl", ())]
     assert len(items) == sessions and {i.split for i in items} <= {"train", "test"}
     assert json.loads((tmp_path / "toy.jsonl").read_text().splitlines()[0])["benchmark"] == "toy"
+
+
+def test_every_engine_of_the_registry_runs_the_store_tests():
+    """The store-contract tests are parametrized over the engine registry: each engine has the
+    fixture that gives a running one."""
+    from intentkb.kb.engines import ENGINES
+
+    from .conftest import ENGINE_SETTINGS
+
+    assert set(ENGINES.values()) == set(ENGINE_SETTINGS)
