@@ -89,15 +89,21 @@ def demo(ctx: click.Context, demo_dir: Path | None, keep_server: bool) -> None:
 
 
 from ..kb.engines import commands as engine_commands  # noqa: E402
-from .evaluation import annotations_group, eval_group  # noqa: E402
+from .align import align_group  # noqa: E402
+from .annotations import annotations_group  # noqa: E402
+from .cypher import cypher_cmd  # noqa: E402
+from .eval import eval_group  # noqa: E402
 from .export import export_group  # noqa: E402
 from .generate import generate_group  # noqa: E402
+from .index import index_group  # noqa: E402
 from .ingest import ingest  # noqa: E402
-from .query import cypher_cmd, stats, trajectories  # noqa: E402
-from .retrieval import align_group, index_group, retrieve, serve  # noqa: E402
+from .retrieve import retrieve  # noqa: E402
+from .serve import serve  # noqa: E402
 from .show import show_group  # noqa: E402
+from .stats import stats  # noqa: E402
 from .tasks import tasks_group  # noqa: E402
 from .train import train_group  # noqa: E402
+from .trajectories import trajectories  # noqa: E402
 
 cli.add_command(ingest)
 cli.add_command(index_group)

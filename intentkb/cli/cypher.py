@@ -1,4 +1,4 @@
-"""`intentkb cypher`, `stats`, `trajectories`: reading the graph."""
+"""`intentkb cypher`: Cypher text or a named query, read-only unless --write."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import click
 
 from ..kb.engines import open_store
 from .common import settings_of
-from .output import FORMATS, emit, emit_jsonl, print_format
+from .output import FORMATS, emit
 
 
 def _parse_param(raw: str) -> tuple[str, Any]:
@@ -60,51 +60,3 @@ def cypher_cmd(
     with open_store(settings_of(ctx)) as store:
         rows = store.run(query, given, write=write, timeout=timeout or settings_of(ctx).query_timeout)
     emit(rows, fmt)
-
-
-@click.command()
-@print_format
-@click.pass_context
-def stats(ctx: click.Context, fmt: str) -> None:
-    """Counts per label and edge type, and MIND filter preserve rates per relation.
-
-    \b
-    Example:
-      intentkb stats --format json
-    """
-    from ..kb.queries import relation_preserve_rates
-
-    with open_store(settings_of(ctx)) as store:
-        counts = store.counts()
-        rates = relation_preserve_rates(store)
-    if fmt == "json":
-        click.echo(json.dumps({**counts, "relations": rates}, indent=2))
-        return
-    emit([{"label": k, "nodes": v} for k, v in counts["nodes"].items()], "table")
-    emit([{"type": k, "edges": v} for k, v in counts["edges"].items()], "table")
-    if rates:
-        emit(rates, "table")
-
-
-@click.command()
-@click.option("--session", "sessions", multiple=True, help="Only these sessions (repeatable).")
-@click.option("--details", is_flag=True, help="Per step: intention text, attribute, rationale, comparison, product.")
-@click.option("--page", type=click.IntRange(1, 100_000), default=200, show_default=True, help="Sessions per query.")
-@click.pass_context
-def trajectories(ctx: click.Context, sessions: tuple[str, ...], details: bool, page: int) -> None:
-    """Stream intention trajectories (root-to-leaf paths) as JSON Lines.
-
-    \b
-    Example:
-      intentkb trajectories > trajectories.jsonl
-      intentkb trajectories --session demo-skate --details
-    """
-    from ..kb.queries import iter_session_ids, iter_trajectories, trajectory_details
-
-    with open_store(settings_of(ctx)) as store:
-        if details:
-            ids = list(sessions) if sessions else iter_session_ids(store)
-            n = sum(emit_jsonl(trajectory_details(store, sid)) for sid in ids)
-        else:
-            n = emit_jsonl(iter_trajectories(store, page=page, sessions=list(sessions) or None))
-    click.echo(f"{n} trajectories", err=True)

@@ -1,0 +1,91 @@
+"""`intentkb retrieve`: products for a text or for each step of a script (through a running `serve` when there is one)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import click
+
+from ..kb.engines import open_store
+from .common import settings_of
+from .output import emit, print_format
+
+
+def _retrieve(ctx: click.Context, text: str | None, k: int, script: str | None, threshold: float | None) -> tuple[list[Any], list[Any]]:
+    """Hits for TEXT or the steps of a script: from a running `intentkb serve` of this graph when
+    there is one (no model to load), else here."""
+    from ..retrieval.fusion import ProductHit
+    from ..retrieval.retrieve import Retriever, StepProducts
+    from ..serve.running import call, find_server
+
+    settings = settings_of(ctx)
+    found = find_server(settings)
+    if found is not None:
+        body: dict[str, Any] = {"k": k, **({"text": text} if text else {"script": script}), **({"threshold": threshold} if threshold is not None else {})}
+        out = call(found.url, "/retrieve", body, token=found.token)
+        return ([ProductHit.model_validate(h) for h in out.get("products") or []], [StepProducts.model_validate(s) for s in out.get("steps") or []])
+    with open_store(settings_of(ctx)) as store, Retriever(store, settings) as r:
+        if text:
+            return r.retrieve(text, k, threshold=threshold), []
+        return [], r.retrieve_script(script or "", k, **({"threshold": threshold} if threshold is not None else {}))
+
+
+def _hit_row(h: Any, rank: int | None = None) -> dict[str, Any]:
+    """One retrieve hit as a table row: a co-buy pair on one row, weak matches marked as such."""
+    title = f"{h.title}  +  {h.pair_title or h.pair}" if h.pair else h.title
+    row = {"rank": rank} if rank is not None else {}
+    sims = [x for x in (h.intention_score, h.product_score) if x is not None]
+    return {
+        **row,
+        "similarity": f"{max(sims):.2f}" if sims else "-",
+        "match": ("weak: " if h.weak else "") + "+".join(h.paths),
+        "product": h.product + (f" + {h.pair}" if h.pair else ""),
+        "title": title,
+        "why": h.why,
+    }
+
+
+@click.command()
+@click.argument("text", required=False)
+@click.option("-k", "--top-k", "k", type=click.IntRange(1, 1000), default=10, show_default=True, help="Products per text or step.")
+@click.option("--script", help="Products for every step of this script instead of TEXT.")
+@click.option("--threshold", type=click.FloatRange(-1, 1), help="Least intention similarity (default: none for TEXT, 0.45 for unaligned steps).")
+@print_format
+@click.pass_context
+def retrieve(ctx: click.Context, text: str | None, k: int, script: str | None, threshold: float | None, fmt: str) -> None:
+    """Products that serve TEXT (or each step of a script), through the intentions they explain.
+
+    \b
+    Example:
+      intentkb retrieve "protect my laptop on the commute" -k 5
+      intentkb retrieve --script c1a2b3... --format json
+
+    With `intentkb serve` running on this graph, the server answers (no model to load here).
+
+    The table ranks the products; `similarity` is the cosine (0 to 1) between your text and what
+    led to the product (an intention it is bought for, or its own title and attributes). A match is
+    `weak` when that is below the cut (0.45 for intentions; calibrated for product texts): a guess,
+    listed after every strong match. `--format json` adds the fused ranking score and both cosines.
+    """
+    if not text and not script:
+        raise click.UsageError('give a need in words, or a script: intentkb retrieve "keep my coffee hot on the commute"  |  intentkb retrieve --script ID')
+    if text and script:
+        raise click.UsageError("give TEXT or --script, not both")
+    hits, steps = _retrieve(ctx, text, k, script, threshold)
+    if text:
+        rows = [{"rank": i, **h.model_dump()} for i, h in enumerate(hits, start=1)]
+        if fmt == "json":
+            click.echo(json.dumps({"text": text, "products": rows}, ensure_ascii=False, indent=2))
+        else:
+            emit([_hit_row(h, rank=i) for i, h in enumerate(hits, start=1)], "table", width=48)
+        return
+    if fmt == "json":
+        click.echo(json.dumps({"script": script, "steps": [s.model_dump() for s in steps]}, ensure_ascii=False, indent=2))
+        return
+    for s in steps:
+        click.echo(f"\nstep {s.idx}: {s.text}  [{'aligned' if s.source == 'aligned' else 'searched now'}]")
+        if s.products:
+            emit([_hit_row(h) for h in s.products], "table", width=48)
+        else:
+            click.echo("  (no intention above the threshold leads to a product)")
