@@ -1,6 +1,6 @@
 """`intentkb export knowledge`: the graph's intention knowledge as training data for LLaMA-Factory.
 
-- pretrain: `{"text": …}` lines, one document per unit (module `units`), for its `pt` stage;
+- pretrain: `{"text": …}` lines, one document per entry (module `entries`), for its `pt` stage;
 - alpaca: `{"instruction", "input", "output", "system"}` lines, one per link;
 - sharegpt: `{"conversations": [human, gpt]}` lines, one per link.
 
@@ -8,7 +8,7 @@ Every line keeps its provenance (`id`, `kind`, `group`, `provenance.nodes`, the 
 states); LLaMA-Factory reads the columns its `dataset_info.json` entry names and ignores the rest.
 That entry is merged into the directory's `dataset_info.json` (other datasets there stay). Files are
 written beside their final name and moved into place when complete: a killed export leaves the
-previous files, and a re-run writes the same lines (units come in id order).
+previous files, and a re-run writes the same lines (entries come in id order).
 """
 
 from __future__ import annotations
@@ -27,8 +27,8 @@ from ..errors import IntentKBError
 from ..io.dataset_info import merge_dataset_info
 from ..io.paths import check_output
 from ..kb.store import GraphStore
+from ..knowledge.entries import KINDS, SOURCES, Entry
 from ..knowledge.leakage import Exclusion
-from ..knowledge.units import KINDS, SOURCES, Unit
 
 Format = Literal["pretrain", "alpaca", "sharegpt"]
 FILES: dict[str, str] = {"pretrain": "intentkb_knowledge_pt", "alpaca": "intentkb_knowledge_alpaca", "sharegpt": "intentkb_knowledge_sharegpt"}
@@ -47,9 +47,9 @@ class KnowledgeOptions(BaseModel):
 class KnowledgeReport(BaseModel):
     format: str
     files: list[str]
-    units: dict[str, int]  # read, per kind
+    entries: dict[str, int]  # read, per kind
     written: dict[str, int]  # lines, per kind
-    left_out: dict[str, dict[str, int]]  # reason -> kind -> units
+    left_out: dict[str, dict[str, int]]  # reason -> kind -> entries
     words: int  # whitespace-separated tokens of the text written (documents, or prompts + answers)
     exclude_items: int = 0
     exclude_nodes: int = 0
@@ -57,10 +57,10 @@ class KnowledgeReport(BaseModel):
     seconds: float
 
     def lines(self) -> list[str]:
-        read, wrote = sum(self.units.values()), sum(self.written.values())
-        out = [f"knowledge -> {self.format}: {read:,} units read, {wrote:,} lines written, {self.words:,} words, {self.seconds:.1f}s"]
-        for kind in self.units:
-            out.append(f"  {kind}: {self.units[kind]:,} units, {self.written.get(kind, 0):,} lines")
+        read, wrote = sum(self.entries.values()), sum(self.written.values())
+        out = [f"knowledge -> {self.format}: {read:,} entries read, {wrote:,} lines written, {self.words:,} words, {self.seconds:.1f}s"]
+        for kind in self.entries:
+            out.append(f"  {kind}: {self.entries[kind]:,} entries, {self.written.get(kind, 0):,} lines")
         if self.exclude_items or self.exclude_rejected:
             out.append(
                 f"  --exclude: {self.exclude_items:,} items naming {self.exclude_nodes:,} nodes"
@@ -68,21 +68,21 @@ class KnowledgeReport(BaseModel):
             )
         for reason, by_kind in self.left_out.items():
             parts = ", ".join(f"{k} {n:,}" for k, n in by_kind.items())
-            out.append(f"  left out ({reason}): {sum(by_kind.values()):,} units ({parts})")
+            out.append(f"  left out ({reason}): {sum(by_kind.values()):,} entries ({parts})")
         if not self.left_out:
             out.append("  left out: nothing")
         out += [f"  wrote {f}" for f in self.files]
         return out
 
 
-def _rows(unit: Unit, fmt: str) -> list[dict[str, Any]]:
-    base: dict[str, Any] = {"id": unit.id, "kind": unit.kind, "group": unit.group}
-    prov: dict[str, Any] = {"nodes": unit.nodes}
+def _rows(entry: Entry, fmt: str) -> list[dict[str, Any]]:
+    base: dict[str, Any] = {"id": entry.id, "kind": entry.kind, "group": entry.group}
+    prov: dict[str, Any] = {"nodes": entry.nodes}
     if fmt == "pretrain":
-        return [{"text": unit.document, **base, "intentions": unit.intentions, "provenance": prov}]
+        return [{"text": entry.document, **base, "intentions": entry.intentions, "provenance": prov}]
     out = []
-    for n, ins in enumerate(unit.instructions):
-        row_id = f"{unit.id}#{n}"
+    for n, ins in enumerate(entry.instructions):
+        row_id = f"{entry.id}#{n}"
         if fmt == "alpaca":
             out.append(
                 {
@@ -148,31 +148,31 @@ def export_knowledge(
     name = FILES[opts.fmt]
     path = opts.output / f"{name}.jsonl"
     tmp = path.with_name(path.name + ".tmp")
-    units: Counter[str] = Counter()
+    entries: Counter[str] = Counter()
     written: Counter[str] = Counter()
     left_out: dict[str, Counter[str]] = {}
     words = 0
     with open(tmp, "wb") as fh:
         for kind in opts.kinds:
-            units[kind] += 0
-            for unit in SOURCES[kind](store, opts.include_rejected):
-                units[kind] += 1
-                why = exclusion.reason(unit)
+            entries[kind] += 0
+            for entry in SOURCES[kind](store, opts.include_rejected):
+                entries[kind] += 1
+                why = exclusion.reason(entry)
                 if why is not None:
                     left_out.setdefault(why, Counter())[kind] += 1
                     continue
-                for row in _rows(unit, opts.fmt):
+                for row in _rows(entry, opts.fmt):
                     fh.write(orjson.dumps(row) + b"\n")
                     written[kind] += 1
                     words += _words(row)
-                if progress is not None and sum(units.values()) % 1000 == 0:
-                    progress(sum(units.values()))
+                if progress is not None and sum(entries.values()) % 1000 == 0:
+                    progress(sum(entries.values()))
     os.replace(tmp, path)
     info = merge_dataset_info(opts.output, {name: dataset_info_entry(opts.fmt, path.name)})
     return KnowledgeReport(
         format=opts.fmt,
         files=[str(path), str(info)],
-        units=dict(units),
+        entries=dict(entries),
         written=dict(written),
         left_out={r: dict(c) for r, c in left_out.items()},
         words=words,

@@ -37,8 +37,8 @@ class BadLine(str):
 class InputBroken(FormatError):
     """The file broke mid-way; what was read before `line` is valid and has been yielded."""
 
-    def __init__(self, path: Path, line: int, reason: str, unit: str = "line") -> None:
-        super().__init__(f"{path}: broken at {unit} {line}: {reason}")
+    def __init__(self, path: Path, line: int, reason: str, where: str = "line") -> None:
+        super().__init__(f"{path}: broken at {where} {line}: {reason}")
         self.path, self.line, self.reason = path, line, reason
 
 

@@ -34,7 +34,7 @@ def parquet_records(path: Path, required: Iterable[str], batch_rows: int = 8192)
             except (OSError, ValueError, pa.ArrowException) as e:
                 if n == 0:
                     raise FormatError(f"{path}: not a readable parquet file: {e}") from None
-                raise InputBroken(path, n + 1, str(e).strip().replace("\n", " "), unit="row") from None
+                raise InputBroken(path, n + 1, str(e).strip().replace("\n", " "), where="row") from None
             if rows is None:
                 break
             for row in rows:

@@ -1,5 +1,6 @@
-"""Units of graph content built from plain values, shared by the file readers (`ingest`) and the
-generation pipelines (`llm`): the same script gets the same ids whichever of them made it."""
+"""Units: validated graph content ready to write (a script with its steps, a session's tree…), the
+one meaning of "unit" in intentkb. The file readers (`ingest`) and the generation pipelines
+(`generate`) build them from plain values, so the same script gets the same ids whichever made it."""
 
 from __future__ import annotations
 

@@ -1,11 +1,11 @@
 """What a knowledge export must leave out so that no test item's answer is in the training data.
 
 Two rules, both reported:
-- **test split**: a unit whose group (pair, session, script) falls in the test split of `tasks
+- **test split**: an entry whose group (pair, session, script) falls in the test split of `tasks
   export` — the same hash of (seed, group), so with the same `--seed` / `--test-fraction` the
-  knowledge and the task files split alike. Units without a group (a product's purchase
+  knowledge and the task files split alike. Entries without a group (a product's purchase
   intentions) belong to no benchmark's group and are kept.
-- **excluded items** (`--exclude TASKS.jsonl`, a `tasks export` file): a unit made of any graph
+- **excluded items** (`--exclude TASKS.jsonl`, a `tasks export` file): an entry made of any graph
   node an item's provenance names is left out whole (conservative: a distractor product named by
   an item takes its pair's document with it).
 """
@@ -19,7 +19,7 @@ from ..io.rejects import RejectSink, validated
 from ..io.sources import jsonl_records
 from ..tasks.items import TaskItem
 from ..tasks.split import split_of
-from .units import Unit
+from .entries import Entry
 
 
 class Exclusion:
@@ -27,11 +27,11 @@ class Exclusion:
         self.seed, self.test_fraction, self.keep_test = seed, test_fraction, keep_test
         self.nodes = nodes or set()
 
-    def reason(self, unit: Unit) -> str | None:
-        """Why `unit` is left out, or None."""
-        if not self.keep_test and unit.group is not None and split_of(unit.group, self.seed, self.test_fraction) == "test":
+    def reason(self, entry: Entry) -> str | None:
+        """Why `entry` is left out, or None."""
+        if not self.keep_test and entry.group is not None and split_of(entry.group, self.seed, self.test_fraction) == "test":
             return "test split"
-        if self.nodes and not self.nodes.isdisjoint(unit.nodes):
+        if self.nodes and not self.nodes.isdisjoint(entry.nodes):
             return "excluded items"
         return None
 

@@ -7,7 +7,7 @@ more than the rest of the export); `TaskItem` validates them where they come bac
      "inputs": {...what the prompt template needs...},
      "options": {"A": "Yes", "B": "Maybe yes", "C": "Maybe no", "D": "No"},
      "label": null | "A", "positive": ["A", "B"] | null,
-     "group": "<session / script / pair the item comes from: the unit of the train/test split>",
+     "group": "<session / script / pair the item comes from: what the train/test split keeps together>",
      "provenance": {"query": "trajectories", "nodes": [ids of the graph nodes the item is made of]}}
 
 Ids are made of the graph ids the question depends on, so the same question built twice (from two

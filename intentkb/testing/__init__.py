@@ -1,5 +1,9 @@
-"""Test doubles and real servers for tests and benchmarks (the scripted OpenAI-wire server, llama.cpp
-on 127.0.0.1); the library never imports this package (tests/test_structure.py)."""
+"""For your own tests of code that uses intentkb, and intentkb's tests and benchmarks: the scripted
+OpenAI-compatible server (`scripted_server`: every bundled or given template answered in its reply
+format, with faults on demand; `python -m intentkb.testing.scripted_server` for offline rehearsals)
+and a real llama.cpp server with a small model (`llamacpp`, needs the dev extras). Everything here
+is for users' tests too, which is why it ships in the wheel; the library never imports it
+(tests/test_structure.py)."""
 
 import socket
 

@@ -55,7 +55,7 @@ def test_documents_hold_every_kept_intention_once(demo_kb, tmp_path):
     store = demo_kb
     out = tmp_path / "lf"
     rep = export_knowledge(store, KnowledgeOptions(fmt="pretrain", output=out, keep_test=True))
-    assert not rep.left_out and all(rep.units[k] > 0 for k in ("cobuy", "purchase", "session", "script")), rep
+    assert not rep.left_out and all(rep.entries[k] > 0 for k in ("cobuy", "purchase", "session", "script")), rep
     rows = _rows(out / "intentkb_knowledge_pt.jsonl")
     said = Counter(i for r in rows for i in r["intentions"])
     for kind in ("cobuy", "purchase"):

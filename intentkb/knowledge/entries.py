@@ -1,7 +1,7 @@
-"""The graph's intention knowledge as units of training data, one kind at a time, streamed.
+"""The graph's intention knowledge as entries of training data, one kind at a time, streamed.
 
-A unit is what one training document is made of: a co-bought pair with its intentions, a product
-with its purchase intentions, a session trajectory, a script with its steps' products. Each unit
+An entry is what one training document is made of: a co-bought pair with its intentions, a product
+with its purchase intentions, a session trajectory, a script with its steps' products. Each entry
 carries the graph nodes it is made of (`nodes`, for `--exclude`), the split group the task
 builders give the same things (`group`: the pair "a|b" as IntentionQA's, the session as
 SessionIntentBench's, the script as EcomScriptBench's; none for a product), the plain-text
@@ -40,7 +40,7 @@ class Instruction:
 
 
 @dataclass
-class Unit:
+class Entry:
     kind: str
     id: str
     group: str | None
@@ -74,7 +74,7 @@ def assertion_sentence(assertion: str | None, a: str, b: str) -> str:
     return f"A customer bought {a} and {b} because {assertion.strip()[m.end() :]}"
 
 
-def cobuy_units(store: GraphStore, include_rejected: bool = False) -> Iterator[Unit]:
+def cobuy_entries(store: GraphStore, include_rejected: bool = False) -> Iterator[Entry]:
     for rows in keyset_pages(store, "knowledge_cobuy_pairs_page", PAGE, keys=("a", "b")):
         for r in rows:
             intentions = [i for i in r["intentions"] if kept(i, include_rejected) and i.get("text")]
@@ -99,7 +99,7 @@ def cobuy_units(store: GraphStore, include_rejected: bool = False) -> Iterator[U
                         i["id"],
                     )
                 )
-            yield Unit(
+            yield Entry(
                 "cobuy",
                 f"cobuy:{r['a']}|{r['b']}",
                 "|".join(sorted((r["a"], r["b"]))),
@@ -110,7 +110,7 @@ def cobuy_units(store: GraphStore, include_rejected: bool = False) -> Iterator[U
             )
 
 
-def purchase_units(store: GraphStore, include_rejected: bool = False) -> Iterator[Unit]:
+def purchase_entries(store: GraphStore, include_rejected: bool = False) -> Iterator[Entry]:
     for rows in keyset_pages(store, "knowledge_purchase_page", PAGE):
         for r in rows:
             intentions = [i for i in r["intentions"] if kept(i, include_rejected) and i.get("text")]
@@ -120,7 +120,7 @@ def purchase_units(store: GraphStore, include_rejected: bool = False) -> Iterato
             head = f"{title}" + (f" ({r['category']})" if r.get("category") else "") + ": why customers buy it."
             lines = [head, *(_sentence(i["text"]) for i in intentions)]
             instructions = [Instruction(f"Why would a customer buy this product?\n{title}", _sentence(i["text"]), i["id"]) for i in intentions]
-            yield Unit(
+            yield Entry(
                 "purchase",
                 f"purchase:{r['id']}",
                 None,
@@ -131,7 +131,7 @@ def purchase_units(store: GraphStore, include_rejected: bool = False) -> Iterato
             )
 
 
-def session_units(store: GraphStore, include_rejected: bool = False) -> Iterator[Unit]:
+def session_entries(store: GraphStore, include_rejected: bool = False) -> Iterator[Entry]:
     from ..kb.queries import iter_session_ids
 
     for sid in iter_session_ids(store):
@@ -152,12 +152,12 @@ def session_units(store: GraphStore, include_rejected: bool = False) -> Iterator
                 prompt = "A shopper has viewed, in this order:\n" + seen + "\n" if seen else "A shopper starts a session.\n"
                 instructions.append(Instruction(prompt + f"Next they view {product}. What is their intention now?", _sentence(s["text"]), s["id"]))
             products = list(dict.fromkeys(s["product"] for s in steps if s.get("product")))
-            yield Unit(
+            yield Entry(
                 "session", f"session:{t['leaf']}", sid, [sid, *products, *(s["id"] for s in steps)], [s["id"] for s in steps], "\n".join(lines), instructions
             )
 
 
-def script_units(store: GraphStore, include_rejected: bool = False) -> Iterator[Unit]:
+def script_entries(store: GraphStore, include_rejected: bool = False) -> Iterator[Entry]:
     for rows in keyset_pages(store, "task_esb_scripts_page", PAGE):
         best: dict[str, list[dict[str, Any]]] = {}
         for r in store.run("knowledge_script_steps", {"scripts": [s["id"] for s in rows]}):
@@ -181,7 +181,7 @@ def script_units(store: GraphStore, include_rejected: bool = False) -> Iterator[
                     top = serving[0]
                     nodes += [s["id"], *(p["product"] for p in serving), *(p["intention"] for p in serving)]
                     instructions.append(Instruction(f"Goal: {goal}\nStep: {s['text']}\nWhich product serves this step?", top["title"] or top["product"], None))
-            yield Unit("script", f"script:{c['id']}", c["id"], list(dict.fromkeys(nodes)), [], "\n".join(lines), instructions)
+            yield Entry("script", f"script:{c['id']}", c["id"], list(dict.fromkeys(nodes)), [], "\n".join(lines), instructions)
 
 
-SOURCES = {"cobuy": cobuy_units, "purchase": purchase_units, "session": session_units, "script": script_units}
+SOURCES = {"cobuy": cobuy_entries, "purchase": purchase_entries, "session": session_entries, "script": script_entries}
