@@ -246,3 +246,30 @@ def neighbours(demo_kb, embedder):
     from intentkb.retrieval.retrieve import Retriever
 
     return Retriever(demo_kb[0], demo_kb[1], embedder=embedder, hybrid=False)
+
+
+@pytest.fixture(scope="session")
+def demo_home() -> Iterator[tuple[Path, subprocess.CompletedProcess[str], float]]:
+    """`intentkb demo` as a user runs it, once a session: INTENTKB_HOME set and no --data-dir,
+    offline (proxies pointing nowhere), umask 022. Its home, its output and how long it took; the
+    demo's own test reads them, the docs test copies the home as a clone's ./kb."""
+    import sys
+    import time
+
+    d = short_tmpdir("ikbh-")
+    env = {
+        **os.environ,
+        "INTENTKB_GRAPH_URI": "embedded",
+        "INTENTKB_HOME": str(d / "kb"),
+        "http_proxy": "http://127.0.0.1:9",
+        "https_proxy": "http://127.0.0.1:9",
+    }
+    env.pop("INTENTKB_GRAPH", None)
+    t = time.monotonic()
+    r = subprocess.run([sys.executable, "-m", "intentkb.cli.main", "demo"], env=env, capture_output=True, text=True, timeout=180, umask=0o022)
+    elapsed = time.monotonic() - t
+    try:
+        yield d / "kb", r, elapsed
+    finally:
+        EmbeddedServer(d / "kb").stop()
+        shutil.rmtree(d, ignore_errors=True)
