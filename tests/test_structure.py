@@ -203,3 +203,15 @@ def test_every_engine_of_the_registry_runs_the_store_tests():
     from .conftest import ENGINE_SETTINGS
 
     assert set(ENGINES.values()) == set(ENGINE_SETTINGS)
+
+
+def test_only_an_engine_knows_its_wire_format():
+    """The FalkorDB bulk format and client stay inside kb/falkordb/ (the bulk tree loader hands the
+    engine plain rows); the Neo4j driver inside kb/neo4j/."""
+    for path in PACKAGE.rglob("*.py"):
+        rel = path.relative_to(PACKAGE).as_posix()
+        text = path.read_text()
+        if not rel.startswith("kb/falkordb/") and not rel.startswith("testing/"):
+            assert "falkordb.bulk_format" not in text and "import falkordb" not in text and "from falkordb" not in text, rel
+        if not rel.startswith("kb/neo4j/"):
+            assert "import neo4j" not in text, rel

@@ -6,6 +6,9 @@ without Cypher. Worker processes parse, validate (the same `TreesReader.convert`
 intention nodes, which are most of the bytes; the main process numbers nodes, deduplicates
 products, attributes and sessions over the whole file, and sends one GRAPH.BULK command per chunk.
 
+The rows reach the engine's loader as plain dicts: its `encode_rows` (run in the workers) and its
+`send` know its wire format; this module knows none.
+
 Same graph as the MERGE path, by construction: the nodes and edges come from the same
 `TreeUnit.walk()`, products and attributes keep their first appearance in the file (as the MERGE
 path's per-run `written` set does), and a session seen twice is merged afterwards by the MERGE path
@@ -31,36 +34,9 @@ from pydantic import ValidationError
 from ..errors import StoreError
 from ..io.rejects import RejectSink, explain
 from ..io.sources import BadLine, InputBroken, jsonl_lines, parse_json_line
-from ..kb.falkordb.bulk_format import NULL, edge_blob, encode_value, header, node_blob
-from ..kb.store import BulkLoader, GraphStore, WriteStats
+from ..kb.models import TREE_INTENTION_PROPS
+from ..kb.store import BulkLoader, EdgeBatch, GraphStore, NodeBatch, WriteStats
 from .trees import TreesReader, TreeUnit, plan_trees
-
-INTENTION_KEYS = ("id", "text", "kind", "step", "rationale", "comparison", "comparison_aspect", "model", "prompt_version", "source")
-_KIND = encode_value("session")
-
-
-def encode_intention(props: dict[str, Any], tail: bytes) -> bytes:
-    """`encode_entry(props, INTENTION_KEYS)` unrolled (a third of a worker's time went there).
-    `tail` is the record's model, prompt_version and source, encoded once per tree. The texts are
-    validated free of control characters, so no NUL can cut a string short."""
-    g = props.get
-    r, c, a = g("rationale"), g("comparison"), g("comparison_aspect")
-    return b"".join(
-        (
-            b"\x03",
-            props["id"].encode(),
-            b"\x00\x03",
-            props["text"].encode(),
-            b"\x00",
-            _KIND,
-            encode_value(props["step"]),
-            b"\x03" + r.encode() + b"\x00" if r is not None else NULL,
-            b"\x03" + c.encode() + b"\x00" if c is not None else NULL,
-            b"\x03" + a.encode() + b"\x00" if a is not None else NULL,
-            tail,
-        )
-    )
-
 
 CHUNK_BYTES = 16 << 20  # lines per worker task and per GRAPH.BULK command (~40k intention nodes);
 # fewer, bigger commands cost the server less (4 MiB chunks: 20 % slower at paper scale)
@@ -78,14 +54,14 @@ class Chunk:
     first_ids: list[str] = field(default_factory=list)  # id of each record's first intention node
     nodes: array = field(default_factory=lambda: array("i"))  # intention nodes per record
     props: array = field(default_factory=lambda: array("i"))  # properties those nodes set, per record
-    blobs: list[bytes] = field(default_factory=list)  # encoded intention nodes per record
+    encoded: list[Any] = field(default_factory=list)  # intention nodes per record, as the loader's encode_rows made them
     parent: array = field(default_factory=lambda: array("i"))  # per node: record-local parent, -1 for roots
     step: array = field(default_factory=lambda: array("i"))  # per node: step t; the node is AT products[t-1]
     attr: array = field(default_factory=lambda: array("i"))  # per node: index into `attributes`, -1 none
 
 
-def convert_lines(lines: list[tuple[int, str]]) -> Chunk:
-    """Parse, validate and encode; runs in a worker process."""
+def convert_lines(lines: list[tuple[int, str]], encode_rows: Callable[[Any, Any], Any]) -> Chunk:
+    """Parse, validate and encode (with the engine's `encode_rows`); runs in a worker process."""
     reader = TreesReader()
     c = Chunk()
     attr_index: dict[str, int] = {}
@@ -97,11 +73,9 @@ def convert_lines(lines: list[tuple[int, str]]) -> Chunk:
                 continue
             parts, parents, steps, attrs, n_props = [], [], [], [], 0
             first_id = ""
-            rec = unit.record
-            tail = b"".join(encode_value(v or None) for v in (rec.model, rec.prompt_version, rec.source))
             for parent, step, props, a in unit.walk():
                 first_id = first_id or props["id"]
-                parts.append(encode_intention(props, tail))
+                parts.append(props)  # what it lacks of TREE_INTENTION_PROPS is set to nothing
                 parents.append(parent)
                 steps.append(step)
                 n_props += len(props)
@@ -124,7 +98,7 @@ def convert_lines(lines: list[tuple[int, str]]) -> Chunk:
         c.first_ids.append(first_id)
         c.nodes.append(len(parts))
         c.props.append(n_props)
-        c.blobs.append(b"".join(parts))
+        c.encoded.append(encode_rows(TREE_INTENTION_PROPS, parts))
         c.parent.extend(parents)
         c.step.extend(steps)
         c.attr.extend(attrs)
@@ -144,11 +118,11 @@ def _chunks(lines: Iterable[tuple[int, str]], chunk_bytes: int) -> Iterator[list
         yield chunk
 
 
-def _converted(chunks: Iterator[list[tuple[int, str]]], workers: int) -> Iterator[tuple[list[tuple[int, str]], Chunk]]:
+def _converted(chunks: Iterator[list[tuple[int, str]]], workers: int, encode_rows: Callable[[Any, Any], Any]) -> Iterator[tuple[list[tuple[int, str]], Chunk]]:
     """Chunks in file order; with workers, at most 2 per worker in flight (bounded memory)."""
     if workers <= 0:
         for lines in chunks:
-            yield lines, convert_lines(lines)
+            yield lines, convert_lines(lines, encode_rows)
         return
     # fork, not spawn: spawn re-runs the caller's main module in every worker, which breaks any
     # script that calls intentkb without an `if __name__ == "__main__"` guard. The workers touch
@@ -156,7 +130,7 @@ def _converted(chunks: Iterator[list[tuple[int, str]]], workers: int) -> Iterato
     with multiprocessing.get_context("fork").Pool(workers) as pool:
         pending: deque = deque()
         for lines in chunks:
-            pending.append((lines, pool.apply_async(convert_lines, (lines,))))
+            pending.append((lines, pool.apply_async(convert_lines, (lines, encode_rows))))
             if len(pending) >= 2 * workers:
                 lines0, res = pending.popleft()
                 yield lines0, res.get()
@@ -202,30 +176,28 @@ class _Forest:
         s_base = base + len(new_p) + len(new_a)
         i_base = s_base + len(kept)
 
-        node_blobs, n_nodes = [], len(new_p) + len(new_a) + len(kept)
-        if new_p:
-            node_blobs.append(node_blob("Product", [{"id": row["id"], **row["props"]} for row in new_p.values()]))
-        if new_a:
-            node_blobs.append(node_blob("Attribute", list(new_a.values())))
+        batches: list[NodeBatch] = []
         sessions = [{"id": c.sessions[r]["id"], **c.sessions[r]["props"]} for r in kept]
-        if sessions:
-            node_blobs.append(node_blob("Session", sessions))
+        for label, rows in (
+            ("Product", [{"id": row["id"], **row["props"]} for row in new_p.values()]),
+            ("Attribute", list(new_a.values())),
+            ("Session", sessions),
+        ):
+            if rows:
+                keys = tuple(dict.fromkeys(k for r in rows for k in r))
+                batches.append(NodeBatch(label, keys, [self.bulk.encode_rows(keys, rows)], len(rows)))
         nodes = np.frombuffer(c.nodes, dtype=np.int32) if len(c.nodes) else np.zeros(0, np.int32)
         n_int = int(nodes[kept].sum())
         if n_int:
-            node_blobs.append(header("Intention", INTENTION_KEYS) + b"".join(c.blobs[r] for r in kept))
-        n_nodes += n_int
+            batches.append(NodeBatch("Intention", TREE_INTENTION_PROPS, [c.encoded[r] for r in kept.tolist()], n_int))
         self.props += sum(len(row) for row in itertools.chain(({"id": 1, **row["props"]} for row in new_p.values()), new_a.values(), sessions))
         self.props += int(np.frombuffer(c.props, dtype=np.int32)[kept].sum()) if len(kept) else 0
 
-        edges: list[bytes] = []
-        n_edges = 0
+        edges: list[EdgeBatch] = []
 
         def add(rel: str, src: Any, dst: Any, long_prop: tuple[str, Any] | None = None) -> None:
-            nonlocal n_edges
             if len(src):
-                edges.append(edge_blob(rel, src, dst, long_prop))
-                n_edges += len(src)
+                edges.append(EdgeBatch(rel, src, dst, long_prop))
 
         ha = [(self.products[row["id"]], self.attributes[a["id"]]) for row in new_p.values() for a in row["attributes"]]
         add("HAS_ATTRIBUTE", [s for s, _ in ha], [d for _, d in ha])
@@ -261,7 +233,7 @@ class _Forest:
             self.samples[int(rec_base[first])] = c.first_ids[first]
         if new_p:
             self.samples.setdefault(base, next(iter(new_p)))
-        self.bulk.send(n_nodes, n_edges, node_blobs, edges)
+        self.bulk.send(batches, edges)
         return [int(r) for r in np.flatnonzero(~keep)]
 
 
@@ -305,7 +277,7 @@ def bulk_ingest_trees(
         raise StoreError(f"the {store.kind} store has no bulk loader")
     with loader as bulk:
         forest = _Forest(bulk)
-        for lines, chunk in _converted(_chunks(source, chunk_bytes), workers):
+        for lines, chunk in _converted(_chunks(source, chunk_bytes), workers, bulk.encode_rows):
             read += len(chunk.lines) + len(chunk.rejects)
             for lineno, reason, raw in chunk.rejects:
                 sink.add(lineno, reason, raw)

@@ -210,6 +210,11 @@ class Intention(Node):
         return self
 
 
+# The properties a session tree's intention node can have, in the order the bulk path sends them
+# (an engine may encode this shape faster than any row: millions of them make a paper-scale forest).
+TREE_INTENTION_PROPS: tuple[str, ...] = ("id", "text", "kind", "step", "rationale", "comparison", "comparison_aspect", "model", "prompt_version", "source")
+
+
 class Script(Node):
     label: ClassVar[Label] = Label.SCRIPT
     objective: Text = Field(min_length=1)

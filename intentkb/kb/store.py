@@ -8,7 +8,7 @@ from the user's own `intentkb cypher` argument. Reads go through each engine's r
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import islice
 from typing import Any, Protocol
@@ -61,16 +61,42 @@ class GraphNotEmpty(StoreError):
     """A bulk loader found data in the target graph (another writer came first)."""
 
 
+@dataclass(frozen=True)
+class NodeBatch:
+    """`count` nodes of one label with properties `keys` (a row may lack some): `parts` are what the
+    loader's `encode_rows` made of their rows, in order. Numbered from the loader's `next_id` on."""
+
+    label: str
+    keys: tuple[str, ...]
+    parts: list[Any]
+    count: int
+
+
+@dataclass(frozen=True)
+class EdgeBatch:
+    """Edges of one type between node numbers, with at most one integer property per edge."""
+
+    rel: str
+    src: Any  # array-like of node numbers
+    dst: Any
+    prop: tuple[str, Any] | None = None
+
+
 class BulkLoader(Protocol):
     """What the bulk path of `ingest` needs from an engine's loader (a context manager): nodes are
-    numbered by the caller in creation order; nothing is visible until `commit()`."""
+    numbered by the caller in creation order; nothing is visible until `commit()`. The rows reach it
+    as plain dicts through `encode_rows`, a module-level function the ingest may run in worker
+    processes (encoding is most of the work); its format is the engine's business."""
 
     next_id: int
     stats: WriteStats
 
+    @staticmethod
+    def encode_rows(keys: Sequence[str], rows: Sequence[Mapping[str, Any]]) -> Any: ...
+
     def __enter__(self) -> BulkLoader: ...
     def __exit__(self, *exc: object) -> None: ...
-    def send(self, node_count: int, edge_count: int, node_blobs: list[bytes], edge_blobs: list[bytes]) -> None: ...
+    def send(self, nodes: Sequence[NodeBatch], edges: Sequence[EdgeBatch]) -> None: ...
     def check(self, samples: Mapping[int, str]) -> None: ...
     def commit(self) -> None: ...
 

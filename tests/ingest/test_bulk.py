@@ -176,23 +176,70 @@ def test_sigkill_mid_bulk_leaves_the_graph_empty_and_a_rerun_completes(data_dir,
         assert not c.exists("intentkb.bulk")  # the scratch graph is gone after the swap
 
 
-def test_unrolled_intention_encoding_matches_the_generic_one():
-    from intentkb.ingest.bulk_trees import INTENTION_KEYS, encode_intention
-    from intentkb.kb.falkordb.bulk_format import encode_entry, encode_value
+def test_the_bulk_path_hands_an_engine_plain_rows(estore, tmp_path):
+    """The bulk tree loader knows no engine's wire format: a loader that keeps the rows it is given
+    (its own `encode_rows`) receives the graph the MERGE path writes, label by label and edge type
+    by edge type; the FalkorDB blobs are made inside kb/falkordb alone."""
+    from intentkb.ingest.bulk_trees import bulk_ingest_trees
+    from intentkb.io.rejects import RejectSink
+    from intentkb.kb.store import WriteStats
 
-    full = {
-        "id": "i1",
-        "text": "t",
-        "kind": "session",
-        "step": 2,
-        "rationale": "r",
-        "comparison": "c",
-        "comparison_aspect": "a",
-        "model": "m",
-        "prompt_version": "v1",
-        "source": "s",
-    }
-    bare = {"id": "i2", "text": "é", "kind": "session", "step": 7}
-    for props in (full, bare):
-        tail = b"".join(encode_value(props.get(k)) for k in ("model", "prompt_version", "source"))
-        assert encode_intention(props, tail) == encode_entry(props, INTENTION_KEYS)
+    class Keeping:
+        def __init__(self):
+            self.next_id, self.stats = 0, WriteStats()
+            self.nodes: dict[str, int] = {}
+            self.edges: dict[str, int] = {}
+
+        @staticmethod
+        def encode_rows(keys, rows):
+            return [dict(r) for r in rows]
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            pass
+
+        def send(self, nodes, edges):
+            for b in nodes:
+                assert b.count == sum(len(p) for p in b.parts) and all(set(r) <= set(b.keys) for p in b.parts for r in p)
+                self.nodes[b.label] = self.nodes.get(b.label, 0) + b.count
+                self.next_id += b.count
+            for e in edges:
+                assert len(e.src) == len(e.dst) and all(0 <= int(x) < self.next_id for x in [*e.src, *e.dst])
+                self.edges[e.rel] = self.edges.get(e.rel, 0) + len(e.src)
+
+        def check(self, samples):
+            pass
+
+        def commit(self):
+            pass
+
+    loader = Keeping()
+
+    class Store:
+        kind = "keeping"
+
+        def bulk_loader(self):
+            return loader
+
+    from intentkb.demo import data_path
+
+    trees = data_path("trees.jsonl")
+    out = bulk_ingest_trees(Store(), trees, RejectSink(tmp_path / "r.jsonl", trees, None), workers=0)
+    ingest_file(estore, "trees", trees, rejects_path=tmp_path / "m.rejects", mode="merge")
+    counts = estore.counts()
+    assert out.loaded == out.read > 0
+    assert loader.nodes == {k: v for k, v in counts["nodes"].items() if v}
+    assert loader.edges == {k: v for k, v in counts["edges"].items() if v}
+
+
+def test_the_embedded_engines_fast_intention_encoding_matches_the_general_one():
+    from intentkb.kb.falkordb.bulk_format import encode_entry, encode_rows
+    from intentkb.kb.models import TREE_INTENTION_PROPS
+
+    full = dict(zip(TREE_INTENTION_PROPS, ("i1", "t", "session", 2, "r", "c", "a", "m", "v1", "s")))
+    bare = {"id": "i2", "text": "é", "kind": "session", "step": 70}
+    rows = [full, bare, full]
+    assert encode_rows(TREE_INTENTION_PROPS, rows) == b"".join(encode_entry(r, TREE_INTENTION_PROPS) for r in rows)
+    assert encode_rows(("id", "n"), [{"id": "x", "n": 1.5}, {"id": "y"}]) == encode_entry({"id": "x", "n": 1.5}, ("id", "n")) + encode_entry({"id": "y"}, ("id", "n"))

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from contextlib import ExitStack
 from typing import Any, Protocol
 
 import redis
 
 from ...errors import StoreError
-from ..store import GraphNotEmpty, WriteStats
+from ..store import EdgeBatch, GraphNotEmpty, NodeBatch, WriteStats
+from .bulk_format import edge_blob, encode_rows, header
 
 
 def text_of(v: Any) -> str:
@@ -63,8 +64,15 @@ class BulkLoad:
         self._started = True
         return self
 
-    def send(self, node_count: int, edge_count: int, node_blobs: list[bytes], edge_blobs: list[bytes]) -> None:
-        """One GRAPH.BULK command: node blobs (numbered from `next_id` on, in blob order), then edges."""
+    @staticmethod
+    def encode_rows(keys: Sequence[str], rows: Sequence[Mapping[str, Any]]) -> bytes:
+        return encode_rows(keys, rows)
+
+    def send(self, nodes: Sequence[NodeBatch], edges: Sequence[EdgeBatch]) -> None:
+        """One GRAPH.BULK command: the node batches (numbered from `next_id` on, in order), then the edges."""
+        node_blobs = [header(b.label, b.keys) + b"".join(b.parts) for b in nodes if b.count]
+        edge_blobs = [edge_blob(e.rel, e.src, e.dst, e.prop) for e in edges if len(e.src)]
+        node_count, edge_count = sum(b.count for b in nodes), sum(len(e.src) for e in edges)
         if not node_count and not edge_count:
             return
         try:
