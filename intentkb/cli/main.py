@@ -82,6 +82,11 @@ def demo(ctx: click.Context, demo_dir: Path | None, keep_server: bool) -> None:
     """
     from ..demo import run_demo
 
+    if not settings_of(ctx).embedded:  # it used to build on the embedded store anyway, saying nothing
+        raise click.UsageError(
+            f"the demo builds on the embedded store, not on {settings_of(ctx).graph_uri}: unset INTENTKB_GRAPH_URI (or --graph-uri), "
+            "or load the demo's files into Neo4j with `intentkb init` and `intentkb ingest` (docs: stores)"
+        )
     chosen = ctx.parent.params.get("data_dir") if ctx.parent else None  # intentkb --data-dir DIR demo
     if demo_dir is None and (chosen or os.environ.get("INTENTKB_HOME")):
         demo_dir = settings_of(ctx).data_dir

@@ -147,3 +147,8 @@ def test_table_cells_are_cut_at_a_word_boundary():
     assert _cell(text, 40) == "Products that scored intentions lead…"
     assert _cell("x" * 50, 10) == "x" * 9 + "…"  # one long word: cut inside it
     assert _cell("short", 40) == "short" and len(_cell(text, 40)) <= 40
+
+
+def test_the_demo_says_it_does_not_run_on_another_store():
+    res = CliRunner().invoke(cli, ["--graph-uri", "bolt://localhost:7687", "demo"])
+    assert res.exit_code == 2 and "the demo builds on the embedded store, not on bolt://localhost:7687" in res.output
