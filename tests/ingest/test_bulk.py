@@ -242,4 +242,6 @@ def test_the_embedded_engines_fast_intention_encoding_matches_the_general_one():
     bare = {"id": "i2", "text": "é", "kind": "session", "step": 70}
     rows = [full, bare, full]
     assert encode_rows(TREE_INTENTION_PROPS, rows) == b"".join(encode_entry(r, TREE_INTENTION_PROPS) for r in rows)
-    assert encode_rows(("id", "n"), [{"id": "x", "n": 1.5}, {"id": "y"}]) == encode_entry({"id": "x", "n": 1.5}, ("id", "n")) + encode_entry({"id": "y"}, ("id", "n"))
+    assert encode_rows(("id", "n"), [{"id": "x", "n": 1.5}, {"id": "y"}]) == encode_entry({"id": "x", "n": 1.5}, ("id", "n")) + encode_entry(
+        {"id": "y"}, ("id", "n")
+    )
