@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar, Self
 
-from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from .errors import StoreError
 
 
 def _env(*names: str, default: str | None = None) -> str | None:
@@ -128,3 +130,18 @@ class Settings(BaseModel):
 
     def with_data_dir(self, data_dir: Path | str) -> Settings:
         return self.model_copy(update={"data_dir": Path(data_dir).expanduser()})
+
+
+class EngineSettings(BaseModel):
+    """An engine's own settings (kb/<engine>/settings.py): read from `Settings.engine`, each field
+    defaulting to its environment variable, and checked when the store opens."""
+
+    model_config = ConfigDict(extra="ignore", validate_default=True)  # `engine` may hold another engine's keys
+    what: ClassVar[str] = "engine"
+
+    @classmethod
+    def of(cls, settings: Settings) -> Self:
+        try:
+            return cls.model_validate(settings.engine)
+        except ValidationError as e:
+            raise StoreError(f"settings of the {cls.what}: {e.errors()[0]['msg']}") from None

@@ -9,10 +9,9 @@ import re
 import resource
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import Field, field_validator
 
-from ...config import Settings, _env
-from ...errors import StoreError
+from ...config import EngineSettings, _env
 
 # One GraphBLAS thread: the server shares a small machine with intentkb's own workers, and spinning
 # OpenMP threads took CPU from them (the bulk tree load ran 15 % faster with 1 than with 2 on 2 cores).
@@ -24,8 +23,8 @@ from ...errors import StoreError
 DEFAULT_MODULE_ARGS = {"OMP_THREAD_COUNT": "1", "THREAD_COUNT": "6", "TIMEOUT_DEFAULT": "30000", "TIMEOUT_MAX": "3600000", "QUERY_MEM_CAPACITY": str(4 << 30)}
 
 
-class FalkorSettings(BaseModel):
-    model_config = ConfigDict(extra="ignore", validate_default=True)  # `engine` may hold another engine's keys; env values are checked too
+class FalkorSettings(EngineSettings):
+    what = "embedded store"
 
     # Extra FalkorDB module arguments, e.g. "DELTA_MAX_PENDING_CHANGES 100000".
     args: str = Field(default_factory=lambda: _env("INTENTKB_FALKORDB_ARGS", default="") or "")
@@ -37,13 +36,6 @@ class FalkorSettings(BaseModel):
         if len(words) % 2 or not all(re.fullmatch(r"[A-Z_]+", k) and re.fullmatch(r"[A-Za-z0-9_./-]+", w) for k, w in zip(words[::2], words[1::2])):
             raise ValueError("FalkorDB arguments must be 'NAME value' pairs (e.g. 'DELTA_MAX_PENDING_CHANGES 100000')")
         return " ".join(words)
-
-    @classmethod
-    def of(cls, settings: Settings) -> FalkorSettings:
-        try:
-            return cls.model_validate(settings.engine)
-        except ValidationError as e:
-            raise StoreError(f"settings of the embedded store: {e.errors()[0]['msg']}") from None
 
 
 def module_args(user_args: str) -> str:
