@@ -36,7 +36,8 @@ out["formats"] = list(reply_formats())
 out["candidates"] = candidates()
 out["engine"] = store_class("toydb://local").__name__
 out["template"] = Prompts().get("task_toybench_t1").reply
-out["shape"] = list(Embedder("toy", None, backend="toyhash").encode(["a", "b", "a"]).shape)
+e = Embedder("toy", None, backend="toyhash")
+out["shape"], out["key"] = list(e.encode(["a", "b", "a"]).shape), e.key
 print(json.dumps(out))
 """
 
@@ -61,7 +62,8 @@ def test_an_installed_package_extends_every_registry(installed_plugin):
     assert "toytsv" in out["export"] and "toybench" in out["export"]  # an export format, the benchmark's choice
     assert "toygen" in out["generate"]  # a generation pipeline
     assert "toy_yesno" in out["formats"]  # a reply format
-    assert ["toyhash", "float32"] in out["candidates"] and out["shape"] == [3, 8]  # an embedding backend, measured by --precision auto
+    # an embedding backend: its own vectors, under a key of their own; --precision auto measures only the model's runtimes
+    assert out["shape"] == [3, 8] and out["key"] == "toy@toyhash" and ["toyhash", "float32"] not in out["candidates"]
     assert out["engine"] == "ToyStore" and "toydb" in out["bad_scheme"]  # an engine, by its URI scheme
     assert "toy-hello" in out["root"] and out["hello"].strip() == "hello from the toy plugin"  # commands
     assert out["template"] == "choice"  # its task template, found in its own package
@@ -154,3 +156,157 @@ def test_a_stage_and_a_reply_format_run_end_to_end(estore, tmp_path, llm_server,
     finally:
         _FORMATS.unregister("yes_no_toy")
         _PIPELINES.unregister("toy")
+
+
+_HOSTILE = '''
+import numpy as np
+from pydantic import Field
+
+from intentkb.retrieval.backends import EncoderBackend
+from intentkb.tasks.items import YES_NO, make_item
+from intentkb.tasks.registry import Benchmark, BuildOptions
+
+
+def _build(store, settings, tasks, options, stats):
+    return iter(())
+
+
+class Kinds(BuildOptions):
+    band: tuple[float, float] = Field(default=(0.0, 0.1), description="its own band")
+    pair: tuple[int, int] = Field(default=(1, 2), description="two whole numbers")
+    tags: list[str] = Field(default_factory=lambda: ["alpha", "beta"], description="some tags")
+    shout: bool = Field(default=True, description="on unless turned off")
+
+
+KINDS = Benchmark(name="kinds", title="t", tasks={"kinds-t1": "x"}, options=Kinds, build=_build)
+
+
+class Hash(EncoderBackend):
+    name, precisions = "hashvec", ("float32",)
+
+    def load(self, e, threads):
+        return None, 1
+
+    def dim(self, model):
+        return 64
+
+    def encode(self, model, texts, e):
+        v = np.ones((len(texts), 64), dtype=np.float32)
+        return v / np.linalg.norm(v, axis=1, keepdims=True)
+
+
+HASH = Hash()
+
+
+def attach(root):
+    import click
+
+    @root.command("tasks")
+    def hijack():
+        """Not intentkb's tasks."""
+        click.echo("hijacked")
+'''
+
+# one module each: a Benchmark that is refused fails its module's import
+_BAD = {
+    "hostile_nohelp": "class O(BuildOptions):\n    depth: int = 3\n\n\nB = Benchmark(name='nohelp', title='t', tasks={'nohelp-t1': 'x'}, options=O, build=_b)\n",
+    "hostile_clash": "class O(BuildOptions):\n    limit: int = Field(default=5, description='the export cap')\n\n\nB = Benchmark(name='clash', title='t', tasks={'clash-t1': 'x'}, options=O, build=_b)\n",
+    "hostile_dashed": "B = Benchmark(name='my-bench', title='t', tasks={'my-bench-t1': 'x'}, options=BuildOptions, build=_b)\n",
+}
+_BAD_HEAD = "from pydantic import Field\n\nfrom intentkb.tasks.registry import Benchmark, BuildOptions\n\n\ndef _b(*a):\n    return iter(())\n\n\n"
+
+_HOSTILE_ENTRIES = """[intentkb.benchmarks]
+nohelp = hostile_nohelp:B
+clash = hostile_clash:B
+dashed = hostile_dashed:B
+kinds = hostile_plugin:KINDS
+
+[intentkb.embedders]
+hashvec = hostile_plugin:HASH
+
+[intentkb.commands]
+hostile = hostile_plugin
+
+[intentkb.templates]
+typo = hostile_plugin_typo:templates
+
+[intentkb.engines]
+bolt = hostile_plugin:Nothing
+"""
+
+_HOSTILE_PROBE = """
+import json
+from click.testing import CliRunner
+from intentkb.cli.main import cli
+from intentkb.kb.engines import store_class
+from intentkb.prompts.templates import Prompts
+from intentkb.retrieval.backends import candidates
+from intentkb.retrieval.embeddings import Embedder, embedding_key
+from intentkb.tasks.registry import benchmarks
+
+r = CliRunner()
+out = {"benchmarks": list(benchmarks()), "candidates": candidates(), "engine": store_class("bolt://x").__name__}
+out["list"] = r.invoke(cli, ["tasks", "list"]).output
+out["help"] = r.invoke(cli, ["tasks", "export", "--help"], terminal_width=240).output
+out["template"] = Prompts().get("task_sib_t1").source
+out["keys"] = [embedding_key("all-MiniLM-L6-v2", "float32", "hashvec"), embedding_key("all-MiniLM-L6-v2", "float32", "onnx")]
+print(json.dumps(out))
+"""
+
+
+def test_a_careless_plugin_costs_only_its_own_entries(tmp_path):
+    """Found by a plugin author's audit: a benchmark option without help, or named like a flag of
+    `tasks export`, took every command down or broke the other benchmarks' exports; a command could
+    replace intentkb's; a wrong template entry broke every plugin template; a hash backend's vectors
+    went into the model's cache. Each is now a warning naming the plugin, and the rest works."""
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "hostile_plugin.py").write_text(_HOSTILE)
+    for name, body in _BAD.items():
+        (site / f"{name}.py").write_text(_BAD_HEAD + body)
+    info = site / "hostile_plugin-0.1.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: hostile-plugin\nVersion: 0.1\n")
+    (info / "entry_points.txt").write_text(_HOSTILE_ENTRIES)
+    env = {**os.environ, "PYTHONPATH": str(site)}
+    res = subprocess.run([sys.executable, "-c", _HOSTILE_PROBE], capture_output=True, text=True, env=env, timeout=120)
+    assert res.returncode == 0, res.stderr
+    out, err = json.loads(res.stdout), res.stderr
+    assert "kinds" in out["benchmarks"] and not {"nohelp", "clash", "my-bench"} & set(out["benchmarks"])
+    assert "option 'depth' has no description" in err and "option 'limit' is a name of `tasks export`" in err and "'my-bench'" in err
+    assert "sib-t1" in out["list"] and "hijacked" not in out["list"] and "may not replace the command(s) tasks" in err
+    assert "hostile_plugin_typo" in err and out["template"].startswith("intentkb/tasks/sib/templates/")
+    assert out["engine"] == "Neo4jStore" and "scheme 'bolt' is not used" in err
+    assert ["hashvec", "float32"] not in out["candidates"] and out["keys"][0].endswith("@hashvec") and "@" not in out["keys"][1]
+    # a flag not given leaves the benchmark its own default; an on-by-default flag can be turned off
+    assert "kinds: its own band [default: 0.0,0.1]" in out["help"] and "iqa: cosine similarity band" in out["help"]
+    assert "--shout / --no-shout" in out["help"] and "--pair N,N" in out["help"].replace("LOW,HIGH", "N,N")
+
+
+def test_flags_not_given_leave_each_benchmark_its_own_defaults(monkeypatch):
+    """A shared flag (`--band`) given to one benchmark does not set the other's default; tuple and
+    list options read from the command line."""
+    from click.testing import CliRunner
+
+    from intentkb.cli import tasks as cli_tasks
+    from intentkb.cli.main import cli
+
+    seen: dict = {}
+    monkeypatch.setattr(
+        "intentkb.export.tasks.export_tasks", lambda store, settings, opts, **kw: seen.setdefault("opts", opts) and (_ for _ in ()).throw(SystemExit(0))
+    )
+    monkeypatch.setattr("intentkb.kb.engines.open_store", lambda settings: _NullStore())
+    CliRunner().invoke(cli, ["tasks", "export", "-b", "iqa", "-o", "x.jsonl"])
+    assert "band" not in (seen["opts"].model_extra or {})  # not given: iqa's own default applies
+    seen.clear()
+    CliRunner().invoke(cli, ["tasks", "export", "-b", "iqa", "--band", "0.2,0.9", "-o", "x.jsonl"])
+    assert seen["opts"].model_extra == {"band": (0.2, 0.9)}
+    assert cli_tasks.BENCHMARKS["iqa"].options.model_validate(seen["opts"].model_dump()).band == (0.2, 0.9)
+
+
+class _NullStore:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        pass

@@ -125,13 +125,27 @@ cli.add_command(generate_group)
 cli.add_command(tasks_group)
 cli.add_command(show_group)
 cli.add_command(train_group)
-for _module in engine_commands():  # the engines' own (`store`, `export neo4j-import`), then plugins'
+
+
+def _attach(module: str) -> None:
+    """The engines' own commands (`store`, `export neo4j-import`), then plugins': a plugin may add
+    commands, never replace one (that is refused with a note, as a broken plugin is)."""
+    before = dict(cli.commands)
     try:
-        import_module(_module).attach(cli)
-    except Exception as _e:  # a broken plugin must not take the whole CLI down with it
-        if _module.startswith("intentkb."):
+        import_module(module).attach(cli)
+    except Exception as e:  # a broken plugin must not take the whole CLI down with it
+        if module.startswith("intentkb."):
             raise
-        click.echo(f"intentkb: the commands of plugin {_module} were not loaded: {_e}", err=True)
+        click.echo(f"intentkb: the commands of plugin {module} were not loaded: {e}", err=True)
+    taken = [n for n, c in before.items() if cli.commands.get(n) is not c]
+    for name in taken:
+        cli.commands[name] = before[name]
+    if taken:
+        click.echo(f"intentkb: plugin {module} may not replace the command(s) {', '.join(taken)}; kept intentkb's", err=True)
+
+
+for _module in engine_commands():
+    _attach(_module)
 
 
 def main() -> None:

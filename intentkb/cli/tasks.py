@@ -38,16 +38,20 @@ def tasks_list() -> None:
 
 def _benchmark_options(f: Any) -> Any:
     """`tasks export`'s flags for the benchmarks' own build options, from their options models (a
-    field two benchmarks share is one flag); each help says which benchmark reads it."""
-    owners: dict[str, list[str]] = {}
-    fields: dict[str, Any] = {}
+    field two benchmarks share is one flag). A flag not given leaves each benchmark its own default,
+    which its help states; only given flags reach the builder."""
+    owners: dict[str, list[tuple[str, Any]]] = {}
     for b in BENCHMARKS.values():
         for name, info in b.own_options().items():
-            owners.setdefault(name, []).append(b.name)
-            fields.setdefault(name, info)
-    for name in reversed(list(fields)):
-        f = field_option(name, fields[name], prefix=", ".join(owners[name]) + ": ")(f)
+            owners.setdefault(name, []).append((b.name, info))
+    for name in reversed(list(owners)):
+        helps = [f"{b}: {info.description.rstrip('.')}" + (f" [default: {_shown(info.default)}]" if not info.is_required() else "") for b, info in owners[name]]
+        f = field_option(name, owners[name][0][1], given_only=True, text="; ".join(helps) + ".")(f)
     return f
+
+
+def _shown(v: Any) -> str:
+    return ",".join(map(str, v)) if isinstance(v, (tuple, list)) else str(v)
 
 
 @tasks_group.command("export")
@@ -110,13 +114,12 @@ def tasks_export(ctx: click.Context, as_json: bool, **kw: Any) -> None:
 
     settings = settings_of(ctx)
     bench = BENCHMARKS[kw["benchmark"]]
-    for name in {n for b in BENCHMARKS.values() for n in b.own_options()} - set(bench.own_options()):
-        given = ctx.get_parameter_source(name) is not click.core.ParameterSource.DEFAULT
-        if given:
-            raise click.UsageError(
-                f"--{name.replace('_', '-')} is an option of {', '.join(b.name for b in BENCHMARKS.values() if name in b.own_options())}, not of {bench.name}"
-            )
-        kw.pop(name)
+    for name in {n for b in BENCHMARKS.values() for n in b.own_options()}:
+        if ctx.get_parameter_source(name) is click.core.ParameterSource.DEFAULT or kw[name] in (None, ()):
+            kw.pop(name)  # not given: the benchmark's own default
+        elif name not in bench.own_options():
+            owners = ", ".join(b.name for b in BENCHMARKS.values() if name in b.own_options())
+            raise click.UsageError(f"--{name.replace('_', '-')} is an option of {owners}, not of {bench.name}")
     opts = ExportOptions(**kw)
     tick = (lambda n: click.echo(f"\r  {n:,} items", nl=False, err=True)) if sys.stderr.isatty() else None
     with open_store(settings) as store:

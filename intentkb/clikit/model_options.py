@@ -11,19 +11,23 @@ from typing import Any, Literal, get_args, get_origin
 import click
 
 
-class Pair(click.ParamType):
-    """`low,high` -> (float, float), for a field typed tuple[float, float]."""
+class Numbers(click.ParamType):
+    """`a,b` -> a tuple of `size` numbers, for a field typed tuple[float, float] (or of ints)."""
 
-    name = "low,high"
+    def __init__(self, size: int, kind: type) -> None:
+        self.size, self.kind = size, kind
+        self.name = ",".join(["low", "high"] if size == 2 else ["n"] * size)
 
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> tuple[float, float]:
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> tuple[Any, ...]:
         if isinstance(value, tuple):
             return value
         try:
-            lo, hi = (float(x) for x in str(value).split(","))
+            out = tuple(self.kind(x) for x in str(value).split(","))
         except ValueError:
-            self.fail("two numbers, low,high (e.g. 0.3,0.8)", param, ctx)
-        return lo, hi
+            out = ()
+        if len(out) != self.size:
+            self.fail(f"{self.size} numbers separated by commas (e.g. {','.join(['1'] * self.size)})", param, ctx)
+        return out
 
 
 def field_flag(name: str, info: Any) -> str:
@@ -31,37 +35,44 @@ def field_flag(name: str, info: Any) -> str:
     return str(extra.get("flag") or "--" + name.replace("_", "-"))
 
 
-def field_option(name: str, info: Any, *, prefix: str = "") -> Any:
-    """The click option of one model field (`prefix`: put before its help, e.g. the benchmark it is for)."""
+def _bounds(info: Any) -> tuple[Any, Any]:
+    return next((m.ge for m in info.metadata if hasattr(m, "ge")), None), next((m.le for m in info.metadata if hasattr(m, "le")), None)
+
+
+def field_option(name: str, info: Any, *, prefix: str = "", given_only: bool = False, text: str | None = None) -> Any:
+    """The click option of one model field (`prefix`: put before its help, e.g. the benchmark it is
+    for; `text`: the help instead of the field's description). `given_only`: no default on the command line (the model's applies when the flag is not
+    given; the caller passes only given values and says the default in `prefix`/help)."""
     flag = field_flag(name, info)
     ann = info.annotation
     if get_origin(ann) in (typing.Union, types.UnionType):  # Optional[X] -> X
         ann = next(a for a in get_args(ann) if a is not type(None))
     if not info.description:  # a field without one is a mistake in the model, not a command without help
         raise TypeError(f"options field {name!r} has no description: it is the option's help text")
-    kw: dict[str, Any] = {"help": prefix + info.description, "show_default": True}
-    if get_origin(ann) is tuple and get_args(ann) == (float, float):
-        kw["type"] = Pair()
-        if info.default is not None:
+    kw: dict[str, Any] = {"help": prefix + (text or info.description), "show_default": not given_only}
+    args = get_args(ann)
+    if get_origin(ann) is tuple and args and Ellipsis not in args and len(set(args)) == 1 and args[0] in (int, float):
+        kw["type"] = Numbers(len(args), args[0])
+        if info.default is not None and not given_only:
             kw["default"] = ",".join(str(x) for x in info.default)
         return click.option(flag, name, **kw)
     multiple = get_origin(ann) in (list, tuple)
-    inner = get_args(ann)[0] if multiple else ann
+    inner = args[0] if multiple else ann
     if inner is bool:
-        return click.option(flag, name, is_flag=True, default=bool(info.default), help=kw["help"])
+        on = bool(info.default)
+        flags = f"{flag}/--no-{flag.removeprefix('--')}" if on else flag  # a flag that is on by default can be turned off
+        return click.option(flags, name, is_flag=True, default=None if given_only else on, help=kw["help"], show_default=False)
     if get_origin(inner) is Literal:
         kw["type"] = click.Choice([str(a) for a in get_args(inner)])
-    elif inner is int:
-        lo = next((m.ge for m in info.metadata if hasattr(m, "ge")), None)
-        hi = next((m.le for m in info.metadata if hasattr(m, "le")), None)
-        kw["type"] = click.IntRange(lo, hi)
-    elif inner is float:
-        lo = next((m.ge for m in info.metadata if hasattr(m, "ge")), None)
-        hi = next((m.le for m in info.metadata if hasattr(m, "le")), None)
-        kw["type"] = click.FloatRange(lo, hi)
+    elif inner in (int, float):
+        lo, hi = _bounds(info)
+        kw["type"] = (click.IntRange if inner is int else click.FloatRange)(lo, hi) if lo is not None or hi is not None else inner
     if multiple:
         kw.update(multiple=True, show_default=False)
-    elif not info.is_required() and info.default is not None:
+        default = None if given_only or info.is_required() else info.get_default(call_default_factory=True)
+        if default:
+            kw["default"] = list(default)
+    elif not given_only and not info.is_required() and info.default is not None:
         kw["default"] = info.default
     else:
         kw["show_default"] = False

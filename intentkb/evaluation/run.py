@@ -200,6 +200,7 @@ async def evaluate_async(
                     progress(answered)
         os.replace(tmp, output)
     finally:
+        tmp.unlink(missing_ok=True)  # a run that failed leaves no half file behind
         sink.close()
         await client.aclose()
         cache.close()

@@ -10,10 +10,14 @@ package, an entry point: `[project.entry-points."intentkb.engines"] kuzu = "mypk
 
 from __future__ import annotations
 
+import logging
+
 from ..config import Settings, is_embedded_uri
 from ..errors import StoreError
 from ..registry import load_entry, plugin_entries
 from .store import GraphStore
+
+log = logging.getLogger(__name__)
 
 ENGINES: dict[str, str] = {
     "embedded": "intentkb.kb.falkordb:EmbeddedStore",
@@ -34,8 +38,12 @@ def scheme_of(uri: str) -> str:
 
 
 def engines() -> dict[str, str]:
-    """URI scheme -> "module:StoreClass": the built-in engines, then the installed plugins'."""
-    return {**plugin_entries("intentkb.engines"), **ENGINES}
+    """URI scheme -> "module:StoreClass": the built-in engines, then the installed plugins' (a plugin
+    cannot take a built-in scheme: that is a warning, and the built-in engine keeps it)."""
+    plugins = plugin_entries("intentkb.engines")
+    for scheme in sorted(set(plugins) & set(ENGINES)):
+        log.warning("engine plugin %s for the scheme %r is not used: %r is intentkb's (%s)", plugins[scheme], scheme, scheme, ENGINES[scheme])
+    return {**plugins, **ENGINES}
 
 
 def commands() -> tuple[str, ...]:

@@ -172,12 +172,14 @@ class LLMClient:
         template = self.prompts.get(name)
         mode = self.mode_of(template)
         if self.settings.output == "json" and not reply_format(template.reply).json:
-            raise LLMFatal(f"reply format {template.reply!r} of {template.source} has no JSON form: use --output lines or auto")
+            raise LLMFatal(f"reply format {template.reply!r} of {template.source} has no JSON form: use --llm-output lines or auto (INTENTKB_LLM_OUTPUT)")
         try:
             return await self._complete(template, mode, values, images, image_limit, correct, reply_args)
         except SchemaRefused as e:
             if self.settings.output != "auto":
-                raise LLMFatal(f"the endpoint {self.settings.endpoint} refuses JSON-schema response_format ({e}): use --output lines (or auto)") from None
+                raise LLMFatal(
+                    f"the endpoint {self.settings.endpoint} refuses JSON-schema response_format ({e}): use --llm-output lines or auto (INTENTKB_LLM_OUTPUT)"
+                ) from None
             self.schema_refused = self.schema_refused or str(e)
             return await self._complete(template, "lines", values, images, image_limit, correct, reply_args)
 

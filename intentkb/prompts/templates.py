@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -20,6 +21,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from ..errors import IntentKBError
 from ..kb.models import Relation
 from ..registry import plugin_entries
+
+log = logging.getLogger(__name__)
 
 _ENV = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=False)
 
@@ -138,8 +141,25 @@ TASKS = "intentkb.tasks"
 
 def template_folders() -> list[tuple[str, str]]:
     benchmarks = sorted(f"{TASKS}.{d.name}" for d in resources.files(TASKS).iterdir() if d.is_dir() and (d / "templates").is_dir())
-    plugins = [tuple(v.split(":", 1)) for v in plugin_entries("intentkb.templates").values() if ":" in v]
-    return [*BUNDLED, *((b, "templates") for b in benchmarks), *((a, b) for a, b in plugins)]
+    return [*BUNDLED, *((b, "templates") for b in benchmarks), *_plugin_folders()]
+
+
+def _plugin_folders() -> list[tuple[str, str]]:
+    """The plugins' template folders that exist (a wrong entry is its own warning, not every template's failure)."""
+    out = []
+    for name, value in plugin_entries("intentkb.templates").items():
+        package, _, folder = value.partition(":")
+        try:
+            ok = bool(folder) and (resources.files(package) / folder).is_dir()
+        except (ImportError, TypeError, ValueError) as e:
+            ok, why = False, str(e)
+        else:
+            why = f"no folder {folder!r} in package {package!r}"
+        if ok:
+            out.append((package, folder))
+        else:
+            log.warning("template folder of plugin %r (%s) is not used: %s", name, value, why)
+    return out
 
 
 class Prompts:

@@ -32,6 +32,10 @@ class EncoderBackend:
     precisions: tuple[str, ...] = ("float32",)  # the first is the one whose vectors the others must agree with
     batch_size: int = 32
     cpu_only: bool = True
+    # True: it runs the configured sentence-transformers model itself (another runtime of the same
+    # weights): its float32 vectors share the cache and indexes, and `--precision auto` measures it.
+    # False (a remote API, a hash): its vectors are cached and indexed under a key of their own.
+    computes_the_model: bool = False
 
     def load(self, e: Embedder, threads: int) -> tuple[Any, int | None]:
         """The loaded model and the CPU threads it runs on (None on a GPU)."""
@@ -46,7 +50,7 @@ class EncoderBackend:
 
 
 class TorchBackend(EncoderBackend):
-    name, precisions, batch_size, cpu_only = "torch", ("float32", "bfloat16"), 64, False
+    name, precisions, batch_size, cpu_only, computes_the_model = "torch", ("float32", "bfloat16"), 64, False, True
 
     def load(self, e: Embedder, threads: int) -> tuple[Any, int | None]:
         from .models import load_model, model_location
@@ -74,7 +78,7 @@ class TorchBackend(EncoderBackend):
 
 
 class OnnxBackend(EncoderBackend):
-    name, precisions, batch_size = "onnx", ("float32", "int8"), 8
+    name, precisions, batch_size, computes_the_model = "onnx", ("float32", "int8"), 8, True
 
     def load(self, e: Embedder, threads: int) -> tuple[Any, int | None]:
         from ..config import Settings
@@ -111,8 +115,9 @@ def backend_for(precision: str, default: str) -> str:
 
 
 def candidates() -> list[tuple[str, str]]:
-    """(backend, precision) pairs `--precision auto` measures: every backend's CPU modes."""
-    return [(name, p) for name, b in backends().items() for p in b.precisions]
+    """(backend, precision) pairs `--precision auto` measures: the modes of every backend that runs
+    the model itself (one whose vectors are its own cannot agree with the model's, nor be swapped in)."""
+    return [(name, p) for name, b in backends().items() if b.computes_the_model for p in b.precisions]
 
 
 def check(backend: str, precision: str, device: str, names: Sequence[str] = ()) -> EncoderBackend:

@@ -22,15 +22,20 @@ from ..errors import IntentKBError
 from ..kb.texts import strip_boilerplate
 from ..private import private_file
 from ..progress import Progress
-from .backends import check
+from .backends import backend_for, check
 from .models import DEFAULT_MODEL, model_key
 from .threads import encoder_threads
 
 
-def embedding_key(name: str, precision: str = "float32") -> str:
-    """What vectors are cached and indexed under: the model, and its precision when not float32.
-    The backend is not part of it: torch and the ONNX export compute the same float32 vectors."""
-    return model_key(name) if precision == "float32" else f"{model_key(name)}#{precision}"
+def embedding_key(name: str, precision: str = "float32", backend: str = "torch") -> str:
+    """What vectors are cached and indexed under: the model, its precision when not float32, and the
+    backend when it does not compute the model's own vectors (torch and the ONNX export compute the
+    same float32 vectors and share them; a hash or a remote API never mixes with them)."""
+    from .backends import backends
+
+    key = model_key(name) if precision == "float32" else f"{model_key(name)}#{precision}"
+    own = backends().get(backend)
+    return key if own is None or own.computes_the_model else f"{key}@{backend}"
 
 
 def embedding_text(text: str) -> str:
@@ -111,7 +116,7 @@ class Embedder:
         self.name = model
         self.precision = precision
         self.backend = backend
-        self.key = embedding_key(model, precision)
+        self.key = embedding_key(model, precision, backend)
         self.cache = cache
         self.batch_size = batch_size or self.backend_impl.batch_size
         self.progress = progress
@@ -182,7 +187,7 @@ def open_embedder(settings: Settings, *, progress: bool = False, echo: Callable[
         progress=progress,
         precision=settings.embedding_precision,
         device=settings.embedding_device,
-        backend=settings.embedding_backend,
+        backend=backend_for(settings.embedding_precision, settings.embedding_backend),
         onnx_dir=settings.onnx_dir,
         threads=settings.embedding_threads,
         echo=echo,
@@ -192,4 +197,4 @@ def open_embedder(settings: Settings, *, progress: bool = False, echo: Callable[
 
 def settings_key(settings: Settings) -> str:
     """The key vectors of these settings are cached and indexed under."""
-    return embedding_key(settings.embedding_model_location, settings.embedding_precision)
+    return embedding_key(settings.embedding_model_location, settings.embedding_precision, backend_for(settings.embedding_precision, settings.embedding_backend))

@@ -30,6 +30,10 @@ Item = dict[str, Any]
 
 MODULES: tuple[str, ...] = ("intentkb.tasks.sib.builder", "intentkb.tasks.esb.builder", "intentkb.tasks.iqa.builder")
 AnswerForm = Literal["letter", "letter_and_option"]
+# The names `tasks export` takes for itself (its flags and ExportOptions' fields): a benchmark's own
+# options may not use them, or one would set the other.
+EXPORT_NAMES = frozenset({"benchmark", "tasks", "task", "style", "prompt", "fmt", "format", "output", "output_format", "seed", "test_fraction"})
+EXPORT_NAMES |= {"labels", "limit", "prompts_dir", "prompts", "page", "as_json", "json", "help"}
 
 
 class BuildOptions(BaseModel):
@@ -56,6 +60,20 @@ class Benchmark:
     # a named query ($group -> id) of the intentions an item's group owns: `--inject` leaves them out
     # as it leaves out the intentions of the item's own session or pair (they would give the answer)
     group_intentions: str | None = None
+
+    def __post_init__(self) -> None:
+        """What `tasks export` and the item model rely on, checked when the benchmark is made (a
+        plugin's mistake is then its own warning, not a broken command for every benchmark)."""
+        if not self.name.isidentifier() or not self.name.islower():
+            raise IntentKBError(f"benchmark name {self.name!r}: lower-case letters, digits and '_' (items name their benchmark by it)")
+        wrong = [t for t in self.tasks if not (t.startswith(f"{self.name}-t") and t[len(self.name) + 2 :].isdigit())]
+        if wrong:
+            raise IntentKBError(f"benchmark {self.name}: tasks are named {self.name}-t1, {self.name}-t2 …, not {', '.join(wrong)}")
+        for name, info in self.own_options().items():
+            if name in EXPORT_NAMES:
+                raise IntentKBError(f"benchmark {self.name}: option {name!r} is a name of `tasks export` itself ({', '.join(sorted(EXPORT_NAMES))})")
+            if not info.description:
+                raise IntentKBError(f"benchmark {self.name}: option {name!r} has no description (it is the flag's help text)")
 
     def own_options(self) -> dict[str, Any]:
         """The fields of its options model beyond every builder's (`BuildOptions`): name -> FieldInfo."""

@@ -212,3 +212,14 @@ def test_progress_writes_rate_and_time_left_lines_when_not_a_terminal():
     with Progress(10, "x", stream=quiet, every=60.0) as q:
         q.update(10)
     assert quiet.getvalue() == ""  # short work prints nothing
+
+
+def test_a_precision_setting_finds_its_backend(tmp_path):
+    """INTENTKB_EMBEDDING_PRECISION=int8 with the default backend used to be refused ("precision on
+    torch must be float32 or bfloat16"); `eval mcq --precision int8` already took ONNX. One rule now."""
+    from intentkb.config import Settings
+    from intentkb.retrieval.embeddings import open_embedder, settings_key
+
+    s = Settings(data_dir=tmp_path, embedding_precision="int8")
+    e = open_embedder(s)
+    assert (e.backend, e.precision) == ("onnx", "int8") and e.key == settings_key(s)
