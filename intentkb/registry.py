@@ -12,6 +12,7 @@ is registered). Listings keep the order of the built-in entries, then the plugin
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable, Mapping
 from importlib import import_module
 from importlib.metadata import entry_points
@@ -21,6 +22,7 @@ from typing import Any, Generic, TypeVar
 from .errors import IntentKBError
 
 T = TypeVar("T")
+NAME = re.compile(r"[a-z][a-z0-9_-]{0,63}")  # a name a command line and a file name can carry
 log = logging.getLogger(__name__)
 
 
@@ -39,15 +41,28 @@ def plugin_entries(group: str) -> dict[str, str]:
 
 
 class Registry(Generic[T]):
-    def __init__(self, what: str, modules: tuple[str, ...], name_of: Callable[[T], str], module_of: Callable[[T], str], group: str | None = None) -> None:
-        self.what, self.modules, self.name_of, self.module_of, self.group = what, modules, name_of, module_of, group
+    def __init__(
+        self,
+        what: str,
+        modules: tuple[str, ...],
+        name_of: Callable[[T], str],
+        module_of: Callable[[T], str],
+        group: str | None = None,
+        check: Callable[[T, Mapping[str, T]], None] | None = None,
+    ) -> None:
+        """`check(item, registered)`: raise IntentKBError when `item` cannot join those registered."""
+        self.what, self.modules, self.name_of, self.module_of, self.group, self.check = what, modules, name_of, module_of, group, check
         self._items: dict[str, T] = {}
         self._view: Mapping[str, T] | None = None  # the ordered listing, made once (items are validated against it)
 
     def register(self, item: T) -> T:
         name = self.name_of(item)
+        if not isinstance(name, str) or not NAME.fullmatch(name):
+            raise IntentKBError(f"{self.what} name {name!r}: lower-case letters, digits, '_' and '-', starting with a letter")
         if name in self._items and self._items[name] is not item:
             raise IntentKBError(f"{self.what} {name!r} is registered twice")
+        if self.check is not None and name not in self._items:
+            self.check(item, self._items)
         self._items[name] = item
         self._view = None
         return item

@@ -273,8 +273,8 @@ def test_a_careless_plugin_costs_only_its_own_entries(tmp_path):
     assert res.returncode == 0, res.stderr
     out, err = json.loads(res.stdout), res.stderr
     assert "kinds" in out["benchmarks"] and not {"nohelp", "clash", "my-bench"} & set(out["benchmarks"])
-    assert "option 'depth' has no description" in err and "option 'limit' is a name of `tasks export`" in err and "'my-bench'" in err
-    assert "sib-t1" in out["list"] and "hijacked" not in out["list"] and "may not replace the command(s) tasks" in err
+    assert "option 'depth' has no description" in err and "option 'limit' is a name the command has already" in err and "'my-bench'" in err
+    assert "sib-t1" in out["list"] and "hijacked" not in out["list"] and "may not replace intentkb tasks;" in err
     assert "hostile_plugin_typo" in err and out["template"].startswith("intentkb/tasks/sib/templates/")
     assert out["engine"] == "Neo4jStore" and "scheme 'bolt' is not used" in err
     assert ["hashvec", "float32"] not in out["candidates"] and out["keys"][0].endswith("@hashvec") and "@" not in out["keys"][1]
@@ -310,3 +310,73 @@ class _NullStore:
 
     def __exit__(self, *exc):
         pass
+
+
+_NEIGHBOURS = {
+    "n_flag": "class O(BuildOptions):\n    quick: bool = Field(default=False, description='x', json_schema_extra={'flag': '-b'})\n\n\n"
+    "B = Benchmark(name='flagged', title='t', tasks={'flagged-t1': 'x'}, options=O, build=_b)\n",
+    "n_shared": "from typing import Literal\n\n\nclass O(BuildOptions):\n    negatives: Literal['few', 'many'] = Field(default='few', description='x')\n\n\n"
+    "B = Benchmark(name='shared', title='t', tasks={'shared-t1': 'x'}, options=O, build=_b)\n",
+    "n_nested": "class Inner(BaseModel):\n    a: int = 1\n\n\nclass O(BuildOptions):\n    inner: Inner = Field(default_factory=Inner, description='x')\n\n\n"
+    "B = Benchmark(name='nested', title='t', tasks={'nested-t1': 'x'}, options=O, build=_b)\n",
+    "n_pipe": "class P(PipelineOptions):\n    nodesc: int = 1\n\n\nPIPE = Pipeline(name='undocumented', summary='s', example='e', options=P, stages=())\n",
+    "n_pipe2": "class P(PipelineOptions):\n    output: str = Field(default='x', description='clashes with --output')\n\n\n"
+    "PIPE = Pipeline(name='clashing', summary='s', example='e', options=P, stages=())\n",
+    "n_writer": "from intentkb.export.writers import Writer\n\n\nclass W(Writer):\n    name, help = 'two words', 'h'\n",
+    "n_cmd": "import click\n\n\ndef attach(root):\n    @root.commands['tasks'].command('list')\n    def hijack():\n        click.echo('HIJACKED')\n\n"
+    "    root.params[1].default = '/tmp/hijacked-home'\n",
+}
+_NEIGHBOUR_HEAD = (
+    "from pydantic import BaseModel, Field\n\nfrom intentkb.generate.pipeline import Pipeline, PipelineOptions\n"
+    "from intentkb.tasks.registry import Benchmark, BuildOptions\n\n\ndef _b(*a):\n    return iter(())\n\n\n"
+)
+_NEIGHBOUR_ENTRIES = """[intentkb.benchmarks]
+flagged = n_flag:B
+shared = n_shared:B
+nested = n_nested:B
+
+[intentkb.pipelines]
+undocumented = n_pipe:PIPE
+clashing = n_pipe2:PIPE
+
+[intentkb.export_formats]
+words = n_writer:W
+
+[intentkb.commands]
+cmd = n_cmd
+"""
+
+
+def test_the_neighbours_of_a_careless_plugin_cost_only_their_own_entries(tmp_path):
+    """A second audit's neighbours: a flag alias taking `-b`, one option name with two types, a
+    nested model as an option, a pipeline option without help or named like `generate`'s own, a
+    format name a command line cannot carry, a subcommand replaced inside a group and a root
+    option's default changed. Each is refused or undone, with a note; `tasks export` and
+    `generate --help` keep working."""
+    site = tmp_path / "site"
+    site.mkdir()
+    for name, body in _NEIGHBOURS.items():
+        (site / f"{name}.py").write_text((_NEIGHBOUR_HEAD if name != "n_cmd" else "") + body)
+    info = site / "neighbours-0.1.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: neighbours\nVersion: 0.1\n")
+    (info / "entry_points.txt").write_text(_NEIGHBOUR_ENTRIES)
+    env = {**os.environ, "PYTHONPATH": str(site), "INTENTKB_HOME": str(tmp_path / "home")}
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "intentkb.cli.main", *args], capture_output=True, text=True, env=env, timeout=120)
+
+    listed = run("tasks", "list")
+    assert listed.returncode == 0 and "sib-t1" in listed.stdout and "HIJACKED" not in listed.stdout
+    err = listed.stderr
+    assert "flagged" not in listed.stdout and "its flag -b is taken" in err
+    assert "option 'negatives' is esb's too" in err and "a flag cannot carry" in err
+    assert "may not replace intentkb tasks list, --data-dir" in err
+    gen = run("generate", "--help")
+    assert gen.returncode == 0 and "undocumented" not in gen.stdout and "attributes" in gen.stdout
+    assert "option 'nodesc' has no description" in gen.stderr and "option 'output' is a name the command has already" in gen.stderr
+    fmt = run("tasks", "export", "--help")
+    assert fmt.returncode == 0 and "export format name 'two words'" in fmt.stderr
+    bad = run("tasks", "export", "-b", "esb", "--negatives", "many", "-o", str(tmp_path / "x.jsonl"))
+    assert bad.returncode == 2 and "many" in bad.stderr  # esb's int flag, not the refused plugin's Literal
+    assert not (tmp_path / "hijacked-home").exists()

@@ -127,21 +127,38 @@ cli.add_command(show_group)
 cli.add_command(train_group)
 
 
+def _commands(group: click.Group) -> list[tuple[click.Group, str, click.Command]]:
+    out = []
+    for name, cmd in list(group.commands.items()):
+        out.append((group, name, cmd))
+        if isinstance(cmd, click.Group):
+            out += _commands(cmd)
+    return out
+
+
 def _attach(module: str) -> None:
     """The engines' own commands (`store`, `export neo4j-import`), then plugins': a plugin may add
-    commands, never replace one (that is refused with a note, as a broken plugin is)."""
-    before = dict(cli.commands)
+    commands, never replace one, at any depth, nor change the root's options (a change is undone,
+    with a note, as a broken plugin's commands are left out)."""
+    commands, params = _commands(cli), [(p, dict(vars(p))) for p in cli.params]
     try:
         import_module(module).attach(cli)
     except Exception as e:  # a broken plugin must not take the whole CLI down with it
         if module.startswith("intentkb."):
             raise
         click.echo(f"intentkb: the commands of plugin {module} were not loaded: {e}", err=True)
-    taken = [n for n, c in before.items() if cli.commands.get(n) is not c]
-    for name in taken:
-        cli.commands[name] = before[name]
-    if taken:
-        click.echo(f"intentkb: plugin {module} may not replace the command(s) {', '.join(taken)}; kept intentkb's", err=True)
+    taken = [(g, n, c) for g, n, c in commands if g.commands.get(n) is not c]
+    for group, name, cmd in taken:
+        group.commands[name] = cmd
+    changed = [p.opts[0] if p.opts else str(p.name) for p, state in params if dict(vars(p)) != state]
+    changed += ["the root options"] if [p for p, _ in params] != cli.params else []
+    for p, state in params:
+        vars(p).clear()
+        vars(p).update(state)
+    cli.params[:] = [p for p, _ in params]
+    if taken or changed:
+        what = [" ".join(["intentkb", *([str(g.name)] if g is not cli else []), n]) for g, n, _ in taken] + changed
+        click.echo(f"intentkb: plugin {module} may not replace {', '.join(what)}; kept intentkb's", err=True)
 
 
 for _module in engine_commands():

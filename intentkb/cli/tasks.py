@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 import sys
 from pathlib import Path
 from typing import Any
@@ -45,13 +46,18 @@ def _benchmark_options(f: Any) -> Any:
         for name, info in b.own_options().items():
             owners.setdefault(name, []).append((b.name, info))
     for name in reversed(list(owners)):
-        helps = [f"{b}: {info.description.rstrip('.')}" + (f" [default: {_shown(info.default)}]" if not info.is_required() else "") for b, info in owners[name]]
+        helps = [
+            f"{b}: {info.description.rstrip('.')}" + (f" [default: {_shown(info.get_default(call_default_factory=True))}]" if not info.is_required() else "")
+            for b, info in owners[name]
+        ]
         f = field_option(name, owners[name][0][1], given_only=True, text="; ".join(helps) + ".")(f)
     return f
 
 
 def _shown(v: Any) -> str:
-    return ",".join(map(str, v)) if isinstance(v, (tuple, list)) else str(v)
+    if isinstance(v, (tuple, list)):
+        return ",".join(map(_shown, v))
+    return str(v.value) if isinstance(v, enum.Enum) else str(v)
 
 
 @tasks_group.command("export")

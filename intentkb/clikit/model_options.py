@@ -4,6 +4,7 @@ its `generate` subcommand; a benchmark's build options become flags of `tasks ex
 
 from __future__ import annotations
 
+import enum
 import types
 import typing
 from typing import Any, Literal, get_args, get_origin
@@ -77,3 +78,36 @@ def field_option(name: str, info: Any, *, prefix: str = "", given_only: bool = F
     else:
         kw["show_default"] = False
     return click.option(flag, name, **kw)
+
+
+_SCALARS = (int, float, str, bool)
+
+
+def _plain(ann: Any) -> bool:
+    """A type a flag can carry: a number, text, bool, a Literal or an Enum of them."""
+    return ann in _SCALARS or get_origin(ann) is Literal or (isinstance(ann, type) and issubclass(ann, enum.Enum))
+
+
+def option_problems(fields: dict[str, Any], *, reserved: set[str], reserved_flags: set[str], own_flags: bool = True) -> list[str]:
+    """Why these model fields cannot be options of a command that has `reserved` parameter names
+    and `reserved_flags` already (empty: they can). Checked when a benchmark or a pipeline is made,
+    so a mistake in a plugin is that plugin's warning, not a command that no longer starts."""
+    out = []
+    for name, info in fields.items():
+        flag = field_flag(name, info)
+        ann = info.annotation
+        if get_origin(ann) in (typing.Union, types.UnionType):
+            members = [a for a in get_args(ann) if a is not type(None)]
+            ann = members[0] if len(members) == 1 else None
+        args = get_args(ann) if ann is not None else ()
+        fixed = get_origin(ann) is tuple and args and Ellipsis not in args and len(set(args)) == 1 and args[0] in (int, float)
+        listed = get_origin(ann) in (list, tuple) and len(args) in (1, 2) and _plain(args[0]) and (len(args) == 1 or args[1] is Ellipsis)
+        if not info.description:
+            out.append(f"option {name!r} has no description (it is the flag's help text)")
+        if name in reserved:
+            out.append(f"option {name!r} is a name the command has already ({', '.join(sorted(reserved))})")
+        if flag in reserved_flags or (not own_flags and flag != "--" + name.replace("_", "-")):
+            out.append(f"option {name!r}: its flag {flag} is taken (a flag is its option's name, and not one of {', '.join(sorted(reserved_flags))})")
+        if ann is None or not (_plain(ann) or fixed or listed):
+            out.append(f"option {name!r}: a flag cannot carry {info.annotation} (numbers, text, bool, Literal, Enum, lists of them, fixed tuples of numbers)")
+    return out

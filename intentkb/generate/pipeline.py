@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ..clikit.model_options import option_problems
+from ..errors import IntentKBError
 from ..registry import Registry
 
 if TYPE_CHECKING:
@@ -63,9 +65,22 @@ class Pipeline:
     # after a dry run: add what the dry run cannot see (e.g. the filter of intentions not yet written)
     estimate: Callable[[LLMClient, Any, list[StageReport]], None] | None = None
 
+    def __post_init__(self) -> None:
+        """Its options become `generate <name>`'s flags beside the common ones: checked now, so a
+        plugin's mistake is its own warning (a field without help used to break `generate --help`)."""
+        own = {n: f for n, f in self.options.model_fields.items() if n not in PipelineOptions.model_fields}
+        problems = option_problems(own, reserved=GENERATE_NAMES | set(PipelineOptions.model_fields), reserved_flags=GENERATE_FLAGS)
+        if problems:
+            raise IntentKBError(f"pipeline {self.name}: " + "; ".join(problems))
+
     def stages_for(self, options: PipelineOptions) -> list[Stage]:
         return [s for s in self.stages if s.when(options)]
 
+
+# `generate`'s own options (cli/generate.py), which no pipeline's option may take
+GENERATE_NAMES = {"concurrency", "model", "prompts_dir", "multimodal", "llm_output", "output", "as_json", "json", "format", "help"}
+GENERATE_FLAGS = {"--concurrency", "--model", "--prompts", "--multimodal", "--output", "--llm-output", "--batch", "--dry-run", "--limit"}
+GENERATE_FLAGS |= {"--json", "--format", "--help", "-h"}
 
 _PIPELINES: Registry[Pipeline] = Registry("pipeline", MODULES, lambda p: p.name, lambda p: p.options.__module__, group="intentkb.pipelines")
 register = _PIPELINES.register

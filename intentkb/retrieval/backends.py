@@ -111,6 +111,8 @@ def all_precisions() -> tuple[str, ...]:
 def backend_for(precision: str, default: str) -> str:
     """The backend a precision runs on (bfloat16: torch, int8: ONNX); float32 runs on either."""
     owners = [name for name, b in backends().items() if precision in b.precisions]
+    if default not in backends():
+        return default  # no such backend: the embedder says so, rather than running another one
     return default if default in owners or not owners else owners[0]
 
 

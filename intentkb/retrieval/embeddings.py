@@ -75,7 +75,21 @@ class EmbeddingCache:
                         found[h] = v
         return found
 
+    def dim(self, model: str) -> int | None:
+        """The dimension of the vectors kept under `model` (None: none kept yet)."""
+        with self._lock:
+            row = self.db.execute("SELECT length(vec) FROM vectors WHERE model = ? LIMIT 1", [model]).fetchone()
+        return int(row[0]) // 4 if row else None
+
     def put(self, model: str, items: Sequence[tuple[bytes, np.ndarray]]) -> None:
+        """Vectors of one dimension per key: a backend that gives another dimension under the key of
+        the model's vectors (a plugin claiming to run the model) is refused, not mixed in."""
+        kept = self.dim(model)
+        sizes = {len(v) for _, v in items} | ({kept} if kept is not None else set())
+        if len(sizes) > 1:
+            raise IntentKBError(
+                f"vectors of {sorted(sizes)} dimensions under one key {model!r}: a backend that gives its own vectors must not set computes_the_model"
+            )
         with self._lock, self.db:
             self.db.executemany(
                 "INSERT OR REPLACE INTO vectors VALUES (?, ?, ?)", [(model, h, np.ascontiguousarray(v, dtype=np.float32).tobytes()) for h, v in items]

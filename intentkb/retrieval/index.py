@@ -175,6 +175,10 @@ class VectorIndex:
     def search(self, vectors: np.ndarray, k: int, *, model: str | None = None) -> list[list[tuple[str, float]]]:
         self._check_model(model)
         vectors = _as_matrix(vectors)
+        if vectors.shape[1] != self.index.d:
+            raise IntentKBError(
+                f"query vectors have {vectors.shape[1]} dimensions, the index {self.index.d}: the embedder is not the one the index was built with"
+            )
         if not self.position:
             return [[] for _ in range(len(vectors))]
         scores, found = self.index.search(vectors, min(k, len(self.position)))

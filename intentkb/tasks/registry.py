@@ -12,12 +12,13 @@ Adding a benchmark is its folder plus its line in `MODULES` (or an `intentkb.ben
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ..clikit.model_options import option_problems
 from ..errors import IntentKBError
 from ..registry import Registry
 
@@ -69,11 +70,10 @@ class Benchmark:
         wrong = [t for t in self.tasks if not (t.startswith(f"{self.name}-t") and t[len(self.name) + 2 :].isdigit())]
         if wrong:
             raise IntentKBError(f"benchmark {self.name}: tasks are named {self.name}-t1, {self.name}-t2 …, not {', '.join(wrong)}")
-        for name, info in self.own_options().items():
-            if name in EXPORT_NAMES:
-                raise IntentKBError(f"benchmark {self.name}: option {name!r} is a name of `tasks export` itself ({', '.join(sorted(EXPORT_NAMES))})")
-            if not info.description:
-                raise IntentKBError(f"benchmark {self.name}: option {name!r} has no description (it is the flag's help text)")
+        flags = {"--" + n.replace("_", "-") for n in EXPORT_NAMES} | {"-b", "-o", "-h"}
+        problems = option_problems(self.own_options(), reserved=set(EXPORT_NAMES), reserved_flags=flags, own_flags=False)
+        if problems:
+            raise IntentKBError(f"benchmark {self.name}: " + "; ".join(problems))
 
     def own_options(self) -> dict[str, Any]:
         """The fields of its options model beyond every builder's (`BuildOptions`): name -> FieldInfo."""
@@ -95,7 +95,20 @@ class Benchmark:
         return self.build(store, settings, tasks, self.options.model_validate(raw), stats)
 
 
-_BENCHMARKS: Registry[Benchmark] = Registry("benchmark", MODULES, lambda b: b.name, lambda b: b.options.__module__, group="intentkb.benchmarks")
+def _one_flag_one_type(b: Benchmark, registered: Mapping[str, Benchmark]) -> None:
+    """An option two benchmarks share is one `tasks export` flag: it must mean the same type."""
+    for other in registered.values():
+        for name, info in b.own_options().items():
+            theirs = other.own_options().get(name)
+            if theirs is not None and (theirs.annotation, repr(theirs.metadata)) != (info.annotation, repr(info.metadata)):
+                raise IntentKBError(
+                    f"benchmark {b.name}: option {name!r} is {other.name}'s too, as {theirs.annotation} {theirs.metadata}: one flag, one type (name it otherwise)"
+                )
+
+
+_BENCHMARKS: Registry[Benchmark] = Registry(
+    "benchmark", MODULES, lambda b: b.name, lambda b: b.options.__module__, group="intentkb.benchmarks", check=_one_flag_one_type
+)
 register = _BENCHMARKS.register
 benchmarks = _BENCHMARKS.all
 get_benchmark = _BENCHMARKS.get

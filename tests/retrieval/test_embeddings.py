@@ -223,3 +223,20 @@ def test_a_precision_setting_finds_its_backend(tmp_path):
     s = Settings(data_dir=tmp_path, embedding_precision="int8")
     e = open_embedder(s)
     assert (e.backend, e.precision) == ("onnx", "int8") and e.key == settings_key(s)
+
+
+def test_vectors_of_another_dimension_never_join_a_key_nor_search_an_index(tmp_path):
+    """A backend that claimed to run the model but gave 8-d vectors wrote them under the model's key,
+    and every later search failed inside faiss, the default backend's too."""
+    from intentkb.retrieval.embeddings import EmbeddingCache
+    from intentkb.retrieval.index import VectorIndex
+
+    cache = EmbeddingCache(tmp_path / "e.sqlite")
+    cache.put("m", [(b"a", np.ones(384, dtype=np.float32))])
+    with pytest.raises(IntentKBError, match=r"vectors of \[8, 384\] dimensions under one key 'm'"):
+        cache.put("m", [(b"b", np.ones(8, dtype=np.float32))])
+    assert cache.count("m") == 1
+    v = np.ones((1, 384), dtype=np.float32)
+    index = VectorIndex.build("x", "m", ["x"], v / np.linalg.norm(v), ["hx"])
+    with pytest.raises(IntentKBError, match="query vectors have 8 dimensions, the index 384"):
+        index.search(np.ones((1, 8), dtype=np.float32), 1, model="m")
