@@ -43,6 +43,8 @@ def engines() -> dict[str, str]:
     plugins = plugin_entries("intentkb.engines")
     for scheme in sorted(set(plugins) & set(ENGINES)):
         log.warning("engine plugin %s for the scheme %r is not used: %r is intentkb's (%s)", plugins[scheme], scheme, scheme, ENGINES[scheme])
+    for scheme in sorted(s for s in set(plugins) - set(ENGINES) if scheme_of(f"{s}://x") != s):
+        log.warning("engine plugin %s for the scheme %r is not used: no URI has that scheme (lower case, and not embedded)", plugins[scheme], scheme)
     return {**plugins, **ENGINES}
 
 

@@ -144,6 +144,12 @@ def template_folders() -> list[tuple[str, str]]:
     return [*BUNDLED, *((b, "templates") for b in benchmarks), *_plugin_folders()]
 
 
+@lru_cache(maxsize=1)
+def _bundled_names() -> frozenset[str]:
+    folders = [*BUNDLED, *((f"{TASKS}.{d.name}", "templates") for d in resources.files(TASKS).iterdir() if d.is_dir() and (d / "templates").is_dir())]
+    return frozenset(f.name for package, folder in folders for f in (resources.files(package) / folder).iterdir())
+
+
 def _plugin_folders() -> list[tuple[str, str]]:
     """The plugins' template folders that exist (a wrong entry is its own warning, not every template's failure)."""
     out = []
@@ -156,6 +162,9 @@ def _plugin_folders() -> list[tuple[str, str]]:
         else:
             why = f"no folder {folder!r} in package {package!r}"
         if ok:
+            shadowed = sorted(f.name for f in (resources.files(package) / folder).iterdir() if f.name.endswith(".txt") and f.name in _bundled_names())
+            if shadowed:
+                log.warning("templates of plugin %r named like intentkb's are not used (intentkb's come first): %s", name, ", ".join(shadowed))
             out.append((package, folder))
         else:
             log.warning("template folder of plugin %r (%s) is not used: %s", name, value, why)
