@@ -212,14 +212,21 @@ def test_a_query_that_kills_the_server_gets_a_clear_error_and_a_restarted_server
         assert st.run("MATCH (p:Product {id: 'kept'}) RETURN count(p) AS n") == [{"n": 1}]
 
 
-def test_a_short_query_is_answered_while_four_long_ones_run(embedded_settings):
-    """Finding 3: four long queries at once delayed `RETURN 1` by ~27 s."""
+def test_a_short_query_is_answered_while_four_long_ones_run(data_dir):
+    """Finding 3: four long queries at once delayed `RETURN 1` by ~27 s. A server of its own: on a
+    loaded machine the engine may miss a deadline by more than the grace, and the supervisor then
+    restarts it and sets the shape aside, which must not reach the other tests' server."""
+    from intentkb.kb.falkordb import StoreRestarted
+
+    embedded_settings = Settings(data_dir=data_dir, graph_uri="embedded")
     errors: list[str] = []
 
     def run_long() -> None:
         with open_store(embedded_settings) as st:
             try:
                 st.run(LONG, timeout=8)
+            except StoreRestarted:
+                errors.append("stopped by a restart")  # the supervisor's way, past the deadline and the grace
             except StoreError as e:
                 errors.append(str(e))
 
@@ -237,7 +244,7 @@ def test_a_short_query_is_answered_while_four_long_ones_run(embedded_settings):
     for t in threads:
         t.join(timeout=120)
     assert max(took) < 2.5, took  # at most the quick lane's second, when a long query holds it
-    assert len(errors) == 4 and all("timed out" in e or "not started" in e for e in errors), errors
+    assert len(errors) == 4 and all("timed out" in e or "not started" in e or e == "stopped by a restart" for e in errors), errors
 
 
 def test_results_past_their_caps_are_refused_whole(store):
