@@ -48,6 +48,15 @@ from intentkb.kb.store import GraphStore
 LONG = "UNWIND range(1, 100000) AS a UNWIND range(1, 100000) AS b RETURN count(*) AS n"
 
 
+FAILED: list[str] = []  # the checks this run missed: printed as they fail, and the exit status at the end
+
+
+def check(ok: bool, what: str) -> None:
+    if not ok:
+        FAILED.append(what)
+        print(f"CHECK FAILED: {what}")
+
+
 def med(samples: list[float], unit: float = 1000, fmt: str = "{:.1f}") -> str:
     return (fmt + " (min " + fmt + ", max " + fmt + ")").format(statistics.median(samples) * unit, min(samples) * unit, max(samples) * unit)
 
@@ -98,6 +107,8 @@ def guard_cost(runs: int) -> None:
             out.append(statistics.median(samples))
     print(f"\n## guard on the project's {len(names)} named queries")
     print(f"refused: {len(refused)} {refused[:3]}")
+    check(not refused, f"the guard refuses {len(refused)} of the project's own queries")
+    check(statistics.median(new) <= 1e-3, "the guard costs more than 1 ms per query (median)")
     print(
         f"per query, median over queries: {statistics.median(new) * 1e3:.3f} ms (max {max(new) * 1e3:.3f} ms); the bracket scan it replaces: {statistics.median(old) * 1e3:.3f} ms (max {max(old) * 1e3:.3f} ms)"
     )
@@ -123,14 +134,16 @@ def shapes(settings: Settings, runs: int) -> None:
                 except StoreError:
                     pass  # a type error is still a parsed query
                 server.append(time.perf_counter() - t)
-            refuse = []
+            refuse, refused = [], 0
             for _ in range(runs):
                 t = time.perf_counter()
                 try:
                     check_query_text(shape(n + 1), limits)
                 except QueryRefused:
-                    pass
+                    refused += 1
                 refuse.append(time.perf_counter() - t)
+            check(refused == runs, f"{label}: n+1 = {n + 1} is not refused")
+            check(statistics.median(server) < 1.0, f"{label}: the largest accepted query takes the server {statistics.median(server):.2f} s")
             print(f"| {label} | {n:,} | {len(text):,} | {med(server)} ms | {med(refuse, fmt='{:.2f}')} ms |")
 
 
@@ -176,6 +189,8 @@ def supervisor(home: Path, runs: int) -> None:
     print(f"a query stuck in parsing (NOT x24, guard limits raised): the caller's error after {med(stuck, 1, '{:.2f}')} s")
     print(f"kill -9 of the server: answering again after {med(back, 1, '{:.2f}')} s, without any command; data intact: {intact}")
     print(f"restarts recorded in the last home: {events.get('count')}; the last: {str((events.get('last') or {}).get('reason'))[:90]}")
+    check(intact, "data lost across a restart")
+    check(statistics.median(stuck) < 1 + 1 + 2, f"a stuck query's caller waited {statistics.median(stuck):.2f} s (timeout 1 + grace 1)")
 
 
 def beside_long(settings: Settings, query: str, n_long: int, probes: int) -> list[float]:
@@ -212,7 +227,9 @@ def beside_long(settings: Settings, query: str, n_long: int, probes: int) -> lis
 def admission(settings: Settings, runs: int) -> None:
     print("\n## RETURN 1 beside long queries (6 server threads: 3 for outside queries, 1 quick lane)")
     for n_long in (0, 4, 6):
-        print(f"beside {n_long} long queries: {med(beside_long(settings, LONG, n_long, 4 * runs))} ms")
+        lat = beside_long(settings, LONG, n_long, 4 * runs)
+        print(f"beside {n_long} long queries: {med(lat)} ms (max {max(lat) * 1000:.1f})")
+        check(max(lat) < 2.5, f"RETURN 1 beside {n_long} long queries took {max(lat):.2f} s")
 
 
 # -- findings --------------------------------------------------------------------------------------
@@ -266,11 +283,16 @@ def findings(home: Path, neo4j: str | None) -> None:
                     proc = "answers" if _run(st, "RETURN 1 AS x").startswith("answered") else "DOWN"
                 intact = st.run("MATCH (p:Product {id: 'kept'}) RETURN count(p) AS n") == [{"n": 1}]
                 print(f"| {num} | {label} | {engine} | {what} | {proc} | {intact} |")
+                check(intact and proc != "DOWN", f"finding {num} ({label}) on {engine}: data intact {intact}, server {proc}")
             if engine == "embedded":
+                pid = st.server._pid()
                 lat = beside_long(settings, "MATCH p=()-[*]-() RETURN count(p) AS n", 4, 5)
+                same = st.server._pid() == pid
+                intact = st.run("MATCH (p:Product {id: 'kept'}) RETURN count(p) AS n") == [{"n": 1}]
                 print(
-                    f"| 3 | RETURN 1 beside four `MATCH p=()-[*]-()` | embedded | answered in {statistics.median(lat):.3f} s (max {max(lat):.3f}) | same pid | True |"
+                    f"| 3 | RETURN 1 beside four `MATCH p=()-[*]-()` | embedded | answered in {statistics.median(lat):.3f} s (max {max(lat):.3f}) | {'same pid' if same else 'restarted'} | {intact} |"
                 )
+                check(max(lat) < 2.5 and same and intact, "finding 3: RETURN 1 beside four long queries")
 
 
 # -- readers ---------------------------------------------------------------------------------------
@@ -336,6 +358,8 @@ def readers(rows: int, runs: int) -> None:
                 counts = (good, bad)
             total = counts[0] + counts[1]
             print(f"{label}: {total / statistics.median(times):,.0f} records/s ({counts[0]:,} good, {counts[1]:,} rejected)")
+            if kind != "products":  # the synthetic files: every record good, but the 1 % damaged
+                check(counts[0] >= rows * (0.98 if "unbalanced" in label else 1), f"{label}: {counts[0]:,} of {rows:,} good records read")
     finally:
         shutil.rmtree(d, ignore_errors=True)
 
@@ -366,6 +390,8 @@ def main() -> None:
         shutil.rmtree(home, ignore_errors=True)
     if "readers" in only:
         readers(args.rows, args.runs)
+    if FAILED:
+        raise SystemExit(f"{len(FAILED)} check(s) failed: " + "; ".join(FAILED))
 
 
 if __name__ == "__main__":
