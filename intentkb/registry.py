@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable, Mapping
+from functools import cache
 from importlib import import_module
 from importlib.metadata import entry_points
 from types import MappingProxyType, ModuleType
@@ -35,8 +36,10 @@ def load_entry(target: str) -> Any:
     return loaded
 
 
+@cache
 def plugin_entries(group: str) -> dict[str, str]:
-    """name -> "module[:object]" of every installed package's entry points in `group`."""
+    """name -> "module[:object]" of every installed package's entry points in `group` (read once a
+    process: opening a store or reading a template must not scan the installed packages each time)."""
     return {ep.name: ep.value for ep in sorted(entry_points(group=group), key=lambda e: e.name)}
 
 

@@ -42,6 +42,19 @@ print(json.dumps(out))
 """
 
 
+def installed(site: Path, name: str, modules: dict[str, str], entry_points: str) -> Path:
+    """`site` as pip leaves a package installed there: its modules and a dist-info with its entry
+    points (importlib.metadata finds it on the path)."""
+    site.mkdir(parents=True, exist_ok=True)
+    for module, body in modules.items():
+        (site / f"{module}.py").write_text(body)
+    info = site / f"{name}-0.1.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: 0.1\n")
+    (info / "entry_points.txt").write_text(entry_points)
+    return site
+
+
 @pytest.fixture(scope="module")
 def installed_plugin(tmp_path_factory) -> Path:
     """tests/plugin installed as pip installs any package (built, with its entry points), into a
@@ -78,13 +91,12 @@ def test_without_the_package_none_of_it_is_there():
 
 def test_a_broken_plugin_is_reported_and_the_rest_still_loads(installed_plugin, tmp_path):
     """A plugin whose import fails costs its own entries only (a warning names it)."""
-    broken = tmp_path / "site"
-    broken.mkdir()
-    (broken / "broken_plugin.py").write_text("raise ImportError('missing dependency of the plugin')\n")
-    info = broken / "broken_plugin-0.1.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: broken-plugin\nVersion: 0.1\n")
-    (info / "entry_points.txt").write_text("[intentkb.benchmarks]\nbroken = broken_plugin:BENCHMARK\n\n[intentkb.commands]\nbroken = broken_plugin\n")
+    broken = installed(
+        tmp_path / "site",
+        "broken-plugin",
+        {"broken_plugin": "raise ImportError('missing dependency of the plugin')\n"},
+        "[intentkb.benchmarks]\nbroken = broken_plugin:BENCHMARK\n\n[intentkb.commands]\nbroken = broken_plugin\n",
+    )
     env = {**os.environ, "PYTHONPATH": f"{broken}{os.pathsep}{installed_plugin}"}
     res = subprocess.run([sys.executable, "-m", "intentkb.cli.main", "tasks", "list"], capture_output=True, text=True, env=env, timeout=120)
     assert res.returncode == 0, res.stderr
@@ -259,15 +271,7 @@ def test_a_careless_plugin_costs_only_its_own_entries(tmp_path):
     `tasks export`, took every command down or broke the other benchmarks' exports; a command could
     replace intentkb's; a wrong template entry broke every plugin template; a hash backend's vectors
     went into the model's cache. Each is now a warning naming the plugin, and the rest works."""
-    site = tmp_path / "site"
-    site.mkdir()
-    (site / "hostile_plugin.py").write_text(_HOSTILE)
-    for name, body in _BAD.items():
-        (site / f"{name}.py").write_text(_BAD_HEAD + body)
-    info = site / "hostile_plugin-0.1.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: hostile-plugin\nVersion: 0.1\n")
-    (info / "entry_points.txt").write_text(_HOSTILE_ENTRIES)
+    site = installed(tmp_path / "site", "hostile-plugin", {"hostile_plugin": _HOSTILE, **{n: _BAD_HEAD + b for n, b in _BAD.items()}}, _HOSTILE_ENTRIES)
     env = {**os.environ, "PYTHONPATH": str(site)}
     res = subprocess.run([sys.executable, "-c", _HOSTILE_PROBE], capture_output=True, text=True, env=env, timeout=120)
     assert res.returncode == 0, res.stderr
@@ -353,14 +357,8 @@ def test_the_neighbours_of_a_careless_plugin_cost_only_their_own_entries(tmp_pat
     format name a command line cannot carry, a subcommand replaced inside a group and a root
     option's default changed. Each is refused or undone, with a note; `tasks export` and
     `generate --help` keep working."""
-    site = tmp_path / "site"
-    site.mkdir()
-    for name, body in _NEIGHBOURS.items():
-        (site / f"{name}.py").write_text((_NEIGHBOUR_HEAD if name != "n_cmd" else "") + body)
-    info = site / "neighbours-0.1.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: neighbours\nVersion: 0.1\n")
-    (info / "entry_points.txt").write_text(_NEIGHBOUR_ENTRIES)
+    modules = {n: (_NEIGHBOUR_HEAD if n != "n_cmd" else "") + b for n, b in _NEIGHBOURS.items()}
+    site = installed(tmp_path / "site", "neighbours", modules, _NEIGHBOUR_ENTRIES)
     env = {**os.environ, "PYTHONPATH": str(site), "INTENTKB_HOME": str(tmp_path / "home")}
 
     def run(*args: str) -> subprocess.CompletedProcess[str]:

@@ -11,6 +11,7 @@ package, an entry point: `[project.entry-points."intentkb.engines"] kuzu = "mypk
 from __future__ import annotations
 
 import logging
+from functools import lru_cache
 
 from ..config import Settings, is_embedded_uri
 from ..errors import StoreError
@@ -37,15 +38,21 @@ def scheme_of(uri: str) -> str:
     return uri.split("://", 1)[0] if "://" in uri else uri
 
 
-def engines() -> dict[str, str]:
-    """URI scheme -> "module:StoreClass": the built-in engines, then the installed plugins' (a plugin
-    cannot take a built-in scheme: that is a warning, and the built-in engine keeps it)."""
+@lru_cache(maxsize=1)
+def _plugin_engines() -> dict[str, str]:
+    """The plugins' engines, with a warning (once a process) for each that can never be used."""
     plugins = plugin_entries("intentkb.engines")
     for scheme in sorted(set(plugins) & set(ENGINES)):
         log.warning("engine plugin %s for the scheme %r is not used: %r is intentkb's (%s)", plugins[scheme], scheme, scheme, ENGINES[scheme])
     for scheme in sorted(s for s in set(plugins) - set(ENGINES) if scheme_of(f"{s}://x") != s):
         log.warning("engine plugin %s for the scheme %r is not used: no URI has that scheme (lower case, and not embedded)", plugins[scheme], scheme)
-    return {**plugins, **ENGINES}
+    return plugins
+
+
+def engines() -> dict[str, str]:
+    """URI scheme -> "module:StoreClass": the built-in engines, then the installed plugins' (a plugin
+    cannot take a built-in scheme)."""
+    return {**_plugin_engines(), **ENGINES}
 
 
 def commands() -> tuple[str, ...]:

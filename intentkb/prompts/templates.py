@@ -139,9 +139,10 @@ BUNDLED: tuple[tuple[str, str], ...] = (("intentkb.prompts", "bundled"),)
 TASKS = "intentkb.tasks"
 
 
-def template_folders() -> list[tuple[str, str]]:
+@lru_cache(maxsize=1)
+def template_folders() -> tuple[tuple[str, str], ...]:
     benchmarks = sorted(f"{TASKS}.{d.name}" for d in resources.files(TASKS).iterdir() if d.is_dir() and (d / "templates").is_dir())
-    return [*BUNDLED, *((b, "templates") for b in benchmarks), *_plugin_folders()]
+    return (*BUNDLED, *((b, "templates") for b in benchmarks), *_plugin_folders())
 
 
 @lru_cache(maxsize=1)
