@@ -30,10 +30,14 @@ def eval_group() -> None:
 )
 @click.option(
     "--scorer",
-    type=click.Choice(["embedding"]),
+    type=click.Choice(["embedding", "rerank"]),
     default="embedding",
     show_default=True,
-    help="embedding: the option closest to the question in embedding space.",
+    help="embedding: the option closest to the question in embedding space; rerank: the option a "
+    "cross-encoder (--reranker) finds most likely, reading question and option together.",
+)
+@click.option(
+    "--reranker", metavar="NAME_OR_PATH", help="The cross-encoder of --scorer rerank: a model `intentkb train reranker -o NAME` wrote, by name or path."
 )
 @click.option("--task", type=click.Choice(["1", "2"]), help="Treat every question as this IntentionQA task (default: the record's, else detected).")
 @click.option("--predictions", type=click.Path(path_type=Path), help="Write one JSON line per question (scores, prediction).")
@@ -50,13 +54,23 @@ def eval_group() -> None:
 @report_format
 @click.pass_context
 def eval_mcq(
-    ctx: click.Context, file: Path, fmt: str, scorer: str, task: str | None, predictions: Path | None, rejects: Path | None, precision: str, as_json: bool
+    ctx: click.Context,
+    file: Path,
+    fmt: str,
+    scorer: str,
+    reranker: str | None,
+    task: str | None,
+    predictions: Path | None,
+    rejects: Path | None,
+    precision: str,
+    as_json: bool,
 ) -> None:
     """Accuracy with a 95% confidence interval on IntentionQA-format multiple-choice questions.
 
     \b
     Example:
       intentkb eval mcq QA_fullInfo_task1.jsonl --input-format intentionqa --scorer embedding
+      intentkb eval mcq QA_fullInfo_task1.jsonl --scorer rerank --reranker shop-reranker
     """
     from ..evaluation.mcq import evaluate_mcq
     from ..retrieval.backends import backend_for
@@ -65,6 +79,15 @@ def eval_mcq(
     settings = settings_of(ctx)
     say = lambda m: click.echo(m, err=True)  # noqa: E731
     opened: list[Embedder] = []
+    if scorer == "rerank" and not reranker:
+        raise click.UsageError("--scorer rerank needs --reranker NAME_OR_PATH (made by `intentkb train reranker`)")
+    if reranker and scorer != "rerank":
+        raise click.UsageError("--reranker is read by --scorer rerank only")
+    cross = None
+    if reranker:
+        from ..retrieval.rerank import Reranker
+
+        cross = Reranker.open(settings, reranker)
 
     def make(texts: list[str]) -> Embedder:
         s = settings
@@ -83,6 +106,7 @@ def eval_mcq(
             file,
             make,
             scorer=scorer,
+            reranker=cross,
             task=int(task) if task else None,
             rejects_path=rejects or rejects_path_for(ctx, file, "mcq"),
             predictions_path=predictions,
@@ -103,7 +127,14 @@ def eval_mcq(
     click.echo(f"accuracy  {report.overall.text()}  (95% Wilson interval)")
     for name, acc in report.by_task.items():
         click.echo(f"  {name}   {acc.text()}")
-    click.echo(f"{report.texts} distinct texts, {report.encoded} embedded now ({report.encoder}), in {report.seconds:.1f}s")
+    if report.pairs_read:
+        click.echo(
+            f"{report.pairs_read} (question, option) pairs read by the reranker"
+            + (f"; {report.texts} texts embedded for its first stage" if report.texts else "")
+            + f", in {report.seconds:.1f}s"
+        )
+    else:
+        click.echo(f"{report.texts} distinct texts, {report.encoded} embedded now ({report.encoder}), in {report.seconds:.1f}s")
     fail_if_all_rejected(report.scored, report.rejected, report.rejects_file)
 
 

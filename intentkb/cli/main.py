@@ -102,6 +102,7 @@ from .export import export_group  # noqa: E402
 from .generate import generate_group  # noqa: E402
 from .index import index_group  # noqa: E402
 from .ingest import ingest  # noqa: E402
+from .report import report_group  # noqa: E402
 from .retrieve import retrieve  # noqa: E402
 from .serve import serve  # noqa: E402
 from .show import show_group  # noqa: E402
@@ -125,6 +126,7 @@ cli.add_command(generate_group)
 cli.add_command(tasks_group)
 cli.add_command(show_group)
 cli.add_command(train_group)
+cli.add_command(report_group)
 
 
 def _commands(group: click.Group) -> list[tuple[click.Group, str, click.Command]]:

@@ -12,30 +12,40 @@ from .common import settings_of
 from .output import emit, print_format
 
 
-def _retrieve(ctx: click.Context, text: str | None, k: int, script: str | None, threshold: float | None) -> tuple[list[Any], list[Any]]:
+def _retrieve(ctx: click.Context, text: str | None, k: int, script: str | None, threshold: float | None, rerank: str | None) -> tuple[list[Any], list[Any]]:
     """Hits for TEXT or the steps of a script: from a running `intentkb serve` of this graph when
-    there is one (no model to load), else here."""
+    there is one (no model to load) and it reranks as asked, else here."""
     from ..retrieval.fusion import ProductHit
+    from ..retrieval.rerank import Reranker, reranker_location
     from ..retrieval.retrieve import Retriever, StepProducts
     from ..serve.running import call, find_server
 
     settings = settings_of(ctx)
+    wanted = str(reranker_location(settings, rerank)) if rerank else None
     found = find_server(settings)
-    if found is not None:
-        body: dict[str, Any] = {"k": k, **({"text": text} if text else {"script": script}), **({"threshold": threshold} if threshold is not None else {})}
+    if found is not None and wanted == found.reranker:
+        body: dict[str, Any] = {
+            "k": k,
+            **({"text": text} if text else {"script": script}),
+            **({"threshold": threshold} if threshold is not None else {}),
+            "rerank": wanted is not None,
+        }
         out = call(found.url, "/retrieve", body, token=found.token)
         return ([ProductHit.model_validate(h) for h in out.get("products") or []], [StepProducts.model_validate(s) for s in out.get("steps") or []])
-    with open_store(settings_of(ctx)) as store, Retriever(store, settings) as r:
+    cross = Reranker(wanted, device=settings.embedding_device, threads=settings.embedding_threads) if wanted else None
+    with open_store(settings_of(ctx)) as store, Retriever(store, settings, reranker=cross) as r:
         if text:
             return r.retrieve(text, k, threshold=threshold), []
-        return [], r.retrieve_script(script or "", k, **({"threshold": threshold} if threshold is not None else {}))
+        if threshold is None:
+            return [], r.retrieve_script(script or "", k)
+        return [], r.retrieve_script(script or "", k, threshold=threshold)
 
 
 def _hit_row(h: Any, rank: int | None = None) -> dict[str, Any]:
     """One retrieve hit as a table row: a co-buy pair on one row, weak matches marked as such."""
     title = f"{h.title}  +  {h.pair_title or h.pair}" if h.pair else h.title
     row = {"rank": rank} if rank is not None else {}
-    sims = [x for x in (h.intention_score, h.product_score) if x is not None]
+    sims = [h.rerank_score] if h.rerank_score is not None else [x for x in (h.intention_score, h.product_score) if x is not None]
     return {
         **row,
         "similarity": f"{max(sims):.2f}" if sims else "-",
@@ -51,9 +61,14 @@ def _hit_row(h: Any, rank: int | None = None) -> dict[str, Any]:
 @click.option("-k", "--top-k", "k", type=click.IntRange(1, 1000), default=10, show_default=True, help="Products per text or step.")
 @click.option("--script", help="Products for every step of this script instead of TEXT.")
 @click.option("--threshold", type=click.FloatRange(-1, 1), help="Least intention similarity (default: none for TEXT, 0.45 for unaligned steps).")
+@click.option(
+    "--rerank",
+    metavar="NAME_OR_PATH",
+    help="Re-order the first candidates with this cross-encoder (`intentkb train reranker -o NAME`); a hit it gives less than even odds is weak.",
+)
 @print_format
 @click.pass_context
-def retrieve(ctx: click.Context, text: str | None, k: int, script: str | None, threshold: float | None, fmt: str) -> None:
+def retrieve(ctx: click.Context, text: str | None, k: int, script: str | None, threshold: float | None, rerank: str | None, fmt: str) -> None:
     """Products that serve TEXT (or each step of a script), through the intentions they explain.
 
     \b
@@ -67,12 +82,13 @@ def retrieve(ctx: click.Context, text: str | None, k: int, script: str | None, t
     led to the product (an intention it is bought for, or its own title and attributes). A match is
     `weak` when that is below the cut (0.45 for intentions; calibrated for product texts): a guess,
     listed after every strong match. `--format json` adds the fused ranking score and both cosines.
+    With `--rerank`, `similarity` is the reranker's probability that the product serves the text.
     """
     if not text and not script:
         raise click.UsageError('give a need in words, or a script: intentkb retrieve "keep my coffee hot on the commute"  |  intentkb retrieve --script ID')
     if text and script:
         raise click.UsageError("give TEXT or --script, not both")
-    hits, steps = _retrieve(ctx, text, k, script, threshold)
+    hits, steps = _retrieve(ctx, text, k, script, threshold, rerank)
     if text:
         rows = [{"rank": i, **h.model_dump()} for i, h in enumerate(hits, start=1)]
         if fmt == "json":

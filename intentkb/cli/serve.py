@@ -23,9 +23,23 @@ from .common import settings_of
 @click.option("--max-rows", type=click.IntRange(1, 10_000_000), default=10_000, show_default=True, help="Rows a /cypher answer may have (422 past it).")
 @click.option("--max-response", type=click.IntRange(1, 1 << 31), default=10_000_000, show_default=True, help="Bytes any answer may have (422 past it).")
 @click.option("--max-queries", type=click.IntRange(1, 1000), default=8, show_default=True, help="/cypher requests in progress at once (429 past it).")
+@click.option(
+    "--rerank",
+    metavar="NAME_OR_PATH",
+    help="Re-order every retrieval's first candidates with this cross-encoder (`intentkb train reranker`); a request's `rerank: false` skips it.",
+)
 @click.pass_context
 def serve(
-    ctx: click.Context, host: str, port: int, token_file: Path | None, token_arg: str | None, max_body: int, max_rows: int, max_response: int, max_queries: int
+    ctx: click.Context,
+    host: str,
+    port: int,
+    token_file: Path | None,
+    token_arg: str | None,
+    max_body: int,
+    max_rows: int,
+    max_response: int,
+    max_queries: int,
+    rerank: str | None,
 ) -> None:
     """Serve retrieval and read-only Cypher over HTTP, the model and indexes loaded once.
 
@@ -37,6 +51,7 @@ def serve(
       intentkb serve --port 8765
       curl -s localhost:8765/retrieve -H 'Content-Type: application/json' -d '{"text": "keep coffee hot on the commute", "k": 5}'
     """
+    from ..retrieval.rerank import reranker_location
     from ..serve.limits import ApiLimits
     from ..serve.running import serve as run_server
 
@@ -49,4 +64,5 @@ def serve(
         click.echo(f"warning: listening on {host} without a token: anyone who reaches it can query the graph", err=True)
     click.echo(f"intentkb serve on http://{host}:{port} (graph {settings_of(ctx).graph_name}); Ctrl-C stops it", err=True)
     limits = ApiLimits(max_body=max_body, max_rows=max_rows, max_response=max_response, max_queries=max_queries)
-    run_server(settings_of(ctx), host=host, port=port, token=token, limits=limits)
+    reranker = str(reranker_location(settings_of(ctx), rerank)) if rerank else None
+    run_server(settings_of(ctx), host=host, port=port, token=token, limits=limits, reranker=reranker)

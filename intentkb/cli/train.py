@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
 from .common import comma_list, settings_of
@@ -97,4 +99,160 @@ def train_embedder_cmd(
     )
     with open_store(settings) as store:
         report = train_embedder(store, settings, opts, echo=lambda m: click.echo(m, err=True))
+    print_report(report, as_json)
+
+
+@train_group.command("reranker")
+@click.option(
+    "-o",
+    "--output",
+    "name",
+    default="intentkb-reranker",
+    show_default=True,
+    help="Model NAME: saved to $INTENTKB_HOME/models/NAME; use it with `retrieve --rerank NAME` or `eval mcq --scorer rerank --reranker NAME`.",
+)
+@click.option("--epochs", type=click.IntRange(1, 100), default=1, show_default=True, help="Passes over the training pairs.")
+@click.option("--batch-size", type=click.IntRange(2, 1024), default=32, show_default=True, help="(query, candidate) pairs per batch.")
+@click.option("--learning-rate", type=float, default=4e-5, show_default=True, help="AdamW peak learning rate (10 % warm-up).")
+@click.option(
+    "--negatives",
+    type=click.IntRange(0, 20),
+    default=2,
+    show_default=True,
+    help="Hard negatives per link: wrong candidates the current embedder ranks highest.",
+)
+@click.option(
+    "--kinds",
+    default="cobuy,purchase,step",
+    show_default=True,
+    help="Links to learn from: cobuy (pair ↔ intention, intention ↔ products), purchase (intention ↔ product), step (step ↔ aligned intention).",
+)
+@click.option(
+    "--held-out",
+    type=click.FloatRange(0.01, 0.9),
+    default=0.2,
+    show_default=True,
+    help="Share of co-bought products held out (whole groups of co-bought products, so none is on both sides).",
+)
+@click.option(
+    "--step-min-score", type=click.FloatRange(-1, 1), default=0.6, show_default=True, help="Least ALIGNED score for a step ↔ intention link to train on."
+)
+@click.option("--questions", "max_questions", type=click.IntRange(1), default=2000, show_default=True, help="At most this many held-out questions per task.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the negatives, the sampler and the questions.")
+@click.option("--max-examples", type=click.IntRange(2), help="Train on a seeded sample of at most this many pairs (a quick run).")
+@report_format
+@click.pass_context
+def train_reranker_cmd(
+    ctx: click.Context,
+    name: str,
+    epochs: int,
+    batch_size: int,
+    learning_rate: float,
+    negatives: int,
+    kinds: str,
+    held_out: float,
+    step_min_score: float,
+    max_questions: int,
+    seed: int,
+    max_examples: int | None,
+    as_json: bool,
+) -> None:
+    """Fine-tune a cross-encoder reranker on the graph's links with hard negatives mined by the
+    current embedder, and score it beside the embedder on IntentionQA-style questions about
+    held-out products. An interrupted run started again with the same options resumes.
+
+    \b
+    Example:
+      intentkb train reranker -o shop-reranker
+      intentkb retrieve "keep my feet warm on winter hikes" --rerank shop-reranker
+    """
+    from ..kb.engines import open_store
+    from ..training.reranker import RerankOptions, train_reranker
+
+    settings = settings_of(ctx)
+    opts = RerankOptions(
+        name=name,
+        epochs=epochs,
+        batch_size=batch_size,
+        learning_rate=learning_rate,
+        negatives=negatives,
+        kinds=comma_list(kinds),
+        held_out=held_out,
+        step_min_score=step_min_score,
+        max_questions=max_questions,
+        seed=seed,
+        max_examples=max_examples,
+    )
+    with open_store(settings) as store:
+        report = train_reranker(store, settings, opts, echo=lambda m: click.echo(m, err=True))
+    print_report(report, as_json)
+
+
+@train_group.command("critic")
+@click.option(
+    "-o",
+    "--output",
+    "name",
+    default="intentkb-critic",
+    show_default=True,
+    help="Model NAME: saved to $INTENTKB_HOME/models/NAME; use it with `intentkb generate mind --critic NAME`.",
+)
+@click.option("--epochs", type=click.IntRange(1, 100), default=2, show_default=True, help="Passes over the labelled intentions.")
+@click.option("--batch-size", type=click.IntRange(2, 1024), default=32, show_default=True, help="Labelled intentions per batch.")
+@click.option("--learning-rate", type=float, default=5e-5, show_default=True, help="AdamW peak learning rate (10 % warm-up).")
+@click.option(
+    "--held-out",
+    type=click.FloatRange(0.01, 0.9),
+    default=0.2,
+    show_default=True,
+    help="Share of co-bought products held out (whole groups of co-bought products, so none is on both sides).",
+)
+@click.option(
+    "--human",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Human judgements (CSV or JSON Lines: intention, plausible yes/no); they override the filter's verdict and weigh more.",
+)
+@click.option("--human-weight", type=click.IntRange(1, 100), default=3, show_default=True, help="How many times a human judgement counts in training.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the sampler and the initialisation.")
+@click.option("--max-examples", type=click.IntRange(2), help="Train on a seeded sample of at most this many pairs (a quick run).")
+@report_format
+@click.pass_context
+def train_critic_cmd(
+    ctx: click.Context,
+    name: str,
+    epochs: int,
+    batch_size: int,
+    learning_rate: float,
+    held_out: float,
+    human: Path | None,
+    human_weight: int,
+    seed: int,
+    max_examples: int | None,
+    as_json: bool,
+) -> None:
+    """Fine-tune a critic that scores how plausible an intention is for its co-bought pair, from
+    the role-aware filter's verdicts in the graph (and human judgements, when given); report its
+    accuracy and ROC AUC on held-out products, and the filter calls a --critic-threshold saves.
+
+    \b
+    Example:
+      intentkb train critic -o shop-critic
+      intentkb generate mind --critic shop-critic --critic-threshold 0.8 --base-url …
+    """
+    from ..kb.engines import open_store
+    from ..training.critic import CriticOptions, train_critic
+
+    settings = settings_of(ctx)
+    opts = CriticOptions(
+        name=name,
+        epochs=epochs,
+        batch_size=batch_size,
+        learning_rate=learning_rate,
+        held_out=held_out,
+        human_weight=human_weight,
+        seed=seed,
+        max_examples=max_examples,
+    )
+    with open_store(settings) as store:
+        report = train_critic(store, settings, opts, human=human, echo=lambda m: click.echo(m, err=True))
     print_report(report, as_json)

@@ -29,6 +29,7 @@ from ..io.rejects import RejectSink, explain, user_rejects_path
 from ..io.sources import BadLine, jsonl_records
 from ..kb.models import NumStr, OptText, Text
 from ..retrieval.embeddings import Embedder, embedding_text
+from ..retrieval.rerank import Reranker
 from .metrics import Accuracy, accuracy
 
 LETTERS = "ABCDEFGHIJ"
@@ -111,6 +112,7 @@ class MCQReport(BaseModel):
     by_task: dict[str, Accuracy]
     texts: int  # distinct texts embedded for the file
     encoded: int  # of those, how many went through the model (the rest came from the cache)
+    pairs_read: int = 0  # (question, option) pairs the reranker read
     seconds: float
 
     @model_validator(mode="after")
@@ -162,22 +164,50 @@ def score_embedding(questions: list[MCQuestion], embedder: Embedder) -> tuple[li
     return out, len(texts)
 
 
+FIRST_STAGE = 8  # with more options than this, the embedder keeps this many for the reranker to read
+
+
+def score_rerank(questions: list[MCQuestion], reranker: Reranker, embedder: Embedder | None = None) -> tuple[list[Prediction], int]:
+    """Predictions by the cross-encoder, which reads the question with each option; where a question
+    has more than `FIRST_STAGE` options (and an embedder is given), the embedder's best ones only."""
+    keep: list[list[tuple[str, str]]] = [q.option_texts() for q in questions]
+    n_texts = 0
+    if embedder is not None and any(len(o) > FIRST_STAGE for o in keep):
+        first, n_texts = score_embedding(questions, embedder)
+        for i, p in enumerate(first):
+            if len(keep[i]) > FIRST_STAGE:
+                kept = set(sorted(p.scores, key=lambda k: -p.scores[k])[:FIRST_STAGE])
+                keep[i] = [(k, t) for k, t in keep[i] if k in kept]
+    pairs = [(q.query(), t) for q, opts in zip(questions, keep) for _, t in opts]
+    probs = iter(reranker.score(pairs).tolist())
+    out = []
+    for q, opts in zip(questions, keep):
+        scores = {k: round(next(probs), 6) for k, _ in opts}
+        best = max(scores, key=lambda k: (scores[k], -ord(k[0])))
+        out.append(Prediction(id=q.id, task=q.task or 1, predicted=best, gold=q.gold_ind, correct=best == q.gold_ind, scores=scores))
+    return out, n_texts
+
+
 def evaluate_mcq(
     path: Path | str,
     embedder: Embedder | Callable[[list[str]], Embedder],
     *,
     scorer: str = "embedding",
+    reranker: Reranker | None = None,
     task: int | None = None,
     rejects_path: Path | None = None,
     predictions_path: Path | None = None,
     echo: Callable[[str], None] | None = None,
 ) -> MCQReport:
     """Score every question of an IntentionQA JSONL file; the report balances read = scored + rejected.
-    `embedder` may be a function of the file's texts that makes one (`--precision auto` measures on them)."""
+    `embedder` may be a function of the file's texts that makes one (`--precision auto` measures on
+    them); the rerank scorer makes it only when a question has more options than it reads."""
     import time
 
-    if scorer != "embedding":
+    if scorer not in ("embedding", "rerank"):
         raise IntentKBError(f"scorer {scorer!r} is not available here; the LLM scorer comes with `intentkb eval run`")
+    if scorer == "rerank" and reranker is None:
+        raise IntentKBError("the rerank scorer needs a reranker (`--reranker NAME`, made by `intentkb train reranker`)")
     path = Path(path)
     if not path.exists():
         raise FormatError(f"{path}: no such file")
@@ -187,10 +217,16 @@ def evaluate_mcq(
         questions, read = read_questions(path, sink, task)
     finally:
         sink.close()
-    if not isinstance(embedder, Embedder):
+    needs_embedder = scorer == "embedding" or any(len(q.options) > FIRST_STAGE for q in questions)
+    if needs_embedder and not isinstance(embedder, Embedder):
         embedder = embedder(question_texts(questions))
-    before = embedder.encoded
-    preds, n_texts = score_embedding(questions, embedder)
+    emb = embedder if isinstance(embedder, Embedder) else None
+    before = emb.encoded if emb else 0
+    if scorer == "rerank" and reranker is not None:
+        preds, n_texts = score_rerank(questions, reranker, emb)
+    else:
+        assert emb is not None
+        preds, n_texts = score_embedding(questions, emb)
     if predictions_path:
         check_output(predictions_path, directory=False)
         with open(predictions_path, "w", encoding="utf-8") as fh:
@@ -203,7 +239,7 @@ def evaluate_mcq(
     return MCQReport(
         file=str(path),
         scorer=scorer,
-        model=embedder.key,
+        model=reranker.location if scorer == "rerank" and reranker is not None else (emb.key if emb else ""),
         read=read,
         scored=len(preds),
         rejected=sink.count,
@@ -211,7 +247,8 @@ def evaluate_mcq(
         overall=accuracy(sum(p.correct for p in preds), len(preds)),
         by_task=by_task,
         texts=n_texts,
-        encoder=embedder.describe(),
-        encoded=embedder.encoded - before,
+        encoder=emb.describe() if emb else "",
+        encoded=(emb.encoded - before) if emb else 0,
+        pairs_read=reranker.scored if scorer == "rerank" and reranker is not None else 0,
         seconds=round(time.monotonic() - started, 2),
     )

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from ..kb.ids import cobuy_intention_id
 from ..kb.models import Relation
@@ -22,6 +22,7 @@ from .stage import Outcome, StageReport, Write
 
 if TYPE_CHECKING:
     from ..llm.client import LLMClient
+    from ..retrieval.rerank import Reranker
 
 STAGES = ("features", "intentions", "filter")
 StageName = Literal["features", "intentions", "filter"]
@@ -91,22 +92,59 @@ async def generate_cobuy_intentions(ctx: GenContext, relations: list[Relation] |
     )
 
 
-async def filter_intentions(ctx: GenContext) -> StageReport:
+def _critic_scored(rows: Iterator[dict[str, Any]], critic: Reranker, batch: int = 64) -> Iterator[dict[str, Any]]:
+    """`rows` with the critic's `critic_score`, scored a batch at a time (one model call each)."""
+    from ..training.critic import critic_pair
+
+    chunk: list[dict[str, Any]] = []
+
+    def scored() -> Iterator[dict[str, Any]]:
+        probs = critic.score([critic_pair(r["a_title"], r["b_title"], r["relation"], r["text"]) for r in chunk]).tolist()
+        for r, p in zip(chunk, probs):
+            yield {**r, "critic_score": round(p, 4)}
+
+    for row in rows:
+        chunk.append(row)
+        if len(chunk) == batch:
+            yield from scored()
+            chunk = []
+    if chunk:
+        yield from scored()
+
+
+async def filter_intentions(ctx: GenContext, options: MindOptions) -> StageReport:
+    """The role-aware filter. With a critic, each intention gets its `critic_score`; with a
+    `critic_threshold` too, a score at or past it (or at or below 1 − it) decides without the LLM,
+    which is asked about the uncertain middle only."""
     phrases = ctx.client.prompts.relation_phrases()
     version = ctx.client.prompts.get("mind_filter").prompt_version
+    rows: Iterator[dict[str, Any]] = ctx.pages("gen_unfiltered_page")
+    sure = options.critic_threshold
+    if options.critic:
+        from ..retrieval.rerank import Reranker, reranker_location
+
+        critic = Reranker(
+            reranker_location(ctx.settings, options.critic, "critic"), device=ctx.settings.embedding_device, threads=ctx.settings.embedding_threads
+        )
+        rows = prefetch(_critic_scored(rows, critic))
 
     async def work(row: dict[str, Any], emit: Callable[[list[Write]], None]) -> Outcome:
+        score = row.get("critic_score")
+        scored = {"critic_score": score, "critic_model": options.critic} if score is not None else {}
+        if score is not None and sure is not None and (score >= sure or score <= 1 - sure):
+            decided = {"accepted": score >= sure, "filter_model": f"critic:{options.critic}", "filter_reason": f"critic score {score:.2f}", **scored}
+            return Outcome(writes=[("gen_intention_props", {"id": row["id"], "props": decided})])
         a, b = _pair_views(ctx, row)
         rel = Relation.parse(row["relation"]).value
         values = {"a": a, "b": b, "relation": {"name": rel, "phrase": phrases[rel]}, "intention": row["text"]}
         reply = await ctx.client.complete("mind_filter", values, images=_images(ctx, a, b))
         verdict: FilterVerdict = reply.value
-        props: dict[str, Any] = {"accepted": verdict.accepted, "filter_model": ctx.model, "filter_prompt": version}
+        props: dict[str, Any] = {"accepted": verdict.accepted, "filter_model": ctx.model, "filter_prompt": version, **scored}
         if verdict.reason:
             props["filter_reason"] = verdict.reason
         return Outcome(writes=[("gen_intention_props", {"id": row["id"], "props": props})])
 
-    return await ctx.run_stage("mind", "filter", ctx.pages("gen_unfiltered_page"), work, lambda r: {"intention": r["id"]}, order=["gen_intention_props"])
+    return await ctx.run_stage("mind", "filter", rows, work, lambda r: {"intention": r["id"]}, order=["gen_intention_props"])
 
 
 # -- the pipeline --------------------------------------------------------------------------------
@@ -121,6 +159,25 @@ class MindOptions(PipelineOptions):
     relations: list[Relation] = Field(
         default_factory=list, description="Only these MIND relations (repeatable; default all 20).", json_schema_extra={"flag": "--relation"}
     )
+
+    critic: str | None = Field(
+        default=None,
+        description="Score each intention the filter stage judges with this critic (`intentkb train critic -o NAME`), kept as critic_score.",
+        json_schema_extra={"metavar": "NAME_OR_PATH"},
+    )
+    critic_threshold: float | None = Field(
+        default=None,
+        gt=0.5,
+        lt=1,
+        description="With --critic: a score at or past this keeps the intention, at or below 1 minus it drops it, "
+        "without asking the LLM; only the uncertain middle goes to the role-aware filter.",
+    )
+
+    @model_validator(mode="after")
+    def _threshold_needs_critic(self) -> MindOptions:
+        if self.critic_threshold is not None and not self.critic:
+            raise ValueError("--critic-threshold needs --critic NAME")
+        return self
 
     @field_validator("stages", mode="before")
     @classmethod
@@ -159,7 +216,7 @@ register(
         stages=(
             Stage("features", lambda ctx, o: generate_features(ctx), when=lambda o: "features" in o.stages),
             Stage("intentions", lambda ctx, o: generate_cobuy_intentions(ctx, o.relations or None), when=lambda o: "intentions" in o.stages),
-            Stage("filter", lambda ctx, o: filter_intentions(ctx), when=lambda o: "filter" in o.stages),
+            Stage("filter", lambda ctx, o: filter_intentions(ctx, o), when=lambda o: "filter" in o.stages),
         ),
         estimate=estimate_filter_of_new,
     )

@@ -43,6 +43,7 @@ class ProductHit(BaseModel):
     product_score: float | None = None
     paths: list[str] = []
     weak: bool = False
+    rerank_score: float | None = None  # the reranker's P(answers the query), when one re-ordered the hits
     pair: str | None = None  # the other product of a co-buy pair whose one intention led to both
     pair_title: str | None = None
 

@@ -26,8 +26,10 @@ from .align import DEFAULT_THRESHOLD
 from .embeddings import Embedder, embedding_text, open_embedder, settings_key
 from .fusion import WEAK_INTENTION, ProductHit, fuse
 from .index import VectorIndex, index_dir, load_intentions_index
+from .rerank import Reranker
 
 MAX_INTENTIONS = 5000  # the widest intention search for one query before giving up on filling k
+RERANK_DEPTH = 30  # candidates a reranker reads per query
 
 
 class StepProducts(BaseModel):
@@ -79,8 +81,10 @@ class Retriever:
         embedder: Embedder | None = None,
         products: VectorIndex | None = None,
         hybrid: bool = True,
+        reranker: Reranker | None = None,
     ) -> None:
         self.store = store
+        self.reranker = reranker  # when set, every answer is re-ordered by it (module `rerank`)
         self.settings = settings
         self.index = index or self._intentions_index(store, settings)
         self.products = products
@@ -173,23 +177,29 @@ class Retriever:
         titles = {r["id"]: r["title"] for r in self.store.run("product_titles", {"ids": missing})} if missing else {}
         return [fuse(hits, d, titles, k, weak_product=self.products.meta.weak_below) for hits, d in zip(by_intention, direct)]
 
-    def retrieve(self, text: str, k: int = 10, *, threshold: float | None = None) -> list[ProductHit]:
+    def retrieve(self, text: str, k: int = 10, *, threshold: float | None = None, rerank: bool = True) -> list[ProductHit]:
         """The `k` products that serve `text`: through intentions and through their own texts, fused."""
-        return self.retrieve_many([text], k, threshold=threshold)[0]
+        return self.retrieve_many([text], k, threshold=threshold, rerank=rerank)[0]
 
-    def retrieve_many(self, texts: Sequence[str], k: int = 10, *, threshold: float | None = None) -> list[list[ProductHit]]:
+    def retrieve_many(self, texts: Sequence[str], k: int = 10, *, threshold: float | None = None, rerank: bool = True) -> list[list[ProductHit]]:
         """`retrieve` for several texts at once: one encode, and FAISS and the graph asked for all of
-        them together (what `intentkb serve` does with the requests waiting at one moment)."""
+        them together (what `intentkb serve` does with the requests waiting at one moment). With a
+        reranker (and `rerank`), the first `RERANK_DEPTH` candidates are re-ordered by it."""
         texts = [t.strip() for t in texts]
         if not all(texts):
             raise IntentKBError("retrieve: empty text")
+        reranker = self.reranker if rerank else None
+        width = max(k, RERANK_DEPTH) if reranker else k
         vectors = np.asarray(self.embedder.encode([embedding_text(t) for t in texts]))
         if self.products is None:
-            return self._products_many(vectors, k, threshold)
-        return self._fused_many(vectors, self._products_many(vectors, max(2 * k, 20), threshold), k)
+            found = self._products_many(vectors, width, threshold)
+        else:
+            found = self._fused_many(vectors, self._products_many(vectors, max(2 * width, 20), threshold), width)
+        return reranker.rerank_many(texts, found, k) if reranker else found
 
-    def retrieve_script(self, script: str, k: int = 10, *, threshold: float = DEFAULT_THRESHOLD) -> list[StepProducts]:
-        """Products for every step of `script`, in step order."""
+    def retrieve_script(self, script: str, k: int = 10, *, threshold: float = DEFAULT_THRESHOLD, rerank: bool = True) -> list[StepProducts]:
+        """Products for every step of `script`, in step order (re-ordered by the reranker, when there is one and `rerank`)."""
+        reranker = self.reranker if rerank else None
         steps = self.store.run("script_steps", {"script": script})
         if not steps:
             raise IntentKBError(f"no script {script!r} with steps in the graph")
@@ -198,6 +208,7 @@ class Retriever:
             for r in self.store.run("script_aligned_products", {"script": script}):
                 by_step.setdefault(r["step"], []).append(r)
         width = max(2 * k, 20) if self.products is not None else k
+        width = max(width, RERANK_DEPTH) if reranker else width
         # steps are embedded only when something searches with them: a step without an aligned
         # path, or the direct path (an aligned script without a product index needs no model)
         need = [s for s in steps if self.products is not None or not by_step.get(s["id"])]
@@ -207,6 +218,7 @@ class Retriever:
             # the graph's own path when the step has one; else searched now, with the threshold
             aligned = bool(by_step.get(s["id"]))
             path = merge_products(by_step[s["id"]], width) if aligned else self._products(vectors[s["id"]], width, threshold)
-            products = self._fused(vectors[s["id"]], path, k) if self.products is not None else path[:k]
+            products = self._fused(vectors[s["id"]], path, width) if self.products is not None else path[:width]
+            products = reranker.rerank(s["text"], products, k) if reranker else products[:k]
             out.append(StepProducts(step=s["id"], idx=s["idx"], text=s["text"], source="aligned" if aligned else "search", products=products))
         return out

@@ -36,6 +36,7 @@ from ..kb.guard import QueryRefused, ResultCaps, ResultTooLarge
 from ..kb.store import GraphStore
 from ..retrieval.embeddings import Embedder, open_embedder
 from ..retrieval.fusion import ProductHit
+from ..retrieval.rerank import Reranker
 from ..retrieval.retrieve import Retriever, StepProducts
 from .batching import Batcher
 from .limits import ApiLimits, SizeLimits, validation_error
@@ -50,6 +51,7 @@ class RetrieveRequest(BaseModel):
     script: str | None = Field(default=None, min_length=1, max_length=200, description="A script id: products for each of its steps")
     k: int = Field(default=10, ge=1, le=1000)
     threshold: float | None = Field(default=None, ge=-1, le=1, description="Least intention similarity")
+    rerank: bool | None = Field(default=None, description="Re-order the candidates with the server's reranker (`serve --rerank`); default: when it has one")
 
     @model_validator(mode="after")
     def _one(self) -> RetrieveRequest:
@@ -113,8 +115,9 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 
 
 class _State:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, reranker: str | None = None) -> None:
         self.settings = settings
+        self.reranker_location = reranker
         self.store: GraphStore = open_store(settings)
         self.retriever: Retriever | None = None
         self.lock = threading.Lock()
@@ -126,7 +129,10 @@ class _State:
         with self.lock:
             if self.retriever is None:
                 self.embedder = self.embedder or open_embedder(self.settings, spin=False)
-                retriever = Retriever(self.store, self.settings, embedder=self.embedder)
+                cross = None
+                if self.reranker_location:
+                    cross = Reranker(self.reranker_location, device=self.settings.embedding_device, threads=self.settings.embedding_threads)
+                retriever = Retriever(self.store, self.settings, embedder=self.embedder, reranker=cross)
                 _ = retriever.embedder.model  # loaded (seconds) here, not in a client's request, even when queries are cached
                 retriever.embedder.encode(["warm up"])
                 self.retriever = retriever
@@ -139,7 +145,8 @@ class _State:
         self.store.close()
 
 
-def create_app(settings: Settings | None = None, *, token: str | None = None, limits: ApiLimits | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, *, token: str | None = None, limits: ApiLimits | None = None, reranker: str | None = None) -> FastAPI:
+    """The API; `reranker` (a trained cross-encoder's directory) re-orders every retrieval unless a request says `rerank: false`."""
     settings = settings or Settings()
     limits = limits or ApiLimits()
     caps = ResultCaps(max_rows=limits.max_rows, max_bytes=limits.max_response)
@@ -147,7 +154,7 @@ def create_app(settings: Settings | None = None, *, token: str | None = None, li
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        st = state["s"] = _State(settings)
+        st = state["s"] = _State(settings, reranker)
         try:
             st.ready()  # load the model and indexes now, not on the first request
         except IntentKBError:
@@ -201,9 +208,11 @@ def create_app(settings: Settings | None = None, *, token: str | None = None, li
     @app.post("/retrieve", response_model=RetrieveResponse, dependencies=guard, responses=ERRORS)
     async def retrieve(req: RetrieveRequest) -> RetrieveResponse:
         st = state["s"]
+        if req.rerank and not st.reranker_location:
+            raise HTTPException(status_code=400, detail="this server has no reranker: start it with `intentkb serve --rerank NAME`")
         try:
             if req.text is not None:  # answered with the other requests waiting now (module batching)
-                hits = await asyncio.wrap_future(st.batcher.submit(req.text, req.k, req.threshold))
+                hits = await asyncio.wrap_future(st.batcher.submit(req.text, req.k, req.threshold, req.rerank is not False))
                 return RetrieveResponse(text=req.text, products=hits)
             return await run_in_threadpool(_script_steps, st, req)
         except IntentKBError as e:
@@ -213,7 +222,7 @@ def create_app(settings: Settings | None = None, *, token: str | None = None, li
         r = st.ready()
         kw = {"threshold": req.threshold} if req.threshold is not None else {}
         with st.lock:
-            return RetrieveResponse(script=req.script, steps=r.retrieve_script(req.script or "", req.k, **kw))
+            return RetrieveResponse(script=req.script, steps=r.retrieve_script(req.script or "", req.k, rerank=req.rerank is not False, **kw))
 
     @app.get("/scripts/{script}/products", response_model=list[StepProducts], dependencies=guard, responses=ERRORS)
     def script_products(script: str = FastPath(max_length=200), k: int = Query(10, ge=1, le=1000)) -> list[StepProducts]:

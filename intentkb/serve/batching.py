@@ -27,6 +27,7 @@ class _Ask:
     text: str
     k: int
     threshold: float | None
+    rerank: bool = True
     done: Future[list[ProductHit]] = field(default_factory=Future)
 
 
@@ -41,10 +42,10 @@ class Batcher:
         self.batches = 0
         self.asked = 0
 
-    def submit(self, text: str, k: int, threshold: float | None) -> Future[list[ProductHit]]:
+    def submit(self, text: str, k: int, threshold: float | None, rerank: bool = True) -> Future[list[ProductHit]]:
         if not text.strip():
             raise IntentKBError("retrieve: empty text")  # here, not in the batch it would fail whole
-        ask = _Ask(text, k, threshold)
+        ask = _Ask(text, k, threshold, rerank)
         self._queue.put(ask)
         return ask.done
 
@@ -70,15 +71,15 @@ class Batcher:
 
     def _run(self) -> None:
         while (asks := self._take()) is not None:
-            # requests with the same k and threshold go through one call; others in their own
-            groups: dict[tuple[int, float | None], list[_Ask]] = {}
+            # requests with the same k, threshold and reranking go through one call; others in their own
+            groups: dict[tuple[int, float | None, bool], list[_Ask]] = {}
             for a in asks:
-                groups.setdefault((a.k, a.threshold), []).append(a)
-            for (k, threshold), group in groups.items():
+                groups.setdefault((a.k, a.threshold, a.rerank), []).append(a)
+            for (k, threshold, rerank), group in groups.items():
                 try:
                     r = self._retriever()
                     with self._lock:
-                        answers = r.retrieve_many([a.text for a in group], k, threshold=threshold)
+                        answers = r.retrieve_many([a.text for a in group], k, threshold=threshold, rerank=rerank)
                     self.batches += 1
                     self.asked += len(group)
                     for a, hits in zip(group, answers):

@@ -25,7 +25,14 @@ def record_path(settings: Settings) -> Path:
 
 
 def serve(
-    settings: Settings, *, host: str = "127.0.0.1", port: int = 8765, token: str | None = None, limits: ApiLimits | None = None, log_level: str = "warning"
+    settings: Settings,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8765,
+    token: str | None = None,
+    limits: ApiLimits | None = None,
+    log_level: str = "warning",
+    reranker: str | None = None,
 ) -> None:
     """Run the API until interrupted (uvicorn), recorded in DATA_DIR/serve.json meanwhile. The
     record (0600, in the 0700 data directory) holds the token, so the same user's `intentkb
@@ -34,12 +41,14 @@ def serve(
 
     from .app import create_app
 
-    app = create_app(settings, token=token, limits=limits)
+    app = create_app(settings, token=token, limits=limits, reranker=reranker)
     config = uvicorn.Config(app, host=host, port=port, log_level=log_level, access_log=False)
     server = uvicorn.Server(config)
     path = record_path(settings)
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
-    private_write_text(path, json.dumps({"url": f"http://{shown}:{port}", "pid": os.getpid(), "graph": settings.graph_name, "token": token}))
+    private_write_text(
+        path, json.dumps({"url": f"http://{shown}:{port}", "pid": os.getpid(), "graph": settings.graph_name, "token": token, "reranker": reranker})
+    )
 
     def forget() -> None:
         try:
@@ -64,6 +73,7 @@ def serve(
 class Found(NamedTuple):
     url: str
     token: str | None
+    reranker: str | None = None  # the reranker's location when the server reranks
 
 
 def find_server(settings: Settings, timeout: float = 0.5) -> Found | None:
@@ -83,7 +93,8 @@ def find_server(settings: Settings, timeout: float = 0.5) -> Found | None:
     try:
         with urllib.request.urlopen(f"{rec['url']}/health", timeout=timeout) as r:
             if json.loads(r.read()).get("status") == "ok":
-                return Found(str(rec["url"]), token or None)
+                rr = rec.get("reranker")
+                return Found(str(rec["url"]), token or None, rr if isinstance(rr, str) else None)
     except (OSError, ValueError):
         return None
     return None

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import struct
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -16,28 +15,14 @@ from intentkb.ingest import ingest_file
 from intentkb.ingest.synthetic import synthetic_forest
 from intentkb.views.session import write_session_html
 
+from .conftest import CHROMIUM_ARGS
+
 DEMO = Path(__file__).parents[2] / "intentkb/demo/data"
 LONG = (
     "Wants a board that is stable at speed for long downhill runs, light enough to carry up the hill afterwards, "
     "with a deck that flexes for carving and wheels that stay quiet on rough tarmac, because the last one chattered "
     "and the rider now skates every evening on the way home from work."
 )
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
-
-@pytest.fixture(scope="module")
-def chromium() -> str:
-    out = subprocess.run([str(Path(__file__).parents[1] / "browser" / "chromium")], capture_output=True, text=True, timeout=1200)
-    assert out.returncode == 0, f"no Chromium for the browser tests: {out.stderr[-800:]}"
-    return out.stdout.strip().splitlines()[-1]
 
 
 @pytest.fixture

@@ -1,0 +1,1 @@
+"""The knowledge-quality report: duplicates, genericness, diversity, schema, coverage, critic scores."""
