@@ -14,7 +14,7 @@ from .output import emit, print_format
 
 def _retrieve(ctx: click.Context, text: str | None, k: int, script: str | None, threshold: float | None, rerank: str | None) -> tuple[list[Any], list[Any]]:
     """Hits for TEXT or the steps of a script: from a running `intentkb serve` of this graph when
-    there is one (no model to load) and it reranks as asked, else here."""
+    there is one (no model to load) that can rerank as asked, else here."""
     from ..retrieval.fusion import ProductHit
     from ..retrieval.rerank import Reranker, reranker_location
     from ..retrieval.retrieve import Retriever, StepProducts
@@ -23,7 +23,7 @@ def _retrieve(ctx: click.Context, text: str | None, k: int, script: str | None, 
     settings = settings_of(ctx)
     wanted = str(reranker_location(settings, rerank)) if rerank else None
     found = find_server(settings)
-    if found is not None and wanted == found.reranker:
+    if found is not None and wanted in (None, found.reranker):  # the server reranks with this model, or is asked not to
         body: dict[str, Any] = {
             "k": k,
             **({"text": text} if text else {"script": script}),

@@ -1,13 +1,17 @@
-"""`intentkb train embedder`: thin options over intentkb.training."""
+"""`intentkb train embedder|reranker|critic`: thin options over intentkb.training."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
 import click
 
 from .common import comma_list, settings_of
 from .output import print_report, report_format
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 @click.group("train")
@@ -15,41 +19,35 @@ def train_group() -> None:
     """Learn from the knowledge base's own links."""
 
 
-@train_group.command("embedder")
-@click.option(
-    "-o",
-    "--output",
-    "name",
-    default="intentkb-minilm",
-    show_default=True,
-    help="Model NAME: saved to $INTENTKB_HOME/models/NAME; select it with INTENTKB_EMBEDDING_MODEL=NAME.",
-)
-@click.option("--epochs", type=click.IntRange(1, 100), default=1, show_default=True, help="Passes over the training links.")
-@click.option(
-    "--batch-size",
-    type=click.IntRange(2, 1024),
-    default=32,
-    show_default=True,
-    help="Links per batch; each anchor's negatives are the batch's other positives.",
-)
-@click.option("--learning-rate", type=float, default=5e-5, show_default=True, help="AdamW peak learning rate (10 % warm-up).")
-@click.option(
-    "--kinds",
-    default="cobuy,purchase,step",
-    show_default=True,
-    help="Links to learn from: cobuy (pair ↔ intention), purchase (intention ↔ product), step (step ↔ aligned intention).",
-)
-@click.option(
+def _name(default: str, use: str) -> Callable[[F], F]:
+    return click.option("-o", "--output", "name", default=default, show_default=True, help=f"Model NAME: saved to $INTENTKB_HOME/models/NAME; {use}.")
+
+
+def _epochs(default: int, what: str) -> Callable[[F], F]:
+    return click.option("--epochs", type=click.IntRange(1, 100), default=default, show_default=True, help=f"Passes over the {what}.")
+
+
+def _learning_rate(default: float) -> Callable[[F], F]:
+    return click.option("--learning-rate", type=float, default=default, show_default=True, help="AdamW peak learning rate (10 % warm-up).")
+
+
+_held_out = click.option(
     "--held-out",
     type=click.FloatRange(0.01, 0.9),
     default=0.2,
     show_default=True,
-    help="Share of co-buy product pairs kept out of training and used for the before/after questions.",
+    help="Share of co-bought products held out, whole groups of co-bought products (none on both sides); the questions are about them.",
 )
-@click.option(
+_kinds = click.option(
+    "--kinds",
+    default="cobuy,purchase,step",
+    show_default=True,
+    help="Links to learn from: cobuy (pair ↔ intention, intention ↔ products), purchase (intention ↔ product), step (step ↔ aligned intention).",
+)
+_step_min_score = click.option(
     "--step-min-score", type=click.FloatRange(-1, 1), default=0.6, show_default=True, help="Least ALIGNED score for a step ↔ intention link to train on."
 )
-@click.option(
+_questions = click.option(
     "--questions",
     "max_questions",
     type=click.IntRange(1),
@@ -57,6 +55,24 @@ def train_group() -> None:
     show_default=True,
     help="At most this many held-out questions per task, scored before and after.",
 )
+_max_examples = click.option("--max-examples", type=click.IntRange(2), help="Train on a seeded sample of at most this many pairs (a quick run).")
+
+
+@train_group.command("embedder")
+@_name("intentkb-minilm", "select it with INTENTKB_EMBEDDING_MODEL=NAME")
+@_epochs(1, "training links")
+@click.option(
+    "--batch-size",
+    type=click.IntRange(2, 1024),
+    default=32,
+    show_default=True,
+    help="Links per batch; each anchor's negatives are the batch's other positives.",
+)
+@_learning_rate(5e-5)
+@_kinds
+@_held_out
+@_step_min_score
+@_questions
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the sampler, the initialisation and the questions.")
 @report_format
 @click.pass_context
@@ -103,17 +119,10 @@ def train_embedder_cmd(
 
 
 @train_group.command("reranker")
-@click.option(
-    "-o",
-    "--output",
-    "name",
-    default="intentkb-reranker",
-    show_default=True,
-    help="Model NAME: saved to $INTENTKB_HOME/models/NAME; use it with `retrieve --rerank NAME` or `eval mcq --scorer rerank --reranker NAME`.",
-)
-@click.option("--epochs", type=click.IntRange(1, 100), default=1, show_default=True, help="Passes over the training pairs.")
+@_name("intentkb-reranker", "use it with `retrieve --rerank NAME` or `eval mcq --scorer rerank --reranker NAME`")
+@_epochs(1, "training pairs")
 @click.option("--batch-size", type=click.IntRange(2, 1024), default=32, show_default=True, help="(query, candidate) pairs per batch.")
-@click.option("--learning-rate", type=float, default=4e-5, show_default=True, help="AdamW peak learning rate (10 % warm-up).")
+@_learning_rate(4e-5)
 @click.option(
     "--negatives",
     type=click.IntRange(0, 20),
@@ -121,25 +130,12 @@ def train_embedder_cmd(
     show_default=True,
     help="Hard negatives per link: wrong candidates the current embedder ranks highest.",
 )
-@click.option(
-    "--kinds",
-    default="cobuy,purchase,step",
-    show_default=True,
-    help="Links to learn from: cobuy (pair ↔ intention, intention ↔ products), purchase (intention ↔ product), step (step ↔ aligned intention).",
-)
-@click.option(
-    "--held-out",
-    type=click.FloatRange(0.01, 0.9),
-    default=0.2,
-    show_default=True,
-    help="Share of co-bought products held out (whole groups of co-bought products, so none is on both sides).",
-)
-@click.option(
-    "--step-min-score", type=click.FloatRange(-1, 1), default=0.6, show_default=True, help="Least ALIGNED score for a step ↔ intention link to train on."
-)
-@click.option("--questions", "max_questions", type=click.IntRange(1), default=2000, show_default=True, help="At most this many held-out questions per task.")
+@_kinds
+@_held_out
+@_step_min_score
+@_questions
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the negatives, the sampler and the questions.")
-@click.option("--max-examples", type=click.IntRange(2), help="Train on a seeded sample of at most this many pairs (a quick run).")
+@_max_examples
 @report_format
 @click.pass_context
 def train_reranker_cmd(
@@ -189,24 +185,11 @@ def train_reranker_cmd(
 
 
 @train_group.command("critic")
-@click.option(
-    "-o",
-    "--output",
-    "name",
-    default="intentkb-critic",
-    show_default=True,
-    help="Model NAME: saved to $INTENTKB_HOME/models/NAME; use it with `intentkb generate mind --critic NAME`.",
-)
-@click.option("--epochs", type=click.IntRange(1, 100), default=2, show_default=True, help="Passes over the labelled intentions.")
+@_name("intentkb-critic", "use it with `intentkb generate mind --critic NAME`")
+@_epochs(2, "labelled intentions")
 @click.option("--batch-size", type=click.IntRange(2, 1024), default=32, show_default=True, help="Labelled intentions per batch.")
-@click.option("--learning-rate", type=float, default=5e-5, show_default=True, help="AdamW peak learning rate (10 % warm-up).")
-@click.option(
-    "--held-out",
-    type=click.FloatRange(0.01, 0.9),
-    default=0.2,
-    show_default=True,
-    help="Share of co-bought products held out (whole groups of co-bought products, so none is on both sides).",
-)
+@_learning_rate(5e-5)
+@_held_out
 @click.option(
     "--human",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
@@ -214,7 +197,7 @@ def train_reranker_cmd(
 )
 @click.option("--human-weight", type=click.IntRange(1, 100), default=3, show_default=True, help="How many times a human judgement counts in training.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the sampler and the initialisation.")
-@click.option("--max-examples", type=click.IntRange(2), help="Train on a seeded sample of at most this many pairs (a quick run).")
+@_max_examples
 @report_format
 @click.pass_context
 def train_critic_cmd(

@@ -16,6 +16,7 @@ re-run cost nothing.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
@@ -166,26 +167,54 @@ def score_embedding(questions: list[MCQuestion], embedder: Embedder) -> tuple[li
 
 FIRST_STAGE = 8  # with more options than this, the embedder keeps this many for the reranker to read
 
+Parts = dict[str, tuple[float, float | None]]  # option letter -> (the reranker's probability, the embedder's cosine)
 
-def score_rerank(questions: list[MCQuestion], reranker: Reranker, embedder: Embedder | None = None) -> tuple[list[Prediction], int]:
-    """Predictions by the cross-encoder, which reads the question with each option; where a question
-    has more than `FIRST_STAGE` options (and an embedder is given), the embedder's best ones only."""
-    keep: list[list[tuple[str, str]]] = [q.option_texts() for q in questions]
+
+def rerank_parts(questions: list[MCQuestion], reranker: Reranker, embedder: Embedder | None = None) -> tuple[list[Parts], int]:
+    """Each question's options with the cross-encoder's probability (it reads the question with the
+    option) and, given an embedder, its cosine; where a question has more than `FIRST_STAGE`
+    options, the embedder's best ones only. Also the number of distinct texts embedded."""
+    first: list[Prediction | None] = [None] * len(questions)
     n_texts = 0
-    if embedder is not None and any(len(o) > FIRST_STAGE for o in keep):
-        first, n_texts = score_embedding(questions, embedder)
-        for i, p in enumerate(first):
-            if len(keep[i]) > FIRST_STAGE:
-                kept = set(sorted(p.scores, key=lambda k: -p.scores[k])[:FIRST_STAGE])
-                keep[i] = [(k, t) for k, t in keep[i] if k in kept]
-    pairs = [(q.query(), t) for q, opts in zip(questions, keep) for _, t in opts]
-    probs = iter(reranker.score(pairs).tolist())
+    if embedder is not None:
+        scored, n_texts = score_embedding(questions, embedder)
+        first = list(scored)
+    keep: list[list[tuple[str, str]]] = []
+    for q, p in zip(questions, first):
+        opts = q.option_texts()
+        if p is not None and len(opts) > FIRST_STAGE:
+            kept = set(sorted(p.scores, key=lambda k: -p.scores[k])[:FIRST_STAGE])
+            opts = [(k, t) for k, t in opts if k in kept]
+        keep.append(opts)
+    probs = iter(reranker.score([(q.query(), t) for q, opts in zip(questions, keep) for _, t in opts]).tolist())
+    parts = [{k: (next(probs), p.scores[k] if p is not None else None) for k, _ in opts} for p, opts in zip(first, keep)]
+    return parts, n_texts
+
+
+def fuse_parts(questions: list[MCQuestion], parts: list[Parts], weight: float) -> list[Prediction]:
+    """Predictions from the reranker's log-odds plus `weight` × the embedder's cosine: the
+    cross-encoder judges fit, the embedder keeps it from a near miss that merely reads well."""
     out = []
-    for q, opts in zip(questions, keep):
-        scores = {k: round(next(probs), 6) for k, _ in opts}
+    for q, opts in zip(questions, parts):
+        scores = {k: round(logit(pr) + (weight * cos if cos is not None else 0.0), 6) for k, (pr, cos) in opts.items()}
         best = max(scores, key=lambda k: (scores[k], -ord(k[0])))
         out.append(Prediction(id=q.id, task=q.task or 1, predicted=best, gold=q.gold_ind, correct=best == q.gold_ind, scores=scores))
-    return out, n_texts
+    return out
+
+
+def logit(p: float) -> float:
+    p = min(max(p, 1e-6), 1 - 1e-6)
+    return math.log(p / (1 - p))
+
+
+def score_rerank(
+    questions: list[MCQuestion], reranker: Reranker, embedder: Embedder | None = None, weight: float | None = None
+) -> tuple[list[Prediction], int]:
+    """Predictions by the cross-encoder, fused with the embedder's cosine by the weight its training
+    chose (`Reranker.fusion_weight`, or `weight`); the cross-encoder alone without an embedder."""
+    parts, n_texts = rerank_parts(questions, reranker, embedder)
+    w = reranker.fusion_weight if weight is None else weight
+    return fuse_parts(questions, parts, w), n_texts
 
 
 def evaluate_mcq(
@@ -217,7 +246,7 @@ def evaluate_mcq(
         questions, read = read_questions(path, sink, task)
     finally:
         sink.close()
-    needs_embedder = scorer == "embedding" or any(len(q.options) > FIRST_STAGE for q in questions)
+    needs_embedder = scorer == "embedding" or reranker is None or bool(reranker.fusion_weight) or any(len(q.options) > FIRST_STAGE for q in questions)
     if needs_embedder and not isinstance(embedder, Embedder):
         embedder = embedder(question_texts(questions))
     emb = embedder if isinstance(embedder, Embedder) else None

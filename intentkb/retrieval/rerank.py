@@ -30,7 +30,7 @@ MAX_LENGTH = 128  # tokens of query + candidate, as trained: IQA questions fit, 
 WEAK_RERANK = 0.5  # a candidate the reranker gives less than even odds is not vouched for
 RERANK_BATCH = 64
 
-_LOADED: dict[tuple[str, str], Any] = {}
+_LOADED: dict[tuple[Any, ...], Any] = {}
 
 
 def reranker_location(settings: Settings, name: str, kind: str = "reranker") -> Path:
@@ -48,7 +48,15 @@ def reranker_location(settings: Settings, name: str, kind: str = "reranker") -> 
         raise IntentKBError(f"{p} is not a model `intentkb train {kind}` wrote (no readable {MODEL_MARKER})") from None
     if found != kind:
         raise IntentKBError(f"{p} is {'a ' + found + ' model' if found else 'another kind of model'}, not a {kind}; make one with `intentkb train {kind}`")
-    return p
+    return p.resolve()
+
+
+def _marker(location: Path) -> dict[str, Any]:
+    try:
+        found = json.loads((location / MODEL_MARKER).read_text())
+    except (OSError, ValueError):
+        return {}
+    return found if isinstance(found, dict) else {}
 
 
 class Reranker:
@@ -56,7 +64,8 @@ class Reranker:
 
     def __init__(self, location: Path | str, *, device: str = "cpu", threads: int | None = None, max_length: int = MAX_LENGTH) -> None:
         self.location = str(Path(location).resolve())
-        key = (self.location, device)
+        weights = [w.stat().st_mtime_ns for w in sorted(Path(self.location).glob("*.safetensors"))]
+        key = (self.location, device, *weights)  # a model trained again in the same place is loaded again
         if key not in _LOADED:
             os.environ.setdefault("HF_HUB_OFFLINE", "1")
             import torch
@@ -71,6 +80,8 @@ class Reranker:
                 raise IntentKBError(f"cannot load reranker {location}: {e}") from e
         self.model = _LOADED[key]
         self.scored = 0  # pairs read so far
+        # the weight of the embedder's cosine beside the log-odds in multiple choice (module evaluation.mcq), chosen by training
+        self.fusion_weight = float(_marker(Path(self.location)).get("fusion_weight") or 0.0)
 
     @classmethod
     def open(cls, settings: Settings, name: str) -> Reranker:

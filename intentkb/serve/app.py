@@ -99,6 +99,7 @@ class Health(BaseModel):
     indexes: dict[str, int]
     retrieve_requests: int = Field(description="Text requests answered since the start")
     retrieve_batches: int = Field(description="The batches they were answered in")
+    reranker: str | None = Field(default=None, description="The reranker's directory when the server reranks (`serve --rerank`)")
 
 
 class ErrorDetail(BaseModel):
@@ -202,6 +203,7 @@ def create_app(settings: Settings | None = None, *, token: str | None = None, li
             indexes=indexes,
             retrieve_requests=st.batcher.asked,
             retrieve_batches=st.batcher.batches,
+            reranker=st.reranker_location,
         )
         return h if h.status == "ok" else JSONResponse(status_code=503, content=h.model_dump())
 

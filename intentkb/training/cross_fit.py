@@ -53,6 +53,21 @@ def spec_hash(*parts: Any, rows: list[tuple[str, str, float]]) -> str:
     return h.hexdigest()
 
 
+def resume_point(work: Path, spec: str, say: Callable[[str], None]) -> str | None:
+    """The last checkpoint in `work` of a stopped run with the same `spec` (data and options);
+    another run's checkpoints are cleared."""
+    spec_file = work / "spec.txt"
+    if work.exists() and (not spec_file.exists() or spec_file.read_text() != spec):
+        shutil.rmtree(work)
+    private_dir(work)
+    private_write_text(spec_file, spec)
+    checkpoints = sorted(work.glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[1]))
+    resume = str(checkpoints[-1]) if checkpoints else None
+    if resume:
+        say(f"resuming from {Path(resume).name}")
+    return resume
+
+
 def fit_cross_encoder(
     base: str, rows: list[tuple[str, str, float]], opts: FitOptions, work: Path, spec: str, settings: Settings, progress: bool, say: Callable[[str], None]
 ) -> tuple[str | None, float]:
@@ -70,16 +85,7 @@ def fit_cross_encoder(
     hf_logging.set_verbosity_error()
     hf_logging.disable_progress_bar()
     torch.set_num_threads(encoder_threads(settings.embedding_threads))
-    spec_file = work / "spec.txt"
-    if work.exists() and (not spec_file.exists() or spec_file.read_text() != spec):
-        shutil.rmtree(work)  # another run's checkpoints: data or options changed
-    private_dir(work)
-    private_write_text(spec_file, spec)
-    checkpoints = sorted(work.glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[1]))
-    resume = str(checkpoints[-1]) if checkpoints else None
-    if resume:
-        say(f"resuming from {Path(resume).name}")
-
+    resume = resume_point(work, spec, say)
     model = CrossEncoder(model_location(base), num_labels=1, max_length=MAX_LENGTH, device=settings.embedding_device)
     data = Dataset.from_dict({"query": [q for q, _, _ in rows], "candidate": [c for _, c, _ in rows], "label": [float(y) for _, _, y in rows]})
     total = max(1, len(rows) // opts.batch_size) * opts.epochs

@@ -17,7 +17,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
 import time
 import uuid
 from collections.abc import Callable
@@ -30,10 +29,11 @@ from ..config import Settings
 from ..errors import IntentKBError
 from ..evaluation.metrics import Accuracy
 from ..kb.store import GraphStore
-from ..private import owner_only, private_dir, private_write_text
+from ..private import owner_only
 from ..progress import Progress
 from ..retrieval.embeddings import Embedder, EmbeddingCache
-from ..retrieval.models import MODEL_MARKER, model_key, model_location
+from ..retrieval.models import model_key, model_location
+from .cross_fit import publish, resume_point
 from .heldout import heldout_questions, score_questions
 from .links import STEP_MIN_SCORE, split_links
 
@@ -139,10 +139,7 @@ def _train(store: GraphStore, settings: Settings, opts: TrainOptions, echo: Call
         resumed, trained_s = _fit(base_name, examples, opts, work, spec, settings, progress, say)
 
         fingerprint = uuid.uuid4().hex[:12]
-        tmp = settings.models_dir / f".{opts.name}.new"
-        shutil.rmtree(tmp, ignore_errors=True)
-        shutil.copytree(work / "final", tmp)
-        trained_embedder = Embedder(str(tmp), None, device=settings.embedding_device, threads=settings.embedding_threads)
+        trained_embedder = Embedder(str(work / "final"), None, device=settings.embedding_device, threads=settings.embedding_threads)
         after = score_questions(questions, trained_embedder)
         report = TrainReport(
             name=opts.name,
@@ -161,14 +158,7 @@ def _train(store: GraphStore, settings: Settings, opts: TrainOptions, echo: Call
             train_seconds=round(trained_s, 1),
             seconds=round(time.monotonic() - started, 1),
         )
-        private_write_text(tmp / MODEL_MARKER, json.dumps({"fingerprint": fingerprint, **report.model_dump(mode="json")}, indent=2))
-        old = settings.models_dir / f".{opts.name}.old"
-        shutil.rmtree(old, ignore_errors=True)
-        if out_dir.exists():
-            os.replace(out_dir, old)
-        os.replace(tmp, out_dir)
-        shutil.rmtree(old, ignore_errors=True)
-        shutil.rmtree(work, ignore_errors=True)
+        publish(work, settings.models_dir, opts.name, {"fingerprint": fingerprint, **report.model_dump(mode="json")})
         return report
     finally:
         cache.close()
@@ -195,15 +185,7 @@ def _fit(
     hf_logging.set_verbosity_error()
     hf_logging.disable_progress_bar()
     torch.set_num_threads(encoder_threads(settings.embedding_threads))
-    spec_file = work / "spec.txt"
-    if work.exists() and (not spec_file.exists() or spec_file.read_text() != spec):
-        shutil.rmtree(work)  # another run's checkpoints: data or options changed
-    private_dir(work)
-    private_write_text(spec_file, spec)
-    checkpoints = sorted(work.glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[1]))
-    resume = str(checkpoints[-1]) if checkpoints else None
-    if resume:
-        say(f"resuming from {Path(resume).name}")
+    resume = resume_point(work, spec, say)
 
     model = SentenceTransformer(model_location(base_name), device=settings.embedding_device)
     data = Dataset.from_dict({"anchor": [a for a, _ in examples], "positive": [p for _, p in examples]})

@@ -22,7 +22,7 @@ from intentkb.serve.app import create_app
 from intentkb.training.critic import CriticReport, band
 from intentkb.training.heldout import heldout_questions
 from intentkb.training.links import split_links
-from intentkb.training.reranker import RerankReport
+from intentkb.training.reranker import FUSION_WEIGHTS, RerankReport, tune_fusion
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +52,9 @@ def test_the_reranker_is_written_whole_and_measured_on_products_it_never_saw(tra
     assert rr.held_out_products == len(held) > 0
     assert not held & {p for x in split.train if x.group for p in x.group.split("|")}
     for t in ("iqa-t1", "iqa-t2"):
-        assert rr.embedder[t].total == rr.reranker[t].total == rr.questions[t]
+        assert rr.embedder[t].total == rr.reranker[t].total == rr.fused[t].total == rr.questions[t]
+    assert rr.fusion_weight in FUSION_WEIGHTS and marker["fusion_weight"] == rr.fusion_weight
+    assert Reranker(out).fusion_weight == rr.fusion_weight  # what eval mcq fuses with
     assert any(line.startswith("  iqa-t1  embedder") for line in rr.lines())
 
 
@@ -132,6 +134,7 @@ def test_the_api_reranks_when_started_with_a_reranker(trained, demo_kb):
     _, rr, _ = trained
     _, demo_settings = demo_kb
     with TestClient(create_app(demo_settings, reranker=rr.path)) as c:
+        assert c.get("/health").json()["reranker"] == rr.path
         on = c.post("/retrieve", json={"text": "ride down long hills smoothly", "k": 3}).json()["products"]
         off = c.post("/retrieve", json={"text": "ride down long hills smoothly", "k": 3, "rerank": False}).json()["products"]
     assert all(h["rerank_score"] is not None for h in on) and all(h["rerank_score"] is None for h in off)
@@ -147,6 +150,18 @@ def test_the_critic_is_measured_on_held_out_products(trained):
     assert cr.roc_auc is None or 0 <= cr.roc_auc <= 1
     assert [b.threshold for b in cr.bands] == sorted(b.threshold for b in cr.bands)
     assert all(0 <= b.calls_saved <= 1 for b in cr.bands)
+
+
+def test_the_fusion_weight_is_scored_on_the_half_that_did_not_choose_it():
+    from intentkb.evaluation.mcq import MCQuestion
+
+    qs = [MCQuestion(id=f"q{i}", item_a_name="A", item_b_name="B", options=["x", "y"], gold_ind="A") for i in range(40)]
+    # the reranker prefers the wrong option a little, the embedder the right one a lot: fusion helps
+    parts = [{"A": (0.45, 0.9), "B": (0.55, 0.1)} for _ in qs]
+    weight, fused = tune_fusion({"iqa-t1": qs}, {"iqa-t1": parts})
+    assert weight > 0 and fused["iqa-t1"].correct == 40
+    weight, fused = tune_fusion({"iqa-t1": qs}, {"iqa-t1": [{"A": (0.9, 0.1), "B": (0.1, 0.9)} for _ in qs]})
+    assert weight == 0.0 and fused["iqa-t1"].correct == 40  # the embedder is wrong: left out
 
 
 def test_band_counts_only_confident_scores():
@@ -206,3 +221,40 @@ def test_human_judgements_are_read_or_rejected_with_their_line(tmp_path_factory,
     assert set(got) == set(ok)
     rejected = (path.parent / "rejects.jsonl").read_text().splitlines()
     assert len(rejected) == len(rows) + 1 - len(ok)  # read = loaded + rejected, the bad line included
+
+
+def test_retrieve_asks_a_server_that_reranks_with_the_same_model(trained):
+    """`intentkb retrieve --rerank rr` beside `intentkb serve --rerank rr`: the server answers (the
+    embedding model named to the client does not exist); without --rerank it asks the server not to rerank."""
+    import os
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    from intentkb.testing import free_port
+
+    settings, _, _ = trained
+    port = free_port()
+    env = {**os.environ, "INTENTKB_HOME": str(settings.data_dir)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "intentkb.cli.main", "serve", "--port", str(port), "--rerank", "rr"], env=env, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        for _ in range(240):
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                time.sleep(0.25)
+        away = {"INTENTKB_EMBEDDING_MODEL": "/nonexistent/model"}
+        base = ["--data-dir", str(settings.data_dir), "retrieve", "ride down long hills smoothly", "-k", "2", "--format", "json"]
+        on = CliRunner().invoke(cli, [*base, "--rerank", "rr"], env=away)
+        off = CliRunner().invoke(cli, base, env=away)
+        assert on.exit_code == 0 and off.exit_code == 0, on.output + off.output
+        assert all(h["rerank_score"] is not None for h in json.loads(on.stdout)["products"])
+        assert all(h["rerank_score"] is None for h in json.loads(off.stdout)["products"])
+    finally:
+        proc.terminate()
+        proc.wait(15)
