@@ -126,9 +126,16 @@ def train_embedder_cmd(
 @click.option(
     "--negatives",
     type=click.IntRange(0, 20),
-    default=2,
+    default=1,
     show_default=True,
-    help="Hard negatives per link: wrong candidates the current embedder ranks highest.",
+    help="Hard negatives per anchor: wrong candidates the current embedder ranks highest.",
+)
+@click.option(
+    "--random-negatives",
+    type=click.IntRange(0, 20),
+    default=1,
+    show_default=True,
+    help="Unrelated candidates per anchor, so that the model also learns what is plainly wrong.",
 )
 @_kinds
 @_held_out
@@ -145,6 +152,7 @@ def train_reranker_cmd(
     batch_size: int,
     learning_rate: float,
     negatives: int,
+    random_negatives: int,
     kinds: str,
     held_out: float,
     step_min_score: float,
@@ -172,6 +180,7 @@ def train_reranker_cmd(
         batch_size=batch_size,
         learning_rate=learning_rate,
         negatives=negatives,
+        random_negatives=random_negatives,
         kinds=comma_list(kinds),
         held_out=held_out,
         step_min_score=step_min_score,

@@ -35,7 +35,8 @@ from .negatives import mine
 
 class RerankOptions(FitOptions):
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
-    negatives: int = Field(default=2, ge=0, le=20)  # mined negatives per anchor
+    negatives: int = Field(default=1, ge=0, le=20)  # hard negatives per anchor, mined by the embedder
+    random_negatives: int = Field(default=1, ge=0, le=20)  # unrelated candidates per anchor
     held_out: float = Field(default=0.2, gt=0, lt=1)
     kinds: list[str] = Field(default_factory=lambda: list(KINDS))
     step_min_score: float = Field(default=STEP_MIN_SCORE, ge=-1, le=1)
@@ -104,8 +105,8 @@ def _train(store: GraphStore, settings: Settings, opts: RerankOptions, say: Call
         )
     embedder = open_embedder(settings, progress=progress, echo=say)
     try:
-        say(f"{len(split.train):,} links to learn from; mining {opts.negatives} hard negatives each with {embedder.key}")
-        rows = sample(mine(split.train, embedder, opts.negatives, opts.seed), opts)
+        say(f"{len(split.train):,} links to learn from; mining {opts.negatives} hard and {opts.random_negatives} random negatives each with {embedder.key}")
+        rows = sample(mine(split.train, embedder, opts.negatives, opts.seed, opts.random_negatives), opts)
         positives = sum(1 for r in rows if r[2] == 1.0)
         questions = heldout_questions(store, settings, set(split.held_out_groups), opts.max_questions, embedder, opts.seed)
         before = score_questions(questions, embedder)
