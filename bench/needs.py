@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).parent.parent))
 from intentkb.config import Settings
 from intentkb.kb.engines import open_store
 from intentkb.retrieval.build import build_index
-from intentkb.retrieval.rerank import Reranker, reranker_location
+from intentkb.retrieval.rerank import Reranker
 from intentkb.retrieval.retrieve import Retriever
 
 HERE = Path(__file__).parent / "needs"
@@ -73,7 +73,7 @@ def main() -> None:
     base = Settings()
     needs = load(HERE / "needs.jsonl")
     judged = {(j["need"], j["product"]): bool(j["serves"]) for j in load(HERE / "judgements.jsonl")} if (HERE / "judgements.jsonl").exists() else {}
-    cross = Reranker(reranker_location(base, args.reranker)) if args.reranker else None
+    cross = Reranker.open(base, args.reranker) if args.reranker else None
     configs = [("base", None, None)] + ([("base + reranker", None, cross)] if cross else [])
     if args.finetuned:
         configs += [("fine-tuned", args.finetuned, None)] + ([("fine-tuned + reranker", args.finetuned, cross)] if cross else [])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -60,6 +60,9 @@ class Settings(BaseModel):
     # quantised export. Which is faster depends on the CPU: `bench/encoder.py` measures it (bfloat16 was
     # 1.6x faster on a CPU with AMX and 9x slower on an AVX2 EPYC). Their vectors are cached and indexed apart.
     embedding_precision: str = Field(default_factory=lambda: env_choice("INTENTKB_EMBEDDING_PRECISION", "float32"))
+    # The reranker's and critic's mode on CPU (retrieval/rerank.py): ONNX Runtime float32 (the torch
+    # model's scores, 1.35x faster), int8 (2.4x faster, scores within ~0.16), or torch itself.
+    rerank_precision: Literal["float32", "int8", "torch"] = Field(default_factory=lambda: env_choice("INTENTKB_RERANK_PRECISION", "float32"))
     # Encoder threads; None: the idle cores when the model loads (retrieval/threads.py).
     embedding_threads: int | None = Field(default_factory=lambda: int(_env("INTENTKB_EMBEDDING_THREADS", default="0") or 0) or None, ge=1, le=512)
 

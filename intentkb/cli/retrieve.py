@@ -16,7 +16,7 @@ def _retrieve(ctx: click.Context, text: str | None, k: int, script: str | None, 
     """Hits for TEXT or the steps of a script: from a running `intentkb serve` of this graph when
     there is one (no model to load) that can rerank as asked, else here."""
     from ..retrieval.fusion import ProductHit
-    from ..retrieval.rerank import Reranker, reranker_location
+    from ..retrieval.rerank import Reranker, reranker_location, reranker_options
     from ..retrieval.retrieve import Retriever, StepProducts
     from ..serve.running import call, find_server
 
@@ -32,7 +32,7 @@ def _retrieve(ctx: click.Context, text: str | None, k: int, script: str | None, 
         }
         out = call(found.url, "/retrieve", body, token=found.token)
         return ([ProductHit.model_validate(h) for h in out.get("products") or []], [StepProducts.model_validate(s) for s in out.get("steps") or []])
-    cross = Reranker(wanted, device=settings.embedding_device, threads=settings.embedding_threads) if wanted else None
+    cross = Reranker(wanted, **reranker_options(settings)) if wanted else None
     with open_store(settings_of(ctx)) as store, Retriever(store, settings, reranker=cross) as r:
         if text:
             return r.retrieve(text, k, threshold=threshold), []

@@ -121,11 +121,9 @@ async def filter_intentions(ctx: GenContext, options: MindOptions) -> StageRepor
     rows: Iterator[dict[str, Any]] = ctx.pages("gen_unfiltered_page")
     sure = options.critic_threshold
     if options.critic:
-        from ..retrieval.rerank import Reranker, reranker_location
+        from ..retrieval.rerank import Reranker, reranker_location, reranker_options
 
-        critic = Reranker(
-            reranker_location(ctx.settings, options.critic, "critic"), device=ctx.settings.embedding_device, threads=ctx.settings.embedding_threads
-        )
+        critic = Reranker(reranker_location(ctx.settings, options.critic, "critic"), **reranker_options(ctx.settings))
         rows = prefetch(_critic_scored(rows, critic))
 
     async def work(row: dict[str, Any], emit: Callable[[list[Write]], None]) -> Outcome:

@@ -60,32 +60,45 @@ def _marker(location: Path) -> dict[str, Any]:
 
 
 class Reranker:
-    """A trained cross-encoder, loaded once per process and device."""
+    """A trained cross-encoder, loaded once per process, device and mode. On CPU it runs on ONNX
+    Runtime (module `onnx_cross`, exported beside the weights on first use): `float32` gives the
+    torch model's scores faster, `int8` faster still; `torch` runs the model itself."""
 
-    def __init__(self, location: Path | str, *, device: str = "cpu", threads: int | None = None, max_length: int = MAX_LENGTH) -> None:
+    def __init__(
+        self, location: Path | str, *, device: str = "cpu", threads: int | None = None, max_length: int = MAX_LENGTH, precision: str = "float32"
+    ) -> None:
         self.location = str(Path(location).resolve())
         weights = [w.stat().st_mtime_ns for w in sorted(Path(self.location).glob("*.safetensors"))]
-        key = (self.location, device, *weights)  # a model trained again in the same place is loaded again
+        mode = precision if device == "cpu" else "torch"
+        key = (self.location, device, mode, *weights)  # a model trained again in the same place is loaded again
         if key not in _LOADED:
             os.environ.setdefault("HF_HUB_OFFLINE", "1")
-            import torch
-            from sentence_transformers import CrossEncoder
-
-            if device == "cpu":
-                torch.set_num_threads(encoder_threads(threads))
             quiet_transformers()
             try:
-                _LOADED[key] = CrossEncoder(self.location, device=device, max_length=max_length)
+                _LOADED[key] = self._load(device, threads, max_length, mode)
             except (OSError, ValueError) as e:
                 raise IntentKBError(f"cannot load reranker {location}: {e}") from e
         self.model = _LOADED[key]
+        self.mode = mode
         self.scored = 0  # pairs read so far
         # the weight of the embedder's cosine beside the log-odds in multiple choice (module evaluation.mcq), chosen by training
         self.fusion_weight = float(_marker(Path(self.location)).get("fusion_weight") or 0.0)
 
+    def _load(self, device: str, threads: int | None, max_length: int, mode: str) -> Any:
+        if mode in ("float32", "int8"):
+            from .onnx_cross import OnnxCross, ensure_cross_export
+
+            return OnnxCross(ensure_cross_export(Path(self.location), max_length), mode, encoder_threads(threads))
+        import torch
+        from sentence_transformers import CrossEncoder
+
+        if device == "cpu":
+            torch.set_num_threads(encoder_threads(threads))
+        return CrossEncoder(self.location, device=device, max_length=max_length)
+
     @classmethod
     def open(cls, settings: Settings, name: str) -> Reranker:
-        return cls(reranker_location(settings, name), device=settings.embedding_device, threads=settings.embedding_threads)
+        return cls(reranker_location(settings, name), **reranker_options(settings))
 
     def score(self, pairs: Sequence[tuple[str, str]]) -> np.ndarray:
         """P(candidate answers query) for each (query, candidate). Pairs are read longest first in
@@ -93,9 +106,12 @@ class Reranker:
         if not pairs:
             return np.zeros(0, dtype=np.float32)
         distinct = list(dict.fromkeys(pairs))
-        order = sorted(range(len(distinct)), key=lambda i: -len(distinct[i][0]) - len(distinct[i][1]))
-        probs = self.model.predict([list(distinct[i]) for i in order], batch_size=RERANK_BATCH, show_progress_bar=False, convert_to_numpy=True)
-        by_pair = {distinct[i]: float(p) for i, p in zip(order, np.asarray(probs).reshape(-1))}
+        if self.mode == "torch":
+            order = sorted(range(len(distinct)), key=lambda i: -len(distinct[i][0]) - len(distinct[i][1]))
+            probs = self.model.predict([list(distinct[i]) for i in order], batch_size=RERANK_BATCH, show_progress_bar=False, convert_to_numpy=True)
+            by_pair = {distinct[i]: float(p) for i, p in zip(order, np.asarray(probs).reshape(-1))}
+        else:  # the ONNX path sorts by token length itself
+            by_pair = {p: float(x) for p, x in zip(distinct, self.model.score(distinct))}
         self.scored += len(distinct)
         return np.asarray([by_pair[p] for p in pairs], dtype=np.float32)
 
@@ -115,6 +131,11 @@ class Reranker:
                 rescored.append(h.model_copy(update={"rerank_score": p, "score": p, "weak": p < WEAK_RERANK, "paths": [*h.paths, "rerank"]}))
             out.append(sorted(rescored, key=lambda x: (x.weak, -x.score, x.product))[:k])
         return out
+
+
+def reranker_options(settings: Settings) -> dict[str, Any]:
+    """How the settings load a reranker or critic: device, threads and mode."""
+    return {"device": settings.embedding_device, "threads": settings.embedding_threads, "precision": settings.rerank_precision}
 
 
 def candidate_text(hit: ProductHit) -> str:

@@ -36,7 +36,7 @@ from ..kb.guard import QueryRefused, ResultCaps, ResultTooLarge
 from ..kb.store import GraphStore
 from ..retrieval.embeddings import Embedder, open_embedder
 from ..retrieval.fusion import ProductHit
-from ..retrieval.rerank import Reranker
+from ..retrieval.rerank import Reranker, reranker_options
 from ..retrieval.retrieve import Retriever, StepProducts
 from .batching import Batcher
 from .limits import ApiLimits, SizeLimits, validation_error
@@ -132,7 +132,7 @@ class _State:
                 self.embedder = self.embedder or open_embedder(self.settings, spin=False)
                 cross = None
                 if self.reranker_location:
-                    cross = Reranker(self.reranker_location, device=self.settings.embedding_device, threads=self.settings.embedding_threads)
+                    cross = Reranker(self.reranker_location, **reranker_options(self.settings))
                 retriever = Retriever(self.store, self.settings, embedder=self.embedder, reranker=cross)
                 _ = retriever.embedder.model  # loaded (seconds) here, not in a client's request, even when queries are cached
                 retriever.embedder.encode(["warm up"])

@@ -30,7 +30,7 @@ from ..kb.store import GraphStore
 from ..kb.texts import strip_boilerplate
 from ..private import owner_only
 from ..retrieval.models import DEFAULT_MODEL, model_key
-from ..retrieval.rerank import Reranker
+from ..retrieval.rerank import Reranker, reranker_options
 from .cross_fit import FitOptions, fit_cross_encoder, publish, sample, spec_hash
 from .split import held_out_groups, pair_group
 
@@ -168,7 +168,7 @@ def _train(store: GraphStore, settings: Settings, opts: CriticOptions, human: Pa
     work = settings.models_dir / f"{opts.name}.work"
     spec = spec_hash(DEFAULT_MODEL, opts.model_dump(exclude={"save_steps"}), rows=rows)
     _, trained_s = fit_cross_encoder(DEFAULT_MODEL, rows, opts, work, spec, settings, progress, say)
-    critic = Reranker(work / "final", device=settings.embedding_device, threads=settings.embedding_threads)
+    critic = Reranker(work / "final", **reranker_options(settings))
     scores = critic.score([(x.query, x.candidate) for x in test]).tolist()
     labels = [x.label for x in test]
     pos = sum(labels) / len(labels)

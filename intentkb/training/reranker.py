@@ -25,7 +25,7 @@ from ..kb.store import GraphStore
 from ..private import owner_only
 from ..retrieval.embeddings import open_embedder
 from ..retrieval.models import DEFAULT_MODEL, model_key
-from ..retrieval.rerank import Reranker
+from ..retrieval.rerank import Reranker, reranker_options
 from .cross_fit import FitOptions, fit_cross_encoder, publish, sample, spec_hash
 from .embedder import KINDS
 from .heldout import heldout_questions, score_questions
@@ -115,7 +115,7 @@ def _train(store: GraphStore, settings: Settings, opts: RerankOptions, say: Call
         work = settings.models_dir / f"{opts.name}.work"
         spec = spec_hash(base, opts.model_dump(exclude={"max_questions", "save_steps"}), rows=rows)
         resumed, trained_s = fit_cross_encoder(base, rows, opts, work, spec, settings, progress, say)
-        reranker = Reranker(work / "final", device=settings.embedding_device, threads=settings.embedding_threads)
+        reranker = Reranker(work / "final", **reranker_options(settings))
         parts = {t: rerank_parts(qs, reranker, embedder)[0] for t, qs in questions.items()}
         after = {t: _accuracy(fuse_parts(qs, parts[t], 0.0)) for t, qs in questions.items()}
         weight, fused = tune_fusion(questions, parts)

@@ -31,7 +31,9 @@ def trained(demo_kb):
     _, settings = demo_kb
     base = ["--data-dir", str(settings.data_dir), "train"]
     quick = ["--batch-size", "16", "--learning-rate", "1e-4", "--held-out", "0.3", "--format", "json"]
-    r = CliRunner().invoke(cli, [*base, "reranker", "-o", "rr", "--negatives", "1", "--random-negatives", "1", "--max-examples", "320", "--questions", "40", *quick])
+    r = CliRunner().invoke(
+        cli, [*base, "reranker", "-o", "rr", "--negatives", "1", "--random-negatives", "1", "--max-examples", "320", "--questions", "40", *quick]
+    )
     assert r.exit_code == 0, r.output
     c = CliRunner().invoke(cli, [*base, "critic", "-o", "cr", "--epochs", "1", "--max-examples", "256", *quick])
     assert c.exit_code == 0, c.output
