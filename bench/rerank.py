@@ -7,10 +7,13 @@ CoScript scripts). Printed:
 - the development figures each model's training measured on its product-disjoint held-out pairs
   (IntentionQA-style T1/T2 from the project's builder), read from the models' `intentkb-model.json`:
   base embedder, fine-tuned embedder, reranker; the critic's accuracy, ROC AUC and filter calls saved;
+- the same development questions written to a file and scored by `intentkb eval mcq` with the base
+  embedder, the fine-tuned one, and the reranker fused with each;
 - `intentkb eval mcq FILE --scorer rerank` as a whole process, `--runs` times (median wall time),
-  on `--questions` IntentionQA-format questions from the MIND records (`bench/retrieval_data.py`:
-  the form of IntentionQA's own files, distractors at random) — nothing is cached between runs,
-  so every run is cold; beside it the default embedding scorer on the same file, warm cache.
+  in each reranker mode (ONNX float32, int8), on `--questions` IntentionQA-format questions from the
+  MIND records (`bench/retrieval_data.py`: the form of IntentionQA's own files, distractors at
+  random), each run in a fresh data directory (no embedding cache; the one-time ONNX exports and
+  encoder choice shared), so every run is cold; beside it the default embedding scorer, warm cache.
 """
 
 from __future__ import annotations
@@ -35,9 +38,9 @@ def marker(home: Path, name: str) -> dict:
     return json.loads((home / "models" / name / "intentkb-model.json").read_text())
 
 
-def timed(cmd: list[str]) -> tuple[float, dict]:
+def timed(cmd: list[str], env: dict[str, str]) -> tuple[float, dict]:
     t = time.perf_counter()
-    out = subprocess.run(cmd, capture_output=True, text=True, check=True)
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True, env={**os.environ, **env})
     return time.perf_counter() - t, json.loads(out.stdout)
 
 
@@ -68,20 +71,69 @@ def main() -> None:
             print(f"  threshold {b['threshold']}: decides {b['calls_saved']:.1%} of filter calls alone, agreeing with the filter on {b['agreement']}")
 
     with tempfile.TemporaryDirectory() as d:
+        dev = Path(d) / "dev.jsonl"
+        n_dev = write_dev(dev, rr)
+        print(f"the same development set through `intentkb eval mcq` ({n_dev} questions):")
+        configs = [("base embedder", {}, [])]
+        if args.embedder:
+            configs.append(("fine-tuned embedder", {"INTENTKB_EMBEDDING_MODEL": args.embedder}, []))
+        configs.append(("reranker + base embedder", {}, ["--scorer", "rerank", "--reranker", args.reranker]))
+        if args.embedder:
+            configs.append(("reranker + fine-tuned", {"INTENTKB_EMBEDDING_MODEL": args.embedder}, ["--scorer", "rerank", "--reranker", args.reranker]))
+        for label, env, extra in configs:
+            _, rep = timed(["intentkb", "eval", "mcq", str(dev), "--format", "json", *extra], env)
+            print(f"  {label:<26} " + "  ".join(f"{k} {v['accuracy']:.4f} ({v['correct']}/{v['total']})" for k, v in rep["by_task"].items()))
+
         qa = Path(d) / "qa.jsonl"
         qa.write_text("".join(json.dumps(q) + "\n" for q in intentionqa_questions(SHARED, args.questions)))
         base = ["intentkb", "eval", "mcq", str(qa), "--format", "json"]
-        took, reports = [], []
-        for _ in range(args.runs):
-            t, rep = timed([*base, "--scorer", "rerank", "--reranker", args.reranker])
-            took.append(t)
-            reports.append(rep)
-        t_emb, emb = timed(base)
-        r = reports[-1]
-        acc = lambda rep: "  ".join(f"{k} {v['accuracy']:.4f}" for k, v in rep["by_task"].items())  # noqa: E731
-        print(f"eval mcq, {r['scored']:,} questions ({r['pairs_read']:,} question-option pairs), whole process, {args.runs} runs:")
-        print(f"  rerank scorer, cold: median {statistics.median(took):.1f} s (runs {', '.join(f'{x:.1f}' for x in took)}); {acc(r)}")
-        print(f"  embedding scorer, warm cache: {t_emb:.1f} s; {acc(emb)}")
+        print(f"eval mcq on {args.questions:,} IntentionQA-format questions, whole process, {args.runs} runs each (medians):")
+        model = str(home / "models" / args.reranker)
+        for precision in ("float32", "int8"):
+            took, reports = [], []
+            for k in range(args.runs):
+                cold = cold_home(Path(d) / f"cold-{precision}-{k}", home)
+                t, rep = timed([*base, "--scorer", "rerank", "--reranker", model], {"INTENTKB_RERANK_PRECISION": precision, "INTENTKB_HOME": str(cold)})
+                took.append(t)
+                reports.append(rep)
+            r = reports[-1]
+            print(
+                f"  rerank scorer ({precision}), cold: median {statistics.median(took):.1f} s (runs {', '.join(f'{x:.1f}' for x in took)}), "
+                f"{r['pairs_read']:,} pairs; " + "  ".join(f"{k} {v['accuracy']:.4f}" for k, v in r["by_task"].items())
+            )
+        t_emb, emb = timed(base, {})
+        print(f"  embedding scorer, warm cache: {t_emb:.1f} s; " + "  ".join(f"{k} {v['accuracy']:.4f}" for k, v in emb["by_task"].items()))
+
+
+def cold_home(path: Path, home: Path) -> Path:
+    """A data directory with no embedding cache, sharing the KB's one-time encoder export and choice."""
+    (path / "models").mkdir(parents=True)
+    for name in ("onnx", "encoder-choice.json"):
+        if (home / "models" / name).exists():
+            (path / "models" / name).symlink_to(home / "models" / name)
+    return path
+
+
+def write_dev(path: Path, rr: dict) -> int:
+    """The held-out IntentionQA-style questions the reranker's training measured, as a file."""
+    from intentkb.config import Settings
+    from intentkb.kb.engines import open_store
+    from intentkb.retrieval.embeddings import open_embedder
+    from intentkb.training.heldout import heldout_questions
+    from intentkb.training.links import split_links
+
+    o = rr["options"]
+    settings = Settings()
+    with open_store(settings) as store:
+        split = split_links(store, o["kinds"], o["held_out"], o["step_min_score"])
+        emb = open_embedder(settings)
+        try:
+            qs = heldout_questions(store, settings, set(split.held_out_groups), o["max_questions"], emb, o["seed"])
+        finally:
+            emb.cache.close()
+    lines = [q.model_dump_json() for t in qs.values() for q in t]
+    path.write_text("\n".join(lines) + "\n")
+    return len(lines)
 
 
 if __name__ == "__main__":

@@ -69,6 +69,15 @@ def test_the_reranker_has_learnt_links_from_their_negatives(trained):
     assert model.score([]).shape == (0,)
 
 
+def test_the_onnx_modes_give_the_torch_models_scores(trained):
+    settings, _, _ = trained
+    where = reranker_location(settings, "rr")
+    pairs = [("a tent and a sleeping bag", "they go camping"), ("ride down long hills smoothly", "Sector 9 longboard"), ("x", "y z")] * 3
+    torch_, fp32, int8 = (Reranker(where, precision=p).score(pairs) for p in ("torch", "float32", "int8"))
+    assert abs(torch_ - fp32).max() < 1e-4 and abs(torch_ - int8).max() < 0.25
+    assert (where / "onnx" / "model_int8.onnx").exists()
+
+
 def test_a_model_of_another_kind_or_none_is_refused(trained, tmp_path):
     settings, _, _ = trained
     with pytest.raises(IntentKBError, match="not a reranker"):
