@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from ..private import owner_only, private_dir
-from .onnx_encoder import _fuse
+from .onnx_encoder import _fuse, padded_batches, quantize_int8
 
 BATCH = 64
 PRECISIONS = ("float32", "int8")
@@ -75,16 +75,7 @@ def _export(location: Path, out: Path, max_length: int) -> None:
         )
     if _fuse(fp32, out / "fused.onnx", model.config):
         os.replace(out / "fused.onnx", fp32)
-    from onnxruntime.quantization import QuantType, quantize_dynamic
-
-    quantize_dynamic(
-        str(fp32),
-        str(out / "model_int8.onnx"),
-        weight_type=QuantType.QInt8,
-        per_channel=True,
-        op_types_to_quantize=["MatMul", "Attention"],
-        extra_options={"DefaultTensorType": 1},
-    )
+    quantize_int8(fp32, out / "model_int8.onnx")
     tok.save_pretrained(str(out / "tok"))
     shutil.move(str(out / "tok" / "tokenizer.json"), out / "tokenizer.json")
     shutil.rmtree(out / "tok", ignore_errors=True)
@@ -110,18 +101,7 @@ class OnnxCross:
 
     def score(self, pairs: Sequence[tuple[str, str]], batch_size: int = BATCH) -> np.ndarray:
         out = np.empty(len(pairs), dtype=np.float32)
-        encs = self.tokenizer.encode_batch([(q, c) for q, c in pairs])
-        order = np.argsort([-len(e.ids) for e in encs], kind="stable")
-        for i in range(0, len(order), batch_size):
-            idx = order[i : i + batch_size]
-            width = max(len(encs[j].ids) for j in idx)
-            ids = np.zeros((len(idx), width), dtype=np.int64)
-            mask = np.zeros_like(ids)
-            types = np.zeros_like(ids)
-            for row, j in enumerate(idx):
-                e = encs[j]
-                n = len(e.ids)
-                ids[row, :n], mask[row, :n], types[row, :n] = e.ids, 1, e.type_ids
-            logits = self.session.run(None, {"input_ids": ids, "attention_mask": mask, "token_type_ids": types})[0]
+        for idx, inputs in padded_batches(self.tokenizer.encode_batch([(q, c) for q, c in pairs]), batch_size):
+            logits = self.session.run(None, inputs)[0]
             out[idx] = 1.0 / (1.0 + np.exp(-logits.reshape(-1)))
         return out

@@ -19,7 +19,7 @@ import os
 import shutil
 import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -140,16 +140,7 @@ def _export(location: str, model: str, out: Path) -> ExportInfo:
     fused = _fuse(fp32, out / "fused.onnx", cfg)
     if fused:
         os.replace(out / "fused.onnx", fp32)
-    from onnxruntime.quantization import QuantType, quantize_dynamic
-
-    quantize_dynamic(
-        str(fp32),
-        str(out / "model_int8.onnx"),
-        weight_type=QuantType.QInt8,
-        per_channel=True,
-        op_types_to_quantize=["MatMul", "Attention"],
-        extra_options={"DefaultTensorType": 1},
-    )
+    quantize_int8(fp32, out / "model_int8.onnx")
     tokenizer_json = Path(location) / "tokenizer.json"
     if tokenizer_json.exists():
         shutil.copy(tokenizer_json, out / "tokenizer.json")
@@ -167,6 +158,32 @@ def _export(location: str, model: str, out: Path) -> ExportInfo:
         files={"float32": "model.onnx", "int8": "model_int8.onnx"},
         seconds=round(time.monotonic() - started, 1),
     )
+
+
+def quantize_int8(fp32: Path, out: Path) -> None:
+    """The dynamically quantised int8 copy (per-channel weights; MatMul and fused Attention)."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    quantize_dynamic(
+        str(fp32), str(out), weight_type=QuantType.QInt8, per_channel=True, op_types_to_quantize=["MatMul", "Attention"], extra_options={"DefaultTensorType": 1}
+    )
+
+
+def padded_batches(encs: Sequence[Any], batch_size: int) -> Iterator[tuple[np.ndarray, dict[str, np.ndarray]]]:
+    """(rows, the graph's inputs) of `encs` (tokenizers encodings), longest first, each batch padded
+    to its own longest: batches of like lengths waste least on padding."""
+    order = np.argsort([-len(e.ids) for e in encs], kind="stable")
+    for i in range(0, len(order), batch_size):
+        idx = order[i : i + batch_size]
+        width = max(len(encs[j].ids) for j in idx)
+        ids = np.zeros((len(idx), width), dtype=np.int64)
+        mask = np.zeros_like(ids)
+        types = np.zeros_like(ids)
+        for row, j in enumerate(idx):
+            e = encs[j]
+            n = len(e.ids)
+            ids[row, :n], mask[row, :n], types[row, :n] = e.ids, 1, e.type_ids
+        yield idx, {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
 
 
 def _dimension(st: Any) -> int:
@@ -217,17 +234,6 @@ class OnnxEncoder:
 
     def encode(self, texts: Sequence[str], batch_size: int = BATCH) -> np.ndarray:
         out = np.empty((len(texts), self.info.dim), dtype=np.float32)
-        encs = self.tokenizer.encode_batch(list(texts))
-        order = np.argsort([-len(e.ids) for e in encs], kind="stable")
-        for i in range(0, len(order), batch_size):
-            idx = order[i : i + batch_size]
-            width = max(len(encs[j].ids) for j in idx)
-            ids = np.zeros((len(idx), width), dtype=np.int64)
-            mask = np.zeros_like(ids)
-            types = np.zeros_like(ids)
-            for row, j in enumerate(idx):
-                e = encs[j]
-                n = len(e.ids)
-                ids[row, :n], mask[row, :n], types[row, :n] = e.ids, 1, e.type_ids
-            out[idx] = self.session.run(None, {"input_ids": ids, "attention_mask": mask, "token_type_ids": types})[0]
+        for idx, inputs in padded_batches(self.tokenizer.encode_batch(list(texts)), batch_size):
+            out[idx] = self.session.run(None, inputs)[0]
         return out

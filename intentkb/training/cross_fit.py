@@ -16,7 +16,7 @@ import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from pydantic import BaseModel, Field
 
@@ -77,7 +77,6 @@ def fit_cross_encoder(
     from datasets import Dataset
     from sentence_transformers.cross_encoder import CrossEncoder, CrossEncoderTrainer, CrossEncoderTrainingArguments
     from sentence_transformers.cross_encoder.losses import BinaryCrossEntropyLoss
-    from transformers import PrinterCallback, TrainerCallback
     from transformers.utils import logging as hf_logging
 
     from ..retrieval.threads import encoder_threads
@@ -88,34 +87,64 @@ def fit_cross_encoder(
     resume = resume_point(work, spec, say)
     model = CrossEncoder(model_location(base), num_labels=1, max_length=MAX_LENGTH, device=settings.embedding_device)
     data = Dataset.from_dict({"query": [q for q, _, _ in rows], "candidate": [c for _, c, _ in rows], "label": [float(y) for _, _, y in rows]})
-    total = max(1, len(rows) // opts.batch_size) * opts.epochs
+    bar, tick = ticking(max(1, len(rows) // opts.batch_size) * opts.epochs, progress)
+    args = CrossEncoderTrainingArguments(**common_args(work, opts, settings))
+    loss = BinaryCrossEntropyLoss(model, pos_weight=torch.tensor(opts.pos_weight))
+    trainer = CrossEncoderTrainer(model=model, args=args, train_dataset=data, loss=loss, callbacks=[tick])
+    took = train_and_save(trainer, model, work, resume, bar)
+    return resume, took
+
+
+class Schedule(Protocol):
+    """What the trainer's arguments are made of (FitOptions, and train embedder's options)."""
+
+    epochs: int
+    batch_size: int
+    learning_rate: float
+    seed: int
+    save_steps: int
+
+
+def common_args(work: Path, opts: Schedule, settings: Settings) -> dict[str, Any]:
+    """The trainer arguments every intentkb training shares: checkpoints in `work`, no logging, no tqdm."""
+    return {
+        "output_dir": str(work),
+        "num_train_epochs": opts.epochs,
+        "per_device_train_batch_size": opts.batch_size,
+        "learning_rate": opts.learning_rate,
+        "warmup_steps": 0.1,  # a float: the share of steps (transformers 5)
+        "seed": opts.seed,
+        "data_seed": opts.seed,
+        "dataloader_drop_last": True,
+        "save_strategy": "steps",
+        "save_steps": opts.save_steps,
+        "save_total_limit": 1,
+        "logging_strategy": "no",
+        "report_to": "none",
+        "disable_tqdm": True,
+        "use_cpu": settings.embedding_device == "cpu",
+        "dataloader_num_workers": 0,
+    }
+
+
+def ticking(total: int, progress: bool) -> tuple[Progress, Any]:
+    """intentkb's progress bar, and the trainer callback that moves it."""
+    from transformers import TrainerCallback
+
     bar = Progress(total, "training", unit="steps", enabled=progress)
 
     class Tick(TrainerCallback):
         def on_step_end(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
             bar.update(state.global_step - bar.done)
 
-    args = CrossEncoderTrainingArguments(
-        output_dir=str(work),
-        num_train_epochs=opts.epochs,
-        per_device_train_batch_size=opts.batch_size,
-        learning_rate=opts.learning_rate,
-        warmup_steps=0.1,
-        seed=opts.seed,
-        data_seed=opts.seed,
-        dataloader_drop_last=True,
-        save_strategy="steps",
-        save_steps=opts.save_steps,
-        save_total_limit=1,
-        logging_strategy="no",
-        report_to="none",
-        disable_tqdm=True,
-        use_cpu=settings.embedding_device == "cpu",
-        dataloader_num_workers=0,
-    )
-    loss = BinaryCrossEntropyLoss(model, pos_weight=torch.tensor(opts.pos_weight))
-    trainer = CrossEncoderTrainer(model=model, args=args, train_dataset=data, loss=loss, callbacks=[Tick()])
-    trainer.remove_callback(PrinterCallback)
+    return bar, Tick()
+
+
+def train_and_save(trainer: Any, model: Any, work: Path, resume: str | None, bar: Progress) -> float:
+    """Train (from `resume` when set) and save into `work/final`; the seconds it took."""
+    from transformers import PrinterCallback
+
+    trainer.remove_callback(PrinterCallback)  # with tqdm off it prints the trainer's log dicts on stdout
     t = time.monotonic()
     try:
         trainer.train(resume_from_checkpoint=resume)
@@ -123,7 +152,7 @@ def fit_cross_encoder(
         bar.close()
     took = time.monotonic() - t
     model.save(str(work / "final"))
-    return resume, took
+    return took
 
 
 def publish(work: Path, models_dir: Path, name: str, marker: dict[str, Any]) -> Path:

@@ -21,7 +21,6 @@ import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from pydantic import BaseModel, Field
 
@@ -30,10 +29,9 @@ from ..errors import IntentKBError
 from ..evaluation.metrics import Accuracy
 from ..kb.store import GraphStore
 from ..private import owner_only
-from ..progress import Progress
 from ..retrieval.embeddings import Embedder, EmbeddingCache
 from ..retrieval.models import model_key, model_location
-from .cross_fit import publish, resume_point
+from .cross_fit import common_args, publish, resume_point, ticking, train_and_save
 from .heldout import heldout_questions, score_questions
 from .links import STEP_MIN_SCORE, split_links
 
@@ -177,7 +175,6 @@ def _fit(
     from sentence_transformers.sentence_transformer.losses import MultipleNegativesRankingLoss
     from sentence_transformers.sentence_transformer.trainer import SentenceTransformerTrainer
     from sentence_transformers.sentence_transformer.training_args import SentenceTransformerTrainingArguments
-    from transformers import PrinterCallback, TrainerCallback
     from transformers.utils import logging as hf_logging
 
     from ..retrieval.threads import encoder_threads
@@ -189,41 +186,9 @@ def _fit(
 
     model = SentenceTransformer(model_location(base_name), device=settings.embedding_device)
     data = Dataset.from_dict({"anchor": [a for a, _ in examples], "positive": [p for _, p in examples]})
-    steps_per_epoch = max(1, len(examples) // opts.batch_size)
-    total = steps_per_epoch * opts.epochs
-    bar = Progress(total, "training", unit="steps", enabled=progress)
-
-    class Tick(TrainerCallback):
-        def on_step_end(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
-            bar.update(state.global_step - bar.done)
-
-    args = SentenceTransformerTrainingArguments(
-        output_dir=str(work),
-        num_train_epochs=opts.epochs,
-        per_device_train_batch_size=opts.batch_size,
-        learning_rate=opts.learning_rate,
-        warmup_steps=0.1,  # a float: the share of steps (transformers 5)
-        seed=opts.seed,
-        data_seed=opts.seed,
-        batch_sampler=BatchSamplers.NO_DUPLICATES,
-        dataloader_drop_last=True,
-        save_strategy="steps",
-        save_steps=opts.save_steps,
-        save_total_limit=1,
-        logging_strategy="no",
-        report_to="none",
-        disable_tqdm=True,
-        use_cpu=settings.embedding_device == "cpu",
-        dataloader_num_workers=0,
-    )
+    bar, tick = ticking(max(1, len(examples) // opts.batch_size) * opts.epochs, progress)
+    args = SentenceTransformerTrainingArguments(**common_args(work, opts, settings), batch_sampler=BatchSamplers.NO_DUPLICATES)
     model.model_card_data.set_widget_examples = lambda *_a, **_k: None  # a model-card nicety with a progress bar of its own
-    trainer = SentenceTransformerTrainer(model=model, args=args, train_dataset=data, loss=MultipleNegativesRankingLoss(model), callbacks=[Tick()])
-    trainer.remove_callback(PrinterCallback)  # with tqdm off it prints the trainer's log dicts on stdout
-    t = time.monotonic()
-    try:
-        trainer.train(resume_from_checkpoint=resume)
-    finally:
-        bar.close()
-    took = time.monotonic() - t
-    model.save(str(work / "final"))
+    trainer = SentenceTransformerTrainer(model=model, args=args, train_dataset=data, loss=MultipleNegativesRankingLoss(model), callbacks=[tick])
+    took = train_and_save(trainer, model, work, resume, bar)
     return resume, took

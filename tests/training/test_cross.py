@@ -201,7 +201,8 @@ def test_generate_mind_asks_the_llm_only_about_what_the_critic_is_unsure_of(trai
     far = sorted(max(s, 1 - s) for s in scores)
     threshold = min(0.99, max(0.51, far[len(far) // 2]))  # about half are sure
     calls = llm_server.completions
-    run_generation("mind", estore.settings, llm_settings, {"progress": False, "stages": ["filter"], "critic": cr.path, "critic_threshold": threshold})
+    fresh = llm_settings.model_copy(update={"cache_path": tmp_path / "second.sqlite"})  # else the first run's answers come from the cache
+    run_generation("mind", estore.settings, fresh, {"progress": False, "stages": ["filter"], "critic": cr.path, "critic_threshold": threshold})
     rows = estore.run("MATCH (i:Intention) RETURN i.critic_score AS s, i.accepted AS a, i.filter_model AS m")
     by_critic = [r for r in rows if (r["m"] or "").startswith("critic:")]
     assert by_critic and all(r["a"] == (r["s"] >= threshold) and (r["s"] >= threshold or r["s"] <= 1 - threshold) for r in by_critic)

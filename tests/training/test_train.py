@@ -16,7 +16,7 @@ from intentkb.ingest import ingest_file
 from intentkb.kb.store import GraphStore
 from intentkb.retrieval.embeddings import open_embedder, settings_key
 from intentkb.retrieval.models import DEFAULT_MODEL, MODEL_MARKER, model_key
-from intentkb.training import embedder as training
+from intentkb.training import cross_fit as training  # where the training progress bar is made
 from intentkb.training.embedder import TrainOptions, train_embedder
 from intentkb.training.links import split_links
 
