@@ -229,7 +229,7 @@ def train_critic_cmd(
     \b
     Example:
       intentkb train critic -o shop-critic
-      intentkb generate mind --critic shop-critic --critic-threshold 0.8 --base-url …
+      OPENAI_BASE_URL=http://localhost:8000/v1 intentkb generate mind --critic shop-critic --critic-threshold 0.8
     """
     from ..kb.engines import open_store
     from ..training.critic import CriticOptions, train_critic
