@@ -60,9 +60,9 @@ def serve(
     token = token_file.read_text().strip() if token_file else os.environ.get("INTENTKB_SERVE_TOKEN") or None
     if token_file and not token:
         raise click.UsageError(f"{token_file} is empty")
+    reranker = str(reranker_location(settings_of(ctx), rerank)) if rerank else None  # refused before anything starts
     if host not in ("127.0.0.1", "localhost", "::1") and not token:
         click.echo(f"warning: listening on {host} without a token: anyone who reaches it can query the graph", err=True)
     click.echo(f"intentkb serve on http://{host}:{port} (graph {settings_of(ctx).graph_name}); Ctrl-C stops it", err=True)
     limits = ApiLimits(max_body=max_body, max_rows=max_rows, max_response=max_response, max_queries=max_queries)
-    reranker = str(reranker_location(settings_of(ctx), rerank)) if rerank else None
     run_server(settings_of(ctx), host=host, port=port, token=token, limits=limits, reranker=reranker)
