@@ -108,7 +108,7 @@ class QualityReport(BaseModel):
 def _slice(name: str, idx: list[int], rows: list[Row], dup: np.ndarray, generic: set[int]) -> Slice:
     verdicts = [rows[i]["accepted"] for i in idx if rows[i]["accepted"] is not None]
     critic = [float(rows[i]["critic_score"]) for i in idx if rows[i]["critic_score"] is not None]
-    texts = [strip_text(rows[i]["text"]) for i in idx]
+    texts = [embedding_text(rows[i]["text"] or "") for i in idx]
     n = len(idx) or 1
     return Slice(
         name=name,
@@ -120,10 +120,6 @@ def _slice(name: str, idx: list[int], rows: list[Row], dup: np.ndarray, generic:
         distinct_2=distinct_n(texts, 2),
         critic_mean=round(statistics.fmean(critic), 4) if critic else None,
     )
-
-
-def strip_text(text: str | None) -> str:
-    return embedding_text(text or "")
 
 
 def quality_report(store: GraphStore, settings: Settings, *, echo: Callable[[str], None] | None = None, progress: bool = False) -> QualityReport:
@@ -138,7 +134,7 @@ def quality_report(store: GraphStore, settings: Settings, *, echo: Callable[[str
     if rows:
         embedder = open_embedder(settings, progress=progress, echo=echo)
         try:
-            vectors = np.asarray(embedder.encode([strip_text(r["text"]) for r in rows]))
+            vectors = np.asarray(embedder.encode([embedding_text(r["text"] or "") for r in rows]))
         finally:
             if embedder.cache:
                 embedder.cache.close()
