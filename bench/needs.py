@@ -13,7 +13,8 @@ configuration:
 - served: the share of servable needs with a serving product in the top 5;
 - flagged weak: the share of unservable needs whose rank-1 hit is marked weak (not a confident match);
 - ms/need: median wall time of one need, warm, measured over the 40.
-A (need, product) pair no judgement covers is counted and written to `--unjudged` for judging.
+A (need, product) pair no judgement covers is counted and written to `--unjudged` for judging; the
+script then exits non-zero, as it does when a configuration returns fewer than 5 hits for a need.
 """
 
 from __future__ import annotations
@@ -100,14 +101,19 @@ def main() -> None:
     print(f"{'configuration':<24} {'precision@5':>11} {'served':>7} {'flagged weak':>12} {'servable flagged weak':>21} {'ms/need':>8}")
     for label, p, s, w, fw, ms in rows:
         print(f"{label:<24} {p:>11.3f} {s:>7.1%} {w:>12.1%} {fw:>21.1%} {ms:>8.1f}")
+    short = [f"{label}: {nid}" for label in dump for nid, hs in dump[label].items() if len(hs) < K]
+    if short:
+        print(f"FAILED: fewer than {K} hits for {', '.join(short[:10])}")
     if unjudged:
-        print(f"{len(unjudged)} (need, product) pairs are not judged: the figures count them as not serving")
+        print(f"FAILED: {len(unjudged)} (need, product) pairs are not judged (counted as not serving); judge them (--unjudged FILE) before reading the figures")
         if args.unjudged:
             with open(args.unjudged, "w") as fh:
                 for (nid, pid), title in sorted(unjudged.items()):
                     fh.write(json.dumps({"need": nid, "need_text": titles[nid], "product": pid, "title": title}) + "\n")
     if args.json:
         args.json.write_text(json.dumps({"figures": rows, "hits": dump}, indent=1))
+    if short or unjudged:
+        sys.exit(1)
 
 
 if __name__ == "__main__":
