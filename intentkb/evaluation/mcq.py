@@ -58,6 +58,8 @@ class MCQuestion(BaseModel):
                 raise ValueError(f"at most {len(LETTERS)} options")
             return dict(zip(LETTERS, v))
         if isinstance(v, dict):
+            if len(v) > len(LETTERS):
+                raise ValueError(f"at most {len(LETTERS)} options")
             return {str(k).strip().upper(): t for k, t in v.items()}
         return v
 
@@ -165,27 +167,20 @@ def score_embedding(questions: list[MCQuestion], embedder: Embedder) -> tuple[li
     return out, len(texts)
 
 
-FIRST_STAGE = 8  # with more options than this, the embedder keeps this many for the reranker to read
-
 Parts = dict[str, tuple[float, float | None]]  # option letter -> (the reranker's probability, the embedder's cosine)
 
 
 def rerank_parts(questions: list[MCQuestion], reranker: Reranker, embedder: Embedder | None = None) -> tuple[list[Parts], int]:
     """Each question's options with the cross-encoder's probability (it reads the question with the
-    option) and, given an embedder, its cosine; where a question has more than `FIRST_STAGE`
-    options, the embedder's best ones only. Also the number of distinct texts embedded."""
+    option) and, given an embedder, its cosine. Every option is read (a question has at most 10:
+    cutting to the embedder's best few dropped wrong options only, and made questions easier).
+    Also the number of distinct texts embedded."""
     first: list[Prediction | None] = [None] * len(questions)
     n_texts = 0
     if embedder is not None:
         scored, n_texts = score_embedding(questions, embedder)
         first = list(scored)
-    keep: list[list[tuple[str, str]]] = []
-    for q, p in zip(questions, first):
-        opts = q.option_texts()
-        if p is not None and len(opts) > FIRST_STAGE:
-            kept = set(sorted(p.scores, key=lambda k: -p.scores[k])[:FIRST_STAGE])
-            opts = [(k, t) for k, t in opts if k in kept]
-        keep.append(opts)
+    keep = [q.option_texts() for q in questions]  # every option is read: a question has at most 10
     probs = iter(reranker.score([(q.query(), t) for q, opts in zip(questions, keep) for _, t in opts]).tolist())
     parts = [{k: (next(probs), p.scores[k] if p is not None else None) for k, _ in opts} for p, opts in zip(first, keep)]
     return parts, n_texts
@@ -246,7 +241,7 @@ def evaluate_mcq(
         questions, read = read_questions(path, sink, task)
     finally:
         sink.close()
-    needs_embedder = scorer == "embedding" or reranker is None or bool(reranker.fusion_weight) or any(len(q.options) > FIRST_STAGE for q in questions)
+    needs_embedder = scorer == "embedding" or reranker is None or bool(reranker.fusion_weight)
     if needs_embedder and not isinstance(embedder, Embedder):
         embedder = embedder(question_texts(questions))
     emb = embedder if isinstance(embedder, Embedder) else None

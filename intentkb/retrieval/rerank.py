@@ -46,6 +46,8 @@ def reranker_location(settings: Settings, name: str, kind: str = "reranker") -> 
         found = json.loads(marker.read_text()).get("kind")
     except (OSError, ValueError, AttributeError):
         raise IntentKBError(f"{p} is not a model `intentkb train {kind}` wrote (no readable {MODEL_MARKER})") from None
+    if not isinstance(found, str) or not found:
+        raise IntentKBError(f"{p} is not a model `intentkb train {kind}` wrote (its {MODEL_MARKER} names no kind)")
     if found != kind:
         raise IntentKBError(f"{p} is {'a ' + found + ' model' if found else 'another kind of model'}, not a {kind}; make one with `intentkb train {kind}`")
     return p.resolve()

@@ -11,6 +11,7 @@ from typing import Any
 
 from jinja2 import Environment
 
+from ..errors import IntentKBError
 from ..io.paths import check_output
 from ..private import private_write_text
 from ..quality.report import QualityReport
@@ -112,5 +113,8 @@ def write_quality_html(report: QualityReport, path: Path | str) -> Path:
     env = Environment(autoescape=True)
     problems = sum(p.n for p in report.schema_problems)
     html = env.from_string(PAGE).render(r=report, figures=figures(report), problems=f"{problems:,}", pct=lambda x: "-" if x is None else f"{x:.1%}")
-    private_write_text(path, html)
+    try:
+        private_write_text(path, html)
+    except OSError as e:
+        raise IntentKBError(f"cannot write {path}: {e.strerror or e}") from None
     return path

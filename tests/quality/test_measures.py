@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
@@ -41,3 +43,22 @@ def test_near_duplicates_only_within_a_group():
 def test_histogram_counts_every_score(scores):
     h = histogram(scores)
     assert sum(c for _, _, c in h) == len(scores) and len(h) == 10
+
+
+def test_outputs_that_are_not_regular_files_are_refused(tmp_path):
+    """Audit: `report quality --html` hung on a FIFO and gave a traceback on /dev/full."""
+    import os
+
+    import pytest
+
+    from intentkb.errors import IntentKBError
+    from intentkb.evaluation.mcq import MCQuestion
+    from intentkb.io.paths import check_output
+
+    os.mkfifo(tmp_path / "fifo")
+    for bad in (tmp_path / "fifo", Path("/dev/full")):
+        with pytest.raises(IntentKBError, match="not a regular file"):
+            check_output(bad, directory=False)
+    check_output(tmp_path / "new.html", directory=False)  # a new file is fine
+    with pytest.raises(ValueError, match="at most 10 options"):  # the letter-map form has the list form's limit
+        MCQuestion.model_validate({"id": 1, "item_a_name": "A", "item_b_name": "B", "options": {c: c for c in "ABCDEFGHIJK"}, "gold_ind": "A"})

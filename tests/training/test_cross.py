@@ -87,6 +87,10 @@ def test_a_model_of_another_kind_or_none_is_refused(trained, tmp_path):
     (tmp_path / "plain").mkdir()
     with pytest.raises(IntentKBError, match="not a model"):
         reranker_location(settings, str(tmp_path / "plain"))
+    (tmp_path / "odd").mkdir()
+    (tmp_path / "odd" / MODEL_MARKER).write_text(json.dumps({"kind": ["reranker"]}))  # a damaged marker: no traceback
+    with pytest.raises(IntentKBError, match="names no kind"):
+        reranker_location(settings, str(tmp_path / "odd"))
 
 
 def test_eval_mcq_scores_with_the_reranker(trained, demo_kb, embedder, tmp_path):
@@ -94,7 +98,9 @@ def test_eval_mcq_scores_with_the_reranker(trained, demo_kb, embedder, tmp_path)
     store = demo_kb[0]
     questions = heldout_questions(store, settings, {q for q in _all_groups(store)}, 15, embedder)
     path = tmp_path / "qa.jsonl"
+    ten = {"id": "ten", "item_a_name": "A tent", "item_b_name": "a sleeping bag", "options": [f"reason {i}" for i in range(10)], "gold_ind": "J"}
     lines = [q.model_dump_json() for qs in questions.values() for q in qs] + [
+        json.dumps(ten),
         "{not json",
         json.dumps({"id": "x", "item_a_name": "A", "options": ["a", "b"], "gold_ind": "Z"}),
     ]
@@ -105,11 +111,11 @@ def test_eval_mcq_scores_with_the_reranker(trained, demo_kb, embedder, tmp_path)
     )
     assert r.exit_code == 0, r.output
     report = json.loads(r.stdout)
-    n = len(lines) - 2
+    n = len(lines) - 2  # the ten-option question is scored whole
     assert report["read"] == n + 2 and report["scored"] == n and report["rejected"] == 2
     assert report["scorer"] == "rerank" and report["pairs_read"] > 0 and report["model"].endswith("/rr")
     preds = [json.loads(x) for x in (tmp_path / "p.jsonl").read_text().splitlines()]
-    assert all(len(p["scores"]) == 4 and p["predicted"] == max(p["scores"], key=p["scores"].get) for p in preds)
+    assert all(len(p["scores"]) == (10 if p["id"] == "ten" else 4) and p["predicted"] == max(p["scores"], key=p["scores"].get) for p in preds)
     bad = CliRunner().invoke(cli, ["eval", "mcq", str(path), "--scorer", "rerank"], env=env)
     assert bad.exit_code == 2 and "--reranker" in bad.output
 
