@@ -73,7 +73,7 @@ def eval_mcq(
       intentkb eval mcq QA_fullInfo_task1.jsonl --scorer rerank --reranker shop-reranker
     """
     from ..evaluation.mcq import evaluate_mcq
-    from ..retrieval.backends import backend_for
+    from ..retrieval.backends import mode_of
     from ..retrieval.embeddings import Embedder, open_embedder
 
     settings = settings_of(ctx)
@@ -97,7 +97,8 @@ def eval_mcq(
             c = choose(settings, texts, echo=say)
             s = settings.model_copy(update={"embedding_backend": c.backend, "embedding_precision": c.precision})
         elif precision != "auto":
-            s = settings.model_copy(update={"embedding_precision": precision, "embedding_backend": backend_for(precision, settings.embedding_backend)})
+            b, p = mode_of(settings.embedding_model_location, precision, settings.embedding_backend)
+            s = settings.model_copy(update={"embedding_precision": p, "embedding_backend": b})
         opened.append(open_embedder(s, progress=True, echo=say))
         return opened[-1]
 

@@ -1,4 +1,4 @@
-"""`intentkb train embedder|reranker|critic`: thin options over intentkb.training."""
+"""`intentkb train embedder|static|reranker|critic`: thin options over intentkb.training."""
 
 from __future__ import annotations
 
@@ -247,4 +247,75 @@ def train_critic_cmd(
     )
     with open_store(settings) as store:
         report = train_critic(store, settings, opts, human=human, echo=lambda m: click.echo(m, err=True))
+    print_report(report, as_json)
+
+
+@train_group.command("static")
+@_name("intentkb-static", "select it with INTENTKB_EMBEDDING_MODEL=NAME")
+@click.option(
+    "--from",
+    "teacher",
+    help="The sentence-transformers model to distil: a name, a path or a model trained here (default: the embedding model of the settings).",
+)
+@click.option("--dims", type=click.IntRange(8, 4096), default=256, show_default=True, help="Dimensions of the token vectors (PCA of the teacher's).")
+@click.option("--epochs", type=click.IntRange(0, 100), default=3, show_default=True, help="Passes over the training links after distilling (0: distil only).")
+@click.option(
+    "--batch-size",
+    type=click.IntRange(2, 8192),
+    default=256,
+    show_default=True,
+    help="Links per batch; each anchor's negatives are the batch's other positives.",
+)
+@_learning_rate(0.05)
+@_kinds
+@_held_out
+@_step_min_score
+@_questions
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the sampler and the questions.")
+@report_format
+@click.pass_context
+def train_static_cmd(
+    ctx: click.Context,
+    name: str,
+    teacher: str | None,
+    dims: int,
+    epochs: int,
+    batch_size: int,
+    learning_rate: float,
+    kinds: str,
+    held_out: float,
+    step_min_score: float,
+    max_questions: int,
+    seed: int,
+    as_json: bool,
+) -> None:
+    """Distil a static embedder (a vector per token, averaged: no network at query time) from a
+    sentence-transformers model with model2vec, fine-tune it on the graph's links, and score the
+    teacher, the distilled and the fine-tuned model on IntentionQA-style questions about held-out
+    products.
+
+    \b
+    Example:
+      intentkb train static -o shop-static
+      INTENTKB_EMBEDDING_MODEL=shop-static intentkb index build --rebuild
+    """
+    from ..kb.engines import open_store
+    from ..training.static import StaticOptions, train_static
+
+    settings = settings_of(ctx)
+    opts = StaticOptions(
+        name=name,
+        teacher=teacher,
+        dims=dims,
+        epochs=epochs,
+        batch_size=batch_size,
+        learning_rate=learning_rate,
+        kinds=comma_list(kinds),
+        held_out=held_out,
+        step_min_score=step_min_score,
+        max_questions=max_questions,
+        seed=seed,
+    )
+    with open_store(settings) as store:
+        report = train_static(store, settings, opts, echo=lambda m: click.echo(m, err=True))
     print_report(report, as_json)

@@ -95,7 +95,9 @@ class OnnxBackend(EncoderBackend):
         return np.asarray(model.encode(texts, e.batch_size), dtype=np.float32)
 
 
-_BACKENDS: Registry[EncoderBackend] = Registry("embedding backend", (__name__,), lambda b: b.name, lambda b: type(b).__module__, group="intentkb.embedders")
+_BACKENDS: Registry[EncoderBackend] = Registry(
+    "embedding backend", (__name__, f"{__package__}.static"), lambda b: b.name, lambda b: type(b).__module__, group="intentkb.embedders"
+)
 register_backend = _BACKENDS.register
 backends = _BACKENDS.all
 get_backend = _BACKENDS.get
@@ -116,10 +118,26 @@ def backend_for(precision: str, default: str) -> str:
     return default if default in owners or not owners else owners[0]
 
 
-def candidates() -> list[tuple[str, str]]:
-    """(backend, precision) pairs `--precision auto` measures: the modes of every backend that runs
-    the model itself (one whose vectors are its own cannot agree with the model's, nor be swapped in)."""
-    return [(name, p) for name, b in backends().items() if b.computes_the_model for p in b.precisions]
+def mode_of(location: str, precision: str, default: str) -> tuple[str, str]:
+    """(backend, precision) that run the model at `location`: a static model runs on the static
+    backend in float32 whatever the settings name (nothing else can run it); any other model on
+    the backend `backend_for` gives."""
+    from .static import is_static
+
+    if is_static(location):
+        return "static", "float32"
+    return backend_for(precision, default), precision
+
+
+def candidates(location: str | None = None) -> list[tuple[str, str]]:
+    """(backend, precision) pairs `--precision auto` measures for the model at `location`: the modes
+    of every backend that runs that model itself (one whose vectors are its own cannot agree with
+    the model's, nor be swapped in); a static model has one."""
+    from .static import is_static
+
+    if location is not None and is_static(location):
+        return [("static", "float32")]
+    return [(name, p) for name, b in backends().items() if b.computes_the_model and name != "static" for p in b.precisions]
 
 
 def check(backend: str, precision: str, device: str, names: Sequence[str] = ()) -> EncoderBackend:

@@ -22,8 +22,8 @@ from ..errors import IntentKBError
 from ..kb.texts import strip_boilerplate
 from ..private import private_file
 from ..progress import Progress
-from .backends import backend_for, check
-from .models import DEFAULT_MODEL, model_key
+from .backends import check, mode_of
+from .models import DEFAULT_MODEL, model_key, model_location
 from .threads import encoder_threads
 
 
@@ -126,6 +126,8 @@ class Embedder:
         echo: Any = None,
         spin: bool = True,
     ) -> None:
+        if mode_of(model_location(model), precision, "torch")[0] == "static":
+            backend, precision = "static", "float32"  # a static model runs on its own backend only
         self.backend_impl = check(backend, precision, device)
         self.name = model
         self.precision = precision
@@ -195,13 +197,14 @@ class Embedder:
 
 def open_embedder(settings: Settings, *, progress: bool = False, echo: Callable[[str], None] | None = None, spin: bool = True) -> Embedder:
     """`spin=False` for a server, whose small encodes alternate with other work (`OnnxEncoder`)."""
+    backend, precision = settings_mode(settings)
     return Embedder(
         settings.embedding_model_location,
         EmbeddingCache(settings.embedding_cache_path),
         progress=progress,
-        precision=settings.embedding_precision,
+        precision=precision,
         device=settings.embedding_device,
-        backend=backend_for(settings.embedding_precision, settings.embedding_backend),
+        backend=backend,
         onnx_dir=settings.onnx_dir,
         threads=settings.embedding_threads,
         echo=echo,
@@ -209,6 +212,12 @@ def open_embedder(settings: Settings, *, progress: bool = False, echo: Callable[
     )
 
 
+def settings_mode(settings: Settings) -> tuple[str, str]:
+    """(backend, precision) the settings' embedding model runs on."""
+    return mode_of(settings.embedding_model_location, settings.embedding_precision, settings.embedding_backend)
+
+
 def settings_key(settings: Settings) -> str:
     """The key vectors of these settings are cached and indexed under."""
-    return embedding_key(settings.embedding_model_location, settings.embedding_precision, backend_for(settings.embedding_precision, settings.embedding_backend))
+    backend, precision = settings_mode(settings)
+    return embedding_key(settings.embedding_model_location, precision, backend)

@@ -24,7 +24,7 @@ from ..config import Settings
 from ..private import private_write_text
 from .backends import candidates
 from .embeddings import Embedder
-from .models import model_key
+from .models import model_key, model_location
 from .threads import encoder_threads
 
 AGREEMENT = 0.99  # mean cosine to float32 a faster mode must keep (int8 MiniLM: 0.993)
@@ -70,7 +70,7 @@ def measure(settings: Settings, texts: Sequence[str], threads: int) -> EncoderCh
     figures: list[ModeFigure] = []
     reference: np.ndarray | None = None
     best = float("inf")
-    for backend, precision in candidates():
+    for backend, precision in candidates(model_location(settings.embedding_model_location)):
         e = Embedder(settings.embedding_model_location, None, backend=backend, precision=precision, onnx_dir=settings.onnx_dir, threads=threads)
         e.encode(probe[:4])  # load and warm up
         started, parts = time.perf_counter(), []
@@ -85,7 +85,9 @@ def measure(settings: Settings, texts: Sequence[str], threads: int) -> EncoderCh
         done = len(vecs)
         if reference is None:
             reference = vecs
-        agreement = float(np.mean(np.sum(vecs * reference[:done], axis=1)))
+        # texts with no known token have zero vectors in every mode: they agree, whatever their dot product
+        seen = np.linalg.norm(reference[:done], axis=1) > 0
+        agreement = float(np.mean(np.sum(vecs[seen] * reference[:done][seen], axis=1))) if seen.any() else 1.0
         figures.append(ModeFigure(backend=backend, precision=precision, texts_per_s=round(done / took, 1), agreement=round(agreement, 5), cut_off=cut))
         if not cut:
             best = min(best, took * len(probe) / done)

@@ -31,7 +31,7 @@ from ..kb.store import GraphStore
 from ..private import owner_only
 from ..retrieval.embeddings import Embedder, EmbeddingCache
 from ..retrieval.models import model_key, model_location
-from .cross_fit import common_args, publish, resume_point, ticking, train_and_save
+from .cross_fit import Schedule, common_args, publish, resume_point, ticking, train_and_save
 from .heldout import heldout_questions, score_questions
 from .links import STEP_MIN_SCORE, split_links
 
@@ -82,7 +82,8 @@ class TrainReport(BaseModel):
         return out
 
 
-def _spec_hash(base: str, opts: TrainOptions, examples: list[tuple[str, str]]) -> str:
+def links_spec(base: str, opts: BaseModel, examples: list[tuple[str, str]]) -> str:
+    """What a resumed run must share with the stopped one: base model, options, links."""
     h = hashlib.blake2b(digest_size=12)
     h.update(json.dumps([base, opts.model_dump(exclude={"max_questions", "save_steps"})], sort_keys=True).encode())
     for a, p in examples:
@@ -132,9 +133,9 @@ def _train(store: GraphStore, settings: Settings, opts: TrainOptions, echo: Call
         say("base model on the held-out pairs: " + ", ".join(f"{t} {a.text()}" for t, a in before.items()))
 
         examples = [(p.anchor, p.positive) for p in split.train]
-        spec = _spec_hash(base, opts, examples)
+        spec = links_spec(base, opts, examples)
         work = settings.models_dir / f"{opts.name}.work"
-        resumed, trained_s = _fit(base_name, examples, opts, work, spec, settings, progress, say)
+        resumed, trained_s = fit_embedder(base_name, examples, opts, work, spec, settings, progress, say)
 
         fingerprint = uuid.uuid4().hex[:12]
         trained_embedder = Embedder(str(work / "final"), None, device=settings.embedding_device, threads=settings.embedding_threads)
@@ -162,8 +163,8 @@ def _train(store: GraphStore, settings: Settings, opts: TrainOptions, echo: Call
         cache.close()
 
 
-def _fit(
-    base_name: str, examples: list[tuple[str, str]], opts: TrainOptions, work: Path, spec: str, settings: Settings, progress: bool, say: Callable[[str], None]
+def fit_embedder(
+    base_name: str, examples: list[tuple[str, str]], opts: Schedule, work: Path, spec: str, settings: Settings, progress: bool, say: Callable[[str], None]
 ) -> tuple[str | None, float]:
     """Train into `work/final`, from the last checkpoint of an interrupted run with the same spec."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")

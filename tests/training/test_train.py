@@ -23,14 +23,6 @@ from intentkb.training.links import split_links
 FIXTURES = Path(__file__).parents[1] / "fixtures"
 
 
-@pytest.fixture
-def mind_kb(estore: GraphStore, embedded_settings: Settings, tmp_path: Path) -> tuple[GraphStore, Settings]:
-    settings = embedded_settings.with_data_dir(tmp_path / "home").model_copy(update={"embedding_threads": 2})
-    settings.data_dir.mkdir()
-    ingest_file(estore, "cobuy", FIXTURES / "mind_train.csv", rejects_path=tmp_path / "rejects.jsonl")
-    return estore, settings
-
-
 def test_the_split_is_product_disjoint_and_keeps_held_out_pairs_out_of_training(mind_kb):
     store, _ = mind_kb
     split = split_links(store, ["cobuy"], 0.3)

@@ -1,0 +1,114 @@
+"""The static-embedding tier: a sentence vector is the mean of its tokens' vectors, no network runs.
+
+Static models are made by `intentkb train static` (model2vec's distillation of a
+sentence-transformers model, optionally fine-tuned on the graph's links) and kept in model2vec's
+format: `model.safetensors` (`embeddings`, optional `weights` and `mapping`), `tokenizer.json`,
+`config.json` with `model_type: model2vec`. They are read here with safetensors and tokenizers
+alone: model2vec's own loader imports huggingface_hub and its model cards (0.6 s), more than a cold
+`intentkb retrieve` may spend in all. The vectors are model2vec's (`tests/retrieval/test_static.py`
+compares them with `StaticModel.encode`).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import IntentKBError
+from .backends import Embedder, EncoderBackend, register_backend
+
+STATIC_TYPE = "model2vec"
+
+
+def is_static(location: str) -> bool:
+    """Whether `location` is a directory holding a static model (model2vec's format: its
+    distillations say `model_type: model2vec`; a `StaticModel` saved directly says no model type,
+    which every transformers configuration has)."""
+    d = Path(location)
+    config = d / "config.json"
+    if not config.is_file():
+        return False
+    try:
+        kind = json.loads(config.read_text(encoding="utf-8")).get("model_type")
+    except (OSError, ValueError, AttributeError):
+        return False
+    return kind == STATIC_TYPE or (kind is None and (d / "model.safetensors").is_file() and (d / "tokenizer.json").is_file())
+
+
+class StaticEncoder:
+    """Token vectors, averaged per text (weighted and mapped when the model says so), L2-normalised."""
+
+    def __init__(self, directory: Path) -> None:
+        from safetensors import safe_open
+        from tokenizers import Tokenizer
+
+        try:
+            config = json.loads((directory / "config.json").read_text(encoding="utf-8"))
+            with safe_open(str(directory / "model.safetensors"), framework="numpy") as fh:
+                keys = set(fh.keys())
+                self.embeddings = np.asarray(fh.get_tensor("embeddings"), dtype=np.float32)
+                self.weights = np.asarray(fh.get_tensor("weights"), dtype=np.float32) if "weights" in keys else None
+                self.mapping = np.asarray(fh.get_tensor("mapping"), dtype=np.int64) if "mapping" in keys else None
+            self.tokenizer = Tokenizer.from_file(str(directory / "tokenizer.json"))
+        except Exception as e:  # safetensors and tokenizers raise error types of their own
+            raise IntentKBError(f"cannot read the static model in {directory}: {e}") from e
+        self.max_length: int | None = config.get("max_length", 512)
+        if self.max_length:
+            self.tokenizer.enable_truncation(self.max_length)
+        self.tokenizer.no_padding()
+        vocab = self.tokenizer.get_vocab()
+        token_lengths = [len(t) for t in vocab]
+        self.median_token_length = int(np.median(token_lengths)) if token_lengths else 1
+        unk = getattr(self.tokenizer.model, "unk_token", None)
+        self.unk_id: int | None = self.tokenizer.token_to_id(unk) if unk else None
+
+    @property
+    def dim(self) -> int:
+        return int(self.embeddings.shape[1])
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        if self.max_length:  # model2vec cuts long texts before tokenising them (same vectors)
+            m = self.max_length * self.median_token_length
+            texts = [t[:m] for t in texts]
+        ids = [e.ids for e in self.tokenizer.encode_batch_fast(list(texts), add_special_tokens=False)]
+        if self.unk_id is not None:
+            ids = [[i for i in row if i != self.unk_id] for row in ids]
+        lengths = np.fromiter((len(r) for r in ids), dtype=np.int64, count=len(ids))
+        out = np.zeros((len(ids), self.dim), dtype=np.float32)
+        full = np.flatnonzero(lengths)
+        if len(full):
+            flat = np.fromiter((i for r in ids for i in r), dtype=np.int64, count=int(lengths.sum()))
+            rows = self.embeddings[self.mapping[flat] if self.mapping is not None else flat]
+            if self.weights is not None:
+                rows = rows * self.weights[flat][:, None]
+            starts = np.concatenate([[0], np.cumsum(lengths[full])[:-1]])
+            out[full] = np.add.reduceat(rows, starts, axis=0) / lengths[full, None]
+        norms = np.linalg.norm(out, axis=1, keepdims=True)
+        return out / np.where(norms > 0, norms, 1.0)
+
+
+class StaticBackend(EncoderBackend):
+    """Runs a static model, whichever backend the settings name: only it can."""
+
+    name, precisions, batch_size, computes_the_model = "static", ("float32",), 4096, True
+
+    def load(self, e: Embedder, threads: int) -> tuple[Any, int | None]:
+        from .models import model_location
+
+        location = model_location(e.name)
+        if not is_static(location):
+            raise IntentKBError(f"{e.name!r} is not a static model; make one with `intentkb train static -o NAME`")
+        return StaticEncoder(Path(location)), 1
+
+    def dim(self, model: Any) -> int:
+        return int(model.dim)
+
+    def encode(self, model: Any, texts: list[str], e: Embedder) -> np.ndarray:
+        return np.asarray(model.encode(texts), dtype=np.float32)
+
+
+register_backend(StaticBackend())
