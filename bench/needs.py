@@ -1,11 +1,12 @@
 """Needs a shopper would type, against the shared-data KB: how often retrieval serves them.
 
-    INTENTKB_HOME=KB python bench/needs.py [--finetuned NAME] [--reranker NAME] [--unjudged FILE]
+    INTENTKB_HOME=KB python bench/needs.py [--finetuned NAME] [--model NAME ...] [--reranker NAME] [--unjudged FILE]
 
 `bench/needs/needs.jsonl` holds 40 needs written by hand with no product words in them: 32 the
 shared catalogue (1,000 Amazon products + the 6,345 products of the MIND co-buy records) can serve,
 8 it cannot (services, paperwork). Each configuration — the base embedder, the fine-tuned one
-(`train embedder`), each with the reranker (`train reranker`) — retrieves the top 5 for every need;
+(`train embedder`), each with the reranker (`train reranker`), and any other model named with
+`--model` (a static model of `train static`, say) — retrieves the top 5 for every need;
 `bench/needs/judgements.jsonl` says, for each (need, product) that any configuration returned,
 whether the product serves the need (judged by reading the product's title, by hand). Printed per
 configuration:
@@ -67,6 +68,7 @@ def run(store, settings: Settings, reranker: Reranker | None, needs: list[dict])
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--finetuned", help="embedder NAME in $INTENTKB_HOME/models (train embedder -o NAME)")
+    ap.add_argument("--model", action="append", default=[], help="another embedder NAME in $INTENTKB_HOME/models, a configuration of its own (repeatable)")
     ap.add_argument("--reranker", help="reranker NAME (train reranker -o NAME)")
     ap.add_argument("--unjudged", type=Path, help="write the (need, product) pairs no judgement covers here")
     ap.add_argument("--json", type=Path, help="write every configuration's hits and figures here")
@@ -78,6 +80,7 @@ def main() -> None:
     configs = [("base", None, None)] + ([("base + reranker", None, cross)] if cross else [])
     if args.finetuned:
         configs += [("fine-tuned", args.finetuned, None)] + ([("fine-tuned + reranker", args.finetuned, cross)] if cross else [])
+    configs += [(name, name, None) for name in args.model]
     servable = [n for n in needs if n["servable"]]
     unservable = [n for n in needs if not n["servable"]]
     titles = {n["id"]: n["need"] for n in needs}

@@ -7,6 +7,7 @@ mcq` scores IntentionQA files: the option closest to the question in embedding s
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 from ..config import Settings
@@ -15,7 +16,7 @@ from ..evaluation.metrics import Accuracy, accuracy
 from ..kb.store import GraphStore
 from ..retrieval.build import build_index
 from ..retrieval.embeddings import Embedder
-from ..retrieval.index import index_dir
+from ..retrieval.index import IndexMeta, index_dir
 from ..retrieval.retrieve import Retriever
 from ..tasks.iqa.builder import iqa_items
 
@@ -33,7 +34,14 @@ def as_question(item: dict[str, Any]) -> MCQuestion:
 def heldout_questions(store: GraphStore, settings: Settings, groups: set[str], limit: int, base: Embedder, seed: int = 0) -> dict[str, list[MCQuestion]]:
     """Up to `limit` questions per task whose pair is in `groups`."""
     plain = settings.model_copy(update={"embedding_backend": "torch", "embedding_precision": "float32"})
-    if not (index_dir(plain, "intentions") / "meta.json").exists():
+    meta = index_dir(plain, "intentions") / "meta.json"
+    if meta.exists() and IndexMeta.model_validate_json(meta.read_text()).model != base.key:
+        # the knowledge base's index embeds with another model than the one the questions are for:
+        # a scratch index of its own, beside the data (the cache of `base` spares re-embedding)
+        scratch = hashlib.blake2b(base.key.encode(), digest_size=8).hexdigest()
+        plain = plain.with_data_dir(settings.data_dir / "heldout-index" / scratch)
+        meta = index_dir(plain, "intentions") / "meta.json"
+    if not meta.exists():
         build_index(store, plain, "intentions", embedder=base)
     out: dict[str, list[MCQuestion]] = {"iqa-t1": [], "iqa-t2": []}
     with Retriever(store, plain, embedder=base, hybrid=False) as nb:
