@@ -22,6 +22,7 @@ from ..kb.queries import keyset_pages
 from ..kb.store import GraphStore
 from .embeddings import Embedder, embedding_text, open_embedder, settings_key, text_hash
 from .index import IVF_THRESHOLD, VectorIndex, index_dir
+from .link_table import ensure_table
 
 # index name → the named query that pages through its texts
 SOURCES: dict[str, str] = {"intentions": "index_intentions_page", "steps": "index_steps_page", "products": "index_products_page"}
@@ -159,6 +160,8 @@ def build_index(
     if name == "products":
         index.meta.weak_below, index.meta.calibrated_on = calibrate_weak(store, embedder, index, texts)
     index.save(directory)
+    if name == "intentions":  # retrieval's links of these intentions, beside them (module `link_table`)
+        ensure_table(store, directory, index.ids, rebuild=True)
     report.index_seconds = round(time.monotonic() - t - (0 if report.rebuilt else report.embed_seconds), 2)
     report.encoded = embedder.encoded - encoded_before
     m = index.meta

@@ -173,6 +173,11 @@ class VectorIndex:
 
     # -- searching --------------------------------------------------------------------------
     def search(self, vectors: np.ndarray, k: int, *, model: str | None = None) -> list[list[tuple[str, float]]]:
+        scores, found = self.search_positions(vectors, k, model=model)
+        return [[(str(self.ids[i]), float(s)) for i, s in zip(row_i, row_s) if i >= 0] for row_i, row_s in zip(found, scores)]
+
+    def search_positions(self, vectors: np.ndarray, k: int, *, model: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(scores, positions) arrays of shape (queries, k'); position -1 where fewer were found."""
         self._check_model(model)
         vectors = _as_matrix(vectors)
         if vectors.shape[1] != self.index.d:
@@ -180,9 +185,9 @@ class VectorIndex:
                 f"query vectors have {vectors.shape[1]} dimensions, the index {self.index.d}: the embedder is not the one the index was built with"
             )
         if not self.position:
-            return [[] for _ in range(len(vectors))]
+            return np.zeros((len(vectors), 0), dtype=np.float32), np.zeros((len(vectors), 0), dtype=np.int64)
         scores, found = self.index.search(vectors, min(k, len(self.position)))
-        return [[(self.ids[i], float(s)) for i, s in zip(row_i, row_s) if i >= 0] for row_i, row_s in zip(found, scores)]
+        return scores, found
 
     # -- persistence ------------------------------------------------------------------------
     def save(self, directory: Path) -> None:

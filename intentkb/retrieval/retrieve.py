@@ -13,6 +13,7 @@ path over the products' own texts (module `fusion`).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -26,10 +27,12 @@ from .align import DEFAULT_THRESHOLD
 from .embeddings import Embedder, embedding_text, open_embedder, settings_key
 from .fusion import WEAK_INTENTION, ProductHit, fuse
 from .index import VectorIndex, index_dir, load_intentions_index
+from .link_table import VIAS, ensure_table
 from .rerank import Reranker
 
 MAX_INTENTIONS = 5000  # the widest intention search for one query before giving up on filling k
 RERANK_DEPTH = 30  # candidates a reranker reads per query
+LINK_CHECK_S = 1.0  # a long-lived retriever checks its link table against the graph at most this often
 
 
 class StepProducts(BaseModel):
@@ -87,6 +90,10 @@ class Retriever:
         self.reranker = reranker  # when set, every answer is re-ordered by it (module `rerank`)
         self.settings = settings
         self.index = index or self._intentions_index(store, settings)
+        # the intention → product links held beside a saved index (module `link_table`); an index
+        # given in memory has none and asks the graph
+        self.links = ensure_table(store, index_dir(settings, "intentions"), self.index.ids) if index is None else None
+        self._links_checked = time.monotonic()
         self.products = products
         if products is None and hybrid and (index_dir(settings, "products") / "meta.json").exists():
             self.products = VectorIndex.load(index_dir(settings, "products"), model=settings_key(settings))
@@ -134,7 +141,12 @@ class Retriever:
         out: list[list[ProductHit]] = [[] for _ in range(len(vectors))]
         pending = list(range(len(vectors)))
         width = max(4 * k, 50)
+        self._fresh_links()
         while pending:
+            if self.links is not None:
+                pending = self._from_table(vectors, pending, out, width, k, threshold)
+                width *= 4
+                continue
             found_hits = self.index.search(vectors[pending], min(width, MAX_INTENTIONS), model=self.embedder.key)
             batch = []
             for q, hits in zip(pending, found_hits):
@@ -154,6 +166,45 @@ class Retriever:
             width *= 4
         self._texts(out)
         return out
+
+    def _fresh_links(self) -> None:
+        """A long-lived retriever (a server) checks the table against the graph's counts at most
+        every `LINK_CHECK_S`; a stale table is read again before it answers."""
+        if self.links is not None and time.monotonic() - self._links_checked >= LINK_CHECK_S:
+            self.links = ensure_table(self.store, index_dir(self.settings, "intentions"), self.index.ids)
+            self._links_checked = time.monotonic()
+
+    def _from_table(self, vectors: np.ndarray, pending: list[int], out: list[list[ProductHit]], width: int, k: int, threshold: float | None) -> list[int]:
+        """One round of the intention path on the link table; the queries still short of `k`."""
+        assert self.links is not None
+        wanted = min(width, MAX_INTENTIONS)
+        scores, positions = self.index.search_positions(vectors[pending], wanted, model=self.embedder.key)
+        found_per_query = (positions >= 0).sum(axis=1)
+        if threshold is not None:
+            positions = np.where(scores >= threshold, positions, -1)
+        found = self.links.products_for(positions, scores, k)
+        kinds, ids = self.links.meta.kinds, self.index.ids
+        still = []
+        for q, row, n_hits in zip(pending, found, found_per_query):
+            out[q] = [
+                ProductHit(
+                    product=pid,
+                    title=None,
+                    score=score,
+                    intention=str(ids[pos]),
+                    kind=kinds[kind],
+                    via=VIAS[via],
+                    intentions=reached,
+                    intention_score=score,
+                    paths=["intention"],
+                    weak=score < WEAK_INTENTION,
+                )
+                for pid, score, pos, via, reached, kind in row
+            ]
+            exhausted = n_hits < min(width, self.index.meta.count) or width >= MAX_INTENTIONS
+            if len(out[q]) < k and not exhausted:
+                still.append(q)
+        return still
 
     def _texts(self, found: list[list[ProductHit]]) -> None:
         """Titles and intention texts of the hits kept, read once for all of them."""
