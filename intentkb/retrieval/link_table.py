@@ -157,10 +157,11 @@ class LinkTable:
         key_sorted = key[order]
         head = np.flatnonzero(np.concatenate([[True], key_sorted[1:] != key_sorted[:-1]]))
         best = order[head]
-        # distinct intentions per (query, product)
-        pair = np.unique(np.stack([key, e_pos], axis=1), axis=0)
-        reach_keys, reach = np.unique(pair[:, 0], return_counts=True)
-        reached = reach[np.searchsorted(reach_keys, key[best])]
+        # distinct intentions per (query, product): equal sort keys put one intention's edges to one
+        # product (co-buy roles a and b of a pair of one product) side by side
+        pos_sorted = e_pos[order]
+        new_pair = np.concatenate([[True], (key_sorted[1:] != key_sorted[:-1]) | (pos_sorted[1:] != pos_sorted[:-1])])
+        reached = np.add.reduceat(new_pair.astype(np.int64), head)
         b_q, b_prod, b_sc = e_q[best], e_prod[best], np.round(e_sc[best].astype(np.float64), 4)
         rank = np.lexsort((b_prod, -b_sc, b_q))
         via, kind = np.asarray(self.via), np.asarray(self.kind)
