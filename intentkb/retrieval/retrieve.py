@@ -250,26 +250,47 @@ class Retriever:
 
     def retrieve_script(self, script: str, k: int = 10, *, threshold: float = DEFAULT_THRESHOLD, rerank: bool = True) -> list[StepProducts]:
         """Products for every step of `script`, in step order (re-ordered by the reranker, when there is one and `rerank`)."""
+        out = self.retrieve_scripts([script], k, threshold=threshold, rerank=rerank)[0]
+        if isinstance(out, IntentKBError):
+            raise out
+        return out
+
+    def retrieve_scripts(
+        self, scripts: Sequence[str], k: int = 10, *, threshold: float = DEFAULT_THRESHOLD, rerank: bool = True
+    ) -> list[list[StepProducts] | IntentKBError]:
+        """`retrieve_script` for several scripts at once (what `intentkb serve` does with the script
+        requests waiting at one moment): two graph queries, one encode, one search per index for
+        all their steps. A script with no steps gets its error in its place; the others are answered."""
         reranker = self.reranker if rerank else None
-        steps = self.store.run("script_steps", {"script": script})
-        if not steps:
-            raise IntentKBError(f"no script {script!r} with steps in the graph")
+        wanted = list(dict.fromkeys(scripts))
+        steps_of: dict[str, list[Row]] = {}
+        for r in self.store.run("scripts_steps", {"scripts": wanted}):
+            steps_of.setdefault(r["script"], []).append(r)
         by_step: dict[str, list[Row]] = {}
-        if self.store.run("script_alignment_count", {"script": script})[0]["aligned"]:
-            for r in self.store.run("script_aligned_products", {"script": script}):
-                by_step.setdefault(r["step"], []).append(r)
+        for r in self.store.run("scripts_aligned_products", {"scripts": [s for s in wanted if s in steps_of]}) if steps_of else []:
+            by_step.setdefault(r["step"], []).append(r)
         width = max(2 * k, 20) if self.products is not None else k
         width = max(width, RERANK_DEPTH) if reranker else width
+        steps = [s for sid in wanted for s in steps_of.get(sid, [])]
         # steps are embedded only when something searches with them: a step without an aligned
         # path, or the direct path (an aligned script without a product index needs no model)
         need = [s for s in steps if self.products is not None or not by_step.get(s["id"])]
         vectors = dict(zip((s["id"] for s in need), self.embedder.encode([embedding_text(s["text"]) for s in need]))) if need else {}
-        out = []
-        for s in steps:
-            # the graph's own path when the step has one; else searched now, with the threshold
-            aligned = bool(by_step.get(s["id"]))
-            path = merge_products(by_step[s["id"]], width) if aligned else self._products(vectors[s["id"]], width, threshold)
-            products = self._fused(vectors[s["id"]], path, width) if self.products is not None else path[:width]
-            products = reranker.rerank(s["text"], products, k) if reranker else products[:k]
-            out.append(StepProducts(step=s["id"], idx=s["idx"], text=s["text"], source="aligned" if aligned else "search", products=products))
-        return out
+        # the graph's own path when the step has one; else searched now, with the threshold
+        unaligned = [s["id"] for s in steps if not by_step.get(s["id"])]
+        searched = dict(zip(unaligned, self._products_many(np.stack([vectors[i] for i in unaligned]), width, threshold))) if unaligned else {}
+        paths = {s["id"]: merge_products(by_step[s["id"]], width) if by_step.get(s["id"]) else searched[s["id"]] for s in steps}
+        if self.products is not None and steps:
+            paths = dict(zip(paths, self._fused_many(np.stack([vectors[i] for i in paths]), list(paths.values()), width)))
+        if reranker and steps:
+            paths = dict(zip(paths, reranker.rerank_many([s["text"] for s in steps], [paths[s["id"]] for s in steps], k)))
+        answers: dict[str, list[StepProducts] | IntentKBError] = {
+            sid: [
+                StepProducts(step=s["id"], idx=s["idx"], text=s["text"], source="aligned" if by_step.get(s["id"]) else "search", products=paths[s["id"]][:k])
+                for s in steps_of[sid]
+            ]
+            if sid in steps_of
+            else IntentKBError(f"no script {sid!r} with steps in the graph")
+            for sid in wanted
+        }
+        return [answers[s] for s in scripts]

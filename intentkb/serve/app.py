@@ -22,7 +22,6 @@ from typing import Any
 
 from fastapi import Depends, FastAPI, HTTPException, Query
 from fastapi import Path as FastPath
-from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -216,7 +215,8 @@ def create_app(settings: Settings | None = None, *, token: str | None = None, li
             if req.text is not None:  # answered with the other requests waiting now (module batching)
                 hits = await asyncio.wrap_future(st.batcher.submit(req.text, req.k, req.threshold, req.rerank is not False))
                 return _json(RetrieveResponse(text=req.text, products=hits))
-            return _json(await run_in_threadpool(_script_steps, st, req))
+            steps = await asyncio.wrap_future(st.batcher.submit_script(req.script or "", req.k, req.threshold, req.rerank is not False))
+            return _json(RetrieveResponse(script=req.script, steps=steps))
         except IntentKBError as e:
             raise _error(e) from None
 
@@ -225,19 +225,11 @@ def create_app(settings: Settings | None = None, *, token: str | None = None, li
         would validate and serialise it again, a third of a served retrieval's time)."""
         return Response(answer.model_dump_json(exclude_none=False), media_type="application/json")
 
-    def _script_steps(st: _State, req: RetrieveRequest) -> RetrieveResponse:
-        r = st.ready()
-        kw = {"threshold": req.threshold} if req.threshold is not None else {}
-        with st.lock:
-            return RetrieveResponse(script=req.script, steps=r.retrieve_script(req.script or "", req.k, rerank=req.rerank is not False, **kw))
-
     @app.get("/scripts/{script}/products", response_model=list[StepProducts], dependencies=guard, responses=ERRORS)
-    def script_products(script: str = FastPath(max_length=200), k: int = Query(10, ge=1, le=1000)) -> list[StepProducts]:
+    async def script_products(script: str = FastPath(max_length=200), k: int = Query(10, ge=1, le=1000)) -> list[StepProducts]:
         st = state["s"]
         try:
-            r = st.ready()
-            with st.lock:
-                return r.retrieve_script(script, k)
+            return await asyncio.wrap_future(st.batcher.submit_script(script, k, None))
         except IntentKBError as e:
             raise _error(e) from None
 

@@ -3,8 +3,9 @@
 One retrieval at a time holds the model, the indexes and the store connection; under 50 clients
 that made each wait for ~50 others one by one. A worker thread instead takes every request that
 is waiting when it comes free (up to `MAX_BATCH`) and answers them with `Retriever.retrieve_many`:
-one encode, one FAISS search per index and one graph query per round for the lot. A lone request
-does not wait for company: it is taken as soon as it arrives.
+one encode, one FAISS search per index and one graph query per round for the lot. Script requests
+are batched the same way (`Retriever.retrieve_scripts`: all their steps in one encode and search).
+A lone request does not wait for company: it is taken as soon as it arrives.
 """
 
 from __future__ import annotations
@@ -14,21 +15,23 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
+from typing import Any
 
 from ..errors import IntentKBError
 from ..retrieval.fusion import ProductHit
-from ..retrieval.retrieve import Retriever
+from ..retrieval.retrieve import Retriever, StepProducts
 
 MAX_BATCH = 64
 
 
 @dataclass
 class _Ask:
-    text: str
+    text: str  # the text, or the script id when `script`
     k: int
     threshold: float | None
     rerank: bool = True
-    done: Future[list[ProductHit]] = field(default_factory=Future)
+    script: bool = False
+    done: Future[Any] = field(default_factory=Future)
 
 
 class Batcher:
@@ -46,6 +49,11 @@ class Batcher:
         if not text.strip():
             raise IntentKBError("retrieve: empty text")  # here, not in the batch it would fail whole
         ask = _Ask(text, k, threshold, rerank)
+        self._queue.put(ask)
+        return ask.done
+
+    def submit_script(self, script: str, k: int, threshold: float | None, rerank: bool = True) -> Future[list[StepProducts]]:
+        ask = _Ask(script, k, threshold, rerank, script=True)
         self._queue.put(ask)
         return ask.done
 
@@ -72,18 +80,25 @@ class Batcher:
     def _run(self) -> None:
         while (asks := self._take()) is not None:
             # requests with the same k, threshold and reranking go through one call; others in their own
-            groups: dict[tuple[int, float | None, bool], list[_Ask]] = {}
+            groups: dict[tuple[bool, int, float | None, bool], list[_Ask]] = {}
             for a in asks:
-                groups.setdefault((a.k, a.threshold, a.rerank), []).append(a)
-            for (k, threshold, rerank), group in groups.items():
+                groups.setdefault((a.script, a.k, a.threshold, a.rerank), []).append(a)
+            for (script, k, threshold, rerank), group in groups.items():
                 try:
                     r = self._retriever()
                     with self._lock:
-                        answers = r.retrieve_many([a.text for a in group], k, threshold=threshold, rerank=rerank)
+                        if script:
+                            kw = {"threshold": threshold} if threshold is not None else {}
+                            answers: list[Any] = r.retrieve_scripts([a.text for a in group], k, rerank=rerank, **kw)
+                        else:
+                            answers = r.retrieve_many([a.text for a in group], k, threshold=threshold, rerank=rerank)
                     self.batches += 1
                     self.asked += len(group)
-                    for a, hits in zip(group, answers):
-                        a.done.set_result(hits)
+                    for a, out in zip(group, answers):
+                        if isinstance(out, IntentKBError):
+                            a.done.set_exception(out)
+                        else:
+                            a.done.set_result(out)
                 except BaseException as e:
                     for a in group:
                         if not a.done.done():
