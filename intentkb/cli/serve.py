@@ -28,6 +28,13 @@ from .common import settings_of
     metavar="NAME_OR_PATH",
     help="Re-order every retrieval's first candidates with this cross-encoder (`intentkb train reranker`); a request's `rerank: false` skips it.",
 )
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    default=1,
+    show_default=True,
+    help="Server processes sharing the port and the index files (mapped read-only), each with its own batching queue.",
+)
 @click.pass_context
 def serve(
     ctx: click.Context,
@@ -40,6 +47,7 @@ def serve(
     max_response: int,
     max_queries: int,
     rerank: str | None,
+    workers: int,
 ) -> None:
     """Serve retrieval and read-only Cypher over HTTP, the model and indexes loaded once.
 
@@ -63,6 +71,7 @@ def serve(
     reranker = str(reranker_location(settings_of(ctx), rerank)) if rerank else None  # refused before anything starts
     if host not in ("127.0.0.1", "localhost", "::1") and not token:
         click.echo(f"warning: listening on {host} without a token: anyone who reaches it can query the graph", err=True)
-    click.echo(f"intentkb serve on http://{host}:{port} (graph {settings_of(ctx).graph_name}); Ctrl-C stops it", err=True)
+    procs = f", {workers} worker processes" if workers > 1 else ""
+    click.echo(f"intentkb serve on http://{host}:{port} (graph {settings_of(ctx).graph_name}{procs}); Ctrl-C stops it", err=True)
     limits = ApiLimits(max_body=max_body, max_rows=max_rows, max_response=max_response, max_queries=max_queries)
-    run_server(settings_of(ctx), host=host, port=port, token=token, limits=limits, reranker=reranker)
+    run_server(settings_of(ctx), host=host, port=port, token=token, limits=limits, reranker=reranker, workers=workers)

@@ -61,6 +61,9 @@ class VectorIndex:
         self.ids = ids  # position = FAISS int id; None where a deleted id was
         self.hashes = hashes
         self.position = {g: i for i, g in enumerate(ids) if g is not None}
+        # a flat index's vectors mapped from `vectors.npy` (64-byte aligned): FAISS's own file maps
+        # them at an odd offset, and numpy copies unaligned operands on every product (4.6 ms, not 0.8)
+        self.aligned: np.ndarray | None = None
 
     # -- building ---------------------------------------------------------------------------
     @classmethod
@@ -198,7 +201,7 @@ class VectorIndex:
         product (24 queries × 4,000 vectors: 1.2 ms instead of 2.7 ms, and it stays so on a busy machine)."""
         flat: Any = faiss.downcast_index(cast(Any, self.index).index)
         n = flat.ntotal
-        xb = faiss.rev_swig_ptr(flat.get_xb(), n * flat.d).reshape(n, flat.d)
+        xb = self.aligned if self.aligned is not None and len(self.aligned) == n else faiss.rev_swig_ptr(flat.get_xb(), n * flat.d).reshape(n, flat.d)
         ids = faiss.vector_to_array(cast(Any, self.index).id_map)
         sims = vectors @ xb.T
         if k < n:
@@ -221,6 +224,10 @@ class VectorIndex:
             shutil.rmtree(d, ignore_errors=True)
         private_dir(new)
         faiss.write_index(self.index, str(private_file(new / "index.faiss")))
+        if self.meta.kind == "flat":
+            flat: Any = faiss.downcast_index(cast(Any, self.index).index)
+            with open(private_file(new / "vectors.npy"), "wb") as fh:
+                np.save(fh, faiss.rev_swig_ptr(flat.get_xb(), flat.ntotal * flat.d).reshape(flat.ntotal, flat.d), allow_pickle=False)
         with private_open(new / "ids.jsonl", "w", encoding="utf-8") as fh:
             for g, h in zip(self.ids, self.hashes):
                 fh.write(json.dumps([g, h]) + "\n")
@@ -231,14 +238,17 @@ class VectorIndex:
         shutil.rmtree(old, ignore_errors=True)
 
     @classmethod
-    def load(cls, directory: Path, model: str | None = None) -> VectorIndex:
+    def load(cls, directory: Path, model: str | None = None, *, mmap: bool = False) -> VectorIndex:
+        """`mmap`: the vectors stay in the file, mapped read-only (the processes of `serve --workers N`
+        share one copy in the page cache); such an index cannot be changed."""
         try:
             meta = IndexMeta.model_validate_json((directory / "meta.json").read_text())
         except FileNotFoundError:
             raise IntentKBError(f"no index in {directory}; run `intentkb index build`") from None
         if model is not None and model != meta.model:  # before reading what may be gigabytes
             raise ModelMismatch(f"index {meta.name!r} was built with {meta.model}, not {model}; rebuild it with --rebuild")
-        index = faiss.read_index(str(directory / "index.faiss"))
+        flags = (faiss.IO_FLAG_MMAP_IFC | faiss.IO_FLAG_MMAP | faiss.IO_FLAG_READ_ONLY) if mmap else 0
+        index = faiss.read_index(str(directory / "index.faiss"), flags)
         if meta.kind == "ivf" and meta.nprobe:
             cast(Any, index).nprobe = meta.nprobe
         ids, hashes = [], []
@@ -248,6 +258,8 @@ class VectorIndex:
                 ids.append(g)
                 hashes.append(h)
         out = cls(meta, index, ids, hashes)
+        if mmap and meta.kind == "flat" and (directory / "vectors.npy").exists():
+            out.aligned = np.load(directory / "vectors.npy", mmap_mode="r", allow_pickle=False)
         out.meta.count = len(out.position)
         out._check_model(model)
         if index.ntotal != len(out.position):
@@ -271,5 +283,5 @@ def index_dir(settings: Settings, name: str) -> Path:
     return settings.data_dir / "index" / settings.graph_name / name
 
 
-def load_intentions_index(settings: Settings) -> VectorIndex:
-    return VectorIndex.load(index_dir(settings, "intentions"), model=settings_key(settings))
+def load_intentions_index(settings: Settings, *, mmap: bool = False) -> VectorIndex:
+    return VectorIndex.load(index_dir(settings, "intentions"), model=settings_key(settings), mmap=mmap)

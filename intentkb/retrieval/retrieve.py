@@ -85,27 +85,29 @@ class Retriever:
         products: VectorIndex | None = None,
         hybrid: bool = True,
         reranker: Reranker | None = None,
+        mmap: bool = False,
     ) -> None:
+        """`mmap`: the saved indexes are mapped read-only, not read into memory (a server's)."""
         self.store = store
         self.reranker = reranker  # when set, every answer is re-ordered by it (module `rerank`)
         self.settings = settings
-        self.index = index or self._intentions_index(store, settings)
+        self.index = index or self._intentions_index(store, settings, mmap)
         # the intention → product links held beside a saved index (module `link_table`); an index
         # given in memory has none and asks the graph
         self.links = ensure_table(store, index_dir(settings, "intentions"), self.index.ids) if index is None else None
         self._links_checked = time.monotonic()
         self.products = products
         if products is None and hybrid and (index_dir(settings, "products") / "meta.json").exists():
-            self.products = VectorIndex.load(index_dir(settings, "products"), model=settings_key(settings))
+            self.products = VectorIndex.load(index_dir(settings, "products"), model=settings_key(settings), mmap=mmap)
         self._own_embedder = embedder is None
         self.embedder = embedder or open_embedder(settings)
 
     @staticmethod
-    def _intentions_index(store: GraphStore, settings: Settings) -> VectorIndex:
+    def _intentions_index(store: GraphStore, settings: Settings, mmap: bool) -> VectorIndex:
         """The intention index; when there is none because the knowledge base is empty, say that
         (a user who ran the commands a temporary demo printed got "no index", not the cause)."""
         try:
-            return load_intentions_index(settings)
+            return load_intentions_index(settings, mmap=mmap)
         except IntentKBError:
             if store.is_empty():
                 raise IntentKBError(

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import math
+import os
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -99,6 +100,7 @@ class Health(BaseModel):
     retrieve_requests: int = Field(description="Text requests answered since the start")
     retrieve_batches: int = Field(description="The batches they were answered in")
     reranker: str | None = Field(default=None, description="The reranker's directory when the server reranks (`serve --rerank`)")
+    pid: int = Field(description="The process that answered (one of the workers of `serve --workers N`)")
 
 
 class ErrorDetail(BaseModel):
@@ -132,7 +134,7 @@ class _State:
                 cross = None
                 if self.reranker_location:
                     cross = Reranker(self.reranker_location, **reranker_options(self.settings))
-                retriever = Retriever(self.store, self.settings, embedder=self.embedder, reranker=cross)
+                retriever = Retriever(self.store, self.settings, embedder=self.embedder, reranker=cross, mmap=True)
                 _ = retriever.embedder.model  # loaded (seconds) here, not in a client's request, even when queries are cached
                 retriever.embedder.encode(["warm up"])
                 self.retriever = retriever
@@ -203,6 +205,7 @@ def create_app(settings: Settings | None = None, *, token: str | None = None, li
             retrieve_requests=st.batcher.asked,
             retrieve_batches=st.batcher.batches,
             reranker=st.reranker_location,
+            pid=os.getpid(),
         )
         return h if h.status == "ok" else JSONResponse(status_code=503, content=h.model_dump())
 

@@ -33,6 +33,7 @@ def serve(
     limits: ApiLimits | None = None,
     log_level: str = "warning",
     reranker: str | None = None,
+    workers: int = 1,
 ) -> None:
     """Run the API until interrupted (uvicorn), recorded in DATA_DIR/serve.json meanwhile. The
     record (0600, in the 0700 data directory) holds the token, so the same user's `intentkb
@@ -41,8 +42,25 @@ def serve(
 
     from .app import create_app
 
-    app = create_app(settings, token=token, limits=limits, reranker=reranker)
-    config = uvicorn.Config(app, host=host, port=port, log_level=log_level, access_log=False)
+    if workers > 1:
+        # each worker process builds the app from the environment (uvicorn spawns them): the data
+        # directory and graph in INTENTKB_*, the token in INTENTKB_SERVE_TOKEN (never in argv), the
+        # rest in INTENTKB_SERVE_WORKER; every worker maps the same index files read-only
+        os.environ.update(
+            {
+                "INTENTKB_HOME": str(settings.data_dir),
+                "INTENTKB_GRAPH_URI": settings.graph_uri,
+                "INTENTKB_GRAPH": settings.graph_name,
+                "INTENTKB_SERVE_WORKER": json.dumps({"limits": (limits or ApiLimits()).model_dump(), "reranker": reranker}),
+            }
+        )
+        if token:
+            os.environ["INTENTKB_SERVE_TOKEN"] = token
+        config = uvicorn.Config("intentkb.serve.worker:create", factory=True, host=host, port=port, log_level=log_level, access_log=False, workers=workers)
+    else:
+        config = uvicorn.Config(
+            create_app(settings, token=token, limits=limits, reranker=reranker), host=host, port=port, log_level=log_level, access_log=False
+        )
     server = uvicorn.Server(config)
     path = record_path(settings)
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
@@ -65,7 +83,12 @@ def serve(
     # that handler is this one, so the record goes with the server
     signal.signal(signal.SIGTERM, on_term)
     try:
-        server.run()
+        if workers > 1:
+            from uvicorn.supervisors import Multiprocess
+
+            Multiprocess(config, sockets=[config.bind_socket()]).run()
+        else:
+            server.run()
     finally:
         forget()
 

@@ -297,3 +297,27 @@ def test_a_server_stopped_by_its_operator_is_no_death_and_no_one_is_blamed(serve
     assert first[0] in (200, 503), first
     assert _request(url + "/cypher", q)[0] == 200 and _request(url + "/cypher", q)[0] == 200
     assert _request(url + "/health")[1]["store"]["restarts"]["count"] == before
+
+
+def test_workers_share_the_port_and_answer_alike(served, shared_embedder):
+    """`serve --workers 2`: two processes behind one port, each answering what the library answers;
+    the token reaches them without argv, and stopping the server stops both."""
+    store, settings, start = served
+    url = start(TOKEN, "--workers", "2")
+    with Retriever(store, settings, embedder=shared_embedder) as r:
+        want = [h.product for h in r.retrieve("a present for a child who loves dinosaurs", k=5)]
+        want_steps = [[h.product for h in s.products] for s in r.retrieve_script(_script(store), k=2)]
+    from concurrent.futures import ThreadPoolExecutor
+
+    def ask(i: int) -> tuple[int, list[str], int]:
+        status, out = _request(url + "/retrieve", {"text": "a present for a child who loves dinosaurs", "k": 5}, token=TOKEN)
+        _, health = _request(url + "/health", token=TOKEN)
+        return status, [h["product"] for h in out["products"]], health["pid"]
+
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(ask, range(80)))
+    assert all(status == 200 and got == want for status, got, _ in answers)
+    assert len({pid for _, _, pid in answers}) == 2 and start.pids[url] not in {pid for _, _, pid in answers}
+    status, out = _request(url + "/retrieve", {"script": _script(store), "k": 2}, token=TOKEN)
+    assert status == 200 and [[h["product"] for h in s["products"]] for s in out["steps"]] == want_steps
+    assert _request(url + "/retrieve", {"text": "x"})[0] == 401
