@@ -95,6 +95,11 @@ class Registry(Generic[T]):
         return self._view
 
     def get(self, name: str) -> T:
+        if self._view is None:  # a built-in entry is found without scanning the installed packages (~15 ms a group)
+            for target in self.modules:
+                self._load(target)
+            if name in self._items and self.module_of(self._items[name]).startswith("intentkb."):
+                return self._items[name]
         everything = self.all()
         found = everything.get(name)
         if found is None:

@@ -9,6 +9,7 @@ product is cosine similarity (what EcomScriptBench thresholds at 0.45).
 from __future__ import annotations
 
 import hashlib
+import os
 import sqlite3
 import threading
 from collections.abc import Callable, Sequence
@@ -25,6 +26,8 @@ from ..progress import Progress
 from .backends import check, mode_of
 from .models import DEFAULT_MODEL, model_key, model_location
 from .threads import encoder_threads
+
+FEW_TEXTS = 8  # a first encode this small loads the model on one thread (no idle-core sample)
 
 
 def embedding_key(name: str, precision: str = "float32", backend: str = "torch") -> str:
@@ -148,10 +151,24 @@ class Embedder:
     @property
     def model(self) -> Any:
         if self._model is None:
-            threads = encoder_threads(self.threads)
-            self._model, used = self.backend_impl.load(self, threads)
-            self.threads_used = used if self.device == "cpu" else None
+            self._load(None)
         return self._model
+
+    def _load(self, first_batch: int | None) -> None:
+        """Load the model; a first encode of a handful of texts (a query from the shell) runs on one
+        thread rather than pay the 0.2 s of measuring the idle cores, more than it takes to encode them."""
+        from .onnx_encoder import ExportUnsupported
+
+        few = first_batch is not None and first_batch <= FEW_TEXTS and not self.threads and not os.environ.get("INTENTKB_EMBEDDING_THREADS")
+        threads = 1 if few else encoder_threads(self.threads)
+        try:
+            self._model, used = self.backend_impl.load(self, threads)
+        except ExportUnsupported as e:  # the default backend is ONNX: a model it cannot export runs on torch
+            if self.echo:
+                self.echo(f"{e}; running it on torch")
+            self.backend_impl, self.backend = check("torch", self.precision if self.precision in ("float32", "bfloat16") else "float32", self.device), "torch"
+            self._model, used = self.backend_impl.load(self, threads)
+        self.threads_used = used if self.device == "cpu" else None
 
     def describe(self) -> str:
         """The encoder as run: backend, precision and threads (after the model loaded)."""
@@ -176,7 +193,8 @@ class Embedder:
             missing.sort(key=lambda h: len(unique[h]))  # batches of like lengths pad less (~10 % faster)
             todo = [unique[h] for h in missing]
             out = []
-            _ = self.model  # loaded (or exported) before the clock starts: the rate is the encoder's
+            if self._model is None:  # loaded (or exported) before the clock starts: the rate is the encoder's
+                self._load(len(todo))
             bar = Progress(len(todo), "embedding", enabled=self.progress)
             step = max(self.batch_size * 16, 256)
             for i in range(0, len(todo), step):

@@ -33,6 +33,10 @@ EXPORT_VERSION = 1
 BATCH = 8  # texts per run: on 2 cores small length-sorted batches beat 64 (less padding, cache-resident)
 
 
+class ExportUnsupported(IntentKBError):
+    """The model is not of a shape the ONNX export handles: the embedder runs it on torch instead."""
+
+
 class ExportInfo(BaseModel):
     """What an export directory holds; written last, so a directory without it is incomplete."""
 
@@ -94,7 +98,7 @@ def _export(location: str, model: str, out: Path) -> ExportInfo:
         and isinstance(mods[1], models.Pooling)
         and all(isinstance(m, models.Normalize) for m in mods[2:])
     ):
-        raise IntentKBError(f"the ONNX backend exports Transformer → Pooling [→ Normalize] models; {model} is {[type(m).__name__ for m in mods]}")
+        raise ExportUnsupported(f"the ONNX backend exports Transformer → Pooling [→ Normalize] models; {model} is {[type(m).__name__ for m in mods]}")
     pool = mods[1].get_config_dict()
     mode = pool.get("pooling_mode")  # sentence-transformers ≥ 6; before: one flag per mode
     if mode == "mean" or pool.get("pooling_mode_mean_tokens"):
@@ -102,7 +106,7 @@ def _export(location: str, model: str, out: Path) -> ExportInfo:
     elif mode == "cls" or pool.get("pooling_mode_cls_token"):
         pooling = "cls"
     else:
-        raise IntentKBError(f"the ONNX backend knows mean and CLS pooling, not {pool} ({model})")
+        raise ExportUnsupported(f"the ONNX backend knows mean and CLS pooling, not {pool} ({model})")
     normalize = len(mods) > 2
     auto = mods[0].auto_model.eval()
     names = ["input_ids", "attention_mask", "token_type_ids"]
@@ -123,7 +127,7 @@ def _export(location: str, model: str, out: Path) -> ExportInfo:
 
     sample = st.tokenizer(["an example", "a second, longer example text"], padding=True, return_tensors="pt")
     if "token_type_ids" not in sample:
-        raise IntentKBError(f"the ONNX backend exports BERT-style models (with token type ids); {model} has none")
+        raise ExportUnsupported(f"the ONNX backend exports BERT-style models (with token type ids); {model} has none")
     fp32 = out / "model.onnx"
     with torch.no_grad():
         torch.onnx.export(

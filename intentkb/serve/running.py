@@ -10,12 +10,14 @@ import signal
 import urllib.error
 import urllib.request
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ..config import Settings
 from ..errors import IntentKBError
 from ..private import private_write_text
-from .limits import ApiLimits
+
+if TYPE_CHECKING:  # fastapi, under the limits, is for the server only: `intentkb retrieve` looks for one
+    from .limits import ApiLimits
 
 RECORD = "serve.json"
 
@@ -41,6 +43,7 @@ def serve(
     import uvicorn
 
     from .app import create_app
+    from .limits import ApiLimits
 
     if workers > 1:
         # each worker process builds the app from the environment (uvicorn spawns them): the data
