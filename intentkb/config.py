@@ -61,6 +61,9 @@ class Settings(BaseModel):
     # float32 everywhere; "bfloat16" (torch) runs under bfloat16 autocast, "int8" (onnx) the dynamically
     # quantised export. Which is faster depends on the CPU: `bench/encoder.py` measures it (bfloat16 was
     # 1.6x faster on a CPU with AMX and 9x slower on an AVX2 EPYC). Their vectors are cached and indexed apart.
+    # Where vectors are searched: "faiss" (indexes beside the data, the default) or "graph", the graph
+    # engine's own vector index (Neo4j 5: for a graph in a cluster or Aura, past one machine's RAM).
+    vector_backend: Literal["faiss", "graph"] = Field(default_factory=lambda: env_choice("INTENTKB_VECTOR_BACKEND", "faiss"))
     embedding_precision: str = Field(default_factory=lambda: env_choice("INTENTKB_EMBEDDING_PRECISION", "float32"))
     # The reranker's and critic's mode on CPU (retrieval/rerank.py): ONNX Runtime float32 (the torch
     # model's scores, 1.35x faster), int8 (2.4x faster, scores within ~0.16), or torch itself.

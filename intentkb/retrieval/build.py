@@ -20,7 +20,10 @@ from ..config import Settings
 from ..errors import IntentKBError
 from ..kb.queries import keyset_pages
 from ..kb.store import GraphStore
+from ..private import private_write_text
 from .embeddings import Embedder, embedding_text, open_embedder, settings_key, text_hash
+from .graph_vectors import NAMES as GRAPH_NAMES
+from .graph_vectors import build_graph_index, graph_meta_dir
 from .index import IVF_THRESHOLD, VectorIndex, index_dir
 from .link_table import ensure_table
 
@@ -122,6 +125,9 @@ def build_index(
     read_s = time.monotonic() - t
     encoded_before = embedder.encoded
 
+    if settings.vector_backend == "graph" and name in GRAPH_NAMES:
+        return _build_in_graph(store, settings, name, embedder, texts, hashes, rebuild, say, read_s, encoded_before)
+
     existing: VectorIndex | None = None
     if not rebuild and (directory / "meta.json").exists():
         existing = VectorIndex.load(directory, model=model)  # ModelMismatch: the user must ask for --rebuild
@@ -158,7 +164,7 @@ def build_index(
         report.added = len(todo) - report.updated
         report.unchanged = len(texts) - len(todo)
     if name == "products":
-        index.meta.weak_below, index.meta.calibrated_on = calibrate_weak(store, embedder, index, texts)
+        index.meta.weak_below, index.meta.calibrated_on = calibrate_weak(store, embedder, texts)
     index.save(directory)
     if name == "intentions":  # retrieval's links of these intentions, beside them (module `link_table`)
         ensure_table(store, directory, index.ids, rebuild=True)
@@ -173,11 +179,47 @@ def build_index(
 CALIBRATION_LINKS = 2000
 
 
-def calibrate_weak(store: GraphStore, embedder: Embedder, index: VectorIndex, texts: dict[str, str]) -> tuple[float | None, str | None]:
+def _build_in_graph(
+    store: GraphStore,
+    settings: Settings,
+    name: str,
+    embedder: Embedder,
+    texts: dict[str, str],
+    hashes: dict[str, str],
+    rebuild: bool,
+    say: Callable[[str], None],
+    read_s: float,
+    encoded_before: int,
+) -> IndexReport:
+    """`build_index` for the graph's own vector index (module `graph_vectors`)."""
+    model = settings_key(settings)
+    t = time.monotonic()
+    meta, changed = build_graph_index(store, settings, name, model, texts, hashes, lambda xs: _embed(embedder, xs), rebuild=rebuild, say=say)
+    if name == "products":
+        meta.weak_below, meta.calibrated_on = calibrate_weak(store, embedder, texts)
+        private_write_text(graph_meta_dir(settings, name) / "meta.json", meta.model_dump_json(indent=2))
+    return IndexReport(
+        name=name,
+        path=str(graph_meta_dir(settings, name)),
+        model=model,
+        kind="graph",
+        count=meta.count,
+        added=changed["added"],
+        updated=changed["updated"],
+        removed=changed["removed"],
+        unchanged=len(texts) - changed["added"] - changed["updated"],
+        encoded=embedder.encoded - encoded_before,
+        rebuilt=rebuild,
+        read_seconds=round(read_s, 2),
+        index_seconds=round(time.monotonic() - t, 2),
+    )
+
+
+def calibrate_weak(store: GraphStore, embedder: Embedder, texts: dict[str, str]) -> tuple[float | None, str | None]:
     """The product-text similarity below which a direct match is weak: the cut that best separates
     the graph's own intention → product links from the same intentions paired with other products
     (Youden's J over the observed scores). None when the graph has too few links to say."""
-    links = [r for r in store.run("index_calibration_links", {"limit": CALIBRATION_LINKS}) if r["product"] in index.position]
+    links = [r for r in store.run("index_calibration_links", {"limit": CALIBRATION_LINKS}) if r["product"] in texts]
     if len(links) < 20:
         return None, None
     ids = [r["product"] for r in links]

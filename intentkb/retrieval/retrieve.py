@@ -26,8 +26,9 @@ from ..kb.store import GraphStore, Row
 from .align import DEFAULT_THRESHOLD
 from .embeddings import Embedder, embedding_text, open_embedder, settings_key
 from .fusion import WEAK_INTENTION, ProductHit, fuse
+from .graph_vectors import GraphVectorIndex, graph_meta_dir
 from .index import VectorIndex, index_dir, load_intentions_index
-from .link_table import VIAS, ensure_table
+from .link_table import VIAS, LinkTable, ensure_table
 from .rerank import Reranker
 
 MAX_INTENTIONS = 5000  # the widest intention search for one query before giving up on filling k
@@ -91,13 +92,21 @@ class Retriever:
         self.store = store
         self.reranker = reranker  # when set, every answer is re-ordered by it (module `rerank`)
         self.settings = settings
-        self.index = index or self._intentions_index(store, settings, mmap)
-        # the intention → product links held beside a saved index (module `link_table`); an index
-        # given in memory has none and asks the graph
-        self.links = ensure_table(store, index_dir(settings, "intentions"), self.index.ids) if index is None else None
+        in_graph = index is None and settings.vector_backend == "graph"  # the graph's own vector index (module `graph_vectors`)
+        # the intention → product links held beside a saved FAISS index (module `link_table`); an
+        # index given in memory, or the graph's, has none and asks the graph
+        self.index: VectorIndex | GraphVectorIndex
+        self.links: LinkTable | None = None
+        if in_graph:
+            self.index = GraphVectorIndex.load(store, settings, "intentions", settings_key(settings))
+        else:
+            self.index = faiss_index = index or self._intentions_index(store, settings, mmap)
+            self.links = ensure_table(store, index_dir(settings, "intentions"), faiss_index.ids) if index is None else None
         self._links_checked = time.monotonic()
-        self.products = products
-        if products is None and hybrid and (index_dir(settings, "products") / "meta.json").exists():
+        self.products: VectorIndex | GraphVectorIndex | None = products
+        if products is None and hybrid and in_graph and (graph_meta_dir(settings, "products") / "meta.json").exists():
+            self.products = GraphVectorIndex.load(store, settings, "products", settings_key(settings))
+        elif products is None and hybrid and not in_graph and (index_dir(settings, "products") / "meta.json").exists():
             self.products = VectorIndex.load(index_dir(settings, "products"), model=settings_key(settings), mmap=mmap)
         self._own_embedder = embedder is None
         self.embedder = embedder or open_embedder(settings)
@@ -173,12 +182,13 @@ class Retriever:
         """A long-lived retriever (a server) checks the table against the graph's counts at most
         every `LINK_CHECK_S`; a stale table is read again before it answers."""
         if self.links is not None and time.monotonic() - self._links_checked >= LINK_CHECK_S:
+            assert isinstance(self.index, VectorIndex)  # a link table is a FAISS index's
             self.links = ensure_table(self.store, index_dir(self.settings, "intentions"), self.index.ids)
             self._links_checked = time.monotonic()
 
     def _from_table(self, vectors: np.ndarray, pending: list[int], out: list[list[ProductHit]], width: int, k: int, threshold: float | None) -> list[int]:
         """One round of the intention path on the link table; the queries still short of `k`."""
-        assert self.links is not None
+        assert self.links is not None and isinstance(self.index, VectorIndex)
         wanted = min(width, MAX_INTENTIONS)
         scores, positions = self.index.search_positions(vectors[pending], wanted, model=self.embedder.key)
         found_per_query = (positions >= 0).sum(axis=1)

@@ -1,0 +1,6 @@
+// Embeddings written onto Intention nodes, stored as float32 vectors.  params: $rows: [{id, vec, hash}]
+UNWIND $rows AS r
+MATCH (n:Intention {id: r.id})
+CALL db.create.setNodeVectorProperty(n, 'embedding', r.vec)
+SET n.embedding_hash = r.hash
+RETURN count(n) AS written
