@@ -240,3 +240,45 @@ def test_vectors_of_another_dimension_never_join_a_key_nor_search_an_index(tmp_p
     index = VectorIndex.build("x", "m", ["x"], v / np.linalg.norm(v), ["hx"])
     with pytest.raises(IntentKBError, match="query vectors have 8 dimensions, the index 384"):
         index.search(np.ones((1, 8), dtype=np.float32), 1, model="m")
+
+
+def test_the_default_is_onnx_and_a_model_it_cannot_export_runs_on_torch(onnx_dir, tmp_path, monkeypatch):
+    """ONNX is the default backend; a sentence-transformers model of another shape (here with a Dense
+    layer after the pooling) is not refused: it runs on torch, with torch's vectors."""
+    from sentence_transformers import SentenceTransformer
+    from sentence_transformers.sentence_transformer.modules import Dense
+
+    from intentkb.config import Settings
+    from intentkb.retrieval.embeddings import open_embedder
+    from intentkb.retrieval.models import model_location
+
+    monkeypatch.delenv("INTENTKB_EMBEDDING_BACKEND", raising=False)
+    assert Settings(data_dir=tmp_path).embedding_backend == "onnx"
+    st = SentenceTransformer(model_location(DEFAULT_MODEL), device="cpu")
+    st.append(Dense(384, 32))
+    st.save(str(tmp_path / "dense"))
+    said: list[str] = []
+    e = open_embedder(Settings(data_dir=tmp_path, embedding_model=str(tmp_path / "dense")), echo=said.append)
+    try:
+        assert e.backend == "onnx"
+        vecs = e.encode(TEXTS[:3])
+        assert e.backend == "torch" and vecs.shape == (3, 32) and any("running it on torch" in m for m in said)
+        want = SentenceTransformer(str(tmp_path / "dense"), device="cpu").encode(TEXTS[:3], normalize_embeddings=True)
+        assert np.allclose(vecs, want, atol=1e-5)
+    finally:
+        assert e.cache is not None
+        e.cache.close()
+
+
+def test_a_first_encode_of_a_few_texts_loads_on_one_thread_without_sampling(onnx_dir, monkeypatch):
+    from intentkb.retrieval import embeddings
+
+    monkeypatch.delenv("INTENTKB_EMBEDDING_THREADS", raising=False)
+    monkeypatch.setattr(embeddings, "encoder_threads", lambda setting=None: pytest.fail("sampled the idle cores"))
+    e = Embedder(DEFAULT_MODEL, None, backend="onnx", onnx_dir=onnx_dir)
+    e.encode(["keep my coffee hot on the commute"])
+    assert e.threads_used == 1
+    many = Embedder(DEFAULT_MODEL, None, backend="onnx", onnx_dir=onnx_dir)
+    monkeypatch.setattr(embeddings, "encoder_threads", lambda setting=None: 2)
+    many.encode([f"text number {i}" for i in range(embeddings.FEW_TEXTS + 1)])
+    assert many.threads_used == 2
