@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -17,6 +18,15 @@ F = TypeVar("F", bound=Callable[..., Any])
 @click.group("train")
 def train_group() -> None:
     """Learn from the knowledge base's own links."""
+
+
+def _train(settings: Any, train: Callable[..., Any], opts: Any, as_json: bool) -> None:
+    """Every `train` command: the options, the store, the report."""
+    from ..kb.engines import open_store
+
+    with open_store(settings) as store:
+        report = train(store, settings, opts, echo=lambda m: click.echo(m, err=True))
+    print_report(report, as_json)
 
 
 def _name(default: str, use: str) -> Callable[[F], F]:
@@ -98,7 +108,6 @@ def train_embedder_cmd(
       intentkb train embedder --epochs 1 -o shop-minilm
       INTENTKB_EMBEDDING_MODEL=shop-minilm intentkb index build --rebuild
     """
-    from ..kb.engines import open_store
     from ..training.embedder import TrainOptions, train_embedder
 
     settings = settings_of(ctx)
@@ -113,9 +122,7 @@ def train_embedder_cmd(
         max_questions=max_questions,
         seed=seed,
     )
-    with open_store(settings) as store:
-        report = train_embedder(store, settings, opts, echo=lambda m: click.echo(m, err=True))
-    print_report(report, as_json)
+    _train(settings, train_embedder, opts, as_json)
 
 
 @train_group.command("reranker")
@@ -170,7 +177,6 @@ def train_reranker_cmd(
       intentkb train reranker -o shop-reranker
       intentkb retrieve "keep my feet warm on winter hikes" --rerank shop-reranker
     """
-    from ..kb.engines import open_store
     from ..training.reranker import RerankOptions, train_reranker
 
     settings = settings_of(ctx)
@@ -188,9 +194,7 @@ def train_reranker_cmd(
         seed=seed,
         max_examples=max_examples,
     )
-    with open_store(settings) as store:
-        report = train_reranker(store, settings, opts, echo=lambda m: click.echo(m, err=True))
-    print_report(report, as_json)
+    _train(settings, train_reranker, opts, as_json)
 
 
 @train_group.command("critic")
@@ -231,7 +235,6 @@ def train_critic_cmd(
       intentkb train critic -o shop-critic
       OPENAI_BASE_URL=http://localhost:8000/v1 intentkb generate mind --critic shop-critic --critic-threshold 0.8
     """
-    from ..kb.engines import open_store
     from ..training.critic import CriticOptions, train_critic
 
     settings = settings_of(ctx)
@@ -245,9 +248,7 @@ def train_critic_cmd(
         seed=seed,
         max_examples=max_examples,
     )
-    with open_store(settings) as store:
-        report = train_critic(store, settings, opts, human=human, echo=lambda m: click.echo(m, err=True))
-    print_report(report, as_json)
+    _train(settings, functools.partial(train_critic, human=human), opts, as_json)
 
 
 @train_group.command("static")
@@ -299,7 +300,6 @@ def train_static_cmd(
       intentkb train static -o shop-static
       INTENTKB_EMBEDDING_MODEL=shop-static intentkb index build --rebuild
     """
-    from ..kb.engines import open_store
     from ..training.static import StaticOptions, train_static
 
     settings = settings_of(ctx)
@@ -316,6 +316,4 @@ def train_static_cmd(
         max_questions=max_questions,
         seed=seed,
     )
-    with open_store(settings) as store:
-        report = train_static(store, settings, opts, echo=lambda m: click.echo(m, err=True))
-    print_report(report, as_json)
+    _train(settings, train_static, opts, as_json)
