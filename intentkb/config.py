@@ -121,8 +121,14 @@ class Settings(BaseModel):
         env = _env("INTENTKB_ONNX_DIR")
         if env:
             return Path(env).expanduser()
-        cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-        return Path(cache).expanduser() / "intentkb" / "onnx"
+        try:
+            cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache").expanduser() / "intentkb" / "onnx"
+        except RuntimeError:  # no home directory to find
+            return self.models_dir / "onnx"
+        existing = next((p for p in (cache, *cache.parents) if p.exists()), None)
+        if existing is None or not os.access(existing, os.W_OK | os.X_OK):
+            return self.models_dir / "onnx"  # a read-only or missing home: beside the data instead
+        return cache
 
     @property
     def embedding_model_location(self) -> str:

@@ -85,7 +85,13 @@ class OnnxBackend(EncoderBackend):
         from .models import model_key, model_location
         from .onnx_encoder import OnnxEncoder, ensure_export
 
-        directory, info = ensure_export(e.onnx_dir or Settings().onnx_dir, model_key(e.name), model_location(e.name), echo=e.echo)
+        root = e.onnx_dir or Settings().onnx_dir
+        try:
+            directory, info = ensure_export(root, model_key(e.name), model_location(e.name), echo=e.echo)
+        except OSError as err:
+            from ..errors import IntentKBError
+
+            raise IntentKBError(f"cannot keep the ONNX export of {e.name} under {root}: {err}; set INTENTKB_ONNX_DIR to a writable directory") from err
         return OnnxEncoder(directory, info, e.precision, threads, spin=e.spin), threads
 
     def dim(self, model: Any) -> int:
