@@ -187,7 +187,8 @@ class Embedder:
             return np.zeros((0, self.dim if self._model is not None else 0), dtype=np.float32)
         hashes = [text_hash(t) for t in texts]
         unique: dict[bytes, str] = dict(zip(hashes, texts))
-        have = self.cache.get(self.key, list(unique), None) if self.cache else {}
+        cache = self.cache if self.backend_impl.cached else None
+        have = cache.get(self.key, list(unique), None) if cache else {}
         missing = [h for h in unique if h not in have]
         if missing:
             missing.sort(key=lambda h: len(unique[h]))  # batches of like lengths pad less (~10 % faster)
@@ -201,8 +202,8 @@ class Embedder:
                 part = todo[i : i + step]
                 vecs = self._encode(part)
                 out.append(vecs)
-                if self.cache:
-                    self.cache.put(self.key, list(zip(missing[i : i + len(part)], vecs)))
+                if cache:
+                    cache.put(self.key, list(zip(missing[i : i + len(part)], vecs)))
                 bar.update(len(part))
             bar.close()
             self.encoded += len(todo)

@@ -94,7 +94,7 @@ class StaticEncoder:
 class StaticBackend(EncoderBackend):
     """Runs a static model, whichever backend the settings name: only it can."""
 
-    name, precisions, batch_size, computes_the_model = "static", ("float32",), 4096, True
+    name, precisions, batch_size, computes_the_model, cached = "static", ("float32",), 4096, True, False
 
     def load(self, e: Embedder, threads: int) -> tuple[Any, int | None]:
         from .models import model_location

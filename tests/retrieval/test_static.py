@@ -107,3 +107,17 @@ def test_precision_auto_picks_the_static_backend_for_a_static_model(static_dir: 
     assert [(f.backend, f.precision) for f in choice.measured] == [("static", "float32")]
     kept = json.loads((settings.models_dir / "encoder-choice.json").read_text())
     assert len(kept) == 1
+
+
+def test_a_static_model_skips_the_embedding_cache(static_dir: Path, tmp_path: Path) -> None:
+    """Encoding is cheaper than the cache's look-ups: nothing is read from it or written to it."""
+    from intentkb.retrieval.embeddings import EmbeddingCache
+
+    cache = EmbeddingCache(tmp_path / "embeddings.sqlite")
+    try:
+        e = Embedder(str(static_dir), cache)
+        first = e.encode(TEXTS[:3])
+        assert cache.count() == 0 and e.encoded == 3
+        assert np.array_equal(e.encode(TEXTS[:3]), first) and e.encoded == 6
+    finally:
+        cache.close()
