@@ -25,7 +25,7 @@ from .embeddings import Embedder, embedding_text, open_embedder, settings_key, t
 from .graph_vectors import NAMES as GRAPH_NAMES
 from .graph_vectors import build_graph_index, graph_meta_dir
 from .index import IVF_THRESHOLD, VectorIndex, index_dir
-from .link_table import ensure_table
+from .link_table import ensure_table, graph_counts
 
 # index name → the named query that pages through its texts
 SOURCES: dict[str, str] = {"intentions": "index_intentions_page", "steps": "index_steps_page", "products": "index_products_page"}
@@ -120,7 +120,17 @@ def build_index(
     say = echo or (lambda _m: None)
 
     t = time.monotonic()
-    texts: dict[str, str] = dict(iter_texts(store, name))
+    links: dict[str, tuple[str | None, list[str], list[str]]] = {}
+    if name == "intentions":  # the texts and, in the same pass, the links for the table beside the index
+        counts = graph_counts(store)
+        texts: dict[str, str] = {}
+        for rows in keyset_pages(store, SOURCES[name], PAGE):
+            for r in rows:
+                links[r["id"]] = (r["kind"], r["products"], r["vias"])
+                if r["text"]:
+                    texts[r["id"]] = embedding_text(r["text"])
+    else:
+        texts = dict(iter_texts(store, name))
     hashes = {g: text_hash(x).hex() for g, x in texts.items()}
     read_s = time.monotonic() - t
     encoded_before = embedder.encoded
@@ -167,7 +177,7 @@ def build_index(
         index.meta.weak_below, index.meta.calibrated_on = calibrate_weak(store, embedder, texts)
     index.save(directory)
     if name == "intentions":  # retrieval's links of these intentions, beside them (module `link_table`)
-        ensure_table(store, directory, index.ids, rebuild=True)
+        ensure_table(store, directory, index.ids, read=(links, counts))
     report.index_seconds = round(time.monotonic() - t - (0 if report.rebuilt else report.embed_seconds), 2)
     report.encoded = embedder.encoded - encoded_before
     m = index.meta

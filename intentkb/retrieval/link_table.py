@@ -32,7 +32,7 @@ from ..kb.store import GraphStore
 from ..private import private_dir, private_file, private_write_text
 
 VIAS = ("EXPLAINS", "AT")
-PAGE = 50_000
+PAGE = 100_000  # as the index's own text pages: each page query scans what remains
 FILES = ("offsets", "targets", "via", "kind", "id_rank", "products")
 
 
@@ -72,16 +72,21 @@ class LinkTable:
     @classmethod
     def read(cls, store: GraphStore, ids: Sequence[str | None], digest: str) -> LinkTable:
         """The links of the indexed intention ids (`ids[p]`: the id at FAISS position p), from the graph."""
+        counts = graph_counts(store)  # before the pages: a change while they are read makes the table stale
+        links = {r["id"]: (r["kind"], r["products"], r["vias"]) for rows in keyset_pages(store, "index_intentions_page", PAGE) for r in rows}
+        return cls.build(links, ids, digest, counts)
+
+    @classmethod
+    def build(cls, links: dict[str, tuple[str | None, list[str], list[str]]], ids: Sequence[str | None], digest: str, counts: dict[str, int]) -> LinkTable:
+        """The table of `links` (intention id → kind, product ids, edge types) over FAISS positions;
+        `counts`: the graph's, taken before the links were read."""
         started = time.monotonic()
-        counts = graph_counts(store)
-        position = {g: p for p, g in enumerate(ids) if g is not None}
         kinds: dict[str, int] = {}
         per: dict[int, tuple[int, list[str], list[str]]] = {}
-        for rows in keyset_pages(store, "index_intention_links_page", PAGE):
-            for r in rows:
-                p = position.get(r["id"])
-                if p is not None:
-                    per[p] = (kinds.setdefault(r["kind"] or "", len(kinds)), r["products"], r["vias"])
+        for p, g in enumerate(ids):
+            if g is not None and g in links:
+                kind_of, products_of, vias_of = links[g]
+                per[p] = (kinds.setdefault(kind_of or "", len(kinds)), products_of, vias_of)
         products = np.array(sorted({x for _, ps, _ in per.values() for x in ps}), dtype=str)
         code = {x: i for i, x in enumerate(products.tolist())}
         lengths = np.zeros(len(ids), dtype=np.int64)
@@ -181,12 +186,23 @@ def table_dir(index_directory: Path) -> Path:
 
 
 def ensure_table(
-    store: GraphStore, index_directory: Path, ids: Sequence[str | None], *, rebuild: bool = False, echo: Callable[[str], None] | None = None
+    store: GraphStore,
+    index_directory: Path,
+    ids: Sequence[str | None],
+    *,
+    rebuild: bool = False,
+    echo: Callable[[str], None] | None = None,
+    read: tuple[dict[str, tuple[str | None, list[str], list[str]]], dict[str, int]] | None = None,
 ) -> LinkTable:
     """The table of this index build, checked against the graph's counts; read again from the
-    graph when missing, of another build, or stale (and saved for the next reader)."""
+    graph when missing, of another build, or stale (and saved for the next reader). `read`: the
+    links and counts `index build` took in its own pass over the intentions (no second read)."""
     digest = ids_digest(index_directory)
     where = table_dir(index_directory)
+    if read is not None:
+        built = LinkTable.build(read[0], ids, digest, read[1])
+        built.save(where)
+        return built
     table = None if rebuild else LinkTable.load(where)
     if table is not None and table.meta.ids_digest == digest and table.meta.counts == graph_counts(store):
         return table
