@@ -247,7 +247,9 @@ class VectorIndex:
             raise IntentKBError(f"no index in {directory}; run `intentkb index build`") from None
         if model is not None and model != meta.model:  # before reading what may be gigabytes
             raise ModelMismatch(f"index {meta.name!r} was built with {meta.model}, not {model}; rebuild it with --rebuild")
-        flags = (faiss.IO_FLAG_MMAP_IFC | faiss.IO_FLAG_MMAP | faiss.IO_FLAG_READ_ONLY) if mmap else 0
+        # flat: the vectors mapped (and read from the aligned vectors.npy); IVF: the lists mapped
+        # (FAISS refuses the two flags together on an IVF file)
+        flags = ((faiss.IO_FLAG_MMAP_IFC if meta.kind == "flat" else faiss.IO_FLAG_MMAP) | faiss.IO_FLAG_READ_ONLY) if mmap else 0
         index = faiss.read_index(str(directory / "index.faiss"), flags)
         if meta.kind == "ivf" and meta.nprobe:
             cast(Any, index).nprobe = meta.nprobe

@@ -49,6 +49,18 @@ def test_ivf_index_meets_its_recall_target(tmp_path):
     back = VectorIndex.load(tmp_path / "ivf")
     assert back.index.nprobe == idx.meta.nprobe
     assert back.search(v[:5], 1) == idx.search(v[:5], 1)
+    mapped = VectorIndex.load(tmp_path / "ivf", mmap=True)  # what a server loads: the lists mapped read-only
+    assert mapped.search(v[:20], 5) == idx.search(v[:20], 5)
+
+
+def test_a_mapped_flat_index_answers_as_the_loaded_one(tmp_path):
+    v = unit_vectors(500, seed=2)
+    idx = VectorIndex.build("intentions", "m", [f"i{k}" for k in range(500)], v)
+    idx.remove(["i3", "i70"])
+    idx.save(tmp_path / "flat")
+    mapped = VectorIndex.load(tmp_path / "flat", mmap=True)
+    assert mapped.aligned is not None and mapped.aligned.ctypes.data % 16 == 0
+    assert [[g for g, _ in hits] for hits in mapped.search(v[:20], 5)] == [[g for g, _ in hits] for hits in idx.search(v[:20], 5)]
 
 
 def test_incremental_add_replace_and_remove():
