@@ -215,3 +215,22 @@ def test_only_an_engine_knows_its_wire_format():
             assert "falkordb.bulk_format" not in text and "import falkordb" not in text and "from falkordb" not in text, rel
         if not rel.startswith("kb/neo4j/"):
             assert "import neo4j" not in text, rel
+
+
+def test_every_query_file_ships_in_the_package():
+    """A named query outside the package data is missing from an installed intentkb (an engine's own
+    `cypher/` folder was, and INTENTKB_VECTOR_BACKEND=graph failed with "no named query")."""
+    import fnmatch
+    import tomllib
+
+    root = Path(__file__).parents[1]
+    data = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]
+    for f in (root / "intentkb").rglob("*.cypher"):
+        package = ".".join(f.parent.relative_to(root).parts)
+        shipped = any(
+            fnmatch.fnmatch(str(f.relative_to(root / Path(*pkg.split(".")))), pattern)
+            for pkg, patterns in data.items()
+            if package == pkg or package.startswith(pkg + ".")
+            for pattern in patterns
+        )
+        assert shipped, f"{f.relative_to(root)} is not in [tool.setuptools.package-data]"

@@ -241,10 +241,33 @@ def check_query_text(text: str, limits: QueryLimits | None = None, params: Mappi
     limits = limits or QueryLimits()
     if len(text) > limits.max_chars:
         raise QueryRefused(f"query refused: {len(text):,} characters, the limit is {limits.max_chars:,} (INTENTKB_QUERY_MAX_CHARS)")
+    check_reach(text)
     shape = measure(text, limits)
     if "range" in text.lower():
         check_ranges(text, params or {}, limits.max_range)
     return shape
+
+
+# Clauses and procedures that reach past the graph: files and URLs the engine can open (LOAD CSV,
+# APOC's loaders), its configuration and its other databases. A read-only transaction allows them
+# (Neo4j served `LOAD CSV FROM 'file:///…'` to `/cypher`), so a query from outside may not name them.
+_OUTSIDE_PROCEDURES = ("DBMS.", "APOC.LOAD.", "APOC.IMPORT.", "APOC.EXPORT.", "APOC.CYPHER.", "APOC.SYSTEMDB.", "GDS.")
+
+
+def check_reach(text: str) -> None:
+    toks = [t for t in tokens(text) if t.kind in ("name", "quoted", "punct", "op")]
+    for i, t in enumerate(toks):
+        if t.word == "LOAD" and i + 1 < len(toks) and toks[i + 1].word == "CSV":
+            raise QueryRefused("query refused: LOAD CSV reads files and URLs outside the graph")
+        if t.word == "CALL":
+            name = ""
+            for nxt in toks[i + 1 :]:
+                if nxt.kind in ("name", "quoted") or nxt.text == ".":
+                    name += nxt.text.strip("`")
+                else:
+                    break
+            if name.upper().startswith(_OUTSIDE_PROCEDURES):
+                raise QueryRefused(f"query refused: {name} reaches outside the graph (configuration, files, other databases)")
 
 
 # -- parameters -----------------------------------------------------------------------------------

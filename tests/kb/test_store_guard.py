@@ -308,3 +308,22 @@ def test_the_supervisor_goes_with_its_server(data_dir):
     spid = read_state(srv.dir)["pid"]
     srv.stop()
     assert not supervisor_running(srv.dir) and not EmbeddedServer._alive(spid)
+
+
+def test_queries_from_outside_may_not_reach_past_the_graph(store, tmp_path):
+    """Neo4j's read-only transactions allow LOAD CSV (it read a serve token off the disk through
+    `/cypher`) and its dbms procedures; a query from outside is refused before it is sent."""
+    from intentkb.errors import QueryRefused
+
+    secret = tmp_path / "secret.csv"
+    secret.write_text("s3cret\n")
+    for q in [
+        f"LOAD CSV FROM 'file://{secret}' AS row RETURN row",
+        "load csv from $u as row return row",
+        "CALL dbms.listConfig() YIELD name RETURN name",
+        "CALL `dbms`.components()",
+        "CALL apoc.load.json('file:///etc/passwd')",
+    ]:
+        with pytest.raises(QueryRefused, match="outside the graph"):
+            store.run(q, {"u": f"file://{secret}"})
+    assert store.run("RETURN 'LOAD CSV' AS s") == [{"s": "LOAD CSV"}]  # the words in a string are not the clause
