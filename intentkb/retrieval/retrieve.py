@@ -153,11 +153,9 @@ class Retriever:
         pending = list(range(len(vectors)))
         width = max(4 * k, 50)
         self._fresh_links()
+        if self.links is not None:
+            return self._products_from_table(vectors, k, threshold)
         while pending:
-            if self.links is not None:
-                pending = self._from_table(vectors, pending, out, width, k, threshold)
-                width *= 4
-                continue
             found_hits = self.index.search(vectors[pending], min(width, MAX_INTENTIONS), model=self.embedder.key)
             batch = []
             for q, hits in zip(pending, found_hits):
@@ -185,6 +183,34 @@ class Retriever:
             assert isinstance(self.index, VectorIndex)  # a link table is a FAISS index's
             self.links = ensure_table(self.store, index_dir(self.settings, "intentions"), self.index.ids)
             self._links_checked = time.monotonic()
+
+    def _products_from_table(self, vectors: np.ndarray, k: int, threshold: float | None, checked: bool = False) -> list[list[ProductHit]]:
+        """The intention path on the link table; every hit kept is checked against the graph (with
+        the texts it shows, in one query): a link the graph no longer has means the table is stale,
+        and it is read again and the queries answered again, once; what is still missing is dropped."""
+        assert self.links is not None
+        out: list[list[ProductHit]] = [[] for _ in range(len(vectors))]
+        pending, width = list(range(len(vectors))), max(4 * k, 50)
+        while pending:
+            pending = self._from_table(vectors, pending, out, width, k, threshold)
+            width *= 4
+        pairs = sorted({(h.intention, h.product) for hits in out for h in hits})
+        rows = (
+            {(r["intention"], r["product"]): r for r in self.store.run("link_check", {"pairs": [{"intention": i, "product": p} for i, p in pairs]})}
+            if pairs
+            else {}
+        )
+        if len(rows) < len(pairs) and not checked:
+            assert isinstance(self.index, VectorIndex)
+            self.links = ensure_table(self.store, index_dir(self.settings, "intentions"), self.index.ids, rebuild=True)
+            self._links_checked = time.monotonic()
+            return self._products_from_table(vectors, k, threshold, checked=True)
+        for hits in out:
+            hits[:] = [h for h in hits if (h.intention, h.product) in rows]
+            for h in hits:
+                r = rows[(h.intention, h.product)]
+                h.title, h.intention_text = r["title"], r["text"] or ""
+        return out
 
     def _from_table(self, vectors: np.ndarray, pending: list[int], out: list[list[ProductHit]], width: int, k: int, threshold: float | None) -> list[int]:
         """One round of the intention path on the link table; the queries still short of `k`."""
@@ -238,6 +264,8 @@ class Retriever:
         direct = self.products.search(vectors, max(2 * k, 20), model=self.embedder.key)
         missing = sorted({p for hits, d in zip(by_intention, direct) for p in {p for p, _ in d} - {h.product for h in hits}})
         titles = {r["id"]: r["title"] for r in self.store.run("product_titles", {"ids": missing})} if missing else {}
+        # a product the index still has but the graph no longer does is not an answer
+        direct = [[(p, s) for p, s in d if p in titles or p in {h.product for h in hits}] for hits, d in zip(by_intention, direct)]
         return [fuse(hits, d, titles, k, weak_product=self.products.meta.weak_below) for hits, d in zip(by_intention, direct)]
 
     def retrieve(self, text: str, k: int = 10, *, threshold: float | None = None, rerank: bool = True) -> list[ProductHit]:

@@ -86,3 +86,38 @@ def test_a_table_of_another_index_build_is_read_again(demo_kb, shared_embedder):
     (where / "offsets.npy").write_bytes(b"damaged")
     with Retriever(demo_kb, settings, embedder=shared_embedder, hybrid=False) as r:
         assert r.links is not None and len(r.links.offsets) == r.links.meta.positions + 1
+
+
+def test_a_link_moved_without_changing_any_count_is_never_served(demo_kb, shared_embedder):
+    """Counts cannot see an EXPLAINS edge moved to another product: every hit kept is checked
+    against the graph before it is answered, and a stale table is read again."""
+    settings = demo_kb.settings
+    with Retriever(demo_kb, settings, embedder=shared_embedder) as r:
+        hit = r.retrieve(QUERIES[0], k=3)[0]
+        assert hit.intention and "intention" in hit.paths
+        other = demo_kb.run("MATCH (p:Product) WHERE p.id <> $id RETURN p.id AS id ORDER BY id LIMIT 1", {"id": hit.product})[0]["id"]
+        before = graph_counts(demo_kb)
+        demo_kb.run(
+            "MATCH (i:Intention {id: $i})-[e:EXPLAINS|AT]->(p:Product {id: $p}) MATCH (q:Product {id: $q}) DELETE e CREATE (i)-[:EXPLAINS]->(q)",
+            {"i": hit.intention, "p": hit.product, "q": other},
+            write=True,
+        )
+        assert graph_counts(demo_kb)["intentions"] == before["intentions"]
+        again = r.retrieve(QUERIES[0], k=3)
+        assert (hit.intention, hit.product) not in {(h.intention, h.product) for h in again}
+        for h in again:  # every link answered is one the graph has
+            if h.intention:
+                assert demo_kb.run("MATCH (:Intention {id: $i})-[:EXPLAINS|AT]->(p:Product {id: $p}) RETURN count(*) AS n", {"i": h.intention, "p": h.product})[
+                    0
+                ]["n"]
+
+
+def test_a_product_gone_from_the_graph_is_not_answered_by_its_own_text(demo_kb, shared_embedder):
+    settings = demo_kb.settings
+    build_index(demo_kb, settings, "products", embedder=shared_embedder)
+    with Retriever(demo_kb, settings, embedder=shared_embedder) as r:
+        direct = [h for h in r.retrieve("a skateboard for a beginner", k=10) if "product" in h.paths]
+        assert direct
+        gone = direct[0].product
+        demo_kb.run("MATCH (p:Product {id: $id}) DETACH DELETE p", {"id": gone}, write=True)
+        assert gone not in {h.product for h in r.retrieve("a skateboard for a beginner", k=10)}
