@@ -69,6 +69,8 @@ def serve(
     if token_file and not token:
         raise click.UsageError(f"{token_file} is empty")
     reranker = str(reranker_location(settings_of(ctx), rerank)) if rerank else None  # refused before anything starts
+    if settings_of(ctx).vector_backend == "graph" and settings_of(ctx).embedded:
+        raise click.UsageError("INTENTKB_VECTOR_BACKEND=graph needs a Neo4j store (INTENTKB_GRAPH_URI=bolt://…); the embedded store searches with faiss")
     if host not in ("127.0.0.1", "localhost", "::1") and not token:
         click.echo(f"warning: listening on {host} without a token: anyone who reaches it can query the graph", err=True)
     procs = f", {workers} worker processes" if workers > 1 else ""

@@ -56,6 +56,7 @@ class StaticEncoder:
             self.tokenizer = Tokenizer.from_file(str(directory / "tokenizer.json"))
         except Exception as e:  # safetensors and tokenizers raise error types of their own
             raise IntentKBError(f"cannot read the static model in {directory}: {e}") from e
+        self._check(directory)
         self.max_length: int | None = config.get("max_length", 512)
         if self.max_length:
             self.tokenizer.enable_truncation(self.max_length)
@@ -65,6 +66,25 @@ class StaticEncoder:
         self.median_token_length = int(np.median(token_lengths)) if token_lengths else 1
         unk = getattr(self.tokenizer.model, "unk_token", None)
         self.unk_id: int | None = self.tokenizer.token_to_id(unk) if unk else None
+
+    def _check(self, directory: Path) -> None:
+        """Refuse token vectors that do not fit the tokenizer or are not numbers (a damaged or
+        foreign file gave index errors, or NaN similarities, at query time)."""
+        vocab = self.tokenizer.get_vocab_size()
+        rows = len(self.mapping) if self.mapping is not None else vocab
+        problem = None
+        if self.embeddings.ndim != 2 or not len(self.embeddings):
+            problem = f"token vectors of shape {self.embeddings.shape}, not (tokens, dimensions)"
+        elif self.mapping is None and len(self.embeddings) < vocab:
+            problem = f"{len(self.embeddings):,} token vectors for a vocabulary of {vocab:,}"
+        elif self.mapping is not None and (rows < vocab or int(self.mapping.max(initial=0)) >= len(self.embeddings) or int(self.mapping.min(initial=0)) < 0):
+            problem = "a token mapping that points outside the token vectors"
+        elif self.weights is not None and (self.weights.shape != (vocab,) and len(self.weights) < vocab):
+            problem = f"{len(self.weights):,} token weights for a vocabulary of {vocab:,}"
+        elif not np.isfinite(self.embeddings).all() or (self.weights is not None and not np.isfinite(self.weights).all()):
+            problem = "token vectors that are not all finite numbers"
+        if problem:
+            raise IntentKBError(f"the static model in {directory} is damaged: {problem}; train it again (`intentkb train static`)")
 
     @property
     def dim(self) -> int:

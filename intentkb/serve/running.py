@@ -42,6 +42,7 @@ def serve(
     retrieve` can use the server without the token in its environment or its argv."""
     import uvicorn
 
+    from ..retrieval.embeddings import settings_key
     from .app import create_app
     from .limits import ApiLimits
 
@@ -68,7 +69,18 @@ def serve(
     path = record_path(settings)
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
     private_write_text(
-        path, json.dumps({"url": f"http://{shown}:{port}", "pid": os.getpid(), "graph": settings.graph_name, "token": token, "reranker": reranker})
+        path,
+        json.dumps(
+            {
+                "url": f"http://{shown}:{port}",
+                "pid": os.getpid(),
+                "graph": settings.graph_name,
+                "token": token,
+                "reranker": reranker,
+                "model": settings_key(settings),
+                "vectors": settings.vector_backend,
+            }
+        ),
     )
 
     def forget() -> None:
@@ -113,6 +125,10 @@ def find_server(settings: Settings, timeout: float = 0.5) -> Found | None:
         return None
     if rec.get("graph") != settings.graph_name:
         return None
+    from ..retrieval.embeddings import settings_key
+
+    if rec.get("model") != settings_key(settings) or rec.get("vectors", "faiss") != settings.vector_backend:
+        return None  # a server embedding with another model (or searching elsewhere) answers other questions
     token = rec.get("token") if isinstance(rec.get("token"), str) else os.environ.get("INTENTKB_SERVE_TOKEN")
     if rec.get("token") is True and not token:
         return None  # an older record: it says a token is needed, not which

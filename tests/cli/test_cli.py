@@ -152,3 +152,32 @@ def test_table_cells_are_cut_at_a_word_boundary():
 def test_the_demo_says_it_does_not_run_on_another_store():
     res = CliRunner().invoke(cli, ["--graph-uri", "bolt://localhost:7687", "demo"])
     assert res.exit_code == 2 and "the demo builds on the embedded store, not on bolt://localhost:7687" in res.output
+
+
+def test_serve_refuses_the_graph_vector_backend_on_the_embedded_store(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from intentkb.cli.main import cli
+
+    monkeypatch.setenv("INTENTKB_VECTOR_BACKEND", "graph")
+    out = CliRunner().invoke(cli, ["--data-dir", str(tmp_path), "serve", "--port", "1"])
+    assert out.exit_code == 2 and "needs a Neo4j store" in out.output
+
+
+def test_the_cli_does_not_ask_a_server_that_embeds_with_another_model(tmp_path):
+    """A server started with another embedding model (or vector backend) answers other questions:
+    `intentkb retrieve` works locally instead of silently taking its answer."""
+    import json
+    import os
+
+    from intentkb.config import Settings
+    from intentkb.retrieval.embeddings import settings_key
+    from intentkb.serve.running import find_server, record_path
+
+    settings = Settings(data_dir=tmp_path)
+    record = {"url": "http://127.0.0.1:9", "pid": os.getpid(), "graph": settings.graph_name, "token": None, "model": "another-model", "vectors": "faiss"}
+    record_path(settings).write_text(json.dumps(record))
+    assert find_server(settings) is None
+    record.update(model=settings_key(settings), vectors="graph")
+    record_path(settings).write_text(json.dumps(record))
+    assert find_server(settings) is None

@@ -121,3 +121,21 @@ def test_a_static_model_skips_the_embedding_cache(static_dir: Path, tmp_path: Pa
         assert np.array_equal(e.encode(TEXTS[:3]), first) and e.encoded == 6
     finally:
         cache.close()
+
+
+@pytest.mark.parametrize("damage", ["too few rows", "not finite", "three dimensions"])
+def test_token_vectors_that_do_not_fit_are_refused_at_load(static_dir: Path, tmp_path: Path, damage: str) -> None:
+    from safetensors.numpy import save_file
+
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    for f in ("config.json", "tokenizer.json"):
+        (bad / f).write_bytes((static_dir / f).read_bytes())
+    vectors = {
+        "too few rows": np.ones((10, 8), dtype=np.float32),
+        "not finite": np.full((_tokenizer().get_vocab_size(), 8), np.nan, dtype=np.float32),
+        "three dimensions": np.ones((4, 4, 4), dtype=np.float32),
+    }[damage]
+    save_file({"embeddings": vectors}, str(bad / "model.safetensors"))
+    with pytest.raises(IntentKBError, match="is damaged"):
+        StaticEncoder(bad)

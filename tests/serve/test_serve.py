@@ -131,13 +131,18 @@ def test_the_api_answers_as_the_library_does(served, shared_embedder):
     status, out = _request(url + "/retrieve", {"text": "   ", "k": 3})  # refused alone, not with a batch
     assert status == 400 and "empty" in out["detail"]
 
-    # the CLI finds the server and asks it: a model it cannot load is never loaded
-    env = {"INTENTKB_GRAPH": settings.graph_name, "INTENTKB_EMBEDDING_MODEL": "/nonexistent/model"}
-    res = CliRunner().invoke(
-        cli, ["--data-dir", str(settings.data_dir), "retrieve", "a present for a child who loves dinosaurs", "-k", "5", "--format", "json"], env=env
-    )
+    # the CLI finds the server and asks it (the server counts the request) ...
+    env = {"INTENTKB_GRAPH": settings.graph_name}
+    ask = ["--data-dir", str(settings.data_dir), "retrieve", "a present for a child who loves dinosaurs", "-k", "5", "--format", "json"]
+    _, before = _request(url + "/health")
+    res = CliRunner().invoke(cli, ask, env=env)
     assert res.exit_code == 0, res.output
     assert [h["product"] for h in json.loads(res.output)["products"]] == [h.product for h in here]
+    assert _request(url + "/health")[1]["retrieve_requests"] == before["retrieve_requests"] + 1
+    # ... but not when it embeds with another model than the CLI's settings: its answer is to other questions
+    res = CliRunner().invoke(cli, ask, env={**env, "INTENTKB_EMBEDDING_MODEL": "/nonexistent/model"})
+    assert res.exit_code == 1 and "/nonexistent/model" in res.output
+    assert _request(url + "/health")[1]["retrieve_requests"] == before["retrieve_requests"] + 1
 
 
 def test_a_token_guards_every_route_but_health(served):
@@ -262,9 +267,11 @@ def test_the_token_never_travels_in_argv_and_retrieve_finds_it(served):
     _, settings, start = served
     url = start(TOKEN)
     assert TOKEN.encode() not in open(f"/proc/{start.pids[url]}/cmdline", "rb").read()  # type: ignore[attr-defined]
-    env = {"INTENTKB_GRAPH": settings.graph_name, "INTENTKB_EMBEDDING_MODEL": "/nonexistent/model", "INTENTKB_SERVE_TOKEN": ""}
+    env = {"INTENTKB_GRAPH": settings.graph_name, "INTENTKB_SERVE_TOKEN": ""}
+    _, before = _request(url + "/health")
     res = CliRunner().invoke(cli, ["--data-dir", str(settings.data_dir), "retrieve", "a helmet for skating", "-k", "2", "--format", "json"], env=env)
-    assert res.exit_code == 0, res.output  # answered by the server (the model named here does not exist)
+    assert res.exit_code == 0, res.output
+    assert _request(url + "/health", token=TOKEN)[1]["retrieve_requests"] == before["retrieve_requests"] + 1  # answered by the server
     res = CliRunner().invoke(cli, ["serve", "--token", "visible-in-ps"])
     assert res.exit_code != 0 and "ps" in res.output
 
