@@ -106,6 +106,8 @@ def _train(store: GraphStore, settings: Settings, opts: StaticOptions, say: Call
     if "/" not in teacher_name and (settings.models_dir / teacher_name).is_dir():
         teacher_name = str(settings.models_dir / teacher_name)
     teacher_dir = model_location(teacher_name)
+    if not (Path(teacher_dir) / "config.json").is_file():
+        raise IntentKBError(f"--from {teacher_name!r} is not a sentence-transformers model here (no config.json; model hubs are not reached)")
     if is_static(teacher_dir):
         raise IntentKBError(f"{teacher_name!r} is a static model already; distil from a sentence-transformers model (--from)")
     out_dir = settings.models_dir / opts.name
@@ -121,6 +123,8 @@ def _train(store: GraphStore, settings: Settings, opts: StaticOptions, say: Call
         )
     work = settings.models_dir / f"{opts.name}.work"
     examples = [(p.anchor, p.positive) for p in split.train] if opts.epochs else []
+    if opts.epochs and len(examples) < 2 * opts.batch_size:
+        raise IntentKBError(f"{len(examples)} training links make fewer than two batches of {opts.batch_size}: lower --batch-size or distil only (--epochs 0)")
     spec = links_spec(model_key(teacher_name), opts, examples)
     resume_point(work, spec, lambda _m: None)  # another run's work is cleared before the distillation lands in it
 

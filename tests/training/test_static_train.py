@@ -67,3 +67,14 @@ def test_train_static_refuses_a_static_teacher(mind_kb):
 def test_train_static_refuses_a_graph_without_links(estore, embedded_settings, tmp_path):
     with pytest.raises(IntentKBError, match="training links"):
         train_static(estore, embedded_settings.with_data_dir(tmp_path), StaticOptions(name="none"))
+
+
+def test_train_static_refuses_a_teacher_that_is_not_there_and_too_few_links_for_a_batch(mind_kb, tmp_path):
+    store, settings = mind_kb
+    (tmp_path / "empty").mkdir()
+    for teacher in ("/nonexistent/thing", str(tmp_path / "empty"), "definitely not a model!!"):
+        with pytest.raises(IntentKBError, match="not a sentence-transformers model"):
+            train_static(store, settings, StaticOptions(name="x", teacher=teacher))
+    with pytest.raises(IntentKBError, match="fewer than two batches"):
+        train_static(store, settings, StaticOptions(name="x", batch_size=256))
+    assert not (settings.models_dir / "x.work").exists()
