@@ -266,11 +266,16 @@ def test_retrieve_asks_a_server_that_reranks_with_the_same_model(trained):
                         break
             except OSError:
                 time.sleep(0.25)
-        away = {"INTENTKB_EMBEDDING_MODEL": "/nonexistent/model"}
+        def asked() -> int:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=10) as r:
+                return int(json.loads(r.read())["retrieve_requests"])
+
+        before = asked()
         base = ["--data-dir", str(settings.data_dir), "retrieve", "ride down long hills smoothly", "-k", "2", "--format", "json"]
-        on = CliRunner().invoke(cli, [*base, "--rerank", "rr"], env=away)
-        off = CliRunner().invoke(cli, base, env=away)
+        on = CliRunner().invoke(cli, [*base, "--rerank", "rr"])
+        off = CliRunner().invoke(cli, base)
         assert on.exit_code == 0 and off.exit_code == 0, on.output + off.output
+        assert asked() == before + 2  # both answered by the server (the same model, reranking or asked not to)
         assert all(h["rerank_score"] is not None for h in json.loads(on.stdout)["products"])
         assert all(h["rerank_score"] is None for h in json.loads(off.stdout)["products"])
     finally:
