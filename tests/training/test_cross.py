@@ -266,6 +266,7 @@ def test_retrieve_asks_a_server_that_reranks_with_the_same_model(trained):
                         break
             except OSError:
                 time.sleep(0.25)
+
         def asked() -> int:
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=10) as r:
                 return int(json.loads(r.read())["retrieve_requests"])
