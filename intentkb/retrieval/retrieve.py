@@ -265,7 +265,8 @@ class Retriever:
         missing = sorted({p for hits, d in zip(by_intention, direct) for p in {p for p, _ in d} - {h.product for h in hits}})
         titles = {r["id"]: r["title"] for r in self.store.run("product_titles", {"ids": missing})} if missing else {}
         # a product the index still has but the graph no longer does is not an answer
-        direct = [[(p, s) for p, s in d if p in titles or p in {h.product for h in hits}] for hits, d in zip(by_intention, direct)]
+        known = [titles.keys() | {h.product for h in hits} for hits in by_intention]
+        direct = [[(p, s) for p, s in d if p in ok] for ok, d in zip(known, direct)]
         return [fuse(hits, d, titles, k, weak_product=self.products.meta.weak_below) for hits, d in zip(by_intention, direct)]
 
     def retrieve(self, text: str, k: int = 10, *, threshold: float | None = None, rerank: bool = True) -> list[ProductHit]:
