@@ -2,6 +2,7 @@
 
 - 1,000,000 purchase intentions, each a distinct (product, goal, phrasing) combination: real
   product titles of the Amazon catalogue sample × real goals of CoScript × 4 phrasings.
+- past 8M (`many_purchase_intentions`, 10M for `bench/ivfpq.py`): the same with 8 phrasings.
 - 100,000 script steps: CoScript's scripts, repeated with a real CoScript constraint added to
   each step from the second repeat on, so that step texts are distinct.
 - 5,000 IntentionQA-format questions from the MIND/FolkScope co-buy records (both tasks).
@@ -74,6 +75,27 @@ def purchase_intentions(shared: Path, n: int = 1_000_000, seed: int = 11) -> Ite
         seen.add(combo)
         p, g, t = combo
         yield {"product": products[p][0], "intention": _PHRASINGS[t].format(p=products[p][1], g=goals[g])}
+
+
+_MORE_PHRASINGS = ["Picked up {p} so they can {g}.", "Ordered {p} for when they {g}.", "Got {p} hoping to {g}.", "Added {p} to the cart to {g}."]
+
+
+def many_purchase_intentions(shared: Path, n: int = 10_000_000, seed: int = 13) -> Iterator[tuple[str, str]]:
+    """`n` distinct (product asin, intention text) pairs for corpora past `purchase_intentions`'
+    8M combinations: the same products and goals with 8 phrasings (16M), drawn without
+    replacement as integers (a set of 10M tuples would take gigabytes)."""
+    import numpy as np
+
+    products = catalogue(shared)
+    goals = sorted({_goal(r["Specific Goal"]) for r in coscript(shared) if r.get("Specific Goal")})
+    phrasings = _PHRASINGS + _MORE_PHRASINGS
+    total = len(products) * len(goals) * len(phrasings)
+    if n > total:
+        raise ValueError("not enough combinations")
+    for combo in np.random.default_rng(seed).choice(total, size=n, replace=False).tolist():
+        p, rest = divmod(combo, len(goals) * len(phrasings))
+        g, t = divmod(rest, len(phrasings))
+        yield products[p][0], phrasings[t].format(p=products[p][1], g=goals[g])
 
 
 def scripts(shared: Path, steps: int = 100_000) -> Iterator[dict[str, Any]]:

@@ -4,7 +4,8 @@ An index lives in `DATA_DIR/index/GRAPH/NAME/` beside the graph. A build reads e
 hashes what would be embedded, and brings the saved index up to date: new and changed texts are
 embedded (the embedding cache makes unchanged ones free) and added, ids gone from the graph are
 removed. The index is rebuilt from scratch when asked, when none exists, when its size class changed
-(flat ↔ IVF) or when an IVF index has grown past twice the size it was trained on.
+(flat ↔ IVF ↔ IVF-PQ) or when an IVF index has grown past twice the size it was trained on. An IVF-PQ
+index (from `PQ_THRESHOLD` texts: module `pq_index`) is rebuilt whole whenever a text changed.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from .graph_vectors import NAMES as GRAPH_NAMES
 from .graph_vectors import build_graph_index, graph_meta_dir
 from .index import IVF_THRESHOLD, VectorIndex, index_dir
 from .link_table import ensure_table, graph_counts
+from .pq_index import PQ_THRESHOLD, build_ivfpq
 
 # index name → the named query that pages through its texts
 SOURCES: dict[str, str] = {"intentions": "index_intentions_page", "steps": "index_steps_page", "products": "index_products_page"}
@@ -58,7 +60,7 @@ class IndexReport(BaseModel):
     def line(self) -> str:
         how = "rebuilt" if self.rebuilt else "updated"
         missed = " (below its target even searching every list)" if self.target_met is False else ""
-        ivf = f", nlist {self.nlist}, nprobe {self.nprobe}, recall@10 {self.recall_at_10}{missed}" if self.kind == "ivf" else ""
+        ivf = f", nlist {self.nlist}, nprobe {self.nprobe}, recall@10 {self.recall_at_10}{missed}" if self.kind in ("ivf", "ivfpq") else ""
         return (
             f"{self.name}: {how} {self.kind} index of {self.count:,} vectors (+{self.added:,} new, {self.updated:,} changed, "
             f"-{self.removed:,} gone, {self.unchanged:,} unchanged; {self.encoded:,} embedded){ivf} "
@@ -106,6 +108,7 @@ def build_index(
     embedder: Embedder | None = None,
     rebuild: bool = False,
     ivf_threshold: int = IVF_THRESHOLD,
+    pq_threshold: int = PQ_THRESHOLD,
     echo: Callable[[str], None] | None = None,
     progress: bool = False,
 ) -> IndexReport:
@@ -141,14 +144,27 @@ def build_index(
     existing: VectorIndex | None = None
     if not rebuild and (directory / "meta.json").exists():
         existing = VectorIndex.load(directory, model=model)  # ModelMismatch: the user must ask for --rebuild
-        wanted = "ivf" if len(texts) >= ivf_threshold else "flat"
+        wanted = "ivfpq" if len(texts) >= pq_threshold else "ivf" if len(texts) >= ivf_threshold else "flat"
         trained = existing.meta.trained_on or existing.meta.count
         if existing.meta.kind != wanted or (wanted == "ivf" and len(texts) > 2 * trained):
             say(f"{name}: {existing.meta.kind} index of {existing.meta.count:,} no longer fits {len(texts):,} texts; rebuilding")
             existing = None
+        elif wanted == "ivfpq" and existing.stale(hashes) != ([], []):
+            say(f"{name}: texts changed; an IVF-PQ index is rebuilt whole")
+            existing = None
     report = IndexReport(name=name, path=str(directory), model=model, kind="flat", count=0, read_seconds=round(read_s, 2))
 
-    if existing is None:
+    if existing is None and len(texts) >= pq_threshold:
+        ids = list(texts)  # in id order: ids are content hashes, so the first chunks are a random sample to train on
+        t = time.monotonic()
+        tune = _tuning_queries(store, embedder) if name == "intentions" else None
+        chunks = (
+            (ids[i : i + ENCODE_CHUNK], _embed(embedder, [texts[g] for g in ids[i : i + ENCODE_CHUNK]]), [hashes[g] for g in ids[i : i + ENCODE_CHUNK]])
+            for i in range(0, len(ids), ENCODE_CHUNK)
+        )
+        index = build_ivfpq(name, model, chunks, len(ids), directory, tune_queries=tune, echo=say)  # written as it is built
+        report.rebuilt, report.added = True, len(ids)
+    elif existing is None:
         ids = list(texts)
         t = time.monotonic()
         vectors = _embed(embedder, [texts[g] for g in ids])
@@ -175,7 +191,10 @@ def build_index(
         report.unchanged = len(texts) - len(todo)
     if name == "products":
         index.meta.weak_below, index.meta.calibrated_on = calibrate_weak(store, embedder, texts)
-    index.save(directory)
+    if index.meta.kind == "ivfpq":
+        private_write_text(directory / "meta.json", index.meta.model_dump_json(indent=2))  # the weak-match calibration
+    else:
+        index.save(directory)
     if name == "intentions":  # retrieval's links of these intentions, beside them (module `link_table`)
         ensure_table(store, directory, index.ids, read=(links, counts))
     report.index_seconds = round(time.monotonic() - t - (0 if report.rebuilt else report.embed_seconds), 2)

@@ -36,7 +36,7 @@ class IndexMeta(BaseModel):
     name: str
     model: str
     dim: int
-    kind: str  # "flat" | "ivf"
+    kind: str  # "flat" | "ivf" | "ivfpq" (module `pq_index`)
     nlist: int | None = None
     nprobe: int | None = None
     recall_at_10: float | None = None  # IVF against exact search, measured at build
@@ -44,7 +44,8 @@ class IndexMeta(BaseModel):
     target_met: bool | None = None  # IVF: False when even nprobe = nlist fell short (the index says so, never pretends)
     trained_on: int | None = None  # IVF: vectors at training time; past twice that, a build retrains
     tuned_on: str | None = None  # IVF: the queries nprobe was tuned on ("queries" given, or "held-out" indexed vectors)
-    codec: str | None = None  # IVF: how list entries are stored ("fp16"; older indexes: None = float32)
+    codec: str | None = None  # IVF: how list entries are stored ("fp16", "pq32x8"; older indexes: None = float32)
+    refine: int | None = None  # IVF-PQ: candidates per result scored exactly against the float16 copies
     count: int = 0
     weak_below: float | None = None  # products: a direct match scoring less is marked weak (calibrated at build)
     calibrated_on: str | None = None
@@ -60,10 +61,18 @@ class VectorIndex:
         self.index = index
         self.ids = ids  # position = FAISS int id; None where a deleted id was
         self.hashes = hashes
-        self.position = {g: i for i, g in enumerate(ids) if g is not None}
+        self._position: dict[str, int] | None = None  # built when first needed: searching never needs it (10M ids: 1 GB)
         # a flat index's vectors mapped from `vectors.npy` (64-byte aligned): FAISS's own file maps
         # them at an odd offset, and numpy copies unaligned operands on every product (4.6 ms, not 0.8)
         self.aligned: np.ndarray | None = None
+        self.exact: np.ndarray | None = None  # IVF-PQ: the float16 copies candidates are scored against (mapped)
+
+    @property
+    def position(self) -> dict[str, int]:
+        """Graph id → FAISS position."""
+        if self._position is None:
+            self._position = {g: i for i, g in enumerate(self.ids) if g is not None}
+        return self._position
 
     # -- building ---------------------------------------------------------------------------
     @classmethod
@@ -122,11 +131,16 @@ class VectorIndex:
             self.meta.tuned_on = "held-out"
         # exact search without a copy of the vectors; ids are positions (the build added them from 0)
         _, truth = faiss.knn(q, vectors, k + 1, metric=faiss.METRIC_INNER_PRODUCT)
+        self.sweep_nprobe(q, truth, own, target, k)
+
+    def sweep_nprobe(self, q: np.ndarray, truth: np.ndarray, own: np.ndarray, target: float, k: int = 10) -> None:
+        """Raise nprobe until recall@k of the queries `q` against their exact top k+1 positions
+        `truth` reaches `target` (`own`: a query's own position, left out of both; -1 for none)."""
         truth_sets = [set(t[t != o][:k]) for t, o in zip(truth, own)]
         nprobe, recall = 1, 0.0
         while True:
             cast(Any, self.index).nprobe = nprobe  # an IVF index (the stubs type it as the base Index)
-            _, got = self.index.search(q, k + 1)
+            _, got = self.search_positions(q, k + 1)
             recall = float(np.mean([len(t & set(g[g != o][:k])) / k for t, g, o in zip(truth_sets, got, own)]))
             if recall >= target or nprobe >= (self.meta.nlist or 1):
                 break
@@ -142,6 +156,8 @@ class VectorIndex:
     def add(self, ids: Sequence[str], vectors: np.ndarray, hashes: Sequence[str | None] | None = None, *, model: str | None = None) -> int:
         """Add new ids, replace the vectors of ids already present; returns how many were added."""
         self._check_model(model)
+        if len(ids):
+            self._changeable()
         vectors = _as_matrix(vectors)
         if vectors.shape[1] != self.meta.dim:
             raise ModelMismatch(f"vectors of dimension {vectors.shape[1]} for an index of dimension {self.meta.dim}")
@@ -159,6 +175,9 @@ class VectorIndex:
         return len(ids) - len(present)
 
     def remove(self, ids: Iterable[str]) -> int:
+        ids = list(ids)
+        if ids:
+            self._changeable()
         drop = [self.position.pop(g) for g in ids if g in self.position]
         if drop:
             cast(Any, self.index).remove_ids(np.asarray(drop, dtype=np.int64))  # the Python wrapper takes an id array
@@ -167,6 +186,10 @@ class VectorIndex:
                 self.hashes[i] = None
         self.meta.count = len(self.position)
         return len(drop)
+
+    def _changeable(self) -> None:
+        if self.meta.kind == "ivfpq":
+            raise IntentKBError(f"index {self.meta.name!r} is IVF-PQ: it is rebuilt whole, not changed in place")
 
     def stale(self, current: Mapping[str, str]) -> tuple[list[str], list[str]]:
         """(ids to (re-)embed: new or changed text, ids to drop: gone from the graph)."""
@@ -187,11 +210,13 @@ class VectorIndex:
             raise IntentKBError(
                 f"query vectors have {vectors.shape[1]} dimensions, the index {self.index.d}: the embedder is not the one the index was built with"
             )
-        if not self.position:
+        if not self.index.ntotal:
             return np.zeros((len(vectors), 0), dtype=np.float32), np.zeros((len(vectors), 0), dtype=np.int64)
-        k = min(k, len(self.position))
+        k = min(k, self.index.ntotal)
         if self.meta.kind == "flat":
             return self._flat_search(vectors, k)
+        if self.meta.kind == "ivfpq":
+            return refined_search(self.index, self.exact, vectors, k, self.meta.refine or 1)
         scores, found = self.index.search(vectors, k)
         return scores, found
 
@@ -218,11 +243,8 @@ class VectorIndex:
     def save(self, directory: Path) -> None:
         """Written whole into a sibling directory, then swapped in by renames: a reader or a crash
         sees the old index, the new one, or none (a build then starts over), never a mix."""
-        private_dir(directory.parent)
-        new, old = directory.with_name(directory.name + ".new"), directory.with_name(directory.name + ".old")
-        for d in (new, old):
-            shutil.rmtree(d, ignore_errors=True)
-        private_dir(new)
+        self._changeable()  # an IVF-PQ index is written by its streaming build (module `pq_index`)
+        new = staging_dir(directory)
         faiss.write_index(self.index, str(private_file(new / "index.faiss")))
         if self.meta.kind == "flat":
             flat: Any = faiss.downcast_index(cast(Any, self.index).index)
@@ -232,10 +254,7 @@ class VectorIndex:
             for g, h in zip(self.ids, self.hashes):
                 fh.write(json.dumps([g, h]) + "\n")
         private_write_text(new / "meta.json", self.meta.model_dump_json(indent=2))
-        if directory.exists():
-            os.replace(directory, old)
-        os.replace(new, directory)
-        shutil.rmtree(old, ignore_errors=True)
+        swap_in(new, directory)
 
     @classmethod
     def load(cls, directory: Path, model: str | None = None, *, mmap: bool = False) -> VectorIndex:
@@ -251,7 +270,7 @@ class VectorIndex:
         # (FAISS refuses the two flags together on an IVF file)
         flags = ((faiss.IO_FLAG_MMAP_IFC if meta.kind == "flat" else faiss.IO_FLAG_MMAP) | faiss.IO_FLAG_READ_ONLY) if mmap else 0
         index = faiss.read_index(str(directory / "index.faiss"), flags)
-        if meta.kind == "ivf" and meta.nprobe:
+        if meta.kind in ("ivf", "ivfpq") and meta.nprobe:
             cast(Any, index).nprobe = meta.nprobe
         ids, hashes = [], []
         with open(directory / "ids.jsonl", encoding="utf-8") as fh:
@@ -262,11 +281,49 @@ class VectorIndex:
         out = cls(meta, index, ids, hashes)
         if mmap and meta.kind == "flat" and (directory / "vectors.npy").exists():
             out.aligned = np.load(directory / "vectors.npy", mmap_mode="r", allow_pickle=False)
-        out.meta.count = len(out.position)
+        if meta.kind == "ivfpq":  # gigabytes at 10M: always mapped, only the candidates' pages are read
+            out.exact = np.load(directory / "vectors.npy", mmap_mode="r", allow_pickle=False)
+        out.meta.count = sum(1 for g in ids if g is not None)
         out._check_model(model)
-        if index.ntotal != len(out.position):
-            raise IntentKBError(f"index in {directory} is inconsistent ({index.ntotal} vectors, {len(out.position)} ids); rebuild it")
+        if index.ntotal != out.meta.count or (out.exact is not None and out.exact.shape != (len(ids), meta.dim)):
+            raise IntentKBError(f"index in {directory} is inconsistent ({index.ntotal} vectors, {out.meta.count} ids); rebuild it")
         return out
+
+
+def refined_search(index: faiss.Index, exact: np.ndarray | None, vectors: np.ndarray, k: int, refine: int) -> tuple[np.ndarray, np.ndarray]:
+    """The best `refine × k` candidates of a compressed index, scored again exactly against the
+    vectors' float16 copies and cut to k: PQ distances only have to rank the true top k among
+    the candidates, not in order."""
+    if exact is None:
+        raise IntentKBError("an IVF-PQ index without its vectors.npy; rebuild it")
+    _, cand = index.search(vectors, k * refine)
+    ok = cand >= 0
+    rows = exact[np.where(ok, cand, 0).ravel()].astype(np.float32).reshape(cand.shape[0], cand.shape[1], -1)
+    sims = np.where(ok, np.einsum("qcd,qd->qc", rows, vectors), -np.inf)
+    order = np.argsort(-sims, axis=1, kind="stable")[:, :k]
+    scores = np.take_along_axis(sims, order, axis=1)
+    found = np.where(np.isfinite(scores), np.take_along_axis(cand, order, axis=1), -1)
+    return np.where(np.isfinite(scores), scores, 0.0).astype(np.float32), found.astype(np.int64)
+
+
+def staging_dir(directory: Path) -> Path:
+    """An empty sibling `NAME.new` to write an index into before `swap_in`."""
+    private_dir(directory.parent)
+    new, old = directory.with_name(directory.name + ".new"), directory.with_name(directory.name + ".old")
+    for d in (new, old):
+        shutil.rmtree(d, ignore_errors=True)
+    private_dir(new)
+    return new
+
+
+def swap_in(new: Path, directory: Path) -> None:
+    """Replace `directory` by the staged `new` with renames: a reader or a crash sees the old
+    index, the new one, or none (a build then starts over), never a mix."""
+    old = directory.with_name(directory.name + ".old")
+    if directory.exists():
+        os.replace(directory, old)
+    os.replace(new, directory)
+    shutil.rmtree(old, ignore_errors=True)
 
 
 def _pow2(n: int) -> bool:

@@ -16,7 +16,7 @@ from intentkb.errors import IntentKBError
 from intentkb.retrieval.backends import candidates, mode_of
 from intentkb.retrieval.embeddings import Embedder, open_embedder, settings_key
 from intentkb.retrieval.models import DEFAULT_MODEL, model_location
-from intentkb.retrieval.static import StaticEncoder, is_static
+from intentkb.retrieval.static import SPARSE_FROM, StaticEncoder, is_static
 
 TEXTS = [
     "a tent for a family camping trip",
@@ -43,16 +43,23 @@ def static_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
-def test_the_reader_gives_model2vecs_vectors(static_dir: Path) -> None:
-    ours = StaticEncoder(static_dir).encode(TEXTS)
-    theirs = StaticModel.from_pretrained(str(static_dir)).encode(TEXTS)
-    assert ours.shape == theirs.shape == (len(TEXTS), 32)
+# one batch below SPARSE_FROM (rows gathered) and one above (a sparse product): the same vectors
+BATCHES = pytest.mark.parametrize("repeat", [1, 1 + SPARSE_FROM // len(TEXTS)], ids=["small batch", "large batch"])
+
+
+@BATCHES
+def test_the_reader_gives_model2vecs_vectors(static_dir: Path, repeat: int) -> None:
+    texts = TEXTS * repeat
+    ours = StaticEncoder(static_dir).encode(texts)
+    theirs = StaticModel.from_pretrained(str(static_dir)).encode(texts)
+    assert ours.shape == theirs.shape == (len(texts), 32)
     assert np.allclose(ours, theirs, atol=1e-5)
     norms = np.linalg.norm(ours, axis=1)
     assert np.allclose(norms[[0, 1, 4, 5, 6]], 1.0, atol=1e-5) and norms[2] == 0.0  # no token: the zero vector, as model2vec
 
 
-def test_weighted_and_mapped_token_vectors_are_read_as_model2vec_reads_them(tmp_path: Path) -> None:
+@BATCHES
+def test_weighted_and_mapped_token_vectors_are_read_as_model2vec_reads_them(tmp_path: Path, repeat: int) -> None:
     tok = _tokenizer()
     n = tok.get_vocab_size()
     rng = np.random.default_rng(1)
@@ -60,8 +67,8 @@ def test_weighted_and_mapped_token_vectors_are_read_as_model2vec_reads_them(tmp_
     mapping = rng.integers(0, 500, size=n).astype(np.int64)
     weights = rng.uniform(0.1, 2.0, size=n).astype(np.float32)
     StaticModel(vectors, tok, normalize=True, weights=weights, token_mapping=mapping).save_pretrained(str(tmp_path / "q"))
-    ours = StaticEncoder(tmp_path / "q").encode(TEXTS)
-    theirs = StaticModel.from_pretrained(str(tmp_path / "q")).encode(TEXTS)
+    ours = StaticEncoder(tmp_path / "q").encode(TEXTS * repeat)
+    theirs = StaticModel.from_pretrained(str(tmp_path / "q")).encode(TEXTS * repeat)
     assert np.allclose(ours, theirs, atol=1e-5)
 
 
