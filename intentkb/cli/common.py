@@ -22,4 +22,24 @@ def fail_if_all_rejected(kept: int, rejected: int, rejects_file: str | None) -> 
         raise click.ClickException(f"every line was rejected ({rejected:,}): see {rejects_file}")
 
 
-__all__ = ["LazyChoice", "comma_list", "fail_if_all_rejected", "rejects_path_for", "settings_of"]
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def server_token(token_file: Path | None, token_arg: str | None, env: str) -> str | None:
+    """A server's bearer token: from a file or the environment, never from argv (`ps` shows it)."""
+    import os
+
+    if token_arg is not None:
+        raise click.UsageError(f"--token VALUE is visible to every user in `ps`: put the token in a file (--token-file) or in {env}")
+    token = token_file.read_text().strip() if token_file else os.environ.get(env) or None
+    if token_file and not token:
+        raise click.UsageError(f"{token_file} is empty")
+    return token
+
+
+def warn_if_open(host: str, token: str | None) -> None:
+    if host not in LOOPBACK and not token:
+        click.echo(f"warning: listening on {host} without a token: anyone who reaches it can query the graph", err=True)
+
+
+__all__ = ["LOOPBACK", "LazyChoice", "comma_list", "fail_if_all_rejected", "rejects_path_for", "server_token", "settings_of", "warn_if_open"]

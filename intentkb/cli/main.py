@@ -102,6 +102,7 @@ from .export import export_group  # noqa: E402
 from .generate import generate_group  # noqa: E402
 from .index import index_group  # noqa: E402
 from .ingest import ingest  # noqa: E402
+from .mcp import mcp_cmd  # noqa: E402
 from .report import report_group  # noqa: E402
 from .retrieve import retrieve  # noqa: E402
 from .serve import serve  # noqa: E402
@@ -116,6 +117,7 @@ cli.add_command(index_group)
 cli.add_command(align_group)
 cli.add_command(retrieve)
 cli.add_command(serve)
+cli.add_command(mcp_cmd)
 cli.add_command(eval_group)
 cli.add_command(annotations_group)
 cli.add_command(cypher_cmd)

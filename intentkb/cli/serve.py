@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import click
 
-from .common import settings_of
+from .common import server_token, settings_of, warn_if_open
 
 
 @click.command()
@@ -63,16 +62,11 @@ def serve(
     from ..serve.limits import ApiLimits
     from ..serve.running import serve as run_server
 
-    if token_arg is not None:
-        raise click.UsageError("--token VALUE is visible to every user in `ps`: put the token in a file (--token-file) or in INTENTKB_SERVE_TOKEN")
-    token = token_file.read_text().strip() if token_file else os.environ.get("INTENTKB_SERVE_TOKEN") or None
-    if token_file and not token:
-        raise click.UsageError(f"{token_file} is empty")
+    token = server_token(token_file, token_arg, "INTENTKB_SERVE_TOKEN")
     reranker = str(reranker_location(settings_of(ctx), rerank)) if rerank else None  # refused before anything starts
     if settings_of(ctx).vector_backend == "graph" and settings_of(ctx).embedded:
         raise click.UsageError("INTENTKB_VECTOR_BACKEND=graph needs a Neo4j store (INTENTKB_GRAPH_URI=bolt://…); the embedded store searches with faiss")
-    if host not in ("127.0.0.1", "localhost", "::1") and not token:
-        click.echo(f"warning: listening on {host} without a token: anyone who reaches it can query the graph", err=True)
+    warn_if_open(host, token)
     procs = f", {workers} worker processes" if workers > 1 else ""
     click.echo(f"intentkb serve on http://{host}:{port} (graph {settings_of(ctx).graph_name}{procs}); Ctrl-C stops it", err=True)
     limits = ApiLimits(max_body=max_body, max_rows=max_rows, max_response=max_response, max_queries=max_queries)

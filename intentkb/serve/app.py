@@ -31,15 +31,11 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from .. import __version__
 from ..config import Settings
 from ..errors import IntentKBError
-from ..kb.engines import open_store
 from ..kb.guard import QueryRefused, ResultCaps, ResultTooLarge
-from ..kb.store import GraphStore
-from ..retrieval.embeddings import Embedder, open_embedder
 from ..retrieval.fusion import ProductHit
-from ..retrieval.rerank import Reranker, reranker_options
-from ..retrieval.retrieve import Retriever, StepProducts
-from .batching import Batcher
+from ..retrieval.retrieve import StepProducts
 from .limits import ApiLimits, SizeLimits, validation_error
+from .state import KbState
 
 MAX_DETAIL = 500  # characters of an error message
 
@@ -116,47 +112,16 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-class _State:
-    def __init__(self, settings: Settings, reranker: str | None = None) -> None:
-        self.settings = settings
-        self.reranker_location = reranker
-        self.store: GraphStore = open_store(settings)
-        self.retriever: Retriever | None = None
-        self.lock = threading.Lock()
-        self.embedder: Embedder | None = None
-        self.batcher = Batcher(self.ready, self.lock)
-
-    def ready(self) -> Retriever:
-        """The retriever, opened on first use when the indexes were not there at start."""
-        with self.lock:
-            if self.retriever is None:
-                self.embedder = self.embedder or open_embedder(self.settings, spin=False)
-                cross = None
-                if self.reranker_location:
-                    cross = Reranker(self.reranker_location, **reranker_options(self.settings))
-                retriever = Retriever(self.store, self.settings, embedder=self.embedder, reranker=cross, mmap=True)
-                _ = retriever.embedder.model  # loaded (seconds) here, not in a client's request, even when queries are cached
-                retriever.embedder.encode(["warm up"])
-                self.retriever = retriever
-            return self.retriever
-
-    def close(self) -> None:
-        self.batcher.close()
-        if self.embedder is not None and self.embedder.cache:
-            self.embedder.cache.close()
-        self.store.close()
-
-
 def create_app(settings: Settings | None = None, *, token: str | None = None, limits: ApiLimits | None = None, reranker: str | None = None) -> FastAPI:
     """The API; `reranker` (a trained cross-encoder's directory) re-orders every retrieval unless a request says `rerank: false`."""
     settings = settings or Settings()
     limits = limits or ApiLimits()
     caps = ResultCaps(max_rows=limits.max_rows, max_bytes=limits.max_response)
-    state: dict[str, _State] = {}
+    state: dict[str, KbState] = {}
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        st = state["s"] = _State(settings, reranker)
+        st = state["s"] = KbState(settings, reranker)
         try:
             st.ready()  # load the model and indexes now, not on the first request
         except IntentKBError:

@@ -1,0 +1,75 @@
+"""`intentkb mcp`: the knowledge base as a Model Context Protocol server, for LLM agents."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from .common import server_token, settings_of, warn_if_open
+
+
+def _address(value: str | None) -> tuple[str, int] | None:
+    if value is None:
+        return None
+    host, sep, port = value.rpartition(":")
+    if not sep or not port.isdigit() or not 1 <= int(port) <= 65535:
+        raise click.BadParameter(f"{value!r} is not HOST:PORT (e.g. 127.0.0.1:8766)", param_hint="--http")
+    return (host.strip("[]") or "127.0.0.1"), int(port)
+
+
+@click.command("mcp")
+@click.option("--http", "http", metavar="HOST:PORT", help="Serve streamable HTTP at http://HOST:PORT/mcp instead of stdio (127.0.0.1: this machine only).")
+@click.option(
+    "--token-file",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="With --http: require `Authorization: Bearer TOKEN`, TOKEN read from this file (or set INTENTKB_MCP_TOKEN; never on the command line).",
+)
+@click.option("--token", "token_arg", hidden=True, help="Refused: a token in argv shows in `ps`.")
+@click.option(
+    "--max-tokens",
+    type=click.IntRange(100, 1_000_000),
+    default=10_000,
+    show_default=True,
+    help="An answer's size limit in tokens (about 4 characters each); longer lists are cut, and the answer says so.",
+)
+@click.option("--max-rows", type=click.IntRange(1, 10_000_000), default=10_000, show_default=True, help="Rows a Cypher query may return before it is refused.")
+@click.option("--timeout", type=click.FloatRange(0.1, 3600), default=30.0, show_default=True, help="Seconds a Cypher query may run.")
+@click.option(
+    "--rerank", metavar="NAME_OR_PATH", help="Re-order retrievals with this cross-encoder (`intentkb train reranker`); a call's rerank=false skips it."
+)
+@click.pass_context
+def mcp_cmd(
+    ctx: click.Context, http: str | None, token_file: Path | None, token_arg: str | None, max_tokens: int, max_rows: int, timeout: float, rerank: str | None
+) -> None:
+    """Serve the knowledge base to LLM agents over the Model Context Protocol (read-only tools).
+
+    Tools: retrieve_products, products_for_script, explain_copurchase, session_trajectories,
+    run_named_query, read_cypher, graph_schema, kb_status; resources intentkb://schema and
+    intentkb://queries/{name}; prompt plan_purchases. Over stdio unless --http.
+
+    \b
+    Example (an MCP client's configuration):
+      {"mcpServers": {"intentkb": {"command": "intentkb", "args": ["mcp"], "env": {"INTENTKB_HOME": "/path/to/kb"}}}}
+      intentkb mcp --http 127.0.0.1:8766
+    """
+    from ..mcp.server import run_http, run_stdio
+    from ..mcp.tools import McpLimits
+    from ..retrieval.rerank import reranker_location
+
+    settings = settings_of(ctx)
+    address = _address(http)
+    if token_file and address is None:
+        raise click.UsageError("--token-file guards --http only: over stdio the client that launched the server is its only peer")
+    token = server_token(token_file, token_arg, "INTENTKB_MCP_TOKEN") if address else None
+    reranker = str(reranker_location(settings, rerank)) if rerank else None
+    if settings.vector_backend == "graph" and settings.embedded:
+        raise click.UsageError("INTENTKB_VECTOR_BACKEND=graph needs a Neo4j store (INTENTKB_GRAPH_URI=bolt://…); the embedded store searches with faiss")
+    limits = McpLimits(max_tokens=max_tokens, max_rows=max_rows, timeout=timeout)
+    if address is None:
+        run_stdio(settings, limits=limits, reranker=reranker)
+        return
+    host, port = address
+    warn_if_open(host, token)
+    click.echo(f"intentkb mcp on http://{host}:{port}/mcp (graph {settings.graph_name}); Ctrl-C stops it", err=True)
+    run_http(settings, host, port, token=token, limits=limits, reranker=reranker)
