@@ -12,8 +12,8 @@ Queries are real script steps (CoScript, `retrieval_data.scripts`): 500 tune npr
 build; 500 others are held out, and their exact top 10 over all 10M vectors (float32, as the
 chunks pass) is what recall@10 is measured against.
 
-Then `--runs` fresh processes each do what a retrieval server does with the index: load it (lists
-and float16 copies mapped, as `serve` loads), open the embedder, and answer the held-out steps
+Then `--runs` fresh processes each do what a retrieval server does with the index: load it as
+`serve` loads it (lists mapped, float16 copies read per candidate), open the embedder, and answer the held-out steps
 one request at a time (encode + IVF-PQ search + exact re-rank of 10 × k candidates), after 20
 warm-up requests. Each prints its load time, p50/p99 latency, recall@10 and its own peak RSS
 (VmHWM). Figures: medians over the runs.
@@ -191,8 +191,8 @@ def main() -> None:
         ("retrieve p50 (encode + search + re-rank), ms", "p50_ms", "{:.2f}", "≤ 20", lambda v: v <= 20),
         ("retrieve p99, ms", "p99_ms", "{:.2f}", "", None),
         ("process peak RSS (VmHWM), MiB", "hwm_mib", "{:,.0f}", "≤ 4,096", lambda v: v <= 4096),
-        ("  of which anonymous (ids, codes' lists), MiB", "anon_mib", "{:,.0f}", "", None),
-        ("  of which mapped files (page cache), MiB", "file_mib", "{:,.0f}", "", None),
+        ("  of which anonymous (the 10M ids above all), MiB", "anon_mib", "{:,.0f}", "", None),
+        ("  of which mapped files (the IVF-PQ lists), MiB", "file_mib", "{:,.0f}", "", None),
         ("load index + embedder, s", "load_s", "{:.1f}", "", None),
     ]
     for label, key, fmt, target, ok in rows:

@@ -27,6 +27,7 @@ from ..config import Settings
 from ..errors import IntentKBError
 from ..private import private_dir, private_file, private_open, private_write_text
 from .embeddings import settings_key
+from .exact_rows import ExactRows, refined_search
 
 IVF_THRESHOLD = 200_000
 RECALL_TARGET = 0.95
@@ -65,7 +66,7 @@ class VectorIndex:
         # a flat index's vectors mapped from `vectors.npy` (64-byte aligned): FAISS's own file maps
         # them at an odd offset, and numpy copies unaligned operands on every product (4.6 ms, not 0.8)
         self.aligned: np.ndarray | None = None
-        self.exact: np.ndarray | None = None  # IVF-PQ: the float16 copies candidates are scored against (mapped)
+        self.exact: ExactRows | None = None  # IVF-PQ: the float16 copies candidates are scored against
 
     @property
     def position(self) -> dict[str, int]:
@@ -277,33 +278,17 @@ class VectorIndex:
             for line in fh:
                 g, h = json.loads(line)
                 ids.append(g)
-                hashes.append(h)
+                hashes.append(None if mmap else h)  # a mapped index is only searched: 10M hash strings are 0.8 GB
         out = cls(meta, index, ids, hashes)
         if mmap and meta.kind == "flat" and (directory / "vectors.npy").exists():
             out.aligned = np.load(directory / "vectors.npy", mmap_mode="r", allow_pickle=False)
-        if meta.kind == "ivfpq":  # gigabytes at 10M: always mapped, only the candidates' pages are read
-            out.exact = np.load(directory / "vectors.npy", mmap_mode="r", allow_pickle=False)
+        if meta.kind == "ivfpq":  # gigabytes at 10M: only the candidates' rows are read (module `exact_rows`)
+            out.exact = ExactRows(directory / "vectors.npy")
         out.meta.count = sum(1 for g in ids if g is not None)
         out._check_model(model)
         if index.ntotal != out.meta.count or (out.exact is not None and out.exact.shape != (len(ids), meta.dim)):
             raise IntentKBError(f"index in {directory} is inconsistent ({index.ntotal} vectors, {out.meta.count} ids); rebuild it")
         return out
-
-
-def refined_search(index: faiss.Index, exact: np.ndarray | None, vectors: np.ndarray, k: int, refine: int) -> tuple[np.ndarray, np.ndarray]:
-    """The best `refine × k` candidates of a compressed index, scored again exactly against the
-    vectors' float16 copies and cut to k: PQ distances only have to rank the true top k among
-    the candidates, not in order."""
-    if exact is None:
-        raise IntentKBError("an IVF-PQ index without its vectors.npy; rebuild it")
-    _, cand = index.search(vectors, k * refine)
-    ok = cand >= 0
-    rows = exact[np.where(ok, cand, 0).ravel()].astype(np.float32).reshape(cand.shape[0], cand.shape[1], -1)
-    sims = np.where(ok, np.einsum("qcd,qd->qc", rows, vectors), -np.inf)
-    order = np.argsort(-sims, axis=1, kind="stable")[:, :k]
-    scores = np.take_along_axis(sims, order, axis=1)
-    found = np.where(np.isfinite(scores), np.take_along_axis(cand, order, axis=1), -1)
-    return np.where(np.isfinite(scores), scores, 0.0).astype(np.float32), found.astype(np.int64)
 
 
 def staging_dir(directory: Path) -> Path:
