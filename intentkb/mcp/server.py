@@ -194,7 +194,8 @@ def run_http(settings: Settings, host: str, port: int, *, token: str | None = No
 
     tools = open_tools(settings, limits=limits, reranker=reranker)
     try:
-        app = build_server(tools).streamable_http_app(host=host)  # Host and Origin checked on loopback
+        # plain JSON answers, not an SSE stream per call (no tool streams progress): +6.5 -> +4.0 ms over POST /retrieve
+        app = build_server(tools).streamable_http_app(host=host, json_response=True)  # Host and Origin checked on loopback
         uvicorn.run(bearer_guard(app, token), host=host, port=port, log_level="warning", lifespan="on")
     finally:
         tools.state.close()

@@ -1,6 +1,6 @@
 """`retrieve_products` over MCP (stdio and streamable HTTP) beside the HTTP API's `POST /retrieve`.
 
-    INTENTKB_HOME=KB python bench/mcp.py [--texts 200] [--rounds 3]
+    INTENTKB_HOME=KB python bench/mcp_latency.py [--texts 200] [--rounds 3]
 
 Starts, on the knowledge base of INTENTKB_HOME (indexes built), `intentkb serve`, `intentkb mcp
 --http` and `intentkb mcp` (stdio, launched by the Python SDK's client as a desktop agent launches
@@ -60,7 +60,14 @@ def pct(values: list[float], p: float) -> float:
 
 class Api:
     def __init__(self, port: int) -> None:
+        self.port = port
         self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+
+    def fresh(self) -> None:
+        """A new kept-alive connection: called before each round (the server closes idle ones after 5 s)."""
+        self.conn.close()
+        self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=120)
+        self.conn.connect()
 
     async def ask(self, text: str) -> list[str]:
         self.conn.request("POST", "/retrieve", body=json.dumps({"text": text, "k": 5}), headers={"Content-Type": "application/json"})
@@ -85,6 +92,8 @@ class Mcp:
 async def measure(clients: dict[str, Api | Mcp], texts: list[str], rounds: int) -> dict[str, list[tuple[float, float]]]:
     answers: dict[str, dict[str, list[str]]] = {name: {} for name in clients}
     for name, c in clients.items():  # every text once through each: all answer from the cache below
+        if isinstance(c, Api):
+            c.fresh()
         for t in texts:
             answers[name][t] = await c.ask(t)
     names = list(clients)
@@ -95,6 +104,9 @@ async def measure(clients: dict[str, Api | Mcp], texts: list[str], rounds: int) 
     for r in range(rounds):
         for name in names[r % len(names) :] + names[: r % len(names)]:  # who goes first turns round by round
             lat = []
+            client = clients[name]
+            if isinstance(client, Api):
+                client.fresh()
             for t in texts:
                 s = time.perf_counter()
                 await clients[name].ask(t)
