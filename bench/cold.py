@@ -7,7 +7,10 @@ Builds the demo knowledge base (`intentkb demo --keep-server`, so the store is r
 embedding cache cannot answer and the encoder must load), configurations alternating run by run:
 - `onnx`: the defaults a new user gets (ONNX Runtime float32, the same vectors as torch);
 - `torch`: INTENTKB_EMBEDDING_BACKEND=torch, the sentence-transformers model itself;
-- `static`: with `--static`, a static model of `train static`, on a demo knowledge base built with it.
+- `static`: with `--static`, a static model of `train static`, on a demo knowledge base built with it;
+- `onnx, intentkb serve running`: the defaults, with `intentkb serve` running on a demo knowledge
+  base of its own: the CLI sends the text to the server's resident encoder (checked: the server's
+  request count goes up by one a run).
 Prints wall seconds and the process's peak RSS (its own, from wait4), median [min–max] per
 configuration, and exits non-zero when a run fails or returns no product.
 """
@@ -22,7 +25,10 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from pathlib import Path
+
+from intentkb.testing import free_port
 
 ADJECTIVES = ["warm", "quiet", "small", "cheap", "sturdy", "bright", "soft", "light", "waterproof", "portable", "colourful", "simple"]
 NEEDS = [
@@ -57,6 +63,23 @@ def run(cmd: list[str], env: dict[str, str]) -> tuple[float, float, str]:
     return wall, usage.ru_maxrss / 1024, out
 
 
+SERVED = "onnx, `intentkb serve` running"
+
+
+def served_requests(health: str, server: subprocess.Popen[str], seconds: float = 120) -> int:
+    """Text requests the server has answered (its /health), waiting for it to start."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise SystemExit(f"intentkb serve exited: {server.communicate()[1][-1500:]}")
+        try:
+            with urllib.request.urlopen(health, timeout=2) as r:
+                return int(json.loads(r.read())["retrieve_requests"])
+        except (OSError, ValueError):
+            time.sleep(0.3)
+    raise SystemExit(f"{health} did not answer in {seconds:.0f} s")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--runs", type=int, default=7)
@@ -73,12 +96,19 @@ def main() -> None:
         if not where.is_dir():
             where = Path(os.environ.get("INTENTKB_HOME", "~/.intentkb")).expanduser() / "models" / args.static
         configs["static"] = {**base, "INTENTKB_HOME": str(root / "demo-static"), "INTENTKB_EMBEDDING_MODEL": str(where.resolve())}
+    # the resident encoder: `intentkb retrieve` asks a running `intentkb serve` of its knowledge base
+    # (a demo knowledge base of its own, so that the other configurations find no server)
+    configs[SERVED] = {**base, "INTENTKB_HOME": str(root / "demo-served")}
     built = set()
     for env in configs.values():
         if env["INTENTKB_HOME"] not in built:
             wall, _, _ = run(["intentkb", "demo", "--data-dir", env["INTENTKB_HOME"], "--keep-server"], env)
             built.add(env["INTENTKB_HOME"])
             print(f"demo knowledge base in {env['INTENTKB_HOME']} built in {wall:.1f}s", flush=True)
+    port = free_port()
+    server = subprocess.Popen(["intentkb", "serve", "--port", str(port)], env=configs[SERVED], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    health = f"http://127.0.0.1:{port}/health"
+    answered_before = served_requests(health, server)
     asks = iter(texts(args.runs * len(configs) + len(configs)))
     for env in configs.values():  # one first call each (an ONNX export, a first page cache), not counted
         run(["intentkb", "retrieve", next(asks), "-k", "5", "--format", "json"], env)
@@ -95,6 +125,11 @@ def main() -> None:
     for name, f in figures.items():
         walls = [w for w, _ in f]
         print(f"| {name} | {statistics.median(walls):.2f} [{min(walls):.2f}–{max(walls):.2f}] | {statistics.median(r for _, r in f):.0f} |")
+    answered = served_requests(health, server) - answered_before
+    server.terminate()
+    server.wait(timeout=30)
+    if answered != args.runs + 1:  # every served run, and its first call, went to the server
+        failed.append(f"{SERVED}: the server answered {answered} of {args.runs + 1} calls")
     for env in configs.values():
         subprocess.run(["intentkb", "store", "stop"], env=env, capture_output=True)
     if failed:

@@ -49,9 +49,10 @@ def mcp_cmd(
     intentkb://queries/{name}; prompt plan_purchases. Over stdio unless --http.
 
     \b
-    Example (an MCP client's configuration):
-      {"mcpServers": {"intentkb": {"command": "intentkb", "args": ["mcp"], "env": {"INTENTKB_HOME": "/path/to/kb"}}}}
+    Example:
       intentkb mcp --http 127.0.0.1:8766
+      an MCP client's configuration, for stdio:
+      {"mcpServers": {"intentkb": {"command": "intentkb", "args": ["mcp"], "env": {"INTENTKB_HOME": "/path/to/kb"}}}}
     """
     from ..mcp.server import run_http, run_stdio
     from ..mcp.tools import McpLimits

@@ -15,13 +15,16 @@ from .output import emit, print_format
 def _retrieve(ctx: click.Context, text: str | None, k: int, script: str | None, threshold: float | None, rerank: str | None) -> tuple[list[Any], list[Any]]:
     """Hits for TEXT or the steps of a script: from a running `intentkb serve` of this graph when
     there is one (no model to load) that can rerank as asked, else here."""
-    from ..retrieval.fusion import ProductHit
-    from ..retrieval.rerank import Reranker, reranker_location, reranker_options
-    from ..retrieval.retrieve import Retriever, StepProducts
+    from ..retrieval.fusion import ProductHit, StepProducts
     from ..serve.running import call, find_server
 
     settings = settings_of(ctx)
-    wanted = str(reranker_location(settings, rerank)) if rerank else None
+    if rerank:
+        from ..retrieval.rerank import reranker_location
+
+        wanted: str | None = str(reranker_location(settings, rerank))
+    else:
+        wanted = None
     found = find_server(settings)
     if found is not None and wanted in (None, found.reranker):  # the server reranks with this model, or is asked not to
         body: dict[str, Any] = {
@@ -32,6 +35,9 @@ def _retrieve(ctx: click.Context, text: str | None, k: int, script: str | None, 
         }
         out = call(found.url, "/retrieve", body, token=found.token)
         return ([ProductHit.model_validate(h) for h in out.get("products") or []], [StepProducts.model_validate(s) for s in out.get("steps") or []])
+    from ..retrieval.rerank import Reranker, reranker_options  # the model and the index load here, not for a served answer
+    from ..retrieval.retrieve import Retriever
+
     cross = Reranker(wanted, **reranker_options(settings)) if wanted else None
     with open_store(settings_of(ctx)) as store, Retriever(store, settings, reranker=cross) as r:
         if text:

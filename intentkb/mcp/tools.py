@@ -18,8 +18,8 @@ from .. import __version__, cypher
 from ..errors import IntentKBError, ReadOnlyViolation
 from ..kb.guard import ResultCaps
 from ..kb.models import EDGE_SCHEMA, Node
-from ..retrieval.embeddings import settings_key
 from ..retrieval.index import IndexMeta, index_dir
+from ..retrieval.keys import settings_key
 from ..serve.state import KbState
 from .answers import (
     DEFAULT_MAX_TOKENS,

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Protocol
-
-import numpy as np
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ..registry import Registry
+
+if TYPE_CHECKING:  # numpy is imported by the encoders, not by whoever asks for a settings key
+    import numpy as np
 
 
 class Embedder(Protocol):
@@ -70,6 +71,8 @@ class TorchBackend(EncoderBackend):
         return int(get())
 
     def encode(self, model: Any, texts: list[str], e: Embedder) -> np.ndarray:
+        import numpy as np
+
         if e.precision == "bfloat16":
             import torch
 
@@ -101,6 +104,8 @@ class OnnxBackend(EncoderBackend):
         return int(model.info.dim)
 
     def encode(self, model: Any, texts: list[str], e: Embedder) -> np.ndarray:
+        import numpy as np
+
         return np.asarray(model.encode(texts, e.batch_size), dtype=np.float32)
 
 
@@ -131,7 +136,7 @@ def mode_of(location: str, precision: str, default: str) -> tuple[str, str]:
     """(backend, precision) that run the model at `location`: a static model runs on the static
     backend in float32 whatever the settings name (nothing else can run it); any other model on
     the backend `backend_for` gives."""
-    from .static import is_static
+    from .models import is_static
 
     if is_static(location):
         return "static", "float32"
@@ -142,7 +147,7 @@ def candidates(location: str | None = None) -> list[tuple[str, str]]:
     """(backend, precision) pairs `--precision auto` measures for the model at `location`: the modes
     of every backend that runs that model itself (one whose vectors are its own cannot agree with
     the model's, nor be swapped in); a static model has one."""
-    from .static import is_static
+    from .models import is_static
 
     if location is not None and is_static(location):
         return [("static", "float32")]

@@ -24,21 +24,11 @@ from ..kb.texts import strip_boilerplate
 from ..private import private_file
 from ..progress import Progress
 from .backends import check, mode_of
-from .models import DEFAULT_MODEL, model_key, model_location
+from .keys import embedding_key, settings_key, settings_mode  # noqa: F401 (settings_key re-exported; the keys live in `keys`, without numpy)
+from .models import DEFAULT_MODEL, model_location
 from .threads import encoder_threads
 
 FEW_TEXTS = 8  # a first encode this small loads the model on one thread (no idle-core sample)
-
-
-def embedding_key(name: str, precision: str = "float32", backend: str = "torch") -> str:
-    """What vectors are cached and indexed under: the model, its precision when not float32, and the
-    backend when it does not compute the model's own vectors (torch and the ONNX export compute the
-    same float32 vectors and share them; a hash or a remote API never mixes with them)."""
-    from .backends import backends
-
-    key = model_key(name) if precision == "float32" else f"{model_key(name)}#{precision}"
-    own = backends().get(backend)
-    return key if own is None or own.computes_the_model else f"{key}@{backend}"
 
 
 def embedding_text(text: str) -> str:
@@ -229,14 +219,3 @@ def open_embedder(settings: Settings, *, progress: bool = False, echo: Callable[
         echo=echo,
         spin=spin,
     )
-
-
-def settings_mode(settings: Settings) -> tuple[str, str]:
-    """(backend, precision) the settings' embedding model runs on."""
-    return mode_of(settings.embedding_model_location, settings.embedding_precision, settings.embedding_backend)
-
-
-def settings_key(settings: Settings) -> str:
-    """The key vectors of these settings are cached and indexed under."""
-    backend, precision = settings_mode(settings)
-    return embedding_key(settings.embedding_model_location, precision, backend)

@@ -132,3 +132,14 @@ class _Cand:
             paths=self.paths,
             weak=self.weak,
         )
+
+
+class StepProducts(BaseModel):
+    """One step of a script with its products (here, beside the hits: the CLI reads a served answer
+    into these models without importing the retrieval machinery)."""
+
+    step: str
+    idx: int
+    text: str
+    source: str  # "aligned": the step's ALIGNED edges in the graph; "search": embedded and searched now
+    products: list[ProductHit]

@@ -26,8 +26,8 @@ from pydantic import BaseModel
 from ..config import Settings
 from ..errors import IntentKBError
 from ..private import private_dir, private_file, private_open, private_write_text
-from .embeddings import settings_key
 from .exact_rows import ExactRows, refined_search
+from .keys import settings_key
 
 IVF_THRESHOLD = 200_000
 RECALL_TARGET = 0.95

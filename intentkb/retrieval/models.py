@@ -70,3 +70,21 @@ def load_model(location: str, device: str, name: str, threads: int) -> Any:
 
 
 __all__ = ["DEFAULT_MODEL", "MODEL_MARKER", "load_model", "model_key", "model_location"]
+
+
+STATIC_TYPE = "model2vec"
+
+
+def is_static(location: str) -> bool:
+    """Whether `location` is a directory holding a static model (model2vec's format: its
+    distillations say `model_type: model2vec`; a `StaticModel` saved directly says no model type,
+    which every transformers configuration has)."""
+    d = Path(location)
+    config = d / "config.json"
+    if not config.is_file():
+        return False
+    try:
+        kind = json.loads(config.read_text(encoding="utf-8")).get("model_type")
+    except (OSError, ValueError, AttributeError):
+        return False
+    return kind == STATIC_TYPE or (kind is None and (d / "model.safetensors").is_file() and (d / "tokenizer.json").is_file())

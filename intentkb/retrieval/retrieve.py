@@ -18,14 +18,13 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
-from pydantic import BaseModel
 
 from ..config import Settings
 from ..errors import IntentKBError
 from ..kb.store import GraphStore, Row
 from .align import DEFAULT_THRESHOLD
 from .embeddings import Embedder, embedding_text, open_embedder, settings_key
-from .fusion import WEAK_INTENTION, ProductHit, fuse
+from .fusion import WEAK_INTENTION, ProductHit, StepProducts, fuse
 from .graph_vectors import GraphVectorIndex, graph_meta_dir
 from .index import VectorIndex, index_dir, load_intentions_index
 from .link_table import VIAS, LinkTable, ensure_table
@@ -34,14 +33,6 @@ from .rerank import Reranker
 MAX_INTENTIONS = 5000  # the widest intention search for one query before giving up on filling k
 RERANK_DEPTH = 30  # candidates a reranker reads per query
 LINK_CHECK_S = 1.0  # a long-lived retriever checks its link table against the graph at most this often
-
-
-class StepProducts(BaseModel):
-    step: str
-    idx: int
-    text: str
-    source: str  # "aligned": the step's ALIGNED edges in the graph; "search": embedded and searched now
-    products: list[ProductHit]
 
 
 def merge_products(rows: Iterable[Row], k: int) -> list[ProductHit]:

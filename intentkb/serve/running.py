@@ -42,7 +42,7 @@ def serve(
     retrieve` can use the server without the token in its environment or its argv."""
     import uvicorn
 
-    from ..retrieval.embeddings import settings_key
+    from ..retrieval.keys import settings_key
     from .app import create_app
     from .limits import ApiLimits
 
@@ -125,7 +125,7 @@ def find_server(settings: Settings, timeout: float = 0.5) -> Found | None:
         return None
     if rec.get("graph") != settings.graph_name:
         return None
-    from ..retrieval.embeddings import settings_key
+    from ..retrieval.keys import settings_key
 
     if rec.get("model") != settings_key(settings) or rec.get("vectors", "faiss") != settings.vector_backend:
         return None  # a server embedding with another model (or searching elsewhere) answers other questions

@@ -16,7 +16,8 @@ from intentkb.errors import IntentKBError
 from intentkb.retrieval.backends import candidates, mode_of
 from intentkb.retrieval.embeddings import Embedder, open_embedder, settings_key
 from intentkb.retrieval.models import DEFAULT_MODEL, model_location
-from intentkb.retrieval.static import SPARSE_FROM, StaticEncoder, is_static
+from intentkb.retrieval.static import is_static
+from intentkb.retrieval.static_encoder import SPARSE_FROM, StaticEncoder
 
 TEXTS = [
     "a tent for a family camping trip",

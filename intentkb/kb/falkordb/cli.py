@@ -6,13 +6,15 @@ for different things. `server` still works, hidden, for scripts written before."
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING
 
 import click
 
 from ...clikit import print_format, settings_of
 from ...errors import IntentKBError
-from .server import EmbeddedServer
-from .settings import FalkorSettings
+
+if TYPE_CHECKING:
+    from .server import EmbeddedServer
 
 
 @click.group("store")
@@ -21,6 +23,9 @@ def store_group() -> None:
 
 
 def _server(ctx: click.Context) -> EmbeddedServer:
+    from .server import EmbeddedServer  # redis: imported when a store command runs, not at every start
+    from .settings import FalkorSettings
+
     s = settings_of(ctx)
     if not s.embedded:
         raise IntentKBError("store commands apply to the embedded store; INTENTKB_GRAPH_URI points elsewhere")
