@@ -1,13 +1,6 @@
-"""The static-embedding tier's encoder (module `static` registers its backend): a sentence vector is the mean of its tokens' vectors, no network runs.
-
-Static models are made by `intentkb train static` (model2vec's distillation of a
-sentence-transformers model, optionally fine-tuned on the graph's links) and kept in model2vec's
-format: `model.safetensors` (`embeddings`, optional `weights` and `mapping`), `tokenizer.json`,
-`config.json` with `model_type: model2vec`. They are read here with safetensors and tokenizers
-alone: model2vec's own loader imports huggingface_hub and its model cards (0.6 s), more than a cold
-`intentkb retrieve` may spend in all. The vectors are model2vec's (`tests/retrieval/test_static.py`
-compares them with `StaticModel.encode`).
-"""
+"""The static tier's encoder: token vectors of a model in model2vec's format (module `static`),
+read with safetensors and tokenizers, averaged per text. Its own module, so that listing the
+encoder backends imports neither numpy nor tokenizers."""
 
 from __future__ import annotations
 
