@@ -6,16 +6,24 @@ from pathlib import Path
 
 import click
 
-from .common import server_token, settings_of, warn_if_open
+from .common import server_token, settings_of
 
 
 def _address(value: str | None) -> tuple[str, int] | None:
+    """HOST:PORT with HOST an IP address or localhost ([::1]:PORT for IPv6)."""
+    import ipaddress
+
     if value is None:
         return None
     host, sep, port = value.rpartition(":")
-    if not sep or not port.isdigit() or not 1 <= int(port) <= 65535:
-        raise click.BadParameter(f"{value!r} is not HOST:PORT (e.g. 127.0.0.1:8766)", param_hint="--http")
-    return (host.strip("[]") or "127.0.0.1"), int(port)
+    host = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+    try:
+        ok = bool(sep) and port.isdigit() and 1 <= int(port) <= 65535 and (host == "localhost" or bool(ipaddress.ip_address(host)))
+    except ValueError:
+        ok = False
+    if not ok:
+        raise click.BadParameter(f"{value!r} is not HOST:PORT with HOST an IP address or localhost (e.g. 127.0.0.1:8766, [::1]:8766)", param_hint="--http")
+    return host, int(port)
 
 
 @click.command("mcp")
@@ -54,7 +62,8 @@ def mcp_cmd(
       an MCP client's configuration, for stdio:
       {"mcpServers": {"intentkb": {"command": "intentkb", "args": ["mcp"], "env": {"INTENTKB_HOME": "/path/to/kb"}}}}
     """
-    from ..mcp.server import run_http, run_stdio
+    from ..mcp.http import LOOPBACK, run_http
+    from ..mcp.server import run_stdio
     from ..mcp.tools import McpLimits
     from ..retrieval.rerank import reranker_location
 
@@ -71,6 +80,8 @@ def mcp_cmd(
         run_stdio(settings, limits=limits, reranker=reranker)
         return
     host, port = address
-    warn_if_open(host, token)
-    click.echo(f"intentkb mcp on http://{host}:{port}/mcp (graph {settings.graph_name}); Ctrl-C stops it", err=True)
+    if host not in LOOPBACK and not token:  # off loopback the Host and Origin checks cannot know the valid names
+        raise click.UsageError(f"--http {host}: off loopback a token is required (--token-file FILE or INTENTKB_MCP_TOKEN)")
+    shown = f"[{host}]" if ":" in host else host
+    click.echo(f"intentkb mcp on http://{shown}:{port}/mcp (graph {settings.graph_name}); Ctrl-C stops it", err=True)
     run_http(settings, host, port, token=token, limits=limits, reranker=reranker)

@@ -34,6 +34,7 @@ from .eager import check_ranges
 
 INT64_MAX = 2**63 - 1
 _PARAM_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_SURROGATE = re.compile("[\ud800-\udfff]")  # cannot be encoded to the engine, nor back to a client
 
 
 class QueryLimits(BaseModel):
@@ -241,6 +242,8 @@ def check_query_text(text: str, limits: QueryLimits | None = None, params: Mappi
     limits = limits or QueryLimits()
     if len(text) > limits.max_chars:
         raise QueryRefused(f"query refused: {len(text):,} characters, the limit is {limits.max_chars:,} (INTENTKB_QUERY_MAX_CHARS)")
+    if _SURROGATE.search(text):
+        raise QueryRefused("query refused: its text is not valid Unicode (a lone surrogate, U+D800 to U+DFFF)")
     check_reach(text)
     shape = measure(text, limits)
     if "range" in text.lower():
@@ -287,11 +290,13 @@ def check_params(params: Mapping[str, Any], *, max_depth: int = 64, max_bytes: i
             if d > max_depth:
                 raise QueryRefused(f"parameter ${name}: nested more than {max_depth} deep")
             if isinstance(v, str):
+                if _SURROGATE.search(v):
+                    raise QueryRefused(f"parameter ${name}: text that is not valid Unicode (a lone surrogate, U+D800 to U+DFFF)")
                 size += len(v) + 2
             elif isinstance(v, Mapping):
                 for k, x in v.items():
-                    if not isinstance(k, str) or not k or "`" in k:
-                        raise QueryRefused(f"parameter ${name}: map key {k!r} cannot be sent (empty, not text, or holds a backtick)")
+                    if not isinstance(k, str) or not k or "`" in k or _SURROGATE.search(k):
+                        raise QueryRefused(f"parameter ${name}: map key {k!a} cannot be sent (empty, not text, a backtick or a lone surrogate)")
                     size += len(k) + 3
                     stack.append((x, d + 1))
             elif isinstance(v, (list, tuple)):

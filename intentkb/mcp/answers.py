@@ -111,7 +111,7 @@ class NamedQuery(BaseModel):
     parameters: list[str]
 
 
-class SchemaAnswer(BaseModel):
+class SchemaAnswer(Cut):
     labels: list[LabelInfo]
     relationships: list[RelationshipInfo]
     named_queries: list[NamedQuery]

@@ -9,15 +9,14 @@ A tool's failure is an MCP tool error with the library's message; the server goe
 
 from __future__ import annotations
 
-import hmac
 import json
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from mcp.server.mcpserver import MCPServer
-from mcp.server.mcpserver.exceptions import ToolError
-from mcp.types import ToolAnnotations
-from pydantic import Field
+from mcp.server.mcpserver.exceptions import ResourceError, ToolError
+from mcp.types import CallToolResult, TextContent, ToolAnnotations
+from pydantic import BaseModel, Field
 
 from .. import __version__, cypher
 from ..config import Settings
@@ -26,9 +25,20 @@ from ..serve.state import KbState
 from .answers import CopurchaseAnswer, ProductsAnswer, RowsAnswer, SchemaAnswer, ScriptAnswer, StatusAnswer, TrajectoriesAnswer
 from .tools import MAX_K, KbTools, McpLimits
 
-# parameter types at module level: the SDK reads the tools' annotations by name
-K = Annotated[int, Field(ge=1, le=MAX_K, description=f"How many products (1–{MAX_K})")]
+# parameter types at module level (the SDK reads the tools' annotations by name), strict: `true`
+# is not a k of 1, nor "3" a k of 3, nor "yes" a rerank
+K = Annotated[int, Field(ge=1, le=MAX_K, strict=True, description=f"How many products (1–{MAX_K})")]
+PerStep = Annotated[int, Field(ge=1, le=MAX_K, strict=True, description="Products per step")]
+Limit = Annotated[int, Field(ge=1, le=1000, strict=True, description="Trajectories at most")]
+Rerank = Annotated[bool | None, Field(strict=True, description="Re-order with the server's reranker (default: when it has one)")]
 Params = Annotated[dict[str, Any] | None, Field(description="Query parameters, referred to as $name in the query")]
+Need = Annotated[str, Field(min_length=1, max_length=2000, description="A need or a plan step in words")]
+Objective = Annotated[str, Field(min_length=1, max_length=500, description="A script's id or its objective, e.g. 'Make a birthday cake'")]
+ProductKey = Annotated[str, Field(min_length=1, max_length=500, description="A product id (ASIN such as B07PF1R8LS) or its exact title")]
+SessionId = Annotated[str, Field(min_length=1, max_length=500, description="A session's id")]
+QueryName = Annotated[str, Field(min_length=1, max_length=100, description="A named query (graph_schema lists them)")]
+Query = Annotated[str, Field(min_length=1, max_length=100_000, description="Read-only Cypher")]
+ObjectiveText = Annotated[str, Field(min_length=1, max_length=500, description="What the shopper wants to do, e.g. 'start longboarding'")]
 
 READ_ONLY = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False)
 
@@ -71,69 +81,59 @@ def build_server(tools: KbTools) -> MCPServer:
         except IntentKBError as e:
             raise ToolError(str(e)) from None
 
+    def answer(fn: Callable[[KbTools], BaseModel]) -> CallToolResult:
+        """The answer as compact JSON text and as structured content: what was cut to the token limit
+        is what is sent (the SDK's own text block is indented: four times the limit for nested rows)."""
+        model = call(fn)
+        return CallToolResult(content=[TextContent(type="text", text=model.model_dump_json())], structured_content=model.model_dump(mode="json"))
+
     @server.tool(annotations=READ_ONLY)
-    def retrieve_products(
-        step_or_need: Annotated[str, Field(min_length=1, max_length=2000, description="A need or a plan step in words")],
-        k: K = 10,
-        rerank: Annotated[bool | None, Field(description="Re-order with the server's reranker (default: when it has one)")] = None,
-    ) -> ProductsAnswer:
+    def retrieve_products(step_or_need: Need, k: K = 10, rerank: Rerank = None) -> Annotated[CallToolResult, ProductsAnswer]:
         """Products that serve a need or a step of a plan, through the purchase intentions that link them
         (with the intention's text, its similarity and the paths that found each product). The same
         answer as `intentkb retrieve`."""
-        return call(lambda t: t.retrieve_products(step_or_need, k, rerank))
+        return answer(lambda t: t.retrieve_products(step_or_need, k, rerank))
 
     @server.tool(annotations=READ_ONLY)
-    def products_for_script(
-        objective_or_script_id: Annotated[str, Field(min_length=1, max_length=500, description="A script's id or its objective, e.g. 'Make a birthday cake'")],
-        k: Annotated[int, Field(ge=1, le=MAX_K, description="Products per step")] = 5,
-        rerank: Annotated[bool | None, Field(description="Re-order with the server's reranker (default: when it has one)")] = None,
-    ) -> ScriptAnswer:
+    def products_for_script(objective_or_script_id: Objective, k: PerStep = 5, rerank: Rerank = None) -> Annotated[CallToolResult, ScriptAnswer]:
         """The steps of a known shopping script, each with its products (from ALIGNED edges of the graph,
         else searched). An objective with no script fails with the nearest objectives: then split it
         into steps yourself and call retrieve_products on each."""
-        return call(lambda t: t.products_for_script(objective_or_script_id, k, rerank))
+        return answer(lambda t: t.products_for_script(objective_or_script_id, k, rerank))
 
     @server.tool(annotations=READ_ONLY)
-    def explain_copurchase(
-        product_a: Annotated[str, Field(min_length=1, max_length=500, description="A product id (ASIN) or its exact title")],
-        product_b: Annotated[str, Field(min_length=1, max_length=500, description="The other product, the same way")],
-    ) -> CopurchaseAnswer:
+    def explain_copurchase(product_a: ProductKey, product_b: ProductKey) -> Annotated[CallToolResult, CopurchaseAnswer]:
         """Why two products are bought together: the co-buy intentions that explain the pair, with their
         commonsense relation, rationale and the filter's or critic's verdict (kept ones first)."""
-        return call(lambda t: t.explain_copurchase(product_a, product_b))
+        return answer(lambda t: t.explain_copurchase(product_a, product_b))
 
     @server.tool(annotations=READ_ONLY)
-    def session_trajectories(
-        session_id: Annotated[str, Field(min_length=1, max_length=500, description="A session's id")],
-        limit: Annotated[int, Field(ge=1, le=1000, description="Trajectories at most")] = 20,
-    ) -> TrajectoriesAnswer:
+    def session_trajectories(session_id: SessionId, limit: Limit = 20) -> Annotated[CallToolResult, TrajectoriesAnswer]:
         """The intention trajectories of a shopping session: each a path from the first intention to a
         leaf, with per step the intention, its rationale, the attribute it values and the product viewed."""
-        return call(lambda t: t.session_trajectories(session_id, limit))
+        return answer(lambda t: t.session_trajectories(session_id, limit))
 
     @server.tool(annotations=READ_ONLY)
-    def run_named_query(
-        name: Annotated[str, Field(min_length=1, max_length=100, description="A named query (graph_schema lists them)")], params: Params = None
-    ) -> RowsAnswer:
+    def run_named_query(name: QueryName, params: Params = None) -> Annotated[CallToolResult, RowsAnswer]:
         """Run one of intentkb's named Cypher queries, read-only, with its parameters."""
-        return call(lambda t: t.run_named_query(name, params))
+        return answer(lambda t: t.run_named_query(name, params))
 
     @server.tool(annotations=READ_ONLY)
-    def read_cypher(query: Annotated[str, Field(min_length=1, max_length=100_000, description="Read-only Cypher")], params: Params = None) -> RowsAnswer:
+    def read_cypher(query: Query, params: Params = None) -> Annotated[CallToolResult, RowsAnswer]:
         """Run a read-only Cypher query (Neo4j / FalkorDB dialect) under a timeout and row limits; writes,
         file access and procedures outside the graph are refused. Pass values as params ($name)."""
-        return call(lambda t: t.read_cypher(query, params))
+        return answer(lambda t: t.read_cypher(query, params))
 
     @server.tool(annotations=READ_ONLY)
-    def graph_schema() -> SchemaAnswer:
+    def graph_schema() -> Annotated[CallToolResult, SchemaAnswer]:
         """Node labels and relationship types with their properties and counts, and the named queries
         with their parameters."""
-        return call(lambda t: t.graph_schema())
+        return answer(lambda t: t.graph_schema())
 
     @server.tool(annotations=READ_ONLY)
-    def kb_status() -> StatusAnswer:
+    def kb_status() -> Annotated[CallToolResult, StatusAnswer]:
         """The engine, node and relationship counts, the indexes and the embedding model."""
-        return call(lambda t: t.kb_status())
+        return answer(lambda t: t.kb_status())
 
     @server.resource("intentkb://schema", name="schema", mime_type="application/json", description="The graph schema (as graph_schema answers)")
     def schema_resource() -> str:
@@ -146,56 +146,20 @@ def build_server(tools: KbTools) -> MCPServer:
     @server.resource("intentkb://queries/{name}", name="query", mime_type="text/plain", description="A named query's Cypher text")
     def query_resource(name: str) -> str:
         if not cypher.is_query_name(name) or cypher.is_internal(name) or name not in cypher.names():
-            raise ToolError(f"no named query {name!r}")
+            raise ResourceError(f"no named query {name.encode('ascii', 'backslashreplace').decode()!r} to show: intentkb://queries lists them")
         return cypher.load(name)
 
     @server.prompt(title="Plan purchases for an objective")
-    def plan_purchases(objective: Annotated[str, Field(description="What the shopper wants to do, e.g. 'start longboarding'")], k: str = "3") -> str:
+    def plan_purchases(objective: ObjectiveText, k: Annotated[str, Field(pattern="^[0-9]{1,3}$", description="Products per step")] = "3") -> str:
         """How to turn an objective into steps and products with this server's tools."""
         return PLAN_PROMPT.format(objective=objective, k=k)
 
     return server
 
 
-Scope = MutableMapping[str, Any]
-ASGI = Callable[[Scope, Callable[[], Awaitable[Any]], Callable[[Any], Awaitable[None]]], Awaitable[None]]
-
-
-def bearer_guard(app: ASGI, token: str | None) -> ASGI:
-    """Every HTTP request must carry `Authorization: Bearer TOKEN` when a token is set."""
-    if token is None:
-        return app
-    expected = f"Bearer {token}".encode()
-
-    async def guarded(scope: Scope, receive: Any, send: Any) -> None:
-        if scope["type"] == "http":
-            got = dict(scope.get("headers") or []).get(b"authorization", b"")
-            if not hmac.compare_digest(got, expected):
-                body = json.dumps({"detail": "a bearer token is required"}).encode()
-                headers = [(b"content-type", b"application/json"), (b"www-authenticate", b"Bearer"), (b"content-length", str(len(body)).encode())]
-                await send({"type": "http.response.start", "status": 401, "headers": headers})
-                await send({"type": "http.response.body", "body": body})
-                return
-        await app(scope, receive, send)
-
-    return guarded
-
-
 def run_stdio(settings: Settings, *, limits: McpLimits | None = None, reranker: str | None = None) -> None:
     tools = open_tools(settings, limits=limits, reranker=reranker)
     try:
         build_server(tools).run("stdio")
-    finally:
-        tools.state.close()
-
-
-def run_http(settings: Settings, host: str, port: int, *, token: str | None = None, limits: McpLimits | None = None, reranker: str | None = None) -> None:
-    import uvicorn
-
-    tools = open_tools(settings, limits=limits, reranker=reranker)
-    try:
-        # plain JSON answers, not an SSE stream per call (no tool streams progress): +6.5 -> +4.0 ms over POST /retrieve
-        app = build_server(tools).streamable_http_app(host=host, json_response=True)  # Host and Origin checked on loopback
-        uvicorn.run(bearer_guard(app, token), host=host, port=port, log_level="warning", lifespan="on")
     finally:
         tools.state.close()

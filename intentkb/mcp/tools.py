@@ -15,7 +15,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from .. import __version__, cypher
-from ..errors import IntentKBError, ReadOnlyViolation
+from ..errors import IntentKBError, ReadOnlyViolation, StoreError
 from ..kb.guard import ResultCaps
 from ..kb.models import EDGE_SCHEMA, Node
 from ..retrieval.index import IndexMeta, index_dir
@@ -47,7 +47,9 @@ SUGGESTIONS = 5
 class McpLimits(BaseModel):
     """What one tool call may cost and return (`intentkb mcp --max-tokens ...`)."""
 
-    max_tokens: int = Field(default=DEFAULT_MAX_TOKENS, ge=100, le=1_000_000, description="Tokens of an answer (about 4 characters each)")
+    max_tokens: int = Field(
+        default=DEFAULT_MAX_TOKENS, ge=1000, le=1_000_000, description="Tokens of an answer (about 4 characters each); kb_status needs ~300"
+    )
     max_rows: int = Field(default=10_000, ge=1, description="Rows a Cypher query may return before it is refused")
     timeout: float = Field(default=30.0, gt=0, le=3600, description="Seconds a Cypher query may run")
 
@@ -147,7 +149,11 @@ class KbTools:
         if cypher.is_internal(name):
             raise IntentKBError(f"{name!r} is one of intentkb's own pipeline queries, not for outside use: graph_schema lists the ones to run")
         params = dict(params or {})
-        cypher.check_parameters(name, params)
+        missing = [m for m in cypher.parameters(cypher.load(name, self.store.query_overrides)) if m not in params]
+        if missing:
+            raise IntentKBError(
+                f"{name} needs the parameters {', '.join(missing)}: give them in params, e.g. {json.dumps({m: '…' for m in missing}, ensure_ascii=False)}"
+            )
         # its text runs as an outside query: read-only, guarded, under the timeout and the caps
         return self._rows(cypher.load(name, self.store.query_overrides), params)
 
@@ -163,6 +169,12 @@ class KbTools:
             rows = self.store.run(text, params, write=False, timeout=self.limits.timeout, caps=self.caps)
         except ReadOnlyViolation:
             raise ReadOnlyViolation("this query writes to the graph, and this server only reads: CREATE, MERGE, SET, DELETE and REMOVE are refused") from None
+        except StoreError as e:
+            if not str(e).startswith("query timed out"):  # both engines' wording of a timeout
+                raise
+            raise StoreError(
+                f"query timed out after this server's {self.limits.timeout:g} s: narrow it (LIMIT, a WHERE on id) or ask its operator for `intentkb mcp --timeout`"
+            ) from None
         rows = json.loads(json.dumps(rows, default=str))  # plain JSON values (dates, points) for the structured answer
         return fit(lambda r: RowsAnswer(rows=r), rows, self.limits.max_tokens, "add LIMIT, filter with WHERE, or return fewer columns")
 
@@ -170,6 +182,19 @@ class KbTools:
         labels = {r["label"]: int(r["count"]) for r in self.store.run("count_labels") if r["label"]}
         edges = {r["type"]: int(r["count"]) for r in self.store.run("count_edge_types")}
         nodes = {m.label.value: m for m in _node_models()}
+        queries = [
+            NamedQuery(name=n, summary=cypher.summary(n), parameters=cypher.parameters(cypher.load(n, self.store.query_overrides)))
+            for n in cypher.names(self.store.query_overrides)
+            if not cypher.is_internal(n)
+        ]
+
+        def make(q: list[Any]) -> SchemaAnswer:
+            return self._schema(labels, edges, nodes, q)
+
+        return fit(make, queries, self.limits.max_tokens, "the named queries are also the resource intentkb://queries")
+
+    @staticmethod
+    def _schema(labels: dict[str, int], edges: dict[str, int], nodes: dict[str, type[Node]], queries: list[NamedQuery]) -> SchemaAnswer:
         return SchemaAnswer(
             labels=[
                 LabelInfo(label=name, count=labels.get(name, 0), properties=["id", *[f for f in model.model_fields if f != "id"]])
@@ -179,11 +204,7 @@ class KbTools:
                 RelationshipInfo(type=t.value, source=src.value, target=dst.value, count=edges.get(t.value, 0), properties=sorted(props))
                 for t, (src, dst, props) in EDGE_SCHEMA.items()
             ],
-            named_queries=[
-                NamedQuery(name=n, summary=cypher.summary(n), parameters=cypher.parameters(cypher.load(n, self.store.query_overrides)))
-                for n in cypher.names(self.store.query_overrides)
-                if not cypher.is_internal(n)
-            ],
+            named_queries=queries,
         )
 
     def kb_status(self) -> StatusAnswer:

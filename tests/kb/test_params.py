@@ -41,3 +41,17 @@ def test_fast_path_and_fallbacks():
     assert params_header({"a": 1, "b": "x"}) == 'CYPHER a=1 b="x" '
     with pytest.raises(ValueError, match="identifier"):
         params_header({"x": 1, "y z": 2})
+
+
+def test_text_that_is_not_valid_unicode_is_refused_before_the_engine():
+    """The MCP audit: a lone surrogate (valid JSON for `json.loads`, so for the HTTP API) could be
+    neither sent to the engine nor sent back to the client: the call was never answered."""
+    from intentkb.errors import QueryRefused
+    from intentkb.kb.guard import check_params, check_query_text
+
+    for params in ({"x": "\ud800"}, {"x": {"\udfff": 1}}, {"x": ["ok", "\udc00"]}):
+        with pytest.raises(QueryRefused, match="surrogate"):
+            check_params(params)
+    with pytest.raises(QueryRefused, match="not valid Unicode"):
+        check_query_text("RETURN '\ud800' AS x")
+    check_params({"x": "caf\u00e9 \U0001f600"})  # real astral characters are fine

@@ -166,7 +166,7 @@ def test_socket_path_too_long_is_a_clear_error(tmp_path):
 def test_module_arguments_keep_the_users_and_add_our_defaults():
     from intentkb.kb.falkordb import module_args
 
-    defaults = "THREAD_COUNT 6 TIMEOUT_DEFAULT 30000 TIMEOUT_MAX 3600000 QUERY_MEM_CAPACITY 4294967296"
+    defaults = "THREAD_COUNT 6 TIMEOUT_DEFAULT 30000 TIMEOUT_MAX 3600000 QUERY_MEM_CAPACITY 1073741824"
     assert module_args("") == "OMP_THREAD_COUNT 1 " + defaults
-    assert module_args("TIMEOUT_MAX 1000") == "TIMEOUT_MAX 1000 OMP_THREAD_COUNT 1 THREAD_COUNT 6 TIMEOUT_DEFAULT 30000 QUERY_MEM_CAPACITY 4294967296"
+    assert module_args("TIMEOUT_MAX 1000") == "TIMEOUT_MAX 1000 OMP_THREAD_COUNT 1 THREAD_COUNT 6 TIMEOUT_DEFAULT 30000 QUERY_MEM_CAPACITY 1073741824"
     assert module_args("omp_thread_count 4").startswith("omp_thread_count 4 THREAD_COUNT 6")

@@ -257,6 +257,20 @@ def test_results_past_their_caps_are_refused_whole(store):
     assert len(store.run("UNWIND range(1, 100) AS x RETURN x", caps=ResultCaps(max_rows=100, max_bytes=1 << 20))) == 100
 
 
+def test_a_query_of_many_wide_rows_stops_with_an_error_and_the_server_stays_up(estore):
+    """The MCP audit: 10M rows of two 80-character strings and a list, within every guard limit,
+    held its records and its reply at once and took the 4 GiB server down (the per-query memory
+    capacity was 4 GiB too). It now stops at the capacity, and the server answers the next query."""
+    from intentkb.errors import StoreError
+
+    pid = estore.server.status().pid
+    wide = "UNWIND range(1, 10000000) AS r RETURN r, $s AS s, $s + 'y' AS t, [r, r, r, r] AS l"
+    with pytest.raises(StoreError, match="more memory than the server allows a query"):
+        estore.run(wide, {"s": "x" * 80}, timeout=120)
+    assert estore.run("RETURN 1 AS one") == [{"one": 1}]
+    assert estore.server.status().pid == pid  # not restarted
+
+
 def test_the_servers_memory_is_capped_and_follows_its_data(estore):
     """The audit of the first fix: `UNWIND range(1, 3000000*1000)` (before the guard folded
     constants) grew the server to 19 GB of a 23 GB machine in 33 s."""

@@ -28,6 +28,7 @@ from intentkb.testing import free_port
 PAIR = ("B005QXX0MG", "B00PYV5HGC")  # a co-buy pair of the demo's MIND records
 NEED = "a present for a child who loves dinosaurs"
 TOKEN = "mcp-test-token-2c9d"
+HELLO = {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "raw", "version": "1"}}
 
 
 def _env(home: Path, **extra: str) -> dict[str, str]:
@@ -126,6 +127,12 @@ def test_every_tool_answers_as_the_cli_does(home: Path) -> None:
             assert rows["rows"] == [{"title": pair["product_a"]["title"]}]
             assert (await _call(s, "read_cypher", query="count_labels"))["rows"] == named["rows"]  # a name runs the named query
 
+            # the MCP audit: the budget was counted on compact JSON while the SDK sent it indented (4.6x)
+            nested = await s.call_tool("read_cypher", {"query": "UNWIND range(1, 9999) AS r RETURN {a: {b: {c: [r]}}} AS e"})
+            text = getattr(nested.content[0], "text", "")
+            assert nested.structured_content and nested.structured_content["truncated"] and len(text) <= 10_000 * 4
+            assert json.loads(text) == nested.structured_content
+
             schema = await _call(s, "graph_schema")
             assert {x["label"] for x in schema["labels"]} >= {"Product", "Intention", "Session", "Script", "Step"}
             assert {"type": "EXPLAINS", "source": "Intention", "target": "Product"}.items() <= next(
@@ -169,22 +176,32 @@ def test_bad_calls_are_tool_errors_and_the_next_call_is_answered(home: Path) -> 
                 ("retrieve_products", {"step_or_need": ""}, "step_or_need"),
                 ("retrieve_products", {"step_or_need": NEED, "k": 0}, "k"),
                 ("retrieve_products", {"step_or_need": NEED, "k": 101}, "k"),
+                ("retrieve_products", {"step_or_need": NEED, "k": True}, "k"),  # strict: true is not 1
+                ("retrieve_products", {"step_or_need": NEED, "k": "3"}, "k"),
+                ("retrieve_products", {"step_or_need": NEED, "rerank": "yes"}, "rerank"),
+                ("session_trajectories", {"session_id": "demo-skate", "limit": 2.5}, "limit"),
                 ("retrieve_products", {"step_or_need": NEED, "rerank": True}, "no reranker"),
                 ("products_for_script", {"objective_or_script_id": "build a spaceship"}, "no script"),
                 ("session_trajectories", {"session_id": "no-such-session"}, "unknown session"),
                 ("run_named_query", {"name": "ingest_products", "params": {"rows": []}}, "pipeline"),
-                ("run_named_query", {"name": "pair_cobuy_intentions", "params": {"a": PAIR[0]}}, "missing parameter"),
+                ("run_named_query", {"name": "pair_cobuy_intentions", "params": {"a": PAIR[0]}}, "give them in params"),
                 ("run_named_query", {"name": "no_such_query"}, "no named query"),
                 ("read_cypher", {"query": "MATCH (p:Product) DETACH DELETE p"}, "only reads"),
                 ("read_cypher", {"query": "CREATE (:Product {id: 'x'}) RETURN 1"}, "only reads"),
                 ("read_cypher", {"query": "UNWIND range(1, 2000) AS x RETURN x"}, "rows"),
                 *[("read_cypher", {"query": q}, "") for q in BOMBS],
+                ("read_cypher", {"query": BOMBS[1]}, "intentkb mcp --timeout"),  # in the server's words, not the CLI's
             ]
             for tool, args, says in checks:
                 message = await _error(s, tool, **args)
                 assert says.lower() in message.lower(), (tool, args, message)
                 assert (await _call(s, "read_cypher", query="RETURN 1 AS ok"))["rows"] == [{"ok": 1}]
             assert (await _call(s, "read_cypher", query="MATCH (p:Product {id: 'x'}) RETURN count(p) AS n"))["rows"] == [{"n": 0}]
+            assert "cli" not in (await _error(s, "read_cypher", query="RETURN $x", params={})).lower()
+            # the MCP audit: 10M wide rows, within every guard limit, took the store down; now the query stops alone
+            before = (await _call(s, "kb_status"))["store"]["restarts"]["count"]
+            await _error(s, "read_cypher", query="UNWIND range(1, 10000000) AS r RETURN r, $s AS s, $s + 'y' AS t, [r, r, r, r] AS l", params={"s": "x" * 80})
+            assert (await _call(s, "kb_status"))["store"]["restarts"]["count"] == before
 
     _run(scenario)
 
@@ -194,7 +211,7 @@ def test_a_malformed_message_leaves_the_stdio_server_serving(home: Path) -> None
         [sys.executable, "-m", "intentkb.cli.main", "mcp"], env=_env(home), stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
     assert proc.stdin and proc.stdout
-    hello = {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "raw", "version": "1"}}
+    hello = HELLO
     try:
         for line in [
             "{this is not json",
@@ -250,6 +267,12 @@ def test_streamable_http_answers_with_the_token_only(http_server: str) -> None:
         with pytest.raises(urllib.error.HTTPError) as refused:
             urllib.request.urlopen(urllib.request.Request(http_server, data=body, headers={**headers, **auth}), timeout=10)
         assert refused.value.code == 401
+    lower = urllib.request.Request(
+        http_server,
+        data=json.dumps({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": HELLO}).encode(),
+        headers={**headers, "Authorization": f"bearer {TOKEN}"},
+    )
+    assert urllib.request.urlopen(lower, timeout=30).status == 200  # the scheme in any case (RFC 7235)
     # DNS rebinding: a page of another site that resolves to 127.0.0.1 sends its own Host and Origin
     rebound = {**headers, "Authorization": f"Bearer {TOKEN}", "Host": "attacker.example:80", "Origin": "http://attacker.example"}
     with pytest.raises(urllib.error.HTTPError) as bad_host:
@@ -267,3 +290,18 @@ def test_streamable_http_answers_with_the_token_only(http_server: str) -> None:
             assert (await _call(s, "kb_status"))["engine"] == "embedded"
 
     _run(scenario)
+
+
+@pytest.mark.parametrize(
+    ("address", "says"),
+    [
+        ("0.0.0.0:8766", "token is required"),  # off loopback the Host and Origin checks cannot work: a token or nothing
+        ("http://127.0.0.1:8766", "not HOST:PORT"),
+        ("256.1.1.1:8766", "not HOST:PORT"),
+        ("evil host:80", "not HOST:PORT"),
+        ("127.0.0.1:0", "not HOST:PORT"),
+    ],
+)
+def test_the_http_address_is_checked_before_anything_starts(address: str, says: str, tmp_path: Path) -> None:
+    r = subprocess.run([sys.executable, "-m", "intentkb.cli.main", "mcp", "--http", address], env=_env(tmp_path), capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2 and says in r.stderr and "intentkb mcp on" not in r.stderr, r.stderr

@@ -20,13 +20,13 @@ def state(demo_kb):
 def test_a_long_answer_is_cut_to_the_limit_and_says_how_to_narrow_it(state) -> None:
     whole = KbTools(state, McpLimits(max_tokens=1_000_000)).read_cypher("MATCH (p:Product) RETURN p.id AS id, p.title AS title ORDER BY id")
     assert not whole.truncated and len(whole.rows) == 288
-    cut = KbTools(state, McpLimits(max_tokens=500)).read_cypher("MATCH (p:Product) RETURN p.id AS id, p.title AS title ORDER BY id")
+    cut = KbTools(state, McpLimits(max_tokens=1000)).read_cypher("MATCH (p:Product) RETURN p.id AS id, p.title AS title ORDER BY id")
     assert cut.truncated and 0 < len(cut.rows) < 288 and cut.rows == whole.rows[: len(cut.rows)]
-    assert tokens(cut) <= 500 < tokens(cut.model_copy(update={"rows": whole.rows[: len(cut.rows) + 1]}))
+    assert tokens(cut) <= 1000 < tokens(cut.model_copy(update={"rows": whole.rows[: len(cut.rows) + 1]}))
     assert cut.note and f"{len(cut.rows)} of 288" in cut.note and "LIMIT" in cut.note
-    assert len(cut.model_dump_json()) <= 500 * CHARS_PER_TOKEN
+    assert len(cut.model_dump_json()) <= 1000 * CHARS_PER_TOKEN
 
-    hits = KbTools(state, McpLimits(max_tokens=400)).retrieve_products("learn to ride a longboard", k=50)
+    hits = KbTools(state, McpLimits(max_tokens=1000)).retrieve_products("learn to ride a longboard", k=50)
     assert hits.truncated and hits.products and "smaller k" in (hits.note or "")
 
 

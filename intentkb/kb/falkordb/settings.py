@@ -16,11 +16,13 @@ from ...config import EngineSettings, _env
 # One GraphBLAS thread: the server shares a small machine with intentkb's own workers, and spinning
 # OpenMP threads took CPU from them (the bulk tree load ran 15 % faster with 1 than with 2 on 2 cores).
 # Query limits: a query the caller gives no timeout stops after 30 s, none may ask for more than an
-# hour (the project's own batch writes ask for the hour), a query may hold 4 GiB. Six query threads:
+# hour (the project's own batch writes ask for the hour), a query may hold 1 GiB of records (at
+# 4 GiB, one read-only query of 10M wide rows held its records and its reply at once and took the
+# 4 GiB server down; at 1 GiB it stops with an error, and its reply fits beside it). Six query threads:
 # outside queries (console, API) may take three, a fourth runs one of them for at most 1 s when the
 # three are busy, two are left for intentkb's own queries (kb/falkordb/slots.py). Any of these can
 # be changed with INTENTKB_FALKORDB_ARGS, e.g. "TIMEOUT_DEFAULT 120000 QUERY_MEM_CAPACITY 8589934592".
-DEFAULT_MODULE_ARGS = {"OMP_THREAD_COUNT": "1", "THREAD_COUNT": "6", "TIMEOUT_DEFAULT": "30000", "TIMEOUT_MAX": "3600000", "QUERY_MEM_CAPACITY": str(4 << 30)}
+DEFAULT_MODULE_ARGS = {"OMP_THREAD_COUNT": "1", "THREAD_COUNT": "6", "TIMEOUT_DEFAULT": "30000", "TIMEOUT_MAX": "3600000", "QUERY_MEM_CAPACITY": str(1 << 30)}
 
 
 class FalkorSettings(EngineSettings):
@@ -58,7 +60,7 @@ def default_memory() -> int:
 
 def memory_cap(data_bytes: int) -> int:
     """The automatic cap of the server's data memory, from what it holds when no outside query
-    runs: twice that plus 2 GiB, at least 4 GiB (a query may hold 4 GiB), at most three quarters
+    runs: twice that plus 2 GiB, at least 4 GiB (a query may hold 1 GiB, and its reply as much), at most three quarters
     of the machine. It follows the graph as it grows (the supervisor sets it again while no
     outside query runs), so a load is never cut short, while a query that allocates what its
     data asks for aborts the server long before the machine runs short."""
