@@ -45,9 +45,11 @@ class RetrieveRequest(BaseModel):
 
     text: str | None = Field(default=None, min_length=1, max_length=10_000, description="A need, in words")
     script: str | None = Field(default=None, min_length=1, max_length=200, description="A script id: products for each of its steps")
-    k: int = Field(default=10, ge=1, le=1000)
+    k: int = Field(default=10, ge=1, le=1000, strict=True)  # `true` is not a k of 1, nor "3" a k of 3
     threshold: float | None = Field(default=None, ge=-1, le=1, description="Least intention similarity")
-    rerank: bool | None = Field(default=None, description="Re-order the candidates with the server's reranker (`serve --rerank`); default: when it has one")
+    rerank: bool | None = Field(
+        default=None, strict=True, description="Re-order the candidates with the server's reranker (`serve --rerank`); default: when it has one"
+    )
 
     @model_validator(mode="after")
     def _one(self) -> RetrieveRequest:

@@ -106,6 +106,8 @@ def test_the_api_answers_as_the_library_does(served, shared_embedder):
     # bad requests are refused with what is wrong
     assert _request(url + "/retrieve", {"text": "x", "script": "y"})[0] == 422
     assert _request(url + "/retrieve", {"text": "x", "k": 0})[0] == 422
+    for loose in ({"k": True}, {"k": "3"}, {"k": 3.5}, {"rerank": "yes"}):  # the MCP audit's neighbour: strict types
+        assert _request(url + "/retrieve", {"text": "x", **loose})[0] == 422, loose
     status, out = _request(url + "/retrieve", {"script": "no-such-script"})
     assert status == 400 and "no script" in out["detail"]
 
