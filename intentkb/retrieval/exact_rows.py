@@ -22,6 +22,8 @@ class ExactRows:
     """Rows of a 2-D `.npy` file (float16, C order), read on demand."""
 
     def __init__(self, path: Path) -> None:
+        if not path.is_file():
+            raise IntentKBError(f"{path} is missing: an IVF-PQ index re-ranks against it; rebuild the index")
         with open(path, "rb") as fh:
             try:
                 version = np.lib.format.read_magic(fh)

@@ -270,7 +270,13 @@ class VectorIndex:
         # flat: the vectors mapped (and read from the aligned vectors.npy); IVF: the lists mapped
         # (FAISS refuses the two flags together on an IVF file)
         flags = ((faiss.IO_FLAG_MMAP_IFC if meta.kind == "flat" else faiss.IO_FLAG_MMAP) | faiss.IO_FLAG_READ_ONLY) if mmap else 0
-        index = faiss.read_index(str(directory / "index.faiss"), flags)
+        try:
+            index = faiss.read_index(str(directory / "index.faiss"), flags)
+        except RuntimeError as e:  # FAISS says which file and why, in a C++ trace
+            raise IntentKBError(f"cannot read the index in {directory} ({str(e).splitlines()[-1][:200]}); rebuild it") from None
+        actual = faiss.downcast_index(index)  # a view: `index` keeps owning the object
+        if not isinstance(actual, _KINDS.get(meta.kind, ())):
+            raise IntentKBError(f"index in {directory} is not the {meta.kind} index its meta.json says ({type(actual).__name__}); rebuild it")
         if meta.kind in ("ivf", "ivfpq") and meta.nprobe:
             cast(Any, index).nprobe = meta.nprobe
         ids, hashes = [], []
@@ -309,6 +315,14 @@ def swap_in(new: Path, directory: Path) -> None:
         os.replace(directory, old)
     os.replace(new, directory)
     shutil.rmtree(old, ignore_errors=True)
+
+
+# the FAISS class each kind is written as (older IVF indexes hold float32 lists: IndexIVFFlat)
+_KINDS: dict[str, type | tuple[type, ...]] = {
+    "flat": (faiss.IndexIDMap2, faiss.IndexIDMap),
+    "ivf": (faiss.IndexIVFScalarQuantizer, faiss.IndexIVFFlat),
+    "ivfpq": faiss.IndexIVFPQ,
+}
 
 
 def _pow2(n: int) -> bool:

@@ -3,6 +3,8 @@ failed build leaves the index that was there; `index build` turns to them past t
 
 from __future__ import annotations
 
+import os
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -66,6 +68,27 @@ def test_the_index_loads_mapped_and_answers_the_same(built) -> None:
     loaded = VectorIndex.load(directory, model="m", mmap=True)
     assert loaded.exact is not None and loaded.exact.shape == (24_000, 32) and loaded.meta.nprobe == index.meta.nprobe
     assert np.array_equal(loaded.search_positions(queries[:50], 10)[1], index.search_positions(queries[:50], 10)[1])
+
+
+DAMAGES = {
+    "vectors cut short": lambda d: os.truncate(d / "vectors.npy", 1000),
+    "vectors gone": lambda d: (d / "vectors.npy").unlink(),
+    "vectors not a .npy": lambda d: (d / "vectors.npy").write_bytes(b"garbage" * 100),
+    "vectors of float32": lambda d: np.save(d / "vectors.npy", np.zeros((24_000, 32), dtype=np.float32)),
+    "ids cut short": lambda d: (d / "ids.jsonl").write_text("".join((d / "ids.jsonl").read_text().splitlines(True)[:100])),
+    "meta says flat": lambda d: (d / "meta.json").write_text((d / "meta.json").read_text().replace('"ivfpq"', '"flat"')),
+    "index.faiss gone": lambda d: (d / "index.faiss").unlink(),
+}
+
+
+@pytest.mark.parametrize("damage", list(DAMAGES))
+def test_a_damaged_index_is_a_clear_error_not_a_crash(built, tmp_path: Path, damage: str) -> None:
+    """Attacked after the build: each file of the index damaged in turn, as a disk or a hand might."""
+    copy = tmp_path / "intentions"
+    shutil.copytree(built[3], copy)
+    DAMAGES[damage](copy)
+    with pytest.raises(IntentKBError, match="rebuild"):
+        VectorIndex.load(copy, model="m", mmap=True).search_positions(built[2][:3], 5)
 
 
 def test_an_ivfpq_index_is_rebuilt_whole_never_changed_in_place(built) -> None:
