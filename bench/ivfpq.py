@@ -46,7 +46,7 @@ from intentkb.config import Settings
 from intentkb.kb.ids import product_id, purchase_intention_id
 from intentkb.retrieval.embeddings import embedding_text, open_embedder, settings_key, text_hash
 from intentkb.retrieval.index import index_dir, load_intentions_index
-from intentkb.retrieval.pq_index import _ExactTopK, build_ivfpq
+from intentkb.retrieval.pq_index import ExactTopK, build_ivfpq
 
 HERE = Path(__file__).parent
 SHARED = HERE.parent.parent / "shared" / "data"
@@ -71,7 +71,7 @@ def build(settings: Settings, n: int, queries: list[str]) -> dict[str, float]:
     embedder = open_embedder(settings)
     half = len(queries) // 2
     tune, held = embedder.encode(queries[:half]), embedder.encode(queries[half:])
-    truth = _ExactTopK(held, 10)
+    truth = ExactTopK(held, 10)
     phases = {"generate": 0.0, "encode": 0.0}
 
     def chunks():

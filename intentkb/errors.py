@@ -19,3 +19,7 @@ class ReadOnlyViolation(StoreError):
 
 class QueryRefused(StoreError):
     """A query or parameter refused before it was sent; nothing ran."""
+
+
+class QueryTimedOut(StoreError):
+    """A query stopped at its time limit (each caller says how to raise it in its own words)."""

@@ -22,9 +22,6 @@ def fail_if_all_rejected(kept: int, rejected: int, rejects_file: str | None) -> 
         raise click.ClickException(f"every line was rejected ({rejected:,}): see {rejects_file}")
 
 
-LOOPBACK = ("127.0.0.1", "localhost", "::1")
-
-
 def server_token(token_file: Path | None, token_arg: str | None, env: str) -> str | None:
     """A server's bearer token: from a file or the environment, never from argv (`ps` shows it)."""
     import os
@@ -38,8 +35,10 @@ def server_token(token_file: Path | None, token_arg: str | None, env: str) -> st
 
 
 def warn_if_open(host: str, token: str | None) -> None:
+    from ..serve.running import LOOPBACK
+
     if host not in LOOPBACK and not token:
         click.echo(f"warning: listening on {host} without a token: anyone who reaches it can query the graph", err=True)
 
 
-__all__ = ["LOOPBACK", "LazyChoice", "comma_list", "fail_if_all_rejected", "rejects_path_for", "server_token", "settings_of", "warn_if_open"]
+__all__ = ["LazyChoice", "comma_list", "fail_if_all_rejected", "rejects_path_for", "server_token", "settings_of", "warn_if_open"]

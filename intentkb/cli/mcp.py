@@ -62,10 +62,11 @@ def mcp_cmd(
       an MCP client's configuration, for stdio:
       {"mcpServers": {"intentkb": {"command": "intentkb", "args": ["mcp"], "env": {"INTENTKB_HOME": "/path/to/kb"}}}}
     """
-    from ..mcp.http import LOOPBACK, run_http
+    from ..mcp.http import run_http
     from ..mcp.server import run_stdio
     from ..mcp.tools import McpLimits
     from ..retrieval.rerank import reranker_location
+    from ..serve.running import LOOPBACK
 
     settings = settings_of(ctx)
     address = _address(http)

@@ -17,12 +17,12 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 from ..config import Settings
+from ..serve.running import LOOPBACK
 from .server import build_server, open_tools
 from .tools import McpLimits
 
 Scope = MutableMapping[str, Any]
 ASGI = Callable[[Scope, Callable[[], Awaitable[Any]], Callable[[Any], Awaitable[None]]], Awaitable[None]]
-LOOPBACK = ("127.0.0.1", "localhost", "::1")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 

@@ -15,7 +15,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from .. import __version__, cypher
-from ..errors import IntentKBError, ReadOnlyViolation, StoreError
+from ..errors import IntentKBError, QueryTimedOut, ReadOnlyViolation
 from ..kb.guard import ResultCaps
 from ..kb.models import EDGE_SCHEMA, Node
 from ..retrieval.index import IndexMeta, index_dir
@@ -68,9 +68,7 @@ class KbTools:
 
     # -- retrieval -------------------------------------------------------------------------
     def retrieve_products(self, need: str, k: int = 10, rerank: bool | None = None) -> ProductsAnswer:
-        if not need.strip():
-            raise IntentKBError("empty text: describe the need or the step, e.g. 'keep a toddler busy on a long drive'")
-        _check_k(k)
+        _check_k(k)  # an empty text is refused by the batcher
         self._check_rerank(rerank)
         hits = self.state.batcher.submit(need, k, None, rerank is not False).result()
         return fit(lambda h: ProductsAnswer(need=need, products=h), hits, self.limits.max_tokens, "ask for a smaller k")
@@ -169,10 +167,8 @@ class KbTools:
             rows = self.store.run(text, params, write=False, timeout=self.limits.timeout, caps=self.caps)
         except ReadOnlyViolation:
             raise ReadOnlyViolation("this query writes to the graph, and this server only reads: CREATE, MERGE, SET, DELETE and REMOVE are refused") from None
-        except StoreError as e:
-            if not str(e).startswith("query timed out"):  # both engines' wording of a timeout
-                raise
-            raise StoreError(
+        except QueryTimedOut:
+            raise QueryTimedOut(
                 f"query timed out after this server's {self.limits.timeout:g} s: narrow it (LIMIT, a WHERE on id) or ask its operator for `intentkb mcp --timeout`"
             ) from None
         rows = json.loads(json.dumps(rows, default=str))  # plain JSON values (dates, points) for the structured answer

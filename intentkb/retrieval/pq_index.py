@@ -13,6 +13,7 @@ tuning queries carried along, so nprobe is tuned against exact search without a 
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import time
@@ -49,7 +50,7 @@ def pq_shape(dim: int, n: int) -> tuple[int, int, int]:
     return nlist, m, nbits
 
 
-class _ExactTopK:
+class ExactTopK:
     """The exact top k+1 positions of fixed queries over the vectors seen so far, chunk by chunk."""
 
     def __init__(self, queries: np.ndarray, k: int) -> None:
@@ -114,11 +115,11 @@ def build_ivfpq(
     say(f"{name}: IVF-PQ trained on {train_n:,} vectors ({nlist:,} lists, {m}×{nbits}-bit codes) in {time.monotonic() - t:.0f}s")
 
     exact = np.lib.format.open_memmap(new / "vectors.npy", mode="w+", dtype=np.float16, shape=(total, dim))
-    truth = _ExactTopK(queries, 11)
+    truth = ExactTopK(queries, 11)
     ids: list[str | None] = []
     seen: set[str] = set()
     with private_open(new / "ids.jsonl", "w", encoding="utf-8") as fh:
-        for part_ids, vectors, hashes in _chain(buffered, it):
+        for part_ids, vectors, hashes in itertools.chain(buffered, it):
             vectors = _matrix(vectors, dim, name)
             start = len(ids)
             if start + len(part_ids) > total or len(vectors) != len(part_ids) or len(hashes) != len(part_ids):
@@ -149,12 +150,7 @@ def build_ivfpq(
 
 
 def _matrix(vectors: np.ndarray, dim: int | None, name: str) -> np.ndarray:
-    v = np.ascontiguousarray(vectors, dtype=np.float32)
+    v = np.ascontiguousarray(vectors, dtype=np.float32)  # as index._as_matrix, with the index's name and dimension in the error
     if v.ndim != 2 or (dim is not None and v.shape[1] != dim):
         raise IntentKBError(f"index {name!r}: a chunk of vectors of shape {v.shape}, not (n, {dim or 'dimensions'})")
     return v
-
-
-def _chain(first: list[Chunk], rest: Iterable[Chunk]) -> Iterable[Chunk]:
-    yield from first
-    yield from rest

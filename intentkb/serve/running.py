@@ -16,6 +16,8 @@ from ..config import Settings
 from ..errors import IntentKBError
 from ..private import private_write_text
 
+LOOPBACK = ("127.0.0.1", "localhost", "::1")  # the hosts a server may listen on without a token
+
 if TYPE_CHECKING:  # fastapi, under the limits, is for the server only: `intentkb retrieve` looks for one
     from .limits import ApiLimits
 

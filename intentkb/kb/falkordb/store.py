@@ -17,7 +17,7 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from ...config import Settings
-from ...errors import ReadOnlyViolation, StoreError
+from ...errors import QueryTimedOut, ReadOnlyViolation, StoreError
 from ..cypher_lexer import fingerprint
 from ..eager import bound_ranges
 from ..guard import QueryRefused, ResultCaps
@@ -59,17 +59,17 @@ def _plain(value: Any) -> Any:
 GRAPH_RO, GRAPH_RW = "GRAPH.RO_QUERY", "GRAPH.QUERY"
 
 
-def _query_failure(msg: str, timeout: float | None, what: str = "query failed") -> str:
+def _query_failure(msg: str, timeout: float | None, what: str = "query failed") -> StoreError:
     """The server's refusal as one line that says which limit to raise."""
     if "timed out" in msg.lower():
         limit = f" after {timeout:g} s" if timeout else ""
-        return (
+        return QueryTimedOut(
             f"query timed out{limit}: raise it with `intentkb cypher --timeout SECONDS` or INTENTKB_QUERY_TIMEOUT "
             "(the server's ceiling is TIMEOUT_MAX in INTENTKB_FALKORDB_ARGS)"
         )
     if "mem consumption exceeded" in msg.lower():
-        return "query stopped: it needed more memory than the server allows a query (QUERY_MEM_CAPACITY in INTENTKB_FALKORDB_ARGS)"
-    return f"{what}: {msg}"
+        return StoreError("query stopped: it needed more memory than the server allows a query (QUERY_MEM_CAPACITY in INTENTKB_FALKORDB_ARGS)")
+    return StoreError(f"{what}: {msg}")
 
 
 class _QuickLaneTooShort(Exception):
@@ -172,7 +172,7 @@ class EmbeddedStore(GraphStore):
         msg = str(e)
         if read_only and "read-only" in msg:
             return ReadOnlyViolation("this query writes to the graph; pass --write (Python: write=True) to allow it")
-        return StoreError(_query_failure(msg, timeout))
+        return _query_failure(msg, timeout)
 
     def _run(self, text: str, params: dict[str, Any], write: bool, timeout: float | None = None) -> list[Row]:
         if write:
@@ -276,7 +276,7 @@ class EmbeddedStore(GraphStore):
             try:
                 return self._recovering(lambda: self._execute(prepared))
             except redis.exceptions.ResponseError as e:
-                raise StoreError(_query_failure(str(e), None, "write failed")) from e
+                raise _query_failure(str(e), None, "write failed") from e
 
     def _execute(self, prepared: PreparedWrite) -> WriteStats:
         limit = self._timeout_args(None)

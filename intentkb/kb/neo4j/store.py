@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from ...config import Settings
-from ...errors import ReadOnlyViolation, StoreError
+from ...errors import QueryTimedOut, ReadOnlyViolation, StoreError
 from ..guard import ResultCaps, ResultTooLarge
 from ..models import Label
 from ..store import GraphStore, PreparedWrite, Row, WriteStats
@@ -37,15 +37,15 @@ def _stats(counters: Any) -> WriteStats:
     )
 
 
-def _failure(e: Any, timeout: float) -> str:
+def _failure(e: Any, timeout: float) -> StoreError:
     """Neo4j's refusal as one line that says which limit was hit."""
     code = getattr(e, "code", "") or ""
     msg = getattr(e, "message", None) or str(e)
     if "TransactionTimedOut" in code or "timed out" in msg.lower() or "terminated" in msg.lower():
-        return f"query timed out after {timeout:g} s: raise it with `intentkb cypher --timeout SECONDS` or INTENTKB_QUERY_TIMEOUT"
+        return QueryTimedOut(f"query timed out after {timeout:g} s: raise it with `intentkb cypher --timeout SECONDS` or INTENTKB_QUERY_TIMEOUT")
     if "MemoryPoolOutOfMemory" in code or "memory" in msg.lower():
-        return f"query stopped: it needed more memory than the server allows a transaction (db.memory.transaction.max): {msg}"
-    return f"query failed: {msg}"
+        return StoreError(f"query stopped: it needed more memory than the server allows a transaction (db.memory.transaction.max): {msg}")
+    return StoreError(f"query failed: {msg}")
 
 
 class Neo4jStore(GraphStore):
@@ -121,9 +121,9 @@ class Neo4jStore(GraphStore):
         except neo4j.exceptions.ClientError as e:
             if not write and ("AccessMode" in (e.code or "") or "read access mode" in str(e)):
                 raise ReadOnlyViolation("this query writes to the graph; pass --write (Python: write=True) to allow it") from e
-            raise StoreError(_failure(e, timeout)) from e
+            raise _failure(e, timeout) from e
         except (neo4j.exceptions.TransientError, neo4j.exceptions.DatabaseError) as e:
-            raise StoreError(_failure(e, timeout)) from e
+            raise _failure(e, timeout) from e
 
     def execute(self, prepared: PreparedWrite) -> WriteStats:
         self.wrote = True
