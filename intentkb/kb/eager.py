@@ -158,6 +158,19 @@ def _arguments(toks: list[Token], start: int) -> list[list[Token]]:
     return args
 
 
+def _closing(toks: list[Token], start: int) -> int | None:
+    """The index of the bracket that closes the one at `start` (None: a syntax error, the engine's to report)."""
+    level = 0
+    for j in range(start, len(toks)):
+        if toks[j].text in ("(", "[", "{"):
+            level += 1
+        elif toks[j].text in (")", "]", "}"):
+            level -= 1
+            if level == 0:
+                return j
+    return None
+
+
 def _aliases(toks: list[Token], params: Mapping[str, Any]) -> dict[str, Num]:
     """`<constant> AS name` bindings (`WITH 3000000*1000 AS n`), in query order."""
     found: dict[str, Num] = {}
@@ -206,12 +219,15 @@ def check_ranges(text: str, params: Mapping[str, Any], max_range: int) -> None:
 def bound_ranges(text: str, max_range: int, max_chars: int = 200_000) -> str:
     """`text` with every range() whose size is not known before running made to fail past
     `max_range` elements instead of allocating them (FalkorDB builds a range whole: a bound from
-    the data, `range(1, c*10000000)`, made it abort): its step becomes
-    `CASE WHEN <size> > max_range THEN 0 ELSE <step> END`, and a zero step is the engine's own
-    clear error, which the store turns into this limit. The innermost range is bounded first, so
-    the size test of an outer one holds the bounded inner text. Ranges with constant bounds are
-    checked before sending (check_ranges) and left as they are."""
+    the data, `range(1, c*10000000)`, made it abort). `range(a, b, s)` becomes
+    `[r IN [[a, b, s]] | range(r[0], r[1], CASE WHEN <size> > max_range THEN 0 ELSE r[2] END)][0]`:
+    the bounds are evaluated once (a `rand()` bound passed the test and was drawn again) and the
+    size is computed in floats (`b - a` in 64-bit integers overflowed past the test); a zero step
+    is the engine's own clear error, which the store turns into this limit. The innermost range is
+    bounded first, so the bounds of an outer one hold the bounded inner text. Ranges with constant
+    bounds are checked before sending (check_ranges) and left as they are."""
     guard = f"> {max_range} THEN 0 ELSE"
+    n = 0
     while True:
         toks = list(tokens(text))
         last = None
@@ -223,15 +239,18 @@ def bound_ranges(text: str, max_range: int, max_chars: int = 200_000) -> str:
                 continue
             if len(args) == 3 and guard in text[args[2][0].pos : args[2][-1].pos + len(args[2][-1].text)]:
                 continue  # bounded already
-            last = [(x[0].pos, x[-1].pos + len(x[-1].text)) for x in args]
+            close = _closing(toks, i + 1)
+            if close is None:
+                continue
+            last = (tok.pos, toks[close].pos + 1, [text[x[0].pos : x[-1].pos + len(x[-1].text)] for x in args])
         if last is None:
             return text
-        a, b = (text[s:e] for s, e in last[:2])
-        if len(last) == 2:
-            end = last[1][1]
-            text = text[:end] + f", CASE WHEN ({b}) - ({a}) {guard} 1 END" + text[end:]
-        else:
-            s3, e3 = last[2]
-            text = text[:s3] + f"CASE WHEN (({b}) - ({a})) / ({text[s3:e3]}) {guard} {text[s3:e3]} END" + text[e3:]
+        start, end, bounds = last
+        r = f"intentkb_range_{n}"
+        n += 1
+        size = f"(toFloat({r}[1]) - toFloat({r}[0])) / toFloat({r}[2])" if len(bounds) == 3 else f"toFloat({r}[1]) - toFloat({r}[0])"
+        step = f"{r}[2]" if len(bounds) == 3 else "1"
+        bounded = f"[{r} IN [[{', '.join(bounds)}]] | range({r}[0], {r}[1], CASE WHEN {size} {guard} {step} END)][0]"
+        text = text[:start] + bounded + text[end:]
         if len(text) > max_chars:
             raise QueryRefused(f"query refused: too many range() calls inside one another to bound ({max_chars:,} characters once bounded)")

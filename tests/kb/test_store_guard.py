@@ -307,9 +307,19 @@ def test_a_range_sized_by_the_data_is_stopped_before_it_allocates(estore):
     folding and made the server abort; now its step fails past the limit, in the engine, at once."""
     pid = estore.server._pid()
     estore.run("CREATE (:Product {id: 'a', asin: 'a'})", write=True)
-    with pytest.raises(QueryRefused, match="range"):
-        estore.run("MATCH (n) WITH count(n) AS c RETURN size(range(1, c * 30000000)) AS n")
+    for bomb in (
+        "MATCH (n) WITH count(n) AS c RETURN size(range(1, c * 30000000)) AS n",
+        # the audit of this fix: the size test's `b - a` overflowed 64 bits and passed
+        "MATCH (n) WITH count(n) AS c RETURN size(range(-5000000000000000000 + c, 5000000000000000000)) AS n",
+        "MATCH (n) WITH count(n) AS c RETURN size(range(5000000000000000000, -5000000000000000000 + c, -1)) AS n",
+        # ... and a bound drawn again after the test passed: 40 draws, each past the limit half the time
+        "UNWIND range(1, 40) AS i RETURN size(range(1, CASE WHEN rand() < 0.5 THEN 1 ELSE 3000000000 END)) AS n",
+    ):
+        with pytest.raises(QueryRefused, match="range"):
+            estore.run(bomb)
     assert estore.server._pid() == pid
+    rows = estore.run("UNWIND range(1, 40) AS i RETURN size(range(1, CASE WHEN rand() < 0.5 THEN 1 ELSE 3 END, 1)) AS n")
+    assert {r["n"] for r in rows} <= {1, 3} and len(rows) == 40
     assert estore.run("WITH [1, 2, 3] AS l RETURN range(0, size(l) - 1) AS r, range(size(l), 1, -1) AS d") == [{"r": [0, 1, 2], "d": [3, 2, 1]}]
 
 
