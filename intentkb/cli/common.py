@@ -3,6 +3,7 @@ opens its store as Python does: `open_store(settings_of(ctx))`."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import click
@@ -22,15 +23,27 @@ def fail_if_all_rejected(kept: int, rejected: int, rejects_file: str | None) -> 
         raise click.ClickException(f"every line was rejected ({rejected:,}): see {rejects_file}")
 
 
+_TOKEN = re.compile(r"[\x21-\x7e]+")  # what an Authorization header carries as one word
+
+
 def server_token(token_file: Path | None, token_arg: str | None, env: str) -> str | None:
     """A server's bearer token: from a file or the environment, never from argv (`ps` shows it)."""
     import os
 
     if token_arg is not None:
         raise click.UsageError(f"--token VALUE is visible to every user in `ps`: put the token in a file (--token-file) or in {env}")
-    token = token_file.read_text().strip() if token_file else os.environ.get(env) or None
-    if token_file and not token:
-        raise click.UsageError(f"{token_file} is empty")
+    where = str(token_file) if token_file else env
+    if token_file:
+        try:
+            token: str | None = token_file.read_bytes().decode("ascii").strip()
+        except UnicodeDecodeError:
+            raise click.UsageError(f"{where}: a bearer token is printable ASCII, this file holds other bytes") from None
+        if not token:
+            raise click.UsageError(f"{where} is empty")
+    else:
+        token = (os.environ.get(env) or "").strip() or None  # an empty or blank variable: no token
+    if token is not None and not _TOKEN.fullmatch(token):
+        raise click.UsageError(f"{where}: a bearer token is printable ASCII without spaces or control characters")
     return token
 
 

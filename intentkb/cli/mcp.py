@@ -18,7 +18,7 @@ def _address(value: str | None) -> tuple[str, int] | None:
     host, sep, port = value.rpartition(":")
     host = host[1:-1] if host.startswith("[") and host.endswith("]") else host
     try:
-        ok = bool(sep) and port.isdigit() and 1 <= int(port) <= 65535 and (host == "localhost" or bool(ipaddress.ip_address(host)))
+        ok = bool(sep) and port.isascii() and port.isdigit() and 1 <= int(port) <= 65535 and (host == "localhost" or bool(ipaddress.ip_address(host)))
     except ValueError:
         ok = False
     if not ok:
@@ -36,7 +36,7 @@ def _address(value: str | None) -> tuple[str, int] | None:
 @click.option("--token", "token_arg", hidden=True, help="Refused: a token in argv shows in `ps`.")
 @click.option(
     "--max-tokens",
-    type=click.IntRange(100, 1_000_000),
+    type=click.IntRange(1_000, 1_000_000),
     default=10_000,
     show_default=True,
     help="An answer's size limit in tokens (about 4 characters each); longer lists are cut, and the answer says so.",

@@ -15,9 +15,11 @@ from .output import emit, print_format
 def _retrieve(ctx: click.Context, text: str | None, k: int, script: str | None, threshold: float | None, rerank: str | None) -> tuple[list[Any], list[Any]]:
     """Hits for TEXT or the steps of a script: from a running `intentkb serve` of this graph when
     there is one (no model to load) that can rerank as asked, else here."""
+    from ..kb.guard import need_text
     from ..retrieval.fusion import ProductHit, StepProducts
     from ..serve.running import call, find_server
 
+    text, script = (need_text(text) if text else None), (need_text(script) if script else None)  # before a server or a model is asked
     settings = settings_of(ctx)
     if rerank:
         from ..retrieval.rerank import reranker_location

@@ -34,7 +34,26 @@ from .eager import check_ranges
 
 INT64_MAX = 2**63 - 1
 _PARAM_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_SURROGATE = re.compile("[\ud800-\udfff]")  # cannot be encoded to the engine, nor back to a client
+_UNSENDABLE = re.compile("[\x00\ud800-\udfff]")  # a lone surrogate cannot be encoded; a NUL ends FalkorDB's query string
+
+_UNSENDABLE_WHY = "holds a NUL character or is not valid Unicode (a lone surrogate, U+D800 to U+DFFF)"
+
+
+def unsendable(text: str) -> bool:
+    """True for text that holds a NUL or a lone surrogate (`_UNSENDABLE`)."""
+    return _UNSENDABLE.search(text) is not None
+
+
+def need_text(text: str) -> str:
+    """A text from outside that is embedded and searched for (a need, a step): stripped, with
+    something to read in it, and sendable (`_UNSENDABLE`: a lone surrogate cannot be hashed into
+    the embedding cache, a NUL cannot reach the engine)."""
+    if _UNSENDABLE.search(text):
+        raise QueryRefused(f"retrieve: the text {_UNSENDABLE_WHY}")
+    text = text.strip()
+    if not any(c.isprintable() and not c.isspace() for c in text):
+        raise QueryRefused("retrieve: empty text")
+    return text
 
 
 class QueryLimits(BaseModel):
@@ -242,8 +261,8 @@ def check_query_text(text: str, limits: QueryLimits | None = None, params: Mappi
     limits = limits or QueryLimits()
     if len(text) > limits.max_chars:
         raise QueryRefused(f"query refused: {len(text):,} characters, the limit is {limits.max_chars:,} (INTENTKB_QUERY_MAX_CHARS)")
-    if _SURROGATE.search(text):
-        raise QueryRefused("query refused: its text is not valid Unicode (a lone surrogate, U+D800 to U+DFFF)")
+    if _UNSENDABLE.search(text):
+        raise QueryRefused(f"query refused: its text {_UNSENDABLE_WHY}")
     check_reach(text)
     shape = measure(text, limits)
     if "range" in text.lower():
@@ -290,13 +309,13 @@ def check_params(params: Mapping[str, Any], *, max_depth: int = 64, max_bytes: i
             if d > max_depth:
                 raise QueryRefused(f"parameter ${name}: nested more than {max_depth} deep")
             if isinstance(v, str):
-                if _SURROGATE.search(v):
-                    raise QueryRefused(f"parameter ${name}: text that is not valid Unicode (a lone surrogate, U+D800 to U+DFFF)")
+                if _UNSENDABLE.search(v):
+                    raise QueryRefused(f"parameter ${name}: its text {_UNSENDABLE_WHY}")
                 size += len(v) + 2
             elif isinstance(v, Mapping):
                 for k, x in v.items():
-                    if not isinstance(k, str) or not k or "`" in k or _SURROGATE.search(k):
-                        raise QueryRefused(f"parameter ${name}: map key {k!a} cannot be sent (empty, not text, a backtick or a lone surrogate)")
+                    if not isinstance(k, str) or not k or "`" in k or _UNSENDABLE.search(k):
+                        raise QueryRefused(f"parameter ${name}: map key {k!a} cannot be sent (empty, not text, a backtick, a NUL or a lone surrogate)")
                     size += len(k) + 3
                     stack.append((x, d + 1))
             elif isinstance(v, (list, tuple)):

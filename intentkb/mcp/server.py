@@ -15,12 +15,14 @@ from typing import Annotated, Any
 
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ResourceError, ToolError
-from mcp.types import CallToolResult, TextContent, ToolAnnotations
+from mcp.shared.exceptions import MCPError
+from mcp.types import INVALID_PARAMS, CallToolResult, TextContent, ToolAnnotations
 from pydantic import BaseModel, Field
 
 from .. import __version__, cypher
 from ..config import Settings
 from ..errors import IntentKBError
+from ..kb.guard import unsendable
 from ..serve.state import KbState
 from .answers import CopurchaseAnswer, ProductsAnswer, RowsAnswer, SchemaAnswer, ScriptAnswer, StatusAnswer, TrajectoriesAnswer
 from .tools import MAX_K, KbTools, McpLimits
@@ -38,7 +40,7 @@ ProductKey = Annotated[str, Field(min_length=1, max_length=500, description="A p
 SessionId = Annotated[str, Field(min_length=1, max_length=500, description="A session's id")]
 QueryName = Annotated[str, Field(min_length=1, max_length=100, description="A named query (graph_schema lists them)")]
 Query = Annotated[str, Field(min_length=1, max_length=100_000, description="Read-only Cypher")]
-ObjectiveText = Annotated[str, Field(min_length=1, max_length=500, description="What the shopper wants to do, e.g. 'start longboarding'")]
+OBJECTIVE_TEXT = "What the shopper wants to do, e.g. 'start longboarding'"
 
 READ_ONLY = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False)
 
@@ -137,11 +139,11 @@ def build_server(tools: KbTools) -> MCPServer:
 
     @server.resource("intentkb://schema", name="schema", mime_type="application/json", description="The graph schema (as graph_schema answers)")
     def schema_resource() -> str:
-        return str(call(lambda t: t.graph_schema().model_dump_json(indent=2)))
+        return str(call(lambda t: t.graph_schema().model_dump_json()))  # compact: what the token limit measured
 
     @server.resource("intentkb://queries", name="queries", mime_type="application/json", description="The named queries with their parameters")
     def queries_resource() -> str:
-        return json.dumps([q.model_dump() for q in call(lambda t: t.graph_schema().named_queries)], indent=2)
+        return json.dumps([q.model_dump() for q in call(lambda t: t.graph_schema().named_queries)], separators=(",", ":"))
 
     @server.resource("intentkb://queries/{name}", name="query", mime_type="text/plain", description="A named query's Cypher text")
     def query_resource(name: str) -> str:
@@ -150,9 +152,17 @@ def build_server(tools: KbTools) -> MCPServer:
         return cypher.load(name)
 
     @server.prompt(title="Plan purchases for an objective")
-    def plan_purchases(objective: ObjectiveText, k: Annotated[str, Field(pattern="^[0-9]{1,3}$", description="Products per step")] = "3") -> str:
+    def plan_purchases(
+        objective: Annotated[str, Field(description=OBJECTIVE_TEXT)], k: Annotated[str, Field(description="Products per step, 1 to 100")] = "3"
+    ) -> str:
         """How to turn an objective into steps and products with this server's tools."""
-        return PLAN_PROMPT.format(objective=objective, k=k)
+        # checked here, not by annotations: the SDK answers a prompt's validation error with "Error
+        # rendering prompt" and no reason; an MCPError reaches the client as it is
+        if not k.isascii() or not k.isdigit() or not 1 <= int(k) <= 100:
+            raise MCPError(INVALID_PARAMS, f"k must be a whole number from 1 to 100, not {k[:20]!a}")
+        if not 1 <= len(objective.strip()) <= 500 or unsendable(objective):
+            raise MCPError(INVALID_PARAMS, "objective must be 1 to 500 characters of text (no NUL, no lone surrogate)")
+        return PLAN_PROMPT.format(objective=objective.strip(), k=int(k))
 
     return server
 

@@ -11,6 +11,8 @@ drops deleted ids.
 
 from __future__ import annotations
 
+import hashlib
+import itertools
 import json
 import math
 import os
@@ -50,6 +52,21 @@ class IndexMeta(BaseModel):
     count: int = 0
     weak_below: float | None = None  # products: a direct match scoring less is marked weak (calibrated at build)
     calibrated_on: str | None = None
+    ids_digest: str | None = None  # of ids.jsonl: FAISS position p is its line p, so a file of another build answers other products (older indexes: None)
+
+
+def file_digest(path: Path) -> str:
+    """blake2b of a file (~1 GB/s): written beside what a build saves, checked when it is read."""
+    h = hashlib.blake2b(digest_size=16)
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def ids_digest(directory: Path) -> str:
+    """The digest of an index's ids.jsonl: which build its positions belong to."""
+    return file_digest(directory / "ids.jsonl")
 
 
 class ModelMismatch(IntentKBError):
@@ -254,6 +271,7 @@ class VectorIndex:
         with private_open(new / "ids.jsonl", "w", encoding="utf-8") as fh:
             for g, h in zip(self.ids, self.hashes):
                 fh.write(json.dumps([g, h]) + "\n")
+        self.meta.ids_digest = ids_digest(new)
         private_write_text(new / "meta.json", self.meta.model_dump_json(indent=2))
         swap_in(new, directory)
 
@@ -262,9 +280,13 @@ class VectorIndex:
         """`mmap`: the vectors stay in the file, mapped read-only (the processes of `serve --workers N`
         share one copy in the page cache); such an index cannot be changed."""
         try:
-            meta = IndexMeta.model_validate_json((directory / "meta.json").read_text())
+            meta = IndexMeta.model_validate_json((directory / "meta.json").read_bytes())
         except FileNotFoundError:
             raise IntentKBError(f"no index in {directory}; run `intentkb index build`") from None
+        except (OSError, ValueError) as e:  # pydantic's ValidationError is a ValueError: not JSON, not UTF-8, a field of the wrong type
+            raise IntentKBError(
+                f"cannot read {directory / 'meta.json'} ({type(e).__name__}); rebuild the index with `intentkb index build --rebuild`"
+            ) from None
         if model is not None and model != meta.model:  # before reading what may be gigabytes
             raise ModelMismatch(f"index {meta.name!r} was built with {meta.model}, not {model}; rebuild it with --rebuild")
         # flat: the vectors mapped (and read from the aligned vectors.npy); IVF: the lists mapped
@@ -279,12 +301,7 @@ class VectorIndex:
             raise IntentKBError(f"index in {directory} is not the {meta.kind} index its meta.json says ({type(actual).__name__}); rebuild it")
         if meta.kind in ("ivf", "ivfpq") and meta.nprobe:
             cast(Any, index).nprobe = meta.nprobe
-        ids, hashes = [], []
-        with open(directory / "ids.jsonl", encoding="utf-8") as fh:
-            for line in fh:
-                g, h = json.loads(line)
-                ids.append(g)
-                hashes.append(None if mmap else h)  # a mapped index is only searched: 10M hash strings are 0.8 GB
+        ids, hashes = _read_ids(directory, meta, keep_hashes=not mmap)  # a mapped index is only searched: 10M hash strings are 0.8 GB
         out = cls(meta, index, ids, hashes)
         if mmap and meta.kind == "flat" and (directory / "vectors.npy").exists():
             out.aligned = np.load(directory / "vectors.npy", mmap_mode="r", allow_pickle=False)
@@ -295,6 +312,30 @@ class VectorIndex:
         if index.ntotal != out.meta.count or (out.exact is not None and out.exact.shape != (len(ids), meta.dim)):
             raise IntentKBError(f"index in {directory} is inconsistent ({index.ntotal} vectors, {out.meta.count} ids); rebuild it")
         return out
+
+
+def _read_ids(directory: Path, meta: IndexMeta, *, keep_hashes: bool) -> tuple[list[str | None], list[str | None]]:
+    """ids.jsonl, line p the id (and text hash) at FAISS position p, checked against the digest
+    the build wrote into meta.json: a file of another build (or reordered) is refused, not served.
+    Rows are checked one by one only for an index saved before digests (10M rows: +10 s)."""
+    rebuild = "rebuild the index with `intentkb index build --rebuild`"
+    try:
+        if meta.ids_digest is not None and ids_digest(directory) != meta.ids_digest:
+            raise IntentKBError(f"{directory / 'ids.jsonl'} is not the file this index was built with; {rebuild}")
+        ids: list[str | None] = []
+        hashes: list[str | None] = []
+        with open(directory / "ids.jsonl", encoding="utf-8") as fh:
+            for line in fh:
+                g, h = json.loads(line)
+                ids.append(g)
+                hashes.append(h if keep_hashes else None)
+        if meta.ids_digest is None and not all(isinstance(v, str) or v is None for v in itertools.chain(ids, hashes)):
+            raise ValueError("a row is not [id, hash]")
+    except FileNotFoundError:
+        raise IntentKBError(f"{directory / 'ids.jsonl'} is missing; {rebuild}") from None
+    except (OSError, ValueError, TypeError) as e:  # JSON errors, undecodable bytes and rows that do not unpack into two
+        raise IntentKBError(f"cannot read {directory / 'ids.jsonl'} ({type(e).__name__}: {str(e)[:120]}); {rebuild}") from None
+    return ids, hashes
 
 
 def staging_dir(directory: Path) -> Path:

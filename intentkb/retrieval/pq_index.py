@@ -25,7 +25,7 @@ import numpy as np
 
 from ..errors import IntentKBError
 from ..private import private_open, private_write_text
-from .index import IndexMeta, VectorIndex, staging_dir, swap_in
+from .index import IndexMeta, VectorIndex, ids_digest, staging_dir, swap_in
 
 PQ_THRESHOLD = 4_000_000  # from here on an index is IVF-PQ (float16 lists of 384 dims would need 3 GB)
 REFINE = 10  # candidates scored exactly per result wanted
@@ -138,7 +138,17 @@ def build_ivfpq(
     del exact, seen
     faiss.write_index(index, str(new / "index.faiss"))
     meta = IndexMeta(
-        name=name, model=model, dim=dim, kind="ivfpq", nlist=nlist, trained_on=total, tuned_on=tuned_on, codec=f"pq{m}x{nbits}", refine=refine, count=total
+        name=name,
+        model=model,
+        dim=dim,
+        kind="ivfpq",
+        nlist=nlist,
+        trained_on=total,
+        tuned_on=tuned_on,
+        codec=f"pq{m}x{nbits}",
+        refine=refine,
+        count=total,
+        ids_digest=ids_digest(new),
     )
     private_write_text(new / "meta.json", meta.model_dump_json(indent=2))
     built = VectorIndex.load(new, model=model, mmap=True)

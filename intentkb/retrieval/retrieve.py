@@ -21,13 +21,14 @@ import numpy as np
 
 from ..config import Settings
 from ..errors import IntentKBError
+from ..kb.guard import need_text
 from ..kb.store import GraphStore, Row
 from .align import DEFAULT_THRESHOLD
 from .embeddings import Embedder, embedding_text, open_embedder, settings_key
 from .fusion import WEAK_INTENTION, ProductHit, StepProducts, fuse
 from .graph_vectors import GraphVectorIndex, graph_meta_dir
 from .index import VectorIndex, index_dir, load_intentions_index
-from .link_table import VIAS, LinkTable, ensure_table
+from .link_table import VIAS, LinkTable, ensure_table, graph_counts
 from .rerank import Reranker
 
 MAX_INTENTIONS = 5000  # the widest intention search for one query before giving up on filling k
@@ -172,7 +173,8 @@ class Retriever:
         every `LINK_CHECK_S`; a stale table is read again before it answers."""
         if self.links is not None and time.monotonic() - self._links_checked >= LINK_CHECK_S:
             assert isinstance(self.index, VectorIndex)  # a link table is a FAISS index's
-            self.links = ensure_table(self.store, index_dir(self.settings, "intentions"), self.index.ids)
+            if self.links.meta.counts != graph_counts(self.store):  # the index it belongs to is this retriever's: only the graph can move
+                self.links = ensure_table(self.store, index_dir(self.settings, "intentions"), self.index.ids)
             self._links_checked = time.monotonic()
 
     def _products_from_table(self, vectors: np.ndarray, k: int, threshold: float | None, checked: bool = False) -> list[list[ProductHit]]:
@@ -268,9 +270,7 @@ class Retriever:
         """`retrieve` for several texts at once: one encode, and FAISS and the graph asked for all of
         them together (what `intentkb serve` does with the requests waiting at one moment). With a
         reranker (and `rerank`), the first `RERANK_DEPTH` candidates are re-ordered by it."""
-        texts = [t.strip() for t in texts]
-        if not all(texts):
-            raise IntentKBError("retrieve: empty text")
+        texts = [need_text(t) for t in texts]
         reranker = self.reranker if rerank else None
         width = max(k, RERANK_DEPTH) if reranker else k
         vectors = np.asarray(self.embedder.encode([embedding_text(t) for t in texts]))

@@ -34,7 +34,9 @@ from ..errors import IntentKBError
 from ..kb.guard import QueryRefused, ResultCaps, ResultTooLarge
 from ..retrieval.fusion import ProductHit
 from ..retrieval.retrieve import StepProducts
+from .hosts import LoopbackOnly
 from .limits import ApiLimits, SizeLimits, validation_error
+from .running import LOOPBACK
 from .state import KbState
 
 MAX_DETAIL = 500  # characters of an error message
@@ -108,14 +110,20 @@ class ErrorDetail(BaseModel):
 ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorDetail, "description": "The request is valid but cannot be answered (no such script, no index, a refused query)"},
     401: {"model": ErrorDetail, "description": "A bearer token is required"},
+    403: {"model": ErrorDetail, "description": "On loopback: the request came from a web page of another host (Origin)"},
     413: {"model": ErrorDetail, "description": "The request body or the query's parameters are over their size limit"},
+    421: {"model": ErrorDetail, "description": "On loopback: the request names another host (Host), as a DNS-rebinding page would"},
     503: {"model": ErrorDetail, "description": "The store went down under the query (it is back), or outside queries are paused for a while"},
     422: {"description": "The request does not match its schema (where and what, never the value), or the answer is over its row or byte limit"},
 }
 
 
-def create_app(settings: Settings | None = None, *, token: str | None = None, limits: ApiLimits | None = None, reranker: str | None = None) -> FastAPI:
-    """The API; `reranker` (a trained cross-encoder's directory) re-orders every retrieval unless a request says `rerank: false`."""
+def create_app(
+    settings: Settings | None = None, *, token: str | None = None, limits: ApiLimits | None = None, reranker: str | None = None, host: str = "127.0.0.1"
+) -> FastAPI:
+    """The API; `reranker` (a trained cross-encoder's directory) re-orders every retrieval unless a
+    request says `rerank: false`. `host` is where it listens: on loopback, requests must name a
+    loopback host (module `hosts`)."""
     settings = settings or Settings()
     limits = limits or ApiLimits()
     caps = ResultCaps(max_rows=limits.max_rows, max_bytes=limits.max_response)
@@ -133,6 +141,8 @@ def create_app(settings: Settings | None = None, *, token: str | None = None, li
 
     app = FastAPI(title="intentkb", version=__version__, lifespan=lifespan, description="Retrieval over a knowledge graph of e-commerce purchase intentions.")
     app.add_middleware(SizeLimits, limits=limits)
+    if host in LOOPBACK:
+        app.add_middleware(LoopbackOnly)  # added last: checked first
     app.add_exception_handler(RequestValidationError, validation_error)
     bearer = HTTPBearer(auto_error=False)
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import IntentKBError
+from ..kb.guard import need_text
 from ..retrieval.fusion import ProductHit
 from ..retrieval.retrieve import Retriever, StepProducts
 
@@ -46,8 +47,7 @@ class Batcher:
         self.asked = 0
 
     def submit(self, text: str, k: int, threshold: float | None, rerank: bool = True) -> Future[list[ProductHit]]:
-        if not text.strip():
-            raise IntentKBError("retrieve: empty text")  # here, not in the batch it would fail whole
+        need_text(text)  # here, not in the batch it would fail whole
         ask = _Ask(text, k, threshold, rerank)
         self._queue.put(ask)
         return ask.done

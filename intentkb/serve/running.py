@@ -57,7 +57,7 @@ def serve(
                 "INTENTKB_HOME": str(settings.data_dir),
                 "INTENTKB_GRAPH_URI": settings.graph_uri,
                 "INTENTKB_GRAPH": settings.graph_name,
-                "INTENTKB_SERVE_WORKER": json.dumps({"limits": (limits or ApiLimits()).model_dump(), "reranker": reranker}),
+                "INTENTKB_SERVE_WORKER": json.dumps({"limits": (limits or ApiLimits()).model_dump(), "reranker": reranker, "host": host}),
             }
         )
         if token:
@@ -65,7 +65,7 @@ def serve(
         config = uvicorn.Config("intentkb.serve.worker:create", factory=True, host=host, port=port, log_level=log_level, access_log=False, workers=workers)
     else:
         config = uvicorn.Config(
-            create_app(settings, token=token, limits=limits, reranker=reranker), host=host, port=port, log_level=log_level, access_log=False
+            create_app(settings, token=token, limits=limits, reranker=reranker, host=host), host=host, port=port, log_level=log_level, access_log=False
         )
     server = uvicorn.Server(config)
     path = record_path(settings)

@@ -20,4 +20,5 @@ def create() -> FastAPI:
         token=os.environ.get("INTENTKB_SERVE_TOKEN") or None,
         limits=ApiLimits.model_validate(conf.get("limits") or {}),
         reranker=conf.get("reranker"),
+        host=conf.get("host") or "127.0.0.1",
     )

@@ -22,7 +22,9 @@ import pytest
 from mcp import ClientSession, StdioServerParameters
 from mcp.client.stdio import stdio_client
 from mcp.client.streamable_http import streamable_http_client
+from mcp.shared.exceptions import MCPError
 
+from intentkb.mcp.answers import CHARS_PER_TOKEN
 from intentkb.testing import free_port
 
 PAIR = ("B005QXX0MG", "B00PYV5HGC")  # a co-buy pair of the demo's MIND records
@@ -152,6 +154,11 @@ def test_every_tool_answers_as_the_cli_does(home: Path) -> None:
             assert "MATCH" in getattr(text, "text", "")
             prompt = await s.get_prompt("plan_purchases", {"objective": "start longboarding"})
             assert "retrieve_products" in getattr(prompt.messages[0].content, "text", "")
+            for k in ("3\n", "\u0663", "0", "101", "x"):  # the attack of the MCP fixes: "Error rendering prompt", no reason
+                with pytest.raises(MCPError, match="k must be a whole number from 1 to 100"):
+                    await s.get_prompt("plan_purchases", {"objective": "start longboarding", "k": k})
+            with pytest.raises(MCPError, match="objective"):
+                await s.get_prompt("plan_purchases", {"objective": "a\x00b"})
 
     _run(scenario)
 
@@ -168,7 +175,9 @@ BOMBS = [
 
 def test_bad_calls_are_tool_errors_and_the_next_call_is_answered(home: Path) -> None:
     async def scenario() -> None:
-        async with _stdio(home, "--timeout", "3", "--max-rows", "500") as s:
+        async with _stdio(home, "--timeout", "3", "--max-rows", "500", "--max-tokens", "1000") as s:
+            schema = getattr((await s.read_resource("intentkb://schema")).contents[0], "text", "")
+            assert 0 < len(schema) <= 1000 * CHARS_PER_TOKEN  # the attack of the MCP fixes: cut to the limit, then sent indented (5,855 characters)
             checks = [
                 ("explain_copurchase", {"product_a": "B000NOSUCH", "product_b": PAIR[1]}, "unknown product 'B000NOSUCH'"),
                 ("explain_copurchase", {"product_a": PAIR[0], "product_b": PAIR[0]}, "same product"),
@@ -191,6 +200,14 @@ def test_bad_calls_are_tool_errors_and_the_next_call_is_answered(home: Path) -> 
                 ("read_cypher", {"query": "UNWIND range(1, 2000) AS x RETURN x"}, "rows"),
                 *[("read_cypher", {"query": q}, "") for q in BOMBS],
                 ("read_cypher", {"query": BOMBS[1]}, "intentkb mcp --timeout"),  # in the server's words, not the CLI's
+                # the attack of the MCP fixes: a NUL cut the engine's query short (an error quoting its header) or was retrieved for
+                ("retrieve_products", {"step_or_need": "\x00"}, "NUL"),
+                ("products_for_script", {"objective_or_script_id": "start\x00longboarding"}, "NUL"),
+                ("explain_copurchase", {"product_a": PAIR[0] + "\x00", "product_b": PAIR[1]}, "NUL"),
+                ("session_trajectories", {"session_id": "demo\x00skate"}, "NUL"),
+                ("run_named_query", {"name": "trajectory_details", "params": {"session": "demo\x00skate"}}, "NUL"),
+                ("read_cypher", {"query": "RETURN $x AS x", "params": {"x": "a\x00b"}}, "NUL"),
+                ("read_cypher", {"query": "RETURN 'a\x00b' AS x"}, "NUL"),
             ]
             for tool, args, says in checks:
                 message = await _error(s, tool, **args)
@@ -305,3 +322,22 @@ def test_streamable_http_answers_with_the_token_only(http_server: str) -> None:
 def test_the_http_address_is_checked_before_anything_starts(address: str, says: str, tmp_path: Path) -> None:
     r = subprocess.run([sys.executable, "-m", "intentkb.cli.main", "mcp", "--http", address], env=_env(tmp_path), capture_output=True, text=True, timeout=60)
     assert r.returncode == 2 and says in r.stderr and "intentkb mcp on" not in r.stderr, r.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "token", "file_bytes", "says"),
+    [
+        (["--max-tokens", "500"], None, None, "--max-tokens"),  # the attack of the MCP fixes: a pydantic traceback
+        (["--http", "127.0.0.1:\u0661\u0668\u0667\u0667\u0660"], None, None, "not HOST:PORT"),  # Arabic-Indic digits were port 18770
+        (["--http", "127.0.0.1:8766"], None, b"\xff\xfetoken", "printable ASCII"),  # a UnicodeDecodeError
+        (["--http", "127.0.0.1:8766"], None, b"two words\n", "without spaces"),
+        (["--http", "127.0.0.1:8766"], "tok\u00e9n", None, "without spaces or control"),
+    ],
+)
+def test_bad_limits_addresses_and_tokens_are_usage_errors(args: list[str], token: str | None, file_bytes: bytes | None, says: str, tmp_path: Path) -> None:
+    extra = {"INTENTKB_MCP_TOKEN": token} if token else {}
+    if file_bytes is not None:
+        (tmp_path / "token").write_bytes(file_bytes)
+        args = [*args, "--token-file", str(tmp_path / "token")]
+    r = subprocess.run([sys.executable, "-m", "intentkb.cli.main", "mcp", *args], env=_env(tmp_path, **extra), capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2 and says in r.stderr and "Traceback" not in r.stderr, r.stderr

@@ -131,3 +131,34 @@ def test_ivf_nprobe_is_tuned_on_the_queries_it_will_serve():
     got = tuned.search(fresh, 10)
     recall = np.mean([len({ids[j] for j in t} & {g for g, _ in h}) / 10 for t, h in zip(truth, got)])
     assert recall >= 0.93
+
+
+def _shuffled(d) -> None:
+    lines = (d / "ids.jsonl").read_text().splitlines(True)
+    (d / "ids.jsonl").write_text("".join(lines[1:] + lines[:1]))  # the same ids, each one place off
+
+
+FLAT_DAMAGES = {
+    "meta.json empty": lambda d: (d / "meta.json").write_text(""),
+    "meta.json not JSON": lambda d: (d / "meta.json").write_text("{nope"),
+    "meta.json a list": lambda d: (d / "meta.json").write_text("[]"),
+    "meta.json a field of the wrong type": lambda d: (d / "meta.json").write_text(
+        (d / "meta.json").read_text().replace('"weak_below": null', '"weak_below": "x"')
+    ),
+    "meta.json not UTF-8": lambda d: (d / "meta.json").write_bytes(b"\xff\xfe" + (d / "meta.json").read_bytes()),
+    "ids.jsonl gone": lambda d: (d / "ids.jsonl").unlink(),
+    "ids.jsonl a garbage line": lambda d: (d / "ids.jsonl").write_text((d / "ids.jsonl").read_text() + "garbage\n"),
+    "ids.jsonl rows of another shape": lambda d: (d / "ids.jsonl").write_text('{"a": 1}\n' * 500),
+    "ids.jsonl with NUL bytes": lambda d: (d / "ids.jsonl").write_bytes(b"\x00" * 100),
+    "ids.jsonl reordered": _shuffled,  # the attack of the damaged-index fix: it answered other products
+}
+
+
+@pytest.mark.parametrize("damage", list(FLAT_DAMAGES))
+def test_a_damaged_flat_index_is_a_clear_error_never_a_wrong_answer(tmp_path, damage):
+    v = unit_vectors(500, seed=5)
+    VectorIndex.build("intentions", "m", [f"i{k}" for k in range(500)], v).save(tmp_path / "ix")
+    FLAT_DAMAGES[damage](tmp_path / "ix")
+    for mmap in (False, True):
+        with pytest.raises(IntentKBError, match="rebuild"):
+            VectorIndex.load(tmp_path / "ix", model="m", mmap=mmap)

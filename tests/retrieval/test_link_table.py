@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from intentkb.demo import DEMO_FILES, data_path
@@ -86,6 +87,19 @@ def test_a_table_of_another_index_build_is_read_again(demo_kb, shared_embedder):
     (where / "offsets.npy").write_bytes(b"damaged")
     with Retriever(demo_kb, settings, embedder=shared_embedder, hybrid=False) as r:
         assert r.links is not None and len(r.links.offsets) == r.links.meta.positions + 1
+        want = r.retrieve(QUERIES[0], k=5)
+    # the attack of the damaged-index fix: an empty .npy ended the CLI with "Aborted!", values out of
+    # range gave IndexErrors, reversed offsets a ValueError: each is read again from the graph
+    damages = {
+        "an empty file": lambda name, x: (where / f"{name}.npy").write_bytes(b""),
+        "values out of range": lambda name, x: np.save(where / f"{name}.npy", np.full_like(x, np.iinfo(x.dtype).max)),
+        "reversed": lambda name, x: np.save(where / f"{name}.npy", np.ascontiguousarray(x[::-1])),
+    }
+    for name in ("offsets", "targets", "via", "kind", "id_rank"):
+        for how, damage in damages.items():
+            damage(name, np.load(where / f"{name}.npy"))
+            with Retriever(demo_kb, settings, embedder=shared_embedder, hybrid=False) as r:
+                assert r.retrieve(QUERIES[0], k=5) == want, (name, how)
 
 
 def test_a_link_moved_without_changing_any_count_is_never_served(demo_kb, shared_embedder):

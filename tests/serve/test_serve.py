@@ -158,6 +158,32 @@ def test_a_token_guards_every_route_but_health(served):
     assert _request(url + "/retrieve", {"text": "skate helmet"}, token=TOKEN)[0] == 200
 
 
+def _with_headers(url: str, headers: dict[str, str]) -> int:
+    req = urllib.request.Request(url, data=b'{"query": "MATCH (p:Product) RETURN p.id AS id LIMIT 1"}', headers={"Content-Type": "application/json", **headers})
+    try:
+        with urllib.request.urlopen(req, timeout=60) as r:
+            return r.status
+    except urllib.error.HTTPError as e:
+        return e.code
+
+
+def test_a_loopback_server_answers_loopback_names_and_pages_only(served):
+    """The MCP audit's neighbour: a tokenless `intentkb serve` answered `Host: evil.example.com`, so
+    a web page could read the graph through DNS rebinding. Now 421 for a foreign Host and 403 for a
+    foreign Origin, in one process and in each worker of `--workers 2`."""
+    _, _, start = served
+    for args in ((), ("--workers", "2")):
+        url = start(None, *args)
+        port = url.rsplit(":", 1)[1]
+        for host in (f"localhost:{port}", f"127.0.0.1:{port}", f"[::1]:{port}", "LOCALHOST"):
+            assert _with_headers(url + "/cypher", {"Host": host}) == 200, host
+        for host in ("evil.example.com", f"evil.example.com:{port}", f"localhost.:{port}", f"127.0.0.1.evil.example.com:{port}", f"user@127.0.0.1:{port}"):
+            assert _with_headers(url + "/cypher", {"Host": host}) == 421, host
+        assert _with_headers(url + "/cypher", {"Origin": f"http://localhost:{port}"}) == 200
+        for origin in ("http://evil.example.com", "null", f"http://evil.example.com@127.0.0.1:{port}".replace("@", ".")):
+            assert _with_headers(url + "/cypher", {"Origin": origin}) == 403, origin
+
+
 def test_the_api_holds_to_its_own_openapi_schema(served, tmp_path):
     """schemathesis: generated requests from /openapi.json — no 5xx, every response as documented."""
     _, _, start = served
@@ -276,6 +302,29 @@ def test_the_token_never_travels_in_argv_and_retrieve_finds_it(served):
     assert _request(url + "/health", token=TOKEN)[1]["retrieve_requests"] == before["retrieve_requests"] + 1  # answered by the server
     res = CliRunner().invoke(cli, ["serve", "--token", "visible-in-ps"])
     assert res.exit_code != 0 and "ps" in res.output
+
+
+def test_nul_and_undecodable_text_are_clear_errors_everywhere(served):
+    """The attack of the MCP fixes: a NUL cut FalkorDB's query string short (a parse error quoting its
+    internal header), a NUL-only need was retrieved for, and `intentkb retrieve` given bytes that are
+    not UTF-8 ended in a UnicodeEncodeError traceback."""
+    _, settings, start = served
+    url = start(None)
+    for path, body in (
+        ("/retrieve", {"text": "\u0000"}),
+        ("/retrieve", {"text": "skate\u0000helmet"}),
+        ("/retrieve", {"script": "x\u0000"}),
+        ("/cypher", {"query": "RETURN $x AS x", "params": {"x": "a\u0000b"}}),
+        ("/cypher", {"query": "RETURN 'a\u0000b' AS x"}),
+    ):
+        status, out = _request(url + path, body)
+        assert status == 400 and "NUL" in out["detail"] and "errCtx" not in out["detail"], (path, body, out)
+    status, out = _request(url + "/scripts/a%00b/products")
+    assert status == 400 and "NUL" in out["detail"], out
+    env = {**os.environ, "INTENTKB_HOME": str(settings.data_dir), "INTENTKB_GRAPH": settings.graph_name}
+    for text in (b"a\xffb", b"a\xed\xa0\x80b"):  # argv cannot hold a NUL; a UTF-8-encoded surrogate instead
+        r = subprocess.run([sys.executable, "-m", "intentkb.cli.main", "retrieve", text], env=env, capture_output=True, timeout=120)
+        assert r.returncode == 1 and b"Traceback" not in r.stderr and (b"NUL" in r.stderr or b"surrogate" in r.stderr), r.stderr[-2000:]
 
 
 def test_queries_past_the_concurrency_cap_are_refused_at_once(served, monkeypatch):

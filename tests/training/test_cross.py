@@ -150,12 +150,12 @@ def _a_script(store) -> str:
 def test_the_api_reranks_when_started_with_a_reranker(trained, demo_kb):
     _, rr, _ = trained
     _, demo_settings = demo_kb
-    with TestClient(create_app(demo_settings, reranker=rr.path)) as c:
+    with TestClient(create_app(demo_settings, reranker=rr.path), base_url="http://127.0.0.1") as c:
         assert c.get("/health").json()["reranker"] == rr.path
         on = c.post("/retrieve", json={"text": "ride down long hills smoothly", "k": 3}).json()["products"]
         off = c.post("/retrieve", json={"text": "ride down long hills smoothly", "k": 3, "rerank": False}).json()["products"]
     assert all(h["rerank_score"] is not None for h in on) and all(h["rerank_score"] is None for h in off)
-    with TestClient(create_app(demo_settings)) as c:
+    with TestClient(create_app(demo_settings), base_url="http://127.0.0.1") as c:
         r = c.post("/retrieve", json={"text": "ride down long hills smoothly", "k": 3, "rerank": True})
     assert r.status_code == 400 and "no reranker" in r.json()["detail"]
 
