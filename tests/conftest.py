@@ -249,10 +249,11 @@ def neighbours(demo_kb, embedder):
 
 
 @pytest.fixture(scope="session")
-def demo_home() -> Iterator[tuple[Path, subprocess.CompletedProcess[str], float]]:
+def demo_home() -> Iterator[tuple[Path, subprocess.CompletedProcess[str], float, bool]]:
     """`intentkb demo` as a user runs it, once a session: INTENTKB_HOME set and no --data-dir,
-    offline (proxies pointing nowhere), umask 022. Its home, its output and how long it took; the
-    demo's own test reads them, the docs test copies the home as a clone's ./kb."""
+    offline (proxies pointing nowhere), umask 022. Its home, its output, how long it took and whether
+    its store was left running; the demo's own test reads them, the docs test copies the home as a
+    clone's ./kb."""
     import sys
     import time
 
@@ -268,8 +269,9 @@ def demo_home() -> Iterator[tuple[Path, subprocess.CompletedProcess[str], float]
     t = time.monotonic()
     r = subprocess.run([sys.executable, "-m", "intentkb.cli.main", "demo"], env=env, capture_output=True, text=True, timeout=180, umask=0o022)
     elapsed = time.monotonic() - t
+    left_running = EmbeddedServer(d / "kb").status().running  # now: later users of this home start its store again
     try:
-        yield d / "kb", r, elapsed
+        yield d / "kb", r, elapsed, left_running
     finally:
         EmbeddedServer(d / "kb").stop()
         shutil.rmtree(d, ignore_errors=True)

@@ -281,7 +281,7 @@ def test_inline_commands_parse(paths_need_not_exist: None) -> None:
 
 
 @pytest.fixture(scope="module")
-def workspace(demo_home: tuple[Path, subprocess.CompletedProcess[str], float]) -> Iterator[tuple[Path, dict[str, str]]]:
+def workspace(demo_home: tuple[Path, subprocess.CompletedProcess[str], float, bool]) -> Iterator[tuple[Path, dict[str, str]]]:
     """A directory that looks like a clone's root after `intentkb demo --data-dir ./kb`, with
     `intentkb` and `python` on PATH running this tree's code."""
     w = short_tmpdir("ikdoc-")
@@ -296,7 +296,7 @@ def workspace(demo_home: tuple[Path, subprocess.CompletedProcess[str], float]) -
         env.pop(var, None)
     try:
         # what `intentkb demo --data-dir ./kb` leaves: the session's demo run (tests/conftest.py), copied
-        home, demo, _ = demo_home
+        home, demo, _, _ = demo_home
         assert demo.returncode == 0, demo.stdout[-3000:] + demo.stderr[-3000:]
         shutil.copytree(home, w / "kb", ignore=shutil.ignore_patterns("*.sock"))
         yield w, env

@@ -74,7 +74,7 @@ async def _error(session: ClientSession, tool: str, **arguments: Any) -> str:
 
 @pytest.fixture(scope="module")
 def home(demo_home) -> Path:
-    kb, run, _ = demo_home
+    kb, run, _, _ = demo_home
     assert run.returncode == 0, run.stderr
     return kb
 
