@@ -47,11 +47,13 @@ def server_token(token_file: Path | None, token_arg: str | None, env: str) -> st
     return token
 
 
-def warn_if_open(host: str, token: str | None) -> None:
+def refuse_if_open(host: str, token: str | None) -> None:
+    """Off loopback a server cannot tell its own names from a DNS-rebinding page's, and anyone who
+    reaches the address could query the graph: a token is required there, as for `intentkb mcp --http`."""
     from ..serve.running import LOOPBACK
 
     if host not in LOOPBACK and not token:
-        click.echo(f"warning: listening on {host} without a token: anyone who reaches it can query the graph", err=True)
+        raise click.UsageError(f"listening on {host} needs a token (--token-file FILE or INTENTKB_SERVE_TOKEN): anyone who reaches it could query the graph")
 
 
-__all__ = ["LazyChoice", "comma_list", "fail_if_all_rejected", "rejects_path_for", "server_token", "settings_of", "warn_if_open"]
+__all__ = ["LazyChoice", "comma_list", "fail_if_all_rejected", "refuse_if_open", "rejects_path_for", "server_token", "settings_of"]

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from .common import server_token, settings_of, warn_if_open
+from .common import refuse_if_open, server_token, settings_of
 
 
 @click.command()
@@ -66,7 +66,7 @@ def serve(
     reranker = str(reranker_location(settings_of(ctx), rerank)) if rerank else None  # refused before anything starts
     if settings_of(ctx).vector_backend == "graph" and settings_of(ctx).embedded:
         raise click.UsageError("INTENTKB_VECTOR_BACKEND=graph needs a Neo4j store (INTENTKB_GRAPH_URI=bolt://…); the embedded store searches with faiss")
-    warn_if_open(host, token)
+    refuse_if_open(host, token)
     procs = f", {workers} worker processes" if workers > 1 else ""
     click.echo(f"intentkb serve on http://{host}:{port} (graph {settings_of(ctx).graph_name}{procs}); Ctrl-C stops it", err=True)
     limits = ApiLimits(max_body=max_body, max_rows=max_rows, max_response=max_response, max_queries=max_queries)

@@ -164,6 +164,19 @@ def test_serve_refuses_the_graph_vector_backend_on_the_embedded_store(tmp_path, 
     assert out.exit_code == 2 and "needs a Neo4j store" in out.output
 
 
+def test_serve_off_loopback_needs_a_token(tmp_path, monkeypatch):
+    """As `intentkb mcp --http`: off loopback the Host check cannot know the server's names (it
+    used to warn and serve anyone who reached the address)."""
+    from click.testing import CliRunner
+
+    from intentkb.cli.main import cli
+
+    monkeypatch.delenv("INTENTKB_SERVE_TOKEN", raising=False)
+    for host in ("0.0.0.0", "::", "192.0.2.1"):
+        out = CliRunner().invoke(cli, ["--data-dir", str(tmp_path), "serve", "--host", host, "--port", "1"])
+        assert out.exit_code == 2 and "needs a token" in out.output, out.output
+
+
 def test_the_cli_does_not_ask_a_server_that_embeds_with_another_model(tmp_path):
     """A server started with another embedding model (or vector backend) answers other questions:
     `intentkb retrieve` works locally instead of silently taking its answer."""
