@@ -3,7 +3,6 @@ opens its store as Python does: `open_store(settings_of(ctx))`."""
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import click
@@ -23,12 +22,11 @@ def fail_if_all_rejected(kept: int, rejected: int, rejects_file: str | None) -> 
         raise click.ClickException(f"every line was rejected ({rejected:,}): see {rejects_file}")
 
 
-_TOKEN = re.compile(r"[\x21-\x7e]+")  # what an Authorization header carries as one word
-
-
 def server_token(token_file: Path | None, token_arg: str | None, env: str) -> str | None:
     """A server's bearer token: from a file or the environment, never from argv (`ps` shows it)."""
     import os
+
+    from ..serve.running import TOKEN
 
     if token_arg is not None:
         raise click.UsageError(f"--token VALUE is visible to every user in `ps`: put the token in a file (--token-file) or in {env}")
@@ -42,7 +40,7 @@ def server_token(token_file: Path | None, token_arg: str | None, env: str) -> st
             raise click.UsageError(f"{where} is empty")
     else:
         token = (os.environ.get(env) or "").strip() or None  # an empty or blank variable: no token
-    if token is not None and not _TOKEN.fullmatch(token):
+    if token is not None and not TOKEN.fullmatch(token):
         raise click.UsageError(f"{where}: a bearer token is printable ASCII without spaces or control characters")
     return token
 

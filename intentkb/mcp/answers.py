@@ -123,6 +123,7 @@ class IndexState(BaseModel):
     count: int
     model: str
     recall_at_10: float | None = None
+    problem: str | None = None  # an index whose meta.json cannot be read: what to do
 
 
 class StatusAnswer(BaseModel):

@@ -158,10 +158,10 @@ def build_server(tools: KbTools) -> MCPServer:
         """How to turn an objective into steps and products with this server's tools."""
         # checked here, not by annotations: the SDK answers a prompt's validation error with "Error
         # rendering prompt" and no reason; an MCPError reaches the client as it is
-        if not k.isascii() or not k.isdigit() or not 1 <= int(k) <= 100:
+        if not (k.isascii() and k.isdigit() and len(k) <= 3 and 1 <= int(k) <= 100):
             raise MCPError(INVALID_PARAMS, f"k must be a whole number from 1 to 100, not {k[:20]!a}")
-        if not 1 <= len(objective.strip()) <= 500 or unsendable(objective):
-            raise MCPError(INVALID_PARAMS, "objective must be 1 to 500 characters of text (no NUL, no lone surrogate)")
+        if not 1 <= len(objective.strip()) <= 500 or not objective.strip().isprintable() or unsendable(objective):
+            raise MCPError(INVALID_PARAMS, "objective must be 1 to 500 characters of printable text")
         return PLAN_PROMPT.format(objective=objective.strip(), k=int(k))
 
     return server

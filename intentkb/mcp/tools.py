@@ -211,7 +211,12 @@ class KbTools:
         for name in ("intentions", "steps", "products"):
             path = index_dir(settings, name) / "meta.json"
             if path.exists():
-                m = IndexMeta.model_validate_json(path.read_text())
+                try:
+                    m = IndexMeta.model_validate_json(path.read_bytes())
+                except (OSError, ValueError) as e:  # the tool one reaches for to diagnose a broken knowledge base: it says what is broken
+                    problem = f"cannot read {path} ({type(e).__name__}); rebuild the index with `intentkb index build --rebuild`"
+                    indexes.append(IndexState(name=name, kind="unreadable", count=0, model="", problem=problem))
+                    continue
                 indexes.append(IndexState(name=name, kind=m.kind, count=m.count, model=m.model, recall_at_10=m.recall_at_10))
         return StatusAnswer(
             version=__version__,

@@ -52,6 +52,7 @@ class IndexMeta(BaseModel):
     count: int = 0
     weak_below: float | None = None  # products: a direct match scoring less is marked weak (calibrated at build)
     calibrated_on: str | None = None
+    vectors_digest: str | None = None  # flat: of vectors.npy, which a mapped index searches instead of FAISS's own copy
     ids_digest: str | None = None  # of ids.jsonl: FAISS position p is its line p, so a file of another build answers other products (older indexes: None)
 
 
@@ -272,6 +273,7 @@ class VectorIndex:
             for g, h in zip(self.ids, self.hashes):
                 fh.write(json.dumps([g, h]) + "\n")
         self.meta.ids_digest = ids_digest(new)
+        self.meta.vectors_digest = file_digest(new / "vectors.npy") if self.meta.kind == "flat" else None
         private_write_text(new / "meta.json", self.meta.model_dump_json(indent=2))
         swap_in(new, directory)
 
@@ -304,7 +306,7 @@ class VectorIndex:
         ids, hashes = _read_ids(directory, meta, keep_hashes=not mmap)  # a mapped index is only searched: 10M hash strings are 0.8 GB
         out = cls(meta, index, ids, hashes)
         if mmap and meta.kind == "flat" and (directory / "vectors.npy").exists():
-            out.aligned = np.load(directory / "vectors.npy", mmap_mode="r", allow_pickle=False)
+            out.aligned = _aligned_vectors(directory, meta, index.ntotal)
         if meta.kind == "ivfpq":  # gigabytes at 10M: only the candidates' rows are read (module `exact_rows`)
             out.exact = ExactRows(directory / "vectors.npy")
         out.meta.count = sum(1 for g in ids if g is not None)
@@ -336,6 +338,23 @@ def _read_ids(directory: Path, meta: IndexMeta, *, keep_hashes: bool) -> tuple[l
     except (OSError, ValueError, TypeError) as e:  # JSON errors, undecodable bytes and rows that do not unpack into two
         raise IntentKBError(f"cannot read {directory / 'ids.jsonl'} ({type(e).__name__}: {str(e)[:120]}); {rebuild}") from None
     return ids, hashes
+
+
+def _aligned_vectors(directory: Path, meta: IndexMeta, n: int) -> np.ndarray:
+    """A flat index's vectors.npy, mapped: what a server searches instead of FAISS's own copy, so it
+    must be the build's (its digest) and of the index's shape (reordered rows answered other
+    products; another width was a 500 on every request)."""
+    path = directory / "vectors.npy"
+    rebuild = "rebuild the index with `intentkb index build --rebuild`"
+    try:
+        if meta.vectors_digest is not None and file_digest(path) != meta.vectors_digest:
+            raise IntentKBError(f"{path} is not the file this index was built with; {rebuild}")
+        aligned = np.load(path, mmap_mode="r", allow_pickle=False)
+    except (OSError, ValueError, EOFError) as e:
+        raise IntentKBError(f"cannot read {path} ({type(e).__name__}); {rebuild}") from None
+    if aligned.shape != (n, meta.dim) or aligned.dtype != np.float32:
+        raise IntentKBError(f"{path} holds {aligned.shape} {aligned.dtype}, not the index's ({n}, {meta.dim}) float32; {rebuild}")
+    return aligned
 
 
 def staging_dir(directory: Path) -> Path:

@@ -8,26 +8,20 @@ those servers instead."""
 from __future__ import annotations
 
 import json
-from urllib.parse import urlsplit
+import re
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-LOOPBACK_NAMES = frozenset({"127.0.0.1", "localhost", "[::1]"})
+_LOOPBACK_HOST = re.compile(r"(?:127\.0\.0\.1|localhost|\[::1\])(?::[0-9]{1,5})?")  # a Host header: name, then a port or nothing
+_LOOPBACK_ORIGIN = re.compile(r"https?://" + _LOOPBACK_HOST.pattern)
 
 
-def host_name(value: str) -> str:
-    """`Host` without its port: `127.0.0.1:8765` → `127.0.0.1`, `[::1]:8765` → `[::1]`."""
-    if value.startswith("["):
-        return value[: value.find("]") + 1] if "]" in value else value
-    return value.rsplit(":", 1)[0] if value.count(":") == 1 else value
+def loopback_host(value: str) -> bool:
+    return _LOOPBACK_HOST.fullmatch(value.lower()) is not None
 
 
-def loopback_origin(origin: str) -> bool:
-    try:
-        parts = urlsplit(origin)
-        return parts.scheme in ("http", "https") and host_name(parts.netloc.lower()) in LOOPBACK_NAMES and "@" not in parts.netloc
-    except ValueError:
-        return False
+def loopback_origin(value: str) -> bool:
+    return _LOOPBACK_ORIGIN.fullmatch(value.lower()) is not None
 
 
 class LoopbackOnly:
@@ -38,13 +32,13 @@ class LoopbackOnly:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
-            headers = dict(scope.get("headers") or [])
-            host = headers.get(b"host", b"").decode("latin-1").lower()
-            origin = headers.get(b"origin")
-            if host_name(host) not in LOOPBACK_NAMES:
+            headers = scope.get("headers") or []
+            hosts = [v.decode("latin-1") for k, v in headers if k == b"host"]
+            origins = [v.decode("latin-1") for k, v in headers if k == b"origin"]  # every one: with two, a framework may read either
+            if len(hosts) != 1 or not loopback_host(hosts[0]):
                 await _refuse(send, 421, "this server listens on loopback and answers requests to 127.0.0.1, localhost or [::1] only")
                 return
-            if origin is not None and not loopback_origin(origin.decode("latin-1")):
+            if not all(loopback_origin(o) for o in origins):
                 await _refuse(send, 403, "requests from web pages other than this machine's are refused")
                 return
         await self.app(scope, receive, send)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import urllib.error
 import urllib.request
@@ -17,6 +18,7 @@ from ..errors import IntentKBError
 from ..private import private_write_text
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")  # the hosts a server may listen on without a token
+TOKEN = re.compile(r"[\x21-\x7e]+")  # a bearer token: what an Authorization header carries as one word
 
 if TYPE_CHECKING:  # fastapi, under the limits, is for the server only: `intentkb retrieve` looks for one
     from .limits import ApiLimits
@@ -62,6 +64,8 @@ def serve(
         )
         if token:
             os.environ["INTENTKB_SERVE_TOKEN"] = token
+        else:  # a blank variable is no token here: the workers must not read it as one
+            os.environ.pop("INTENTKB_SERVE_TOKEN", None)
         config = uvicorn.Config("intentkb.serve.worker:create", factory=True, host=host, port=port, log_level=log_level, access_log=False, workers=workers)
     else:
         config = uvicorn.Config(
@@ -131,9 +135,11 @@ def find_server(settings: Settings, timeout: float = 0.5) -> Found | None:
 
     if rec.get("model") != settings_key(settings) or rec.get("vectors", "faiss") != settings.vector_backend:
         return None  # a server embedding with another model (or searching elsewhere) answers other questions
-    token = rec.get("token") if isinstance(rec.get("token"), str) else os.environ.get("INTENTKB_SERVE_TOKEN")
+    token = rec.get("token") if isinstance(rec.get("token"), str) else (os.environ.get("INTENTKB_SERVE_TOKEN") or "").strip()
     if rec.get("token") is True and not token:
         return None  # an older record: it says a token is needed, not which
+    if token and not TOKEN.fullmatch(token):  # it goes into a header: CR, LF or non-Latin-1 text was a traceback there
+        raise IntentKBError("the token for the running intentkb serve (INTENTKB_SERVE_TOKEN or its record) is not printable ASCII without spaces")
     try:
         with urllib.request.urlopen(f"{rec['url']}/health", timeout=timeout) as r:
             if json.loads(r.read()).get("status") == "ok":

@@ -17,7 +17,7 @@ def create() -> FastAPI:
     conf = json.loads(os.environ.get("INTENTKB_SERVE_WORKER") or "{}")
     return create_app(
         Settings(),
-        token=os.environ.get("INTENTKB_SERVE_TOKEN") or None,
+        token=(os.environ.get("INTENTKB_SERVE_TOKEN") or "").strip() or None,  # as the supervisor read it
         limits=ApiLimits.model_validate(conf.get("limits") or {}),
         reranker=conf.get("reranker"),
         host=conf.get("host") or "127.0.0.1",

@@ -154,11 +154,12 @@ def test_every_tool_answers_as_the_cli_does(home: Path) -> None:
             assert "MATCH" in getattr(text, "text", "")
             prompt = await s.get_prompt("plan_purchases", {"objective": "start longboarding"})
             assert "retrieve_products" in getattr(prompt.messages[0].content, "text", "")
-            for k in ("3\n", "\u0663", "0", "101", "x"):  # the attack of the MCP fixes: "Error rendering prompt", no reason
+            for k in ("3\n", "\u0663", "0", "101", "x", "1" * 5000):  # the attack of the MCP fixes: "Error rendering prompt", no reason
                 with pytest.raises(MCPError, match="k must be a whole number from 1 to 100"):
                     await s.get_prompt("plan_purchases", {"objective": "start longboarding", "k": k})
-            with pytest.raises(MCPError, match="objective"):
-                await s.get_prompt("plan_purchases", {"objective": "a\x00b"})
+            for objective in ("a\x00b", "\x01\x02", "x\x1b[2J"):  # the second attack: control characters went into the prompt
+                with pytest.raises(MCPError, match="objective"):
+                    await s.get_prompt("plan_purchases", {"objective": objective})
 
     _run(scenario)
 

@@ -35,3 +35,19 @@ def test_named_queries_run_under_the_outside_limits(state) -> None:
     with pytest.raises(IntentKBError, match="rows"):
         tools.run_named_query("count_edge_types")  # 11 edge types: past 5 rows, refused like any outside query
     assert len(KbTools(state).run_named_query("count_edge_types").rows) == 11
+
+
+def test_kb_status_says_which_index_cannot_be_read(state) -> None:
+    """The second attack: a damaged meta.json made kb_status fail with no reason, the tool one
+    reaches for to diagnose a broken knowledge base."""
+    from intentkb.retrieval.index import index_dir
+
+    meta = index_dir(state.settings, "products") / "meta.json"
+    saved = meta.read_bytes()
+    try:
+        meta.write_text('{"count": "many"}')
+        got = {i.name: i for i in KbTools(state).kb_status().indexes}
+        assert got["products"].kind == "unreadable" and "rebuild" in (got["products"].problem or "")
+        assert got["intentions"].problem is None and got["intentions"].count > 0
+    finally:
+        meta.write_bytes(saved)

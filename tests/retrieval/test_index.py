@@ -3,6 +3,8 @@ rebuild, and refusal to mix models."""
 
 from __future__ import annotations
 
+import os
+
 import faiss
 import numpy as np
 import pytest
@@ -152,6 +154,12 @@ FLAT_DAMAGES = {
     "ids.jsonl with NUL bytes": lambda d: (d / "ids.jsonl").write_bytes(b"\x00" * 100),
     "ids.jsonl reordered": _shuffled,  # the attack of the damaged-index fix: it answered other products
 }
+MAPPED_DAMAGES = {  # vectors.npy: what a mapped flat index (a server's) searches
+    "vectors.npy reordered": lambda d: np.save(d / "vectors.npy", np.load(d / "vectors.npy")[::-1].copy()),  # the second attack: other products
+    "vectors.npy narrower": lambda d: np.save(d / "vectors.npy", np.load(d / "vectors.npy")[:, :10].copy()),  # a 500 on every request
+    "vectors.npy cut short": lambda d: os.truncate(d / "vectors.npy", 1000),
+    "vectors.npy a directory": lambda d: ((d / "vectors.npy").unlink(), (d / "vectors.npy").mkdir()),
+}
 
 
 @pytest.mark.parametrize("damage", list(FLAT_DAMAGES))
@@ -162,3 +170,13 @@ def test_a_damaged_flat_index_is_a_clear_error_never_a_wrong_answer(tmp_path, da
     for mmap in (False, True):
         with pytest.raises(IntentKBError, match="rebuild"):
             VectorIndex.load(tmp_path / "ix", model="m", mmap=mmap)
+
+
+@pytest.mark.parametrize("damage", list(MAPPED_DAMAGES))
+def test_a_damaged_vectors_file_of_a_mapped_flat_index_is_a_clear_error(tmp_path, damage):
+    v = unit_vectors(500, seed=6)
+    VectorIndex.build("intentions", "m", [f"i{k}" for k in range(500)], v).save(tmp_path / "ix")
+    MAPPED_DAMAGES[damage](tmp_path / "ix")
+    assert VectorIndex.load(tmp_path / "ix", model="m").search(v[:2], 1)[0][0][0] == "i0"  # loaded whole: FAISS's own copy
+    with pytest.raises(IntentKBError, match="rebuild"):
+        VectorIndex.load(tmp_path / "ix", model="m", mmap=True)

@@ -171,17 +171,33 @@ def test_a_loopback_server_answers_loopback_names_and_pages_only(served):
     """The MCP audit's neighbour: a tokenless `intentkb serve` answered `Host: evil.example.com`, so
     a web page could read the graph through DNS rebinding. Now 421 for a foreign Host and 403 for a
     foreign Origin, in one process and in each worker of `--workers 2`."""
-    _, _, start = served
-    for args in ((), ("--workers", "2")):
-        url = start(None, *args)
+    _, settings, start = served
+    # a blank token is no token, in every worker too (the second attack: the workers read it raw and answered 401 to all)
+    for token, args in ((None, ()), ("   ", ("--workers", "2"))):
+        url = start(token, *args)
         port = url.rsplit(":", 1)[1]
         for host in (f"localhost:{port}", f"127.0.0.1:{port}", f"[::1]:{port}", "LOCALHOST"):
             assert _with_headers(url + "/cypher", {"Host": host}) == 200, host
-        for host in ("evil.example.com", f"evil.example.com:{port}", f"localhost.:{port}", f"127.0.0.1.evil.example.com:{port}", f"user@127.0.0.1:{port}"):
+        bad_hosts = ["evil.example.com", f"evil.example.com:{port}", f"localhost.:{port}", f"127.0.0.1.evil.example.com:{port}", f"user@127.0.0.1:{port}"]
+        bad_hosts += ["[::1]evil.com", "localhost:evil.com", f"127.0.0.1:{port}@evil.com", "localhost:99999999"]  # the second attack
+        for host in bad_hosts:
             assert _with_headers(url + "/cypher", {"Host": host}) == 421, host
         assert _with_headers(url + "/cypher", {"Origin": f"http://localhost:{port}"}) == 200
-        for origin in ("http://evil.example.com", "null", f"http://evil.example.com@127.0.0.1:{port}".replace("@", ".")):
+        for origin in ("http://evil.example.com", "null", f"http://evil.example.com.127.0.0.1:{port}", "http://[::1]evil.com", "http://localhost:99999999"):
             assert _with_headers(url + "/cypher", {"Origin": origin}) == 403, origin
+        import http.client
+
+        conn = http.client.HTTPConnection("127.0.0.1", int(port), timeout=60)
+        conn.putrequest("GET", "/health")
+        for origin in ("http://evil.example.com", f"http://localhost:{port}"):  # two Origins: every one is checked
+            conn.putheader("Origin", origin)
+        conn.endheaders()
+        assert conn.getresponse().status == 403
+        conn.close()
+    # a token the CLI would put in a header must be one (CR or non-Latin-1 text was a traceback in http.client)
+    env = {"INTENTKB_GRAPH": settings.graph_name, "INTENTKB_SERVE_TOKEN": "tok\u20ac"}
+    res = CliRunner().invoke(cli, ["--data-dir", str(settings.data_dir), "retrieve", "a helmet for skating"], env=env)
+    assert res.exit_code == 1 and "printable ASCII" in res.output and isinstance(res.exception, SystemExit), (res.output, res.exception)
 
 
 def test_the_api_holds_to_its_own_openapi_schema(served, tmp_path):
