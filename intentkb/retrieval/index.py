@@ -11,8 +11,6 @@ drops deleted ids.
 
 from __future__ import annotations
 
-import hashlib
-import itertools
 import json
 import math
 import os
@@ -29,6 +27,7 @@ from ..config import Settings
 from ..errors import IntentKBError
 from ..private import private_dir, private_file, private_open, private_write_text
 from .exact_rows import ExactRows, refined_search
+from .index_files import aligned_vectors, file_digest, ids_digest, read_ids
 from .keys import settings_key
 
 IVF_THRESHOLD = 200_000
@@ -54,20 +53,6 @@ class IndexMeta(BaseModel):
     calibrated_on: str | None = None
     vectors_digest: str | None = None  # flat: of vectors.npy, which a mapped index searches instead of FAISS's own copy
     ids_digest: str | None = None  # of ids.jsonl: FAISS position p is its line p, so a file of another build answers other products (older indexes: None)
-
-
-def file_digest(path: Path) -> str:
-    """blake2b of a file (~1 GB/s): written beside what a build saves, checked when it is read."""
-    h = hashlib.blake2b(digest_size=16)
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def ids_digest(directory: Path) -> str:
-    """The digest of an index's ids.jsonl: which build its positions belong to."""
-    return file_digest(directory / "ids.jsonl")
 
 
 class ModelMismatch(IntentKBError):
@@ -303,10 +288,10 @@ class VectorIndex:
             raise IntentKBError(f"index in {directory} is not the {meta.kind} index its meta.json says ({type(actual).__name__}); rebuild it")
         if meta.kind in ("ivf", "ivfpq") and meta.nprobe:
             cast(Any, index).nprobe = meta.nprobe
-        ids, hashes = _read_ids(directory, meta, keep_hashes=not mmap)  # a mapped index is only searched: 10M hash strings are 0.8 GB
+        ids, hashes = read_ids(directory, meta, keep_hashes=not mmap)  # a mapped index is only searched: 10M hash strings are 0.8 GB
         out = cls(meta, index, ids, hashes)
         if mmap and meta.kind == "flat" and (directory / "vectors.npy").exists():
-            out.aligned = _aligned_vectors(directory, meta, index.ntotal)
+            out.aligned = aligned_vectors(directory, meta, index.ntotal)
         if meta.kind == "ivfpq":  # gigabytes at 10M: only the candidates' rows are read (module `exact_rows`)
             out.exact = ExactRows(directory / "vectors.npy")
         out.meta.count = sum(1 for g in ids if g is not None)
@@ -314,47 +299,6 @@ class VectorIndex:
         if index.ntotal != out.meta.count or (out.exact is not None and out.exact.shape != (len(ids), meta.dim)):
             raise IntentKBError(f"index in {directory} is inconsistent ({index.ntotal} vectors, {out.meta.count} ids); rebuild it")
         return out
-
-
-def _read_ids(directory: Path, meta: IndexMeta, *, keep_hashes: bool) -> tuple[list[str | None], list[str | None]]:
-    """ids.jsonl, line p the id (and text hash) at FAISS position p, checked against the digest
-    the build wrote into meta.json: a file of another build (or reordered) is refused, not served.
-    Rows are checked one by one only for an index saved before digests (10M rows: +10 s)."""
-    rebuild = "rebuild the index with `intentkb index build --rebuild`"
-    try:
-        if meta.ids_digest is not None and ids_digest(directory) != meta.ids_digest:
-            raise IntentKBError(f"{directory / 'ids.jsonl'} is not the file this index was built with; {rebuild}")
-        ids: list[str | None] = []
-        hashes: list[str | None] = []
-        with open(directory / "ids.jsonl", encoding="utf-8") as fh:
-            for line in fh:
-                g, h = json.loads(line)
-                ids.append(g)
-                hashes.append(h if keep_hashes else None)
-        if meta.ids_digest is None and not all(isinstance(v, str) or v is None for v in itertools.chain(ids, hashes)):
-            raise ValueError("a row is not [id, hash]")
-    except FileNotFoundError:
-        raise IntentKBError(f"{directory / 'ids.jsonl'} is missing; {rebuild}") from None
-    except (OSError, ValueError, TypeError) as e:  # JSON errors, undecodable bytes and rows that do not unpack into two
-        raise IntentKBError(f"cannot read {directory / 'ids.jsonl'} ({type(e).__name__}: {str(e)[:120]}); {rebuild}") from None
-    return ids, hashes
-
-
-def _aligned_vectors(directory: Path, meta: IndexMeta, n: int) -> np.ndarray:
-    """A flat index's vectors.npy, mapped: what a server searches instead of FAISS's own copy, so it
-    must be the build's (its digest) and of the index's shape (reordered rows answered other
-    products; another width was a 500 on every request)."""
-    path = directory / "vectors.npy"
-    rebuild = "rebuild the index with `intentkb index build --rebuild`"
-    try:
-        if meta.vectors_digest is not None and file_digest(path) != meta.vectors_digest:
-            raise IntentKBError(f"{path} is not the file this index was built with; {rebuild}")
-        aligned = np.load(path, mmap_mode="r", allow_pickle=False)
-    except (OSError, ValueError, EOFError) as e:
-        raise IntentKBError(f"cannot read {path} ({type(e).__name__}); {rebuild}") from None
-    if aligned.shape != (n, meta.dim) or aligned.dtype != np.float32:
-        raise IntentKBError(f"{path} holds {aligned.shape} {aligned.dtype}, not the index's ({n}, {meta.dim}) float32; {rebuild}")
-    return aligned
 
 
 def staging_dir(directory: Path) -> Path:

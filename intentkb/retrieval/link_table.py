@@ -29,7 +29,7 @@ from pydantic import BaseModel
 from ..kb.queries import keyset_pages
 from ..kb.store import GraphStore
 from ..private import private_dir, private_file, private_write_text
-from .index import file_digest, ids_digest
+from .index_files import file_digest, ids_digest
 
 VIAS = ("EXPLAINS", "AT")
 PAGE = 100_000  # as the index's own text pages: each page query scans what remains

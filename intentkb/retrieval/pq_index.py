@@ -25,7 +25,8 @@ import numpy as np
 
 from ..errors import IntentKBError
 from ..private import private_open, private_write_text
-from .index import IndexMeta, VectorIndex, ids_digest, staging_dir, swap_in
+from .index import IndexMeta, VectorIndex, staging_dir, swap_in
+from .index_files import ids_digest
 
 PQ_THRESHOLD = 4_000_000  # from here on an index is IVF-PQ (float16 lists of 384 dims would need 3 GB)
 REFINE = 10  # candidates scored exactly per result wanted

@@ -238,12 +238,15 @@ def test_a_short_query_is_answered_while_four_long_ones_run(data_dir):
     with open_store(embedded_settings) as st:
         for _ in range(3):
             t0 = time.monotonic()
-            assert st.run("RETURN 1 AS one") == [{"one": 1}]
-            took.append(time.monotonic() - t0)
+            try:
+                assert st.run("RETURN 1 AS one") == [{"one": 1}]
+                took.append(time.monotonic() - t0)
+            except StoreRestarted:  # a loaded machine: the supervisor ended a long query past its grace, and this one with it
+                assert st.run("RETURN 1 AS one") == [{"one": 1}]  # asked again, as the error says; not a queueing time
             time.sleep(0.2)
     for t in threads:
         t.join(timeout=120)
-    assert max(took) < 2.5, took  # at most the quick lane's second, when a long query holds it
+    assert took and max(took) < 2.5, took  # at most the quick lane's second, when a long query holds it
     assert len(errors) == 4 and all("timed out" in e or "not started" in e or e == "stopped by a restart" for e in errors), errors
 
 
