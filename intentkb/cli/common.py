@@ -48,7 +48,7 @@ def server_token(token_file: Path | None, token_arg: str | None, env: str) -> st
 def refuse_if_open(host: str, token: str | None) -> None:
     """Off loopback a server cannot tell its own names from a DNS-rebinding page's, and anyone who
     reaches the address could query the graph: a token is required there, as for `intentkb mcp --http`."""
-    from ..serve.running import LOOPBACK
+    from ..serve.hosts import LOOPBACK
 
     if host not in LOOPBACK and not token:
         raise click.UsageError(f"listening on {host} needs a token (--token-file FILE or INTENTKB_SERVE_TOKEN): anyone who reaches it could query the graph")

@@ -66,7 +66,7 @@ def mcp_cmd(
     from ..mcp.server import run_stdio
     from ..mcp.tools import McpLimits
     from ..retrieval.rerank import reranker_location
-    from ..serve.running import LOOPBACK
+    from ..serve.hosts import LOOPBACK
 
     settings = settings_of(ctx)
     address = _address(http)

@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 from ..config import Settings
-from ..serve.running import LOOPBACK
+from ..serve.hosts import LOOPBACK
 from .server import build_server, open_tools
 from .tools import McpLimits
 

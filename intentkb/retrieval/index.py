@@ -288,10 +288,10 @@ class VectorIndex:
             raise IntentKBError(f"index in {directory} is not the {meta.kind} index its meta.json says ({type(actual).__name__}); rebuild it")
         if meta.kind in ("ivf", "ivfpq") and meta.nprobe:
             cast(Any, index).nprobe = meta.nprobe
-        ids, hashes = read_ids(directory, meta, keep_hashes=not mmap)  # a mapped index is only searched: 10M hash strings are 0.8 GB
+        ids, hashes = read_ids(directory, meta.ids_digest, keep_hashes=not mmap)  # a mapped index is only searched: 10M hash strings are 0.8 GB
         out = cls(meta, index, ids, hashes)
         if mmap and meta.kind == "flat" and (directory / "vectors.npy").exists():
-            out.aligned = aligned_vectors(directory, meta, index.ntotal)
+            out.aligned = aligned_vectors(directory, meta.vectors_digest, (index.ntotal, meta.dim))
         if meta.kind == "ivfpq":  # gigabytes at 10M: only the candidates' rows are read (module `exact_rows`)
             out.exact = ExactRows(directory / "vectors.npy")
         out.meta.count = sum(1 for g in ids if g is not None)

@@ -9,14 +9,10 @@ import hashlib
 import itertools
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..errors import IntentKBError
-
-if TYPE_CHECKING:
-    from .index import IndexMeta
 
 REBUILD = "rebuild the index with `intentkb index build --rebuild`"
 
@@ -35,12 +31,12 @@ def ids_digest(directory: Path) -> str:
     return file_digest(directory / "ids.jsonl")
 
 
-def read_ids(directory: Path, meta: IndexMeta, *, keep_hashes: bool) -> tuple[list[str | None], list[str | None]]:
+def read_ids(directory: Path, digest: str | None, *, keep_hashes: bool) -> tuple[list[str | None], list[str | None]]:
     """ids.jsonl, line p the id (and text hash) at FAISS position p, checked against the digest
     the build wrote into meta.json: a file of another build (or reordered) is refused, not served.
     Rows are checked one by one only for an index saved before digests (10M rows: +10 s)."""
     try:
-        if meta.ids_digest is not None and ids_digest(directory) != meta.ids_digest:
+        if digest is not None and ids_digest(directory) != digest:
             raise IntentKBError(f"{directory / 'ids.jsonl'} is not the file this index was built with; {REBUILD}")
         ids: list[str | None] = []
         hashes: list[str | None] = []
@@ -49,7 +45,7 @@ def read_ids(directory: Path, meta: IndexMeta, *, keep_hashes: bool) -> tuple[li
                 g, h = json.loads(line)
                 ids.append(g)
                 hashes.append(h if keep_hashes else None)
-        if meta.ids_digest is None and not all(isinstance(v, str) or v is None for v in itertools.chain(ids, hashes)):
+        if digest is None and not all(isinstance(v, str) or v is None for v in itertools.chain(ids, hashes)):
             raise ValueError("a row is not [id, hash]")
     except FileNotFoundError:
         raise IntentKBError(f"{directory / 'ids.jsonl'} is missing; {REBUILD}") from None
@@ -58,17 +54,17 @@ def read_ids(directory: Path, meta: IndexMeta, *, keep_hashes: bool) -> tuple[li
     return ids, hashes
 
 
-def aligned_vectors(directory: Path, meta: IndexMeta, n: int) -> np.ndarray:
+def aligned_vectors(directory: Path, digest: str | None, shape: tuple[int, int]) -> np.ndarray:
     """A flat index's vectors.npy, mapped: what a server searches instead of FAISS's own copy, so it
     must be the build's (its digest) and of the index's shape (reordered rows answered other
     products; another width was a 500 on every request)."""
     path = directory / "vectors.npy"
     try:
-        if meta.vectors_digest is not None and file_digest(path) != meta.vectors_digest:
+        if digest is not None and file_digest(path) != digest:
             raise IntentKBError(f"{path} is not the file this index was built with; {REBUILD}")
         aligned = np.load(path, mmap_mode="r", allow_pickle=False)
     except (OSError, ValueError, EOFError) as e:
         raise IntentKBError(f"cannot read {path} ({type(e).__name__}); {REBUILD}") from None
-    if aligned.shape != (n, meta.dim) or aligned.dtype != np.float32:
-        raise IntentKBError(f"{path} holds {aligned.shape} {aligned.dtype}, not the index's ({n}, {meta.dim}) float32; {REBUILD}")
+    if aligned.shape != shape or aligned.dtype != np.float32:
+        raise IntentKBError(f"{path} holds {aligned.shape} {aligned.dtype}, not the index's {shape} float32; {REBUILD}")
     return aligned

@@ -34,9 +34,8 @@ from ..errors import IntentKBError
 from ..kb.guard import QueryRefused, ResultCaps, ResultTooLarge
 from ..retrieval.fusion import ProductHit
 from ..retrieval.retrieve import StepProducts
-from .hosts import LoopbackOnly
+from .hosts import LOOPBACK, LoopbackOnly
 from .limits import ApiLimits, SizeLimits, validation_error
-from .running import LOOPBACK
 from .state import KbState
 
 MAX_DETAIL = 500  # characters of an error message

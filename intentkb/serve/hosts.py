@@ -9,8 +9,12 @@ from __future__ import annotations
 
 import json
 import re
+from typing import TYPE_CHECKING
 
-from starlette.types import ASGIApp, Receive, Scope, Send
+if TYPE_CHECKING:  # the CLI reads LOOPBACK from here without loading starlette
+    from starlette.types import ASGIApp, Receive, Scope, Send
+
+LOOPBACK = ("127.0.0.1", "localhost", "::1")  # the hosts a server may listen on without a token
 
 _LOOPBACK_HOST = re.compile(r"(?:127\.0\.0\.1|localhost|\[::1\])(?::[0-9]{1,5})?")  # a Host header: name, then a port or nothing
 _LOOPBACK_ORIGIN = re.compile(r"https?://" + _LOOPBACK_HOST.pattern)

@@ -17,7 +17,6 @@ from ..config import Settings
 from ..errors import IntentKBError
 from ..private import private_write_text
 
-LOOPBACK = ("127.0.0.1", "localhost", "::1")  # the hosts a server may listen on without a token
 TOKEN = re.compile(r"[\x21-\x7e]+")  # a bearer token: what an Authorization header carries as one word
 
 if TYPE_CHECKING:  # fastapi, under the limits, is for the server only: `intentkb retrieve` looks for one
