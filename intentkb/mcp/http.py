@@ -10,14 +10,13 @@ logs are written with control characters escaped: a Host header must not paint t
 from __future__ import annotations
 
 import hmac
-import json
 import logging
 import re
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 from ..config import Settings
-from ..serve.hosts import LOOPBACK
+from ..serve.hosts import LOOPBACK, refuse
 from .server import build_server, open_tools
 from .tools import McpLimits
 
@@ -36,10 +35,7 @@ def bearer_guard(app: ASGI, token: str | None) -> ASGI:
         if scope["type"] == "http":
             scheme, _, given = dict(scope.get("headers") or []).get(b"authorization", b"").partition(b" ")
             if scheme.lower() != b"bearer" or not hmac.compare_digest(given.strip(), expected):
-                body = json.dumps({"detail": "a bearer token is required"}).encode()
-                headers = [(b"content-type", b"application/json"), (b"www-authenticate", b"Bearer"), (b"content-length", str(len(body)).encode())]
-                await send({"type": "http.response.start", "status": 401, "headers": headers})
-                await send({"type": "http.response.body", "body": body})
+                await refuse(send, 401, "a bearer token is required", ((b"www-authenticate", b"Bearer"),))
                 return
         await app(scope, receive, send)
 

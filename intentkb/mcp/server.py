@@ -160,9 +160,10 @@ def build_server(tools: KbTools) -> MCPServer:
         # rendering prompt" and no reason; an MCPError reaches the client as it is
         if not (k.isascii() and k.isdigit() and len(k) <= 3 and 1 <= int(k) <= 100):
             raise MCPError(INVALID_PARAMS, f"k must be a whole number from 1 to 100, not {k[:20]!a}")
-        if not 1 <= len(objective.strip()) <= 500 or not objective.strip().isprintable() or unsendable(objective):
+        objective = objective.strip()
+        if not 1 <= len(objective) <= 500 or not objective.isprintable() or unsendable(objective):
             raise MCPError(INVALID_PARAMS, "objective must be 1 to 500 characters of printable text")
-        return PLAN_PROMPT.format(objective=objective.strip(), k=int(k))
+        return PLAN_PROMPT.format(objective=objective, k=int(k))
 
     return server
 

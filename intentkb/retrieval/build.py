@@ -196,7 +196,7 @@ def build_index(
     else:
         index.save(directory)
     if name == "intentions":  # retrieval's links of these intentions, beside them (module `link_table`)
-        ensure_table(store, directory, index.ids, read=(links, counts))
+        ensure_table(store, directory, index.ids, digest=index.meta.ids_digest, read=(links, counts))
     report.index_seconds = round(time.monotonic() - t - (0 if report.rebuilt else report.embed_seconds), 2)
     report.encoded = embedder.encoded - encoded_before
     m = index.meta

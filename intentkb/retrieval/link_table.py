@@ -187,14 +187,17 @@ def ensure_table(
     index_directory: Path,
     ids: Sequence[str | None],
     *,
+    digest: str | None = None,
     rebuild: bool = False,
     echo: Callable[[str], None] | None = None,
     read: tuple[dict[str, tuple[str | None, list[str], list[str]]], dict[str, int]] | None = None,
 ) -> LinkTable:
     """The table of this index build, checked against the graph's counts; read again from the
     graph when missing, of another build, or stale (and saved for the next reader). `read`: the
-    links and counts `index build` took in its own pass over the intentions (no second read)."""
-    digest = ids_digest(index_directory)
+    links and counts `index build` took in its own pass over the intentions (no second read).
+    `digest`: of the index's ids.jsonl, as its meta.json records it and its load checked (the file
+    is not read again); computed here for an index saved before digests."""
+    digest = digest or ids_digest(index_directory)
     where = table_dir(index_directory)
     if read is not None:
         built = LinkTable.build(read[0], ids, digest, read[1])

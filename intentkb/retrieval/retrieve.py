@@ -93,7 +93,7 @@ class Retriever:
             self.index = GraphVectorIndex.load(store, settings, "intentions", settings_key(settings))
         else:
             self.index = faiss_index = index or self._intentions_index(store, settings, mmap)
-            self.links = ensure_table(store, index_dir(settings, "intentions"), faiss_index.ids) if index is None else None
+            self.links = ensure_table(store, index_dir(settings, "intentions"), faiss_index.ids, digest=faiss_index.meta.ids_digest) if index is None else None
         self._links_checked = time.monotonic()
         self.products: VectorIndex | GraphVectorIndex | None = products
         if products is None and hybrid and in_graph and (graph_meta_dir(settings, "products") / "meta.json").exists():
@@ -174,7 +174,7 @@ class Retriever:
         if self.links is not None and time.monotonic() - self._links_checked >= LINK_CHECK_S:
             assert isinstance(self.index, VectorIndex)  # a link table is a FAISS index's
             if self.links.meta.counts != graph_counts(self.store):  # the index it belongs to is this retriever's: only the graph can move
-                self.links = ensure_table(self.store, index_dir(self.settings, "intentions"), self.index.ids)
+                self.links = ensure_table(self.store, index_dir(self.settings, "intentions"), self.index.ids, digest=self.index.meta.ids_digest)
             self._links_checked = time.monotonic()
 
     def _products_from_table(self, vectors: np.ndarray, k: int, threshold: float | None, checked: bool = False) -> list[list[ProductHit]]:
@@ -195,7 +195,7 @@ class Retriever:
         )
         if len(rows) < len(pairs) and not checked:
             assert isinstance(self.index, VectorIndex)
-            self.links = ensure_table(self.store, index_dir(self.settings, "intentions"), self.index.ids, rebuild=True)
+            self.links = ensure_table(self.store, index_dir(self.settings, "intentions"), self.index.ids, digest=self.index.meta.ids_digest, rebuild=True)
             self._links_checked = time.monotonic()
             return self._products_from_table(vectors, k, threshold, checked=True)
         for hits in out:

@@ -40,17 +40,17 @@ class LoopbackOnly:
             hosts = [v.decode("latin-1") for k, v in headers if k == b"host"]
             origins = [v.decode("latin-1") for k, v in headers if k == b"origin"]  # every one: with two, a framework may read either
             if len(hosts) != 1 or not loopback_host(hosts[0]):
-                await _refuse(send, 421, "this server listens on loopback and answers requests to 127.0.0.1, localhost or [::1] only")
+                await refuse(send, 421, "this server listens on loopback and answers requests to 127.0.0.1, localhost or [::1] only")
                 return
             if not all(loopback_origin(o) for o in origins):
-                await _refuse(send, 403, "requests from web pages other than this machine's are refused")
+                await refuse(send, 403, "requests from web pages other than this machine's are refused")
                 return
         await self.app(scope, receive, send)
 
 
-async def _refuse(send: Send, status: int, detail: str) -> None:
+async def refuse(send: Send, status: int, detail: str, headers: tuple[tuple[bytes, bytes], ...] = ()) -> None:
+    """An ASGI answer `{"detail": …}` sent before the app sees the request (the guards of serve and mcp --http)."""
     body = json.dumps({"detail": detail}).encode()
-    await send(
-        {"type": "http.response.start", "status": status, "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]}
-    )
+    head = [(b"content-type", b"application/json"), *headers, (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": status, "headers": head})
     await send({"type": "http.response.body", "body": body})
