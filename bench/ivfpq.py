@@ -226,14 +226,16 @@ def main() -> None:
     for label, key, fmt, target, ok in rows:
         verdict = "" if ok is None else (" met" if ok(med[key]) else " **not met**")
         if ok is not None and not ok(med[key]):
-            missed.append(label)
+            missed.append(f"{label} past the target")
         print(f"| {label} | {fmt.format(med[key])} | {fmt.format(rng[key][0])}–{fmt.format(rng[key][1])} | {target}{verdict} |")
     print(
         f"| the same, first process on a cold page cache: recall@10, p50 / p99 ms | {cold['recall']:.4f}, {cold['p50_ms']:.2f} / {cold['p99_ms']:.2f} "
         "| one run | (the targets are for the warm runs) |"
     )
+    if cold["recall"] != med["recall"]:  # the same index and queries: only the page cache differs
+        missed.append(f"the cold process's recall {cold['recall']:.4f} is not the warm runs' {med['recall']:.4f}")
     if missed:
-        sys.exit(f"FAILED: {'; '.join(missed)} past the target")
+        sys.exit(f"FAILED: {'; '.join(missed)}")
 
 
 if __name__ == "__main__":
