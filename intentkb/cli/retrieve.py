@@ -7,6 +7,7 @@ from typing import Any
 
 import click
 
+from ..errors import IntentKBError
 from ..kb.engines import open_store
 from .common import settings_of
 from .output import emit, print_format
@@ -36,7 +37,10 @@ def _retrieve(ctx: click.Context, text: str | None, k: int, script: str | None, 
             "rerank": wanted is not None,
         }
         out = call(found.url, "/retrieve", body, token=found.token)
-        return ([ProductHit.model_validate(h) for h in out.get("products") or []], [StepProducts.model_validate(s) for s in out.get("steps") or []])
+        try:
+            return ([ProductHit.model_validate(h) for h in out.get("products") or []], [StepProducts.model_validate(s) for s in out.get("steps") or []])
+        except (ValueError, TypeError):  # pydantic's ValidationError is a ValueError
+            raise IntentKBError(f"intentkb serve at {found.url} answered in a shape this intentkb does not read; stop it or restart it") from None
     from ..retrieval.rerank import Reranker, reranker_options  # the model and the index load here, not for a served answer
     from ..retrieval.retrieve import Retriever
 

@@ -68,6 +68,7 @@ def serve(
         raise click.UsageError("INTENTKB_VECTOR_BACKEND=graph needs a Neo4j store (INTENTKB_GRAPH_URI=bolt://…); the embedded store searches with faiss")
     refuse_if_open(host, token)
     procs = f", {workers} worker processes" if workers > 1 else ""
-    click.echo(f"intentkb serve on http://{host}:{port} (graph {settings_of(ctx).graph_name}{procs}); Ctrl-C stops it", err=True)
+    shown = f"[{host}]" if ":" in host else host
+    click.echo(f"intentkb serve on http://{shown}:{port} (graph {settings_of(ctx).graph_name}{procs}); Ctrl-C stops it", err=True)
     limits = ApiLimits(max_body=max_body, max_rows=max_rows, max_response=max_response, max_queries=max_queries)
     run_server(settings_of(ctx), host=host, port=port, token=token, limits=limits, reranker=reranker, workers=workers)

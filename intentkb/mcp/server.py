@@ -10,6 +10,7 @@ A tool's failure is an MCP tool error with the library's message; the server goe
 from __future__ import annotations
 
 import json
+import unicodedata
 from collections.abc import Callable
 from typing import Annotated, Any
 
@@ -161,8 +162,8 @@ def build_server(tools: KbTools) -> MCPServer:
         if not (k.isascii() and k.isdigit() and len(k) <= 3 and 1 <= int(k) <= 100):
             raise MCPError(INVALID_PARAMS, f"k must be a whole number from 1 to 100, not {k[:20]!a}")
         objective = objective.strip()
-        if not 1 <= len(objective) <= 500 or not objective.isprintable() or unsendable(objective):
-            raise MCPError(INVALID_PARAMS, "objective must be 1 to 500 characters of printable text")
+        if not 1 <= len(objective) <= 500 or unsendable(objective) or any(unicodedata.category(c) == "Cc" for c in objective):
+            raise MCPError(INVALID_PARAMS, "objective must be 1 to 500 characters of text, without control characters")
         return PLAN_PROMPT.format(objective=objective, k=int(k))
 
     return server

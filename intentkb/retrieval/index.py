@@ -291,7 +291,7 @@ class VectorIndex:
         ids, hashes = read_ids(directory, meta.ids_digest, keep_hashes=not mmap)  # a mapped index is only searched: 10M hash strings are 0.8 GB
         out = cls(meta, index, ids, hashes)
         if mmap and meta.kind == "flat" and (directory / "vectors.npy").exists():
-            out.aligned = aligned_vectors(directory, meta.vectors_digest, (index.ntotal, meta.dim))
+            out.aligned = aligned_vectors(directory, meta.vectors_digest, (index.ntotal, meta.dim), digests=meta.ids_digest is not None)
         if meta.kind == "ivfpq":  # gigabytes at 10M: only the candidates' rows are read (module `exact_rows`)
             out.exact = ExactRows(directory / "vectors.npy")
         out.meta.count = sum(1 for g in ids if g is not None)

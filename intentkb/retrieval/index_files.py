@@ -54,11 +54,14 @@ def read_ids(directory: Path, digest: str | None, *, keep_hashes: bool) -> tuple
     return ids, hashes
 
 
-def aligned_vectors(directory: Path, digest: str | None, shape: tuple[int, int]) -> np.ndarray:
+def aligned_vectors(directory: Path, digest: str | None, shape: tuple[int, int], *, digests: bool) -> np.ndarray:
     """A flat index's vectors.npy, mapped: what a server searches instead of FAISS's own copy, so it
     must be the build's (its digest) and of the index's shape (reordered rows answered other
-    products; another width was a 500 on every request)."""
+    products; another width was a 500 on every request). `digests`: the index was saved with
+    digests (meta.json has that of ids.jsonl), so this one cannot be missing."""
     path = directory / "vectors.npy"
+    if digest is None and digests:  # written by a build that records digests, yet without this one: not a build's meta.json
+        raise IntentKBError(f"{directory / 'meta.json'} records no digest of {path.name} beside that of ids.jsonl; {REBUILD}")
     try:
         if digest is not None and file_digest(path) != digest:
             raise IntentKBError(f"{path} is not the file this index was built with; {REBUILD}")

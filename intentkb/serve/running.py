@@ -4,6 +4,7 @@ torch, the model and the indexes itself when that record names a live server of 
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import re
@@ -72,7 +73,7 @@ def serve(
         )
     server = uvicorn.Server(config)
     path = record_path(settings)
-    shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::") else f"[{host}]" if ":" in host else host  # an IPv6 address in a URL is bracketed
     private_write_text(
         path,
         json.dumps(
@@ -123,10 +124,13 @@ def find_server(settings: Settings, timeout: float = 0.5) -> Found | None:
     """A live `intentkb serve` of this data directory and graph whose store answers, with the token
     it asks for (from its record, else INTENTKB_SERVE_TOKEN); None when there is none, or when it
     asks for a token this process cannot know (the caller then works locally)."""
-    try:
+    try:  # a record edited by hand or left by another version: no server, never a traceback
         rec = json.loads(record_path(settings).read_text())
         os.kill(int(rec["pid"]), 0)
-    except (OSError, ValueError, KeyError, TypeError):
+        url = rec["url"]
+        if not isinstance(url, str) or not url.startswith("http://"):
+            return None
+    except (OSError, ValueError, KeyError, TypeError, OverflowError, AttributeError):
         return None
     if rec.get("graph") != settings.graph_name:
         return None
@@ -140,16 +144,17 @@ def find_server(settings: Settings, timeout: float = 0.5) -> Found | None:
     if token and not TOKEN.fullmatch(token):  # it goes into a header: CR, LF or non-Latin-1 text was a traceback there
         raise IntentKBError("the token for the running intentkb serve (INTENTKB_SERVE_TOKEN or its record) is not printable ASCII without spaces")
     try:
-        with urllib.request.urlopen(f"{rec['url']}/health", timeout=timeout) as r:
-            if json.loads(r.read()).get("status") == "ok":
-                rr = rec.get("reranker")
-                return Found(str(rec["url"]), token or None, rr if isinstance(rr, str) else None)
-    except (OSError, ValueError):
+        with urllib.request.urlopen(f"{url}/health", timeout=timeout) as r:
+            health = json.loads(r.read())
+    except (OSError, ValueError, http.client.HTTPException):  # not an HTTP server there (any more), or a URL that is not one
         return None
-    return None
+    if not isinstance(health, dict) or health.get("status") != "ok":
+        return None
+    rr = rec.get("reranker")
+    return Found(url, token or None, rr if isinstance(rr, str) else None)
 
 
-def call(url: str, path: str, body: dict[str, Any], token: str | None = None, timeout: float = 60.0) -> Any:
+def call(url: str, path: str, body: dict[str, Any], token: str | None = None, timeout: float = 60.0) -> dict[str, Any]:
     """POST `body` as JSON to a running server; its error detail as an IntentKBError."""
     headers = {"Content-Type": "application/json"}
     if token:
@@ -157,10 +162,15 @@ def call(url: str, path: str, body: dict[str, Any], token: str | None = None, ti
     req = urllib.request.Request(url + path, data=json.dumps(body).encode(), headers=headers, method="POST")
     try:
         with urllib.request.urlopen(req, timeout=timeout) as r:
-            return json.loads(r.read())
+            out = json.loads(r.read())
     except urllib.error.HTTPError as e:
         try:
             detail = json.loads(e.read()).get("detail")
-        except ValueError:
+        except (ValueError, AttributeError):
             detail = None
         raise IntentKBError(f"intentkb serve at {url}: HTTP {e.code}: {detail or e.reason}") from None
+    except (OSError, ValueError, http.client.HTTPException) as e:  # it went away, or what answers is not it
+        raise IntentKBError(f"intentkb serve at {url} did not answer {path} ({type(e).__name__}); stop it or run the command again") from None
+    if not isinstance(out, dict):
+        raise IntentKBError(f"intentkb serve at {url} answered {path} with something other than a JSON object")
+    return out

@@ -157,6 +157,9 @@ def test_every_tool_answers_as_the_cli_does(home: Path) -> None:
             for k in ("3\n", "\u0663", "0", "101", "x", "1" * 5000):  # the attack of the MCP fixes: "Error rendering prompt", no reason
                 with pytest.raises(MCPError, match="k must be a whole number from 1 to 100"):
                     await s.get_prompt("plan_purchases", {"objective": "start longboarding", "k": k})
+            for objective in ("gift for my family \U0001f468\u200d\U0001f469\u200d\U0001f467", "\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645", "a\u00a0b"):
+                prompt = await s.get_prompt("plan_purchases", {"objective": objective})  # the third attack: joiners and marks are text
+                assert objective in getattr(prompt.messages[0].content, "text", "")
             for objective in ("a\x00b", "\x01\x02", "x\x1b[2J"):  # the second attack: control characters went into the prompt
                 with pytest.raises(MCPError, match="objective"):
                     await s.get_prompt("plan_purchases", {"objective": objective})

@@ -4,6 +4,7 @@ rebuild, and refusal to mix models."""
 from __future__ import annotations
 
 import os
+import re
 
 import faiss
 import numpy as np
@@ -159,6 +160,11 @@ MAPPED_DAMAGES = {  # vectors.npy: what a mapped flat index (a server's) searche
     "vectors.npy narrower": lambda d: np.save(d / "vectors.npy", np.load(d / "vectors.npy")[:, :10].copy()),  # a 500 on every request
     "vectors.npy cut short": lambda d: os.truncate(d / "vectors.npy", 1000),
     "vectors.npy a directory": lambda d: ((d / "vectors.npy").unlink(), (d / "vectors.npy").mkdir()),
+    # the third attack: reordered, with its digest taken out of a meta.json that keeps that of ids.jsonl
+    "vectors.npy reordered, its digest removed": lambda d: (
+        MAPPED_DAMAGES["vectors.npy reordered"](d),
+        (d / "meta.json").write_text(re.sub(r'"vectors_digest": "[0-9a-f]+"', '"vectors_digest": null', (d / "meta.json").read_text())),
+    ),
 }
 
 

@@ -343,6 +343,82 @@ def test_nul_and_undecodable_text_are_clear_errors_everywhere(served):
         assert r.returncode == 1 and b"Traceback" not in r.stderr and (b"NUL" in r.stderr or b"surrogate" in r.stderr), r.stderr[-2000:]
 
 
+def test_a_record_that_is_not_a_server_is_no_traceback(tmp_path, monkeypatch):
+    """The third attack: a hand-edited serve.json (no url, a url that is not one, a pid past 64
+    bits, something else answering) ended `intentkb retrieve` in KeyError, InvalidURL,
+    BadStatusLine, AttributeError or OverflowError. A record that names no usable server is none."""
+    import http.server
+
+    from intentkb.config import Settings
+    from intentkb.errors import IntentKBError
+    from intentkb.retrieval.keys import settings_key
+    from intentkb.serve.running import call, find_server, record_path
+
+    monkeypatch.delenv("INTENTKB_SERVE_TOKEN", raising=False)
+    settings = Settings(graph_uri="embedded").with_data_dir(tmp_path)
+    answers = {"/health": b"[]", "/retrieve": b"<html>not json</html>"}
+
+    class Other(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(answers["/health"])
+
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers["Content-Length"]))
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(answers["/retrieve"])
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    other = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Other)
+    threading.Thread(target=other.serve_forever, daemon=True).start()
+    here = f"http://127.0.0.1:{other.server_address[1]}"
+    base = {"pid": os.getpid(), "graph": settings.graph_name, "model": settings_key(settings), "vectors": settings.vector_backend}
+    try:
+        for rec in ({}, {"url": "http://127.0.0.1:abc"}, {"url": "http://127.0.0.1:1 x\n"}, {"url": 5}, {"url": here, "pid": 10**30}, {"url": here}):
+            record_path(settings).write_text(json.dumps({**base, **rec}))
+            assert find_server(settings) is None, rec  # the last: /health answers [] there
+        for body in (b"<html>", b"[]"):
+            answers["/retrieve"] = body
+            with pytest.raises(IntentKBError, match="serve at"):
+                call(here, "/retrieve", {"text": "x"})
+    finally:
+        other.shutdown()
+
+
+def test_a_server_on_ipv6_loopback_is_found_by_the_cli(served):
+    """The third attack: `serve --host ::1` recorded http://::1:PORT, whose Host its own check refused
+    (421), so the CLI silently worked alone."""
+    _, settings, _ = served
+    port = free_port()
+    env = {**os.environ, "INTENTKB_HOME": str(settings.data_dir), "INTENTKB_GRAPH": settings.graph_name}
+    env.pop("INTENTKB_SERVE_TOKEN", None)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "intentkb.cli.main", "serve", "--host", "::1", "--port", str(port)], env=env, stderr=subprocess.PIPE, text=True
+    )
+    url = f"http://[::1]:{port}"
+    try:
+        for _ in range(240):
+            try:
+                if _request(url + "/health")[0] == 200:
+                    break
+            except OSError:
+                time.sleep(0.25)
+        assert json.loads((settings.data_dir / "serve.json").read_text())["url"] == url
+        before = _request(url + "/health")[1]["retrieve_requests"]
+        res = CliRunner().invoke(
+            cli, ["--data-dir", str(settings.data_dir), "retrieve", "a helmet for skating", "-k", "2"], env={"INTENTKB_GRAPH": settings.graph_name}
+        )
+        assert res.exit_code == 0, res.output
+        assert _request(url + "/health")[1]["retrieve_requests"] == before + 1  # answered by the server
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
 def test_queries_past_the_concurrency_cap_are_refused_at_once(served, monkeypatch):
     """A neighbour of finding 3: /cypher requests waiting for the store's query slots held every
     worker thread of the server, and with them /health and script retrieval."""
